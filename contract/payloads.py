@@ -1,0 +1,240 @@
+"""Payload models for every MQTT channel of contract v1 (pydantic v2, unknown fields forbidden).
+
+`PAYLOADS` maps (kind, channel) to the model of its payload; `None` means raw bytes (JPEG snapshots).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from contract.topics import Channel, Kind, Topic
+
+CONTRACT_VERSION = 1
+
+# Size caps: JSON documents are small; a snapshot is a 640x360-ish JPEG. Larger messages are refused unread.
+MAX_JSON_BYTES = 64 * 1024
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+
+# Timestamps far outside this window are a clock fault on the device, not data to store.
+TS_MIN = 1_500_000_000.0  # 2017-07
+TS_MAX = 4_102_444_800.0  # 2100-01-01
+
+
+class ContractError(ValueError):
+    """A payload that does not satisfy the contract. `reason` is a short machine-friendly code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Problem(StrEnum):
+    UNREACHABLE = "unreachable"  # DNS failure, refused, timeout: detail in `reason`
+    AUTH_FAILED = "auth_failed"
+    NO_FRAMES = "no_frames"  # stream opened but produced no frame in time
+    DECODE_ERROR = "decode_error"
+    LOW_FPS = "low_fps"
+    FROZEN = "frozen"
+    BLACK = "black"
+    COVERED = "covered"
+    BLURRED = "blurred"
+    MOVED = "moved"
+
+
+# Problems that mean there is no picture at all (the camera is "offline" for people).
+OFFLINE_PROBLEMS = frozenset(
+    {Problem.UNREACHABLE, Problem.AUTH_FAILED, Problem.NO_FRAMES, Problem.DECODE_ERROR}
+)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _finite(v: float | None) -> float | None:
+    if v is not None and not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+Timestamp = Annotated[
+    float,
+    Field(ge=TS_MIN, le=TS_MAX, description="Seconds since the Unix epoch, UTC, as measured on the device"),
+]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+
+
+class EdgeStatus(Model):
+    """Retained on `edge/{agent}/status`. The Last Will carries the same shape with state=offline."""
+
+    state: Literal["online", "offline"]
+    ts: Timestamp
+    version: str = Field(max_length=64, description="Agent software version")
+    boot: str | None = Field(
+        default=None, max_length=64, description="Identifier of this agent boot; `seq` restarts with it"
+    )
+    cameras: int | None = Field(default=None, ge=0, description="Cameras this agent watches")
+    queue: int | None = Field(default=None, ge=0, description="Messages waiting in the agent's disk queue")
+
+
+class CameraHealth(Model):
+    """One probe result, published on `camera/{camera}/health` (QoS 1, not retained)."""
+
+    ts: Timestamp
+    seq: int = Field(ge=0, description="Per agent boot, increases by 1 with every health message")
+    online: bool = Field(description="True when frames were decoded in this probe")
+    problems: list[Problem] = Field(default_factory=list, max_length=16)
+    agent: Slug | None = Field(default=None, description="Edge agent that produced this probe")
+    boot: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(
+        default=None, max_length=300, description="Human-readable detail of an offline cause"
+    )
+    fps: float | None = Field(default=None, ge=0, le=1000)
+    expected_fps: float | None = Field(default=None, ge=0, le=1000)
+    width: int | None = Field(default=None, ge=0, le=16384)
+    height: int | None = Field(default=None, ge=0, le=16384)
+    open_ms: float | None = Field(default=None, ge=0, le=600_000, description="Time to open the stream")
+    probe_ms: float | None = Field(default=None, ge=0, le=600_000, description="Wall time of the whole probe")
+    brightness: float | None = Field(default=None, ge=0, le=255, description="Mean luma 0-255")
+    contrast: float | None = Field(default=None, ge=0, le=255, description="Luma standard deviation")
+    sharpness: float | None = Field(default=None, ge=0, description="Variance of the Laplacian")
+    motion: float | None = Field(
+        default=None, ge=0, le=255, description="Mean absolute difference between frames"
+    )
+
+    @field_validator(
+        "fps", "expected_fps", "open_ms", "probe_ms", "brightness", "contrast", "sharpness", "motion"
+    )
+    @classmethod
+    def _no_nan(cls, v: float | None) -> float | None:
+        return _finite(v)
+
+    @field_validator("problems")
+    @classmethod
+    def _unique(cls, v: list[Problem]) -> list[Problem]:
+        if len(set(v)) != len(v):
+            raise ValueError("problem codes must not repeat")
+        return v
+
+
+class SnapshotMeta(Model):
+    """MQTT 5 user properties on a retained `camera/{camera}/snapshot` JPEG (all optional)."""
+
+    ts: Timestamp | None = None
+    width: int | None = Field(default=None, ge=0)
+    height: int | None = Field(default=None, ge=0)
+    seq: int | None = Field(default=None, ge=0)
+
+
+class EdgeCommand(Model):
+    """Hub → edge on `edge/{agent}/cmd`."""
+
+    transaction: str = Field(min_length=1, max_length=64)
+    action: Literal["snapshot", "probe", "relearn", "reload"]
+    camera: Slug | None = Field(default=None, description="Target camera; all cameras when omitted")
+    ts: Timestamp
+
+
+class CommandReply(Model):
+    """Edge/receiver → hub on `.../reply`, answering the command with the same `transaction`."""
+
+    transaction: str = Field(min_length=1, max_length=64)
+    status: Literal["ok", "error"]
+    ts: Timestamp
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class SpeakerStatus(Model):
+    state: Literal["online", "offline"]
+    ts: Timestamp
+    version: str = Field(max_length=64)
+    boot: str | None = Field(default=None, max_length=64)
+
+
+class SpeakerHealth(Model):
+    ts: Timestamp
+    seq: int = Field(ge=0)
+    volume: int | None = Field(default=None, ge=0, le=100)
+    amplifier: Literal["on", "off", "fault"] | None = None
+    signal_dbm: float | None = Field(default=None, ge=-150, le=0)
+    disk_free_mb: float | None = Field(default=None, ge=0)
+    playing: str | None = Field(default=None, max_length=64, description="Airing id being played, if any")
+
+
+class SpeakerCommand(Model):
+    transaction: str = Field(min_length=1, max_length=64)
+    action: Literal["prepare", "play", "stop", "volume"]
+    ts: Timestamp
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpeakerEvent(Model):
+    event: Literal["ready", "started", "finished", "failed", "reply"]
+    ts: Timestamp
+    transaction: str | None = Field(default=None, max_length=64)
+    airing: str | None = Field(default=None, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = Field(default=None, max_length=500)
+
+
+PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {
+    (Kind.EDGE, Channel.STATUS): EdgeStatus,
+    (Kind.EDGE, Channel.CMD): EdgeCommand,
+    (Kind.EDGE, Channel.REPLY): CommandReply,
+    (Kind.CAMERA, Channel.HEALTH): CameraHealth,
+    (Kind.CAMERA, Channel.SNAPSHOT): None,
+    (Kind.SPEAKER, Channel.STATUS): SpeakerStatus,
+    (Kind.SPEAKER, Channel.HEALTH): SpeakerHealth,
+    (Kind.SPEAKER, Channel.CMD): SpeakerCommand,
+    (Kind.SPEAKER, Channel.EVENT): SpeakerEvent,
+}
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the path of the bad key, e.g. `fps: Input should be a valid number`."""
+    parts = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{path}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode(topic: Topic, payload: bytes) -> Model | bytes:
+    """Validate a payload for its topic. Raises ContractError with a reason code and a readable detail."""
+    key = (topic.kind, topic.channel)
+    if key not in PAYLOADS:
+        raise ContractError("unknown_channel", f"no payload defined for {topic.kind}/{topic.channel}")
+    model = PAYLOADS[key]
+    if model is None:
+        if len(payload) > MAX_SNAPSHOT_BYTES:
+            raise ContractError(
+                "too_large", f"{len(payload)} bytes > {MAX_SNAPSHOT_BYTES} allowed for a snapshot"
+            )
+        if not payload.startswith(JPEG_MAGIC):
+            raise ContractError("not_jpeg", "snapshot payload is not a JPEG image")
+        return payload
+    if len(payload) > MAX_JSON_BYTES:
+        raise ContractError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES} allowed for JSON")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError("not_json", f"payload is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ContractError("not_object", "payload must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError("invalid", format_validation_error(exc)) from exc
+
+
+def encode(model: Model) -> bytes:
+    return model.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,1 @@
+"""Development and test tooling: real service launchers and the RTSP camera simulator."""

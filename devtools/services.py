@@ -1,0 +1,208 @@
+"""Start the real services (Mosquitto, InfluxDB 1.x) on free loopback ports in a work folder.
+
+Used by the tests, the demo and the benchmarks alike, so all three run the same configuration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = HOST) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.3):
+        return True
+    return False
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}") if os.path.exists(p)), None
+    )
+    if path is None:
+        raise RuntimeError(f"{binary} is not installed: run `make bootstrap` (scripts/bootstrap.sh)")
+    return path
+
+
+@dataclass
+class Service:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    workdir: Path
+    log: Path
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fh = log.open("ab")
+    # New session: a Ctrl-C in the terminal reaches our supervisor, which then stops children in order.
+    return subprocess.Popen(
+        cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+
+
+def mosquitto_conf(port: int, workdir: Path, extra: str = "") -> str:
+    # max_queued_messages: the default 1000 silently drops QoS 1 messages for a hub that lags behind a burst.
+    return (
+        f"listener {port} {HOST}\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "max_queued_messages 1000000\n"
+        "max_inflight_messages 100\n"
+        "message_size_limit 16777216\n"
+        "log_dest stdout\n"
+        "log_type error\nlog_type warning\nlog_type notice\n"
+        f"{extra}"
+    )
+
+
+def start_mosquitto(
+    workdir: Path, port: int | None = None, extra_conf: str = "", timeout: float = 10.0
+) -> Service:
+    """Mosquitto on 127.0.0.1:port (anonymous, no persistence). Pass the old port to restart on the same one."""
+    binary = require("mosquitto")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(mosquitto_conf(port, workdir, extra_conf))
+    proc = _spawn([binary, "-c", str(conf)], workdir / "mosquitto.log")
+    svc = Service("mosquitto", proc, port, workdir, workdir / "mosquitto.log")
+    try:
+        wait_until(lambda: port_open(port), timeout, "mosquitto", proc)
+    except Exception:
+        svc.kill()
+        raise
+    return svc
+
+
+def influxd_conf(http_port: int, rpc_port: int, workdir: Path) -> str:
+    return f"""reporting-disabled = true
+bind-address = "{HOST}:{rpc_port}"
+
+[meta]
+  dir = "{workdir}/meta"
+
+[data]
+  dir = "{workdir}/data"
+  wal-dir = "{workdir}/wal"
+  query-log-enabled = false
+  wal-fsync-delay = "0s"
+
+[http]
+  enabled = true
+  bind-address = "{HOST}:{http_port}"
+  log-enabled = false
+  auth-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[continuous_queries]
+  enabled = false
+"""
+
+
+def _influx_ping(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/ping", timeout=0.5) as r:
+            return bool(r.status == 204)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_influxd(workdir: Path, port: int | None = None, timeout: float = 30.0) -> Service:
+    """InfluxDB 1.x (Debian's influxd) with its own config; data survives a restart in the same workdir."""
+    binary = require("influxd")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    rpc = free_port()
+    conf = workdir / "influxdb.conf"
+    conf.write_text(influxd_conf(port, rpc, workdir))
+    env = {**os.environ, "INFLUXDB_CONFIG_PATH": str(conf)}
+    proc = _spawn([binary, "-config", str(conf)], workdir / "influxd.log", env)
+    svc = Service("influxd", proc, port, workdir, workdir / "influxd.log")
+    try:
+        wait_until(lambda: _influx_ping(port), timeout, "influxd", proc)
+    except Exception:
+        svc.kill()
+        raise
+    return svc
+
+
+def influx_query(port: int, db: str, q: str) -> dict[str, object]:
+    """Run an InfluxQL query over HTTP and return the decoded JSON (helper for tests and benchmarks)."""
+    import json
+    import urllib.parse
+
+    url = f"http://{HOST}:{port}/query?" + urllib.parse.urlencode({"db": db, "q": q, "epoch": "s"})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return dict(json.loads(r.read()))
+
+
+def influx_create_db(port: int, db: str) -> None:
+    import urllib.parse
+
+    data = urllib.parse.urlencode({"q": f'CREATE DATABASE "{db}"'}).encode()
+    with urllib.request.urlopen(f"http://{HOST}:{port}/query", data=data, timeout=10) as r:
+        r.read()

@@ -1,0 +1,1 @@
+"""Edge agent: probes cameras, judges their health, publishes over MQTT."""

@@ -1,0 +1,106 @@
+"""Hub configuration (YAML, validated; unknown keys are errors). See config/hub.example.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from contract.configfile import StrictModel, load
+
+
+class MqttConfig(StrictModel):
+    host: str = Field(default="127.0.0.1", description="Broker host")
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str = Field(default="hub", min_length=1, max_length=64)
+    shared_group: str | None = Field(
+        default=None, description="MQTT 5 shared-subscription group, when several hub workers split the load"
+    )
+    keepalive: int = Field(default=30, ge=5, le=600)
+    qos: Literal[0, 1] = 1
+
+    @model_validator(mode="after")
+    def _auth_pair(self) -> MqttConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be given together")
+        return self
+
+
+class InfluxConfig(StrictModel):
+    enabled: bool = True
+    url: str = Field(default="http://127.0.0.1:8086", description="Base URL of InfluxDB")
+    api: Literal["v1", "v2"] = Field(
+        default="v1",
+        description="v1: HTTP /write (InfluxDB 1.x, Debian); v2: influxdb-client WriteApi (2.x/3.x)",
+    )
+    database: str = Field(default="ops", description="v1 database (created at start if missing)")
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = Field(default=None, description="v2 API token")
+    org: str | None = Field(default=None, description="v2 organisation")
+    bucket: str | None = Field(default=None, description="v2 bucket")
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(default=1.0, gt=0, le=60)
+    buffer_max_points: int = Field(default=500_000, ge=1000, description="Points kept while InfluxDB is down")
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _v2_needs(self) -> InfluxConfig:
+        if self.enabled and self.api == "v2":
+            missing = [n for n in ("token", "org", "bucket") if not getattr(self, n)]
+            if missing:
+                raise ValueError(f"api v2 needs {', '.join(missing)}")
+        return self
+
+
+class DatabaseConfig(StrictModel):
+    url: str = Field(
+        default="sqlite:///.run/hub.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://…",
+    )
+
+
+class HttpConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = Field(
+        default="http://127.0.0.1:8080", description="Base URL used in links sent to people"
+    )
+    secure_cookies: bool = Field(default=False, description="Set Secure on cookies (when served over HTTPS)")
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+
+
+class IngestConfig(StrictModel):
+    stale_after_s: float = Field(
+        default=180, gt=0, description="A camera whose agent has not reported for this long is marked stale"
+    )
+    state_flush_s: float = Field(
+        default=2.0, gt=0, le=60, description="How often live metrics are written to SQL"
+    )
+    queue_max: int = Field(
+        default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
+    )
+
+
+class DistrictConfig(StrictModel):
+    name: str
+    communes: dict[str, str] = Field(default_factory=dict, description="commune slug → display name")
+
+
+class HubConfig(StrictModel):
+    data_dir: Path = Field(default=Path(".run/hub"), description="Where the hub keeps its files")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
+
+
+def load_config(path: str | Path) -> HubConfig:
+    return load(HubConfig, path)

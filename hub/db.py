@@ -1,0 +1,243 @@
+"""SQL schema (SQLAlchemy 2.0) and the one place the hub talks to the database.
+
+Domain tables are the source of truth: registry, current state, transitions, users. All times are stored as
+naive UTC datetimes (SQLite has no time zones); `utc()` converts on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+T = TypeVar("T")
+
+# Camera/agent status values shown to people.
+STATUS_OK = "ok"
+STATUS_PROBLEM = "problem"
+STATUS_OFFLINE = "offline"
+STATUS_STALE = "stale"  # the hub has not heard from the camera's agent recently, or the agent is offline
+STATUS_UNKNOWN = "unknown"  # registered but never reported
+STATUSES = (STATUS_OK, STATUS_PROBLEM, STATUS_OFFLINE, STATUS_STALE, STATUS_UNKNOWN)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_db_time(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """Attach UTC to a naive datetime read from the database."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Area(Base):
+    """Display names of districts (commune = "") and communes, keyed by their slugs."""
+
+    __tablename__ = "areas"
+    district: Mapped[str] = mapped_column(String(64), primary_key=True)
+    commune: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # district/commune/agent
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    commune: Mapped[str] = mapped_column(String(64))
+    slug: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(
+        String(16), default=STATUS_UNKNOWN
+    )  # online / offline / stale / unknown
+    state_since: Mapped[datetime | None] = mapped_column(DateTime)
+    version: Mapped[str | None] = mapped_column(String(64))
+    boot: Mapped[str | None] = mapped_column(String(64))
+    cameras: Mapped[int | None] = mapped_column(Integer)
+    queue: Mapped[int | None] = mapped_column(Integer)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    seq_gaps: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # district/commune/camera
+    district: Mapped[str] = mapped_column(String(64))
+    commune: Mapped[str] = mapped_column(String(64))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    agent_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_UNKNOWN)
+    status_since: Mapped[datetime | None] = mapped_column(DateTime)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    open_ms: Mapped[float | None] = mapped_column(Float)
+    brightness: Mapped[float | None] = mapped_column(Float)
+    sharpness: Mapped[float | None] = mapped_column(Float)
+    motion: Mapped[float | None] = mapped_column(Float)
+    last_ts: Mapped[datetime | None] = mapped_column(DateTime)  # device time of the latest health message
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime)  # hub time it arrived
+    last_seq: Mapped[int | None] = mapped_column(Integer)
+    snapshot_ts: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("district", "commune", "slug"),
+        Index("ix_cameras_area_status", "district", "commune", "status"),
+    )
+
+
+class Snapshot(Base):
+    """Latest JPEG per camera, apart from `cameras` so that listing cameras never loads images."""
+
+    __tablename__ = "snapshots"
+    camera_key: Mapped[str] = mapped_column(
+        String(200), ForeignKey("cameras.key", ondelete="CASCADE"), primary_key=True
+    )
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+
+class Transition(Base):
+    """Every change of a camera's or agent's status; availability reports are computed from this log."""
+
+    __tablename__ = "transitions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))  # camera / edge
+    subject_key: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(64))
+    commune: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)  # when it happened (device time where known)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (
+        Index("ix_transitions_subject_at", "subject_kind", "subject_key", "at"),
+        Index("ix_transitions_area_at", "district", "commune", "at"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))  # admin / police / officer / approver / technician
+    district: Mapped[str | None] = mapped_column(String(64))  # scope; None = province-wide
+    commune: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # sha256 hex; the token itself is never stored
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so people can tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Setting(Base):
+    """Small key/value facts the hub must keep across restarts."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL: readers (web) do not block the ingest writer; NORMAL sync is crash-safe in WAL mode.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class Database:
+    """Engine + sessions. Blocking calls go through `run`, which uses one worker thread so SQLite writes are
+    serialised and the event loop never blocks on SQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql")
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    async def run(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in the SQL thread and commit; the session is closed afterwards."""
+
+        def call() -> T:
+            with self.sessions() as s, s.begin():
+                return fn(s)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,35 @@
+"""Shared fixtures: real services on free loopback ports in temp folders (never assumed to be running)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.services import Service, influx_create_db, start_influxd, start_mosquitto
+
+_db_counter = itertools.count(1)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Service]:
+    svc = start_mosquitto(tmp_path / "mosquitto")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc = start_influxd(tmp_path_factory.mktemp("influxd"))
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def influx_db(influxd: Service) -> str:
+    """A fresh database name on the shared influxd (created)."""
+    name = f"t{next(_db_counter)}"
+    influx_create_db(influxd.port, name)
+    return name
