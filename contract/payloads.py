@@ -70,6 +70,15 @@ Timestamp = Annotated[
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
 
+class CameraInfo(Model):
+    """One camera in an agent's inventory (birth certificate), so the hub knows cameras that never reported."""
+
+    id: Slug
+    commune: Slug
+    name: str | None = Field(default=None, max_length=200, description="Display name, e.g. 'Cổng UBND xã'")
+    expected_fps: float | None = Field(default=None, gt=0, le=1000)
+
+
 class EdgeStatus(Model):
     """Retained on `edge/{agent}/status`. The Last Will carries the same shape with state=offline."""
 
@@ -81,6 +90,9 @@ class EdgeStatus(Model):
     )
     cameras: int | None = Field(default=None, ge=0, description="Cameras this agent watches")
     queue: int | None = Field(default=None, ge=0, description="Messages waiting in the agent's disk queue")
+    inventory: list[CameraInfo] | None = Field(
+        default=None, max_length=2000, description="Cameras this agent watches (sent with state=online)"
+    )
 
 
 class CameraHealth(Model):

@@ -33,3 +33,7 @@ def influx_db(influxd: Service) -> str:
     name = f"t{next(_db_counter)}"
     influx_create_db(influxd.port, name)
     return name
+
+
+# Fixture modules owned by each part (camera simulator, hub); kept apart so they can grow independently.
+pytest_plugins = ["tests.fixtures_camsim", "tests.fixtures_hub"]

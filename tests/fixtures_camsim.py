@@ -1,0 +1,1 @@
+"""Camera simulator fixtures (filled in with the simulator)."""

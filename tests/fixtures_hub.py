@@ -1,0 +1,1 @@
+"""Hub fixtures (filled in with the hub runtime)."""
