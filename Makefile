@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k demo -x"`.
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap demo test lint format bench clean
+
+help:
+	@echo "make demo       start the whole system with simulated cameras on http://127.0.0.1:8080"
+	@echo "make test       bootstrap, lint (ruff, mypy) and run the whole test suite"
+	@echo "make bootstrap  install missing Debian packages and the project into $(VENV)"
+	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make format     ruff format and ruff check --fix"
+	@echo "make bench      run every bench/*.py (each prints one JSON line at the end)"
+	@echo "make clean      remove .run/ (demo data and logs)"
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+demo: bootstrap
+	$(PY) scripts/demo.py $(DEMO_ARGS)
+
+# Lint and tests both run even if lint fails, so one CI run reports everything; the target fails if either did.
+# pytest exit code 5 means "no tests collected": that must never pass as green.
+test: bootstrap
+	@lint_rc=0; $(MAKE) --no-print-directory lint || lint_rc=$$?; \
+	test_rc=0; $(PY) -m pytest $(PYTEST_ARGS) || test_rc=$$?; \
+	if [ $$test_rc -eq 5 ]; then echo "make test: pytest collected no tests: failing"; test_rc=1; fi; \
+	if [ $$lint_rc -ne 0 ]; then echo "make test: lint FAILED (exit $$lint_rc)"; fi; \
+	if [ $$test_rc -ne 0 ]; then echo "make test: tests FAILED (exit $$test_rc)"; fi; \
+	[ $$lint_rc -eq 0 ] && [ $$test_rc -eq 0 ]
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy scripts
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: bootstrap
+	@rc=0; n=0; for f in bench/*.py; do \
+	  [ -e "$$f" ] || continue; n=$$((n+1)); \
+	  echo "== $$f"; $(PY) "$$f" || { echo "$$f FAILED"; rc=1; }; \
+	done; \
+	if [ $$n -eq 0 ]; then echo "make bench: no bench/*.py found"; exit 1; fi; \
+	exit $$rc
+
+clean:
+	rm -rf .run/
