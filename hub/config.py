@@ -21,6 +21,13 @@ class MqttConfig(StrictModel):
     )
     keepalive: int = Field(default=30, ge=5, le=600)
     qos: Literal[0, 1] = 1
+    session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long the broker keeps the hub's session (and queues its QoS 1 messages) while the hub "
+        "is away; 0 starts afresh on every connect",
+    )
 
     @model_validator(mode="after")
     def _auth_pair(self) -> MqttConfig:

@@ -1,0 +1,291 @@
+"""Batched, buffered writes of line-protocol points to InfluxDB.
+
+`InfluxWriter` keeps points in a bounded in-memory buffer and sends them in batches from one task, so ingest never
+waits on InfluxDB. While InfluxDB is down (connection errors, 5xx, auth errors) batches go back to the front of
+the buffer and are retried with exponential backoff; when the buffer is full the oldest points are dropped and
+counted. A batch InfluxDB refuses as bad data (4xx) is not retried: the points it could not take are counted and
+logged, the rest are written (InfluxDB 1.x writes the good lines of a "partial write"; otherwise the batch is
+split until the bad lines are found).
+
+The HTTP side is a `Sender`: `V1Sender` (POST /write, here) or `V2Sender` (influxdb_client, hub/influx_v2.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import deque
+from typing import Protocol
+
+import aiohttp
+
+from hub.config import InfluxConfig
+from hub.lineproto import PRECISION
+from hub.stats import HubStats, RateLimitedLog
+
+log = logging.getLogger("hub.influx")
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+class InfluxUnavailable(Exception):
+    """InfluxDB cannot take the batch now (down, 5xx, auth, missing database): keep it and retry."""
+
+
+class InfluxRejected(Exception):
+    """InfluxDB refused the batch as bad data (4xx). `rejected` is how many points it dropped, when it says so
+    (InfluxDB 1.x "partial write"); None means the whole batch was refused and the bad lines are unknown."""
+
+    def __init__(self, status: int, text: str, rejected: int | None = None) -> None:
+        super().__init__(f"HTTP {status}: {text}")
+        self.status = status
+        self.text = text
+        self.rejected = rejected
+
+
+class Sender(Protocol):
+    name: str
+
+    async def prepare(self) -> None:
+        """Make the target ready (e.g. create the database). Raises InfluxUnavailable."""
+
+    async def send(self, body: bytes) -> None:
+        """Write newline-separated lines. Raises InfluxUnavailable or InfluxRejected."""
+
+    async def close(self) -> None: ...
+
+
+_DROPPED_RE = re.compile(r"dropped=(\d+)")
+
+
+def partial_write_rejected(text: str) -> int | None:
+    """How many points an InfluxDB 1.x "partial write" answer says were not written (None if not one).
+
+    1.x counts type conflicts in `dropped=N` but not lines it could not parse; those appear once each as
+    "unable to parse"."""
+    if "partial write" not in text:
+        return None
+    m = _DROPPED_RE.search(text)
+    dropped = int(m.group(1)) if m else 0
+    return dropped + text.count("unable to parse")
+
+
+class V1Sender:
+    """InfluxDB 1.x HTTP API: POST /write?db=&precision=ms (and InfluxQL CREATE DATABASE at start)."""
+
+    name = "v1"
+
+    def __init__(self, cfg: InfluxConfig) -> None:
+        self._cfg = cfg
+        self._base = cfg.url.rstrip("/")
+        self._params = {"db": cfg.database, "precision": PRECISION}
+        if cfg.retention_policy:
+            self._params["rp"] = cfg.retention_policy
+        self._auth = aiohttp.BasicAuth(cfg.username, cfg.password or "") if cfg.username is not None else None
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._cfg.timeout_s), auth=self._auth
+            )
+        return self._session
+
+    async def prepare(self) -> None:
+        db = self._cfg.database.replace("\\", "\\\\").replace('"', '\\"')
+        try:
+            async with self._http().post(
+                f"{self._base}/query", data={"q": f'CREATE DATABASE "{db}"'}
+            ) as resp:
+                text = await resp.text()
+                if resp.status != 200:
+                    raise InfluxUnavailable(f"CREATE DATABASE answered HTTP {resp.status}: {text[:300]}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise InfluxUnavailable(f"{self._base} unreachable: {exc!r}") from exc
+
+    async def send(self, body: bytes) -> None:
+        try:
+            async with self._http().post(f"{self._base}/write", params=self._params, data=body) as resp:
+                if resp.status == 204:
+                    return
+                text = (await resp.text())[:2000]
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise InfluxUnavailable(f"{self._base} unreachable: {exc!r}") from exc
+        status = resp.status
+        if status in (400, 413, 422):
+            raise InfluxRejected(status, text, partial_write_rejected(text))
+        # 401/403 (credentials), 404 (database missing, or a wrong URL) and 5xx are not the data's fault.
+        raise InfluxUnavailable(f"HTTP {status} from {self._base}/write: {text[:300]}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def make_sender(cfg: InfluxConfig) -> Sender:
+    if cfg.api == "v2":
+        from hub.influx_v2 import V2Sender
+
+        return V2Sender(cfg)
+    return V1Sender(cfg)
+
+
+class InfluxWriter:
+    """Bounded buffer + one flushing task. `add()` is the hot path: an append and a length check."""
+
+    def __init__(self, cfg: InfluxConfig, stats: HubStats, sender: Sender | None = None) -> None:
+        self._cfg = cfg
+        self._stats = stats
+        self._sender = sender or make_sender(cfg)
+        self._buf: deque[str] = deque()
+        self._max = cfg.buffer_max_points
+        self._batch = cfg.batch_size
+        self._wake = asyncio.Event()
+        self._stop_event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._ready = False
+        self._backoff = BACKOFF_MIN_S
+        self._rlog = RateLimitedLog(log)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def add(self, line: str) -> None:
+        buf = self._buf
+        if len(buf) >= self._max:
+            buf.popleft()
+            self._stats.influx_dropped += 1
+        buf.append(line)
+        if len(buf) >= self._batch and not self._wake.is_set():
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="influx-writer")
+
+    async def stop(self, grace_s: float = 3.0) -> None:
+        """Writes what it can within `grace_s`; what is left is counted as dropped."""
+        self._stopping = True
+        self._stop_event.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, grace_s)
+            except TimeoutError:
+                log.warning("InfluxDB flush did not finish in %.1f s at shutdown", grace_s)
+        left = len(self._buf)
+        if left:
+            self._stats.influx_dropped += left
+            log.warning("%d points not written to InfluxDB at shutdown", left)
+            self._buf.clear()
+        self._stats.influx_buffered = 0
+        await self._sender.close()
+
+    async def flush(self) -> None:
+        """Send everything buffered now (used by tests and shutdown)."""
+        while self._buf and self._ready:
+            await self._send_one_batch()
+
+    async def _run(self) -> None:
+        interval = self._cfg.flush_interval_s
+        while True:
+            if not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+            try:
+                while self._buf:
+                    if not self._ready:
+                        await self._sender.prepare()
+                        self._ready = True
+                        self._up(True)
+                    await self._send_one_batch()
+                    if len(self._buf) < self._batch and not self._stopping:
+                        break  # partial batches wait for the next tick
+            except InfluxUnavailable as exc:
+                self._down(str(exc))
+                if self._stopping:
+                    return
+                await self._sleep_backoff()
+            self._stats.influx_buffered = len(self._buf)
+            if self._stopping and not self._buf:
+                return
+
+    async def _send_one_batch(self) -> None:
+        n = min(self._batch, len(self._buf))
+        batch = [self._buf.popleft() for _ in range(n)]
+        try:
+            await self._send(batch)
+        except InfluxUnavailable:
+            self._requeue(batch)
+            raise
+        self._stats.influx_batches += 1
+        self._backoff = BACKOFF_MIN_S
+        self._up(True)
+
+    async def _send(self, batch: list[str]) -> None:
+        try:
+            await self._sender.send("\n".join(batch).encode())
+        except InfluxRejected as exc:
+            if exc.rejected is not None:
+                rejected = min(exc.rejected, len(batch))
+                self._stats.influx_rejected += rejected
+                self._stats.influx_written += len(batch) - rejected
+                self._rlog.log(
+                    logging.ERROR,
+                    "rejected",
+                    "InfluxDB refused %d of %d points: %s",
+                    rejected,
+                    len(batch),
+                    exc.text[:500],
+                )
+                self._stats.error(f"InfluxDB refused points: {exc.text[:300]}")
+                return
+            if len(batch) == 1:
+                self._stats.influx_rejected += 1
+                self._rlog.log(
+                    logging.ERROR, "rejected", "InfluxDB refused a point (%s): %.300s", exc.text, batch[0]
+                )
+                self._stats.error(f"InfluxDB refused a point: {exc.text[:300]}")
+                return
+            # Unknown which lines are bad: halve until the bad ones stand alone (good halves go through).
+            mid = len(batch) // 2
+            await self._send(batch[:mid])
+            await self._send(batch[mid:])
+            return
+        self._stats.influx_written += len(batch)
+
+    def _requeue(self, batch: list[str]) -> None:
+        overflow = len(self._buf) + len(batch) - self._max
+        if overflow > 0:
+            # The batch holds the oldest points: those are the ones to drop.
+            self._stats.influx_dropped += min(overflow, len(batch))
+            batch = batch[overflow:]
+        self._buf.extendleft(reversed(batch))
+
+    def _up(self, up: bool) -> None:
+        if up and not self._stats.influx_up:
+            log.info("InfluxDB (%s) is writable", self._sender.name)
+        self._stats.influx_up = up
+
+    def _down(self, why: str) -> None:
+        self._stats.influx_failed_writes += 1
+        self._stats.error(f"InfluxDB: {why}")
+        if self._stats.influx_up:
+            log.warning("InfluxDB write failed, buffering (%d points): %s", len(self._buf), why)
+        else:
+            self._rlog.log(logging.WARNING, "down", "InfluxDB still unavailable: %s", why)
+        self._stats.influx_up = False
+        if "database not found" in why:
+            self._ready = False
+
+    async def _sleep_backoff(self) -> None:
+        delay = self._backoff
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+        # Waits on the stop event, not on `_wake`: a full buffer sets `_wake` continually while InfluxDB is down.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_event.wait(), delay)

@@ -1,0 +1,278 @@
+"""The hub's MQTT connection: one paho client in one dedicated network thread, handing messages to asyncio.
+
+The network thread does no work on messages. `on_message` appends `(topic, payload, properties, received,
+retain)` to a deque and, only if no wakeup is pending, schedules one `call_soon_threadsafe` — one loop wakeup
+per batch instead of one per message (per-message call_soon_threadsafe costs a self-pipe write each). The event
+loop drains the deque (hub/ingest.py).
+
+Why a hand-written network loop (`client.loop()` in our thread) and not `loop_start()`: paho writes PUBACKs
+directly when it believes it is single-threaded, while `loop_start()` sends each PUBACK through a socketpair
+wakeup (measured ~30 % fewer messages/s at QoS 1, shared/research/perf_limits.md). Because paho then also writes
+directly from whichever thread calls `publish()`, publishes from asyncio go through an outbox that this thread
+drains — only this thread ever touches the socket.
+
+Session: MQTT 5, clean start false and a session expiry (`mqtt.session_expiry_s`), so the broker keeps the
+hub's subscriptions and queues QoS 1 messages while the hub restarts; they are delivered on reconnect. The cost
+is that a broker keeps queueing for an absent hub up to that expiry (bounded by its max_queued_messages).
+Subscriptions use retain-handling 1: retained messages (edge status, snapshots) are sent when the subscription
+is new (first start, expired session, restarted broker) and not again on every reconnect of a kept session,
+where the queue already holds what changed.
+
+Backpressure: if the deque holds `ingest.queue_max` messages the network thread stops reading until it drains
+to half; TCP and the broker's queue hold the rest, nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from contract.topics import hub_subscriptions
+from hub.config import MqttConfig
+from hub.stats import HubStats
+
+log = logging.getLogger("hub.mqtt")
+
+# (topic, payload, MQTT 5 properties, receive time (epoch s), retained flag). topic is None if not UTF-8.
+RawMessage = tuple[str | None, bytes, Any, float, bool]
+
+LOOP_TIMEOUT_S = 0.05  # also the longest a publish waits in the outbox
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 30.0
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        stats: HubStats,
+        on_messages: Callable[[], None],
+        queue_max: int,
+        session_expiry_s: int,
+    ) -> None:
+        self.cfg = cfg
+        self.stats = stats
+        self.inbox: deque[RawMessage] = deque()
+        self._on_messages = on_messages
+        self._queue_max = queue_max
+        self._session_expiry_s = session_expiry_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup_pending = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outbox: deque[tuple[str, bytes, int, bool, asyncio.Future[None]]] = deque()
+        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._connected = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        self._client = self._make_client()
+
+    # setup ------------------------------------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.cfg.client_id,
+            protocol=mqtt.MQTTv5,
+            reconnect_on_failure=False,
+        )
+        if self.cfg.username is not None:
+            c.username_pw_set(self.cfg.username, self.cfg.password)
+        c.max_queued_messages_set(10_000)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        c.on_subscribe = self._on_subscribe
+        return c
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="mqtt-network", daemon=True)
+        self._thread.start()
+
+    async def wait_connected(self, within_s: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), within_s)
+        return self._connected.is_set()
+
+    async def wait_subscribed(self, within_s: float) -> bool:
+        """True once the broker acknowledged the hub's subscriptions on the current connection."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), within_s)
+        return self._subscribed.is_set()
+
+    async def stop(self, grace_s: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, grace_s)
+            if self._thread.is_alive():
+                log.warning("MQTT network thread did not stop within %.1f s", grace_s)
+        for fut in list(self._inflight.values()):
+            if not fut.done():
+                fut.set_exception(PublishError("hub stopped before the broker acknowledged"))
+        self._inflight.clear()
+
+    # network thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        c = self._client
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._session_expiry_s
+        first = True
+        delay = RECONNECT_MIN_S
+        while not self._stop.is_set():
+            try:
+                if first:
+                    c.connect(
+                        self.cfg.host, self.cfg.port, self.cfg.keepalive, clean_start=False, properties=props
+                    )
+                    first = False
+                else:
+                    c.reconnect()
+            except (OSError, ValueError) as exc:
+                self._note_error(f"MQTT connect to {self.cfg.host}:{self.cfg.port} failed: {exc}")
+                self._stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = c.loop(LOOP_TIMEOUT_S)
+                if self._outbox:
+                    self._send_outbox()
+                if self.stats.mqtt_connected:
+                    delay = RECONNECT_MIN_S
+            if self._stop.is_set():
+                break
+            self._note_error(f"MQTT connection lost ({rc.name if hasattr(rc, 'name') else rc}); reconnecting")
+            self._stop.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+        with contextlib.suppress(Exception):
+            c.disconnect()
+            for _ in range(20):  # let the DISCONNECT go out
+                if c.loop(0.01) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+
+    def _note_error(self, text: str) -> None:
+        self.stats.error(text)
+        log.warning("%s", text)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            self._note_error(f"MQTT broker refused the connection: {reason}")
+            return
+        opts = SubscribeOptions(qos=self.cfg.qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(f, opts) for f in hub_subscriptions(self.cfg.shared_group)])
+        self.stats.mqtt_connected = True
+        self.stats.mqtt_connects += 1
+        log.info(
+            "MQTT connected to %s:%s (session %s)",
+            self.cfg.host,
+            self.cfg.port,
+            "resumed" if flags.session_present else "new",
+        )
+        self._call_in_loop(self._connected.set)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        if self.stats.mqtt_connected:
+            self.stats.mqtt_disconnects += 1
+        self.stats.mqtt_connected = False
+        self._call_in_loop(self._connected.clear)
+        self._call_in_loop(self._subscribed.clear)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        failed = [r for r in reasons if getattr(r, "is_failure", False)]
+        if failed:
+            self._note_error(f"MQTT broker refused subscriptions: {failed}")
+            return
+        self._call_in_loop(self._subscribed.set)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic: str | None = msg.topic
+        except UnicodeDecodeError:
+            topic = None
+        inbox = self.inbox
+        inbox.append((topic, bytes(msg.payload), msg.properties, time.time(), bool(msg.retain)))
+        self.stats.received += 1
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            self._call_in_loop(self._wakeup)
+        if len(inbox) >= self._queue_max:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        self.stats.backpressure_waits += 1
+        low = self._queue_max // 2
+        while len(self.inbox) > low and not self._stop.is_set():
+            time.sleep(0.005)
+
+    def _call_in_loop(self, fn: Callable[[], Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
+            loop.call_soon_threadsafe(fn)
+
+    def _send_outbox(self) -> None:
+        while self._outbox:
+            topic, payload, qos, retain, fut = self._outbox.popleft()
+            try:
+                info = self._client.publish(topic, payload, qos=qos, retain=retain)
+            except (ValueError, RuntimeError) as exc:
+                self._resolve(fut, PublishError(str(exc)))
+                continue
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                self._resolve(fut, PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}"))
+            elif qos == 0 and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._resolve(fut, None)
+            else:
+                self._inflight[info.mid] = fut  # resolved by on_publish (PUBACK), resent after a reconnect
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        fut = self._inflight.pop(mid, None)
+        if fut is not None:
+            failed = getattr(reason, "is_failure", False)
+            self._resolve(fut, PublishError(f"broker refused the message: {reason}") if failed else None)
+
+    def _resolve(self, fut: asyncio.Future[None], error: Exception | None) -> None:
+        def done() -> None:
+            if fut.done():
+                return
+            if error is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(error)
+
+        self._call_in_loop(done)
+
+    # event loop -------------------------------------------------------------------------------------------
+    def _wakeup(self) -> None:
+        self._wakeup_pending = False
+        self._on_messages()
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queues a message for the network thread; returns when the broker acknowledged it (QoS 1) or it was
+        written (QoS 0). Raises PublishError when refused or not acknowledged within PUBLISH_TIMEOUT_S."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append((topic, payload, qos, retain, fut))
+        try:
+            await asyncio.wait_for(fut, PUBLISH_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise PublishError(
+                f"no acknowledgement for {topic} within {PUBLISH_TIMEOUT_S:.0f} s (broker unreachable?)"
+            ) from exc

@@ -1,0 +1,267 @@
+"""Moves the in-memory state (hub/state.py) to and from SQL: load at start, batched writes afterwards.
+
+Rows are built in the event-loop thread (`FlushBatch.collect`), so the SQL thread never reads state that ingest
+is changing. Statements are plain SQLAlchemy Core/ORM bulk INSERT/UPDATE by primary key: portable between SQLite
+and PostgreSQL, and one executemany per table per flush instead of one statement per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from hub.config import DistrictConfig
+from hub.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
+from hub.state import AGENT_OFFLINE, AGENT_ONLINE, AgentState, CameraState, StateStore
+from hub.state import Transition as StateTransition
+
+IN_CHUNK = 500  # keys per `IN (...)`: well under every database's parameter limit
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return to_db_time(ts) if ts is not None else None
+
+
+def _ts(dt: datetime | None) -> float | None:
+    d = utc(dt)
+    return d.timestamp() if d is not None else None
+
+
+def camera_state(row: Camera) -> CameraState:
+    return CameraState(
+        key=row.key,
+        district=row.district,
+        commune=row.commune,
+        slug=row.slug,
+        name=row.name,
+        agent_key=row.agent_key,
+        status=row.status,
+        status_since=_ts(row.status_since),
+        problems=tuple(row.problems or ()),
+        reason=row.reason,
+        online=row.online,
+        fps=row.fps,
+        width=row.width,
+        height=row.height,
+        open_ms=row.open_ms,
+        brightness=row.brightness,
+        sharpness=row.sharpness,
+        motion=row.motion,
+        last_ts=_ts(row.last_ts),
+        last_seen=_ts(row.last_seen),
+        last_seq=row.last_seq,
+        snapshot_ts=_ts(row.snapshot_ts),
+        in_db=True,
+    )
+
+
+def agent_state(row: Agent) -> AgentState:
+    reported = row.state if row.state in (AGENT_ONLINE, AGENT_OFFLINE) else None
+    if row.state == "stale":
+        reported = AGENT_ONLINE  # it went silent while online; the next message decides
+    return AgentState(
+        key=row.key,
+        district=row.district,
+        commune=row.commune,
+        slug=row.slug,
+        state=row.state,
+        reported=reported,
+        state_since=_ts(row.state_since),
+        version=row.version,
+        boot=row.boot,
+        cameras=row.cameras,
+        queue=row.queue,
+        last_seen=_ts(row.last_seen),
+        seq_gaps=row.seq_gaps or 0,
+        in_db=True,
+    )
+
+
+def load_registry(s: Session) -> tuple[list[CameraState], list[AgentState]]:
+    cams = [camera_state(r) for r in s.scalars(select(Camera))]
+    agents = [agent_state(r) for r in s.scalars(select(Agent))]
+    return cams, agents
+
+
+def camera_row(c: CameraState) -> dict[str, Any]:
+    return {
+        "key": c.key,
+        "district": c.district,
+        "commune": c.commune,
+        "slug": c.slug,
+        "name": c.name,
+        "agent_key": c.agent_key,
+        "status": c.status,
+        "status_since": _dt(c.status_since),
+        "problems": list(c.problems),
+        "reason": c.reason,
+        "online": c.online,
+        "fps": c.fps,
+        "width": c.width,
+        "height": c.height,
+        "open_ms": c.open_ms,
+        "brightness": c.brightness,
+        "sharpness": c.sharpness,
+        "motion": c.motion,
+        "last_ts": _dt(c.last_ts),
+        "last_seen": _dt(c.last_seen),
+        "last_seq": c.last_seq,
+        "snapshot_ts": _dt(c.snapshot_ts),
+    }
+
+
+def camera_model(c: CameraState) -> Camera:
+    """A detached ORM object for hub.serialize.camera_to_dict (events); never added to a session."""
+    return Camera(**camera_row(c))
+
+
+def agent_row(a: AgentState) -> dict[str, Any]:
+    return {
+        "key": a.key,
+        "district": a.district,
+        "commune": a.commune,
+        "slug": a.slug,
+        "state": a.state,
+        "state_since": _dt(a.state_since),
+        "version": a.version,
+        "boot": a.boot,
+        "cameras": a.cameras,
+        "queue": a.queue,
+        "last_seen": _dt(a.last_seen),
+        "seq_gaps": a.seq_gaps,
+    }
+
+
+def agent_model(a: AgentState) -> Agent:
+    return Agent(**agent_row(a))
+
+
+def transition_row(t: StateTransition) -> dict[str, Any]:
+    return {
+        "subject_kind": t.kind,
+        "subject_key": t.key,
+        "district": t.district,
+        "commune": t.commune,
+        "at": to_db_time(t.at),
+        "from_status": t.from_status,
+        "to_status": t.to_status,
+        "problems": list(t.problems),
+        "reason": t.reason,
+    }
+
+
+@dataclass
+class SnapshotRow:
+    camera_key: str
+    jpeg: bytes
+    ts: float
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class FlushBatch:
+    cameras: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    snapshots: list[SnapshotRow] = field(default_factory=list)
+    camera_keys: list[str] = field(default_factory=list)
+    agent_keys: list[str] = field(default_factory=list)
+    known_cameras: set[str] = field(default_factory=set)  # already in the table when collected
+    known_agents: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.cameras) + len(self.agents) + len(self.transitions) + len(self.snapshots)
+
+    @classmethod
+    def collect(
+        cls,
+        store: StateStore,
+        camera_keys: Iterable[str],
+        agent_keys: Iterable[str],
+        transitions: Iterable[StateTransition],
+        snapshots: Mapping[str, SnapshotRow],
+    ) -> FlushBatch:
+        b = cls()
+        for k in agent_keys:
+            a = store.agents.get(k)
+            if a is not None:
+                b.agents.append(agent_row(a))
+                b.agent_keys.append(k)
+                if a.in_db:
+                    b.known_agents.add(k)
+        for k in camera_keys:
+            c = store.cameras.get(k)
+            if c is not None:
+                b.cameras.append(camera_row(c))
+                b.camera_keys.append(k)
+                if c.in_db:
+                    b.known_cameras.add(k)
+        b.transitions = [transition_row(t) for t in transitions]
+        b.snapshots = list(snapshots.values())
+        return b
+
+
+def _existing(s: Session, column: Any, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), IN_CHUNK):
+        found.update(s.scalars(select(column).where(column.in_(keys[i : i + IN_CHUNK]))))
+    return found
+
+
+def _upsert(s: Session, model: Any, pk: Any, rows: list[dict[str, Any]], known: set[str]) -> None:
+    """Rows whose key is in `known` (loaded or written before) are updated; the others are checked against the
+    table first, so a row another hub worker inserted meanwhile is updated rather than inserted twice."""
+    fresh = [r for r in rows if r[pk.key] not in known]
+    there = _existing(s, pk, [r[pk.key] for r in fresh]) if fresh else set()
+    inserts = [r for r in fresh if r[pk.key] not in there]
+    updates = [r for r in rows if r[pk.key] in known or r[pk.key] in there]
+    if inserts:
+        s.execute(insert(model), inserts)
+    if updates:
+        s.execute(update(model), updates)
+
+
+def write_batch(s: Session, batch: FlushBatch) -> None:
+    """One transaction: agents, cameras, snapshots (they reference cameras), transitions."""
+    if batch.agents:
+        _upsert(s, Agent, Agent.key, batch.agents, batch.known_agents)
+    if batch.cameras:
+        _upsert(s, Camera, Camera.key, batch.cameras, batch.known_cameras)
+    if batch.snapshots:
+        rows = [
+            {
+                "camera_key": r.camera_key,
+                "jpeg": r.jpeg,
+                "ts": to_db_time(r.ts),
+                "width": r.width,
+                "height": r.height,
+            }
+            for r in batch.snapshots
+        ]
+        _upsert(s, Snapshot, Snapshot.camera_key, rows, set())
+    if batch.transitions:
+        s.execute(insert(Transition), batch.transitions)
+
+
+def sync_areas(s: Session, districts: Mapping[str, DistrictConfig]) -> None:
+    """Display names from the config into `areas` (district rows have commune "")."""
+    wanted: dict[tuple[str, str], str] = {}
+    for d_slug, d in districts.items():
+        wanted[(d_slug, "")] = d.name
+        for c_slug, c_name in d.communes.items():
+            wanted[(d_slug, c_slug)] = c_name
+    if not wanted:
+        return
+    have = {(a.district, a.commune): a for a in s.scalars(select(Area))}
+    for (district, commune), name in wanted.items():
+        row = have.get((district, commune))
+        if row is None:
+            s.add(Area(district=district, commune=commune, name=name))
+        elif row.name != name:
+            row.name = name

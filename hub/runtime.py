@@ -1,0 +1,276 @@
+"""The hub process core: MQTT in, state in memory and SQL, metrics to InfluxDB, live events out.
+
+`Hub` wires hub/mqtt_bridge.py → hub/ingest.py → hub/state.py and runs the periodic tasks: SQL flush (status
+transitions at once, live metrics every `ingest.state_flush_s`), stale marking, coalesced live events and the
+`hub_stats` measurement. The web app (hub/web/) reads SQL and subscribes to `hub.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from contract import Channel, Kind, Topic
+from hub.config import HubConfig
+from hub.db import Database, to_db_time
+from hub.events import EventBus
+from hub.influx import InfluxWriter
+from hub.ingest import Handler, Ingest
+from hub.lineproto import line, series_key, ts_ms
+from hub.mqtt_bridge import MqttBridge
+from hub.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
+from hub.serialize import agent_to_dict, camera_to_dict, iso
+from hub.state import StateStore
+from hub.stats import HubStats, RateLimitedLog
+
+log = logging.getLogger("hub")
+
+EVENT_PERIOD_S = 1.0  # at most one live event per camera per period, unless its status changed
+STATS_PERIOD_S = 10.0  # hub_stats points
+CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
+SQL_RETRY_S = 1.0
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Hub:
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.db = Database(config.database.url)
+        self.events = EventBus()
+        self.stats = HubStats()
+        self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
+        self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
+        self.ingest = Ingest(self.store, self.stats, self.influx)
+        self.bridge = MqttBridge(
+            config.mqtt,
+            self.stats,
+            self.ingest.drain,
+            queue_max=config.ingest.queue_max,
+            session_expiry_s=config.mqtt.session_expiry_s,
+        )
+        self.ingest.inbox = self.bridge.inbox
+        self.ingest.after_chunk = self._after_chunk
+        self.stats.gauges.update(
+            queue_depth=lambda: len(self.bridge.inbox),
+            influx_buffered=lambda: self.influx.buffered if self.influx else 0,
+            cameras=lambda: len(self.store.cameras),
+            agents=lambda: len(self.store.agents),
+            duplicates=lambda: self.store.duplicates,
+            out_of_order=lambda: self.store.out_of_order,
+            seq_gaps=lambda: self.store.seq_gaps,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._flush_wake: asyncio.Event | None = None
+        self._flush_lock = asyncio.Lock()
+        self._rlog = RateLimitedLog(log)
+        self._started = False
+
+    # lifecycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._flush_wake = asyncio.Event()
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        _ensure_sqlite_dir(self.config.database.url)
+        await self.db.run(lambda s: self.db.create_all())
+        cams, agents = await self.db.run(load_registry)
+        self.store.load(cams, agents)
+        if self.config.districts:
+            await self.db.run(lambda s: sync_areas(s, self.config.districts))
+        log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
+        if self.influx is not None:
+            self.influx.start()
+        self.bridge.start()
+        for name, fn in (
+            ("sql-flush", self._flush_loop),
+            ("stale-check", self._stale_loop),
+            ("events", self._event_loop),
+            ("stats", self._stats_loop),
+        ):
+            self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
+        self._started = True
+        if not await self.bridge.wait_subscribed(CONNECT_WAIT_S):
+            log.warning(
+                "MQTT broker %s:%s not reachable yet; retrying in the background",
+                self.config.mqtt.host,
+                self.config.mqtt.port,
+            )
+
+    async def stop(self) -> None:
+        """Disconnects, applies what was already received, writes it to SQL and (within a few seconds) to
+        InfluxDB."""
+        if not self._started:
+            self.db.close()
+            return
+        self._started = False
+        await self.bridge.stop()
+        while self.bridge.inbox:
+            self.ingest.drain()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+        try:
+            await asyncio.wait_for(self.flush(), 5.0)
+        except Exception as exc:
+            log.error("final SQL flush failed: %s", exc)
+        if self.influx is not None:
+            await self.influx.stop(3.0)
+        self.events.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.db.close)
+
+    async def _guard(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        """Keeps a periodic task alive: an unexpected error is logged and the task starts again."""
+        while True:
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.error(f"{name}: {exc!r}")
+                log.exception("hub task %s failed; restarting it", name)
+                await asyncio.sleep(1.0)
+
+    # public helpers ---------------------------------------------------------------------------------------
+    async def publish(self, topic: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        await self.bridge.publish(str(topic), payload, qos=qos, retain=retain)
+
+    def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
+        self.ingest.add_handler(kind, channel, fn)
+
+    async def flush(self) -> None:
+        """Writes every pending change to SQL now (tests, shutdown)."""
+        async with self._flush_lock:
+            await self._flush_once()
+
+    # SQL --------------------------------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        assert self._flush_wake is not None
+        interval = self.config.ingest.state_flush_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_wake.wait(), interval)
+            self._flush_wake.clear()
+            async with self._flush_lock:
+                ok = await self._flush_once()
+            if not ok:
+                await asyncio.sleep(SQL_RETRY_S)
+
+    async def _flush_once(self) -> bool:
+        changes = self.store.drain()
+        snaps, self.ingest.snapshots = self.ingest.snapshots, {}
+        batch = FlushBatch.collect(self.store, changes.cameras, changes.agents, changes.transitions, snaps)
+        if not len(batch):
+            return True
+        t0 = time.perf_counter()
+        try:
+            await self.db.run(lambda s: write_batch(s, batch))
+        except Exception as exc:
+            # Keep everything for the next attempt: transitions are the availability record.
+            self.stats.sql_errors += 1
+            self.stats.error(f"SQL flush failed: {exc!r}")
+            self._rlog.log(logging.ERROR, "sql", "SQL flush of %d rows failed: %r", len(batch), exc)
+            pending = self.store.changes
+            pending.cameras |= changes.cameras
+            pending.agents |= changes.agents
+            pending.transitions[:0] = changes.transitions
+            for k, v in snaps.items():
+                self.ingest.snapshots.setdefault(k, v)
+            return False
+        ms = (time.perf_counter() - t0) * 1000
+        for k in batch.camera_keys:
+            c = self.store.cameras.get(k)
+            if c is not None:
+                c.in_db = True
+        for k in batch.agent_keys:
+            a = self.store.agents.get(k)
+            if a is not None:
+                a.in_db = True
+        st = self.stats
+        st.sql_flushes += 1
+        st.sql_rows += len(batch)
+        st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
+        st.transitions += len(changes.transitions)
+        if snaps and self.events.subscribers:
+            # After the commit, so a client fetching the picture gets the new one.
+            for key, row in snaps.items():
+                self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
+                st.events += 1
+        return True
+
+    # events and staleness ---------------------------------------------------------------------------------
+    def _after_chunk(self) -> None:
+        if self.store.changes.transitions and self._flush_wake is not None:
+            self._flush_wake.set()
+        ann = self.store.announce
+        if ann.cameras_now or ann.agents:
+            now_keys, ann.cameras_now = ann.cameras_now, set()
+            agent_keys, ann.agents = ann.agents, set()
+            ann.cameras -= now_keys
+            self._announce(now_keys, agent_keys)
+
+    def _announce(self, camera_keys: set[str], agent_keys: set[str]) -> None:
+        if not self.events.subscribers:
+            return  # nobody listening; a client that connects loads the current state first
+        for k in agent_keys:
+            a = self.store.agents.get(k)
+            if a is not None:
+                self.events.publish({"type": "agent", "agent": agent_to_dict(agent_model(a))})
+                self.stats.events += 1
+        for k in camera_keys:
+            c = self.store.cameras.get(k)
+            if c is not None:
+                self.events.publish({"type": "camera", "camera": camera_to_dict(camera_model(c))})
+                self.stats.events += 1
+
+    async def _event_loop(self) -> None:
+        while True:
+            await asyncio.sleep(EVENT_PERIOD_S)
+            ann = self.store.announce
+            keys, ann.cameras = ann.cameras, set()
+            self._announce(keys, set())
+
+    def check_stale(self, now: float) -> int:
+        n = self.store.check_stale(now)
+        self._after_chunk()
+        return n
+
+    async def _stale_loop(self) -> None:
+        period = min(5.0, self.config.ingest.stale_after_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            self.check_stale(time.time())
+
+    # hub_stats --------------------------------------------------------------------------------------------
+    def stats_line(self, now: float) -> str:
+        snap = self.stats.snapshot()
+        fields: dict[str, bool | int | float | str | None] = {}
+        for k, v in snap.items():
+            if isinstance(v, bool | int | float) and k not in ("last_error_at",):
+                fields[k] = v
+        for reason, n in snap["rejected"].items():
+            fields[f"rejected_{reason}"] = n
+        fields["last_error"] = snap["last_error"]
+        return line(series_key("hub_stats", {"hub": self.config.mqtt.client_id}), fields, ts_ms(now))
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_PERIOD_S)
+            if self.influx is not None:
+                self.influx.add(self.stats_line(time.time()))
+
+
+def iso_ts(ts: float) -> str | None:
+    return iso(to_db_time(ts))

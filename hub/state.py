@@ -1,0 +1,363 @@
+"""Current state of cameras and agents, kept in memory, and the pure rules that derive their status.
+
+Nothing here does I/O or reads the clock: every time-dependent call takes `now` (epoch seconds). The store
+records what changed (transitions, rows to flush, cameras to announce) for hub/ingest.py to persist and publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from contract import OFFLINE_PROBLEMS, CameraHealth, CameraInfo, EdgeStatus
+from hub.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
+
+AGENT_ONLINE = "online"
+AGENT_OFFLINE = "offline"
+
+_OFFLINE_CODES = frozenset(p.value for p in OFFLINE_PROBLEMS)
+
+
+def reported_status(online: bool, problems: Iterable[str]) -> str:
+    """Status one health message says, before staleness: offline / problem / ok."""
+    if not online:
+        return STATUS_OFFLINE
+    has_problem = False
+    for p in problems:
+        if p in _OFFLINE_CODES:
+            return STATUS_OFFLINE
+        has_problem = True
+    return STATUS_PROBLEM if has_problem else STATUS_OK
+
+
+def derive_status(
+    online: bool | None,
+    problems: Iterable[str],
+    agent_state: str | None,
+    last_seen: float | None,
+    now: float,
+    stale_after: float,
+) -> str:
+    """A camera's status: unknown before its first report; stale when its agent is offline or nothing arrived
+    for `stale_after` seconds (hub time); otherwise what its latest health says."""
+    if online is None or last_seen is None:
+        return STATUS_UNKNOWN
+    if agent_state == AGENT_OFFLINE or now - last_seen > stale_after:
+        return STATUS_STALE
+    return reported_status(online, problems)
+
+
+def derive_agent_state(reported: str | None, last_seen: float | None, now: float, stale_after: float) -> str:
+    """online / offline as the agent said it (retained status or Last Will); stale when an online agent has sent
+    nothing (status or any of its cameras' health) for `stale_after` seconds; unknown before it said anything."""
+    if reported is None or last_seen is None:
+        return STATUS_UNKNOWN
+    if reported == AGENT_OFFLINE:
+        return AGENT_OFFLINE
+    if now - last_seen > stale_after:
+        return STATUS_STALE
+    return AGENT_ONLINE
+
+
+@dataclass(slots=True)
+class CameraState:
+    key: str
+    district: str
+    commune: str
+    slug: str
+    name: str | None = None
+    agent_key: str | None = None
+    status: str = STATUS_UNKNOWN
+    status_since: float | None = None
+    problems: tuple[str, ...] = ()
+    reason: str | None = None
+    online: bool | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    open_ms: float | None = None
+    brightness: float | None = None
+    sharpness: float | None = None
+    motion: float | None = None
+    last_ts: float | None = None  # device time of the latest applied health message
+    last_seen: float | None = None  # hub time it arrived
+    last_seq: int | None = None
+    snapshot_ts: float | None = None
+    in_db: bool = False
+    series: str | None = None  # cached line-protocol series key (hub/ingest.py)
+
+
+@dataclass(slots=True)
+class AgentState:
+    key: str
+    district: str
+    commune: str
+    slug: str
+    state: str = STATUS_UNKNOWN
+    reported: str | None = None  # what the agent itself last said: online / offline
+    state_since: float | None = None
+    version: str | None = None
+    boot: str | None = None
+    cameras: int | None = None
+    queue: int | None = None
+    last_seen: float | None = None
+    seq_gaps: int = 0
+    last_seq: int | None = None
+    in_db: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Transition:
+    kind: str  # camera / edge
+    key: str
+    district: str
+    commune: str
+    at: float
+    from_status: str | None
+    to_status: str
+    problems: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclass
+class Changes:
+    """What must be written to SQL since the last flush drained it."""
+
+    transitions: list[Transition] = field(default_factory=list)
+    cameras: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Announcements:
+    """What must be announced on the event bus (drained separately from Changes: other pace)."""
+
+    cameras: set[str] = field(default_factory=set)  # live view changed: coalesced, at most one per period
+    cameras_now: set[str] = field(default_factory=set)  # status or problems changed: at once
+    agents: set[str] = field(default_factory=set)
+
+
+class StateStore:
+    def __init__(self, stale_after: float, track_seq: bool = True) -> None:
+        self.stale_after = stale_after
+        # With shared subscriptions each worker sees a share of an agent's messages: gaps would be noise.
+        self.track_seq = track_seq
+        self.cameras: dict[str, CameraState] = {}
+        self.agents: dict[str, AgentState] = {}
+        self.changes = Changes()
+        self.announce = Announcements()
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.seq_gaps = 0
+        self._agent_cameras: dict[str, set[str]] = {}
+        self._agents_by_slug: dict[tuple[str, str], str] = {}  # (district, slug) → key
+
+    # registry ---------------------------------------------------------------------------------------------
+    def load(self, cameras: Iterable[CameraState], agents: Iterable[AgentState]) -> None:
+        for a in agents:
+            self.agents[a.key] = a
+            self._agents_by_slug.setdefault((a.district, a.slug), a.key)
+        for c in cameras:
+            self.cameras[c.key] = c
+            if c.agent_key:
+                self._agent_cameras.setdefault(c.agent_key, set()).add(c.key)
+
+    def camera(self, district: str, commune: str, slug: str) -> CameraState:
+        key = f"{district}/{commune}/{slug}"
+        cam = self.cameras.get(key)
+        if cam is None:
+            cam = self.cameras[key] = CameraState(key, district, commune, slug)
+            self.changes.cameras.add(key)
+        return cam
+
+    def agent(self, district: str, commune: str, slug: str) -> AgentState:
+        key = f"{district}/{commune}/{slug}"
+        a = self.agents.get(key)
+        if a is None:
+            a = self.agents[key] = AgentState(key, district, commune, slug)
+            self._agents_by_slug.setdefault((district, slug), key)
+            self.changes.agents.add(key)
+        return a
+
+    def cameras_of(self, agent_key: str) -> set[str]:
+        return self._agent_cameras.get(agent_key, set())
+
+    def _assign(self, cam: CameraState, agent_key: str) -> None:
+        if cam.agent_key == agent_key:
+            return
+        if cam.agent_key:
+            self._agent_cameras.get(cam.agent_key, set()).discard(cam.key)
+        cam.agent_key = agent_key
+        cam.series = None
+        self._agent_cameras.setdefault(agent_key, set()).add(cam.key)
+        self.changes.cameras.add(cam.key)
+
+    def _agent_for_health(self, cam: CameraState, slug: str) -> AgentState:
+        if cam.agent_key:
+            a = self.agents.get(cam.agent_key)
+            if a is not None and a.slug == slug:
+                return a
+        # An agent may watch cameras in neighbouring communes: find it by slug within the district.
+        key = self._agents_by_slug.get((cam.district, slug))
+        a = self.agents.get(key) if key else None
+        if a is None:
+            a = self.agent(cam.district, cam.commune, slug)
+        self._assign(cam, a.key)
+        return a
+
+    # messages ---------------------------------------------------------------------------------------------
+    def apply_health(self, cam: CameraState, h: CameraHealth, received: float) -> bool:
+        """Applies one health message; False when it is older than what the camera already shows (a
+        redelivery or a replay from the agent's queue): its point still goes to InfluxDB, state stays."""
+        agent = self._agent_for_health(cam, h.agent) if h.agent else None
+        if agent is not None:
+            self._track_seq(agent, h)
+            agent.last_seen = received
+            if agent.state == STATUS_STALE and agent.reported == AGENT_ONLINE:
+                self._set_agent_state(agent, AGENT_ONLINE, received)
+        last_ts = cam.last_ts
+        if last_ts is not None and h.ts <= last_ts:
+            if h.ts == last_ts:
+                self.duplicates += 1
+            else:
+                self.out_of_order += 1
+            return False
+        problems = tuple([p.value for p in h.problems]) if h.problems else ()
+        cam.online = h.online
+        cam.reason = h.reason
+        cam.fps = h.fps
+        cam.width = h.width
+        cam.height = h.height
+        cam.open_ms = h.open_ms
+        cam.brightness = h.brightness
+        cam.sharpness = h.sharpness
+        cam.motion = h.motion
+        cam.last_ts = h.ts
+        cam.last_seen = received
+        cam.last_seq = h.seq
+        changes = self.changes
+        changes.cameras.add(cam.key)
+        agent_state = agent.state if agent is not None else self._agent_state(cam)
+        status = derive_status(h.online, problems, agent_state, received, received, self.stale_after)
+        if status != cam.status or problems != cam.problems:
+            self._camera_transition(cam, status, problems, h.ts)
+        else:
+            self.announce.cameras.add(cam.key)
+        return True
+
+    def _track_seq(self, agent: AgentState, h: CameraHealth) -> None:
+        if not self.track_seq:
+            return
+        if h.boot is not None and h.boot != agent.boot:
+            agent.boot = h.boot
+            agent.last_seq = h.seq
+            self.changes.agents.add(agent.key)
+            return
+        last = agent.last_seq
+        if last is not None and h.seq > last + 1:
+            gap = h.seq - last - 1
+            agent.seq_gaps += gap
+            self.seq_gaps += gap
+            self.changes.agents.add(agent.key)
+        if last is None or h.seq > last:
+            agent.last_seq = h.seq
+
+    def apply_edge_status(
+        self, topic_district: str, topic_commune: str, slug: str, s: EdgeStatus, received: float
+    ) -> AgentState:
+        agent = self.agent(topic_district, topic_commune, slug)
+        agent.version = s.version
+        if s.boot is not None and s.boot != agent.boot:
+            agent.boot = s.boot
+            agent.last_seq = None  # seq restarts with a new boot
+        if s.cameras is not None:
+            agent.cameras = s.cameras
+        if s.queue is not None:
+            agent.queue = s.queue
+        agent.last_seen = received
+        agent.reported = s.state
+        self.changes.agents.add(agent.key)
+        self.announce.agents.add(agent.key)
+        if s.inventory:
+            self._register_inventory(agent, s.inventory)
+        # A Last Will carries the connect time as `ts`: agent transitions use the hub's receive time.
+        self._set_agent_state(agent, s.state, received)
+        return agent
+
+    def _register_inventory(self, agent: AgentState, inventory: Iterable[CameraInfo]) -> None:
+        for info in inventory:
+            cam = self.camera(agent.district, info.commune, info.id)
+            if info.name and info.name != cam.name:
+                cam.name = info.name
+                self.changes.cameras.add(cam.key)
+                self.announce.cameras.add(cam.key)
+            self._assign(cam, agent.key)
+
+    def _set_agent_state(self, agent: AgentState, state: str, now: float) -> None:
+        if state != agent.state:
+            self.changes.transitions.append(
+                Transition("edge", agent.key, agent.district, agent.commune, now, agent.state, state)
+            )
+            agent.state = state
+            agent.state_since = now
+            self.changes.agents.add(agent.key)
+            self.announce.agents.add(agent.key)
+            for key in self.cameras_of(agent.key):
+                self._rederive(self.cameras[key], now)
+
+    def _agent_state(self, cam: CameraState) -> str | None:
+        if cam.agent_key is None:
+            return None
+        a = self.agents.get(cam.agent_key)
+        return a.state if a is not None else None
+
+    def _rederive(self, cam: CameraState, now: float) -> None:
+        status = derive_status(
+            cam.online, cam.problems, self._agent_state(cam), cam.last_seen, now, self.stale_after
+        )
+        if status != cam.status:
+            self._camera_transition(cam, status, cam.problems, now)
+
+    def _camera_transition(self, cam: CameraState, status: str, problems: tuple[str, ...], at: float) -> None:
+        changes = self.changes
+        changes.transitions.append(
+            Transition(
+                "camera", cam.key, cam.district, cam.commune, at, cam.status, status, problems, cam.reason
+            )
+        )
+        if status != cam.status:
+            cam.status_since = at
+        cam.status = status
+        cam.problems = problems
+        changes.cameras.add(cam.key)
+        self.announce.cameras_now.add(cam.key)
+
+    def apply_snapshot(self, cam: CameraState, ts: float) -> bool:
+        if cam.snapshot_ts is not None and ts < cam.snapshot_ts:
+            return False
+        cam.snapshot_ts = ts
+        self.changes.cameras.add(cam.key)
+        return True
+
+    # periodic ---------------------------------------------------------------------------------------------
+    def check_stale(self, now: float) -> int:
+        """Marks silent agents and cameras stale; returns how many changed."""
+        before = len(self.changes.transitions)
+        for agent in self.agents.values():
+            state = derive_agent_state(agent.reported, agent.last_seen, now, self.stale_after)
+            if state == STATUS_STALE and agent.state == AGENT_ONLINE:
+                self._set_agent_state(agent, STATUS_STALE, now)
+        limit = now - self.stale_after
+        for cam in self.cameras.values():
+            seen = cam.last_seen
+            if seen is not None and seen < limit and cam.status not in (STATUS_STALE, STATUS_UNKNOWN):
+                self._rederive(cam, now)
+        return len(self.changes.transitions) - before
+
+    def drain(self) -> Changes:
+        changes, self.changes = self.changes, Changes()
+        return changes
+
+    def drain_announcements(self) -> Announcements:
+        ann, self.announce = self.announce, Announcements()
+        return ann

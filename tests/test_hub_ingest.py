@@ -1,0 +1,175 @@
+"""Hub ingest end to end: paho → real Mosquitto → Hub → SQLite rows, transitions and InfluxDB points."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from devtools.services import Service, influx_query
+from hub.db import Agent, Camera, Snapshot, Transition
+from hub.runtime import Hub
+from tests.fixtures_hub import Publisher, wait_for
+
+D, C = "yen_dinh", "dinh_long"
+HEALTH = f"ops/v1/{D}/{C}/camera/cam-01/health"
+STATUS = f"ops/v1/{D}/{C}/edge/box-1/status"
+SNAP = f"ops/v1/{D}/{C}/camera/cam-01/snapshot"
+
+
+def make_jpeg(width: int = 16, height: int = 8) -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, buf = cv2.imencode(".jpg", np.full((height, width, 3), 128, np.uint8))
+    assert ok
+    return bytes(buf)
+
+
+JPEG = make_jpeg()
+
+
+def health(seq: int, ts: float | None = None, **kw: Any) -> dict[str, Any]:
+    return {"ts": ts or time.time(), "seq": seq, "online": True, "agent": "box-1", "boot": "b1", **kw}
+
+
+def status(state: str = "online", **kw: Any) -> dict[str, Any]:
+    return {"state": state, "ts": time.time(), "version": "1.0", "boot": "b1", **kw}
+
+
+async def camera(hub: Hub, key: str) -> Camera | None:
+    return await hub.db.run(lambda s: s.get(Camera, key))
+
+
+async def transitions(hub: Hub, key: str) -> list[tuple[str | None, str, list[str]]]:
+    rows = await hub.db.run(
+        lambda s: list(
+            s.scalars(select(Transition).where(Transition.subject_key == key).order_by(Transition.id))
+        )
+    )
+    return [(t.from_status, t.to_status, list(t.problems)) for t in rows]
+
+
+async def test_health_to_sql_transitions_and_influx(
+    hub: Hub, publisher: Publisher, influxd: Service, influx_db: str
+) -> None:
+    t0 = time.time() - 30
+    publisher.publish(HEALTH, health(0, ts=t0, fps=14.5, width=640, height=360, brightness=90.5))
+    publisher.publish(HEALTH, health(1, ts=t0 + 10, problems=["frozen", "low_fps"], fps=3.0))
+    publisher.publish(HEALTH, health(2, ts=t0 + 20, online=False, problems=["unreachable"], reason="refused"))
+
+    key = f"{D}/{C}/cam-01"
+    cam = await wait_for(lambda: hub.store.cameras.get(key) and hub.store.cameras[key].last_seq == 2)
+    assert cam
+    await hub.flush()
+    row = await camera(hub, key)
+    assert row is not None
+    assert (row.status, row.problems, row.reason, row.online) == (
+        "offline",
+        ["unreachable"],
+        "refused",
+        False,
+    )
+    assert row.agent_key == f"{D}/{C}/box-1"
+    assert abs(row.last_ts.timestamp() - (t0 + 20)) < 0.01 if row.last_ts else False
+    assert await transitions(hub, key) == [
+        ("unknown", "ok", []),
+        ("ok", "problem", ["frozen", "low_fps"]),
+        ("problem", "offline", ["unreachable"]),
+    ]
+
+    def points() -> list[Any]:
+        res = influx_query(influxd.port, influx_db, "SELECT * FROM camera_health")
+        series = res["results"][0].get("series")  # type: ignore[index]
+        return series[0]["values"] if series else []
+
+    values = await wait_for(lambda: len(points()) == 3 and points(), what="3 points in InfluxDB")
+    cols = influx_query(influxd.port, influx_db, "SELECT * FROM camera_health")["results"][0]["series"][0][  # type: ignore[index]
+        "columns"
+    ]
+    first = dict(zip(cols, values[0], strict=True))
+    assert first["camera"] == "cam-01" and first["district"] == D and first["agent"] == "box-1"
+    assert first["fps"] == 14.5 and first["width"] == 640 and first["online"] is True
+    assert first["time"] == int(t0)  # device time, not arrival time
+    last = dict(zip(cols, values[2], strict=True))
+    assert last["status"] == "offline" and last["problems"] == "unreachable" and last["problem_count"] == 1
+    assert hub.stats.accepted == 3 and hub.stats.snapshot()["rejected_total"] == 0
+
+
+async def test_inventory_lwt_stale_and_back(hub: Hub, mosquitto: Service) -> None:
+    inventory = [
+        {"id": "cam-01", "commune": C, "name": "Cổng UBND xã"},
+        {"id": "cam-02", "commune": "dinh_tan", "name": "Ngã ba chợ"},
+    ]
+    box = Publisher(mosquitto.port, will=(STATUS, b'{"state":"offline","ts":1763880000,"version":"1.0"}'))
+    box.publish(STATUS, status(inventory=inventory, cameras=2), retain=True)
+    box.publish(HEALTH, health(0))
+    key1, key2 = f"{D}/{C}/cam-01", f"{D}/dinh_tan/cam-02"
+    await wait_for(lambda: hub.store.cameras.get(key1) and hub.store.cameras[key1].status == "ok")
+    await hub.flush()
+    row2 = await camera(hub, key2)
+    assert row2 is not None and row2.name == "Ngã ba chợ" and row2.status == "unknown"
+    assert row2.agent_key == f"{D}/{C}/box-1"
+
+    box.kill()  # no DISCONNECT: the broker publishes the Last Will
+    await wait_for(lambda: hub.store.cameras[key1].status == "stale", what="stale after the Last Will")
+    await hub.flush()
+    agent = await hub.db.run(lambda s: s.get(Agent, f"{D}/{C}/box-1"))
+    assert agent is not None and agent.state == "offline"
+    assert (await camera(hub, key2)).status == "unknown"  # type: ignore[union-attr]  # never reported
+    assert (await transitions(hub, key1))[-1] == ("ok", "stale", [])
+    edge = await hub.db.run(
+        lambda s: [
+            t.to_status for t in s.scalars(select(Transition).where(Transition.subject_kind == "edge"))
+        ]
+    )
+    assert edge == ["online", "offline"]
+
+    box2 = Publisher(mosquitto.port)
+    box2.publish(STATUS, status(boot="b2"), retain=True)
+    box2.publish(HEALTH, health(0, boot="b2", problems=["blurred"]))
+    await wait_for(lambda: hub.store.cameras[key1].status == "problem", what="real status again")
+    box2.close()
+
+
+async def test_stale_on_silence_with_fixed_now(hub: Hub, publisher: Publisher) -> None:
+    publisher.publish(HEALTH, health(0))
+    key = f"{D}/{C}/cam-01"
+    await wait_for(lambda: hub.store.cameras.get(key) and hub.store.cameras[key].status == "ok")
+    stale_after = hub.config.ingest.stale_after_s
+    assert hub.check_stale(time.time() + stale_after / 2) == 0
+    changed = hub.check_stale(time.time() + stale_after + 1)
+    assert changed == 1  # the camera; its agent never sent a status, so it stays "unknown"
+    assert hub.store.cameras[key].status == "stale"
+    await hub.flush()
+    assert (await camera(hub, key)).status == "stale"  # type: ignore[union-attr]
+    publisher.publish(HEALTH, health(1))
+    await wait_for(lambda: hub.store.cameras[key].status == "ok", what="ok after health returns")
+
+
+async def test_seq_gaps_duplicates_and_out_of_order(hub: Hub, publisher: Publisher) -> None:
+    t0 = time.time() - 100
+    for seq, dt in ((0, 0), (1, 1), (5, 5), (5, 5), (3, 3)):
+        publisher.publish(HEALTH, health(seq, ts=t0 + dt))
+    await wait_for(lambda: hub.stats.accepted == 5)
+    agent = hub.store.agents[f"{D}/{C}/box-1"]
+    assert agent.seq_gaps == 3  # 2, 3, 4 missing when 5 arrived (3 came late: still counted as a gap)
+    assert hub.stats.snapshot()["duplicates"] == 1 and hub.stats.snapshot()["out_of_order"] == 1
+    assert hub.store.cameras[f"{D}/{C}/cam-01"].last_seq == 5
+    publisher.publish(HEALTH, health(0, ts=t0 + 10, boot="b2"))  # new boot: seq restarts, no gap
+    await wait_for(lambda: hub.stats.accepted == 6)
+    assert agent.seq_gaps == 3
+
+
+async def test_retained_snapshot_with_metadata(hub: Hub, publisher: Publisher, mosquitto: Service) -> None:
+    ts = time.time() - 5
+    publisher.publish(SNAP, JPEG, retain=True, user_props={"ts": str(ts), "seq": "7"})
+    key = f"{D}/{C}/cam-01"
+    await wait_for(lambda: hub.stats.snapshots == 1)
+    await hub.flush()
+    snap = await hub.db.run(lambda s: s.get(Snapshot, key))
+    assert snap is not None and snap.jpeg == JPEG and (snap.width, snap.height) == (16, 8)
+    assert abs(snap.ts.timestamp() - ts) < 0.01
+    cam = await camera(hub, key)
+    assert cam is not None and cam.snapshot_ts == snap.ts and cam.status == "unknown"
