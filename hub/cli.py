@@ -1,0 +1,285 @@
+"""Command line of the hub: run it, manage users and API tokens, check a config file.
+
+Exit codes: 0 done; 1 the operation failed (unknown user, weak password…); 2 bad config or usage;
+3 `user add` for a user that exists (without --if-missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from contract.configfile import ConfigError
+from hub import auth
+from hub.config import HubConfig, load_config
+from hub.db import Database, User, utcnow
+from hub.web.labels import local_time
+
+T = TypeVar("T")
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_EXISTS = 0, 1, 2, 3
+DEFAULT_CONFIG = "config/hub.yaml"
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before or after the command; SUPPRESS keeps a sub-level default from hiding it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="YAML config (env HUB_CONFIG, else config/hub.yaml)"
+    )
+    p = argparse.ArgumentParser(
+        prog="python -m hub", description="Hub: ingest, web UI, JSON API", parents=[common]
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    sub.add_parser("check-config", parents=[common], help="validate the config file and exit")
+
+    user = sub.add_parser("user", parents=[common], help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    add = user.add_parser("add", parents=[common], help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=auth.ROLES)
+    add.add_argument("--district", help="district slug (scope); omit for province-wide")
+    add.add_argument("--commune", help="commune slug within --district")
+    add.add_argument("--name", help='full name, e.g. "Nguyễn Văn A"')
+    pw = add.add_mutually_exclusive_group()
+    pw.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first stdin line"
+    )
+    pw.add_argument(
+        "--password", help="password on the command line (visible in ps; prefer --password-stdin)"
+    )
+    add.add_argument("--if-missing", action="store_true", help="exit 0 without change when the user exists")
+    passwd = user.add_parser("passwd", parents=[common], help="set a user's password (ends their sessions)")
+    passwd.add_argument("username")
+    pw2 = passwd.add_mutually_exclusive_group()
+    pw2.add_argument("--password-stdin", action="store_true")
+    pw2.add_argument("--password")
+    user.add_parser("list", parents=[common], help="list users")
+
+    token = sub.add_parser("token", parents=[common], help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = token.add_parser("create", parents=[common], help="create a token (printed once)")
+    create.add_argument("--user", required=True)
+    create.add_argument("--name", required=True, help="what the token is for")
+    token.add_parser("list", parents=[common], help="list tokens (never the tokens themselves)")
+    revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    return p
+
+
+def _config(args: argparse.Namespace) -> tuple[str, HubConfig]:
+    path = getattr(args, "config", None) or os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(
+            f"invalid config {path}:\n  - timezone: unknown time zone {config.timezone!r}", EXIT_CONFIG
+        ) from None
+    try:
+        make_url(config.database.url)
+    except Exception:
+        raise CliError(f"invalid config {path}:\n  - database.url: not a database URL", EXIT_CONFIG) from None
+    return path, config
+
+
+def _open_db(config: HubConfig) -> Database:
+    url = make_url(config.database.url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+    db = Database(config.database.url)
+    db.create_all()
+    return db
+
+
+def _in_db(config: HubConfig, fn: Callable[[Session], T]) -> T:
+    db = _open_db(config)
+    try:
+        with db.session() as s, s.begin():
+            return fn(s)
+    finally:
+        db.close()
+
+
+def _read_password(args: argparse.Namespace, username: str) -> str:
+    if args.password is not None:
+        password = str(args.password)
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Mật khẩu: ")
+        if getpass.getpass("Nhập lại mật khẩu: ") != password:
+            raise CliError("Hai lần nhập mật khẩu không khớp")
+    else:
+        raise CliError("Cần mật khẩu: dùng --password-stdin (hoặc --password)", EXIT_CONFIG)
+    try:
+        auth.check_password_rules(password, username)
+    except auth.AuthError as exc:
+        raise CliError(str(exc)) from None
+    return password
+
+
+def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
+    username = args.username
+    try:
+        auth.validate_user_fields(username, args.role, args.district, args.commune)
+    except auth.AuthError as exc:
+        raise CliError(str(exc), EXIT_CONFIG) from None
+    exists = _in_db(config, lambda s: auth.get_user(s, username) is not None)
+    if exists:
+        if args.if_missing:
+            print(f"Người dùng {username!r} đã có; không thay đổi gì")
+            return EXIT_OK
+        raise CliError(f"Người dùng {username!r} đã tồn tại", EXIT_EXISTS)
+    password_hash = auth.hash_password(_read_password(args, username))
+
+    def add(s: Session) -> None:
+        auth.add_user(
+            s,
+            username,
+            password_hash,
+            args.role,
+            district=args.district,
+            commune=args.commune,
+            full_name=args.name,
+            now=utcnow(),
+        )
+
+    try:
+        _in_db(config, add)
+    except auth.AuthError as exc:  # created by someone else in the meantime
+        raise CliError(str(exc), EXIT_EXISTS) from None
+    print(f"Đã tạo người dùng {username!r} (vai trò {args.role})")
+    return EXIT_OK
+
+
+def _user_passwd(args: argparse.Namespace, config: HubConfig) -> int:
+    username = args.username
+    if not _in_db(config, lambda s: auth.get_user(s, username) is not None):
+        raise CliError(f"Không có người dùng {username!r}")
+    password_hash = auth.hash_password(_read_password(args, username))
+    _in_db(config, lambda s: auth.set_password(s, username, password_hash))
+    print(f"Đã đổi mật khẩu của {username!r}; các phiên đăng nhập cũ đã bị đóng")
+    return EXIT_OK
+
+
+def _user_list(config: HubConfig) -> int:
+    from sqlalchemy import select
+
+    tz = ZoneInfo(config.timezone)
+    now = utcnow()
+    rows = _in_db(config, lambda s: list(s.scalars(select(User).order_by(User.username))))
+    print(f"{'ID':>4}  {'TÊN ĐĂNG NHẬP':<20} {'VAI TRÒ':<11} {'PHẠM VI':<24} {'TRẠNG THÁI':<28} HỌ TÊN")
+    for u in rows:
+        scope = "/".join(x for x in (u.district, u.commune) if x) or "toàn tỉnh"
+        state = "vô hiệu" if u.disabled else "hoạt động"
+        if u.locked_until and u.locked_until > now:
+            state = f"khoá đến {local_time(u.locked_until, tz)}"
+        print(f"{u.id:>4}  {u.username:<20} {u.role:<11} {scope:<24} {state:<28} {u.full_name or ''}")
+    return EXIT_OK
+
+
+def _token_create(args: argparse.Namespace, config: HubConfig) -> int:
+    def create(s: Session) -> tuple[int, str]:
+        row, token = auth.create_token(s, args.user, args.name, utcnow())
+        return row.id, token
+
+    try:
+        token_id, token = _in_db(config, create)
+    except auth.AuthError as exc:
+        raise CliError(str(exc)) from None
+    print(token)
+    print(f"(token #{token_id} cho {args.user!r}; chỉ hiện một lần, hãy lưu lại ngay)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _token_list(config: HubConfig) -> int:
+    tz = ZoneInfo(config.timezone)
+
+    def rows(s: Session) -> list[tuple[int, str, str, str, str, str, str]]:
+        return [
+            (
+                t.id,
+                t.prefix + "…",
+                user,
+                t.name,
+                local_time(t.created_at, tz),
+                local_time(t.last_used, tz) if t.last_used else "chưa dùng",
+                f"thu hồi {local_time(t.revoked_at, tz)}" if t.revoked_at else "còn hiệu lực",
+            )
+            for t, user in auth.list_tokens(s)
+        ]
+
+    print(
+        f"{'ID':>4}  {'TIỀN TỐ':<15} {'NGƯỜI DÙNG':<16} {'TÊN':<20} {'TẠO LÚC':<20} {'DÙNG GẦN NHẤT':<20} TRẠNG THÁI"
+    )
+    for r in _in_db(config, rows):
+        print(f"{r[0]:>4}  {r[1]:<15} {r[2]:<16} {r[3]:<20} {r[4]:<20} {r[5]:<20} {r[6]}")
+    return EXIT_OK
+
+
+def _token_revoke(args: argparse.Namespace, config: HubConfig) -> int:
+    if not _in_db(config, lambda s: auth.revoke_token(s, args.id, utcnow())):
+        raise CliError(f"Không có token #{args.id}")
+    print(f"Đã thu hồi token #{args.id}")
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command or "run"
+    path, config = _config(args)
+    if command == "check-config":
+        print(
+            f"Cấu hình hợp lệ: {path} (web {config.http.host}:{config.http.port}, MQTT {config.mqtt.host}:{config.mqtt.port})"
+        )
+        return EXIT_OK
+    if command == "run":
+        from hub.web.server import serve
+
+        return asyncio.run(serve(config))
+    if command == "user":
+        if args.action == "add":
+            return _user_add(args, config)
+        if args.action == "passwd":
+            return _user_passwd(args, config)
+        return _user_list(config)
+    if args.action == "create":
+        return _token_create(args, config)
+    if args.action == "list":
+        return _token_list(config)
+    return _token_revoke(args, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        print(f"lỗi: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130

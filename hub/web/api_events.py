@@ -1,0 +1,151 @@
+"""/api/v1/events: server-sent events. A `hello` with the current state, then live changes from the EventBus.
+
+The subscription is opened before the state is read, so nothing that changes in between is missed (an event
+may repeat what hello already shows; clients apply events as "latest wins"). A client the bus drops for being
+too slow sees its stream end and reconnects, getting a fresh hello.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from hub.auth import Principal
+from hub.events import Event
+from hub.openapi import ApiRoute, Param
+from hub.serialize import camera_to_dict, iso
+from hub.web import params, queries, schemas
+from hub.web.access import Perm, has_perm, in_scope, principal, requires
+from hub.web.api_misc import me_dict
+from hub.web.context import ctx
+
+log = logging.getLogger("hub.web")
+RETRY_MS = 3000
+
+
+def event_area(ev: Event) -> tuple[str, str] | None:
+    """The district and commune an event is about, or None when it cannot be told (then it is not sent)."""
+    kind = ev.get("type")
+    body = ev.get(kind) if isinstance(kind, str) else None
+    src = body if isinstance(body, dict) else ev
+    district, commune = src.get("district"), src.get("commune")
+    if isinstance(district, str) and isinstance(commune, str):
+        return district, commune
+    key = ev.get("key")
+    if isinstance(key, str) and key.count("/") == 2:
+        d, c, _ = key.split("/")
+        return d, c
+    return None
+
+
+_EVENT_PERMS = {"camera": Perm.VIEW_CAMERAS, "snapshot": Perm.VIEW_CAMERAS, "agent": Perm.VIEW_AGENTS}
+
+
+def visible(ev: Event, p: Principal, district: str | None = None, commune: str | None = None) -> bool:
+    kind = ev.get("type")
+    perm = _EVENT_PERMS.get(kind) if isinstance(kind, str) else None
+    if perm is None or not has_perm(p, perm):
+        return False
+    area = event_area(ev)
+    if area is None or not in_scope(p, *area):
+        return False
+    return (district is None or area[0] == district) and (commune is None or area[1] == commune)
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
+
+
+async def _next_or_none(gen: AsyncIterator[Event]) -> Event | None:
+    try:
+        return await gen.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+@requires(Perm.VIEW_CAMERAS)
+async def stream_events(request: web.Request) -> web.StreamResponse:
+    c, p = ctx(request), principal(request)
+    f = queries.CameraFilter(
+        district=params.slug(request, "district"), commune=params.slug(request, "commune")
+    )
+    with_cameras = params.boolean(request, "cameras", True)
+
+    gen = c.events.subscribe()
+    pending: asyncio.Task[Event | None] = asyncio.ensure_future(_next_or_none(gen))
+    await asyncio.sleep(0)  # lets the subscription register its queue before the state is read
+    closing = asyncio.ensure_future(c.closing.wait())
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    c.sse_clients += 1
+    c.count("sse_connections")
+    try:
+        hello = await c.db.run(lambda s: _hello(s, p, f, with_cameras, c.config, c.clock()))
+        hello["heartbeat_s"] = c.heartbeat_s
+        await resp.prepare(request)
+        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + sse("hello", hello))
+        while not c.closing.is_set():
+            done, _ = await asyncio.wait(
+                {pending, closing}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
+            )
+            if pending not in done:
+                if not c.closing.is_set():
+                    await resp.write(b": ping\n\n")
+                continue
+            ev = pending.result()
+            if ev is None:  # dropped by the bus (too slow) or the bus closed: the client reconnects
+                c.count("sse_dropped")
+                break
+            pending = asyncio.ensure_future(_next_or_none(gen))
+            if visible(ev, p, f.district, f.commune):
+                await resp.write(sse(str(ev["type"]), ev))
+    except ConnectionError:
+        pass  # client went away
+    finally:
+        c.sse_clients -= 1
+        for t in (pending, closing):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await t
+        with contextlib.suppress(RuntimeError):
+            await gen.aclose()  # type: ignore[attr-defined]
+    return resp
+
+
+def _hello(
+    s: Any, p: Principal, f: queries.CameraFilter, with_cameras: bool, config: Any, now: datetime
+) -> dict[str, Any]:
+    res = queries.list_cameras(s, p, f, queries.area_names(s, config))
+    return {
+        "server_time": iso(now),
+        "user": me_dict(p),
+        "counts": res.counts,
+        "cameras": [camera_to_dict(x) for x in res.items] if with_cameras else None,
+    }
+
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/events",
+        stream_events,
+        "Live changes as server-sent events (hello first, then camera/agent/snapshot; heartbeat comments)",
+        params=(
+            Param(
+                "district", "Only this district", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}
+            ),
+            Param("commune", "Only this commune", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+            Param("cameras", "Include the camera list in hello (default true)", {"type": "boolean"}),
+        ),
+        response=schemas.EVENT_STREAM,
+        content_type="text/event-stream",
+    ),
+]

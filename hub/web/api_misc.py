@@ -1,0 +1,108 @@
+"""/api/v1 agents, areas, stats, me and the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from hub.auth import Principal
+from hub.openapi import ApiRoute, Param, build_document
+from hub.serialize import agent_to_dict
+from hub.web import params, queries, schemas
+from hub.web.access import Perm, perms_of, principal, requires, signed_in
+from hub.web.context import CTX, ctx
+
+log = logging.getLogger("hub.web")
+API_VERSION = "1.0.0"
+ROUTE_TABLE = web.AppKey("ops_api_routes", list[ApiRoute])
+
+
+@requires(Perm.VIEW_AGENTS)
+async def list_agents(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    district = params.slug(request, "district")
+    commune = params.slug(request, "commune")
+    items = await c.db.run(lambda s: [agent_to_dict(a) for a in queries.list_agents(s, p, district, commune)])
+    return web.json_response({"items": items})
+
+
+@requires(Perm.VIEW_CAMERAS)
+async def list_areas(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    items = await c.db.run(lambda s: queries.list_areas(s, p, c.config))
+    return web.json_response({"items": items})
+
+
+def web_stats(app: web.Application) -> dict[str, Any]:
+    c = app[CTX]
+    return {
+        "sse_clients": c.sse_clients,
+        "event_subscribers": c.events.subscribers,
+        "event_subscribers_dropped": c.events.dropped_subscribers,
+        "login_clients_limited": c.limiter.tracked,
+        "counters": dict(sorted(c.counters.items())),
+    }
+
+
+@requires(Perm.VIEW_STATS)
+async def get_stats(request: web.Request) -> web.Response:
+    c = ctx(request)
+    try:
+        hub_stats = c.stats()
+    except Exception as exc:  # the web must keep answering even if the runtime's counters break
+        log.exception("hub stats unavailable")
+        hub_stats = {"error": f"không đọc được số liệu hub: {type(exc).__name__}"}
+    return web.json_response(
+        {"hub": hub_stats, "web": web_stats(request.app)}, dumps=functools.partial(json.dumps, default=str)
+    )
+
+
+def me_dict(p: Principal) -> dict[str, Any]:
+    return {
+        "username": p.username,
+        "full_name": p.full_name,
+        "role": p.role,
+        "district": p.district,
+        "commune": p.commune,
+        "permissions": perms_of(p),
+        "via": p.via,
+    }
+
+
+@signed_in
+async def get_me(request: web.Request) -> web.Response:
+    return web.json_response(me_dict(principal(request)))
+
+
+@signed_in
+async def get_openapi(request: web.Request) -> web.Response:
+    c = ctx(request)
+    doc = build_document(request.app[ROUTE_TABLE], c.config.http.public_url, API_VERSION)
+    return web.json_response(doc)
+
+
+_AREA_FILTERS = (
+    Param("district", "Only this district (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+    Param("commune", "Only this commune (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+)
+
+ROUTES = [
+    ApiRoute("GET", "/agents", list_agents, "Edge agents in scope", _AREA_FILTERS, schemas.AGENT_LIST),
+    ApiRoute(
+        "GET",
+        "/areas",
+        list_areas,
+        "Districts and communes in scope, with display names",
+        (),
+        schemas.AREA_LIST,
+    ),
+    ApiRoute("GET", "/stats", get_stats, "Hub and web counters", (), schemas.STATS),
+    ApiRoute("GET", "/me", get_me, "The caller: role, scope, permissions", (), schemas.ME, errors=(401,)),
+    ApiRoute(
+        "GET", "/openapi.json", get_openapi, "This OpenAPI 3.1 document", (), schemas.OPENAPI, errors=(401,)
+    ),
+]

@@ -1,0 +1,68 @@
+"""Builds the aiohttp application: middlewares, pages, JSON API, live stream, static assets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from hub import openapi
+from hub.config import HubConfig
+from hub.db import Database
+from hub.events import EventBus
+from hub.web import api_cameras, api_events, api_misc, files, login, pages, params
+from hub.web.context import CTX, WebContext
+from hub.web.errors import errors_middleware
+from hub.web.render import asset_hashes, make_environment
+from hub.web.security import add_security_headers, auth_middleware
+
+API_ROUTES: list[openapi.ApiRoute] = [*api_cameras.ROUTES, *api_misc.ROUTES, *api_events.ROUTES]
+MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
+
+
+def _with_known_params(route: openapi.ApiRoute) -> openapi.Handler:
+    """Wrap a handler so an undocumented query parameter is a 400, not silently ignored."""
+    known = frozenset(p.name for p in route.params if p.where == "query")
+    inner = route.handler
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        params.reject_unknown(request, known)
+        return await inner(request)
+
+    handler.__name__ = inner.__name__
+    handler.__dict__.update(inner.__dict__)  # keeps the access declaration
+    return handler
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[CTX].closing.set()  # live streams end, so shutdown does not wait for them
+
+
+def create_app(
+    config: HubConfig,
+    db: Database,
+    events: EventBus,
+    stats: Callable[[], dict[str, Any]],
+) -> web.Application:
+    tz = ZoneInfo(config.timezone)
+    assets = asset_hashes()
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_REQUEST_BYTES)
+    app[CTX] = WebContext(config, db, events, stats, make_environment(assets, tz), tz, assets)
+    app[api_misc.ROUTE_TABLE] = API_ROUTES
+    app.on_response_prepare.append(add_security_headers)
+    app.on_shutdown.append(_on_shutdown)
+
+    files.add_routes(app)
+    app.router.add_get("/login", login.login_form)
+    app.router.add_post("/login", login.login_submit)
+    app.router.add_post("/logout", login.logout)
+    app.router.add_get("/", pages.wall)
+    slug = api_cameras.SLUG
+    app.router.add_get(
+        f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
+    )
+    for route in API_ROUTES:
+        app.router.add_route(route.method, route.full_path, _with_known_params(route))
+    return app

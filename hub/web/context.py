@@ -1,0 +1,51 @@
+"""What every handler reaches through the app: config, database, event bus, counters, templates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+
+from hub.auth import Principal
+from hub.config import HubConfig
+from hub.db import Database, utcnow
+from hub.events import EventBus
+from hub.web.ratelimit import LoginRateLimiter
+
+
+@dataclass
+class WebContext:
+    config: HubConfig
+    db: Database
+    events: EventBus
+    stats: Callable[[], dict[str, Any]]
+    templates: jinja2.Environment
+    tz: ZoneInfo
+    assets: dict[str, str]  # static file name → content hash, for cache-busting URLs
+    clock: Callable[[], datetime] = utcnow  # naive UTC, like the database
+    limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    counters: Counter[str] = field(default_factory=Counter)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # argon2 takes ~64 MiB and tens of ms per check: bound how many run at once under a login flood.
+    hash_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    sse_clients: int = 0
+    heartbeat_s: float = 15.0
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+
+CTX = web.AppKey("ops_ctx", WebContext)
+PRINCIPAL = web.RequestKey("ops_principal", Principal)  # set by the auth middleware when signed in
+CSRF = web.RequestKey("ops_csrf", str)  # the session's CSRF token (absent for bearer tokens)
+
+
+def ctx(request: web.Request) -> WebContext:
+    return request.app[CTX]

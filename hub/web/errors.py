@@ -1,0 +1,86 @@
+"""One error shape for the API ({"error": {"code", "message"}}) and Vietnamese error pages for people."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub.openapi import API_PREFIX, Handler
+from hub.web.context import ctx
+
+log = logging.getLogger("hub.web")
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def not_found(what: str = "Không tìm thấy") -> ApiError:
+    return ApiError(404, "not_found", what)
+
+
+def bad_parameter(name: str, problem: str) -> ApiError:
+    return ApiError(400, "bad_parameter", f"Tham số '{name}' không hợp lệ: {problem}")
+
+
+def json_error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=dict(headers or {})
+    )
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Yêu cầu không hợp lệ"),
+    404: ("not_found", "Không tìm thấy"),
+    405: ("method_not_allowed", "Phương thức không được hỗ trợ"),
+    413: ("too_large", "Yêu cầu quá lớn"),
+}
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def _page_error(request: web.Request, err: ApiError) -> web.StreamResponse:
+    if err.status == 401:
+        target = request.path_qs if request.method == "GET" else "/"
+        raise web.HTTPFound("/login?next=" + quote(target, safe="/"))
+    from hub.web.render import render  # render → access → errors: imported late to break the cycle
+
+    resp = render(request, "error.html", status=err.status, message=err.message)
+    resp.headers.update(err.headers)
+    return resp
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        err = exc
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and 304s pass through
+        code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+        err = ApiError(exc.status, code, message, {k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        err = ApiError(500, "internal", "Lỗi máy chủ; chi tiết đã được ghi vào nhật ký")
+    ctx(request).count(f"http_{err.status}_{err.code}")
+    if err.status >= 400 and err.status != 404 and err.status < 500:
+        log.info("rejected %s %s: %s %s", request.method, request.path, err.status, err.code)
+    if is_api(request) or request.headers.get("Accept", "").startswith("application/json"):
+        return json_error(err.status, err.code, err.message, err.headers)
+    return _page_error(request, err)

@@ -1,0 +1,155 @@
+"""Login and logout pages. Failures are limited per client address and lock the account after repeats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from hub import auth
+from hub.web.access import principal, public, signed_in
+from hub.web.context import PRINCIPAL, ctx
+from hub.web.labels import local_time
+from hub.web.render import render
+from hub.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+
+log = logging.getLogger("hub.web.login")
+BAD_CREDENTIALS = "Sai tên đăng nhập hoặc mật khẩu"
+
+
+def safe_next(value: str | None) -> str:
+    """Only a local path is followed after login (no open redirect to another site)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _login_page(
+    request: web.Request, error: str | None = None, status: int = 200, username: str = ""
+) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    resp = render(
+        request,
+        "login.html",
+        status=status,
+        error=error,
+        login_csrf=token,
+        username=username,
+        next=safe_next(request.query.get("next")),
+    )
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=ctx(request).config.http.secure_cookies,
+        path="/login",
+    )
+    return resp
+
+
+@public
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if request.get(PRINCIPAL) is not None:
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    return _login_page(request)
+
+
+def _lock_message(until: datetime, request: web.Request) -> str:
+    return f"Tài khoản tạm khoá do đăng nhập sai nhiều lần; thử lại sau {local_time(until, ctx(request).tz)}"
+
+
+@public
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()
+    password = str(form.get("password", ""))
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not cookie_token or not auth.csrf_matches(cookie_token, str(form.get("csrf", ""))):
+        c.count("login_rejected_csrf")
+        return _login_page(request, "Phiên đăng nhập đã hết hạn; vui lòng thử lại", 403, username)
+    if not username or not password or len(username) > 64 or len(password) > auth.MAX_PASSWORD_LENGTH:
+        c.count("login_rejected_input")
+        return _login_page(request, "Hãy nhập tên đăng nhập và mật khẩu", 400, username)
+    client = request.remote or "?"
+    wait = c.limiter.retry_after(client, time.monotonic())
+    if wait is not None:
+        c.count("login_rate_limited")
+        log.warning("login rate-limited for %s (user %r)", client, username)
+        minutes = max(1, round(wait / 60))
+        resp = _login_page(
+            request, f"Quá nhiều lần đăng nhập sai; thử lại sau khoảng {minutes} phút", 429, username
+        )
+        resp.headers["Retry-After"] = str(int(wait))
+        return resp
+
+    now = c.clock()
+    cand = await c.db.run(lambda s: auth.login_candidate(s, username, now))
+    if cand.locked_until is not None:
+        c.limiter.failed(client, time.monotonic())
+        c.count("login_locked")
+        return _login_page(request, _lock_message(cand.locked_until, request), 403, username)
+    async with c.hash_slots:
+        ok = await asyncio.to_thread(auth.verify_password, cand.password_hash, password)
+        new_hash = None
+        if ok and cand.password_hash and auth.needs_rehash(cand.password_hash):
+            new_hash = await asyncio.to_thread(auth.hash_password, password)
+    if not ok or cand.user_id is None:
+        c.limiter.failed(client, time.monotonic())
+        c.count("login_failed")
+        locked = None
+        if (failed_id := cand.user_id) is not None:
+            locked = await c.db.run(lambda s: auth.record_login_failure(s, failed_id, now))
+        log.warning("failed login for %r from %s%s", username, client, " (account locked)" if locked else "")
+        if locked is not None:
+            return _login_page(request, _lock_message(locked, request), 403, username)
+        return _login_page(request, BAD_CREDENTIALS, 401, username)
+
+    user_id = cand.user_id
+    old_cookie = request.cookies.get(SESSION_COOKIE)
+    hours = c.config.http.session_hours
+
+    def start(s: Session) -> tuple[str, str]:
+        if old_cookie:
+            auth.delete_session(s, old_cookie)
+        auth.record_login_success(s, user_id, new_hash)
+        return auth.create_session(s, user_id, now, hours)
+
+    cookie, _csrf = await c.db.run(start)
+    c.count("login_ok")
+    log.info("login %r from %s", username, client)
+    resp = redirect(safe_next(str(form.get("next", "")) or None))
+    resp.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="Lax",
+        secure=c.config.http.secure_cookies,
+        path="/",
+        max_age=int(hours * 3600),
+    )
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return resp
+
+
+@signed_in
+async def logout(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    p = principal(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await c.db.run(lambda s: auth.delete_session(s, cookie))
+    log.info("logout %r", p.username)
+    resp = redirect("/login")
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp

@@ -1,0 +1,154 @@
+"""People's pages: the camera wall (`/`) and one camera (`/cameras/{d}/{c}/{cam}`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from hub.auth import Principal
+from hub.db import STATUSES, Agent
+from hub.serialize import agent_to_dict, camera_to_dict, transition_to_dict
+from hub.web import params, queries
+from hub.web.access import Perm, has_perm, principal, requires
+from hub.web.api_cameras import format_cursor, parse_cursor
+from hub.web.context import ctx
+from hub.web.errors import bad_parameter, not_found
+from hub.web.labels import STATUS_LABELS, fold, problem_labels
+from hub.web.render import render, scope_label
+
+AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")
+HISTORY_PAGE = 50
+
+
+def snapshot_url(cam: dict[str, Any]) -> str | None:
+    if not cam.get("snapshot_ts"):
+        return None
+    return f"/api/v1/cameras/{cam['key']}/snapshot?v={cam['snapshot_ts']}"
+
+
+def tile(cam: dict[str, Any], names: dict[tuple[str, str], str]) -> dict[str, Any]:
+    area = names.get((cam["district"], cam["commune"]), cam["commune"])
+    return {
+        **cam,
+        "title": cam.get("name") or cam["id"],
+        "status_label": STATUS_LABELS.get(cam["status"], cam["status"]),
+        "problem_labels": problem_labels(cam),
+        "snapshot_url": snapshot_url(cam),
+        "search": fold(" ".join([cam["id"], cam.get("name") or "", cam["commune"], cam["district"], area])),
+    }
+
+
+@dataclass
+class Group:
+    key: str  # district/commune
+    name: str
+    district_name: str
+    tiles: list[dict[str, Any]] = field(default_factory=list)
+    shown: int = 0
+
+
+@dataclass
+class WallFilter:
+    status: str | None
+    area: str | None  # district/commune
+    q: str | None
+
+
+def build_wall(
+    cams: list[dict[str, Any]], names: dict[tuple[str, str], str], f: WallFilter
+) -> tuple[list[Group], dict[str, int]]:
+    """Groups per commune with every tile (filtered ones marked hidden, so the browser can re-filter without
+    a reload) and counts per status over the area/search filters."""
+    groups: dict[str, Group] = {}
+    counts = dict.fromkeys(STATUSES, 0)
+    needle = fold(f.q) if f.q else None
+    for cam in cams:
+        t = tile(cam, names)
+        key = f"{cam['district']}/{cam['commune']}"
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(
+                key,
+                names.get((cam["district"], cam["commune"]), cam["commune"]),
+                names.get((cam["district"], ""), cam["district"]),
+            )
+        in_area = (f.area is None or f.area == key) and (needle is None or needle in t["search"])
+        if in_area:
+            counts[cam["status"]] = counts.get(cam["status"], 0) + 1
+        t["hidden"] = not (in_area and (f.status is None or cam["status"] == f.status))
+        g.shown += 0 if t["hidden"] else 1
+        g.tiles.append(t)
+    return list(groups.values()), counts
+
+
+@requires(Perm.VIEW_CAMERAS)
+async def wall(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    params.reject_unknown(request, ("status", "commune", "q"))
+    status = params.choice(request, "status", STATUSES)
+    area = params.text(request, "commune", 130)
+    if area is not None and not AREA_RE.match(area):
+        raise bad_parameter("commune", "cần dạng huyện/xã")
+    f = WallFilter(status, area, params.text(request, "q", 100))
+
+    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
+        names = queries.area_names(s, c.config)
+        res = queries.list_cameras(s, p, queries.CameraFilter(), names)
+        return [camera_to_dict(x) for x in res.items], names
+
+    cams, names = await c.db.run(load)
+    groups, counts = build_wall(cams, names, f)
+    multi_district = len({g.key.split("/")[0] for g in groups}) > 1
+    return render(
+        request,
+        "wall.html",
+        groups=groups,
+        counts=counts,
+        total=sum(counts.values()),
+        filter=f,
+        statuses=STATUSES,
+        multi_district=multi_district,
+        areas=[(g.key, g.name + (f" ({g.district_name})" if multi_district else "")) for g in groups],
+        area_names={f"{d}/{co}" if co else d: n for (d, co), n in names.items()},
+        scope_label=scope_label(p, names),
+    )
+
+
+def _agent_for(s: Session, p: Principal, key: str | None) -> dict[str, Any] | None:
+    if key is None or not has_perm(p, Perm.VIEW_AGENTS):
+        return None
+    a = s.get(Agent, key)
+    return agent_to_dict(a) if a is not None else None
+
+
+@requires(Perm.VIEW_CAMERAS)
+async def camera_page(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    d, co, slug = (request.match_info[k] for k in ("district", "commune", "camera"))
+    params.reject_unknown(request, ("before",))
+    before = parse_cursor(params.text(request, "before", 64))
+
+    def load(s: Session) -> dict[str, Any] | None:
+        cam = queries.get_camera(s, p, d, co, slug)
+        if cam is None:
+            return None
+        names = queries.area_names(s, c.config)
+        rows, nxt = queries.transitions(s, cam.key, None, None, before, HISTORY_PAGE)
+        return {
+            "cam": tile(camera_to_dict(cam), names),
+            "commune_name": names.get((d, co), co),
+            "district_name": names.get((d, ""), d),
+            "history": [transition_to_dict(t) for t in rows],
+            "older": format_cursor(*nxt) if nxt else None,
+            "agent": _agent_for(s, p, cam.agent_key),
+            "scope_label": scope_label(p, names),
+        }
+
+    data = await c.db.run(load)
+    if data is None:
+        raise not_found(f"Không có camera {d}/{co}/{slug} trong phạm vi của bạn")
+    return render(request, "camera.html", paged=before is not None, **data)

@@ -1,0 +1,104 @@
+"""Query-parameter parsing: every bad value becomes a 400 that names the parameter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from contract.topics import is_slug
+from hub.web.errors import bad_parameter
+
+_PLUS_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
+SLUG_PATTERN = "[a-z0-9][a-z0-9_-]{0,63}"
+
+
+def one(request: web.Request, name: str) -> str | None:
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise bad_parameter(name, "chỉ được cho một lần")
+    return values[0] if values else None
+
+
+def text(request: web.Request, name: str, max_len: int = 200) -> str | None:
+    v = one(request, name)
+    if v is None or v.strip() == "":
+        return None
+    if len(v) > max_len:
+        raise bad_parameter(name, f"dài quá {max_len} ký tự")
+    return v.strip()
+
+
+def slug(request: web.Request, name: str) -> str | None:
+    v = one(request, name)
+    if v is None or v == "":
+        return None
+    if not is_slug(v):
+        raise bad_parameter(name, f"{v[:70]!r} không phải mã hợp lệ (chữ thường, số, '_' hoặc '-')")
+    return v
+
+
+def choice(request: web.Request, name: str, allowed: Collection[str]) -> str | None:
+    v = one(request, name)
+    if v is None or v == "":
+        return None
+    if v not in allowed:
+        raise bad_parameter(name, f"{v[:70]!r} (cho phép: {', '.join(allowed)})")
+    return v
+
+
+def integer(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    v = one(request, name)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise bad_parameter(name, f"{v[:70]!r} không phải số nguyên") from None
+    if not lo <= n <= hi:
+        raise bad_parameter(name, f"phải từ {lo} đến {hi}")
+    return n
+
+
+def boolean(request: web.Request, name: str, default: bool) -> bool:
+    v = one(request, name)
+    if v is None or v == "":
+        return default
+    if v.lower() in ("1", "true", "yes"):
+        return True
+    if v.lower() in ("0", "false", "no"):
+        return False
+    raise bad_parameter(name, f"{v[:70]!r} (cho phép: true, false, 1, 0)")
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 with an offset (or Z), or epoch seconds → naive UTC as stored. Raises ValueError."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError, OSError):
+        pass
+    # An unencoded '+' in a query string arrives as a space: "…T08:00:00 07:00" means +07:00.
+    dt = datetime.fromisoformat(_PLUS_AS_SPACE.sub(r"+\1", value))
+    if dt.tzinfo is None:
+        raise ValueError("thiếu múi giờ (thêm Z hoặc +07:00)")
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def time(request: web.Request, name: str) -> datetime | None:
+    v = one(request, name)
+    if v is None or v == "":
+        return None
+    try:
+        return parse_time(v)
+    except ValueError as exc:
+        raise bad_parameter(
+            name, f"{v[:70]!r}: cần thời điểm ISO 8601 có múi giờ hoặc giây epoch ({exc})"
+        ) from None
+
+
+def reject_unknown(request: web.Request, known: Collection[str]) -> None:
+    for name in request.query:
+        if name not in known:
+            raise bad_parameter(name, "tham số không được hỗ trợ ở đây")

@@ -1,0 +1,105 @@
+"""Templates (Jinja2, autoescaped) and what every page gets: navigation, user, CSRF token, asset URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from hub.auth import Principal
+from hub.web.access import Perm, has_perm
+from hub.web.context import CSRF, PRINCIPAL, ctx
+from hub.web.labels import browser_labels, local_time
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATE_DIR = WEB_DIR / "templates"
+BRAND = "Giám sát vận hành"
+
+ROLE_LABELS = {
+    "admin": "Quản trị",
+    "police": "Công an",
+    "officer": "Cán bộ văn hoá xã",
+    "approver": "Người duyệt",
+    "technician": "Kỹ thuật viên",
+}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    perm: Perm
+
+
+# Later pages (alerts, broadcasts, admin, reports) add their entry here; it shows only to roles allowed.
+NAV = [NavItem("/", "Tường camera", Perm.VIEW_CAMERAS)]
+
+
+def asset_hashes() -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+        for p in sorted(STATIC_DIR.iterdir())
+        if p.is_file()
+    }
+
+
+def json_for_html(data: Any) -> Markup:
+    """JSON safe inside <script type="application/json"> (no '</script>' break-out)."""
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    return Markup(text.replace("&", "\\u0026"))
+
+
+def make_environment(assets: dict[str, str], tz: ZoneInfo) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def asset(name: str) -> str:
+        return f"/static/{name}?v={assets[name]}"
+
+    env.globals.update(asset=asset, brand=BRAND, role_labels=ROLE_LABELS, labels=browser_labels())
+    env.filters["local"] = lambda v: local_time(v, tz)
+    env.filters["local_short"] = lambda v: local_time(v, tz, with_date=False)
+    env.filters["json_html"] = json_for_html
+    return env
+
+
+def scope_label(p: Principal, names: dict[tuple[str, str], str]) -> str:
+    if p.role == "admin" or p.district is None:
+        return "Toàn tỉnh"
+    if p.commune is None:
+        return names.get((p.district, ""), p.district)
+    return names.get((p.district, p.commune), p.commune)
+
+
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    c = ctx(request)
+    p = request.get(PRINCIPAL)
+    nav = []
+    if p is not None:
+        nav = [
+            {"href": n.href, "label": n.label, "active": request.path == n.href}
+            for n in NAV
+            if has_perm(p, n.perm)
+        ]
+    page = {
+        "principal": p,
+        "csrf": request.get(CSRF, ""),
+        "nav": nav,
+        "scope_label": values.pop("scope_label", ""),
+        "timezone": c.config.timezone,
+    }
+    html = c.templates.get_template(template).render(**page, **values)
+    return web.Response(text=html, status=status, content_type="text/html")

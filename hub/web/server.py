@@ -1,0 +1,53 @@
+"""`python -m hub run`: the hub runtime plus this web app on config.http, stopped cleanly by SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from hub.config import HubConfig
+from hub.web.app import create_app
+
+log = logging.getLogger("hub")
+SHUTDOWN_TIMEOUT_S = 3.0  # open requests get this long; live streams end at once (on_shutdown)
+
+
+async def serve(config: HubConfig, stop: asyncio.Event | None = None) -> int:
+    """Runs until `stop` is set or a termination signal arrives. Returns a process exit code."""
+    from hub.runtime import Hub  # the runtime is only needed here, not by the CLI's other commands
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    hub = Hub(config)
+    await hub.start()
+    runner = web.AppRunner(
+        create_app(config, hub.db, hub.events, hub.stats.snapshot), shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, config.http.host, config.http.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", config.http.host, config.http.port, exc.strerror or exc)
+            return 1
+        log.info(
+            "hub web listening on http://%s:%d (public URL %s)",
+            config.http.host,
+            config.http.port,
+            config.http.public_url,
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        await hub.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("stopped")
+    return 0
