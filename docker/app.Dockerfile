@@ -1,0 +1,27 @@
+# Image for the hub and the edge agent (one image, two commands): docker-compose.yml builds it once.
+# Built from the repository root: docker build -f docker/app.Dockerfile .
+FROM python:3.11-slim-bookworm
+
+# ffmpeg: audio processing for broadcasts; the hub and the agent never need a compiler at run time.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg tzdata \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --system --create-home --home-dir /home/ops --uid 10001 ops
+WORKDIR /opt/ops
+
+# Dependencies first (cached layer), then the code.
+COPY pyproject.toml ./
+COPY contract ./contract
+COPY hub ./hub
+COPY edge_agent ./edge_agent
+COPY broadcast ./broadcast
+COPY devtools ./devtools
+RUN pip install --no-cache-dir '.[postgres]'
+
+RUN mkdir -p /data && chown ops:ops /data
+USER ops
+ENV PYTHONUNBUFFERED=1 TZ=Asia/Ho_Chi_Minh
+VOLUME ["/data"]
+EXPOSE 8080
+CMD ["python", "-m", "hub", "--config", "/etc/ops/hub.yaml", "run"]
