@@ -75,6 +75,7 @@ class Hub:
         self._flush_lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
         self._started = False
+        self.stats_period_s = STATS_PERIOD_S
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,7 +268,7 @@ class Hub:
 
     async def _stats_loop(self) -> None:
         while True:
-            await asyncio.sleep(STATS_PERIOD_S)
+            await asyncio.sleep(self.stats_period_s)
             if self.influx is not None:
                 self.influx.add(self.stats_line(time.time()))
 

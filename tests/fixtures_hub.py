@@ -59,15 +59,15 @@ async def hub(hub_config: HubConfig) -> AsyncIterator[Hub]:
         await h.stop()
 
 
-async def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Polls `cond` (sync) until it returns something truthy; fails the test with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
+async def wait_for(cond: Callable[[], Any], within: float = 10.0, what: str = "condition") -> Any:
+    """Polls `cond` (sync) until it returns something truthy; fails the test with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
         await asyncio.sleep(0.05)
 
 
