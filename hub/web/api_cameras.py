@@ -14,6 +14,7 @@ from hub.web import params, queries, schemas
 from hub.web.access import Perm, principal, requires
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
+from hub.web.jsonout import json_response
 
 MAX_LIMIT = 50_000
 SLUG = params.SLUG_PATTERN
@@ -47,7 +48,7 @@ async def list_cameras(request: web.Request) -> web.Response:
             "offset": offset,
         }
 
-    return web.json_response(await c.db.run(query))
+    return json_response(await c.db.run(query))
 
 
 async def _camera_or_404(request: web.Request) -> Camera:
@@ -61,7 +62,7 @@ async def _camera_or_404(request: web.Request) -> Camera:
 
 @requires(Perm.VIEW_CAMERAS)
 async def get_camera(request: web.Request) -> web.Response:
-    return web.json_response(camera_to_dict(await _camera_or_404(request)))
+    return json_response(camera_to_dict(await _camera_or_404(request)))
 
 
 @requires(Perm.VIEW_CAMERAS)
@@ -119,7 +120,7 @@ async def get_transitions(request: web.Request) -> web.Response:
     rows, nxt = await ctx(request).db.run(
         lambda s: queries.transitions(s, cam.key, since, until, before, limit)
     )
-    return web.json_response(
+    return json_response(
         {
             "items": [transition_to_dict(t) for t in rows],
             "next_cursor": format_cursor(*nxt) if nxt else None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 from typing import Any
 
@@ -15,6 +13,7 @@ from hub.serialize import agent_to_dict
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, perms_of, principal, requires, signed_in
 from hub.web.context import CTX, ctx
+from hub.web.jsonout import json_response
 
 log = logging.getLogger("hub.web")
 API_VERSION = "1.0.0"
@@ -27,14 +26,14 @@ async def list_agents(request: web.Request) -> web.Response:
     district = params.slug(request, "district")
     commune = params.slug(request, "commune")
     items = await c.db.run(lambda s: [agent_to_dict(a) for a in queries.list_agents(s, p, district, commune)])
-    return web.json_response({"items": items})
+    return json_response({"items": items})
 
 
 @requires(Perm.VIEW_CAMERAS)
 async def list_areas(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     items = await c.db.run(lambda s: queries.list_areas(s, p, c.config))
-    return web.json_response({"items": items})
+    return json_response({"items": items})
 
 
 def web_stats(app: web.Application) -> dict[str, Any]:
@@ -56,9 +55,7 @@ async def get_stats(request: web.Request) -> web.Response:
     except Exception as exc:  # the web must keep answering even if the runtime's counters break
         log.exception("hub stats unavailable")
         hub_stats = {"error": f"không đọc được số liệu hub: {type(exc).__name__}"}
-    return web.json_response(
-        {"hub": hub_stats, "web": web_stats(request.app)}, dumps=functools.partial(json.dumps, default=str)
-    )
+    return json_response({"hub": hub_stats, "web": web_stats(request.app)})
 
 
 def me_dict(p: Principal) -> dict[str, Any]:
@@ -75,14 +72,14 @@ def me_dict(p: Principal) -> dict[str, Any]:
 
 @signed_in
 async def get_me(request: web.Request) -> web.Response:
-    return web.json_response(me_dict(principal(request)))
+    return json_response(me_dict(principal(request)))
 
 
 @signed_in
 async def get_openapi(request: web.Request) -> web.Response:
     c = ctx(request)
     doc = build_document(request.app[ROUTE_TABLE], c.config.http.public_url, API_VERSION)
-    return web.json_response(doc)
+    return json_response(doc)
 
 
 _AREA_FILTERS = (

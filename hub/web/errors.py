@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hub.openapi import API_PREFIX, Handler
 from hub.web.context import ctx
+from hub.web.jsonout import json_response
 
 log = logging.getLogger("hub.web")
 
@@ -36,7 +37,7 @@ def bad_parameter(name: str, problem: str) -> ApiError:
 def json_error(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    return web.json_response(
+    return json_response(
         {"error": {"code": code, "message": message}}, status=status, headers=dict(headers or {})
     )
 
@@ -59,7 +60,7 @@ def _page_error(request: web.Request, err: ApiError) -> web.StreamResponse:
         raise web.HTTPFound("/login?next=" + quote(target, safe="/"))
     from hub.web.render import render  # render → access → errors: imported late to break the cycle
 
-    resp = render(request, "error.html", status=err.status, message=err.message)
+    resp = render(request, "error.html", status=err.status, code=err.status, message=err.message)
     resp.headers.update(err.headers)
     return resp
 

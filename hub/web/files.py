@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from hub.web.access import public, signed_in
 from hub.web.context import ctx
+from hub.web.jsonout import json_response
 from hub.web.render import STATIC_DIR
 
 log = logging.getLogger("hub.web")
@@ -50,8 +51,8 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(c.db.run(lambda s: s.execute(text("SELECT 1")).scalar()), timeout=5)
     except Exception as exc:
         log.warning("health check: database not answering: %s", type(exc).__name__)
-        return web.json_response({"status": "error"}, status=503)
-    return web.json_response({"status": "ok"})
+        return json_response({"status": "error"}, status=503)
+    return json_response({"status": "ok"})
 
 
 def add_routes(app: web.Application) -> None:
