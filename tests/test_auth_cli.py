@@ -11,7 +11,7 @@ import pytest
 
 from hub import auth
 from hub.cli import main
-from hub.db import ApiToken, Database, User
+from hub.db import ApiToken, Database, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_tokens_create_list_revoke(
     assert "Grafana" in listing and "còn hiệu lực" in listing and token not in listing
     assert run(cfg, "token", "revoke", str(token_id), monkeypatch=monkeypatch) == 0
     with db.session() as s:
-        assert auth.load_token(s, token, auth.datetime.now()) is None
+        assert auth.load_token(s, token, utcnow()) is None
     assert run(cfg, "token", "revoke", "999", monkeypatch=monkeypatch) == 1
     assert run(cfg, "token", "create", "--user", "nobody", "--name", "x", monkeypatch=monkeypatch) == 1
     db.close()
