@@ -1,0 +1,445 @@
+"""The edge agent: ties the probe scheduler, the outbox and the MQTT link together on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from contract import MAX_SNAPSHOT_BYTES, CommandReply, EdgeCommand, SnapshotMeta, encode, topics
+from contract.configfile import ConfigError
+from edge_agent.commands import BadCommand, ReloadRefused, parse_command, probe_reply, reload_plan
+from edge_agent.config import CameraConfig, EdgeConfig, load_config
+from edge_agent.health import (
+    CameraState,
+    build_health,
+    problems_of,
+    snapshot_properties,
+    snapshot_wanted,
+    state_key,
+)
+from edge_agent.link import (
+    INFLIGHT_WINDOW,
+    Acked,
+    ConnectFailed,
+    Incoming,
+    LinkDown,
+    LinkEvent,
+    LinkUp,
+    MqttLink,
+)
+from edge_agent.outbox import MemoryOutbox, OutMessage
+from edge_agent.probe import ProbeResult
+from edge_agent.redact import Redactor
+from edge_agent.scheduler import ProbeScheduler
+from edge_agent.status import check_publishable, status_payload
+from edge_agent.workers import WorkerPool, probe_in_pool
+
+log = logging.getLogger(__name__)
+
+MAX_COMMANDS_IN_PROGRESS = 16
+DRAIN_ON_STOP_S = 1.5  # time given to the backlog before the offline status on shutdown
+OFFLINE_ACK_S = 2.0
+STATS_EVERY_S = 300.0
+ERROR_MAX = 500
+
+
+@dataclass
+class Counters:
+    probes: int = 0
+    snapshots: int = 0
+    commands: int = 0
+    commands_rejected: int = 0
+    broker_refused: int = 0  # messages the broker answered with a failure PUBACK (ACL)
+    connects: int = 0
+    disconnects: int = 0
+
+
+class EdgeAgent:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        config_path: Path | None,
+        redactor: Redactor,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.redactor = redactor
+        self.clock = clock
+        self.boot = secrets.token_hex(6)
+        self.seq = 0
+        a = config.agent
+        self.status_topic = str(topics.edge_status(a.district, a.commune, a.id))
+        self.cmd_topic = str(topics.edge_cmd(a.district, a.commune, a.id))
+        self.reply_topic = str(topics.edge_reply(a.district, a.commune, a.id))
+        self.outbox = MemoryOutbox(config.outbox.max_messages, config.outbox.max_bytes)
+        self.counters = Counters()
+        self.cameras: dict[str, CameraState] = {}
+        self.pool = WorkerPool(config.probe.concurrency)
+        self.scheduler = ProbeScheduler(
+            config.enabled_cameras(),
+            config.probe,
+            config.thresholds,
+            partial(probe_in_pool, self.pool),
+            self._on_result,
+        )
+        self.link = MqttLink(
+            config.mqtt,
+            config.client_id,
+            self.status_topic,
+            lambda: status_payload(self.config, "offline", self.clock(), self.boot),
+            self._post,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: asyncio.Queue[LinkEvent] = asyncio.Queue()
+        self._gen: int | None = None
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox entry id
+        self._ack_waiters: dict[int, asyncio.Future[None]] = {}
+        self._command_tasks: set[asyncio.Task[None]] = set()
+        self._drained = asyncio.Event()  # set while the outbox is empty
+
+    # --- the one place where the paho thread hands over to asyncio -------------------------------------------
+
+    def _post(self, event: LinkEvent) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:
+            pass  # the loop closed while we were shutting down; nothing is left to receive it
+
+    # --- life cycle --------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Run until `stop` is set; the exit code (non-zero when an internal task died)."""
+        self._loop = asyncio.get_running_loop()
+        log.info(
+            "edge agent starting agent=%s boot=%s cameras=%d broker=%s:%d",
+            self.config.agent.id,
+            self.boot,
+            len(self.scheduler.camera_ids),
+            self.config.mqtt.host,
+            self.config.mqtt.port,
+        )
+        self.pool.start()
+        self.link.start()
+        background = [
+            asyncio.create_task(self._consume_events(), name="link-events"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._log_stats_forever(), name="stats"),
+        ]
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *background], return_when=asyncio.FIRST_COMPLETED)
+        failed = False
+        for task in done:
+            if task is not stopped:
+                failed = True
+                log.error("internal task %s ended: %r", task.get_name(), task.exception())
+        stopped.cancel()
+        await self._shutdown(background)
+        return 1 if failed else 0
+
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+        log.info("stopping")
+        await self.scheduler.stop()
+        await self.pool.close()
+        for task in list(self._command_tasks):
+            task.cancel()
+        await asyncio.gather(*self._command_tasks, return_exceptions=True)
+        if self._gen is not None and len(self.outbox):
+            try:
+                await asyncio.wait_for(self._drained.wait(), DRAIN_ON_STOP_S)
+            except TimeoutError:
+                pass
+        if self._gen is not None:
+            offline = OutMessage(
+                self.status_topic, status_payload(self.config, "offline", self.clock(), self.boot)
+            )
+            mid = self.link.publish(self._gen, offline)
+            if mid is not None:
+                waiter = asyncio.get_running_loop().create_future()
+                self._ack_waiters[mid] = waiter
+                try:
+                    await asyncio.wait_for(waiter, OFFLINE_ACK_S)
+                except (TimeoutError, ConnectionError):
+                    log.warning("broker did not acknowledge the offline status")
+        if len(self.outbox):
+            log.warning("discarding %d unsent messages at shutdown", len(self.outbox))
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await asyncio.to_thread(self.link.stop)
+        self._log_stats()
+        log.info("stopped")
+
+    # --- link events -------------------------------------------------------------------------------------------
+
+    async def _consume_events(self) -> None:
+        while True:
+            event = await self._events.get()
+            if isinstance(event, Acked):
+                self._on_acked(event)
+            elif isinstance(event, Incoming):
+                self._on_incoming(event)
+            elif isinstance(event, LinkUp):
+                self._on_link_up(event)
+            elif isinstance(event, LinkDown):
+                self._on_link_down(event)
+            elif isinstance(event, ConnectFailed):
+                log.warning("broker unreachable: %s; retry in %.1f s", event.reason, event.retry_in)
+
+    def _on_link_up(self, event: LinkUp) -> None:
+        self._gen = event.gen
+        self.counters.connects += 1
+        self._inflight.clear()
+        self.outbox.rewind()
+        if not self.link.subscribe(event.gen, self.cmd_topic, 1):
+            log.error("could not subscribe to %s", self.cmd_topic)
+        self._publish_status()
+        log.info("connected to broker; %d messages waiting", len(self.outbox))
+        self._send()
+
+    def _on_link_down(self, event: LinkDown) -> None:
+        if event.gen != self._gen:
+            return
+        self._gen = None
+        self.counters.disconnects += 1
+        self._inflight.clear()
+        self.outbox.rewind()
+        for waiter in self._ack_waiters.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(event.reason))
+        self._ack_waiters.clear()
+        log.warning(
+            "lost the broker: %s; retry in %.1f s; %d messages kept",
+            event.reason,
+            event.retry_in,
+            len(self.outbox),
+        )
+
+    def _on_acked(self, event: Acked) -> None:
+        if event.gen != self._gen:
+            return
+        entry_id = self._inflight.pop(event.mid, None)
+        if entry_id is not None:
+            self.outbox.ack(entry_id)
+        if event.refused is not None:
+            # Retrying cannot help (typically the broker's ACL): count it and let it go.
+            self.counters.broker_refused += 1
+            log.error("broker refused a message: %s", event.refused)
+        waiter = self._ack_waiters.pop(event.mid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if not len(self.outbox):
+            self._drained.set()
+        self._send()
+
+    def _send(self) -> None:
+        """Move messages from the outbox onto the wire, oldest first, keeping at most a window in flight."""
+        gen = self._gen
+        while gen is not None and len(self._inflight) < INFLIGHT_WINDOW:
+            entry = self.outbox.next_unsent()
+            if entry is None:
+                return
+            mid = self.link.publish(gen, entry.message)
+            if mid is None:
+                return  # the connection just went; its LinkDown event rewinds the outbox
+            self._inflight[mid] = entry.id
+
+    def _enqueue(self, message: OutMessage) -> None:
+        self.outbox.put(message)
+        self._drained.clear()
+        self._send()
+
+    def _publish_status(self) -> None:
+        """Retained birth message, straight onto the wire: on a reconnect it must come before the backlog."""
+        if self._gen is None:
+            return
+        payload = status_payload(self.config, "online", self.clock(), self.boot, len(self.outbox))
+        if self.link.publish(self._gen, OutMessage(self.status_topic, payload, 1, True)) is None:
+            log.warning("could not publish the online status")
+
+    # --- probe results -----------------------------------------------------------------------------------------
+
+    async def _on_result(self, cam: CameraConfig, result: ProbeResult, forced: bool) -> dict[str, Any]:
+        cfg = self.config
+        now = self.clock()
+        self.counters.probes += 1
+        problems = problems_of(result, cam.expected_fps, cfg.thresholds)
+        seq, self.seq = self.seq, self.seq + 1
+        health = build_health(cam, result, problems, ts=now, seq=seq, agent=cfg.agent.id, boot=self.boot)
+        commune = cfg.commune_of(cam)
+        self._enqueue(
+            OutMessage(str(topics.camera_health(cfg.agent.district, commune, cam.id)), encode(health))
+        )
+        state = self.cameras.setdefault(cam.id, CameraState())
+        state.probes += 1
+        key = state_key(result.online, problems)
+        if key != state.last_key:
+            log.info(
+                "camera %s: online=%s problems=%s reason=%s (was %s)",
+                cam.id,
+                result.online,
+                ",".join(p.value for p in problems) or "-",
+                health.reason or "-",
+                "unknown" if state.last_key is None else state.last_key,
+            )
+        log.debug(
+            "probe camera=%s online=%s problems=%s fps=%s probe_ms=%.0f",
+            cam.id,
+            result.online,
+            [p.value for p in problems],
+            health.fps,
+            result.probe_ms,
+        )
+        sent = False
+        if result.snapshot_jpeg is not None and snapshot_wanted(state, key, forced, cfg.probe.snapshot_every):
+            sent = self._publish_snapshot(cam, result, now, seq)
+        state.last_key = key
+        return {
+            "camera": cam.id,
+            "online": result.online,
+            "problems": [p.value for p in problems],
+            "reason": health.reason,
+            "seq": seq,
+            "snapshot": sent,
+        }
+
+    def _publish_snapshot(self, cam: CameraConfig, result: ProbeResult, ts: float, seq: int) -> bool:
+        jpeg = result.snapshot_jpeg
+        if jpeg is None:
+            return False
+        if len(jpeg) > MAX_SNAPSHOT_BYTES:
+            log.error(
+                "snapshot of %s is %d bytes, over the contract's limit: lower snapshot_width",
+                cam.id,
+                len(jpeg),
+            )
+            return False
+        meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
+        topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
+        self._enqueue(OutMessage(topic, jpeg, 1, True, snapshot_properties(meta), replace_key=topic))
+        self.counters.snapshots += 1
+        return True
+
+    # --- commands ----------------------------------------------------------------------------------------------
+
+    def _on_incoming(self, event: Incoming) -> None:
+        if len(self._command_tasks) >= MAX_COMMANDS_IN_PROGRESS:
+            self.counters.commands_rejected += 1
+            log.warning("command refused: %d commands already in progress", len(self._command_tasks))
+            parsed = parse_command(event.topic, event.payload, self.cmd_topic)
+            tx = parsed.transaction
+            if tx is not None:
+                self._reply(tx, "error", {}, "Hộp đang bận xử lý nhiều lệnh, hãy thử lại sau")
+            return
+        task = asyncio.create_task(self._run_command(event.topic, event.payload))
+        self._command_tasks.add(task)
+        task.add_done_callback(self._command_tasks.discard)
+
+    async def _run_command(self, topic: str, payload: bytes) -> None:
+        cmd = parse_command(topic, payload, self.cmd_topic)
+        if isinstance(cmd, BadCommand):
+            self.counters.commands_rejected += 1
+            log.warning("command rejected: %s", cmd.error)
+            if cmd.transaction is not None:
+                self._reply(cmd.transaction, "error", {}, cmd.error)
+            return
+        self.counters.commands += 1
+        log.info("command %s camera=%s transaction=%s", cmd.action, cmd.camera or "*", cmd.transaction)
+        try:
+            status, data, error = await self._execute(cmd)
+        except Exception as exc:
+            log.exception("command %s failed", cmd.action)
+            status, data, error = "error", {}, f"Lỗi nội bộ: {type(exc).__name__}"
+        self._reply(cmd.transaction, status, data, error)
+
+    def _reply(self, transaction: str, status: str, data: dict[str, Any], error: str | None) -> None:
+        if error is not None:
+            error = self.redactor.scrub(error)[:ERROR_MAX]
+        reply = CommandReply.model_validate(
+            {"transaction": transaction, "status": status, "ts": self.clock(), "data": data, "error": error}
+        )
+        self._enqueue(OutMessage(self.reply_topic, encode(reply)))
+
+    async def _execute(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
+        if cmd.action in ("snapshot", "probe"):
+            return await self._probe_now(cmd)
+        if cmd.action == "reload":
+            return await self._reload()
+        return (
+            "error",
+            {},
+            "Phiên bản này chưa hỗ trợ 'relearn' (chưa có ảnh tham chiếu để học lại)",
+        )
+
+    async def _probe_now(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
+        known = self.scheduler.camera_ids
+        if cmd.camera is not None and cmd.camera not in known:
+            return "error", {}, f"Không có camera {cmd.camera} đang được theo dõi trên hộp này"
+        ids = [cmd.camera] if cmd.camera is not None else known
+        if not ids:
+            return probe_reply([], False, False)
+        futures = self.scheduler.request(ids, snapshot=cmd.action == "snapshot")
+        probe = self.config.probe
+        # Requested probes queue behind the thread limit: allow one hard cap per round of `concurrency` probes.
+        rounds = -(-len(ids) // probe.concurrency) + 1
+        done, _ = await asyncio.wait(futures, timeout=probe.hard_cap_s * rounds + 5)
+        summaries = [
+            f.result() if f in done else {"camera": cid, "error": "chưa xong trong thời gian chờ"}
+            for cid, f in zip(ids, futures, strict=True)
+        ]
+        return probe_reply(summaries, cmd.camera is not None, cmd.action == "snapshot")
+
+    async def _reload(self) -> tuple[str, dict[str, Any], str | None]:
+        if self.config_path is None:
+            return "error", {}, "Agent chạy không có tệp cấu hình để nạp lại"
+        try:
+            new = await asyncio.to_thread(load_config, self.config_path)
+            check_publishable(new, str(self.config_path))
+            plan = reload_plan(self.config, new)
+        except (ConfigError, ReloadRefused) as exc:
+            log.warning("reload refused, keeping the running config: %s", exc)
+            return "error", {}, f"Không nạp lại cấu hình, vẫn chạy cấu hình cũ: {exc}"
+        self.config = new
+        self.redactor.set_secrets(new.secrets())
+        self.outbox.max_messages, self.outbox.max_bytes = new.outbox.max_messages, new.outbox.max_bytes
+        self.pool.resize(new.probe.concurrency)
+        self.scheduler.update(new.enabled_cameras(), new.probe, new.thresholds)
+        for cid in plan.removed:
+            self.cameras.pop(cid, None)
+        for cid in plan.changed:
+            self.cameras.pop(cid, None)  # a changed camera starts afresh: first probe sends a snapshot
+        self._publish_status()
+        log.info("config reloaded: %s", plan.data())
+        return "ok", plan.data(), None
+
+    # --- statistics --------------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **asdict(self.counters),
+            "seq": self.seq,
+            "outbox": len(self.outbox),
+            "outbox_bytes": self.outbox.bytes,
+            "outbox_dropped": self.outbox.dropped,
+            "outbox_replaced": self.outbox.replaced,
+            "workers_killed": self.pool.killed,
+            "connected": self._gen is not None,
+        }
+
+    def _log_stats(self) -> None:
+        log.info("stats %s", " ".join(f"{k}={v}" for k, v in self.stats().items()))
+
+    async def _log_stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            self._log_stats()

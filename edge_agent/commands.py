@@ -1,0 +1,104 @@
+"""Commands from the hub: validation, and the pure parts of answering them (reload plans, reply data)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from contract import MAX_JSON_BYTES, ContractError, EdgeCommand, TopicError, decode, parse
+from edge_agent.config import EdgeConfig
+
+
+@dataclass(frozen=True, slots=True)
+class BadCommand:
+    """A command that cannot be carried out; answered with an error reply when it names a transaction."""
+
+    transaction: str | None
+    error: str
+
+
+def _salvage_transaction(payload: bytes) -> str | None:
+    if len(payload) > MAX_JSON_BYTES:
+        return None
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(data, dict):
+        tx = data.get("transaction")
+        if isinstance(tx, str) and 1 <= len(tx) <= 64:
+            return tx
+    return None
+
+
+def parse_command(topic: str, payload: bytes, expected_topic: str) -> EdgeCommand | BadCommand:
+    if topic != expected_topic:
+        return BadCommand(None, f"message on unexpected topic {topic!r}")
+    try:
+        model = decode(parse(topic), payload)
+    except (ContractError, TopicError) as exc:
+        return BadCommand(_salvage_transaction(payload), f"Lệnh không hợp lệ: {exc}")
+    if not isinstance(model, EdgeCommand):
+        return BadCommand(None, f"not a command payload on {topic!r}")
+    return model
+
+
+class ReloadRefused(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadPlan:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    settings_changed: bool = False
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "settings_changed": self.settings_changed,
+        }
+
+
+def reload_plan(old: EdgeConfig, new: EdgeConfig) -> ReloadPlan:
+    """What a reload changes. Identity and broker settings need a restart: refused, so nothing half-applies."""
+    if new.agent != old.agent:
+        raise ReloadRefused("mục agent (id, huyện, xã, tên) đã thay đổi: cần khởi động lại agent")
+    if new.mqtt != old.mqtt:
+        raise ReloadRefused("mục mqtt đã thay đổi: cần khởi động lại agent")
+    before = {c.id: c for c in old.enabled_cameras()}
+    after = {c.id: c for c in new.enabled_cameras()}
+    return ReloadPlan(
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        changed=sorted(cid for cid in before.keys() & after.keys() if before[cid] != after[cid]),
+        settings_changed=(old.probe, old.thresholds, old.outbox) != (new.probe, new.thresholds, new.outbox),
+    )
+
+
+def probe_reply(
+    summaries: list[dict[str, Any]], one_camera: bool, snapshot: bool
+) -> tuple[str, dict[str, Any], str | None]:
+    """(status, data, error) for a probe/snapshot command from the per-camera summaries of its probes.
+
+    For one camera the reply is an error when the probe could not run, or when a snapshot was asked for and
+    the camera gave no picture; for all cameras it is ok and `data.cameras` tells each one's outcome.
+    """
+    cameras = {s["camera"]: {k: v for k, v in s.items() if k != "camera"} for s in summaries}
+    published = sum(1 for s in summaries if s.get("snapshot"))
+    data = {"published": published, "cameras": cameras}
+    if one_camera and summaries:
+        only = summaries[0]
+        if "error" in only:
+            return "error", data, str(only["error"])
+        if snapshot and not only.get("snapshot"):
+            return (
+                "error",
+                data,
+                f"Không lấy được ảnh từ camera {only['camera']}: {only.get('reason') or 'mất kết nối'}",
+            )
+    return "ok", data, None

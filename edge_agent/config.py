@@ -1,0 +1,174 @@
+"""Edge agent configuration (YAML, validated; unknown keys are errors). See config/edge.example.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from contract.configfile import StrictModel, load
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+
+
+class AgentSection(StrictModel):
+    id: Slug = Field(description="This box's id in MQTT topics")
+    district: Slug
+    commune: Slug = Field(description="Commune of the box; default commune of its cameras")
+    name: str | None = Field(
+        default=None, max_length=200, description="Display name, e.g. 'Hộp xã Định Long'"
+    )
+
+
+class MqttSection(StrictModel):
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Default: edge-{agent.id}"
+    )
+    keepalive: int = Field(default=30, ge=5, le=600)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    backoff_min_s: float = Field(default=1.0, gt=0, le=60, description="First reconnect delay")
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600, description="Longest reconnect delay")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSection:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password must be given together")
+        if self.backoff_max_s < self.backoff_min_s:
+            raise ValueError("backoff_max_s must not be smaller than backoff_min_s")
+        return self
+
+
+class ProbeSection(StrictModel):
+    interval_s: float = Field(default=30.0, ge=0.5, le=3600, description="Time between probes of one camera")
+    open_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect + stream open limit")
+    read_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Limit for one frame to arrive")
+    frames: int = Field(default=15, ge=2, le=500, description="Frames read per probe")
+    analysed_frames: int = Field(
+        default=4, ge=2, le=50, description="Of those, evenly spaced frames decoded to pixels and analysed"
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Probes running at the same time")
+    max_probe_s: float | None = Field(
+        default=None, gt=0, le=600, description="Hard wall-clock cap of one probe; default derived"
+    )
+    snapshot_every: int = Field(
+        default=10, ge=0, description="Publish a snapshot every N probes (0: only on change or command)"
+    )
+    snapshot_width: int = Field(default=640, ge=64, le=3840)
+    analysis_width: int = Field(default=320, ge=32, le=1920, description="Frames are shrunk to this first")
+    jpeg_quality: int = Field(default=75, ge=10, le=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProbeSection:
+        if self.analysed_frames > self.frames:
+            raise ValueError("analysed_frames must not exceed frames")
+        return self
+
+    @property
+    def hard_cap_s(self) -> float:
+        """Wall-clock limit after which a probe is reported as failed, whatever its thread is doing."""
+        if self.max_probe_s is not None:
+            return self.max_probe_s
+        # preflight + open each bounded by open_timeout, one read timeout, plus time for the frames themselves
+        return 2 * self.open_timeout_s + self.read_timeout_s + 10.0
+
+
+class Thresholds(StrictModel):
+    black_luma: float = Field(
+        default=24.0, ge=0, le=255, description="Pixels darker than this count as black"
+    )
+    black_ratio: float = Field(default=0.98, gt=0, le=1, description="Share of black pixels for `black`")
+    frozen_diff: float = Field(
+        default=0.15, ge=0, le=255, description="Largest mean abs difference between frames for `frozen`"
+    )
+    low_fps_ratio: float = Field(default=0.5, gt=0, le=1, description="`low_fps` below ratio x expected_fps")
+
+
+class OutboxSection(StrictModel):
+    max_messages: int = Field(
+        default=5000, ge=10, description="Messages kept while the broker is unreachable"
+    )
+    max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+
+
+class CameraConfig(StrictModel):
+    id: Slug
+    name: str | None = Field(default=None, max_length=200, description="Display name, e.g. 'Cổng UBND xã'")
+    url: str = Field(
+        min_length=1, max_length=2000, description="rtsp://, rtsps://, http:// or https:// stream"
+    )
+    commune: Slug | None = Field(default=None, description="Default: the agent's commune")
+    expected_fps: float | None = Field(default=None, gt=0, le=1000)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _stream_url(cls, v: str) -> str:
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL: {exc}") from exc
+        if parts.scheme not in STREAM_SCHEMES:
+            raise ValueError(
+                f"scheme must be one of {sorted(STREAM_SCHEMES)}, not {parts.scheme or '(none)'!r}"
+            )
+        if not parts.hostname:
+            raise ValueError("URL has no host")
+        if any(c.isspace() for c in v):
+            raise ValueError("URL must not contain spaces (percent-encode them)")
+        return v
+
+
+class EdgeConfig(StrictModel):
+    agent: AgentSection
+    mqtt: MqttSection = Field(default_factory=MqttSection)
+    probe: ProbeSection = Field(default_factory=ProbeSection)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=2000)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cams: list[CameraConfig]) -> list[CameraConfig]:
+        first: dict[str, int] = {}
+        repeats = []
+        for i, cam in enumerate(cams):
+            if cam.id in first:
+                repeats.append(f"cameras.{i}.id {cam.id!r} repeats cameras.{first[cam.id]}.id")
+            else:
+                first[cam.id] = i
+        if repeats:
+            raise ValueError("duplicate camera ids: " + "; ".join(repeats))
+        return cams
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"edge-{self.agent.id}"
+
+    def commune_of(self, cam: CameraConfig) -> str:
+        return cam.commune or self.agent.commune
+
+    def enabled_cameras(self) -> list[CameraConfig]:
+        return [c for c in self.cameras if c.enabled]
+
+    def secrets(self) -> list[str]:
+        """Every secret string in this config, so logs can scrub them wherever they turn up."""
+        found = [self.mqtt.password] if self.mqtt.password else []
+        for cam in self.cameras:
+            parts = urlsplit(cam.url)
+            if parts.password:
+                found.append(parts.password)
+        return found
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
+    return load(EdgeConfig, path)

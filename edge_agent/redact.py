@@ -1,0 +1,87 @@
+"""Keep secrets (camera passwords, URL tokens, the MQTT password) out of logs and published messages.
+
+Two layers: `redact_url` for URLs we print on purpose, and `Redactor.scrub` for any free text (ffmpeg and
+socket errors can quote a URL back at us), installed as a logging filter so nothing slips through.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+
+# Query parameters that carry credentials in camera URLs (Hikvision/Dahua/ONVIF style and generic tokens).
+_SECRET_PARAM = re.compile(r"pass|pwd|token|key|auth|secret|sig|credential", re.IGNORECASE)
+# `scheme://user:pass@` or `scheme://token@` anywhere in a text.
+_USERINFO_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+_QUERY_SECRET_RE = re.compile(
+    r"([?&;](?:[^=&\s]*(?:pass|pwd|token|key|auth|secret|sig|credential)[^=&\s]*)=)[^&\s]+", re.IGNORECASE
+)
+
+
+def redact_url(url: str) -> str:
+    """The URL with user info and secret-looking query values masked: `rtsp://***@10.0.0.5:554/live`."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return scrub_text(url)
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    if parts.username is not None or parts.password is not None:
+        netloc = f"{MASK}@{netloc}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub_text(text: str) -> str:
+    """Mask URL user info and secret query values wherever they appear in a text."""
+    return _QUERY_SECRET_RE.sub(rf"\1{MASK}", _USERINFO_RE.sub(rf"\1{MASK}@", text))
+
+
+class Redactor:
+    """Scrubs patterns plus the exact secret strings known from the config (replaced on reload)."""
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+        self.set_secrets(secrets or [])
+
+    def set_secrets(self, secrets: list[str]) -> None:
+        # Very short "secrets" would mask ordinary words; they are still caught by the URL patterns.
+        cleaned = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        with self._lock:
+            self._secrets = tuple(cleaned)
+
+    def scrub(self, text: str) -> str:
+        text = scrub_text(text)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that renders each record once and scrubs it (message and exception text)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = self.redactor.scrub(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.scrub(record.exc_text)
+        return True

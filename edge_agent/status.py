@@ -1,0 +1,55 @@
+"""The agent's own retained status (birth message with inventory, and the offline Last Will)."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Literal
+
+from contract import MAX_JSON_BYTES, CameraInfo, EdgeStatus, encode
+from contract.configfile import ConfigError
+from edge_agent.config import EdgeConfig
+
+
+def agent_version() -> str:
+    try:
+        return metadata.version("commune-ops")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+VERSION = agent_version()
+
+
+def inventory(config: EdgeConfig) -> list[CameraInfo]:
+    return [
+        CameraInfo(id=c.id, commune=config.commune_of(c), name=c.name, expected_fps=c.expected_fps)
+        for c in config.enabled_cameras()
+    ]
+
+
+def status_payload(
+    config: EdgeConfig, state: Literal["online", "offline"], ts: float, boot: str, queue: int | None = None
+) -> bytes:
+    """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
+    if state == "offline":
+        return encode(EdgeStatus(state="offline", ts=ts, version=VERSION, boot=boot))
+    cams = inventory(config)
+    return encode(
+        EdgeStatus(
+            state="online", ts=ts, version=VERSION, boot=boot, cameras=len(cams), queue=queue, inventory=cams
+        )
+    )
+
+
+def check_publishable(config: EdgeConfig, source: str) -> None:
+    """Refuse a config whose birth message the hub would refuse (too many or too long camera names)."""
+    size = len(status_payload(config, "online", 1_700_000_000.0, "x" * 12, 0))
+    if size > MAX_JSON_BYTES:
+        raise ConfigError(
+            source,
+            [
+                f"cameras: the inventory of {len(config.enabled_cameras())} enabled cameras makes a status message "
+                f"of {size} bytes, over the contract's {MAX_JSON_BYTES}: split the cameras over more agents "
+                "or shorten their names"
+            ],
+        )

@@ -1,0 +1,187 @@
+"""Probe worker processes: a bounded pool in which each probe has a hard, enforceable wall-clock cap.
+
+Why processes and not threads: OpenCV's FFmpeg backend opens streams under one process-wide mutex, so in
+threads one camera that never answers holds up the open of every other camera for its whole open timeout, and
+a healthy RTSP open takes seconds (FFmpeg reads ~3 s of video to learn the stream) during which all other opens
+wait (measured here: three threads opening a hanging camera and two healthy ones finished at 5, 8 and 11 s).
+In separate processes the opens really run side by side, a probe stuck past its cap is ended by killing its
+worker (a thread cannot be stopped), and a crash inside a decoder costs one worker, not the agent.
+
+Each worker is a spawned interpreter (fork is unsafe in a process that already runs the paho thread) that
+answers one probe at a time over a pipe. The asyncio side waits for the answer in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from contract import Problem
+from edge_agent.config import ProbeSection
+from edge_agent.probe import ProbeResult
+
+log = logging.getLogger(__name__)
+
+_CTX = multiprocessing.get_context("spawn")
+STOP_GRACE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTask:
+    url: str
+    settings: ProbeSection
+    black_luma: float
+    soft_s: float  # stop reading frames after this many seconds
+
+
+def _worker_main(conn: Connection) -> None:
+    """Entry point of a worker process: answer probe tasks until the pipe closes."""
+    # The parent decides when workers stop (a Ctrl-C in a terminal or systemd's stop reaches the whole group):
+    # a worker dying first would turn its probe in flight into a false camera fault.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from edge_agent.probe import configure_opencv, safe_probe
+
+    configure_opencv()
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return  # the agent is gone
+        if task is None:
+            return
+        result = safe_probe(task.url, task.settings, task.black_luma, time.monotonic() + task.soft_s)
+        try:
+            conn.send(result)
+        except (BrokenPipeError, OSError):
+            return
+
+
+class WorkerLost(Exception):
+    """The worker died or did not answer in time; it has been killed."""
+
+    def __init__(self, message: str, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class _Worker:
+    def __init__(self, index: int) -> None:
+        self.conn, child = _CTX.Pipe()
+        self.process: BaseProcess = _CTX.Process(
+            target=_worker_main, args=(child,), name=f"probe-worker-{index}", daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def exchange(self, task: ProbeTask, cap_s: float) -> object:
+        """Blocking: send one task and wait for its result for at most cap_s seconds."""
+        try:
+            self.conn.send(task)
+            if not self.conn.poll(cap_s):
+                raise WorkerLost(f"no answer within {cap_s:g} s", timed_out=True)
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.process.join(0.5)
+            raise WorkerLost(f"worker exited (code {self.process.exitcode})", timed_out=False) from exc
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(2.0)
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(STOP_GRACE_S)
+        self.kill()
+
+
+class WorkerPool:
+    """`size` worker processes; `run` borrows an idle one for one probe."""
+
+    def __init__(self, size: int) -> None:
+        self._count = 0
+        self._size = size
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self._waits = ThreadPoolExecutor(max_workers=64, thread_name_prefix="probe-wait")
+        self._closed = False
+        self.killed = 0
+
+    def start(self) -> None:
+        while len(self._all) < self._size:
+            self._add()
+
+    def _add(self) -> None:
+        self._count += 1
+        worker = _Worker(self._count)
+        self._all.add(worker)
+        self._idle.put_nowait(worker)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def resize(self, size: int) -> None:
+        """Grow now; shrink as workers come back idle."""
+        self._size = size
+        if self._all:
+            self.start()
+
+    async def run(self, task: ProbeTask, cap_s: float) -> object:
+        """The worker's result; raises WorkerLost after killing a worker that overran cap_s or died."""
+        worker = await self._idle.get()
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self._waits, worker.exchange, task, cap_s)
+        except WorkerLost:
+            self.killed += 1
+            self._all.discard(worker)
+            await loop.run_in_executor(self._waits, worker.kill)
+            if not self._closed and len(self._all) < self._size:
+                self._add()
+            raise
+        if len(self._all) > self._size:
+            self._all.discard(worker)
+            await loop.run_in_executor(self._waits, worker.stop)
+        else:
+            self._idle.put_nowait(worker)
+        return result
+
+    async def close(self) -> None:
+        """Stop every worker (busy ones are killed: the agent is leaving)."""
+        self._closed = True
+        workers, self._all = list(self._all), set()
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._waits, w.stop) for w in workers))
+        self._waits.shutdown(wait=False, cancel_futures=True)
+
+
+async def probe_in_pool(pool: WorkerPool, url: str, settings: ProbeSection, black_luma: float) -> ProbeResult:
+    """One probe in a worker, always ending with a result by the hard cap."""
+    cap = settings.hard_cap_s
+    # Stop reading frames a little before the cap, so a slow-but-alive stream still reports its figures.
+    task = ProbeTask(url, settings, black_luma, soft_s=max(cap - settings.read_timeout_s, cap / 2))
+    try:
+        result = await pool.run(task, cap)
+    except WorkerLost as exc:
+        log.warning("probe worker killed: %s", exc)
+        if exc.timed_out:
+            reason = f"Camera treo giữa chừng: lần kiểm tra vượt quá giới hạn {cap:g} s"
+            return ProbeResult(False, Problem.NO_FRAMES, reason, probe_ms=cap * 1000)
+        return ProbeResult(
+            False, Problem.DECODE_ERROR, "Bộ giải mã video bị lỗi nghiêm trọng khi đọc luồng này"
+        )
+    if not isinstance(result, ProbeResult):
+        raise TypeError(f"probe worker answered {type(result).__name__}")
+    return result
