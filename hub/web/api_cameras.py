@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
@@ -14,7 +14,7 @@ from hub.web import params, queries, schemas
 from hub.web.access import Perm, principal, requires
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
-from hub.web.jsonout import json_response
+from hub.web.jsonout import dumps, json_response
 
 MAX_LIMIT = 50_000
 SLUG = params.SLUG_PATTERN
@@ -37,18 +37,23 @@ async def list_cameras(request: web.Request) -> web.Response:
     limit = params.integer(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
     offset = params.integer(request, "offset", 0, 0, 10_000_000)
 
-    def query(s: Any) -> dict[str, Any]:
-        res = queries.list_cameras(s, p, f, queries.area_names(s, c.config))
-        page = res.items[offset : offset + limit]
-        return {
-            "items": [camera_to_dict(x) for x in page],
-            "total": res.total,
-            "counts": res.counts,
-            "limit": limit,
-            "offset": offset,
-        }
+    cams, names = await c.db.run(lambda s: (queries.fetch_cameras(s, p, f), queries.area_names(s, c.config)))
 
-    return json_response(await c.db.run(query))
+    def build() -> str:  # in a worker thread when large: 20,000 cameras take ~0.4 s to shape and encode
+        res = queries.filter_cameras(cams, f, names)
+        page = res.items[offset : offset + limit]
+        return dumps(
+            {
+                "items": [camera_to_dict(x) for x in page],
+                "total": res.total,
+                "counts": res.counts,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    body = await asyncio.to_thread(build) if len(cams) > 500 else build()
+    return web.Response(text=body, content_type="application/json")
 
 
 async def _camera_or_404(request: web.Request) -> Camera:

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.auth import Principal
+from hub.db import Camera
 from hub.events import Event
 from hub.openapi import ApiRoute, Param
 from hub.serialize import camera_to_dict, iso
@@ -88,10 +89,12 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     c.sse_clients += 1
     c.count("sse_connections")
     try:
-        hello = await c.db.run(lambda s: _hello(s, p, f, with_cameras, c.config, c.clock()))
-        hello["heartbeat_s"] = c.heartbeat_s
+        rows = await c.db.run(lambda s: queries.fetch_cameras(s, p, f))
+        now, heartbeat = c.clock(), c.heartbeat_s
+        # shaping and encoding thousands of cameras stays off both the SQL thread and the event loop
+        hello = await asyncio.to_thread(lambda: sse("hello", _hello(rows, p, with_cameras, now, heartbeat)))
         await resp.prepare(request)
-        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + sse("hello", hello))
+        await resp.write(f"retry: {RETRY_MS}\n\n".encode() + hello)
         while not c.closing.is_set():
             done, _ = await asyncio.wait(
                 {pending, closing}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
@@ -121,14 +124,15 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
 
 
 def _hello(
-    s: Any, p: Principal, f: queries.CameraFilter, with_cameras: bool, config: Any, now: datetime
+    rows: list[Camera], p: Principal, with_cameras: bool, now: datetime, heartbeat_s: float
 ) -> dict[str, Any]:
-    res = queries.list_cameras(s, p, f, queries.area_names(s, config))
+    res = queries.filter_cameras(rows, queries.CameraFilter(), {})
     return {
         "server_time": iso(now),
         "user": me_dict(p),
         "counts": res.counts,
         "cameras": [camera_to_dict(x) for x in res.items] if with_cameras else None,
+        "heartbeat_s": heartbeat_s,
     }
 
 

@@ -84,7 +84,8 @@ def scope_label(p: Principal, names: dict[tuple[str, str], str]) -> str:
     return names.get((p.district, p.commune), p.commune)
 
 
-def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+def page_values(request: web.Request) -> dict[str, Any]:
+    """What base.html needs, read from the request (on the event loop)."""
     c = ctx(request)
     p = request.get(PRINCIPAL)
     nav = []
@@ -94,12 +95,19 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
             for n in NAV
             if has_perm(p, n.perm)
         ]
-    page = {
+    return {
         "principal": p,
         "csrf": request.get(CSRF, ""),
         "nav": nav,
-        "scope_label": values.pop("scope_label", ""),
+        "scope_label": "",
         "timezone": c.config.timezone,
     }
-    html = c.templates.get_template(template).render(**page, **values)
+
+
+def html_response(html: str, status: int = 200) -> web.Response:
     return web.Response(text=html, status=status, content_type="text/html")
+
+
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    page = {**page_values(request), **values}
+    return html_response(ctx(request).templates.get_template(template).render(**page), status)
