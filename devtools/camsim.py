@@ -1,0 +1,492 @@
+"""RTSP camera simulator: named H.264 cameras whose faults can be switched live, for tests, the demo and benchmarks.
+
+Runs under Debian's /usr/bin/python3 because GStreamer's Python bindings live there, not in the venv, so this
+module imports only the stdlib and gi. Start it from the repo root with `/usr/bin/python3 -m devtools.camsim`;
+drive it from the venv with devtools.camsim_client. docs/CAMSIM.md describes the behaviours and the control API.
+
+Threads: GStreamer/GLib objects are touched only on the GLib main loop. The HTTP control thread hands every
+request over with `on_main`, the hang port has its own accept thread, and streaming threads belong to GStreamer.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+from devtools.camsim_spec import (  # noqa: E402
+    BEHAVIOURS,
+    CameraSpec,
+    ConfigError,
+    SimConfig,
+    UnknownCamera,
+    build_parser,
+    load_config,
+)
+
+log = logging.getLogger("camsim")
+T = TypeVar("T")
+
+# Distinct static scenes (videotestsrc pattern, foreground, background ARGB) so snapshots tell cameras apart.
+LOOKS: list[tuple[str, int, int]] = [
+    ("smpte100", 0xFFFFFFFF, 0xFF000000),
+    ("pinwheel", 0xFFE8B030, 0xFF204070),
+    ("smpte-rp-219", 0xFFFFFFFF, 0xFF000000),
+    ("spokes", 0xFF30C060, 0xFF402020),
+    ("colors", 0xFFFFFFFF, 0xFF000000),
+    ("smpte75", 0xFFFFFFFF, 0xFF000000),
+    ("pinwheel", 0xFFF0F0F0, 0xFFA03030),
+    ("spokes", 0xFF40D0E0, 0xFF101010),
+]
+COVER_GREY = 0xFF1C1C1C  # mean luma ~28: dark but above the usual black threshold (24)
+BLUR_SIGMA = 4.0
+SLOW_FPS = 2
+ICT = 7 * 3600  # Vietnam has no DST: the overlay clock shows local time like a real camera would
+
+
+def on_main(fn: Callable[[], T], timeout: float = 5.0) -> T:
+    """Run fn on the GLib main loop and return its result (re-raising its exception) in the calling thread."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> bool:
+        try:
+            box["result"] = fn()
+        except Exception as exc:
+            box["error"] = exc
+        done.set()
+        return False
+
+    GLib.idle_add(run)
+    if not done.wait(timeout):
+        raise TimeoutError(f"main loop did not answer within {timeout:.0f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]
+
+
+def has_element(name: str) -> bool:
+    return Gst.ElementFactory.find(name) is not None
+
+
+@dataclass
+class LiveMedia:
+    """The elements of one running pipeline of a camera (one per mount: the media is shared by its clients)."""
+
+    media: Any
+    bg: Any
+    box: Any
+    encoder_pad: Any
+    box_pad: Any
+    label: Any | None
+    label_pad: Any | None
+    blur: Any | None
+    slow_probe: int | None = None
+    frame_no: int = 0
+    kept: bool = (
+        False  # holds its own prepare count: the pipeline outlives its clients until the camera stops
+    )
+
+
+@dataclass
+class Camera:
+    spec: CameraSpec
+    look: int
+    factory: Any
+    behaviour: str
+    streaming: bool = True
+    media: list[LiveMedia] = field(default_factory=list)
+    label_text: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"/{self.spec.name}"
+
+    def can(self, behaviour: str) -> str | None:
+        """Why this camera cannot show `behaviour`, or None when it can."""
+        if behaviour == "blurred" and not self.spec.blur:
+            return "behaviour 'blurred' needs the camera to be started with blur enabled (it costs CPU)"
+        return None
+
+
+def launch_line(cam: CameraSpec, look: int, label: bool) -> str:
+    """The media pipeline: a static scene, a box of scrolling bars (the traffic), a name/clock label.
+
+    Motion is confined to the box, as in a real street view; frames differ enough for a frozen check (mean abs
+    difference of consecutive frames ~1 at 640x360) while the scene stays put for a moved-camera check.
+    """
+    w, h, fps = cam.width, cam.height, cam.fps
+    pattern, fg, bg = LOOKS[look % len(LOOKS)]
+    bw, bh = (w // 3) & ~1, (h // 3) & ~1
+    raw = f"video/x-raw,framerate={fps}/1"
+    blur = "! gaussianblur name=blur sigma=0 ! videoconvert " if cam.blur else ""
+    parts = [
+        f"( videotestsrc name=bg is-live=true pattern={pattern} foreground-color={fg} background-color={bg}",
+        f"! {raw},width={w},height={h} ! compositor name=mix background=black",
+        f"sink_1::xpos={w - bw - w // 32} sink_1::ypos={h - bh - h // 18} {blur}",
+        # Leaky: while no client plays, the stream is blocked; the sources must not fall behind the clock, or
+        # the next client would get a burst of stale frames as they catch up.
+        "! videoconvert ! video/x-raw,format=I420 ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=600000000 leaky=downstream",
+        f"! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} pass=quant quantizer=26 threads=1",
+        "! rtph264pay name=pay0 pt=96 config-interval=-1",
+        f"videotestsrc name=box is-live=true pattern=smpte100 horizontal-speed={box_speed(cam)}",
+        f"! {raw},width={bw},height={bh} ! mix.",
+    ]
+    if label:
+        lw, lh = (w * 3 // 5) & ~1, (h // 9) & ~1
+        parts += [
+            f"videotestsrc is-live=true pattern=solid-color foreground-color=0xFF101010 ! {raw},width={lw},height={lh}",
+            "! videoconvert ! rsvgoverlay name=label ! videoconvert ! mix.",
+        ]
+    return " ".join(parts) + " )"
+
+
+def box_speed(cam: CameraSpec) -> int:
+    """Pixels per frame: the bars cross the box in about 5 s whatever the size and rate."""
+    return max(1, round(cam.width / 16 / cam.fps))
+
+
+def label_svg(spec: CameraSpec, now: float) -> str:
+    h = max(16, spec.height // 9)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now + ICT))
+    text = f"{spec.name}  {stamp}".replace("&", "&amp;").replace("<", "&lt;")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{spec.width}" height="{h}">'
+        f'<text x="{h // 4}" y="{h * 7 // 10}" font-family="DejaVu Sans" font-size="{h // 2}" fill="white">'
+        f"{text}</text></svg>"
+    )
+
+
+def apply_behaviour(cam: Camera, live: LiveMedia) -> None:
+    """Switch one running pipeline to the camera's behaviour by changing element properties (no relinking)."""
+    b = cam.behaviour
+    pattern, fg, bg = LOOKS[(cam.look + (4 if b == "moved" else 0)) % len(LOOKS)]
+    box_alpha, speed, label_alpha = 1.0, box_speed(cam.spec), 1.0
+    if b == "black":
+        pattern, fg, bg, box_alpha, label_alpha = "solid-color", 0xFF000000, 0xFF000000, 0.0, 0.0
+    elif b == "covered":
+        # A hand or tape over the lens: dark and flat, with a faint shifting shade so frames still differ a little.
+        pattern, fg, box_alpha, label_alpha = "solid-color", COVER_GREY, 0.04, 0.0
+    elif b == "frozen":
+        speed = 0
+    Gst.util_set_object_arg(live.bg, "pattern", pattern)
+    live.bg.set_property("foreground-color", fg)
+    live.bg.set_property("background-color", bg)
+    live.box.set_property("horizontal-speed", speed)
+    live.box_pad.set_property("alpha", box_alpha)
+    if live.label_pad is not None:
+        live.label_pad.set_property("alpha", label_alpha)
+    if live.blur is not None:
+        live.blur.set_property("sigma", BLUR_SIGMA if b == "blurred" else 0.0)
+    slow = b == "slow"
+    if slow and live.slow_probe is None:
+        live.slow_probe = live.encoder_pad.add_probe(Gst.PadProbeType.BUFFER, _slow_probe, live, cam.spec.fps)
+    elif not slow and live.slow_probe is not None:
+        live.encoder_pad.remove_probe(live.slow_probe)
+        live.slow_probe = None
+
+
+def _slow_probe(_pad: Any, _info: Any, live: LiveMedia, fps: int) -> Any:
+    # Streaming thread: keep one frame in every fps/SLOW_FPS so the camera delivers SLOW_FPS with honest timestamps.
+    live.frame_no += 1
+    keep = live.frame_no % max(1, fps // SLOW_FPS) == 0
+    return Gst.PadProbeReturn.OK if keep else Gst.PadProbeReturn.DROP
+
+
+ANONYMOUS = "anonymous"
+
+
+def role_token(role: str) -> Any:
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", role)
+    return token
+
+
+class CameraAuth(GstRtspServer.RTSPAuth):
+    """Basic auth on the protected cameras only, answering 401 like a real camera to missing or wrong credentials.
+
+    Stock GstRTSPAuth with a default (anonymous) token answers 404 when that token may not see a camera, and
+    ffmpeg then never retries with the credentials it holds. So the access check for a protected camera without
+    its credentials answers 401 with a Basic challenge itself; every other check is the stock one.
+    """
+
+    def __init__(self, protected: dict[str, str]) -> None:
+        super().__init__()
+        self.protected = protected  # mount path -> expected "Basic ..." header value
+        self.set_default_token(role_token(ANONYMOUS))
+
+    def do_check(self, ctx: Any, check: str) -> bool:
+        if check == "auth.check.media.factory.access" and ctx.uri is not None:
+            expected = next(
+                (
+                    v
+                    for p, v in self.protected.items()
+                    if ctx.uri.abspath in (p, p + "/") or ctx.uri.abspath.startswith(p + "/")
+                ),
+                None,
+            )
+            _res, given = ctx.request.get_header(GstRtsp.RTSPHeaderField.AUTHORIZATION, 0)
+            if expected is not None and given != expected:
+                _res, reply = GstRtsp.rtsp_message_new_response(
+                    GstRtsp.RTSPStatusCode.UNAUTHORIZED, None, ctx.request
+                )
+                reply.add_header(GstRtsp.RTSPHeaderField.WWW_AUTHENTICATE, 'Basic realm="camsim"')
+                ctx.client.send_message(None, reply)
+                return False
+        return bool(GstRtspServer.RTSPAuth.do_check(self, ctx, check))
+
+
+class Simulator:
+    """The RTSP server, its cameras and their live pipelines. Every method runs on the GLib main loop."""
+
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.server = GstRtspServer.RTSPServer()
+        self.server.set_address(cfg.host)
+        self.server.set_service(str(cfg.rtsp_port))
+        self.mounts = self.server.get_mount_points()
+        self.labels = has_element("rsvgoverlay")
+        if not self.labels:
+            log.warning("rsvgoverlay is missing (gstreamer1.0-plugins-bad): cameras show no name/clock label")
+        if any(c.blur for c in cfg.cameras) and not has_element("gaussianblur"):
+            raise ConfigError("blur needs the gaussianblur element (gstreamer1.0-plugins-bad), not installed")
+        self.cameras: dict[str, Camera] = {}
+        for i, spec in enumerate(cfg.cameras):
+            factory = GstRtspServer.RTSPMediaFactory()
+            factory.set_launch(launch_line(spec, i, self.labels))
+            factory.set_shared(True)
+            cam = Camera(spec, i, factory, spec.behaviour)
+            factory.connect("media-configure", self._media_configure, cam)
+            self.cameras[spec.name] = cam
+            self.mounts.add_factory(cam.path, factory)
+        self._setup_auth()
+        self.rtsp_port = 0
+
+    def _setup_auth(self) -> None:
+        protected = {c.path: c.spec.auth for c in self.cameras.values() if c.spec.auth}
+        if not protected:
+            return
+        basic = {cred: GstRtspServer.RTSPAuth.make_basic(*cred.split(":", 1)) for cred in protected.values()}
+        roles = {cred: f"user{i}" for i, cred in enumerate(sorted(basic))}
+        auth = CameraAuth({path: f"Basic {basic[cred]}" for path, cred in protected.items()})
+        for cred, role in roles.items():
+            auth.add_basic(basic[cred], role_token(role))
+        for cam in self.cameras.values():
+            allowed = [roles[cam.spec.auth]] if cam.spec.auth else [ANONYMOUS, *roles.values()]
+            for role in allowed:
+                perm = f"{role}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+                cam.factory.add_role_from_structure(Gst.Structure.from_string(perm)[0])
+        self.server.set_auth(auth)
+
+    def attach(self) -> int:
+        if self.server.attach(None) == 0:
+            raise OSError(f"cannot listen for RTSP on {self.cfg.host}:{self.cfg.rtsp_port} (port in use?)")
+        self.rtsp_port = int(self.server.get_bound_port())
+        GLib.timeout_add(1000, self._tick_labels)
+        return self.rtsp_port
+
+    def _media_configure(self, _factory: Any, media: Any, cam: Camera) -> None:
+        pipe = media.get_element()
+        mix, enc = pipe.get_by_name("mix"), pipe.get_by_name("enc")
+        pads = {p.get_name(): p for p in mix.sinkpads}
+        label = pipe.get_by_name("label")
+        live = LiveMedia(
+            media=media,
+            bg=pipe.get_by_name("bg"),
+            box=pipe.get_by_name("box"),
+            encoder_pad=enc.get_static_pad("sink"),
+            box_pad=pads["sink_1"],
+            label=label,
+            label_pad=pads.get("sink_2"),
+            blur=pipe.get_by_name("blur"),
+        )
+        if label is not None:
+            cam.label_text = label_svg(cam.spec, time.time())
+            label.set_property("data", cam.label_text)
+        apply_behaviour(cam, live)
+        cam.media.append(live)
+        media.connect("unprepared", self._media_unprepared, cam)
+        # High priority: the keep must land before the first client can possibly have gone again.
+        media.connect(
+            "prepared", lambda *_: GLib.idle_add(self._keep, cam, live, priority=GLib.PRIORITY_HIGH)
+        )
+        log.info("camera %s: pipeline started (%s)", cam.spec.name, cam.behaviour)
+
+    def _keep(self, cam: Camera, live: LiveMedia) -> bool:
+        """Take a prepare count of our own on a new pipeline.
+
+        A shared media that loses its last client is torn down, and a client arriving meanwhile (an agent's
+        DESCRIBE preflight followed by its real open is exactly that) gets 503 from the server. A real camera
+        keeps streaming, so we keep the pipeline until the camera is stopped. Idle, it sits paused (no CPU).
+        """
+        if not live.kept and live in cam.media and cam.streaming:
+            live.kept = bool(live.media.prepare(None))
+        return False
+
+    def _release(self, cam: Camera) -> None:
+        for live in list(cam.media):
+            if live.kept:
+                live.kept = False
+                live.media.unprepare()
+
+    def _media_unprepared(self, media: Any, cam: Camera) -> None:
+        cam.media = [m for m in cam.media if m.media is not media]
+        log.info("camera %s: pipeline stopped", cam.spec.name)
+
+    def _tick_labels(self) -> bool:
+        now = time.time()
+        for cam in self.cameras.values():
+            if cam.behaviour in ("frozen", "black", "covered") or not cam.media:
+                continue
+            cam.label_text = label_svg(cam.spec, now)
+            for live in cam.media:
+                if live.label is not None:
+                    live.label.set_property("data", cam.label_text)
+        return True
+
+    def camera(self, name: str) -> Camera:
+        cam = self.cameras.get(name)
+        if cam is None:
+            raise UnknownCamera(f"unknown camera {name!r}; known: {', '.join(self.cameras)}")
+        return cam
+
+    def set_behaviour(self, name: str, behaviour: str) -> dict[str, Any]:
+        cam = self.camera(name)
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}; one of: {', '.join(BEHAVIOURS)}")
+        why = cam.can(behaviour)
+        if why:
+            raise ValueError(why)
+        cam.behaviour = behaviour
+        for live in cam.media:
+            apply_behaviour(cam, live)
+        log.info("camera %s: behaviour %s", name, behaviour)
+        return self.describe(cam)
+
+    def stop_stream(self, name: str) -> dict[str, Any]:
+        """Unmount (new clients get 404) and close every client that plays this camera."""
+        cam = self.camera(name)
+        if cam.streaming:
+            cam.streaming = False
+            self.mounts.remove_factory(cam.path)
+            closed = self.close_clients(cam.path)
+            self._release(cam)
+            log.info("camera %s: stopped, %d client(s) closed", name, closed)
+        return self.describe(cam)
+
+    def resume_stream(self, name: str) -> dict[str, Any]:
+        cam = self.camera(name)
+        if not cam.streaming:
+            cam.streaming = True
+            self.mounts.add_factory(cam.path, cam.factory)
+            log.info("camera %s: resumed", name)
+        return self.describe(cam)
+
+    def close_clients(self, path: str | None) -> int:
+        """Close the connections of clients with a session on `path` (all clients when None)."""
+        closed = 0
+
+        def session_on_path(_client: Any, session: Any) -> Any:
+            hit = path is None or session.get_media(path)[0] is not None
+            return GstRtspServer.RTSPFilterResult.REF if hit else GstRtspServer.RTSPFilterResult.KEEP
+
+        def pick(_server: Any, client: Any) -> Any:
+            nonlocal closed
+            if path is None or client.session_filter(session_on_path):
+                closed += 1
+                return GstRtspServer.RTSPFilterResult.REMOVE
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        self.server.client_filter(pick)
+        return closed
+
+    def sessions(self, path: str) -> int:
+        count = 0
+
+        def visit(_pool: Any, session: Any) -> Any:
+            nonlocal count
+            count += session.get_media(path)[0] is not None
+            return GstRtspServer.RTSPFilterResult.KEEP
+
+        self.server.get_session_pool().filter(visit)
+        return count
+
+    def describe(self, cam: Camera) -> dict[str, Any]:
+        s = cam.spec
+        return {
+            "name": s.name,
+            "behaviour": cam.behaviour,
+            "streaming": cam.streaming,
+            "url": f"rtsp://{self.cfg.public_host}:{self.rtsp_port}{cam.path}",
+            "width": s.width,
+            "height": s.height,
+            "fps": s.fps,
+            "auth": s.auth is not None,
+            "blur": s.blur,
+            "pipelines": len(cam.media),
+            "sessions": self.sessions(cam.path),
+        }
+
+    def shutdown(self) -> None:
+        closed = self.close_clients(None)
+        for cam in self.cameras.values():
+            self._release(cam)
+        log.info("shut down: %d client(s) closed", closed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser(__doc__.splitlines()[0]).parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        print(f"camsim: configuration error: {exc}", file=sys.stderr)
+        return 2
+    Gst.init(None)
+    from devtools.camsim_control import ControlServer, HangPort, RefusedPort
+
+    try:
+        sim = Simulator(cfg)
+        rtsp_port = sim.attach()
+        hang = HangPort(cfg.host, cfg.hang_port)
+        refused = RefusedPort(cfg.host)
+        control = ControlServer(cfg.control_host, cfg.control_port, sim, on_main, hang.port, refused.port)
+    except (OSError, ConfigError) as exc:
+        print(f"camsim: cannot start: {exc}", file=sys.stderr)
+        return 1
+    loop = GLib.MainLoop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, lambda: (loop.quit(), False)[1])
+    urls = " ".join(f"rtsp://{cfg.public_host}:{rtsp_port}/{name}" for name in sim.cameras)
+    print(
+        f"camsim ready {urls} control=http://{cfg.control_host}:{control.port} "
+        f"hang_port={hang.port} refused_port={refused.port}",
+        flush=True,
+    )
+    try:
+        loop.run()
+    finally:
+        control.close()
+        hang.close()
+        refused.close()
+        sim.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
