@@ -8,14 +8,15 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract.configfile import ConfigError
-from edge_agent.app import EdgeAgent
 from edge_agent.config import load_config
-from edge_agent.logsetup import setup_logging
-from edge_agent.probe import configure_opencv
-from edge_agent.redact import Redactor, scrub_text
+from edge_agent.redact import scrub_text
 from edge_agent.status import check_publishable
+
+if TYPE_CHECKING:
+    from edge_agent.app import EdgeAgent
 
 log = logging.getLogger("edge_agent")
 
@@ -55,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             f"config OK: {args.config}: agent {config.agent.id}, {len(config.cameras)} cameras ({enabled} enabled)"
         )
         return 0
+    # Imported only to run: `--check` stays quick (no OpenCV, no numpy).
+    from edge_agent.app import EdgeAgent
+    from edge_agent.logsetup import setup_logging
+    from edge_agent.probe import configure_opencv
+    from edge_agent.redact import Redactor
+
     redactor = Redactor(config.secrets())
     setup_logging(args.log_level, redactor)
     configure_opencv()

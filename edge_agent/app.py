@@ -19,6 +19,7 @@ from edge_agent.config import CameraConfig, EdgeConfig, load_config
 from edge_agent.health import (
     CameraState,
     build_health,
+    describe_key,
     problems_of,
     snapshot_properties,
     snapshot_wanted,
@@ -285,12 +286,11 @@ class EdgeAgent:
         key = state_key(result.online, problems)
         if key != state.last_key:
             log.info(
-                "camera %s: online=%s problems=%s reason=%s (was %s)",
+                "camera %s: %s -> %s%s",
                 cam.id,
-                result.online,
-                ",".join(p.value for p in problems) or "-",
-                health.reason or "-",
-                "unknown" if state.last_key is None else state.last_key,
+                describe_key(state.last_key),
+                describe_key(key),
+                f" reason={health.reason}" if health.reason else "",
             )
         log.debug(
             "probe camera=%s online=%s problems=%s fps=%s probe_ms=%.0f",

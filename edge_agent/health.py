@@ -71,6 +71,15 @@ def state_key(online: bool, problems: list[Problem]) -> tuple[bool, tuple[str, .
     return online, tuple(sorted(p.value for p in problems))
 
 
+def describe_key(key: tuple[bool, tuple[str, ...]] | None) -> str:
+    """`ok`, `black,frozen`, `offline:unreachable` or `unknown`, for log lines."""
+    if key is None:
+        return "unknown"
+    online, problems = key
+    text = ",".join(problems) or "ok"
+    return text if online else f"offline:{text}"
+
+
 def snapshot_wanted(state: CameraState, key: tuple[bool, tuple[str, ...]], forced: bool, every: int) -> bool:
     """On command, on any change of status (the first probe after start counts as one), and every N probes.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +29,8 @@ from edge_agent.preflight import preflight
 from edge_agent.redact import scrub_text
 
 log = logging.getLogger(__name__)
+
+DIAGNOSIS_AFTER_TIMEOUT_S = 2.0
 
 
 def configure_opencv() -> None:
@@ -77,7 +80,7 @@ def shrink(frame: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def measured_fps(walls: list[float], pts_ms: list[float | None]) -> float | None:
+def measured_fps(walls: Sequence[float], pts_ms: Sequence[float | None]) -> float | None:
     """Frames per second from the read times and stream timestamps of consecutive frames.
 
     Right after opening, FFmpeg hands over the frames it buffered while probing the stream (seconds of video
@@ -204,7 +207,12 @@ def run_probe(url: str, settings: ProbeSection, black_luma: float, deadline: flo
 
 def _diagnose(url: str, settings: ProbeSection, open_ms: float, started: float) -> ProbeResult:
     """FFmpeg could not open the stream: ask the camera ourselves to tell people why."""
-    check = preflight(url, settings.open_timeout_s)
+    timeout = settings.open_timeout_s
+    if open_ms >= 900 * settings.open_timeout_s:
+        # FFmpeg already waited the whole open timeout: whether the camera refuses, is silent or unknown shows
+        # within a short wait, and a dead camera should not hold a worker twice as long as a live one.
+        timeout = min(timeout, DIAGNOSIS_AFTER_TIMEOUT_S)
+    check = preflight(url, timeout)
     probe_ms = (time.monotonic() - started) * 1000
     if not check.ok:
         return ProbeResult(False, check.problem, check.reason, probe_ms=probe_ms)
