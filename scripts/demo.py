@@ -1,0 +1,373 @@
+"""`make demo`: the whole system on this machine with simulated cameras.
+
+Starts Mosquitto, InfluxDB (Debian 1.x, own config), the RTSP camera simulator, the hub on http://127.0.0.1:8080
+and one edge agent watching the simulated cameras of two communes of Yên Định; creates the demo users; prints
+the URL and logins; shows warnings and errors of the children (everything with --verbose) and a line whenever the
+camera statuses change; stops and resumes the "flaky" camera every ~75 s. Ctrl-C or SIGTERM stops everything in
+reverse order. All runtime data and logs live under .run/ (or --run-dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, NoReturn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_api import DemoApi, summary_line  # noqa: E402
+from demo_setup import (  # noqa: E402
+    DEMO_USERS,
+    DemoError,
+    FlakyToggler,
+    Ports,
+    check_configs,
+    ensure_token,
+    ensure_users,
+    flaky_cameras,
+    load_simulator,
+    port_problems,
+)
+from demo_supervisor import (  # noqa: E402
+    Child,
+    ChildFailed,
+    Handle,
+    Supervisor,
+    pid_alive,
+    processes_with_env,
+    spawn,
+)
+
+from devtools import camsim_spec  # noqa: E402
+from devtools.camsim_client import CamSim, start_camsim  # noqa: E402
+from devtools.services import Service, start_influxd, start_mosquitto, wait_until  # noqa: E402
+
+CONFIG_DIR = ROOT / "config" / "demo"
+RUN_DIR_ENV = "DEMO_RUN_DIR"
+# Set only by the demo, in its children: marks the processes it is responsible for (never its own parents).
+CHILD_MARK_ENV = "OPS_DEMO_CHILD_OF"
+HUB_READY_TIMEOUT_S = 60
+
+
+class Shutdown(BaseException):
+    """Raised from the SIGINT/SIGTERM handler; a BaseException so no `except Exception` swallows it."""
+
+
+def _on_signal(signum: int, _frame: object) -> NoReturn:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+def say(msg: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    for i, line in enumerate(msg.splitlines() or [""]):
+        print(f"{stamp} {'demo' if i == 0 else '    '} | {line}", flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--run-dir", type=Path, default=Path(env.get(RUN_DIR_ENV, ROOT / ".run")))
+    d = Ports()
+    p.add_argument("--mqtt-port", type=int, default=int(env.get("DEMO_MQTT_PORT", d.mqtt)))
+    p.add_argument("--influx-port", type=int, default=int(env.get("DEMO_INFLUX_PORT", d.influx)))
+    p.add_argument("--rtsp-port", type=int, default=int(env.get("DEMO_RTSP_PORT", d.rtsp)))
+    p.add_argument("--control-port", type=int, default=int(env.get("DEMO_CONTROL_PORT", d.control)))
+    p.add_argument("--hang-port", type=int, default=int(env.get("DEMO_HANG_PORT", d.hang)))
+    p.add_argument("--http-port", type=int, default=int(env.get("DEMO_HTTP_PORT", d.http)))
+    p.add_argument(
+        "--flaky-period",
+        type=float,
+        default=float(env.get("DEMO_FLAKY_PERIOD", 75)),
+        help="seconds between stopping and resuming the flaky camera (default 75; 0: never)",
+    )
+    p.add_argument("--verbose", action="store_true", help="show every log line of the children")
+    return p.parse_args(argv)
+
+
+@dataclass
+class ServiceHandle:
+    """devtools.services.Service seen as a supervisor Handle."""
+
+    service: Service
+
+    @property
+    def pid(self) -> int:
+        return self.service.proc.pid
+
+    def alive(self) -> bool:
+        return self.service.alive()
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+@dataclass
+class CamsimHandle:
+    camsim: CamSim
+
+    @property
+    def pid(self) -> int:
+        return self.camsim.service.proc.pid
+
+    def alive(self) -> bool:
+        return self.camsim.alive()
+
+    def stop(self) -> None:
+        self.camsim.stop()
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """One demo per run folder: a second one would fight the first over ports and files."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "demo.lock").open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise DemoError(
+                f"another demo is running with {run_dir} (pid {fh.read().strip() or '?'}); stop it with Ctrl-C, "
+                "or give this one its own --run-dir and ports"
+            ) from None
+        fh.truncate(0)
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def all_gone(pids: list[int]) -> bool:
+    return not any(pid_alive(p) for p in pids)
+
+
+def stop_leftovers(run_dir: Path) -> None:
+    """Children of an earlier demo that was killed outright still hold the ports: they carry our run folder in
+    their environment, so they are ours to stop."""
+    pids = processes_with_env(CHILD_MARK_ENV, str(run_dir))
+    if not pids:
+        return
+    say(f"stopping {len(pids)} leftover process(es) of an earlier demo in {run_dir}: {pids}")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        with contextlib.suppress(TimeoutError):
+            wait_until(functools.partial(all_gone, pids), 5, "leftovers")
+        pids = [p for p in pids if pid_alive(p)]
+        if not pids:
+            return
+
+
+def link_log(run_dir: Path, name: str, target: Path) -> None:
+    link = run_dir / "logs" / f"{name}.log"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+
+def write_state(run_dir: Path, sup: Supervisor, url: str, ports: Ports) -> None:
+    state = {"pid": os.getpid(), "url": url, "children": sup.pids(), "ports": ports.as_dict()}
+    tmp = run_dir / "demo.json.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(run_dir / "demo.json")
+
+
+def hub_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hub", "--config", str(CONFIG_DIR / "hub.yaml"), *args]
+
+
+def start_children(
+    sup: Supervisor, run_dir: Path, ports: Ports, sim: camsim_spec.SimConfig, env: dict[str, str]
+) -> None:
+    logs = run_dir / "logs"
+
+    def mosquitto() -> Handle:
+        return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt))
+
+    def influxd() -> Handle:
+        return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx))
+
+    def camsim() -> Handle:
+        cameras = {
+            c.name: {"behaviour": c.behaviour, "width": c.width, "height": c.height, "fps": c.fps}
+            for c in sim.cameras
+        }
+        return CamsimHandle(
+            start_camsim(
+                run_dir / "camsim",
+                cameras,
+                rtsp_port=ports.rtsp,
+                control_port=ports.control,
+                hang_port=ports.hang,
+                verbose=False,
+            )
+        )
+
+    def hub() -> Handle:
+        handle = spawn(hub_command("run"), logs / "hub.log", env)
+        wait_until(lambda: hub_healthy(ports.http), HUB_READY_TIMEOUT_S, "hub", handle.proc)
+        return handle
+
+    def edge() -> Handle:
+        cmd = [sys.executable, "-m", "edge_agent", "--config", str(CONFIG_DIR / "edge.yaml")]
+        return spawn(cmd, logs / "edge-agent.log", env)
+
+    sup.add(Child("mosquitto", mosquitto, run_dir / "mosquitto" / "mosquitto.log"))
+    link_log(run_dir, "mosquitto", run_dir / "mosquitto" / "mosquitto.log")
+    sup.add(Child("influxd", influxd, run_dir / "influxd" / "influxd.log"))
+    link_log(run_dir, "influxd", run_dir / "influxd" / "influxd.log")
+    sup.add(Child("camsim", camsim, run_dir / "camsim" / "camsim.log"))
+    link_log(run_dir, "camsim", run_dir / "camsim" / "camsim.log")
+    ensure_users(hub_command, env, logs / "hub-cli.log")
+    sup.add(Child("hub", hub, logs / "hub.log"))
+    sup.add(Child("edge-agent", edge, logs / "edge-agent.log"))
+
+
+def hub_healthy(port: int) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def print_banner(
+    url: str, run_dir: Path, users: list[tuple[str, str, str]], out: IO[str] = sys.stdout
+) -> None:
+    lines = [
+        "",
+        f"  Demo ready: {url}",
+        "",
+        "  Logins:",
+        *(f"    {name:<10} {password:<18} {what}" for name, password, what in users),
+        "",
+        f"  Logs:   {run_dir / 'logs'}/  (warnings and errors are shown here; --verbose for everything)",
+        f'  API token for scripts: {run_dir / "demo-token"}  (curl -H "Authorization: Bearer $(cat …)")',
+        "  Stop:   Ctrl-C",
+        "",
+    ]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+def supervise(
+    sup: Supervisor,
+    api: DemoApi,
+    flaky: FlakyToggler,
+    toggle: Callable[[str, bool], None],
+    verbose: bool,
+    on_restart: Callable[[], None],
+) -> None:
+    last_summary = ""
+    next_summary = 0.0
+    while True:
+        now = time.monotonic()
+        before = sup.pids()
+        sup.check(now)
+        if sup.pids() != before:
+            on_restart()
+        for name, line in sup.log_lines(everything=verbose):
+            print(f"{time.strftime('%H:%M:%S')} {name[:10]:<10} | {line}", flush=True)
+        for camera, stop in flaky.due(now):
+            toggle(camera, stop)
+        if now >= next_summary:
+            next_summary = now + 5
+            summary = summary_line(api.cameras())
+            if summary and summary != last_summary:
+                say(summary)
+                last_summary = summary
+        time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    run_dir = args.run_dir.resolve()
+    ports = Ports(
+        args.mqtt_port, args.influx_port, args.rtsp_port, args.control_port, args.hang_port, args.http_port
+    )
+    url = f"http://127.0.0.1:{ports.http}"
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    sup = Supervisor(say)
+    rc = 0
+    try:
+        with run_dir_lock(run_dir):
+            env = {**os.environ, **ports.env(), RUN_DIR_ENV: str(run_dir), "PYTHONUNBUFFERED": "1"}
+            # Every child inherits the mark (services.py passes our environment on): it is how leftovers of a
+            # crashed demo are recognised, and only those.
+            env[CHILD_MARK_ENV] = str(run_dir)
+            os.environ.update(env)
+            stop_leftovers(run_dir)
+            problems = port_problems(ports)
+            if problems:
+                raise DemoError("\n".join(problems))
+            sim = load_simulator(CONFIG_DIR / "camsim.json")
+            check_configs(CONFIG_DIR, sim, ports)
+            say(f"starting in {run_dir} (ports: {ports.describe()})")
+            t0 = time.monotonic()
+            try:
+                start_children(sup, run_dir, ports, sim, env)
+                token = ensure_token(
+                    hub_command, env, run_dir / "demo-token", url, run_dir / "logs" / "hub-cli.log"
+                )
+                write_state(run_dir, sup, url, ports)
+                say(f"all started in {time.monotonic() - t0:.0f} s")
+                print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
+                camsim = sup.children[2].handle
+
+                def toggle(camera: str, stop: bool) -> None:
+                    assert isinstance(camsim, CamsimHandle)
+                    try:
+                        (camsim.camsim.stop_stream if stop else camsim.camsim.resume_stream)(camera)
+                        say(f"camera {camera}: stream {'stopped' if stop else 'resumed'} (flaky camera)")
+                    except Exception as exc:
+                        say(f"camera {camera}: could not {'stop' if stop else 'resume'} its stream: {exc}")
+
+                supervise(
+                    sup,
+                    DemoApi(url, token),
+                    FlakyToggler(flaky_cameras(sim), args.flaky_period, time.monotonic()),
+                    toggle,
+                    args.verbose,
+                    lambda: write_state(run_dir, sup, url, ports),
+                )
+            finally:
+                # A second Ctrl-C must not cut the orderly stop short.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                if sup.children:
+                    say("stopping")
+                sup.stop_all()
+                stop_leftovers(run_dir)
+    except Shutdown as sig:
+        say(f"{sig}: stopped")
+    except DemoError as exc:
+        say(f"ERROR: {exc}")
+        rc = 2
+    except ChildFailed as exc:
+        say(f"ERROR: {exc}")
+        rc = 1
+    except Exception as exc:  # a start that failed: the children are stopped above, show why
+        say(f"ERROR: {type(exc).__name__}: {exc}")
+        rc = 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
