@@ -18,6 +18,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
@@ -259,7 +260,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "run":
         from hub.web.server import serve
 
-        return asyncio.run(serve(config))
+        try:
+            return asyncio.run(serve(config))
+        except (OSError, RuntimeError, SQLAlchemyError) as exc:
+            logging.getLogger("hub").exception("hub stopped on an error")
+            raise CliError(f"hub dừng vì lỗi: {exc}") from None
     if command == "user":
         if args.action == "add":
             return _user_add(args, config)

@@ -103,7 +103,7 @@ class WebEnv:
                         district=d,
                         commune=c,
                         at=start + timedelta(minutes=i),
-                        from_status=None if i == 0 else "x",
+                        from_status=None if i == 0 else ("ok" if to == "problem" else "problem"),
                         to_status=to,
                         problems=["frozen"] if to == "problem" else [],
                         reason=None,

@@ -3,6 +3,7 @@ see the lost-connection banner; screenshots at 360 px and 1920 px go to test-art
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from hub.db import Camera
+from hub.db import Camera, Transition
 from hub.serialize import camera_to_dict, iso
 from tests.fixtures_web import PASSWORD, T0, WebEnv
 
@@ -67,6 +68,16 @@ def _seed(web: WebEnv) -> None:
     web.add_snapshot("soc-son/phu-linh/cho", _jpeg((140, 90, 40), "cho"))
     web.add_snapshot("soc-son/tien-duoc/truong-hoc", _jpeg((50, 50, 150), "truong-hoc"))
     web.add_camera("dong-anh", "uy-no", "ngoai-pham-vi", "ok", name="Ngoài phạm vi")
+    web.add_transitions("soc-son/phu-linh/cho", 2)
+
+
+async def images_loaded(page: Page) -> None:
+    """Polls from outside the page: Playwright's wait_for_function needs eval, which our CSP forbids."""
+    for _ in range(100):
+        if await page.evaluate("Array.from(document.images).every(i => i.complete)"):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("images did not load")
 
 
 async def _login(page: Page, base: str) -> None:
@@ -152,18 +163,38 @@ async def test_wall_live_updates_filters_and_banner(web: WebEnv, browser: Browse
     assert "status=problem" in page.url
     await page.select_option("#f-status", "")
     await page.evaluate("window.scrollTo(0, 0)")
-    await page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    await images_loaded(page)
     await page.screenshot(path=str(ARTIFACTS / "wall-1920.png"), full_page=True)
 
     # the detail page of that camera
     await cho.locator("a").click()
     await expect(page).to_have_url(base + "/cameras/soc-son/phu-linh/cho")
     await expect(page.locator("#status-label")).to_have_text("Có sự cố")
+    await expect(page.locator("#history tbody tr")).to_have_count(2)
+    # recovery: the runtime writes the transition, then publishes; the history table follows without reload
+    with web.db.session() as s, s.begin():
+        s.add(
+            Transition(
+                subject_kind="camera",
+                subject_key="soc-son/phu-linh/cho",
+                district="soc-son",
+                commune="phu-linh",
+                at=T0.replace(minute=30),
+                from_status="problem",
+                to_status="ok",
+                problems=[],
+                reason=None,
+            )
+        )
     web.events.publish(
         {"type": "camera", "camera": _update(web, "soc-son/phu-linh/cho", status="ok", problems=[], fps=24.0)}
     )
     await expect(page.locator("#status-label")).to_have_text("Hoạt động")
     await expect(page.locator('[data-m="fps"]')).to_have_text("24.0")
+    rows = page.locator("#history tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(rows.first).to_contain_text("14:30:00 02/11/2026")
+    await expect(rows.first.locator("td").nth(2)).to_have_text("Hoạt động")
     await page.screenshot(path=str(ARTIFACTS / "camera-1920.png"), full_page=True)
 
     # phone width
@@ -177,7 +208,7 @@ async def test_wall_live_updates_filters_and_banner(web: WebEnv, browser: Browse
     await expect(mobile.locator('.tile[data-key="soc-son/phu-linh/cho"] .badge')).to_have_text("Hoạt động")
     width = await mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"no sideways scrolling on a phone (page is {width}px wide)"
-    await mobile.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    await images_loaded(mobile)
     await mobile.screenshot(path=str(ARTIFACTS / "wall-360.png"), full_page=True)
 
     # the bus drops the stream (as for a client that fell behind): the page reconnects by itself and the

@@ -216,3 +216,17 @@ async def test_openapi_documents_every_api_route(web: WebEnv) -> None:
     assert registered and registered == documented
     params = {p["name"] for p in doc["paths"]["/api/v1/cameras"]["get"]["parameters"]}
     assert {"district", "commune", "status", "q"} <= params
+
+
+async def test_every_route_declares_its_access(web: WebEnv) -> None:
+    from hub.web.access import PUBLIC, access_of
+
+    public = set()
+    for route in web.client.server.app.router.routes():  # type: ignore[union-attr]
+        access = access_of(route.handler)
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        assert access is not None, f"{route.method} {path} has no @requires/@public/@signed_in"
+        if access == PUBLIC:
+            public.add(path)
+    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg"}
