@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from contract.configfile import load
+from devtools import camsim_spec
 from devtools.services import free_port, port_open, wait_until
 from edge_agent.config import EdgeConfig
 from hub.config import HubConfig
@@ -270,8 +271,12 @@ def test_hub_config_validates_and_matches_compose(compose: dict[str, Any], compo
 
 
 def camsim_cameras(svc: dict[str, Any]) -> dict[str, str]:
+    """Parse the simulator's command with its own parser and config rules; name -> behaviour."""
     cmd = svc["command"]
-    return dict(cmd[i + 1].split("=", 1) for i, arg in enumerate(cmd) if arg == "--camera")
+    assert cmd[:3] == ["python3", "-m", "devtools.camsim"]
+    cfg = camsim_spec.load_config(camsim_spec.build_parser("camsim").parse_args(cmd[3:]))
+    assert cfg.host == "0.0.0.0", "other containers must reach the RTSP server"
+    return {c.name: c.behaviour for c in cfg.cameras}
 
 
 def test_edge_config_validates_and_matches_compose(compose: dict[str, Any], compose_env: Any) -> None:
