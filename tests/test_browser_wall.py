@@ -109,6 +109,8 @@ async def test_wall_live_updates_filters_and_banner(web: WebEnv, browser: Browse
     page = await ctx.new_page()
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
+    snapshot_requests: list[str] = []
+    page.on("request", lambda r: snapshot_requests.append(r.url) if "/snapshot" in r.url else None)
     await _login(page, base)
 
     cho = page.locator('.tile[data-key="soc-son/phu-linh/cho"]')
@@ -164,6 +166,8 @@ async def test_wall_live_updates_filters_and_banner(web: WebEnv, browser: Browse
     await page.select_option("#f-status", "")
     await page.evaluate("window.scrollTo(0, 0)")
     await images_loaded(page)
+    # the live stream's hello re-renders every tile, yet an unchanged picture is fetched only once
+    assert len([u for u in snapshot_requests if "/cong-ubnd/snapshot" in u]) == 1, snapshot_requests
     await page.screenshot(path=str(ARTIFACTS / "wall-1920.png"), full_page=True)
 
     # the detail page of that camera

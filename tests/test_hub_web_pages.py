@@ -30,6 +30,7 @@ def _seed(web: WebEnv) -> None:
         assert cam is not None
         cam.problems = ["frozen", "low_fps"]
     web.add_camera("soc-son", "phu-linh", "cong", "ok", name="Cổng UBND")
+    web.add_snapshot("soc-son/phu-linh/cong", b"\xff\xd8\xff\xd9")
     web.add_camera("soc-son", "tien-duoc", "truong", "offline", name="Trường học")
     web.add_camera("dong-anh", "uy-no", "nga-tu", "stale")
 
@@ -48,6 +49,7 @@ async def test_wall_groups_labels_and_local_time(web: WebEnv) -> None:
     assert "từ 14:00:00 02/11/2026" in html  # 07:00 UTC shown in Asia/Ho_Chi_Minh
     assert re.search(r'data-count="problem">1<', html) and re.search(r'data-count="all">3<', html)
     assert "Huyện Sóc Sơn" in html  # the scope label in the top bar
+    assert 'src="/api/v1/cameras/soc-son/phu-linh/cong/snapshot?v=2026-11-02T07%3A00%3A00Z"' in html
     # every script is an external file or a JSON data block: nothing for CSP to block
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag

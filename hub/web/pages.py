@@ -6,6 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -28,7 +29,8 @@ HISTORY_PAGE = 50
 def snapshot_url(cam: dict[str, Any]) -> str | None:
     if not cam.get("snapshot_ts"):
         return None
-    return f"/api/v1/cameras/{cam['key']}/snapshot?v={cam['snapshot_ts']}"
+    # encoded exactly like the browser's encodeURIComponent, so live.js sees the same URL and does not reload it
+    return f"/api/v1/cameras/{cam['key']}/snapshot?v={quote(cam['snapshot_ts'], safe='')}"
 
 
 def tile(cam: dict[str, Any], names: dict[tuple[str, str], str]) -> dict[str, Any]:
