@@ -130,3 +130,17 @@ def test_event_scope_rules() -> None:
     agent = {"type": "agent", "agent": {"district": "soc-son", "commune": "phu-linh"}}
     assert not visible(agent, officer)  # officers have no agents.view permission
     assert not visible(cam_event("soc-son/phu-linh/c1", "ok"), officer, district="soc-son", commune="x")
+
+
+def test_each_event_is_encoded_once() -> None:
+    from hub.web.sse import EncodedEvents
+
+    cache = EncodedEvents(size=2)
+    ev = {"type": "camera", "camera": {"key": "a/b/c", "name": "Chợ"}}
+    first = cache.get(ev)
+    assert first.startswith(b"event: camera\ndata: ") and "Chợ".encode() in first and first.endswith(b"\n\n")
+    assert cache.get(ev) is first and cache.hits == 1
+    twin = dict(ev)  # equal but another event: encoded on its own
+    assert cache.get(twin) == first and cache.hits == 1
+    cache.get({"type": "snapshot", "key": "a/b/c"})
+    assert len(cache._cache) == 2  # bounded

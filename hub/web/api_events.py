@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -26,6 +25,7 @@ from hub.web import params, queries, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, requires
 from hub.web.api_misc import me_dict
 from hub.web.context import ctx
+from hub.web.sse import sse
 
 log = logging.getLogger("hub.web")
 RETRY_MS = 3000
@@ -58,10 +58,6 @@ def visible(ev: Event, p: Principal, district: str | None = None, commune: str |
     if area is None or not in_scope(p, *area):
         return False
     return (district is None or area[0] == district) and (commune is None or area[1] == commune)
-
-
-def sse(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
 
 
 async def _next_or_none(gen: AsyncIterator[Event]) -> Event | None:
@@ -109,7 +105,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
                 break
             pending = asyncio.ensure_future(_next_or_none(gen))
             if visible(ev, p, f.district, f.commune):
-                await resp.write(sse(str(ev["type"]), ev))
+                await resp.write(c.sse_cache.get(ev))
     except ConnectionError:
         pass  # client went away
     finally:

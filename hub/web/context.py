@@ -18,6 +18,7 @@ from hub.config import HubConfig
 from hub.db import Database, utcnow
 from hub.events import EventBus
 from hub.web.ratelimit import LoginRateLimiter
+from hub.web.sse import EncodedEvents
 
 
 @dataclass
@@ -36,6 +37,7 @@ class WebContext:
     # argon2 takes ~64 MiB and tens of ms per check: bound how many run at once under a login flood.
     hash_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     sse_clients: int = 0
+    sse_cache: EncodedEvents = field(default_factory=EncodedEvents)
     heartbeat_s: float = 15.0
 
     def count(self, name: str, n: int = 1) -> None:
