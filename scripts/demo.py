@@ -151,12 +151,12 @@ def all_gone(pids: list[int]) -> bool:
     return not any(pid_alive(p) for p in pids)
 
 
-def stop_leftovers(run_dir: Path) -> None:
+def stop_leftovers(run_dir: Path) -> bool:
     """Children of an earlier demo that was killed outright still hold the ports: they carry our run folder in
-    their environment, so they are ours to stop."""
+    their environment, so they are ours to stop. True if there were any."""
     pids = processes_with_env(CHILD_MARK_ENV, str(run_dir))
     if not pids:
-        return
+        return False
     say(f"stopping {len(pids)} leftover process(es) of an earlier demo in {run_dir}: {pids}")
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
@@ -166,7 +166,8 @@ def stop_leftovers(run_dir: Path) -> None:
             wait_until(functools.partial(all_gone, pids), 5, "leftovers")
         pids = [p for p in pids if pid_alive(p)]
         if not pids:
-            return
+            break
+    return True
 
 
 def link_log(run_dir: Path, name: str, target: Path) -> None:
@@ -313,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
             # crashed demo are recognised, and only those.
             env[CHILD_MARK_ENV] = str(run_dir)
             os.environ.update(env)
-            stop_leftovers(run_dir)
+            if stop_leftovers(run_dir):
+                # A process whose main thread has exited may still hold its sockets while its other threads end.
+                with contextlib.suppress(TimeoutError):
+                    wait_until(lambda: not port_problems(ports), 10, "ports of the leftovers")
             problems = port_problems(ports)
             if problems:
                 raise DemoError("\n".join(problems))

@@ -189,6 +189,37 @@ def test_processes_with_env_finds_marked_children_but_not_ancestors(tmp_path: Pa
     assert processes_with_env("OPS_TEST_MARK", mark) == []
 
 
+def test_leftovers_of_a_killed_demo_are_stopped_and_only_they(tmp_path: Path) -> None:
+    import demo
+
+    run_dir = tmp_path / "run"
+    ours = subprocess.Popen(["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(run_dir)})
+    other = subprocess.Popen(
+        ["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(tmp_path / "other")}
+    )
+    try:
+        assert demo.stop_leftovers(run_dir) is True
+        assert ours.wait(5) is not None
+        assert other.poll() is None, "a process of another run folder was touched"
+        assert demo.stop_leftovers(run_dir) is False
+    finally:
+        for p in (ours, other):
+            p.kill()
+            p.wait()
+
+
+def test_one_demo_per_run_folder(tmp_path: Path) -> None:
+    import demo
+    from demo_setup import DemoError
+
+    with (
+        demo.run_dir_lock(tmp_path),
+        pytest.raises(DemoError, match=f"another demo is running with {tmp_path}"),
+    ):
+        with demo.run_dir_lock(tmp_path):
+            pass
+
+
 # --- the whole demo -----------------------------------------------------------------------------------------
 
 DEMO_TIMEOUT_S = 90
