@@ -161,9 +161,8 @@ class EdgeAgent:
             except TimeoutError:
                 pass
         if self._gen is not None:
-            offline = OutMessage(
-                self.status_topic, status_payload(self.config, "offline", self.clock(), self.boot)
-            )
+            payload = status_payload(self.config, "offline", self.clock(), self.boot)
+            offline = OutMessage(self.status_topic, payload, qos=1, retain=True)
             mid = self.link.publish(self._gen, offline)
             if mid is not None:
                 waiter = asyncio.get_running_loop().create_future()
@@ -265,7 +264,7 @@ class EdgeAgent:
         if self._gen is None:
             return
         payload = status_payload(self.config, "online", self.clock(), self.boot, len(self.outbox))
-        if self.link.publish(self._gen, OutMessage(self.status_topic, payload, 1, True)) is None:
+        if self.link.publish(self._gen, OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
 
     # --- probe results -----------------------------------------------------------------------------------------
@@ -293,10 +292,11 @@ class EdgeAgent:
                 f" reason={health.reason}" if health.reason else "",
             )
         log.debug(
-            "probe camera=%s online=%s problems=%s fps=%s probe_ms=%.0f",
+            "probe camera=%s seq=%d online=%s problems=%s fps=%s probe_ms=%.0f",
             cam.id,
+            seq,
             result.online,
-            [p.value for p in problems],
+            ",".join(p.value for p in problems) or "-",
             health.fps,
             result.probe_ms,
         )

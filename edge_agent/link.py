@@ -160,9 +160,13 @@ class MqttLink:
                 self._up = True
             self._post(LinkUp(gen))
 
-        def on_disconnect(c: mqtt.Client, u: object, flags: object, rc: mqtt.ReasonCode, p: object) -> None:
-            if rc.is_failure or rc.value != 0:
-                self._broker_reason = str(rc)
+        def on_disconnect(
+            c: mqtt.Client, u: object, flags: mqtt.DisconnectFlags, rc: mqtt.ReasonCode, p: object
+        ) -> None:
+            # Only a DISCONNECT sent by the broker carries a reason worth reporting (e.g. a session taken
+            # over by another box with the same client id); paho's own "Unspecified error" says nothing.
+            if flags.is_disconnect_packet_from_server:
+                self._broker_reason = f"broker closed the connection: {rc}"
 
         def on_publish(c: mqtt.Client, u: object, mid: int, rc: mqtt.ReasonCode, p: object) -> None:
             self._post(Acked(gen, mid, str(rc) if rc.is_failure else None))
@@ -225,7 +229,7 @@ class MqttLink:
         while not self._stop.is_set():
             rc = client.loop(timeout=0.2)
             if rc != mqtt.MQTT_ERR_SUCCESS:
-                return self._broker_reason or f"connection lost ({mqtt.error_string(rc)})"
+                return self._broker_reason or mqtt.error_string(rc)
             if not self._up and time.monotonic() > connack_by:
                 return self._broker_reason or "no answer to CONNECT (CONNACK) in time"
         return "stopping"
