@@ -12,15 +12,53 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.bulk import BulkWriter
 from hub.config import DistrictConfig
 from hub.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
 from hub.state import AGENT_OFFLINE, AGENT_ONLINE, AgentState, CameraState, StateStore
 from hub.state import Transition as StateTransition
 
 IN_CHUNK = 500  # keys per `IN (...)`: well under every database's parameter limit
+
+# Columns a health message changes; written every flush for cameras with no other change.
+METRIC_COLUMNS = (
+    "online",
+    "fps",
+    "width",
+    "height",
+    "open_ms",
+    "brightness",
+    "sharpness",
+    "motion",
+    "reason",
+    "last_ts",
+    "last_seen",
+    "last_seq",
+)
+
+
+def _statements(table: Table, pk: str, columns: Iterable[str] | None = None) -> tuple[Any, Any]:
+    """INSERT and UPDATE-by-key statements with one named parameter per column (`b_key` for the key in the
+    WHERE clause: SQLAlchemy reserves the column's own name for SET). Built once: BulkWriter caches them."""
+    cols = list(columns) if columns is not None else [c.name for c in table.columns if c.name != "id"]
+    ins = insert(table).values({c: bindparam(c) for c in cols})
+    upd = (
+        update(table)
+        .where(table.c[pk] == bindparam("b_key"))
+        .values({c: bindparam(c) for c in cols if c != pk})
+    )
+    return ins, upd
+
+
+_CAMERA_INSERT, _CAMERA_UPDATE = _statements(Camera.__table__, "key")  # type: ignore[arg-type]
+_, _METRICS_UPDATE = _statements(Camera.__table__, "key", METRIC_COLUMNS)  # type: ignore[arg-type]
+_AGENT_INSERT, _AGENT_UPDATE = _statements(Agent.__table__, "key")  # type: ignore[arg-type]
+_SNAPSHOT_INSERT, _SNAPSHOT_UPDATE = _statements(Snapshot.__table__, "camera_key")  # type: ignore[arg-type]
+_TRANSITION_INSERT, _ = _statements(Transition.__table__, "id")  # type: ignore[arg-type]
+_bulk = BulkWriter()
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -115,6 +153,24 @@ def camera_row(c: CameraState) -> dict[str, Any]:
     }
 
 
+def metrics_row(c: CameraState) -> dict[str, Any]:
+    return {
+        "b_key": c.key,
+        "online": c.online,
+        "fps": c.fps,
+        "width": c.width,
+        "height": c.height,
+        "open_ms": c.open_ms,
+        "brightness": c.brightness,
+        "sharpness": c.sharpness,
+        "motion": c.motion,
+        "reason": c.reason,
+        "last_ts": _dt(c.last_ts),
+        "last_seen": _dt(c.last_seen),
+        "last_seq": c.last_seq,
+    }
+
+
 def camera_model(c: CameraState) -> Camera:
     """A detached ORM object for hub.serialize.camera_to_dict (events); never added to a session."""
     return Camera(**camera_row(c))
@@ -167,6 +223,7 @@ class SnapshotRow:
 @dataclass
 class FlushBatch:
     cameras: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
     agents: list[dict[str, Any]] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)
     snapshots: list[SnapshotRow] = field(default_factory=list)
@@ -176,13 +233,20 @@ class FlushBatch:
     known_agents: set[str] = field(default_factory=set)
 
     def __len__(self) -> int:
-        return len(self.cameras) + len(self.agents) + len(self.transitions) + len(self.snapshots)
+        return (
+            len(self.cameras)
+            + len(self.metrics)
+            + len(self.agents)
+            + len(self.transitions)
+            + len(self.snapshots)
+        )
 
     @classmethod
     def collect(
         cls,
         store: StateStore,
         camera_keys: Iterable[str],
+        metric_keys: Iterable[str],
         agent_keys: Iterable[str],
         transitions: Iterable[StateTransition],
         snapshots: Mapping[str, SnapshotRow],
@@ -202,6 +266,15 @@ class FlushBatch:
                 b.camera_keys.append(k)
                 if c.in_db:
                     b.known_cameras.add(k)
+        full = set(b.camera_keys)
+        for k in metric_keys:
+            c = store.cameras.get(k)
+            if c is not None and k not in full:
+                if c.in_db:
+                    b.metrics.append(metrics_row(c))
+                else:  # written whole with the flush that registers it
+                    b.cameras.append(camera_row(c))
+                    b.camera_keys.append(k)
         b.transitions = [transition_row(t) for t in transitions]
         b.snapshots = list(snapshots.values())
         return b
@@ -214,25 +287,29 @@ def _existing(s: Session, column: Any, keys: list[str]) -> set[str]:
     return found
 
 
-def _upsert(s: Session, model: Any, pk: Any, rows: list[dict[str, Any]], known: set[str]) -> None:
+def _upsert(
+    s: Session, statements: tuple[Any, Any], column: Any, rows: list[dict[str, Any]], known: set[str]
+) -> None:
     """Rows whose key is in `known` (loaded or written before) are updated; the others are checked against the
     table first, so a row another hub worker inserted meanwhile is updated rather than inserted twice."""
-    fresh = [r for r in rows if r[pk.key] not in known]
-    there = _existing(s, pk, [r[pk.key] for r in fresh]) if fresh else set()
-    inserts = [r for r in fresh if r[pk.key] not in there]
-    updates = [r for r in rows if r[pk.key] in known or r[pk.key] in there]
-    if inserts:
-        s.execute(insert(model), inserts)
-    if updates:
-        s.execute(update(model), updates)
+    pk = column.key
+    fresh = [r for r in rows if r[pk] not in known]
+    there = _existing(s, column, [r[pk] for r in fresh]) if fresh else set()
+    inserts = [r for r in fresh if r[pk] not in there]
+    updates = [{**r, "b_key": r[pk]} for r in rows if r[pk] in known or r[pk] in there]
+    conn = s.connection()
+    _bulk.executemany(conn, statements[0], inserts)
+    _bulk.executemany(conn, statements[1], updates)
 
 
 def write_batch(s: Session, batch: FlushBatch) -> None:
     """One transaction: agents, cameras, snapshots (they reference cameras), transitions."""
     if batch.agents:
-        _upsert(s, Agent, Agent.key, batch.agents, batch.known_agents)
+        _upsert(s, (_AGENT_INSERT, _AGENT_UPDATE), Agent.key, batch.agents, batch.known_agents)
     if batch.cameras:
-        _upsert(s, Camera, Camera.key, batch.cameras, batch.known_cameras)
+        _upsert(s, (_CAMERA_INSERT, _CAMERA_UPDATE), Camera.key, batch.cameras, batch.known_cameras)
+    conn = s.connection()
+    _bulk.executemany(conn, _METRICS_UPDATE, batch.metrics)
     if batch.snapshots:
         rows = [
             {
@@ -244,9 +321,8 @@ def write_batch(s: Session, batch: FlushBatch) -> None:
             }
             for r in batch.snapshots
         ]
-        _upsert(s, Snapshot, Snapshot.camera_key, rows, set())
-    if batch.transitions:
-        s.execute(insert(Transition), batch.transitions)
+        _upsert(s, (_SNAPSHOT_INSERT, _SNAPSHOT_UPDATE), Snapshot.camera_key, rows, set())
+    _bulk.executemany(conn, _TRANSITION_INSERT, batch.transitions)
 
 
 def sync_areas(s: Session, districts: Mapping[str, DistrictConfig]) -> None:

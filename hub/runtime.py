@@ -172,7 +172,9 @@ class Hub:
     async def _flush_once(self) -> bool:
         changes = self.store.drain()
         snaps, self.ingest.snapshots = self.ingest.snapshots, {}
-        batch = FlushBatch.collect(self.store, changes.cameras, changes.agents, changes.transitions, snaps)
+        batch = FlushBatch.collect(
+            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, snaps
+        )
         if not len(batch):
             return True
         t0 = time.perf_counter()
@@ -185,6 +187,7 @@ class Hub:
             self._rlog.log(logging.ERROR, "sql", "SQL flush of %d rows failed: %r", len(batch), exc)
             pending = self.store.changes
             pending.cameras |= changes.cameras
+            pending.metrics |= changes.metrics
             pending.agents |= changes.agents
             pending.transitions[:0] = changes.transitions
             for k, v in snaps.items():

@@ -124,7 +124,8 @@ class Changes:
     """What must be written to SQL since the last flush drained it."""
 
     transitions: list[Transition] = field(default_factory=list)
-    cameras: set[str] = field(default_factory=set)
+    cameras: set[str] = field(default_factory=set)  # whole row (new, registry, status, snapshot time)
+    metrics: set[str] = field(default_factory=set)  # live metrics only (the common case, cheaper to write)
     agents: set[str] = field(default_factory=set)
 
 
@@ -235,8 +236,7 @@ class StateStore:
         cam.last_ts = h.ts
         cam.last_seen = received
         cam.last_seq = h.seq
-        changes = self.changes
-        changes.cameras.add(cam.key)
+        self.changes.metrics.add(cam.key)
         agent_state = agent.state if agent is not None else self._agent_state(cam)
         status = derive_status(h.online, problems, agent_state, received, received, self.stale_after)
         if status != cam.status or problems != cam.problems:

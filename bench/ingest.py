@@ -1,0 +1,437 @@
+"""Hub ingest benchmark: `.venv/bin/python bench/ingest.py` (no arguments; a few minutes; last line is JSON).
+
+Starts its own Mosquitto and InfluxDB, and runs the hub as a child process (a real hub process, as deployed).
+
+1. Burst: 100,000 QoS 1 health messages for 20,000 simulated cameras (1,000 agents) are published while the
+   hub's persistent session is disconnected, so the broker queues them (as after a hub restart). The hub then
+   connects and drains the backlog: the rate is messages ÷ (first received → last point counted back from
+   InfluxDB). Queuing first keeps the publishers' CPU out of the measurement on this 2-core machine.
+2. Baseline: a bare paho subscriber that only counts drains the same 100,000 messages from its own session,
+   same broker, same QoS: its rate is the ceiling of a Python MQTT consumer here.
+3. Lag: a paced publisher sends 1,000 msg/s (each camera once, `ts` = publish time) to the running hub; the
+   bench polls the hub's SQLite database (what the API reads) and records publish → visible per message.
+
+Goals (docs): ≥ 5,000 msg/s per hub process, ≥ 50 % of the bare rate, nothing lost, lag p99 < 2 s.
+Child roles (`--role hub|bare|publish|steady`) are this same file run by the bench itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CAMERAS = 20_000
+PER_CAMERA = 5
+AGENTS = 1_000
+PER_AGENT = CAMERAS // AGENTS  # consecutive camera numbers share an agent
+DISTRICTS = 4
+COMMUNES = 25  # per district
+PUBLISHERS = 2
+STEADY_RATE = 1_000
+STEADY_SECONDS = 20
+HUB_ID = "bench-hub"
+BARE_ID = "bench-bare"
+SESSION_S = 3600
+
+
+def camera_topic(i: int) -> str:
+    d, c = i % DISTRICTS, (i // DISTRICTS) % COMMUNES
+    return f"ops/v1/d{d}/c{d}-{c}/camera/cam{i:05d}/health"
+
+
+def health_payload(i: int, seq: int, ts: float) -> bytes:
+    # Realistic size and fields (~260 bytes), one problem every 7th camera.
+    problems = '["frozen"]' if i % 7 == 0 else "[]"
+    return (
+        f'{{"ts":{ts:.3f},"seq":{seq},"online":true,"agent":"box{i // PER_AGENT:04d}","boot":"b1",'
+        f'"problems":{problems},"fps":14.8,"expected_fps":15,"width":640,"height":360,"open_ms":812.0,'
+        f'"probe_ms":2140.0,"brightness":96.1,"contrast":41.7,"sharpness":311.2,"motion":1.5}}'
+    ).encode()
+
+
+# child roles ------------------------------------------------------------------------------------------------
+def role_hub(args: argparse.Namespace) -> None:
+    from hub.config import HubConfig
+    from hub.runtime import Hub
+
+    cfg = HubConfig.model_validate(json.loads(args.config))
+
+    async def main() -> None:
+        hub = Hub(cfg)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await hub.start()
+        subscribed = await hub.bridge.wait_subscribed(10)
+        print(json.dumps({"event": "started", "subscribed": subscribed}), flush=True)
+        while not stop.is_set():
+            snap = hub.stats.snapshot()
+            print(json.dumps({"t": time.time(), "threads_cpu_s": threads_cpu(), **snap}), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+        await hub.stop()
+        print(json.dumps({"event": "stopped", **hub.stats.snapshot()}), flush=True)
+
+    asyncio.run(main())
+
+
+def threads_cpu() -> dict[str, float]:
+    """CPU seconds per thread of this process (network thread, event loop, SQL thread…)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for t in threading.enumerate():
+        try:
+            f = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[t.name] = round((int(f[11]) + int(f[12])) / tick, 2)
+    return out
+
+
+def _client(client_id: str, clean: bool) -> Any:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+
+
+def _connect_props() -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    p = Properties(PacketTypes.CONNECT)
+    p.SessionExpiryInterval = SESSION_S
+    return p
+
+
+def role_bare(args: argparse.Namespace) -> None:
+    """A paho subscriber that only counts (loop_forever, the fastest paho receive loop measured here)."""
+    from contract.topics import hub_subscriptions
+
+    c = _client(BARE_ID, clean=False)
+    state = {"n": 0, "first": 0.0, "last": 0.0}
+    want = args.count
+
+    def on_connect(client: Any, *_: Any) -> None:
+        client.subscribe([(f, 1) for f in hub_subscriptions()])
+
+    def on_subscribe(client: Any, *_: Any) -> None:
+        if want == 0:
+            client.disconnect()
+
+    def on_message(client: Any, _u: Any, _m: Any) -> None:
+        now = time.time()
+        state["n"] += 1
+        if state["n"] == 1:
+            state["first"] = now
+            state["cpu0"] = time.process_time()
+        state["last"] = now
+        if state["n"] >= want:
+            client.disconnect()
+
+    c.on_connect, c.on_subscribe, c.on_message = on_connect, on_subscribe, on_message
+    c.connect("127.0.0.1", args.port, 60, clean_start=False, properties=_connect_props())
+    timer = threading.Timer(args.timeout, c.disconnect)
+    timer.start()
+    c.loop_forever()
+    timer.cancel()
+    state["cpu"] = time.process_time() - state.get("cpu0", 0.0)
+    print(json.dumps(state), flush=True)
+
+
+def role_publish(args: argparse.Namespace) -> None:
+    """Publishes cameras [start, start+count) × PER_CAMERA at QoS 1 as fast as the broker acknowledges."""
+    c = _client(f"bench-pub-{args.start}", clean=True)
+    c.max_inflight_messages_set(500)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", args.port, 60)
+    base = time.time() - 3600
+    infos = []
+    n = 0
+    for rnd in range(PER_CAMERA):
+        for i in range(args.start, args.start + args.count):
+            seq = rnd * PER_AGENT + i % PER_AGENT  # per agent, increasing
+            infos.append(
+                c.publish(camera_topic(i), health_payload(i, seq, base + rnd * 30 + i * 1e-3), qos=1)
+            )
+            n += 1
+            if n % 200 == 0:
+                c.loop(0)
+    deadline = time.time() + 120
+    while not all(i.is_published() for i in infos[-1000:]) and time.time() < deadline:
+        c.loop(0.05)
+    while not all(i.is_published() for i in infos) and time.time() < deadline:
+        c.loop(0.05)
+    c.disconnect()
+    print(json.dumps({"published": sum(1 for i in infos if i.is_published())}), flush=True)
+
+
+def role_steady(args: argparse.Namespace) -> None:
+    """Paced publisher: `rate` msg/s for `seconds`, each camera at most once, ts = time of publishing."""
+    c = _client("bench-steady", clean=True)
+    c.max_inflight_messages_set(500)
+    c.connect("127.0.0.1", args.port, 60)
+    total = args.rate * args.seconds
+    t0 = time.time()
+    for k in range(total):
+        target = t0 + k / args.rate
+        while True:
+            delay = target - time.time()
+            if delay <= 0:
+                break
+            c.loop(min(delay, 0.01))
+        i = k % CAMERAS
+        seq = PER_CAMERA * PER_AGENT + (k // CAMERAS) * PER_AGENT + i % PER_AGENT
+        c.publish(camera_topic(i), health_payload(i, seq, time.time()), qos=1)
+    for _ in range(100):
+        c.loop(0.02)
+    c.disconnect()
+    print(json.dumps({"published": total, "seconds": round(time.time() - t0, 2)}), flush=True)
+
+
+# orchestration ----------------------------------------------------------------------------------------------
+def child(role: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--role", role, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if role != "hub" else None,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def last_json(p: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    out, _ = p.communicate(timeout=timeout)
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    return dict(json.loads(lines[-1])) if lines else {}
+
+
+class HubProcess:
+    """The hub child; a reader thread keeps its stats lines (one every 0.1 s)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.proc = child("hub", "--config", json.dumps(config))
+        self.lines: list[dict[str, Any]] = []
+        self.started = threading.Event()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+        if not self.started.wait(30):
+            raise RuntimeError("hub child did not start")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for ln in self.proc.stdout:
+            if not ln.startswith("{"):
+                continue
+            d = json.loads(ln)
+            if d.get("event") == "started":
+                self.started.set()
+            self.lines.append(d)
+
+    def latest(self) -> dict[str, Any]:
+        return self.lines[-1] if self.lines else {}
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> dict[str, Any]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._t.join(5)
+        return self.latest()
+
+
+def wait(cond: Any, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def influx_count(port: int, db: str) -> int:
+    from devtools.services import influx_query
+
+    res: Any = influx_query(port, db, "SELECT count(seq) FROM camera_health")
+    series = res["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def measure_lag(db_path: Path, since: float, expected: int, until: float) -> list[float]:
+    """Polls the hub's database like the API would; lag = first seen in SQL − ts (= publish time)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    seen: dict[str, float] = {}
+    watermark = datetime.fromtimestamp(since, UTC).replace(tzinfo=None).isoformat(" ")
+    while time.time() < until and len(seen) < expected:
+        rows = conn.execute("SELECT key, last_ts FROM cameras WHERE last_ts >= ?", (watermark,)).fetchall()
+        now = time.time()
+        newest = watermark
+        for key, last_ts in rows:
+            if key not in seen:
+                ts = datetime.fromisoformat(last_ts).replace(tzinfo=UTC).timestamp()
+                seen[key] = now - ts
+            newest = max(newest, last_ts)
+        # Rows are committed at most one flush apart: keep a 3 s window behind the newest seen.
+        if rows:
+            cutoff = datetime.fromisoformat(newest).replace(tzinfo=UTC).timestamp() - 3
+            watermark = max(
+                watermark, datetime.fromtimestamp(cutoff, UTC).replace(tzinfo=None).isoformat(" ")
+            )
+        time.sleep(0.05)
+    conn.close()
+    return list(seen.values())
+
+
+def main() -> int:
+    from devtools.services import free_port, influx_create_db, start_influxd, start_mosquitto
+
+    total = CAMERAS * PER_CAMERA
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    mosq = start_mosquitto(work / "mosquitto")
+    influx = start_influxd(work / "influxd")
+    influx_create_db(influx.port, "bench")
+    db_path = work / "hub.db"
+    config = {
+        "data_dir": str(work / "hub"),
+        "mqtt": {"port": mosq.port, "client_id": HUB_ID},
+        "influx": {"url": influx.url, "database": "bench", "batch_size": 5000, "flush_interval_s": 1.0},
+        "database": {"url": f"sqlite:///{db_path}"},
+        "http": {"port": free_port()},
+        "ingest": {"state_flush_s": 1.0},
+    }
+    result: dict[str, Any] = {"bench": "ingest", "cameras": CAMERAS, "messages": total}
+    hub: HubProcess | None = None
+    try:
+        # Sessions first, so the broker queues the burst for both consumers.
+        last_json(child("bare", "--port", str(mosq.port), "--count", "0"), 30)
+        hub = HubProcess(config)
+        hub.stop()
+
+        t0 = time.time()
+        step = CAMERAS // PUBLISHERS
+        pubs = [
+            child("publish", "--port", str(mosq.port), "--start", str(k * step), "--count", str(step))
+            for k in range(PUBLISHERS)
+        ]
+        published = sum(last_json(p, 300).get("published", 0) for p in pubs)
+        result["published"] = published
+        result["publish_s"] = round(time.time() - t0, 1)
+
+        bare = last_json(
+            child("bare", "--port", str(mosq.port), "--count", str(total), "--timeout", "180"), 200
+        )
+        bare_rate = (bare["n"] - 1) / (bare["last"] - bare["first"]) if bare.get("n", 0) > 1 else 0.0
+        result["bare_received"] = bare.get("n", 0)
+        result["bare_msgs_per_s"] = round(bare_rate)
+        result["bare_cpu_us_per_msg"] = round(bare.get("cpu", 0) / max(1, bare.get("n", 1)) * 1e6, 1)
+
+        t_start = time.time()
+        hub = HubProcess(config)
+        cpu0 = hub.cpu_s()
+        wait(lambda: hub is not None and hub.latest().get("accepted", 0) >= total, 180)
+        t_ingested = time.time()
+        wait(lambda: influx_count(influx.port, "bench") >= total, 120, step=0.1)
+        t_influx = time.time()
+        cpu1 = hub.cpu_s()
+        threads0 = next((ln for ln in hub.lines if "threads_cpu_s" in ln), {}).get("threads_cpu_s", {})
+        threads1 = hub.latest().get("threads_cpu_s", {})
+        result["hub_threads_cpu_us_per_msg"] = {
+            k: round((v - threads0.get(k, 0.0)) / total * 1e6, 1) for k, v in threads1.items()
+        }
+        first = next((ln["t"] for ln in hub.lines if ln.get("received", 0) > 0), t_start)
+        points = influx_count(influx.port, "bench")
+        snap = hub.latest()
+        result.update(
+            hub_received=snap.get("received"),
+            hub_accepted=snap.get("accepted"),
+            influx_points=points,
+            lost=total - points,
+            hub_msgs_per_s=round(total / (t_influx - first + 0.1)),
+            hub_ingest_msgs_per_s=round(total / (t_ingested - first + 0.1)),
+            hub_cpu_us_per_msg=round((cpu1 - cpu0) / total * 1e6, 1),
+            rejected=snap.get("rejected_total"),
+            backpressure_waits=snap.get("backpressure_waits"),
+            sql_flush_ms_max=snap.get("sql_flush_ms_max"),
+        )
+        result["ratio_to_bare"] = round(result["hub_msgs_per_s"] / bare_rate, 2) if bare_rate else None
+
+        # Lag at a steady 1,000 msg/s.
+        steady_start = time.time()
+        steady = child(
+            "steady", "--port", str(mosq.port), "--rate", str(STEADY_RATE), "--seconds", str(STEADY_SECONDS)
+        )
+        lags = measure_lag(
+            db_path, steady_start - 1, STEADY_RATE * STEADY_SECONDS, steady_start + STEADY_SECONDS + 15
+        )
+        last_json(steady, 60)
+        result.update(
+            lag_messages=STEADY_RATE * STEADY_SECONDS,
+            lag_seen=len(lags),
+            lag_p50_s=round(percentile(lags, 0.5), 3),
+            lag_p99_s=round(percentile(lags, 0.99), 3),
+            lag_max_s=round(max(lags), 3) if lags else None,
+        )
+        final = hub.stop()
+        hub = None
+        result["hub_influx_dropped"] = final.get("influx_dropped")
+    finally:
+        if hub is not None:
+            hub.stop()
+        mosq.stop()
+        influx.stop()
+    result["goals"] = {
+        "msgs_per_s_ge_5000": result.get("hub_msgs_per_s", 0) >= 5000,
+        "ge_50pct_of_bare": (result.get("ratio_to_bare") or 0) >= 0.5,
+        "nothing_lost": result.get("lost") == 0 and result.get("lag_seen") == result.get("lag_messages"),
+        "lag_p99_lt_2s": (result.get("lag_p99_s") or 99) < 2.0,
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--role")
+    ap.add_argument("--config")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--count", type=int, default=0)
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--rate", type=int, default=STEADY_RATE)
+    ap.add_argument("--seconds", type=int, default=STEADY_SECONDS)
+    a = ap.parse_args()
+    roles = {"hub": role_hub, "bare": role_bare, "publish": role_publish, "steady": role_steady}
+    if a.role:
+        roles[a.role](a)
+        sys.exit(0)
+    sys.exit(main())
