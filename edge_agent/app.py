@@ -19,6 +19,7 @@ from edge_agent.config import CameraConfig, EdgeConfig, load_config
 from edge_agent.health import (
     CameraState,
     build_health,
+    clock_is_sane,
     describe_key,
     problems_of,
     snapshot_properties,
@@ -49,6 +50,7 @@ DRAIN_ON_STOP_S = 1.5  # time given to the backlog before the offline status on 
 OFFLINE_ACK_S = 2.0
 STATS_EVERY_S = 300.0
 ERROR_MAX = 500
+CLOCK_WRONG = "Đồng hồ hệ thống của hộp sai (chưa đồng bộ NTP): chưa gửi được kết quả"
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Counters:
     commands: int = 0
     commands_rejected: int = 0
     broker_refused: int = 0  # messages the broker answered with a failure PUBACK (ACL)
+    clock_wrong: int = 0  # results and replies not sent because the system clock is not set
     connects: int = 0
     disconnects: int = 0
 
@@ -160,7 +163,7 @@ class EdgeAgent:
                 await asyncio.wait_for(self._drained.wait(), DRAIN_ON_STOP_S)
             except TimeoutError:
                 pass
-        if self._gen is not None:
+        if self._gen is not None and self._clock_ok(self.clock()):
             payload = status_payload(self.config, "offline", self.clock(), self.boot)
             offline = OutMessage(self.status_topic, payload, qos=1, retain=True)
             mid = self.link.publish(self._gen, offline)
@@ -263,9 +266,24 @@ class EdgeAgent:
         """Retained birth message, straight onto the wire: on a reconnect it must come before the backlog."""
         if self._gen is None:
             return
-        payload = status_payload(self.config, "online", self.clock(), self.boot, len(self.outbox))
+        now = self.clock()
+        if not self._clock_ok(now):
+            return
+        payload = status_payload(self.config, "online", now, self.boot, len(self.outbox))
         if self.link.publish(self._gen, OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
+
+    def _clock_ok(self, now: float) -> bool:
+        if clock_is_sane(now):
+            return True
+        self.counters.clock_wrong += 1
+        if self.counters.clock_wrong % 100 == 1:
+            log.error(
+                "system clock reads %s: messages are held back until NTP sets it (%d so far)",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                self.counters.clock_wrong,
+            )
+        return False
 
     # --- probe results -----------------------------------------------------------------------------------------
 
@@ -273,6 +291,8 @@ class EdgeAgent:
         cfg = self.config
         now = self.clock()
         self.counters.probes += 1
+        if not self._clock_ok(now):
+            return {"camera": cam.id, "error": CLOCK_WRONG}
         problems = problems_of(result, cam.expected_fps, cfg.thresholds)
         seq, self.seq = self.seq, self.seq + 1
         health = build_health(cam, result, problems, ts=now, seq=seq, agent=cfg.agent.id, boot=self.boot)
@@ -363,6 +383,8 @@ class EdgeAgent:
         self._reply(cmd.transaction, status, data, error)
 
     def _reply(self, transaction: str, status: str, data: dict[str, Any], error: str | None) -> None:
+        if not self._clock_ok(self.clock()):
+            return
         if error is not None:
             error = self.redactor.scrub(error)[:ERROR_MAX]
         reply = CommandReply.model_validate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contract import CameraHealth, Problem, SnapshotMeta
+from contract.payloads import TS_MAX, TS_MIN
 from edge_agent.checks import judge
 from edge_agent.config import CameraConfig, Thresholds
 from edge_agent.probe import ProbeResult
@@ -16,6 +17,12 @@ def _clamp(value: float | None, high: float, digits: int) -> float | None:
     if value is None:
         return None
     return round(min(max(value, 0.0), high), digits)
+
+
+def clock_is_sane(ts: float) -> bool:
+    """The contract refuses timestamps outside 2017..2100: a box without a real-time clock starts in 1970
+    until NTP sets it, and its messages must wait rather than carry a false time."""
+    return TS_MIN <= ts <= TS_MAX
 
 
 def problems_of(result: ProbeResult, expected_fps: float | None, th: Thresholds) -> list[Problem]:

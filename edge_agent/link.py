@@ -23,7 +23,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import ValidationError
 
+from contract import format_validation_error
 from edge_agent.config import MqttSection
 from edge_agent.outbox import OutMessage
 
@@ -187,7 +189,17 @@ class MqttLink:
             self._gen += 1
             gen = self._gen
             self._broker_reason = None
-            client = self._new_client(gen)
+            try:
+                client = self._new_client(gen)
+            except ValueError as exc:  # the Last Will cannot be built: the system clock is not set yet
+                delay = backoff_delay(
+                    attempt, self.settings.backoff_min_s, self.settings.backoff_max_s, self._rng()
+                )
+                attempt += 1
+                why = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+                self._post(ConnectFailed(f"not connecting: the Last Will is invalid ({why})", delay))
+                self._stop.wait(delay)
+                continue
             try:
                 client.connect(
                     self.settings.host, self.settings.port, self.settings.keepalive, clean_start=True

@@ -132,6 +132,10 @@ class WorkerPool:
     def size(self) -> int:
         return self._size
 
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._all if w.process.pid is not None]
+
     def resize(self, size: int) -> None:
         """Grow now; shrink as workers come back idle."""
         self._size = size

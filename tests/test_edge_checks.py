@@ -11,6 +11,7 @@ from edge_agent.config import CameraConfig, Thresholds
 from edge_agent.health import (
     CameraState,
     build_health,
+    clock_is_sane,
     describe_key,
     problems_of,
     snapshot_properties,
@@ -195,3 +196,9 @@ def test_snapshot_properties_are_strings_matching_the_contract() -> None:
     props = snapshot_properties(SnapshotMeta(ts=1_763_880_000.5, width=640, height=360, seq=7))
     assert dict(props) == {"ts": "1763880000.5", "width": "640", "height": "360", "seq": "7"}
     assert SnapshotMeta.model_validate(dict(props)).seq == 7
+
+
+def test_clock_sanity() -> None:
+    assert clock_is_sane(1_763_880_000.0)
+    assert not clock_is_sane(86_400.0)  # a box without a real-time clock, before NTP: 1970
+    assert not clock_is_sane(5_000_000_000.0)
