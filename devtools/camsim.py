@@ -4,8 +4,9 @@ Runs under Debian's /usr/bin/python3 because GStreamer's Python bindings live th
 module imports only the stdlib and gi. Start it from the repo root with `/usr/bin/python3 -m devtools.camsim`;
 drive it from the venv with devtools.camsim_client. docs/CAMSIM.md describes the behaviours and the control API.
 
-Threads: GStreamer/GLib objects are touched only on the GLib main loop. The HTTP control thread hands every
-request over with `on_main`, the hang port has its own accept thread, and streaming threads belong to GStreamer.
+Threads: the GLib main loop serves RTSP clients and owns every camera's state; the HTTP control thread hands
+each request over with `on_main`, the hang port has its own accept thread, and GStreamer has its streaming
+threads (touched only through element properties, which are thread-safe).
 """
 
 from __future__ import annotations
@@ -104,10 +105,12 @@ class LiveMedia:
 class Camera:
     spec: CameraSpec
     look: int
-    factory: Any
     behaviour: str
     streaming: bool = True
+    factory: Any = None
+    roles: list[str] = field(default_factory=list)  # RTSP auth roles admitted (empty: no auth on the server)
     media: list[LiveMedia] = field(default_factory=list)
+    idle_since: float | None = None  # monotonic time the last session left
     label_text: str = ""
 
     @property
@@ -206,6 +209,8 @@ def _slow_probe(_pad: Any, _info: Any, live: LiveMedia, fps: int) -> Any:
 
 
 ANONYMOUS = "anonymous"
+# A media the server suspended after a DESCRIBE is as good as prepared: the next SETUP wakes it.
+READY = (GstRtspServer.RTSPMediaStatus.PREPARED, GstRtspServer.RTSPMediaStatus.SUSPENDED)
 
 
 def role_token(role: str) -> Any:
@@ -262,39 +267,48 @@ class Simulator:
             log.warning("rsvgoverlay is missing (gstreamer1.0-plugins-bad): cameras show no name/clock label")
         if any(c.blur for c in cfg.cameras) and not has_element("gaussianblur"):
             raise ConfigError("blur needs the gaussianblur element (gstreamer1.0-plugins-bad), not installed")
-        self.cameras: dict[str, Camera] = {}
-        for i, spec in enumerate(cfg.cameras):
-            factory = GstRtspServer.RTSPMediaFactory()
-            factory.set_launch(launch_line(spec, i, self.labels))
-            factory.set_shared(True)
-            cam = Camera(spec, i, factory, spec.behaviour)
-            factory.connect("media-configure", self._media_configure, cam)
-            self.cameras[spec.name] = cam
-            self.mounts.add_factory(cam.path, factory)
-        self._setup_auth()
+        self.cameras = {spec.name: Camera(spec, i, spec.behaviour) for i, spec in enumerate(cfg.cameras)}
+        auth = self._setup_auth()
+        if auth is not None:
+            self.server.set_auth(auth)
+        for cam in self.cameras.values():
+            cam.factory = self._make_factory(cam)
+            self.mounts.add_factory(cam.path, cam.factory)
+        # Clients are served on the main loop too (by default each gets a thread of its own): then client
+        # requests, signals, our control calls and the release of idle pipelines never run concurrently.
+        self.server.get_thread_pool().set_max_threads(0)
+        self.server.connect("client-connected", self._client_connected)
         self.rtsp_port = 0
 
-    def _setup_auth(self) -> None:
+    def _make_factory(self, cam: Camera) -> Any:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch_line(cam.spec, cam.look, self.labels))
+        factory.set_shared(True)
+        for role in cam.roles:
+            perm = f"{role}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+            factory.add_role_from_structure(Gst.Structure.from_string(perm)[0])
+        factory.connect("media-configure", self._media_configure, cam)
+        return factory
+
+    def _setup_auth(self) -> Any | None:
+        """Roles: one per distinct user:pass; an open camera admits anonymous and every role."""
         protected = {c.path: c.spec.auth for c in self.cameras.values() if c.spec.auth}
         if not protected:
-            return
+            return None
         basic = {cred: GstRtspServer.RTSPAuth.make_basic(*cred.split(":", 1)) for cred in protected.values()}
         roles = {cred: f"user{i}" for i, cred in enumerate(sorted(basic))}
         auth = CameraAuth({path: f"Basic {basic[cred]}" for path, cred in protected.items()})
         for cred, role in roles.items():
             auth.add_basic(basic[cred], role_token(role))
         for cam in self.cameras.values():
-            allowed = [roles[cam.spec.auth]] if cam.spec.auth else [ANONYMOUS, *roles.values()]
-            for role in allowed:
-                perm = f"{role}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
-                cam.factory.add_role_from_structure(Gst.Structure.from_string(perm)[0])
-        self.server.set_auth(auth)
+            cam.roles = [roles[cam.spec.auth]] if cam.spec.auth else [ANONYMOUS, *roles.values()]
+        return auth
 
     def attach(self) -> int:
         if self.server.attach(None) == 0:
             raise OSError(f"cannot listen for RTSP on {self.cfg.host}:{self.cfg.rtsp_port} (port in use?)")
         self.rtsp_port = int(self.server.get_bound_port())
-        GLib.timeout_add(1000, self._tick_labels)
+        GLib.timeout_add(1000, self._tick)
         return self.rtsp_port
 
     def _media_configure(self, _factory: Any, media: Any, cam: Camera) -> None:
@@ -318,42 +332,66 @@ class Simulator:
         apply_behaviour(cam, live)
         cam.media.append(live)
         media.connect("unprepared", self._media_unprepared, cam)
-        # High priority: the keep must land before the first client can possibly have gone again.
-        media.connect(
-            "prepared", lambda *_: GLib.idle_add(self._keep, cam, live, priority=GLib.PRIORITY_HIGH)
-        )
         log.info("camera %s: pipeline started (%s)", cam.spec.name, cam.behaviour)
 
-    def _keep(self, cam: Camera, live: LiveMedia) -> bool:
-        """Take a prepare count of our own on a new pipeline.
+    def _client_connected(self, _server: Any, client: Any) -> None:
+        client.connect("describe-request", self._request_served)
+        client.connect("setup-request", self._request_served)
+
+    def _request_served(self, _client: Any, ctx: Any) -> None:
+        # Emitted on the main loop right after the answer went out, while the client still holds the media:
+        # nothing of the client's can have been torn down yet.
+        path = ctx.uri.abspath if ctx.uri is not None else ""
+        cam = self.cameras.get(path.strip("/").split("/")[0])
+        if cam is not None:
+            for live in cam.media:
+                self._keep(cam, live)
+
+    def _keep(self, cam: Camera, live: LiveMedia) -> None:
+        """Take a prepare count of our own on a new pipeline, so that it outlives its clients for linger_s.
 
         A shared media that loses its last client is torn down, and a client arriving meanwhile (an agent's
-        DESCRIBE preflight followed by its real open is exactly that) gets 503 from the server. A real camera
-        keeps streaming, so we keep the pipeline until the camera is stopped. Idle, it sits paused (no CPU).
+        DESCRIBE preflight followed by its real open is exactly that) gets 503 from the server: a real camera
+        would just answer. _release later lets the pipeline go without that window.
         """
-        if not live.kept and live in cam.media and cam.streaming:
+        if not live.kept and cam.streaming and live.media.get_status() in READY:
             live.kept = bool(live.media.prepare(None))
-        return False
 
     def _release(self, cam: Camera) -> None:
+        """Let the camera's pipelines go. The mount gets a fresh factory first, so a client arriving while the
+        old pipeline shuts down builds a new one instead of finding the dying one (503)."""
+        cam.factory = self._make_factory(cam)
+        if cam.streaming:
+            self.mounts.add_factory(cam.path, cam.factory)
         for live in list(cam.media):
             if live.kept:
                 live.kept = False
                 live.media.unprepare()
+        cam.idle_since = None
 
     def _media_unprepared(self, media: Any, cam: Camera) -> None:
         cam.media = [m for m in cam.media if m.media is not media]
         log.info("camera %s: pipeline stopped", cam.spec.name)
 
-    def _tick_labels(self) -> bool:
-        now = time.time()
+    def _tick(self) -> bool:
+        """Once a second: advance the label clocks; release pipelines nobody has played for linger_s."""
+        now = time.monotonic()
         for cam in self.cameras.values():
-            if cam.behaviour in ("frozen", "black", "covered") or not cam.media:
+            if not cam.media:
                 continue
-            cam.label_text = label_svg(cam.spec, now)
-            for live in cam.media:
-                if live.label is not None:
-                    live.label.set_property("data", cam.label_text)
+            if self.sessions(cam.path):
+                cam.idle_since = None
+            elif cam.idle_since is None:
+                cam.idle_since = now
+            elif now - cam.idle_since >= self.cfg.linger_s:
+                log.info("camera %s: nobody watched for %.0f s", cam.spec.name, now - cam.idle_since)
+                self._release(cam)
+                continue
+            if cam.behaviour not in ("frozen", "black", "covered"):
+                cam.label_text = label_svg(cam.spec, time.time())
+                for live in cam.media:
+                    if live.label is not None:
+                        live.label.set_property("data", cam.label_text)
         return True
 
     def camera(self, name: str) -> Camera:

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "width": 640,
     "height": 360,
     "fps": 10,
+    "linger_s": 5.0,
 }
 CAMERA_KEYS = {"name", "behaviour", "auth", "width", "height", "fps", "blur"}
 LIMITS = {"width": (32, 3840), "height": (32, 2160), "fps": (1, 60)}
@@ -58,6 +59,7 @@ class SimConfig:
     rtsp_port: int = DEFAULTS["rtsp_port"]
     control_port: int = DEFAULTS["control_port"]
     hang_port: int = DEFAULTS["hang_port"]
+    linger_s: float = DEFAULTS["linger_s"]  # a pipeline outlives its last client this long (then stops)
 
     @property
     def public_host(self) -> str:
@@ -154,6 +156,11 @@ def parse_config(data: Any, source: str = "config") -> SimConfig:
     for key in ("rtsp_port", "control_port", "hang_port"):
         merged[key] = _int(merged[key], f"{source}: {key}", 0, 65535)
     defaults = {k: _int(merged[k], f"{source}: {k}", *LIMITS[k]) for k in LIMITS}
+    linger = merged["linger_s"]
+    if isinstance(linger, bool) or not isinstance(linger, int | float) or not 0 <= linger <= 3600:
+        raise ConfigError(
+            f"{source}: linger_s must be a number of seconds between 0 and 3600, got {linger!r}"
+        )
     cameras = data.get("cameras")
     if not isinstance(cameras, list) or not cameras:
         raise ConfigError(f"{source}: 'cameras' must be a non-empty list")
@@ -170,6 +177,7 @@ def parse_config(data: Any, source: str = "config") -> SimConfig:
         rtsp_port=merged["rtsp_port"],
         control_port=merged["control_port"],
         hang_port=merged["hang_port"],
+        linger_s=float(linger),
     )
 
 
@@ -183,6 +191,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--hang-port", type=int, help="port that accepts TCP and never answers (default: a free one)"
     )
+    p.add_argument("--linger-s", type=float, help="seconds a pipeline outlives its last client (5)")
     p.add_argument("--width", type=int, help="default width of cameras (640)")
     p.add_argument("--height", type=int, help="default height of cameras (360)")
     p.add_argument("--fps", type=int, help="default frame rate of cameras (10)")

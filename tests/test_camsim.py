@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import pytest
 
 from devtools.camsim_client import SERVER_PYTHON, CamSim, CamSimError, camsim_config, rtsp_describe
 from devtools.camsim_spec import ConfigError, parse_camera_arg, parse_config
+from devtools.services import wait_until
 from tests.fixtures_camsim import CamSimFactory
 
 # fpsprobesize 0: FFmpeg otherwise reads ~20 frames (2 s at 10 fps) to guess the frame rate the SDP/SPS gives.
@@ -35,12 +37,14 @@ CAMERAS = {
     "faults": {"behaviour": "normal", "blur": True},
     "locked": {"behaviour": "normal", "auth": SECRET},
     "fresh": "normal",
+    "idle": "normal",
 }
+LINGER_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def sim(camsim_module_factory: CamSimFactory) -> CamSim:
-    return camsim_module_factory(CAMERAS)
+    return camsim_module_factory(CAMERAS, linger_s=LINGER_S)
 
 
 @pytest.fixture(autouse=True)
@@ -180,6 +184,18 @@ def test_back_to_back_clients_never_see_a_half_torn_down_stream(sim: CamSim) -> 
     # client arrives while the previous one's pipeline is being torn down, unless the simulator keeps it.
     statuses = [rtsp_describe(sim.url("fresh"))[0] for _ in range(8)]
     assert statuses == [200] * 8
+
+
+def test_idle_pipelines_are_released_without_refusing_anyone(sim: CamSim) -> None:
+    # DESCRIBE alone opens no session, so the pipeline is released every linger period while clients keep
+    # coming: each release must hand new clients a fresh pipeline, never the one shutting down (503).
+    deadline = time.monotonic() + 3 * LINGER_S + 1.5
+    statuses = set()
+    while time.monotonic() < deadline:
+        statuses.add(rtsp_describe(sim.url("idle"))[0])
+    assert statuses == {200}
+    assert sim.log_tail(400).count("camera idle: nobody watched") >= 2, "no release happened meanwhile"
+    wait_until(lambda: sim.camera("idle")["pipelines"] == 0, 10 * LINGER_S, "idle pipeline release")
 
 
 def test_basic_auth_camera(sim: CamSim) -> None:
