@@ -191,23 +191,31 @@ class Ingest:
                 "camera_health",
                 {"district": cam.district, "commune": cam.commune, "camera": cam.slug, "agent": agent},
             )
-        problems = [p.value for p in h.problems]
-        fields = [
-            "online=true" if h.online else "online=false",
-            f"seq={h.seq}i",
-            f'status="{reported_status(h.online, problems)}"',
-            f"problem_count={len(problems)}i",
-            f'problems="{",".join(problems)}"',
-        ]
+        d = h.__dict__  # pydantic keeps field values here; plain dict reads are the cheapest
+        online = d["online"]
+        probs = d["problems"]
+        if probs:
+            codes = [p.value for p in probs]
+            head = (
+                f"{series} online={'true' if online else 'false'},seq={d['seq']}i,"
+                f'status="{reported_status(online, codes)}",problem_count={len(codes)}i,'
+                f'problems="{",".join(codes)}"'
+            )
+        else:
+            head = (
+                f"{series} online={'true' if online else 'false'},seq={d['seq']}i,"
+                f'status="{"ok" if online else "offline"}",problem_count=0i,problems=""'
+            )
+        parts = [head]
         for name in _FLOAT_FIELDS:
-            v = getattr(h, name)
+            v = d[name]
             if v is not None:
-                fields.append(f"{name}={v!r}")
-        if h.width is not None:
-            fields.append(f"width={h.width}i")
-        if h.height is not None:
-            fields.append(f"height={h.height}i")
-        return f"{series} {','.join(fields)} {ts_ms(h.ts)}"
+                parts.append(f"{name}={v!r}")
+        if d["width"] is not None:
+            parts.append(f"width={d['width']}i")
+        if d["height"] is not None:
+            parts.append(f"height={d['height']}i")
+        return f"{','.join(parts)} {int(d['ts'] * 1000 + 0.5)}"
 
     def _snapshot(self, t: Topic, key: str, jpeg: bytes, props: Any, received: float) -> bool:
         raw = getattr(props, "UserProperty", None) or []

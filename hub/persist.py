@@ -7,12 +7,14 @@ and PostgreSQL, and one executemany per table per flush instead of one statement
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.bulk import BulkWriter
@@ -153,22 +155,72 @@ def camera_row(c: CameraState) -> dict[str, Any]:
     }
 
 
-def metrics_row(c: CameraState) -> dict[str, Any]:
-    return {
-        "b_key": c.key,
-        "online": c.online,
-        "fps": c.fps,
-        "width": c.width,
-        "height": c.height,
-        "open_ms": c.open_ms,
-        "brightness": c.brightness,
-        "sharpness": c.sharpness,
-        "motion": c.motion,
-        "reason": c.reason,
-        "last_ts": _dt(c.last_ts),
-        "last_seen": _dt(c.last_seen),
-        "last_seq": c.last_seq,
-    }
+def metrics_values(c: CameraState) -> tuple[Any, ...]:
+    """METRIC_COLUMNS then the key; times stay epoch floats (converted in the SQL thread)."""
+    return (
+        c.online,
+        c.fps,
+        c.width,
+        c.height,
+        c.open_ms,
+        c.brightness,
+        c.sharpness,
+        c.motion,
+        c.reason,
+        c.last_ts,
+        c.last_seen,
+        c.last_seq,
+        c.key,
+    )
+
+
+_TIME_INDEXES = (METRIC_COLUMNS.index("last_ts"), METRIC_COLUMNS.index("last_seen"))
+
+
+def _sqlite_time(ts: float | None) -> str | None:
+    # SQLAlchemy's SQLite storage text for DateTime, without the +00:00 that isoformat adds for aware times.
+    return datetime.fromtimestamp(ts, UTC).isoformat(" ", "microseconds")[:26] if ts is not None else None
+
+
+_metrics_compiled: dict[str, tuple[str, Callable[[list[Any]], tuple[Any, ...]]]] = {}
+
+
+def _metrics_sql(conn: Connection) -> tuple[str, Callable[[list[Any]], tuple[Any, ...]]]:
+    """The compiled UPDATE and a function putting a metrics_values() row into its parameter order."""
+    hit = _metrics_compiled.get(conn.dialect.name)
+    if hit is None:
+        compiled = _METRICS_UPDATE.compile(dialect=conn.dialect)
+        names = list(getattr(compiled, "positiontup", None) or [])
+        ours = [*METRIC_COLUMNS, "b_key"]
+        hit = _metrics_compiled[conn.dialect.name] = (
+            compiled.string,
+            itemgetter(*[ours.index(n) for n in names]),
+        )
+    return hit
+
+
+def update_metrics(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """The hottest statement (one row per camera that reported since the last flush): on SQLite the rows go
+    straight to the driver as tuples, elsewhere through SQLAlchemy with datetimes."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
+        sql, pick = _metrics_sql(conn)
+        i, j = _TIME_INDEXES
+        params = []
+        for r in rows:
+            v = list(r)
+            v[i] = _sqlite_time(v[i])
+            v[j] = _sqlite_time(v[j])
+            params.append(pick(v))
+        conn.exec_driver_sql(sql, params)
+        return
+    dicts = []
+    for r in rows:
+        d = dict(zip((*METRIC_COLUMNS, "b_key"), r, strict=True))
+        d["last_ts"], d["last_seen"] = _dt(d["last_ts"]), _dt(d["last_seen"])
+        dicts.append(d)
+    conn.execute(_METRICS_UPDATE, dicts)
 
 
 def camera_model(c: CameraState) -> Camera:
@@ -223,7 +275,7 @@ class SnapshotRow:
 @dataclass
 class FlushBatch:
     cameras: list[dict[str, Any]] = field(default_factory=list)
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[tuple[Any, ...]] = field(default_factory=list)
     agents: list[dict[str, Any]] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)
     snapshots: list[SnapshotRow] = field(default_factory=list)
@@ -271,7 +323,7 @@ class FlushBatch:
             c = store.cameras.get(k)
             if c is not None and k not in full:
                 if c.in_db:
-                    b.metrics.append(metrics_row(c))
+                    b.metrics.append(metrics_values(c))
                 else:  # written whole with the flush that registers it
                     b.cameras.append(camera_row(c))
                     b.camera_keys.append(k)
@@ -309,7 +361,7 @@ def write_batch(s: Session, batch: FlushBatch) -> None:
     if batch.cameras:
         _upsert(s, (_CAMERA_INSERT, _CAMERA_UPDATE), Camera.key, batch.cameras, batch.known_cameras)
     conn = s.connection()
-    _bulk.executemany(conn, _METRICS_UPDATE, batch.metrics)
+    update_metrics(conn, batch.metrics)
     if batch.snapshots:
         rows = [
             {

@@ -1,0 +1,79 @@
+"""State → SQL: the batched flush writes every column where it belongs (first write and later updates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from contract import CameraHealth, EdgeStatus
+from hub.db import Agent, Camera, Database, Transition
+from hub.persist import FlushBatch, load_registry, write_batch
+from hub.state import StateStore
+
+NOW = 1_763_880_000.0
+
+
+def flush(db: Database, store: StateStore) -> None:
+    ch = store.drain()
+    batch = FlushBatch.collect(store, ch.cameras, ch.metrics, ch.agents, ch.transitions, {})
+    with db.session() as s, s.begin():
+        write_batch(s, batch)
+    for k in batch.camera_keys:
+        store.cameras[k].in_db = True
+    for k in batch.agent_keys:
+        store.agents[k].in_db = True
+
+
+def health(ts: float, seq: int, **kw: object) -> CameraHealth:
+    return CameraHealth.model_validate({"ts": ts, "seq": seq, "online": True, "agent": "box", **kw})
+
+
+def test_flush_insert_then_metric_updates_then_reload(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db.create_all()
+    store = StateStore(180)
+    store.apply_edge_status("d", "c", "box", EdgeStatus(state="online", ts=NOW, version="2.1"), NOW)
+    cam = store.camera("d", "c", "k1")
+    store.apply_health(cam, health(NOW + 1, 0, fps=10.0, width=640, height=360), NOW + 1.5)
+    flush(db, store)
+    # Only metrics change now: the cheap UPDATE path.
+    store.apply_health(
+        cam,
+        health(
+            NOW + 31, 1, fps=12.5, brightness=80.25, sharpness=300.0, motion=2.0, open_ms=700.0, reason="slow"
+        ),
+        NOW + 31.5,
+    )
+    ch = store.changes
+    assert ch.metrics == {"d/c/k1"} and not ch.cameras
+    flush(db, store)
+    with db.session() as s:
+        row = s.get(Camera, "d/c/k1")
+        assert row is not None
+        got = (
+            row.fps,
+            row.width,
+            row.height,
+            row.brightness,
+            row.sharpness,
+            row.motion,
+            row.open_ms,
+            row.reason,
+        )
+        assert got == (12.5, None, None, 80.25, 300.0, 2.0, 700.0, "slow")
+        assert row.last_seq == 1 and row.online is True and row.status == "ok"
+        assert row.last_ts is not None and abs(row.last_ts.timestamp() - (NOW + 31)) < 1e-3
+        assert row.last_seen is not None and abs(row.last_seen.timestamp() - (NOW + 31.5)) < 1e-3
+        agent = s.get(Agent, "d/c/box")
+        assert agent is not None and agent.version == "2.1" and agent.state == "online"
+        assert [t.to_status for t in s.scalars(select(Transition).order_by(Transition.id))] == [
+            "online",
+            "ok",
+        ]
+        cams, agents = load_registry(s)
+    again = {c.key: c for c in cams}["d/c/k1"]
+    assert (again.fps, again.last_seq, again.agent_key, again.in_db) == (12.5, 1, "d/c/box", True)
+    assert again.last_ts is not None and abs(again.last_ts - (NOW + 31)) < 1e-3
+    assert [a.key for a in agents] == ["d/c/box"]
+    db.close()
