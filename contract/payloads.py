@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -236,15 +235,16 @@ def decode(topic: Topic, payload: bytes) -> Model | bytes:
         return payload
     if len(payload) > MAX_JSON_BYTES:
         raise ContractError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES} allowed for JSON")
+    # Parsed and validated in one pass by pydantic-core (~3x cheaper than json.loads + model_validate: the hub
+    # decodes thousands of these a second). Lax mode, exactly as model_validate on the parsed dict.
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError("not_json", f"payload is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ContractError("not_object", "payload must be a JSON object")
-    try:
-        return model.model_validate(data)
+        return model.model_validate_json(payload)
     except ValidationError as exc:
+        first = exc.errors()[0] if exc.error_count() else None
+        if first is not None and first["type"] == "json_invalid":
+            raise ContractError("not_json", f"payload is not JSON: {first['msg']}") from exc
+        if first is not None and first["type"] == "model_type" and not first["loc"]:
+            raise ContractError("not_object", "payload must be a JSON object") from exc
         raise ContractError("invalid", format_validation_error(exc)) from exc
 
 
