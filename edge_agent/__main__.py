@@ -59,12 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     # Imported only to run: `--check` stays quick (no OpenCV, no numpy).
     from edge_agent.app import EdgeAgent
     from edge_agent.logsetup import setup_logging
-    from edge_agent.probe import configure_opencv
     from edge_agent.redact import Redactor
 
     redactor = Redactor(config.secrets())
     setup_logging(args.log_level, redactor)
-    configure_opencv()
     agent = EdgeAgent(config, args.config.resolve(), redactor)
     return asyncio.run(_serve(agent))
 

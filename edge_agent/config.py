@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
+from edge_agent.redact import url_secrets
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
@@ -163,9 +164,7 @@ class EdgeConfig(StrictModel):
         """Every secret string in this config, so logs can scrub them wherever they turn up."""
         found = [self.mqtt.password] if self.mqtt.password else []
         for cam in self.cameras:
-            parts = urlsplit(cam.url)
-            if parts.password:
-                found.append(parts.password)
+            found += url_secrets(cam.url)
         return found
 
 

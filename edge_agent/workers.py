@@ -48,8 +48,12 @@ def _worker_main(conn: Connection) -> None:
     # a worker dying first would turn its probe in flight into a false camera fault.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from edge_agent.logsetup import setup_logging
     from edge_agent.probe import configure_opencv, safe_probe
+    from edge_agent.redact import Redactor, url_secrets
 
+    redactor = Redactor()
+    setup_logging("WARNING", redactor)
     configure_opencv()
     while True:
         try:
@@ -58,6 +62,7 @@ def _worker_main(conn: Connection) -> None:
             return  # the agent is gone
         if task is None:
             return
+        redactor.set_secrets(url_secrets(task.url))
         result = safe_probe(task.url, task.settings, task.black_luma, time.monotonic() + task.soft_s)
         try:
             conn.send(result)

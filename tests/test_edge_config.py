@@ -12,7 +12,7 @@ import pytest
 from contract.configfile import ConfigError, parse_text
 from edge_agent.commands import ReloadRefused, reload_plan
 from edge_agent.config import EdgeConfig, load_config
-from edge_agent.redact import RedactingFilter, Redactor, redact_url, scrub_text
+from edge_agent.redact import RedactingFilter, Redactor, redact_url, scrub_text, url_secrets
 from edge_agent.status import check_publishable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,6 +142,8 @@ def test_redaction() -> None:
     assert redact_url("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live"
     text = "could not open rtsp://admin:Pa55word@10.0.0.5/live?token=abc123 (timeout)"
     assert scrub_text(text) == "could not open rtsp://***@10.0.0.5/live?token=*** (timeout)"
+    assert url_secrets("rtsp://admin:Pa%40ss@h/x?token=t0k3n&ch=1") == ["Pa@ss", "t0k3n"]
+    assert url_secrets("rtsp://h/x") == []
     r = Redactor(["Pa55word", "ab"])  # too short to mask safely: left to the URL patterns
     assert r.scrub("password Pa55word in a sentence, ab") == "password *** in a sentence, ab"
 
