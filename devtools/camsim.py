@@ -29,6 +29,7 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 from devtools.camsim_spec import (  # noqa: E402
     BEHAVIOURS,
+    HEALTHY,
     CameraSpec,
     ConfigError,
     SimConfig,
@@ -83,22 +84,43 @@ def has_element(name: str) -> bool:
 
 
 @dataclass
-class LiveMedia:
-    """The elements of one running pipeline of a camera (one per mount: the media is shared by its clients)."""
+class Scene:
+    """The switchable elements of a synthetic camera's pipeline."""
 
-    media: Any
     bg: Any
     box: Any
-    encoder_pad: Any
     box_pad: Any
+    encoder_pad: Any
     label: Any | None
     label_pad: Any | None
     blur: Any | None
     slow_probe: int | None = None
     frame_no: int = 0
-    kept: bool = (
-        False  # holds its own prepare count: the pipeline outlives its clients until the camera stops
-    )
+
+    @classmethod
+    def find(cls, pipe: Any) -> Scene | None:
+        mix, enc = pipe.get_by_name("mix"), pipe.get_by_name("enc")
+        if mix is None or enc is None:
+            return None  # a clip camera: nothing to switch
+        pads = {p.get_name(): p for p in mix.sinkpads}
+        return cls(
+            bg=pipe.get_by_name("bg"),
+            box=pipe.get_by_name("box"),
+            box_pad=pads["sink_1"],
+            encoder_pad=enc.get_static_pad("sink"),
+            label=pipe.get_by_name("label"),
+            label_pad=pads.get("sink_2"),
+            blur=pipe.get_by_name("blur"),
+        )
+
+
+@dataclass
+class LiveMedia:
+    """One running pipeline of a camera (one per mount: the media is shared by its clients)."""
+
+    media: Any
+    scene: Scene | None
+    kept: bool = False  # holds a prepare count of ours: the pipeline outlives its clients (see _keep)
 
 
 @dataclass
@@ -119,9 +141,25 @@ class Camera:
 
     def can(self, behaviour: str) -> str | None:
         """Why this camera cannot show `behaviour`, or None when it can."""
+        if self.spec.clip and behaviour not in HEALTHY:
+            return "a clip camera plays its file as it is: only stop and resume apply"
         if behaviour == "blurred" and not self.spec.blur:
             return "behaviour 'blurred' needs the camera to be started with blur enabled (it costs CPU)"
         return None
+
+
+def clip_launch_line(cam: CameraSpec) -> str:
+    """A pre-encoded H.264 byte-stream file, looped and sent as it is (no decoding, no encoding).
+
+    h264parse splits it into access units and, with the frame rate from the caps, gives them steady timestamps
+    that run on across loops; the server's sinks pace them in real time.
+    """
+    location = str(cam.clip).replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'( multifilesrc location="{location}" loop=true '
+        f'caps="video/x-h264,stream-format=byte-stream,framerate={cam.fps}/1" '
+        "! h264parse ! video/x-h264,alignment=au ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
 
 
 def launch_line(cam: CameraSpec, look: int, label: bool) -> str:
@@ -172,7 +210,7 @@ def label_svg(spec: CameraSpec, now: float) -> str:
     )
 
 
-def apply_behaviour(cam: Camera, live: LiveMedia) -> None:
+def apply_behaviour(cam: Camera, scene: Scene) -> None:
     """Switch one running pipeline to the camera's behaviour by changing element properties (no relinking)."""
     b = cam.behaviour
     pattern, fg, bg = LOOKS[(cam.look + (4 if b == "moved" else 0)) % len(LOOKS)]
@@ -184,27 +222,38 @@ def apply_behaviour(cam: Camera, live: LiveMedia) -> None:
         pattern, fg, box_alpha, label_alpha = "solid-color", COVER_GREY, 0.04, 0.0
     elif b == "frozen":
         speed = 0
-    Gst.util_set_object_arg(live.bg, "pattern", pattern)
-    live.bg.set_property("foreground-color", fg)
-    live.bg.set_property("background-color", bg)
-    live.box.set_property("horizontal-speed", speed)
-    live.box_pad.set_property("alpha", box_alpha)
-    if live.label_pad is not None:
-        live.label_pad.set_property("alpha", label_alpha)
-    if live.blur is not None:
-        live.blur.set_property("sigma", BLUR_SIGMA if b == "blurred" else 0.0)
+    Gst.util_set_object_arg(scene.bg, "pattern", pattern)
+    scene.bg.set_property("foreground-color", fg)
+    scene.bg.set_property("background-color", bg)
+    scene.box.set_property("horizontal-speed", speed)
+    scene.box_pad.set_property("alpha", box_alpha)
+    if scene.label_pad is not None:
+        scene.label_pad.set_property("alpha", label_alpha)
+    if scene.blur is not None:
+        scene.blur.set_property("sigma", BLUR_SIGMA if b == "blurred" else 0.0)
     slow = b == "slow"
-    if slow and live.slow_probe is None:
-        live.slow_probe = live.encoder_pad.add_probe(Gst.PadProbeType.BUFFER, _slow_probe, live, cam.spec.fps)
-    elif not slow and live.slow_probe is not None:
-        live.encoder_pad.remove_probe(live.slow_probe)
-        live.slow_probe = None
+    if slow and scene.slow_probe is None:
+        scene.slow_probe = scene.encoder_pad.add_probe(
+            Gst.PadProbeType.BUFFER, _slow_probe, scene, cam.spec.fps
+        )
+    elif not slow and scene.slow_probe is not None:
+        scene.encoder_pad.remove_probe(scene.slow_probe)
+        scene.slow_probe = None
 
 
-def _slow_probe(_pad: Any, _info: Any, live: LiveMedia, fps: int) -> Any:
+def _pts_from_dts(_pad: Any, info: Any) -> Any:
+    # Streaming thread. A raw byte-stream carries no times: h264parse derives decode times from the frame rate,
+    # and with no B-frames (make_h264_clip) display time equals decode time. Without it RTP times stand still.
+    buf = info.get_buffer()
+    if buf.pts == Gst.CLOCK_TIME_NONE:
+        buf.pts = buf.dts
+    return Gst.PadProbeReturn.OK
+
+
+def _slow_probe(_pad: Any, _info: Any, scene: Scene, fps: int) -> Any:
     # Streaming thread: keep one frame in every fps/SLOW_FPS so the camera delivers SLOW_FPS with honest timestamps.
-    live.frame_no += 1
-    keep = live.frame_no % max(1, fps // SLOW_FPS) == 0
+    scene.frame_no += 1
+    keep = scene.frame_no % max(1, fps // SLOW_FPS) == 0
     return Gst.PadProbeReturn.OK if keep else Gst.PadProbeReturn.DROP
 
 
@@ -282,7 +331,8 @@ class Simulator:
 
     def _make_factory(self, cam: Camera) -> Any:
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(launch_line(cam.spec, cam.look, self.labels))
+        launch = clip_launch_line(cam.spec) if cam.spec.clip else launch_line(cam.spec, cam.look, self.labels)
+        factory.set_launch(launch)
         factory.set_shared(True)
         for role in cam.roles:
             perm = f"{role}, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
@@ -313,23 +363,14 @@ class Simulator:
 
     def _media_configure(self, _factory: Any, media: Any, cam: Camera) -> None:
         pipe = media.get_element()
-        mix, enc = pipe.get_by_name("mix"), pipe.get_by_name("enc")
-        pads = {p.get_name(): p for p in mix.sinkpads}
-        label = pipe.get_by_name("label")
-        live = LiveMedia(
-            media=media,
-            bg=pipe.get_by_name("bg"),
-            box=pipe.get_by_name("box"),
-            encoder_pad=enc.get_static_pad("sink"),
-            box_pad=pads["sink_1"],
-            label=label,
-            label_pad=pads.get("sink_2"),
-            blur=pipe.get_by_name("blur"),
-        )
-        if label is not None:
-            cam.label_text = label_svg(cam.spec, time.time())
-            label.set_property("data", cam.label_text)
-        apply_behaviour(cam, live)
+        live = LiveMedia(media, Scene.find(pipe))
+        if cam.spec.clip:
+            pipe.get_by_name("pay0").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, _pts_from_dts)
+        if live.scene is not None:
+            if live.scene.label is not None:
+                cam.label_text = label_svg(cam.spec, time.time())
+                live.scene.label.set_property("data", cam.label_text)
+            apply_behaviour(cam, live.scene)
         cam.media.append(live)
         media.connect("unprepared", self._media_unprepared, cam)
         log.info("camera %s: pipeline started (%s)", cam.spec.name, cam.behaviour)
@@ -390,8 +431,8 @@ class Simulator:
             if cam.behaviour not in ("frozen", "black", "covered"):
                 cam.label_text = label_svg(cam.spec, time.time())
                 for live in cam.media:
-                    if live.label is not None:
-                        live.label.set_property("data", cam.label_text)
+                    if live.scene is not None and live.scene.label is not None:
+                        live.scene.label.set_property("data", cam.label_text)
         return True
 
     def camera(self, name: str) -> Camera:
@@ -409,7 +450,8 @@ class Simulator:
             raise ValueError(why)
         cam.behaviour = behaviour
         for live in cam.media:
-            apply_behaviour(cam, live)
+            if live.scene is not None:
+                apply_behaviour(cam, live.scene)
         log.info("camera %s: behaviour %s", name, behaviour)
         return self.describe(cam)
 
@@ -473,6 +515,7 @@ class Simulator:
             "fps": s.fps,
             "auth": s.auth is not None,
             "blur": s.blur,
+            "clip": s.clip,
             "pipelines": len(cam.media),
             "sessions": self.sessions(cam.path),
         }

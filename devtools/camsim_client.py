@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.camsim_spec import parse_config
-from devtools.services import HOST, Service, wait_until
+from devtools.services import HOST, Service, require, wait_until
 
 SERVER_PYTHON = "/usr/bin/python3"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -242,3 +242,23 @@ def rtsp_describe(url: str, timeout: float = 3.0) -> tuple[int, dict[str, str]]:
         raise ConnectionError(f"{clean}: not an RTSP answer: {head[0][:80]!r}")
     headers = dict(line.split(":", 1) for line in head[1:] if ":" in line)
     return int(match[1]), {k.strip().lower(): v.strip() for k, v in headers.items()}
+
+
+def make_h264_clip(
+    path: Path, width: int = 1280, height: int = 720, fps: int = 25, seconds: float = 10.0, crf: int = 28
+) -> Path:
+    """Encode a test clip for a `clip` camera with ffmpeg: H.264 byte-stream, no B-frames, a key frame a second.
+
+    No B-frames: the simulator's parser gives each frame a decode time only, which must equal its display time.
+    """
+    ffmpeg = require("ffmpeg")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}",
+        "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-bf", "0",
+        "-g", str(fps), "-pix_fmt", "yuv420p", "-f", "h264", str(path),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=max(60.0, seconds * 10))
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not make {path}: {result.stderr.strip()[-500:]}")
+    return path

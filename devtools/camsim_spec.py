@@ -16,6 +16,7 @@ from typing import Any
 # normal/flaky: healthy picture (flaky is the demo's label for a camera that gets stopped and resumed).
 # The rest are faults an edge agent must recognise; `slow` delivers SLOW_FPS frames a second.
 BEHAVIOURS = ("normal", "flaky", "black", "frozen", "covered", "moved", "slow", "blurred")
+HEALTHY = ("normal", "flaky")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
@@ -28,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "fps": 10,
     "linger_s": 5.0,
 }
-CAMERA_KEYS = {"name", "behaviour", "auth", "width", "height", "fps", "blur"}
+CAMERA_KEYS = {"name", "behaviour", "auth", "width", "height", "fps", "blur", "clip"}
 LIMITS = {"width": (32, 3840), "height": (32, 2160), "fps": (1, 60)}
 
 
@@ -49,6 +50,8 @@ class CameraSpec:
     fps: int
     auth: str | None = None  # "user:pass": clients must send these (RTSP basic auth) or get 401
     blur: bool = False  # build the blur stage (costs CPU on every frame) so `blurred` can be switched on
+    # An H.264 Annex B byte-stream file served in a loop as it is (width/height/fps must describe it).
+    clip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,27 @@ def parse_camera(raw: Any, defaults: dict[str, Any], where: str) -> CameraSpec:
         )
     auth = check_auth(raw["auth"], f"{where}: auth") if raw.get("auth") is not None else None
     blur = _bool(raw.get("blur", False), f"{where}: blur") or behaviour == "blurred"
-    return CameraSpec(name, behaviour, size["width"], size["height"], size["fps"], auth, blur)
+    clip = check_clip(raw["clip"], f"{where}: clip") if raw.get("clip") is not None else None
+    if clip and (blur or behaviour not in HEALTHY):
+        raise ConfigError(
+            f"{where}: a clip camera plays its file as it is; behaviour must be normal or flaky"
+        )
+    return CameraSpec(name, behaviour, size["width"], size["height"], size["fps"], auth, blur, clip)
+
+
+def check_clip(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{what} must be the path of an H.264 byte-stream file, got {value!r}")
+    path = Path(value)
+    if path.suffix.lower() not in (".h264", ".264"):
+        raise ConfigError(
+            f"{what}: {value!r} must be a raw H.264 byte-stream (.h264 or .264), not a container"
+        )
+    if "%" in value or '"' in value:
+        raise ConfigError(f'{what}: {value!r}: the path must not contain % or " (multifilesrc patterns)')
+    if not path.is_file():
+        raise ConfigError(f"{what}: {value!r} is not a readable file")
+    return str(path.resolve())
 
 
 def parse_camera_arg(text: str) -> dict[str, Any]:
@@ -139,7 +162,7 @@ def parse_camera_arg(text: str) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or key not in CAMERA_KEYS - {"name", "behaviour"}:
             raise ConfigError(
-                f"--camera {text!r}: bad option {pair!r}; use auth=, width=, height=, fps=, blur="
+                f"--camera {text!r}: bad option {pair!r}; use auth=, width=, height=, fps=, blur=, clip="
             )
         raw[key] = value
     return raw
@@ -200,7 +223,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=BEHAVIOUR[,key=value...]",
-        help=f"add a camera; behaviours: {', '.join(BEHAVIOURS)}; keys: auth=user:pass, width, height, fps, blur",
+        help=f"add a camera; behaviours: {', '.join(BEHAVIOURS)}; keys: auth=user:pass, width, height, fps, "
+        "blur, clip=FILE.h264",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log each pipeline start/stop")
     return p

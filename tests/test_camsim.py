@@ -20,7 +20,14 @@ import cv2
 import numpy as np
 import pytest
 
-from devtools.camsim_client import SERVER_PYTHON, CamSim, CamSimError, camsim_config, rtsp_describe
+from devtools.camsim_client import (
+    SERVER_PYTHON,
+    CamSim,
+    CamSimError,
+    camsim_config,
+    make_h264_clip,
+    rtsp_describe,
+)
 from devtools.camsim_spec import ConfigError, parse_camera_arg, parse_config
 from devtools.services import wait_until
 from tests.fixtures_camsim import CamSimFactory
@@ -43,8 +50,14 @@ LINGER_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def sim(camsim_module_factory: CamSimFactory) -> CamSim:
-    return camsim_module_factory(CAMERAS, linger_s=LINGER_S)
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_h264_clip(tmp_path_factory.mktemp("clips") / "street.h264", 320, 180, 10, seconds=2)
+
+
+@pytest.fixture(scope="module")
+def sim(camsim_module_factory: CamSimFactory, clip: Path) -> CamSim:
+    clip_camera = {"clip": str(clip), "width": 320, "height": 180, "fps": 10}
+    return camsim_module_factory({**CAMERAS, "clip": clip_camera}, linger_s=LINGER_S)
 
 
 @pytest.fixture(autouse=True)
@@ -67,12 +80,12 @@ def capture(url: str) -> Iterator[cv2.VideoCapture]:
         cap.release()
 
 
-def gray_frames(cap: cv2.VideoCapture, n: int) -> list[np.ndarray]:
+def gray_frames(cap: cv2.VideoCapture, n: int, shape: tuple[int, int] = (360, 640)) -> list[np.ndarray]:
     frames = []
     for i in range(n):
         ok, frame = cap.read()
         assert ok, f"read {i} of {n} failed"
-        assert frame.shape == (360, 640, 3)
+        assert frame.shape == (*shape, 3)
         frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
     return frames
 
@@ -154,6 +167,26 @@ def test_fault_behaviours_look_like_their_names(sim: CamSim) -> None:
             assert steps.min() >= 400, f"slow must deliver about 2 fps of stream time, got steps {steps}"
     finally:
         sim.set_behaviour("faults", "normal")
+
+
+def test_clip_camera_serves_the_file_as_it_is_in_a_loop(sim: CamSim, clip: Path) -> None:
+    source = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG)
+    originals = []
+    while (frame := source.read()[1]) is not None:
+        originals.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    source.release()
+    assert len(originals) == 20
+    with capture(sim.url("clip")) as cap:
+        served, stamps = [], []
+        for _ in range(30):  # 3 s of a 2 s clip: it must loop
+            served += gray_frames(cap, 1, shape=(180, 320))
+            stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    # Bit for bit the file's frames (no re-encoding), with stream time running on through the loop.
+    assert all(min(diff(f, o) for o in originals) < 0.01 for f in served)
+    assert set(np.diff(stamps[10:]).round()) == {100.0}
+    with pytest.raises(CamSimError) as err:
+        sim.set_behaviour("clip", "black")
+    assert err.value.status == 409
 
 
 def test_stop_drops_connected_readers_and_refuses_new_ones_until_resume(sim: CamSim) -> None:
@@ -244,7 +277,7 @@ def test_refused_port_refuses(sim: CamSim) -> None:
 
 def test_control_api_lists_cameras_and_rejects_bad_requests(sim: CamSim) -> None:
     listed = {c["name"]: c for c in sim.cameras()}
-    assert set(listed) == set(CAMERAS)
+    assert set(listed) == {*CAMERAS, "clip"}
     assert listed["locked"]["auth"] is True and listed["black"]["behaviour"] == "black"
     assert listed["normal"]["url"] == sim.url("normal")
     before = sim.health()["rejected_requests"]
@@ -335,6 +368,8 @@ def test_camera_argument_parsing(text: str, expected: dict[str, str]) -> None:
         ([{"name": "a", "fps": 0}], "fps must be between 1 and 60"),
         ([{"name": "a", "auth": "nopassword"}], "'user:password'"),
         ([{"name": "a", "blur": "maybe"}], "blur must be true or false"),
+        ([{"name": "a", "clip": "/nonexistent/a.h264"}], "not a readable file"),
+        ([{"name": "a", "clip": "a.mp4"}], "not a container"),
     ],
 )
 def test_configuration_errors_name_the_culprit(cameras: list[dict[str, object]], message: str) -> None:
