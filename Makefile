@@ -35,11 +35,13 @@ test: bootstrap
 	if [ $$test_rc -ne 0 ]; then echo "make test: tests FAILED (exit $$test_rc)"; fi; \
 	[ $$lint_rc -eq 0 ] && [ $$test_rc -eq 0 ]
 
+# Every check runs even if an earlier one failed, so one run shows all that needs fixing.
 lint:
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy scripts
+	@rc=0; \
+	for cmd in "ruff check ." "ruff format --check ." "mypy" "mypy scripts"; do \
+	  echo "$(VENV)/bin/$$cmd"; $(VENV)/bin/$$cmd || { echo "lint: '$$cmd' FAILED"; rc=1; }; \
+	done; \
+	exit $$rc
 
 format:
 	$(VENV)/bin/ruff format .
