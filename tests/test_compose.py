@@ -335,13 +335,23 @@ def _pub(port: int, user: str | None, password: str | None, topic: str, *extra: 
 
 
 def _sub_receives(port: int, user: str, password: str, topic: str, publish: Any) -> bool:
-    """Subscribe as `user`, publish with `publish()`, and tell whether the subscriber got the message."""
-    cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password, "-t", topic]
-    with subprocess.Popen([*cmd, "-C", "1", "-W", "3", "-q", "1", "-V", "5"], stdout=subprocess.PIPE) as sub:
-        subprocess.run(["sleep", "0.5"])
+    """Subscribe as `user`, publish with `publish()` once the broker confirmed the subscription, and tell
+    whether the subscriber got the message."""
+    # Line-buffered: the SUBACK line must arrive while the subscriber runs, not when it exits.
+    cmd = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password]
+    cmd += ["-t", topic]
+    cmd += ["-C", "1", "-W", "3", "-q", "1", "-V", "5", "-d"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as sub:
+        assert sub.stdout is not None
+        for line in sub.stdout:
+            if "received suback" in line.lower():
+                break
+        else:
+            raise AssertionError(f"{user} could not subscribe to {topic}")
         publish()
-        out, _ = sub.communicate(timeout=10)
-    return out.strip() == b"x"
+        rest = sub.stdout.read()
+        sub.wait(10)
+    return "x" in rest.splitlines()
 
 
 @pytest.fixture
