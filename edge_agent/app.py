@@ -26,18 +26,10 @@ from edge_agent.health import (
     snapshot_wanted,
     state_key,
 )
-from edge_agent.link import (
-    INFLIGHT_WINDOW,
-    Acked,
-    ConnectFailed,
-    Incoming,
-    LinkDown,
-    LinkEvent,
-    LinkUp,
-    MqttLink,
-)
+from edge_agent.link import Incoming, LinkEvent, MqttLink
 from edge_agent.outbox import MemoryOutbox, OutMessage
 from edge_agent.probe import ProbeResult
+from edge_agent.publisher import Publisher
 from edge_agent.redact import Redactor
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import check_publishable, status_payload
@@ -59,10 +51,7 @@ class Counters:
     snapshots: int = 0
     commands: int = 0
     commands_rejected: int = 0
-    broker_refused: int = 0  # messages the broker answered with a failure PUBACK (ACL)
     clock_wrong: int = 0  # results and replies not sent because the system clock is not set
-    connects: int = 0
-    disconnects: int = 0
 
 
 class EdgeAgent:
@@ -101,13 +90,10 @@ class EdgeAgent:
             lambda: status_payload(self.config, "offline", self.clock(), self.boot),
             self._post,
         )
+        self.publisher = Publisher(self.link, self.outbox, self._on_link_up, self._on_incoming)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: asyncio.Queue[LinkEvent] = asyncio.Queue()
-        self._gen: int | None = None
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox entry id
-        self._ack_waiters: dict[int, asyncio.Future[None]] = {}
         self._command_tasks: set[asyncio.Task[None]] = set()
-        self._drained = asyncio.Event()  # set while the outbox is empty
 
     # --- the one place where the paho thread hands over to asyncio -------------------------------------------
 
@@ -158,22 +144,12 @@ class EdgeAgent:
         for task in list(self._command_tasks):
             task.cancel()
         await asyncio.gather(*self._command_tasks, return_exceptions=True)
-        if self._gen is not None and len(self.outbox):
-            try:
-                await asyncio.wait_for(self._drained.wait(), DRAIN_ON_STOP_S)
-            except TimeoutError:
-                pass
-        if self._gen is not None and self._clock_ok(self.clock()):
+        await self.publisher.drain(DRAIN_ON_STOP_S)
+        if self.publisher.gen is not None and self._clock_ok(self.clock()):
             payload = status_payload(self.config, "offline", self.clock(), self.boot)
             offline = OutMessage(self.status_topic, payload, qos=1, retain=True)
-            mid = self.link.publish(self._gen, offline)
-            if mid is not None:
-                waiter = asyncio.get_running_loop().create_future()
-                self._ack_waiters[mid] = waiter
-                try:
-                    await asyncio.wait_for(waiter, OFFLINE_ACK_S)
-                except (TimeoutError, ConnectionError):
-                    log.warning("broker did not acknowledge the offline status")
+            if not await self.publisher.publish_and_wait(offline, OFFLINE_ACK_S):
+                log.warning("broker did not acknowledge the offline status")
         if len(self.outbox):
             log.warning("discarding %d unsent messages at shutdown", len(self.outbox))
         for task in background:
@@ -187,90 +163,20 @@ class EdgeAgent:
 
     async def _consume_events(self) -> None:
         while True:
-            event = await self._events.get()
-            if isinstance(event, Acked):
-                self._on_acked(event)
-            elif isinstance(event, Incoming):
-                self._on_incoming(event)
-            elif isinstance(event, LinkUp):
-                self._on_link_up(event)
-            elif isinstance(event, LinkDown):
-                self._on_link_down(event)
-            elif isinstance(event, ConnectFailed):
-                log.warning("broker unreachable: %s; retry in %.1f s", event.reason, event.retry_in)
+            self.publisher.handle(await self._events.get())
 
-    def _on_link_up(self, event: LinkUp) -> None:
-        self._gen = event.gen
-        self.counters.connects += 1
-        self._inflight.clear()
-        self.outbox.rewind()
-        if not self.link.subscribe(event.gen, self.cmd_topic, 1):
+    def _on_link_up(self, gen: int) -> None:
+        if not self.link.subscribe(gen, self.cmd_topic, 1):
             log.error("could not subscribe to %s", self.cmd_topic)
         self._publish_status()
-        log.info("connected to broker; %d messages waiting", len(self.outbox))
-        self._send()
-
-    def _on_link_down(self, event: LinkDown) -> None:
-        if event.gen != self._gen:
-            return
-        self._gen = None
-        self.counters.disconnects += 1
-        self._inflight.clear()
-        self.outbox.rewind()
-        for waiter in self._ack_waiters.values():
-            if not waiter.done():
-                waiter.set_exception(ConnectionError(event.reason))
-        self._ack_waiters.clear()
-        log.warning(
-            "lost the broker: %s; retry in %.1f s; %d messages kept",
-            event.reason,
-            event.retry_in,
-            len(self.outbox),
-        )
-
-    def _on_acked(self, event: Acked) -> None:
-        if event.gen != self._gen:
-            return
-        entry_id = self._inflight.pop(event.mid, None)
-        if entry_id is not None:
-            self.outbox.ack(entry_id)
-        if event.refused is not None:
-            # Retrying cannot help (typically the broker's ACL): count it and let it go.
-            self.counters.broker_refused += 1
-            log.error("broker refused a message: %s", event.refused)
-        waiter = self._ack_waiters.pop(event.mid, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if not len(self.outbox):
-            self._drained.set()
-        self._send()
-
-    def _send(self) -> None:
-        """Move messages from the outbox onto the wire, oldest first, keeping at most a window in flight."""
-        gen = self._gen
-        while gen is not None and len(self._inflight) < INFLIGHT_WINDOW:
-            entry = self.outbox.next_unsent()
-            if entry is None:
-                return
-            mid = self.link.publish(gen, entry.message)
-            if mid is None:
-                return  # the connection just went; its LinkDown event rewinds the outbox
-            self._inflight[mid] = entry.id
-
-    def _enqueue(self, message: OutMessage) -> None:
-        self.outbox.put(message)
-        self._drained.clear()
-        self._send()
 
     def _publish_status(self) -> None:
         """Retained birth message, straight onto the wire: on a reconnect it must come before the backlog."""
-        if self._gen is None:
-            return
         now = self.clock()
-        if not self._clock_ok(now):
+        if self.publisher.gen is None or not self._clock_ok(now):
             return
         payload = status_payload(self.config, "online", now, self.boot, len(self.outbox))
-        if self.link.publish(self._gen, OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
+        if self.publisher.publish_now(OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
 
     def _clock_ok(self, now: float) -> bool:
@@ -297,7 +203,7 @@ class EdgeAgent:
         seq, self.seq = self.seq, self.seq + 1
         health = build_health(cam, result, problems, ts=now, seq=seq, agent=cfg.agent.id, boot=self.boot)
         commune = cfg.commune_of(cam)
-        self._enqueue(
+        self.publisher.enqueue(
             OutMessage(str(topics.camera_health(cfg.agent.district, commune, cam.id)), encode(health))
         )
         state = self.cameras.setdefault(cam.id, CameraState())
@@ -346,7 +252,7 @@ class EdgeAgent:
             return False
         meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
         topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
-        self._enqueue(OutMessage(topic, jpeg, 1, True, snapshot_properties(meta), replace_key=topic))
+        self.publisher.enqueue(OutMessage(topic, jpeg, 1, True, snapshot_properties(meta), replace_key=topic))
         self.counters.snapshots += 1
         return True
 
@@ -390,7 +296,7 @@ class EdgeAgent:
         reply = CommandReply.model_validate(
             {"transaction": transaction, "status": status, "ts": self.clock(), "data": data, "error": error}
         )
-        self._enqueue(OutMessage(self.reply_topic, encode(reply)))
+        self.publisher.enqueue(OutMessage(self.reply_topic, encode(reply)))
 
     async def _execute(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
         if cmd.action in ("snapshot", "probe"):
@@ -429,8 +335,9 @@ class EdgeAgent:
             check_publishable(new, str(self.config_path))
             plan = reload_plan(self.config, new)
         except (ConfigError, ReloadRefused) as exc:
-            log.warning("reload refused, keeping the running config: %s", exc)
-            return "error", {}, f"Không nạp lại cấu hình, vẫn chạy cấu hình cũ: {exc}"
+            why = f"{exc.path}: {'; '.join(exc.problems)}" if isinstance(exc, ConfigError) else str(exc)
+            log.warning("reload refused, keeping the running config: %s", why)
+            return "error", {}, f"Không nạp lại cấu hình, vẫn chạy cấu hình cũ: {why}"
         self.config = new
         self.redactor.set_secrets(new.secrets())
         self.outbox.max_messages, self.outbox.max_bytes = new.outbox.max_messages, new.outbox.max_bytes
@@ -449,13 +356,14 @@ class EdgeAgent:
     def stats(self) -> dict[str, Any]:
         return {
             **asdict(self.counters),
+            **asdict(self.publisher.counters),
             "seq": self.seq,
             "outbox": len(self.outbox),
             "outbox_bytes": self.outbox.bytes,
             "outbox_dropped": self.outbox.dropped,
             "outbox_replaced": self.outbox.replaced,
             "workers_killed": self.pool.killed,
-            "connected": self._gen is not None,
+            "connected": self.publisher.gen is not None,
         }
 
     def _log_stats(self) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,10 @@ class WorkerLost(Exception):
 
 
 class _Worker:
+    """One worker process and our end of its pipe. `exchange` runs in a wait thread while `stop`/`kill` may
+    come from another (the pool closing, a cap passing): the lock keeps the pipe to one writer and the
+    teardown to one pass."""
+
     def __init__(self, index: int) -> None:
         self.conn, child = _CTX.Pipe()
         self.process: BaseProcess = _CTX.Process(
@@ -86,28 +91,54 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        self._lock = threading.Lock()
+        self._busy = False
+        self._stopping = False
+        self._killed = False
 
     def exchange(self, task: ProbeTask, cap_s: float) -> object:
         """Blocking: send one task and wait for its result for at most cap_s seconds."""
+        with self._lock:
+            if self._stopping:
+                raise WorkerLost("worker is stopping", timed_out=False)
+            self._busy = True
+            try:
+                self.conn.send(task)
+            except OSError as exc:
+                self._busy = False
+                raise WorkerLost(f"worker gone ({exc})", timed_out=False) from exc
         try:
-            self.conn.send(task)
             if not self.conn.poll(cap_s):
                 raise WorkerLost(f"no answer within {cap_s:g} s", timed_out=True)
             return self.conn.recv()
         except (EOFError, OSError) as exc:
             self.process.join(0.5)
             raise WorkerLost(f"worker exited (code {self.process.exitcode})", timed_out=False) from exc
+        finally:
+            self._busy = False
 
     def kill(self) -> None:
+        with self._lock:
+            self._stopping = True
+            if self._killed:
+                return
+            self._killed = True
         if self.process.is_alive():
-            self.process.kill()
+            self.process.kill()  # a reader blocked on the pipe sees EOF now
         self.process.join(2.0)
         self.conn.close()
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-        self.process.join(STOP_GRACE_S)
+        """Ask an idle worker to exit; a busy one is killed (its probe no longer matters)."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            graceful = not self._busy
+        if graceful:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(STOP_GRACE_S)
         self.kill()
 
 
