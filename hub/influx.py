@@ -27,6 +27,9 @@ from hub.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub.influx")
 
+# Two batches in flight: InfluxDB parses one while the next is on the wire (1.x took ~1.8x the points per second
+# with two writers in shared/research/perf_limits.md); more gained nothing there.
+MAX_IN_FLIGHT = 2
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
 
@@ -192,32 +195,61 @@ class InfluxWriter:
 
     async def _run(self) -> None:
         interval = self._cfg.flush_interval_s
+        inflight: set[asyncio.Task[None]] = set()
         while True:
             if not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
             try:
+                self._reap(inflight, block=False)
                 while self._buf:
                     if not self._ready:
                         await self._sender.prepare()
                         self._ready = True
                         self._up(True)
-                    await self._send_one_batch()
+                    if len(inflight) >= MAX_IN_FLIGHT:
+                        await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                        self._reap(inflight, block=False)
+                        continue
+                    n = min(self._batch, len(self._buf))
+                    task = asyncio.create_task(self._send_batch([self._buf.popleft() for _ in range(n)]))
+                    task.add_done_callback(lambda _t: self._wake.set())
+                    inflight.add(task)
                     if len(self._buf) < self._batch and not self._stopping:
                         break  # partial batches wait for the next tick
+                if self._stopping and inflight:
+                    await asyncio.wait(inflight)
+                    self._reap(inflight, block=False)
             except InfluxUnavailable as exc:
+                if inflight:  # the others requeue themselves if they fail too
+                    await asyncio.wait(inflight)
+                    with contextlib.suppress(InfluxUnavailable):
+                        self._reap(inflight, block=False)
+                    inflight.clear()
                 self._down(str(exc))
                 if self._stopping:
                     return
                 await self._sleep_backoff()
             self._stats.influx_buffered = len(self._buf)
-            if self._stopping and not self._buf:
+            if self._stopping and not self._buf and not inflight:
                 return
 
-    async def _send_one_batch(self) -> None:
-        n = min(self._batch, len(self._buf))
-        batch = [self._buf.popleft() for _ in range(n)]
+    @staticmethod
+    def _reap(inflight: set[asyncio.Task[None]], block: bool) -> None:
+        """Removes finished sends; re-raises the first InfluxUnavailable among them."""
+        error: InfluxUnavailable | None = None
+        for t in [t for t in inflight if t.done()]:
+            inflight.discard(t)
+            exc = t.exception()
+            if isinstance(exc, InfluxUnavailable):
+                error = error or exc
+            elif exc is not None:
+                raise exc
+        if error is not None:
+            raise error
+
+    async def _send_batch(self, batch: list[str]) -> None:
         try:
             await self._send(batch)
         except InfluxUnavailable:
@@ -226,6 +258,10 @@ class InfluxWriter:
         self._stats.influx_batches += 1
         self._backoff = BACKOFF_MIN_S
         self._up(True)
+
+    async def _send_one_batch(self) -> None:
+        n = min(self._batch, len(self._buf))
+        await self._send_batch([self._buf.popleft() for _ in range(n)])
 
     async def _send(self, batch: list[str]) -> None:
         try:

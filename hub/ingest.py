@@ -197,13 +197,13 @@ class Ingest:
         if probs:
             codes = [p.value for p in probs]
             head = (
-                f"{series} online={'true' if online else 'false'},seq={d['seq']}i,"
+                f"{series} online={'true' if online else 'false'},"
                 f'status="{reported_status(online, codes)}",problem_count={len(codes)}i,'
                 f'problems="{",".join(codes)}"'
             )
         else:
             head = (
-                f"{series} online={'true' if online else 'false'},seq={d['seq']}i,"
+                f"{series} online={'true' if online else 'false'},"
                 f'status="{"ok" if online else "offline"}",problem_count=0i,problems=""'
             )
         parts = [head]

@@ -173,3 +173,52 @@ async def test_retained_snapshot_with_metadata(hub: Hub, publisher: Publisher, m
     assert abs(snap.ts.timestamp() - ts) < 0.01
     cam = await camera(hub, key)
     assert cam is not None and cam.snapshot_ts == snap.ts and cam.status == "unknown"
+
+
+async def test_live_events_and_hub_stats_point(
+    hub: Hub, publisher: Publisher, influxd: Service, influx_db: str
+) -> None:
+    import asyncio
+
+    got: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async for ev in hub.events.subscribe():
+            got.append(ev)
+
+    task = asyncio.create_task(listen())
+    await wait_for(lambda: hub.events.subscribers == 1)
+    publisher.publish(STATUS, status(), retain=True)
+    publisher.publish(HEALTH, health(0, fps=1.0))
+    for i in range(1, 10):  # metrics only: coalesced into periodic events
+        publisher.publish(HEALTH, health(i, fps=float(i + 1)))
+    publisher.publish(SNAP, JPEG)
+    key = f"{D}/{C}/cam-01"
+
+    def camera_events() -> list[dict[str, Any]]:
+        return [e["camera"] for e in got if e["type"] == "camera" and e["camera"]["key"] == key]
+
+    await wait_for(lambda: any(c["fps"] == 10.0 for c in camera_events()), what="latest metrics announced")
+    await wait_for(
+        lambda: any(e["type"] == "snapshot" and e["key"] == key for e in got), what="snapshot event"
+    )
+    assert any(e["type"] == "agent" and e["agent"]["state"] == "online" for e in got)
+    first = camera_events()[0]
+    assert first["status"] == "ok" and first["name"] is None and first["agent"] == f"{D}/{C}/box-1"
+    assert len(camera_events()) < 10  # 10 messages, fewer events
+    task.cancel()
+
+    # hub_stats: the counters as one InfluxDB point (written every 10 s; here at once).
+    assert hub.influx is not None
+    hub.influx.add(hub.stats_line(time.time()))
+    await hub.influx.flush()
+
+    def stats_point() -> Any:
+        res: Any = influx_query(
+            influxd.port, influx_db, "SELECT last(accepted), last(mqtt_connected) FROM hub_stats"
+        )
+        series = res["results"][0].get("series")
+        return series[0]["values"][0] if series else None
+
+    point = await wait_for(stats_point, what="hub_stats point")
+    assert point[1] >= 11 and point[2] is True

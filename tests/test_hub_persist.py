@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from contract import CameraHealth, EdgeStatus
-from hub.db import Agent, Camera, Database, Transition
+from devtools.services import Service
+from hub.db import Agent, Base, Camera, Database, Transition
 from hub.persist import FlushBatch, load_registry, write_batch
 from hub.state import StateStore
 
@@ -29,9 +32,20 @@ def health(ts: float, seq: int, **kw: object) -> CameraHealth:
     return CameraHealth.model_validate({"ts": ts, "seq": seq, "online": True, "agent": "box", **kw})
 
 
-def test_flush_insert_then_metric_updates_then_reload(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
-    db.create_all()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The same flush on SQLite (the driver fast path) and PostgreSQL (SQLAlchemy's path)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    else:
+        database = Database(request.getfixturevalue("postgres_url"))
+        Base.metadata.drop_all(database.engine)
+    database.create_all()
+    yield database
+    database.close()
+
+
+def test_flush_insert_then_metric_updates_then_reload(db: Database) -> None:
     store = StateStore(180)
     store.apply_edge_status("d", "c", "box", EdgeStatus(state="online", ts=NOW, version="2.1"), NOW)
     cam = store.camera("d", "c", "k1")
@@ -76,4 +90,41 @@ def test_flush_insert_then_metric_updates_then_reload(tmp_path: Path) -> None:
     assert (again.fps, again.last_seq, again.agent_key, again.in_db) == (12.5, 1, "d/c/box", True)
     assert again.last_ts is not None and abs(again.last_ts - (NOW + 31)) < 1e-3
     assert [a.key for a in agents] == ["d/c/box"]
-    db.close()
+
+
+async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp_path: Path) -> None:
+    """The whole hub with a PostgreSQL URL: registry, metrics, transitions and snapshots land there."""
+    from hub.db import Snapshot
+    from hub.runtime import Hub
+    from tests.fixtures_hub import Publisher, make_hub_config, wait_for
+    from tests.test_hub_ingest import JPEG
+
+    clean = Database(postgres_url)
+    Base.metadata.drop_all(clean.engine)
+    clean.close()
+    cfg = make_hub_config(tmp_path, mosquitto.port, None)
+    cfg.database.url = postgres_url
+    hub = Hub(cfg)
+    await hub.start()
+    pub = Publisher(mosquitto.port)
+    try:
+        base = "ops/v1/yen_dinh/dinh_long"
+        inventory = [{"id": "cam-1", "commune": "dinh_long", "name": "Cổng chợ"}]
+        pub.publish(
+            f"{base}/edge/box/status", {"state": "online", "ts": NOW, "version": "1", "inventory": inventory}
+        )
+        pub.publish(f"{base}/camera/cam-1/health", {"ts": NOW + 1, "seq": 0, "online": True, "agent": "box"})
+        pub.publish(f"{base}/camera/cam-1/snapshot", JPEG)
+        await wait_for(lambda: hub.stats.accepted == 3)
+        await hub.flush()
+        pub.publish(f"{base}/camera/cam-1/health", {"ts": NOW + 31, "seq": 1, "online": True, "fps": 9.5})
+        await wait_for(lambda: hub.stats.accepted == 4)
+        await hub.flush()
+        row = await hub.db.run(lambda s: s.get(Camera, "yen_dinh/dinh_long/cam-1"))
+        assert row is not None and row.name == "Cổng chợ" and row.fps == 9.5 and row.status == "ok"
+        snap = await hub.db.run(lambda s: s.get(Snapshot, "yen_dinh/dinh_long/cam-1"))
+        assert snap is not None and snap.jpeg == JPEG
+        assert hub.stats.sql_errors == 0
+    finally:
+        pub.close()
+        await hub.stop()

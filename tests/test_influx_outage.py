@@ -13,7 +13,7 @@ from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
 
 def count(port: int, db: str) -> int:
-    res: Any = influx_query(port, db, "SELECT count(seq) FROM camera_health")
+    res: Any = influx_query(port, db, "SELECT count(problem_count) FROM camera_health")
     series = res["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
