@@ -86,7 +86,10 @@ class IngestConfig(StrictModel):
         default=180, gt=0, description="A camera whose agent has not reported for this long is marked stale"
     )
     state_flush_s: float = Field(
-        default=2.0, gt=0, le=60, description="How often live metrics are written to SQL"
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often live metrics are written to SQL (what the API shows lags by up to this)",
     )
     queue_max: int = Field(
         default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
