@@ -108,3 +108,21 @@ async def test_hub_starts_without_broker_and_connects_later(tmp_path: Path, mosq
     finally:
         await hub.stop()
         broker.stop()
+
+
+async def test_backpressure_when_ingest_is_behind_loses_nothing(tmp_path: Path, mosquitto: Service) -> None:
+    """The event loop is held up (as by a long stall): the MQTT thread stops reading at `queue_max` messages
+    instead of growing memory or dropping; TCP and the broker hold the rest until ingest catches up."""
+    hub = Hub(make_hub_config(tmp_path, mosquitto.port, None, queue_max=100))
+    await hub.start()
+    pub = Publisher(mosquitto.port)
+    try:
+        for i in range(500):  # synchronous: the hub's event loop cannot drain meanwhile
+            pub.publish(HEALTH.format(i % 20), health(i))
+        time.sleep(0.5)  # noqa: ASYNC251  (blocking on purpose: the stall under test)
+        assert len(hub.bridge.inbox) <= 100
+        await wait_for(lambda: hub.stats.accepted == 500, what="every message after the stall")
+        assert hub.stats.backpressure_waits >= 1
+    finally:
+        pub.close()
+        await hub.stop()
