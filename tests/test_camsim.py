@@ -103,7 +103,8 @@ def test_normal_camera_gives_a_moving_picture(sim: CamSim) -> None:
         frames = gray_frames(cap, 8)
     diffs = [diff(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     assert min(diffs) > 0.3, f"consecutive frames too alike: {diffs}"
-    assert all(f.mean() > 40 and sharpness(f) > 100 for f in frames), "expected a bright, detailed scene"
+    looks = [(round(f.mean()), round(sharpness(f))) for f in frames]
+    assert all(m > 40 and sh > 100 for m, sh in looks), f"expected a bright, detailed scene: {looks}"
 
 
 def test_black_camera_gives_dark_frames(sim: CamSim) -> None:
@@ -129,7 +130,7 @@ def switch(sim: CamSim, cap: cv2.VideoCapture, name: str, behaviour: str) -> lis
     so skip well past that.
     """
     assert sim.set_behaviour(name, behaviour)["behaviour"] == behaviour
-    return gray_frames(cap, 16)[-4:]
+    return gray_frames(cap, 20)[-4:]
 
 
 def test_behaviour_switches_live_for_a_connected_reader(sim: CamSim) -> None:
@@ -222,12 +223,16 @@ def test_back_to_back_clients_never_see_a_half_torn_down_stream(sim: CamSim) -> 
 def test_idle_pipelines_are_released_without_refusing_anyone(sim: CamSim) -> None:
     # DESCRIBE alone opens no session, so the pipeline is released every linger period while clients keep
     # coming: each release must hand new clients a fresh pipeline, never the one shutting down (503).
-    deadline = time.monotonic() + 3 * LINGER_S + 1.5
-    statuses = set()
-    while time.monotonic() < deadline:
-        statuses.add(rtsp_describe(sim.url("idle"))[0])
+    def releases() -> int:
+        return sim.log_tail(1000).count("camera idle: nobody watched")
+
+    before, statuses = releases(), set()
+    deadline = time.monotonic() + 30
+    while releases() < before + 2 and time.monotonic() < deadline:
+        for _ in range(20):
+            statuses.add(rtsp_describe(sim.url("idle"))[0])
+    assert releases() >= before + 2, "no pipeline was released while clients kept coming"
     assert statuses == {200}
-    assert sim.log_tail(400).count("camera idle: nobody watched") >= 2, "no release happened meanwhile"
     wait_until(lambda: sim.camera("idle")["pipelines"] == 0, 10 * LINGER_S, "idle pipeline release")
 
 
