@@ -117,7 +117,14 @@ class Ingest:
         handle = self.handle
         n = min(len(inbox), CHUNK)
         for _ in range(n):
-            handle(*inbox.popleft())
+            item = inbox.popleft()
+            try:
+                handle(*item)
+            except Exception:  # a bug must cost one message, not stop ingest
+                self.stats.handler_errors += 1
+                self.stats.error(f"ingest failed on {item[0]!r}")
+                if self._rlog.log(logging.ERROR, "bug", "ingest failed on %r", item[0]):
+                    log.exception("ingest failed on %r", item[0])
         self.stats.queue_depth = len(inbox)
         self.after_chunk()
         if inbox and not self._drain_scheduled:

@@ -19,6 +19,7 @@ the bridge then uses the plain client and the public `loop()`.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import paho.mqtt._packet as paho_packet
@@ -102,7 +103,7 @@ class BufferedSocket:
         while out:
             try:
                 n = self._sock.send(out)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return  # socket buffer full: the rest goes with the next step
             except OSError:
                 out.clear()  # connection broken: paho sees it on its next read

@@ -76,6 +76,7 @@ class Hub:
         self._rlog = RateLimitedLog(log)
         self._started = False
         self.stats_period_s = STATS_PERIOD_S
+        self.connect_wait_s = CONNECT_WAIT_S
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,7 +100,7 @@ class Hub:
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         self._started = True
-        if not await self.bridge.wait_subscribed(CONNECT_WAIT_S):
+        if not await self.bridge.wait_subscribed(self.connect_wait_s):
             log.warning(
                 "MQTT broker %s:%s not reachable yet; retrying in the background",
                 self.config.mqtt.host,

@@ -222,3 +222,26 @@ async def test_live_events_and_hub_stats_point(
 
     point = await wait_for(stats_point, what="hub_stats point")
     assert point[1] >= 11 and point[2] is True
+
+
+async def test_extra_handlers_get_validated_messages(hub: Hub, publisher: Publisher) -> None:
+    from contract import Channel, Kind, SpeakerEvent
+
+    seen: list[tuple[str, Any]] = []
+
+    def on_event(topic: Any, value: Any, received: float) -> None:
+        seen.append((topic.id, value))
+
+    def broken(topic: Any, value: Any, received: float) -> None:
+        raise RuntimeError("bug in a consumer")
+
+    hub.add_handler(Kind.SPEAKER, Channel.EVENT, on_event)
+    hub.add_handler(Kind.SPEAKER, Channel.EVENT, broken)
+    spk = f"ops/v1/{D}/{C}/speaker/loa-1"
+    publisher.publish(f"{spk}/event", {"event": "started", "ts": time.time(), "airing": "a1"})
+    publisher.publish(f"{spk}/health", {"ts": time.time(), "seq": 0, "volume": 70})  # nobody consumes it yet
+    await wait_for(lambda: hub.stats.accepted == 2)
+    assert len(seen) == 1 and seen[0][0] == "loa-1" and isinstance(seen[0][1], SpeakerEvent)
+    assert seen[0][1].airing == "a1"
+    snap = hub.stats.snapshot()
+    assert snap["handler_errors"] == 1 and snap["unhandled"] == 1

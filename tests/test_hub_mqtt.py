@@ -94,9 +94,9 @@ async def test_publish_command_reaches_the_agent(hub: Hub, mosquitto: Service) -
 async def test_hub_starts_without_broker_and_connects_later(tmp_path: Path, mosquitto: Service) -> None:
     mosquitto.stop()
     hub = Hub(make_hub_config(tmp_path, mosquitto.port, None))
-    t0 = time.monotonic()
+    hub.connect_wait_s = 0.5
     await hub.start()  # must not fail; it keeps retrying in the background
-    assert time.monotonic() - t0 < 10 and not hub.stats.mqtt_connected
+    assert not hub.stats.mqtt_connected
     broker = start_mosquitto(mosquitto.workdir, port=mosquitto.port)
     try:
         await wait_for(lambda: hub.stats.mqtt_connected, within=40)
