@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -26,7 +26,7 @@ from hub.lineproto import line, series_key, ts_ms
 from hub.mqtt_bridge import MqttBridge
 from hub.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.serialize import agent_to_dict, camera_to_dict, iso
-from hub.state import StateStore
+from hub.state import Changes, StateStore
 from hub.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub")
@@ -35,6 +35,30 @@ EVENT_PERIOD_S = 1.0  # at most one live event per camera per period, unless its
 STATS_PERIOD_S = 10.0  # hub_stats points
 CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
 SQL_RETRY_S = 1.0
+# Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
+# the web API shares) for seconds; the rest follows in the next transaction at once.
+MAX_FLUSH_ROWS = 5000
+
+
+def split_changes(ch: Changes, limit: int, must_keep: Iterable[str] = ()) -> Changes | None:
+    """Trims `ch` to about `limit` rows (transitions first, then whole rows, then metrics) and returns the
+    rest, or None when it fits. Agents (few) and cameras in `must_keep` (their snapshot references the row)
+    always stay."""
+    if len(ch.transitions) + len(ch.cameras) + len(ch.metrics) <= limit:
+        return None
+    rest = Changes()
+    budget = limit
+    rest.transitions, ch.transitions = ch.transitions[budget:], ch.transitions[:budget]
+    budget -= len(ch.transitions)
+    keep = set(must_keep) & ch.cameras
+    others = [k for k in ch.cameras if k not in keep]
+    n = max(budget - len(keep), 0)
+    ch.cameras, rest.cameras = keep | set(others[:n]), set(others[n:])
+    budget -= len(ch.cameras)
+    metrics = list(ch.metrics)
+    n = max(budget, 0)
+    ch.metrics, rest.metrics = set(metrics[:n]), set(metrics[n:])
+    return rest
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -155,7 +179,12 @@ class Hub:
     async def flush(self) -> None:
         """Writes every pending change to SQL now (tests, shutdown)."""
         async with self._flush_lock:
-            await self._flush_once()
+            while await self._flush_once() and self._sql_pending():
+                pass
+
+    def _sql_pending(self) -> bool:
+        ch = self.store.changes
+        return bool(ch.transitions or ch.cameras or ch.metrics or ch.agents or self.ingest.snapshots)
 
     # SQL --------------------------------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -173,6 +202,11 @@ class Hub:
     async def _flush_once(self) -> bool:
         changes = self.store.drain()
         snaps, self.ingest.snapshots = self.ingest.snapshots, {}
+        rest = split_changes(changes, MAX_FLUSH_ROWS, must_keep=snaps.keys())
+        if rest is not None:  # the rest goes in the next transaction, right after this one
+            self._requeue(rest)
+            if self._flush_wake is not None:
+                self._flush_wake.set()
         batch = FlushBatch.collect(
             self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, snaps
         )
@@ -186,11 +220,7 @@ class Hub:
             self.stats.sql_errors += 1
             self.stats.error(f"SQL flush failed: {exc!r}")
             self._rlog.log(logging.ERROR, "sql", "SQL flush of %d rows failed: %r", len(batch), exc)
-            pending = self.store.changes
-            pending.cameras |= changes.cameras
-            pending.metrics |= changes.metrics
-            pending.agents |= changes.agents
-            pending.transitions[:0] = changes.transitions
+            self._requeue(changes)
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
             return False
@@ -214,6 +244,13 @@ class Hub:
                 self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
                 st.events += 1
         return True
+
+    def _requeue(self, changes: Changes) -> None:
+        pending = self.store.changes
+        pending.cameras |= changes.cameras
+        pending.metrics |= changes.metrics
+        pending.agents |= changes.agents
+        pending.transitions[:0] = changes.transitions
 
     # events and staleness ---------------------------------------------------------------------------------
     def _after_chunk(self) -> None:

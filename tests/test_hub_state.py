@@ -120,3 +120,22 @@ def test_jpeg_dimensions() -> None:
     assert jpeg_dimensions(data[:200]) is None  # cut short
     assert jpeg_dimensions(b"\xff\xd8\xff\xd9") is None  # no frame header
     assert jpeg_dimensions(b"\xff\xd8\xff\xe0\x00\x01" + b"\x00" * 80 + b"\xff\xd9") is None  # bad length
+
+
+def test_split_changes_keeps_order_and_snapshot_rows() -> None:
+    from hub.runtime import split_changes
+    from hub.state import Changes, Transition
+
+    ts = [Transition("camera", f"k{i}", "d", "c", NOW + i, "ok", "stale") for i in range(4)]
+    ch = Changes(transitions=list(ts), cameras={"a", "b", "snap"}, metrics={"m1", "m2"}, agents={"x"})
+    assert split_changes(Changes(transitions=ts[:2], cameras={"a"}), 5) is None
+    rest = split_changes(ch, 5, must_keep={"snap"})
+    assert rest is not None
+    assert ch.transitions == ts[:4] and "snap" in ch.cameras and ch.agents == {"x"}
+    assert len(ch.transitions) + len(ch.cameras) + len(ch.metrics) <= 5
+    # nothing lost, nothing twice
+    assert ch.cameras | rest.cameras == {"a", "b", "snap"} and not ch.cameras & rest.cameras
+    assert ch.metrics | rest.metrics == {"m1", "m2"} and not ch.metrics & rest.metrics
+    big = Changes(transitions=list(ts))
+    rest = split_changes(big, 3)
+    assert rest is not None and big.transitions == ts[:3] and rest.transitions == ts[3:]
