@@ -150,8 +150,11 @@ def test_stop_all_ends_process_groups_in_reverse_order(tmp_path: Path) -> None:
     )
     b = sup.add(Child("second", lambda: spawn(["sleep", "60"], tmp_path / "b.log"), tmp_path / "b.log"))
     assert a.handle is not None and b.handle is not None
-    time.sleep(0.5)
-    group = [p for p in _all_pids() if os.getpgid(p) == a.handle.pid] if a.handle else []
+    group: list[int] = []
+    deadline = time.monotonic() + 15  # the child's interpreter must start and spawn its own child first
+    while len(group) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        group = [p for p in _all_pids() if _pgid(p) == a.handle.pid]
     assert len(group) == 2
     sup.stop_all()
     stops = [s for s in said if s.endswith("s)") and "stopped" in s]
@@ -164,15 +167,14 @@ def test_stop_all_ends_process_groups_in_reverse_order(tmp_path: Path) -> None:
 
 
 def _all_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                os.getpgid(int(entry.name))
-                pids.append(int(entry.name))
-            except ProcessLookupError:
-                pass
-    return pids
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def test_processes_with_env_finds_marked_children_but_not_ancestors(tmp_path: Path) -> None:
