@@ -2,10 +2,13 @@
 
 Starts its own Mosquitto and InfluxDB, and runs the hub as a child process (a real hub process, as deployed).
 
+0. Warm-up: one health message per camera, hub running, so the 20,000 cameras are registered in SQL and their
+   InfluxDB series exist (as on every day but the first).
 1. Burst: 100,000 QoS 1 health messages for 20,000 simulated cameras (1,000 agents) are published while the
    hub's persistent session is disconnected, so the broker queues them (as after a hub restart). The hub then
-   connects and drains the backlog: the rate is messages ÷ (first received → last point counted back from
-   InfluxDB). Queuing first keeps the publishers' CPU out of the measurement on this 2-core machine.
+   connects and drains the backlog: the rate is messages ÷ (first received → all points acknowledged by
+   InfluxDB), and the points are counted back from InfluxDB. Queuing first keeps the publishers' CPU out of
+   the measurement on this 2-core machine.
 2. Baseline: a bare paho subscriber that only counts drains the same 100,000 messages from its own session,
    same broker, same QoS: its rate is the ceiling of a Python MQTT consumer here.
 3. Lag: a paced publisher sends 1,000 msg/s (each camera once, `ts` = publish time) to the running hub; the
@@ -169,7 +172,8 @@ def role_bare(args: argparse.Namespace) -> None:
 
 
 def role_publish(args: argparse.Namespace) -> None:
-    """Publishes cameras [start, start+count) × PER_CAMERA at QoS 1 as fast as the broker acknowledges."""
+    """Publishes cameras [start, start+count) × `rounds` at QoS 1 as fast as the broker acknowledges. Round -1
+    is the warm-up (older ts, lower seq than the burst's rounds 0…)."""
     c = _client(f"bench-pub-{args.start}", clean=True)
     c.max_inflight_messages_set(500)
     c.max_queued_messages_set(0)
@@ -177,9 +181,9 @@ def role_publish(args: argparse.Namespace) -> None:
     base = time.time() - 3600
     infos = []
     n = 0
-    for rnd in range(PER_CAMERA):
+    for rnd in range(args.first_round, args.first_round + args.rounds):
         for i in range(args.start, args.start + args.count):
-            seq = rnd * PER_AGENT + i % PER_AGENT  # per agent, increasing
+            seq = (rnd + 1) * PER_AGENT + i % PER_AGENT  # per agent, increasing
             infos.append(
                 c.publish(camera_topic(i), health_payload(i, seq, base + rnd * 30 + i * 1e-3), qos=1)
             )
@@ -210,7 +214,7 @@ def role_steady(args: argparse.Namespace) -> None:
                 break
             c.loop(min(delay, 0.01))
         i = k % CAMERAS
-        seq = PER_CAMERA * PER_AGENT + (k // CAMERAS) * PER_AGENT + i % PER_AGENT
+        seq = (PER_CAMERA + 1 + k // CAMERAS) * PER_AGENT + i % PER_AGENT
         c.publish(camera_topic(i), health_payload(i, seq, time.time()), qos=1)
     for _ in range(100):
         c.loop(0.02)
@@ -350,13 +354,35 @@ def main() -> int:
     result["loadavg_start"] = round(os.getloadavg()[0], 1)
     hub: HubProcess | None = None
     try:
-        # Sessions first, so the broker queues the burst for both consumers.
-        last_json(child("bare", "--port", str(mosq.port), "--count", "0"), 30)
+        # Warm-up, hub running: one message per camera registers the 20,000 cameras in SQL and creates their
+        # InfluxDB series, as on any day but the first. The burst then measures a hub restarting with a backlog.
+        step = CAMERAS // PUBLISHERS
         hub = HubProcess(config)
+        warm = [
+            child(
+                "publish",
+                "--port",
+                str(mosq.port),
+                "--start",
+                str(k * step),
+                "--count",
+                str(step),
+                "--first-round",
+                "-1",
+                "--rounds",
+                "1",
+            )
+            for k in range(PUBLISHERS)
+        ]
+        for p in warm:
+            last_json(p, 300)
+        wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= CAMERAS, 180)
+        result["warmup_written"] = hub.latest().get("influx_written")
         hub.stop()
 
+        # The bare subscriber's session now, so the broker queues the burst for both consumers.
+        last_json(child("bare", "--port", str(mosq.port), "--count", "0"), 30)
         t0 = time.time()
-        step = CAMERAS // PUBLISHERS
         pubs = [
             child("publish", "--port", str(mosq.port), "--start", str(k * step), "--count", str(step))
             for k in range(PUBLISHERS)
@@ -378,7 +404,7 @@ def main() -> int:
         cpu0 = hub.cpu_s()
         # Times from the hub's own 0.1 s stats lines: applied to state (accepted) and acknowledged by InfluxDB
         # (HTTP 204: in its WAL). Polling InfluxDB with count() meanwhile would load it; it is counted once after.
-        wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= total, 180)
+        wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= total, 240)
         cpu1 = hub.cpu_s()
         t_ingested = next((ln["t"] for ln in hub.lines if ln.get("accepted", 0) >= total), time.time())
         t_influx = next((ln["t"] for ln in hub.lines if ln.get("influx_written", 0) >= total), time.time())
@@ -393,7 +419,7 @@ def main() -> int:
         )
         points = -1
         for _ in range(50):  # InfluxDB may still be indexing the last batch: count until stable
-            points = influx_count(influx.port, "bench")
+            points = influx_count(influx.port, "bench") - CAMERAS  # less the warm-up's points
             if points >= total:
                 break
             time.sleep(0.2)
@@ -461,6 +487,8 @@ if __name__ == "__main__":
     ap.add_argument("--port", type=int)
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--first-round", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=PER_CAMERA)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--rate", type=int, default=STEADY_RATE)
     ap.add_argument("--seconds", type=int, default=STEADY_SECONDS)
