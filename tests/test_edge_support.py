@@ -211,6 +211,14 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def wait_gone(pids: list[int], limit_s: float = 40.0) -> list[int]:
+    """The processes among `pids` still alive after up to limit_s seconds (they exit on their own)."""
+    deadline = time.monotonic() + limit_s
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if pid_alive(p)]
+
+
 class FaultProxy:
     """TCP forwarder 127.0.0.1:port → 127.0.0.1:target; `cut()` drops every connection and refuses new ones."""
 
