@@ -104,6 +104,12 @@ class V1Sender:
                 f"{self._base}/query", data={"q": f'CREATE DATABASE "{db}"'}
             ) as resp:
                 text = await resp.text()
+                if resp.status in (401, 403):
+                    # A write-only account may not create databases: the writes themselves will tell.
+                    log.warning(
+                        "cannot create InfluxDB database %r (HTTP %d); writing anyway", db, resp.status
+                    )
+                    return
                 if resp.status != 200:
                     raise InfluxUnavailable(f"CREATE DATABASE answered HTTP {resp.status}: {text[:300]}")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
