@@ -4,9 +4,10 @@ Runs under Debian's /usr/bin/python3 because GStreamer's Python bindings live th
 module and its camsim_* siblings import only the stdlib and gi. Start it from the repo root with `/usr/bin/python3 -m devtools.camsim`;
 drive it from the venv with devtools.camsim_client. docs/CAMSIM.md describes the behaviours and the control API.
 
-Threads: the GLib main loop serves RTSP clients and owns every camera's state; the HTTP control thread hands
-each request over with `on_main`, the hang port has its own accept thread, and GStreamer has its streaming
-threads (touched only through element properties, which are thread-safe).
+Threads: the GLib main loop runs the control calls (the HTTP thread hands each over with `on_main`) and the
+once-a-second tick; GStreamer serves each RTSP client in a thread of its own (signals from clients arrive
+there) and streams in its own threads; the hang port has an accept thread. A camera's list of pipelines is
+guarded by Simulator.lock; elements are only touched through their (thread-safe) properties.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class LiveMedia:
     media: Any
     scene: Scene | None
     kept: bool = False  # holds a prepare count of ours: the pipeline outlives its clients (see _keep)
+    released: bool = False  # let go by _release: never kept again
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Camera:
 ANONYMOUS = "anonymous"
 # A media the server suspended after a DESCRIBE is as good as prepared: the next SETUP wakes it.
 READY = (GstRtspServer.RTSPMediaStatus.PREPARED, GstRtspServer.RTSPMediaStatus.SUSPENDED)
+RELEASE_GRACE_MS = 1000
 
 
 def camera_name(abspath: str) -> str:
@@ -169,9 +172,7 @@ class Simulator:
         for cam in self.cameras.values():
             cam.factory = self._make_factory(cam)
             self.mounts.add_factory(cam.path, cam.factory)
-        # Clients are served on the main loop too (by default each gets a thread of its own): then client
-        # requests, signals, our control calls and the release of idle pipelines never run concurrently.
-        self.server.get_thread_pool().set_max_threads(0)
+        self.lock = threading.Lock()
         self.server.connect("client-connected", self._client_connected)
         self.rtsp_port = 0
 
@@ -212,11 +213,12 @@ class Simulator:
         live = LiveMedia(media, Scene.find(pipe))
         if cam.spec.clip:
             pipe.get_by_name("pay0").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, pts_from_dts)
-        if live.scene is not None:
-            if live.scene.label is not None:
-                live.scene.label.set_property("data", label_svg(cam.spec, time.time()))
-            apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
-        cam.media.append(live)
+        if live.scene is not None and live.scene.label is not None:
+            live.scene.label.set_property("data", label_svg(cam.spec, time.time()))
+        with self.lock:  # a behaviour switched meanwhile must reach this pipeline too
+            if live.scene is not None:
+                apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
+            cam.media.append(live)
         media.connect("unprepared", self._media_unprepared, cam)
         log.info("camera %s: pipeline started (%s)", cam.spec.name, cam.behaviour)
 
@@ -225,58 +227,69 @@ class Simulator:
         client.connect("setup-request", self._request_served)
 
     def _request_served(self, _client: Any, ctx: Any) -> None:
-        # Emitted on the main loop right after the answer went out, while the client still holds the media:
-        # nothing of the client's can have been torn down yet.
-        cam = self.cameras.get(camera_name(ctx.uri.abspath)) if ctx.uri is not None else None
-        if cam is not None:
-            for live in cam.media:
-                self._keep(cam, live)
-
-    def _keep(self, cam: Camera, live: LiveMedia) -> None:
-        """Take a prepare count of our own on a new pipeline, so that it outlives its clients for linger_s.
+        """Keep the pipeline a client was just served from (client thread, right after the answer went out).
 
         A shared media that loses its last client is torn down, and a client arriving meanwhile (an agent's
         DESCRIBE preflight followed by its real open is exactly that) gets 503 from the server: a real camera
-        would just answer. _release later lets the pipeline go without that window.
+        would just answer. So we hold a prepare count of our own until nobody has watched for linger_s. Taken
+        here, it is in place before this client can have gone again.
         """
-        if not live.kept and cam.streaming and live.media.get_status() in READY:
-            live.kept = bool(live.media.prepare(None))
+        cam = self.cameras.get(camera_name(ctx.uri.abspath)) if ctx.uri is not None else None
+        if cam is None:
+            return
+        with self.lock:
+            for live in cam.media:
+                if not (live.kept or live.released) and cam.streaming and live.media.get_status() in READY:
+                    live.kept = bool(live.media.prepare(None))
 
-    def _release(self, cam: Camera) -> None:
-        """Let the camera's pipelines go. The mount gets a fresh factory first, so a client arriving while the
-        old pipeline shuts down builds a new one instead of finding the dying one (503)."""
-        cam.factory = self._make_factory(cam)
-        if cam.streaming:
-            self.mounts.add_factory(cam.path, cam.factory)
-        for live in list(cam.media):
-            if live.kept:
-                live.kept = False
+    def _release(self, cam: Camera, grace_ms: int = RELEASE_GRACE_MS) -> None:
+        """Let the camera's pipelines go (main loop).
+
+        The mount gets a fresh factory first, so new clients build a new pipeline. A client thread that looked up
+        the old factory just before may still be about to prepare the old pipeline: our count goes only after
+        grace_ms, by when that client holds a count of its own.
+        """
+        with self.lock:
+            cam.factory = self._make_factory(cam)
+            if cam.streaming:
+                self.mounts.add_factory(cam.path, cam.factory)
+            kept = [live for live in cam.media if live.kept]
+            for live in kept:
+                live.kept, live.released = False, True
+            cam.idle_since = None
+
+        def unprepare() -> bool:
+            for live in kept:
                 live.media.unprepare()
-        cam.idle_since = None
+            return False
+
+        if grace_ms:
+            GLib.timeout_add(grace_ms, unprepare)
+        else:
+            unprepare()
 
     def _media_unprepared(self, media: Any, cam: Camera) -> None:
-        cam.media = [m for m in cam.media if m.media is not media]
+        with self.lock:
+            cam.media = [m for m in cam.media if m.media is not media]
         log.info("camera %s: pipeline stopped", cam.spec.name)
 
     def _tick(self) -> bool:
         """Once a second: advance the label clocks; release pipelines nobody has played for linger_s."""
         now = time.monotonic()
         for cam in self.cameras.values():
-            if not cam.media:
-                continue
-            if self.sessions(cam.path):
+            media = cam.media
+            if cam.behaviour not in ("frozen", "black", "covered") and media:
+                svg = label_svg(cam.spec, time.time())
+                for live in media:
+                    if live.scene is not None and live.scene.label is not None:
+                        live.scene.label.set_property("data", svg)
+            if not any(live.kept for live in media) or self.sessions(cam.path):
                 cam.idle_since = None
             elif cam.idle_since is None:
                 cam.idle_since = now
             elif now - cam.idle_since >= self.cfg.linger_s:
                 log.info("camera %s: nobody watched for %.0f s", cam.spec.name, now - cam.idle_since)
                 self._release(cam)
-                continue
-            if cam.behaviour not in ("frozen", "black", "covered"):
-                svg = label_svg(cam.spec, time.time())
-                for live in cam.media:
-                    if live.scene is not None and live.scene.label is not None:
-                        live.scene.label.set_property("data", svg)
         return True
 
     def camera(self, name: str) -> Camera:
@@ -292,10 +305,11 @@ class Simulator:
         why = cam.can(behaviour)
         if why:
             raise ValueError(why)
-        cam.behaviour = behaviour
-        for live in cam.media:
-            if live.scene is not None:
-                apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
+        with self.lock:
+            cam.behaviour = behaviour
+            for live in cam.media:
+                if live.scene is not None:
+                    apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
         log.info("camera %s: behaviour %s", name, behaviour)
         return self.describe(cam)
 
@@ -367,7 +381,7 @@ class Simulator:
     def shutdown(self) -> None:
         closed = self.close_clients(None)
         for cam in self.cameras.values():
-            self._release(cam)
+            self._release(cam, grace_ms=0)
         log.info("shut down: %d client(s) closed", closed)
 
 
