@@ -152,7 +152,11 @@ class CameraAuth(GstRtspServer.RTSPAuth):
 
 
 class Simulator:
-    """The RTSP server, its cameras and their live pipelines. Every method runs on the GLib main loop."""
+    """The RTSP server, its cameras and their live pipelines.
+
+    Public methods and _tick run on the GLib main loop; the signal handlers (_media_configure, _request_served,
+    _media_unprepared) run in GStreamer's threads, hence self.lock around each camera's pipeline list.
+    """
 
     def __init__(self, cfg: SimConfig) -> None:
         self.cfg = cfg
