@@ -190,10 +190,14 @@ class Hub:
     async def _flush_loop(self) -> None:
         assert self._flush_wake is not None
         interval = self.config.ingest.state_flush_s
+        loop = asyncio.get_running_loop()
+        due = loop.time() + interval
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_wake.wait(), interval)
+                await asyncio.wait_for(self._flush_wake.wait(), max(0.0, due - loop.time()))
             self._flush_wake.clear()
+            # The period counts from the start of a flush, so a slow one does not stretch the API's lag.
+            due = loop.time() + interval
             async with self._flush_lock:
                 ok = await self._flush_once()
             if not ok:
