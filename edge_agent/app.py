@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -30,7 +30,7 @@ from edge_agent.link import Incoming, LinkEvent, MqttLink
 from edge_agent.outbox import MemoryOutbox, OutMessage
 from edge_agent.probe import ProbeResult
 from edge_agent.publisher import Publisher
-from edge_agent.redact import Redactor
+from edge_agent.redact import Redactor, redact_url
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import check_publishable, status_payload
 from edge_agent.workers import WorkerPool, probe_in_pool
@@ -119,6 +119,7 @@ class EdgeAgent:
             self.config.mqtt.host,
             self.config.mqtt.port,
         )
+        self._log_cameras(c.id for c in self.config.enabled_cameras())
         self.pool.start()
         self.link.start()
         background = [
@@ -158,6 +159,19 @@ class EdgeAgent:
         await asyncio.to_thread(self.link.stop)
         self._log_stats()
         log.info("stopped")
+
+    def _log_cameras(self, ids: Iterable[str]) -> None:
+        """Which URL each camera is probed at (credentials masked): the first thing to check in the field."""
+        cams = {c.id: c for c in self.config.cameras}
+        for cid in ids:
+            cam = cams[cid]
+            log.info(
+                "watching camera %s (%s) url=%s expected_fps=%s",
+                cid,
+                cam.name or "-",
+                redact_url(cam.url),
+                cam.expected_fps or "-",
+            )
 
     # --- link events -------------------------------------------------------------------------------------------
 
@@ -218,12 +232,13 @@ class EdgeAgent:
                 f" reason={health.reason}" if health.reason else "",
             )
         log.debug(
-            "probe camera=%s seq=%d online=%s problems=%s fps=%s probe_ms=%.0f",
+            "probe camera=%s seq=%d online=%s problems=%s fps=%s frames=%d probe_ms=%.0f",
             cam.id,
             seq,
             result.online,
             ",".join(p.value for p in problems) or "-",
             health.fps,
+            result.frames,
             result.probe_ms,
         )
         sent = False
@@ -348,6 +363,7 @@ class EdgeAgent:
         for cid in plan.changed:
             self.cameras.pop(cid, None)  # a changed camera starts afresh: first probe sends a snapshot
         self._publish_status()
+        self._log_cameras([*plan.added, *plan.changed])
         log.info("config reloaded: %s", plan.data())
         return "ok", plan.data(), None
 

@@ -184,56 +184,45 @@ class MqttLink:
 
     def _run(self) -> None:
         attempt = 0
-        where = f"{self.settings.host}:{self.settings.port}"
         while not self._stop.is_set():
             self._gen += 1
-            gen = self._gen
-            self._broker_reason = None
-            try:
-                client = self._new_client(gen)
-            except ValueError as exc:  # the Last Will cannot be built: the system clock is not set yet
-                delay = backoff_delay(
-                    attempt, self.settings.backoff_min_s, self.settings.backoff_max_s, self._rng()
-                )
-                attempt += 1
-                why = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
-                self._post(ConnectFailed(f"not connecting: the Last Will is invalid ({why})", delay))
-                self._stop.wait(delay)
-                continue
-            try:
-                client.connect(
-                    self.settings.host, self.settings.port, self.settings.keepalive, clean_start=True
-                )
-            except (OSError, ValueError) as exc:
-                delay = backoff_delay(
-                    attempt, self.settings.backoff_min_s, self.settings.backoff_max_s, self._rng()
-                )
-                attempt += 1
-                self._post(ConnectFailed(f"cannot connect to {where}: {exc}", delay))
-                self._stop.wait(delay)
-                continue
-            with self._lock:
-                self._client = client
-            reason = self._pump(client)
+            was_up, reason = self._serve_one_connection(self._gen)
             if self._stop.is_set():
-                self._disconnect(client)
                 break
-            with self._lock:
-                was_up, self._up, self._client = self._up, False, None
             if was_up:
-                attempt = 0
+                attempt = 0  # a connection that worked starts the backoff afresh
             delay = backoff_delay(
                 attempt, self.settings.backoff_min_s, self.settings.backoff_max_s, self._rng()
             )
             attempt += 1
-            if was_up:
-                self._post(LinkDown(gen, reason, delay))
-            else:
-                self._post(ConnectFailed(f"{where}: {reason}", delay))
-            del client  # a fresh client next time; paho closes this one's sockets when it is collected
+            self._post(LinkDown(self._gen, reason, delay) if was_up else ConnectFailed(reason, delay))
             self._stop.wait(delay)
         with self._lock:
             self._up, self._client = False, None
+
+    def _serve_one_connection(self, gen: int) -> tuple[bool, str]:
+        """One connection with a fresh paho client, served until it ends: (whether it came up, why it ended)."""
+        where = f"{self.settings.host}:{self.settings.port}"
+        self._broker_reason = None
+        try:
+            client = self._new_client(gen)
+        except ValueError as exc:  # the Last Will cannot be built: the system clock is not set yet
+            why = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            return False, f"not connecting: the Last Will is invalid ({why})"
+        try:
+            client.connect(self.settings.host, self.settings.port, self.settings.keepalive, clean_start=True)
+        except (OSError, ValueError) as exc:
+            return False, f"cannot connect to {where}: {exc}"
+        with self._lock:
+            self._client = client
+        reason = self._pump(client)
+        if self._stop.is_set():
+            self._disconnect(client)
+            return False, "stopping"
+        with self._lock:
+            was_up, self._up, self._client = self._up, False, None
+        # paho closes this client's sockets when it is collected; the next attempt builds a new one.
+        return was_up, reason if was_up else f"{where}: {reason}"
 
     def _pump(self, client: mqtt.Client) -> str:
         """Run paho's network loop until the connection ends or stop is asked; the reason it ended."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from contract import Problem
+from edge_agent.redact import host_port
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 MAX_HEADER_BYTES = 16 * 1024
@@ -27,11 +28,10 @@ USER_AGENT = "commune-ops-edge"
 
 @dataclass(frozen=True, slots=True)
 class PreflightResult:
-    ok: bool  # the stream looks servable: go on and open it
+    ok: bool  # the stream looks servable
     problem: Problem | None = None
     reason: str | None = None
     status: int | None = None  # RTSP/HTTP status of the last answer, when there was one
-    ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +54,7 @@ class _Failure(Exception):
 def _public_url(url: str) -> str:
     """The URL without user info, as sent on the wire and used as the Digest URI for RTSP."""
     p = urlsplit(url)
-    host = p.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if p.port is not None:
-        netloc = f"{netloc}:{p.port}"
-    return urlunsplit((p.scheme, netloc, p.path or "/", p.query, ""))
+    return urlunsplit((p.scheme, host_port(p), p.path or "/", p.query, ""))
 
 
 def _parse_challenge(value: str) -> tuple[str, dict[str, str]]:
@@ -275,12 +271,9 @@ def preflight(url: str, timeout_s: float) -> PreflightResult:
                     conv = _Conversation(scheme, host, port, started + timeout_s)
                 answer = conv.ask(_request(method, target, protocol, host_header, 2, auth), protocol)
         problem, reason = _verdict(answer, protocol, user is not None, parts.path or "/")
-        ms = (time.monotonic() - started) * 1000
-        return PreflightResult(
-            problem is None, problem, None if problem is None else reason, answer.status, ms
-        )
+        return PreflightResult(problem is None, problem, None if problem is None else reason, answer.status)
     except _Failure as exc:
-        return PreflightResult(False, exc.problem, exc.reason, None, (time.monotonic() - started) * 1000)
+        return PreflightResult(False, exc.problem, exc.reason)
     finally:
         if conv is not None:
             conv.close()

@@ -26,7 +26,7 @@ from contract import Problem
 from edge_agent.checks import PictureMetrics, picture_metrics
 from edge_agent.config import ProbeSection
 from edge_agent.preflight import preflight
-from edge_agent.redact import scrub_text
+from edge_agent.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class _Sampler:
         self.last_frame: np.ndarray | None = None
         self.walls: list[float] = []  # read time of every frame
         self.pts: list[float | None] = []  # its stream timestamp (ms), when FFmpeg knows it
-        self.decode_failures = 0
+        self.cut_short = False  # the stream ended (or a read timed out) before all frames were read
 
     @property
     def read(self) -> int:
@@ -123,6 +123,7 @@ class _Sampler:
             if time.monotonic() > deadline:
                 break
             if not cap.grab():
+                self.cut_short = True
                 break
             now = time.monotonic()
             pts = cap.get(cv2.CAP_PROP_POS_MSEC)  # 0.0 for the first frame of a stream is a real timestamp
@@ -135,8 +136,7 @@ class _Sampler:
     def _analyse(self, cap: cv2.VideoCapture, now: float, pts_ms: float | None) -> None:
         ok, frame = cap.retrieve()
         if not ok or frame is None or frame.size == 0:
-            self.decode_failures += 1
-            return
+            return  # not decodable: if none is, the probe says so
         small = shrink(frame, self.settings.analysis_width)
         gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.grays and gray.shape != self.grays[0].shape:
@@ -184,6 +184,10 @@ def run_probe(url: str, settings: ProbeSection, black_luma: float, deadline: flo
         reason = f"Đã mở luồng nhưng không nhận được khung hình nào trong {settings.read_timeout_s:g} s"
         return ProbeResult(False, Problem.NO_FRAMES, reason, open_ms=open_ms, probe_ms=elapsed_ms())
     if not sampler.grays or sampler.last_frame is None:
+        if sampler.cut_short:
+            # The stream broke off before a picture could be decoded: no frames, not a codec problem.
+            reason = f"Luồng video bị ngắt sau {sampler.read} khung hình, chưa giải mã được khung nào"
+            return ProbeResult(False, Problem.NO_FRAMES, reason, open_ms=open_ms, probe_ms=elapsed_ms())
         reason = f"Nhận được {sampler.read} khung hình nhưng không giải mã được khung nào"
         return ProbeResult(False, Problem.DECODE_ERROR, reason, open_ms=open_ms, probe_ms=elapsed_ms())
     height, width = sampler.last_frame.shape[:2]
@@ -227,7 +231,7 @@ def safe_probe(url: str, settings: ProbeSection, black_luma: float, deadline: fl
     try:
         return run_probe(url, settings, black_luma, deadline)
     except Exception as exc:  # a bug or an OpenCV surprise; the agent must keep probing the other cameras
-        log.exception("probe crashed url=%s", scrub_text(url))
+        log.exception("probe crashed url=%s", redact_url(url))
         return ProbeResult(
             False,
             Problem.DECODE_ERROR,

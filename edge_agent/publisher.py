@@ -23,7 +23,7 @@ from edge_agent.link import (
     LinkUp,
     MqttLink,
 )
-from edge_agent.outbox import MemoryOutbox, OutMessage
+from edge_agent.outbox import Outbox, OutMessage
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Publisher:
     def __init__(
         self,
         link: MqttLink,
-        outbox: MemoryOutbox,
+        outbox: Outbox,
         on_up: Callable[[int], None],
         on_incoming: Callable[[Incoming], None],
     ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -22,17 +22,20 @@ _QUERY_SECRET_RE = re.compile(
 )
 
 
+def host_port(parts: SplitResult) -> str:
+    """`host[:port]` of a split URL, without user info (IPv6 hosts bracketed). Raises ValueError on a bad port."""
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    return netloc if parts.port is None else f"{netloc}:{parts.port}"
+
+
 def redact_url(url: str) -> str:
     """The URL with user info and secret-looking query values masked: `rtsp://***@10.0.0.5:554/live`."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
+        netloc = host_port(parts)
     except ValueError:
         return scrub_text(url)
-    netloc = host if ":" not in host else f"[{host}]"
-    if port is not None:
-        netloc = f"{netloc}:{port}"
     if parts.username is not None or parts.password is not None:
         netloc = f"{MASK}@{netloc}"
     query = parts.query

@@ -291,15 +291,18 @@ def test_backlog_survives_a_broken_link_and_kill9_leaves_the_will(
         assert list(dict.fromkeys(seqs)) == sorted(set(seqs))
         onlines = [s for s in recorder.statuses() if s.state == "online"]
         assert len(onlines) >= 2 and len({s.boot for s in onlines}) == 1
+        # The cut looked like a dead box to the broker: it published the Will in between.
+        assert [s.state for s in recorder.statuses()].count("offline") >= 1
         assert onlines[-1].queue is not None and onlines[-1].queue >= 2  # backlog size, told at reconnect
 
         workers = agent.workers()
         assert workers, "probe workers expected"
         boot = onlines[-1].boot
+        seen = len(recorder.statuses())  # the cut link already made the broker send the Will once
         agent.kill9()
         will = recorder.wait_for(
             "the Last Will",
-            lambda _: next((s for s in recorder.statuses() if s.state == "offline"), None),
+            lambda _: next((s for s in recorder.statuses()[seen:] if s.state == "offline"), None),
         )
         assert will.boot == boot
         assert retained_status(mosquitto.port, STATUS).state == "offline"
