@@ -154,15 +154,23 @@ class MqttBridge:
                 delay = min(delay * 2, RECONNECT_MAX_S)
                 continue
             rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-            while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                rc = step(c, LOOP_TIMEOUT_S)
-                if self._outbox:
-                    self._send_outbox()
-                if self.stats.mqtt_connected:
-                    delay = RECONNECT_MIN_S
+            why = ""
+            try:
+                while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    rc = step(c, LOOP_TIMEOUT_S)
+                    if self._outbox:
+                        self._send_outbox()
+                    if self.stats.mqtt_connected:
+                        delay = RECONNECT_MIN_S
+                why = rc.name if hasattr(rc, "name") else str(rc)
+            except Exception as exc:  # a bug here must not end the thread: reconnect instead
+                log.exception("MQTT network loop failed")
+                why = repr(exc)
             if self._stop.is_set():
                 break
-            self._note_error(f"MQTT connection lost ({rc.name if hasattr(rc, 'name') else rc}); reconnecting")
+            if self.stats.mqtt_connected:
+                self._on_disconnect(c, None, None, None, None)
+            self._note_error(f"MQTT connection lost ({why}); reconnecting")
             self._stop.wait(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
         with contextlib.suppress(Exception):
