@@ -236,9 +236,10 @@ def decode(topic: Topic, payload: bytes) -> Model | bytes:
     if len(payload) > MAX_JSON_BYTES:
         raise ContractError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES} allowed for JSON")
     # Parsed and validated in one pass by pydantic-core (~3x cheaper than json.loads + model_validate: the hub
-    # decodes thousands of these a second). Lax mode, exactly as model_validate on the parsed dict.
+    # decodes thousands of these a second). Strict: a vendor sending "12" for a number or "yes" for a bool
+    # must hear about it, not be silently coerced (JSON numbers still fill float fields).
     try:
-        return model.model_validate_json(payload)
+        return model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0] if exc.error_count() else None
         if first is not None and first["type"] == "json_invalid":

@@ -101,6 +101,10 @@ def test_health_round_trip() -> None:
             "repeat",
         ),
         (b'{"ts": 1800000000, "seq": 1, "online": true, "fps": NaN}', "invalid", "fps"),
+        (b'{"ts": 1800000000, "seq": 1, "online": "yes"}', "invalid", "online"),
+        (b'{"ts": 1800000000, "seq": "1", "online": true}', "invalid", "seq"),
+        (b'{"ts": 1800000000, "seq": 1, "online": true, "fps": "12.5"}', "invalid", "fps"),
+        (b'{"ts": 1800000000, "seq": 1.5, "online": true}', "invalid", "seq"),
         (b"{" + b" " * MAX_JSON_BYTES + b"}", "too_large", "bytes"),
     ],
 )
