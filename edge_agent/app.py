@@ -267,7 +267,10 @@ class EdgeAgent:
             return False
         meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
         topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
-        self.publisher.enqueue(OutMessage(topic, jpeg, 1, True, snapshot_properties(meta), replace_key=topic))
+        props = snapshot_properties(meta)
+        self.publisher.enqueue(
+            OutMessage(topic, jpeg, qos=1, retain=True, user_properties=props, replace_key=topic)
+        )
         self.counters.snapshots += 1
         return True
 
@@ -304,12 +307,13 @@ class EdgeAgent:
         self._reply(cmd.transaction, status, data, error)
 
     def _reply(self, transaction: str, status: str, data: dict[str, Any], error: str | None) -> None:
-        if not self._clock_ok(self.clock()):
+        now = self.clock()
+        if not self._clock_ok(now):
             return
         if error is not None:
             error = self.redactor.scrub(error)[:ERROR_MAX]
         reply = CommandReply.model_validate(
-            {"transaction": transaction, "status": status, "ts": self.clock(), "data": data, "error": error}
+            {"transaction": transaction, "status": status, "ts": now, "data": data, "error": error}
         )
         self.publisher.enqueue(OutMessage(self.reply_topic, encode(reply)))
 
@@ -333,7 +337,7 @@ class EdgeAgent:
             return probe_reply([], False, False)
         futures = self.scheduler.request(ids, snapshot=cmd.action == "snapshot")
         probe = self.config.probe
-        # Requested probes queue behind the thread limit: allow one hard cap per round of `concurrency` probes.
+        # Requested probes queue behind the worker limit: allow one hard cap per round of `concurrency` probes.
         rounds = -(-len(ids) // probe.concurrency) + 1
         done, _ = await asyncio.wait(futures, timeout=probe.hard_cap_s * rounds + 5)
         summaries = [
@@ -358,10 +362,8 @@ class EdgeAgent:
         self.outbox.max_messages, self.outbox.max_bytes = new.outbox.max_messages, new.outbox.max_bytes
         self.pool.resize(new.probe.concurrency)
         self.scheduler.update(new.enabled_cameras(), new.probe, new.thresholds)
-        for cid in plan.removed:
-            self.cameras.pop(cid, None)
-        for cid in plan.changed:
-            self.cameras.pop(cid, None)  # a changed camera starts afresh: first probe sends a snapshot
+        for cid in [*plan.removed, *plan.changed]:
+            self.cameras.pop(cid, None)  # a changed camera starts afresh: its first probe sends a snapshot
         self._publish_status()
         self._log_cameras([*plan.added, *plan.changed])
         log.info("config reloaded: %s", plan.data())
