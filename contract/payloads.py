@@ -89,6 +89,11 @@ class EdgeStatus(Model):
     )
     cameras: int | None = Field(default=None, ge=0, description="Cameras this agent watches")
     queue: int | None = Field(default=None, ge=0, description="Messages waiting in the agent's disk queue")
+    queue_dropped: int | None = Field(
+        default=None,
+        ge=0,
+        description="Messages the agent's queue has dropped for space so far (oldest first): a gap in the data",
+    )
     inventory: list[CameraInfo] | None = Field(
         default=None, max_length=2000, description="Cameras this agent watches (sent with state=online)"
     )

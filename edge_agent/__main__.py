@@ -58,12 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Imported only to run: `--check` stays quick (no OpenCV, no numpy).
     from edge_agent.app import EdgeAgent
+    from edge_agent.diskqueue import DiskQueueError
     from edge_agent.logsetup import setup_logging
     from edge_agent.redact import Redactor
 
     redactor = Redactor(config.secrets())
     setup_logging(args.log_level, redactor)
-    agent = EdgeAgent(config, args.config.resolve(), redactor)
+    try:
+        agent = EdgeAgent(config, args.config.resolve(), redactor)
+    except DiskQueueError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
     return asyncio.run(_serve(agent))
 
 

@@ -16,6 +16,7 @@ from contract import MAX_SNAPSHOT_BYTES, CommandReply, EdgeCommand, SnapshotMeta
 from contract.configfile import ConfigError
 from edge_agent.commands import BadCommand, ReloadRefused, parse_command, probe_reply, reload_plan
 from edge_agent.config import CameraConfig, EdgeConfig, load_config
+from edge_agent.diskqueue import DiskOutbox, open_outbox
 from edge_agent.health import (
     CameraState,
     build_health,
@@ -27,7 +28,7 @@ from edge_agent.health import (
     state_key,
 )
 from edge_agent.link import Incoming, LinkEvent, MqttLink
-from edge_agent.outbox import MemoryOutbox, OutMessage
+from edge_agent.outbox import OutMessage
 from edge_agent.probe import ProbeResult
 from edge_agent.publisher import Publisher
 from edge_agent.redact import Redactor, redact_url
@@ -72,7 +73,9 @@ class EdgeAgent:
         self.status_topic = str(topics.edge_status(a.district, a.commune, a.id))
         self.cmd_topic = str(topics.edge_cmd(a.district, a.commune, a.id))
         self.reply_topic = str(topics.edge_reply(a.district, a.commune, a.id))
-        self.outbox = MemoryOutbox(config.outbox.max_messages, config.outbox.max_bytes)
+        # Raises DiskQueueError when the queue file cannot be opened.
+        self.outbox = open_outbox(config.outbox, config_path.parent if config_path else Path.cwd())
+        self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
         self.pool = WorkerPool(config.probe.concurrency)
@@ -151,7 +154,13 @@ class EdgeAgent:
             offline = OutMessage(self.status_topic, payload, qos=1, retain=True)
             if not await self.publisher.publish_and_wait(offline, OFFLINE_ACK_S):
                 log.warning("broker did not acknowledge the offline status")
-        if len(self.outbox):
+        if isinstance(self.outbox, DiskOutbox):
+            if len(self.outbox):
+                log.info(
+                    "%d unsent messages stay in %s for the next start", len(self.outbox), self.outbox.path
+                )
+            self.outbox.close()
+        elif len(self.outbox):
             log.warning("discarding %d unsent messages at shutdown", len(self.outbox))
         for task in background:
             task.cancel()
@@ -189,7 +198,7 @@ class EdgeAgent:
         now = self.clock()
         if self.publisher.gen is None or not self._clock_ok(now):
             return
-        payload = status_payload(self.config, "online", now, self.boot, len(self.outbox))
+        payload = status_payload(self.config, "online", now, self.boot, len(self.outbox), self.outbox.dropped)
         if self.publisher.publish_now(OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
 
@@ -359,6 +368,8 @@ class EdgeAgent:
             return "error", {}, f"Không nạp lại cấu hình, vẫn chạy cấu hình cũ: {why}"
         self.config = new
         self.redactor.set_secrets(new.secrets())
+        if new.outbox.path != self.outbox_path:
+            log.warning("outbox.path changed: the new queue file is used after a restart")
         self.outbox.max_messages, self.outbox.max_bytes = new.outbox.max_messages, new.outbox.max_bytes
         self.pool.resize(new.probe.concurrency)
         self.scheduler.update(new.enabled_cameras(), new.probe, new.thresholds)

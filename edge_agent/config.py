@@ -93,10 +93,14 @@ class Thresholds(StrictModel):
 
 
 class OutboxSection(StrictModel):
-    max_messages: int = Field(
-        default=5000, ge=10, description="Messages kept while the broker is unreachable"
+    path: Path | None = Field(
+        default=None,
+        description="SQLite file of the crash-safe disk queue; unset: in memory, lost on a crash or power cut",
     )
-    max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+    max_messages: int = Field(
+        default=5000, ge=10, le=10_000_000, description="Messages kept while the broker is unreachable"
+    )
+    max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
 
 
 class CameraConfig(StrictModel):

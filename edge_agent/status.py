@@ -28,7 +28,12 @@ def inventory(config: EdgeConfig) -> list[CameraInfo]:
 
 
 def status_payload(
-    config: EdgeConfig, state: Literal["online", "offline"], ts: float, boot: str, queue: int | None = None
+    config: EdgeConfig,
+    state: Literal["online", "offline"],
+    ts: float,
+    boot: str,
+    queue: int | None = None,
+    queue_dropped: int | None = None,
 ) -> bytes:
     """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
     if state == "offline":
@@ -36,7 +41,14 @@ def status_payload(
     cams = inventory(config)
     return encode(
         EdgeStatus(
-            state="online", ts=ts, version=VERSION, boot=boot, cameras=len(cams), queue=queue, inventory=cams
+            state="online",
+            ts=ts,
+            version=VERSION,
+            boot=boot,
+            cameras=len(cams),
+            queue=queue,
+            queue_dropped=queue_dropped,
+            inventory=cams,
         )
     )
 
