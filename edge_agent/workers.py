@@ -20,6 +20,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -28,11 +29,13 @@ from multiprocessing.process import BaseProcess
 from contract import Problem
 from edge_agent.config import ProbeSection
 from edge_agent.probe import ProbeResult
+from edge_agent.supervisor import RestartBudget, WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
 _CTX = multiprocessing.get_context("spawn")
 STOP_GRACE_S = 1.0
+WATCH_EVERY_S = 1.0  # how soon a worker that died while idle is noticed
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,18 @@ class _Worker:
         finally:
             self._busy = False
 
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def name(self) -> str:
+        return self.process.name
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
     def kill(self) -> None:
         with self._lock:
             self._stopping = True
@@ -142,21 +157,34 @@ class _Worker:
         self.kill()
 
 
-class WorkerPool:
-    """`size` worker processes; `run` borrows an idle one for one probe."""
+class PoolFailing(Exception):
+    """No worker is alive and the restart budget refuses new ones for now."""
 
-    def __init__(self, size: int) -> None:
+
+class WorkerPool:
+    """`size` worker processes; `run` borrows an idle one for one probe. Lost workers (killed at the cap, dead
+    mid-probe or while idle) are replaced within the supervisor's restart budget."""
+
+    def __init__(
+        self, size: int, budget: RestartBudget | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._count = 0
         self._size = size
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._waits = ThreadPoolExecutor(max_workers=64, thread_name_prefix="probe-wait")
         self._closed = False
+        self._clock = clock
+        self._watcher: asyncio.Task[None] | None = None
+        self.supervisor = WorkerSupervisor(budget or RestartBudget())
         self.killed = 0
 
     def start(self) -> None:
         while len(self._all) < self._size:
             self._add()
+        if self._watcher is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: no watcher (lost workers found on use)
+                self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="probe-workers")
 
     def _add(self) -> None:
         self._count += 1
@@ -175,32 +203,84 @@ class WorkerPool:
     def resize(self, size: int) -> None:
         """Grow now; shrink as workers come back idle."""
         self._size = size
+        self.supervisor.forget_missing(len(self._all) + self.supervisor.missing - size)
         if self._all:
             self.start()
 
+    def _lose(self, worker: _Worker, cause: str) -> None:
+        """Take a dead or killed worker out of the pool (once) and ask the supervisor for a replacement."""
+        if worker not in self._all:
+            return
+        self._all.discard(worker)
+        if not self._closed:
+            self.supervisor.lost(cause)
+            self.supervisor.forget_missing(len(self._all) + self.supervisor.missing - self._size)
+            self._refill()
+
+    def _refill(self) -> None:
+        if self._closed:
+            return
+        for _ in range(self.supervisor.grant(self._clock())):
+            self._add()
+
+    async def _watch(self) -> None:
+        """Find workers that died while idle (a probe would otherwise be charged with it) and start the
+        replacements the budget deferred."""
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            for worker in list(self._all):
+                if not worker.busy and not worker.process.is_alive():
+                    log.warning(
+                        "probe worker %s died while idle (exit code %s)", worker.name, worker.exitcode
+                    )
+                    self._lose(worker, f"died while idle, exit code {worker.exitcode}")
+                    await loop.run_in_executor(self._waits, worker.kill)
+            if self.supervisor.missing:
+                self._refill()
+            await asyncio.sleep(WATCH_EVERY_S)
+
+    async def _borrow(self) -> _Worker:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._all and self.supervisor.failing:
+                raise PoolFailing(
+                    f"{self.supervisor.restarts} lần khởi động lại, vượt giới hạn "
+                    f"{self.supervisor.budget.max_restarts} lần trong {self.supervisor.budget.window_s:g} s"
+                )
+            worker = await self._idle.get()
+            if worker not in self._all:
+                continue  # lost while it waited in the queue
+            if not worker.process.is_alive():
+                self._lose(worker, f"found dead, exit code {worker.exitcode}")
+                await loop.run_in_executor(self._waits, worker.kill)
+                continue
+            return worker
+
     async def run(self, task: ProbeTask, cap_s: float) -> object:
-        """The worker's result; raises WorkerLost after killing a worker that overran cap_s or died."""
-        worker = await self._idle.get()
+        """The worker's result; raises WorkerLost after killing a worker that overran cap_s or died, and
+        PoolFailing when no worker is left to run it."""
+        worker = await self._borrow()
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(self._waits, worker.exchange, task, cap_s)
-        except WorkerLost:
+        except WorkerLost as exc:
             self.killed += 1
-            self._all.discard(worker)
+            self._lose(worker, str(exc))
             await loop.run_in_executor(self._waits, worker.kill)
-            if not self._closed and len(self._all) < self._size:
-                self._add()
             raise
         if len(self._all) > self._size:
             self._all.discard(worker)
             await loop.run_in_executor(self._waits, worker.stop)
-        else:
+        elif worker in self._all:
             self._idle.put_nowait(worker)
         return result
 
     async def close(self) -> None:
         """Stop every worker (busy ones are killed: the agent is leaving)."""
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         workers, self._all = list(self._all), set()
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._waits, w.stop) for w in workers))
@@ -214,6 +294,9 @@ async def probe_in_pool(pool: WorkerPool, url: str, settings: ProbeSection, blac
     task = ProbeTask(url, settings, black_luma, soft_s=max(cap - settings.read_timeout_s, cap / 2))
     try:
         result = await pool.run(task, cap)
+    except PoolFailing as exc:
+        reason = f"Không kiểm tra được: tiến trình kiểm tra camera của agent liên tục bị lỗi ({exc})"
+        return ProbeResult(False, Problem.DECODE_ERROR, reason)
     except WorkerLost as exc:
         log.warning("probe worker killed: %s", exc)
         if exc.timed_out:
