@@ -12,13 +12,18 @@ from hub import openapi
 from hub.config import HubConfig
 from hub.db import Database
 from hub.events import EventBus
-from hub.web import api_cameras, api_events, api_misc, files, login, pages, params
+from hub.web import api_cameras, api_events, api_misc, api_reports, files, login, pages, params, reports_page
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
 
-API_ROUTES: list[openapi.ApiRoute] = [*api_cameras.ROUTES, *api_misc.ROUTES, *api_events.ROUTES]
+API_ROUTES: list[openapi.ApiRoute] = [
+    *api_cameras.ROUTES,
+    *api_misc.ROUTES,
+    *api_events.ROUTES,
+    *api_reports.ROUTES,
+]
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
 
@@ -59,6 +64,7 @@ def create_app(
     app.router.add_post("/login", login.login_submit)
     app.router.add_post("/logout", login.logout)
     app.router.add_get("/", pages.wall)
+    app.router.add_get("/reports", reports_page.report_page)
     slug = api_cameras.SLUG
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
