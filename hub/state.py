@@ -82,6 +82,7 @@ class CameraState:
     last_ts: float | None = None  # device time of the latest applied health message
     last_seen: float | None = None  # hub time it arrived
     last_seq: int | None = None
+    last_change: float | None = None  # time of its latest transition: the log never goes back in time
     snapshot_ts: float | None = None
     in_db: bool = False
     series: str | None = None  # cached line-protocol series key (hub/ingest.py)
@@ -281,7 +282,9 @@ class StateStore:
         if s.inventory:
             self._register_inventory(agent, s.inventory)
         # A Last Will carries the connect time as `ts`: agent transitions use the hub's receive time.
-        self._set_agent_state(agent, s.state, received)
+        # An agent back with a backlog replays what its cameras did meanwhile: until their own reports arrive
+        # they stay stale rather than flap back to a status from before the outage.
+        self._set_agent_state(agent, s.state, received, hold_stale=bool(s.queue))
         return agent
 
     def _register_inventory(self, agent: AgentState, inventory: Iterable[CameraInfo]) -> None:
@@ -293,7 +296,7 @@ class StateStore:
                 self.announce.cameras.add(cam.key)
             self._assign(cam, agent.key)
 
-    def _set_agent_state(self, agent: AgentState, state: str, now: float) -> None:
+    def _set_agent_state(self, agent: AgentState, state: str, now: float, hold_stale: bool = False) -> None:
         if state != agent.state:
             self.changes.transitions.append(
                 Transition("edge", agent.key, agent.district, agent.commune, now, agent.state, state)
@@ -303,7 +306,9 @@ class StateStore:
             self.changes.agents.add(agent.key)
             self.announce.agents.add(agent.key)
             for key in self.cameras_of(agent.key):
-                self._rederive(self.cameras[key], now)
+                cam = self.cameras[key]
+                if not (hold_stale and cam.status == STATUS_STALE):
+                    self._rederive(cam, now)
 
     def _agent_state(self, cam: CameraState) -> str | None:
         if cam.agent_key is None:
@@ -319,6 +324,13 @@ class StateStore:
             self._camera_transition(cam, status, cam.problems, now)
 
     def _camera_transition(self, cam: CameraState, status: str, problems: tuple[str, ...], at: float) -> None:
+        # Device times can lie before the hub's own last judgement (a replayed report probed before the agent's
+        # Last Will made the camera stale): such a change is recorded when that judgement ended, keeping the
+        # log in order for the availability reports.
+        floor = cam.last_change if cam.last_change is not None else cam.status_since
+        if floor is not None and at < floor:
+            at = floor
+        cam.last_change = at
         changes = self.changes
         changes.transitions.append(
             Transition(
