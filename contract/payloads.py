@@ -94,6 +94,15 @@ class EdgeStatus(Model):
         ge=0,
         description="Messages the agent's queue has dropped for space so far (oldest first): a gap in the data",
     )
+    worker_restarts: int | None = Field(
+        default=None,
+        ge=0,
+        description="Probe worker processes restarted after a crash or hang since the agent started",
+    )
+    workers_failing: bool | None = Field(
+        default=None,
+        description="True while lost probe workers are not restarted: the restart budget is spent",
+    )
     inventory: list[CameraInfo] | None = Field(
         default=None, max_length=2000, description="Cameras this agent watches (sent with state=online)"
     )

@@ -79,6 +79,7 @@ class EdgeAgent:
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
         self.pool = WorkerPool(config.probe.concurrency)
+        self.pool.on_change = self._publish_status  # restarts and failing show in the retained status
         self.scheduler = ProbeScheduler(
             config.enabled_cameras(),
             config.probe,
@@ -198,7 +199,17 @@ class EdgeAgent:
         now = self.clock()
         if self.publisher.gen is None or not self._clock_ok(now):
             return
-        payload = status_payload(self.config, "online", now, self.boot, len(self.outbox), self.outbox.dropped)
+        sup = self.pool.supervisor
+        payload = status_payload(
+            self.config,
+            "online",
+            now,
+            self.boot,
+            len(self.outbox),
+            self.outbox.dropped,
+            sup.restarts,
+            sup.failing,
+        )
         if self.publisher.publish_now(OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
 
@@ -392,6 +403,7 @@ class EdgeAgent:
             "outbox_dropped": self.outbox.dropped,
             "outbox_replaced": self.outbox.replaced,
             "workers_killed": self.pool.killed,
+            **self.pool.supervisor.stats(),
             "connected": self.publisher.gen is not None,
         }
 

@@ -34,6 +34,8 @@ def status_payload(
     boot: str,
     queue: int | None = None,
     queue_dropped: int | None = None,
+    worker_restarts: int | None = None,
+    workers_failing: bool | None = None,
 ) -> bytes:
     """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
     if state == "offline":
@@ -48,6 +50,8 @@ def status_payload(
             cameras=len(cams),
             queue=queue,
             queue_dropped=queue_dropped,
+            worker_restarts=worker_restarts,
+            workers_failing=workers_failing,
             inventory=cams,
         )
     )

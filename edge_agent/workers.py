@@ -7,7 +7,11 @@ wait (measured here: three threads opening a hanging camera and two healthy ones
 In separate processes the opens really run side by side, a probe stuck past its cap is ended by killing its
 worker (a thread cannot be stopped), and a crash inside a decoder costs one worker, not the agent.
 
-Each worker is a spawned interpreter (fork is unsafe in a process that already runs the paho thread) that
+Workers are forked from a fork server (multiprocessing "forkserver"): a fresh, single-threaded interpreter
+started once, which imports OpenCV, NumPy and the probe code and then forks one worker per request. Forking the
+agent itself is unsafe (it already runs the paho thread); spawning a fresh interpreter per worker made every
+worker load its own copy of those libraries, ~60 MB resident each (bench/edge_capacity.py). Forked from the
+server they share those pages copy-on-write, so a worker costs little more than its decode buffers. Each worker
 answers one probe at a time over a pipe. The asyncio side waits for the answer in a small thread pool.
 """
 
@@ -33,7 +37,9 @@ from edge_agent.supervisor import RestartBudget, WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
-_CTX = multiprocessing.get_context("spawn")
+_CTX = multiprocessing.get_context("forkserver")
+# Loaded once in the fork server, shared by every worker; also what unpickling a ProbeTask needs.
+_CTX.set_forkserver_preload(["edge_agent.probe", "edge_agent.workers"])
 STOP_GRACE_S = 1.0
 WATCH_EVERY_S = 1.0  # how soon a worker that died while idle is noticed
 
@@ -177,6 +183,7 @@ class WorkerPool:
         self._clock = clock
         self._watcher: asyncio.Task[None] | None = None
         self.supervisor = WorkerSupervisor(budget or RestartBudget())
+        self.on_change: Callable[[], None] | None = None  # called when restarts or the failing state change
         self.killed = 0
 
     def start(self) -> None:
@@ -220,8 +227,14 @@ class WorkerPool:
     def _refill(self) -> None:
         if self._closed:
             return
+        before = (self.supervisor.restarts, self.supervisor.failing)
         for _ in range(self.supervisor.grant(self._clock())):
             self._add()
+        if self.on_change is not None and (self.supervisor.restarts, self.supervisor.failing) != before:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("reporting a worker restart failed")
 
     async def _watch(self) -> None:
         """Find workers that died while idle (a probe would otherwise be charged with it) and start the

@@ -77,8 +77,8 @@ def test_supervisor_counts_restarts_refusals_and_missing_workers() -> None:
     assert not sup.failing
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
+    deadline = time.monotonic() + limit_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

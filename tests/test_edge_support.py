@@ -178,12 +178,17 @@ class AgentProcess:
         return self.log_path.read_text(errors="replace")
 
     def workers(self) -> list[int]:
-        """Process ids of the agent's probe workers (its children)."""
-        try:
-            text = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-        except OSError:
-            return []
-        return [int(p) for p in text.split()]
+        """Process ids of the agent's descendants: the fork server, the probe workers it forked, helpers."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                children = []
+            found.extend(children)
+            todo.extend(children)
+        return found
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
