@@ -220,14 +220,16 @@ class WorkerPool:
             return
         self._all.discard(worker)
         if not self._closed:
+            before = (self.supervisor.restarts, self.supervisor.failing)
             self.supervisor.lost(cause)
             self.supervisor.forget_missing(len(self._all) + self.supervisor.missing - self._size)
-            self._refill()
+            self._refill(before)
 
-    def _refill(self) -> None:
+    def _refill(self, before: tuple[int, bool] | None = None) -> None:
         if self._closed:
             return
-        before = (self.supervisor.restarts, self.supervisor.failing)
+        if before is None:
+            before = (self.supervisor.restarts, self.supervisor.failing)
         for _ in range(self.supervisor.grant(self._clock())):
             self._add()
         if self.on_change is not None and (self.supervisor.restarts, self.supervisor.failing) != before:

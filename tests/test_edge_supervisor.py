@@ -88,6 +88,8 @@ async def wait_for(condition: Callable[[], bool], what: str, limit_s: float = 20
 async def test_a_killed_worker_is_restarted_and_reported_then_the_budget_stops_the_loop() -> None:
     now = [1000.0]
     pool = WorkerPool(1, RestartBudget(max_restarts=1, window_s=60.0), clock=lambda: now[0])
+    changes: list[tuple[int, bool]] = []
+    pool.on_change = lambda: changes.append((pool.supervisor.restarts, pool.supervisor.failing))
     pool.start()
     try:
         (first,) = pool.pids
@@ -110,5 +112,6 @@ async def test_a_killed_worker_is_restarted_and_reported_then_the_budget_stops_t
         now[0] = 1060.0  # the first restart leaves the window
         await wait_for(lambda: len(pool.pids) == 1, "the deferred restart")
         assert pool.supervisor.restarts == 2 and not pool.supervisor.failing
+        assert changes == [(1, False), (1, True), (2, False)]  # what the agent republishes in its status
     finally:
         await pool.close()
