@@ -5,7 +5,12 @@
   var root = document.getElementById('camera');
   var key = root.getAttribute('data-key');
   var onFirstPage = !new URLSearchParams(window.location.search).has('before');
-  var current = null;
+  // The state the server rendered: a live change that arrives before the catch-up fetch must still count as a
+  // change (and refresh the history), so we never start from "nothing known".
+  var current = {
+    status: root.getAttribute('data-status'),
+    problems: (root.getAttribute('data-problems') || '').split(',').filter(Boolean)
+  };
 
   function num(v, digits, unit) { return v === null || v === undefined ? '—' : v.toFixed(digits) + (unit || ''); }
 
@@ -15,7 +20,7 @@
   }
 
   function apply(cam) {
-    var changed = current !== null && (current.status !== cam.status ||
+    var changed = (current.status !== cam.status ||
       (current.problems || []).join() !== (cam.problems || []).join());
     current = cam;
     root.className = 'camera-detail st-' + cam.status;
@@ -90,6 +95,8 @@
       fetch('/api/v1/cameras/' + key, { credentials: 'same-origin' })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (cam) { if (cam) apply(cam); });
+      // A stream that was down may have missed changes that ended where they began (ok → offline → ok).
+      if (onFirstPage) refreshHistory();
     },
     camera: function (ev) { if (ev.camera.key === key) apply(ev.camera); },
     snapshot: function (ev) { if (ev.key === key) setSnapshot(ev.ts); }
