@@ -75,6 +75,7 @@ class DiskOutbox:
         self.dropped = 0  # dropped for space, over the life of this file
         self.dropped_now = 0  # of which in this process
         self.recovered = 0  # messages found in the file at start
+        self.write_failures = 0  # messages that could not be written (disk full or failing): lost, counted
         self._load()
 
     # --- opening -------------------------------------------------------------------------------------------
@@ -124,6 +125,51 @@ class DiskOutbox:
 
     def put(self, message: OutMessage) -> None:
         size = len(message.payload) + len(message.topic.encode())
+        try:
+            new_id, replaced, victims = self._write(message, size)
+        except sqlite3.Error as exc:
+            # Disk full or failing: the agent keeps probing; this message is lost, counted and logged.
+            self.write_failures += 1
+            self.dropped += 1
+            self.dropped_now += 1
+            if self.write_failures % 100 == 1:
+                log.error(
+                    "outbox %s: cannot write a message (%s); dropped %s (%d write failures so far)",
+                    self.path,
+                    exc,
+                    message.topic,
+                    self.write_failures,
+                )
+            return
+        self._pending_acks = []
+        # The file is committed: now mirror it in memory.
+        if replaced is not None:
+            self._forget(replaced)
+            self._unsent.remove(replaced)
+            self.replaced += 1
+        for v in victims:
+            self._forget(v)
+        if victims:
+            drop = set(victims)
+            self._unsent = deque(i for i in self._unsent if i not in drop)
+        self._index[new_id] = (size, message.replace_key)
+        self._unsent.append(new_id)
+        self._bytes += size
+        if message.replace_key is not None:
+            self._by_key[message.replace_key] = new_id
+        if victims:
+            self.dropped += len(victims)
+            self.dropped_now += len(victims)
+            log.warning(
+                "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
+                len(victims),
+                self.dropped,
+                len(self._index),
+                self._bytes,
+            )
+
+    def _write(self, message: OutMessage, size: int) -> tuple[int, int | None, list[int]]:
+        """One transaction: batched acks, the replaced snapshot, the new message, the victims of the bounds."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -157,34 +203,9 @@ class DiskOutbox:
                 )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._pending_acks = []
-        # The file is committed: now mirror it in memory.
-        if replaced is not None:
-            self._forget(replaced)
-            self._unsent.remove(replaced)
-            self.replaced += 1
-        for v in victims:
-            self._forget(v)
-        if victims:
-            drop = set(victims)
-            self._unsent = deque(i for i in self._unsent if i not in drop)
-        self._index[new_id] = (size, message.replace_key)
-        self._unsent.append(new_id)
-        self._bytes += size
-        if message.replace_key is not None:
-            self._by_key[message.replace_key] = new_id
-        if victims:
-            self.dropped += len(victims)
-            self.dropped_now += len(victims)
-            log.warning(
-                "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
-                len(victims),
-                self.dropped,
-                len(self._index),
-                self._bytes,
-            )
+        return new_id, replaced, victims
 
     def _victims(self, size: int, replaced: int | None) -> list[int]:
         """Oldest unsent ids to drop so that the queue fits its bounds once a message of `size` bytes is added
@@ -210,11 +231,18 @@ class DiskOutbox:
 
     def next_unsent(self) -> Entry | None:
         while self._unsent:
-            entry_id = self._unsent.popleft()
-            row = self._db.execute(
-                "SELECT topic, payload, qos, retain, props, replace_key FROM message WHERE id = ?",
-                (entry_id,),
-            ).fetchone()
+            entry_id = self._unsent[0]
+            try:
+                row = self._db.execute(
+                    "SELECT topic, payload, qos, retain, props, replace_key FROM message WHERE id = ?",
+                    (entry_id,),
+                ).fetchone()
+            except (
+                sqlite3.Error
+            ) as exc:  # a failing disk: tried again with the next event (PUBACK, reconnect)
+                log.error("outbox %s: cannot read message %d: %s", self.path, entry_id, exc)
+                return None
+            self._unsent.popleft()
             if row is None:  # cannot happen while this process owns the file; never send a hole
                 log.error("outbox %s: message %d vanished from the file", self.path, entry_id)
                 self._forget(entry_id)
@@ -241,13 +269,18 @@ class DiskOutbox:
         """Write the batched deletes of acknowledged messages."""
         if not self._pending_acks:
             return
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._write_pending_acks()
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_pending_acks()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.Error as exc:
+            # Kept for the next write: at worst those messages are sent again after a crash.
+            log.warning("outbox %s: acknowledged messages not yet removed (%s)", self.path, exc)
+            return
         self._pending_acks = []
 
     def close(self) -> None:
@@ -255,6 +288,10 @@ class DiskOutbox:
             self.flush()
         finally:
             self._db.close()
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _write_pending_acks(self) -> None:
         if self._pending_acks:

@@ -228,3 +228,26 @@ def test_kill_9_while_writing_loses_nothing_that_was_written(tmp_path: Path) -> 
         # written when the kill came is extra (it may or may not have reached the file).
         assert mine[: confirmed + 1] == list(range(confirmed + 1))
         assert mine == list(range(len(mine))) and len(mine) <= confirmed + 2
+
+
+def test_a_full_disk_costs_the_message_not_the_agent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "q.sqlite"
+    box = DiskOutbox(path, max_messages=100_000, max_bytes=1 << 30)
+    box.put(msg(0))
+    # SQLite's own size cap stands in for a full SD card: writes fail with SQLITE_FULL.
+    pages = box._db.execute("PRAGMA page_count").fetchone()[0]
+    box._db.execute(f"PRAGMA max_page_count = {pages}")
+    with caplog.at_level(logging.ERROR, logger="edge_agent.diskqueue"):
+        for i in range(1, 4):
+            box.put(msg(i, size=20_000))
+    assert box.write_failures == 3 and box.dropped == 3 and len(box) == 1
+    assert "cannot write a message" in caplog.text and "full" in caplog.text
+    box._db.execute("PRAGMA max_page_count = 1073741823")
+    box.put(msg(4))
+    assert drain(box) == ["t/0", "t/4"]
+    box.close()
+    again = DiskOutbox(path, max_messages=100_000, max_bytes=1 << 30)
+    assert drain(again) == ["t/0", "t/4"]
+    again.close()
