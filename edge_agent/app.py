@@ -14,7 +14,14 @@ from typing import Any
 
 from contract import MAX_SNAPSHOT_BYTES, CommandReply, EdgeCommand, SnapshotMeta, encode, topics
 from contract.configfile import ConfigError
-from edge_agent.commands import BadCommand, ReloadRefused, parse_command, probe_reply, reload_plan
+from edge_agent.commands import (
+    BadCommand,
+    ReloadRefused,
+    parse_command,
+    probe_reply,
+    relearn_reply,
+    reload_plan,
+)
 from edge_agent.config import CameraConfig, EdgeConfig, load_config
 from edge_agent.diskqueue import DiskOutbox, open_outbox
 from edge_agent.health import (
@@ -22,16 +29,17 @@ from edge_agent.health import (
     build_health,
     clock_is_sane,
     describe_key,
-    problems_of,
     snapshot_properties,
     snapshot_wanted,
     state_key,
 )
+from edge_agent.judgement import CameraJudge
 from edge_agent.link import Incoming, LinkEvent, MqttLink
 from edge_agent.outbox import OutMessage
 from edge_agent.probe import ProbeResult
 from edge_agent.publisher import Publisher
 from edge_agent.redact import Redactor, redact_url
+from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import check_publishable, status_payload
 from edge_agent.workers import WorkerPool, probe_in_pool
@@ -78,6 +86,8 @@ class EdgeAgent:
         self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
+        self.references = ReferenceStore(config.reference.dir)
+        self.judges: dict[str, CameraJudge] = {}  # reference views and confirmation, across probes
         self.pool = WorkerPool(config.probe.concurrency)
         self.pool.on_change = self._publish_status  # restarts and failing show in the retained status
         self.scheduler = ProbeScheduler(
@@ -233,7 +243,7 @@ class EdgeAgent:
         self.counters.probes += 1
         if not self._clock_ok(now):
             return {"camera": cam.id, "error": CLOCK_WRONG}
-        problems = problems_of(result, cam.expected_fps, cfg.thresholds)
+        problems = self._judge_of(cam).step(result, cam.expected_fps, cfg.thresholds_of(cam), now)
         seq, self.seq = self.seq, self.seq + 1
         health = build_health(cam, result, problems, ts=now, seq=seq, agent=cfg.agent.id, boot=self.boot)
         commune = cfg.commune_of(cam)
@@ -273,6 +283,14 @@ class EdgeAgent:
             "seq": seq,
             "snapshot": sent,
         }
+
+    def _judge_of(self, cam: CameraConfig) -> CameraJudge:
+        judge = self.judges.get(cam.id)
+        if judge is None:
+            th = self.config.thresholds_of(cam)
+            judge = CameraJudge.open(cam.id, cam.url, self.references, self.config.reference.learn_probes, th)
+            self.judges[cam.id] = judge
+        return judge
 
     def _publish_snapshot(self, cam: CameraConfig, result: ProbeResult, ts: float, seq: int) -> bool:
         jpeg = result.snapshot_jpeg
@@ -342,11 +360,21 @@ class EdgeAgent:
             return await self._probe_now(cmd)
         if cmd.action == "reload":
             return await self._reload()
-        return (
-            "error",
-            {},
-            "Phiên bản này chưa hỗ trợ 'relearn' (chưa có ảnh tham chiếu để học lại)",
-        )
+        return self._relearn(cmd)
+
+    def _relearn(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
+        known = self.scheduler.camera_ids
+        if cmd.camera is not None and cmd.camera not in known:
+            return "error", {}, f"Không có camera {cmd.camera} đang được theo dõi trên hộp này"
+        ids = [cmd.camera] if cmd.camera is not None else known
+        by_id = {c.id: c for c in self.config.enabled_cameras()}
+        try:
+            for cid in ids:
+                self._judge_of(by_id[cid]).relearn()
+        except OSError as exc:
+            return "error", {}, f"Không xoá được ảnh tham chiếu cũ: {exc}"
+        log.info("reference views to relearn: %s", ",".join(ids) or "-")
+        return "ok", relearn_reply(ids, self.config.reference.learn_probes), None
 
     async def _probe_now(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
         known = self.scheduler.camera_ids
@@ -384,8 +412,12 @@ class EdgeAgent:
         self.outbox.max_messages, self.outbox.max_bytes = new.outbox.max_messages, new.outbox.max_bytes
         self.pool.resize(new.probe.concurrency)
         self.scheduler.update(new.enabled_cameras(), new.probe, new.thresholds)
+        if new.reference.dir != self.references.directory_text:
+            self.references = ReferenceStore(new.reference.dir)
+            self.judges.clear()
         for cid in [*plan.removed, *plan.changed]:
             self.cameras.pop(cid, None)  # a changed camera starts afresh: its first probe sends a snapshot
+            self.judges.pop(cid, None)  # its reference is read again from disk, its counts start over
         self._publish_status()
         self._log_cameras([*plan.added, *plan.changed])
         log.info("config reloaded: %s", plan.data())

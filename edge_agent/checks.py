@@ -1,19 +1,27 @@
-"""Picture measurements and the first health checks: pure functions on gray uint8 numpy frames.
+"""Picture measurements and the health checks: pure functions on gray uint8 numpy frames.
 
 The probe shrinks every analysed frame and converts it to gray once; everything here works on those small
 frames, so it costs well under a millisecond per frame.
+
+The image checks (`covered`, `blurred`, `moved`) compare a probe with the camera's own reference view
+(edge_agent.reference), never with fixed absolute figures alone, and use only measures that a change of
+gain does not move: night IR mode (gray, darker), daylight and exposure changes scale the picture's
+brightness and contrast but leave its edges where they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from contract import Problem
 from edge_agent.config import Thresholds
+
+THUMB_WIDTH = 64  # the scene's layout at this size: shake of a few pixels and sensor noise average out
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +33,12 @@ class PictureMetrics:
     max_diff: float  # largest of those differences: the frozen check needs every pair to be still
     dark_ratio: float  # share of pixels darker than the black threshold
     frames: int  # analysed frames behind these figures
+    # Edges per unit of brightness on the thumbnail (gain-free): a cover or a flat field has almost none.
+    detail: float | None = None  # None: not measured (metrics built by hand)
+    # Fine detail at analysis size over coarse edges on the thumbnail (gain-free): falls when out of focus.
+    focus: float | None = None
+    # Temporal mean of the analysed frames at THUMB_WIDTH (float32): the view compared with the reference.
+    thumb: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,6 +62,7 @@ def picture_metrics(frames: Sequence[np.ndarray], black_luma: float) -> PictureM
         dark.append(float(np.count_nonzero(gray < black_luma)) / gray.size)
     diffs = [mean_abs_diff(a, b) for a, b in zip(frames, frames[1:], strict=False)]
     n = len(frames)
+    detail, focus, thumb = view_measures(frames)
     return PictureMetrics(
         brightness=sum(means) / n,
         contrast=sum(stds) / n,
@@ -56,7 +71,59 @@ def picture_metrics(frames: Sequence[np.ndarray], black_luma: float) -> PictureM
         max_diff=max(diffs) if diffs else 0.0,
         dark_ratio=sum(dark) / n,
         frames=n,
+        detail=detail,
+        focus=focus,
+        thumb=thumb,
     )
+
+
+def _gradient_magnitude(img: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    out: np.ndarray = cv2.magnitude(gx, gy) / 8.0  # Sobel's kernel weighs 8: back to luma steps per pixel
+    return out
+
+
+def view_measures(frames: Sequence[np.ndarray]) -> tuple[float, float, np.ndarray]:
+    """(detail, focus, thumbnail) of the temporal mean of the frames.
+
+    Averaging the frames first halves sensor noise (which would pass for detail) and smears passing people
+    and vehicles into the background instead of letting them dominate one frame.
+    """
+    mean = np.mean(np.stack(frames).astype(np.float32), axis=0)
+    h, w = mean.shape
+    height = max(2, round(h * THUMB_WIDTH / w))
+    thumb = cv2.resize(mean, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
+    coarse = float(_gradient_magnitude(thumb).mean())
+    fine = float(np.abs(cv2.Laplacian(mean, cv2.CV_32F, ksize=1)).mean())
+    detail = coarse / max(float(thumb.mean()), 16.0)
+    # Coarse edges scale with the shrink factor; dividing by it keeps focus comparable across sizes.
+    focus = fine / max(coarse * THUMB_WIDTH / w, 1e-3)
+    return detail, focus, thumb
+
+
+def view_similarity(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
+    """How much two thumbnails show the same scene: correlation of their edge maps, -1..1.
+
+    Edge strength, not brightness, so gain, IR mode and polarity changes (colours that turn to other grays)
+    matter little; the best of small shifts, so a shaking pole is not a moved camera.
+    """
+    if a.shape != b.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    ea = _gradient_magnitude(cv2.GaussianBlur(a.astype(np.float32), (3, 3), 0))
+    eb = _gradient_magnitude(cv2.GaussianBlur(b.astype(np.float32), (3, 3), 0))
+    s = max_shift
+    core = ea[s : ea.shape[0] - s, s : ea.shape[1] - s]
+    core = core - core.mean()
+    best = -1.0
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            win = eb[s + dy : eb.shape[0] - s + dy, s + dx : eb.shape[1] - s + dx]
+            win = win - win.mean()
+            denom = float(np.sqrt((core * core).sum() * (win * win).sum()))
+            if denom > 0:
+                best = max(best, float((core * win).sum()) / denom)
+    return best
 
 
 def is_black(m: PictureMetrics, th: Thresholds) -> bool:
@@ -75,13 +142,57 @@ def is_frozen(m: PictureMetrics, span_s: float, th: Thresholds) -> bool:
     return m.frames >= 2 and span_s > 0 and m.max_diff <= th.frozen_diff
 
 
+class ViewReference(Protocol):
+    """What the image checks need from a camera's reference view (edge_agent.reference.Reference)."""
+
+    @property
+    def detail(self) -> float: ...
+    @property
+    def focus(self) -> float: ...
+    @property
+    def thumb(self) -> np.ndarray: ...
+
+
+def is_covered(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
+    """Almost no edges left, dark or bright: a hand, paper, tape, spray, a dark cloth.
+
+    Against the camera's own normal when it has one; the absolute floor alone before (a flat field has
+    essentially no edges at any gain, while any real scene, even at night, has many).
+    """
+    if m.detail is None:
+        return False
+    limit = th.covered_detail_min
+    if ref is not None:
+        limit = max(limit, th.covered_ratio * ref.detail)
+    return m.detail < limit
+
+
+def is_moved(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
+    if ref is None or m.thumb is None:
+        return False
+    return view_similarity(ref.thumb, m.thumb) < th.moved_similarity
+
+
+def is_blurred(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
+    if ref is None or m.focus is None:
+        return False
+    return m.focus < th.blurred_ratio * ref.focus
+
+
 def judge(
-    m: PictureMetrics, span_s: float, fps: float | None, expected_fps: float | None, th: Thresholds
+    m: PictureMetrics,
+    span_s: float,
+    fps: float | None,
+    expected_fps: float | None,
+    th: Thresholds,
+    ref: ViewReference | None = None,
 ) -> list[Problem]:
     """Problems of a probe that decoded frames. `span_s`: stream time between first and last analysed frame.
 
     A black picture is also still, so it is reported as black only; and identical frames only mean a frozen
-    picture when frames arrive at a normal rate (at a trickle, low_fps says more).
+    picture when frames arrive at a normal rate (at a trickle, low_fps says more). Of the view problems
+    only the most telling one is reported: a covered lens also has no focus and no familiar edges, and a
+    camera turned to another scene has another focus.
     """
     problems: list[Problem] = []
     low = is_low_fps(fps, expected_fps, th)
@@ -89,6 +200,13 @@ def judge(
         problems.append(Problem.LOW_FPS)
     if is_black(m, th):
         problems.append(Problem.BLACK)
-    elif not low and is_frozen(m, span_s, th):
+        return problems
+    if not low and is_frozen(m, span_s, th):
         problems.append(Problem.FROZEN)
+    if is_covered(m, ref, th):
+        problems.append(Problem.COVERED)
+    elif is_moved(m, ref, th):
+        problems.append(Problem.MOVED)
+    elif is_blurred(m, ref, th):
+        problems.append(Problem.BLURRED)
     return problems

@@ -102,3 +102,12 @@ def probe_reply(
                 f"Không lấy được ảnh từ camera {only['camera']}: {only.get('reason') or 'mất kết nối'}",
             )
     return "ok", data, None
+
+
+def relearn_reply(cameras: list[str], learn_probes: int) -> dict[str, Any]:
+    """Reply data for `relearn`: the reference is learned again from the next healthy probes."""
+    return {
+        "cameras": cameras,
+        "learn_probes": learn_probes,
+        "message": f"Đã xoá ảnh tham chiếu; học lại từ {learn_probes} lần kiểm tra tốt tiếp theo",
+    }

@@ -90,6 +90,49 @@ class Thresholds(StrictModel):
         default=0.15, ge=0, le=255, description="Largest mean abs difference between frames for `frozen`"
     )
     low_fps_ratio: float = Field(default=0.5, gt=0, le=1, description="`low_fps` below ratio x expected_fps")
+    covered_detail_min: float = Field(
+        default=0.012, ge=0, le=1, description="`covered` below this edge detail whatever the reference"
+    )
+    covered_ratio: float = Field(
+        default=0.2, ge=0, le=1, description="`covered` below ratio x the reference view's edge detail"
+    )
+    blurred_ratio: float = Field(
+        default=0.45, ge=0, le=1, description="`blurred` below ratio x the reference view's focus"
+    )
+    moved_similarity: float = Field(
+        default=0.4,
+        ge=-1,
+        le=1,
+        description="`moved` when the view's edges correlate less with the reference",
+    )
+    raise_after: int = Field(default=2, ge=1, le=100, description="Probes a problem must hold to be reported")
+    clear_after: int = Field(default=2, ge=1, le=100, description="Probes without it before it is cleared")
+
+
+class ThresholdOverrides(StrictModel):
+    """Per-camera changes to the agent's thresholds; what is not given comes from the agent's section."""
+
+    black_luma: float | None = Field(default=None, ge=0, le=255)
+    black_ratio: float | None = Field(default=None, gt=0, le=1)
+    frozen_diff: float | None = Field(default=None, ge=0, le=255)
+    low_fps_ratio: float | None = Field(default=None, gt=0, le=1)
+    covered_detail_min: float | None = Field(default=None, ge=0, le=1)
+    covered_ratio: float | None = Field(default=None, ge=0, le=1)
+    blurred_ratio: float | None = Field(default=None, ge=0, le=1)
+    moved_similarity: float | None = Field(default=None, ge=-1, le=1)
+    raise_after: int | None = Field(default=None, ge=1, le=100)
+    clear_after: int | None = Field(default=None, ge=1, le=100)
+
+
+class ReferenceSection(StrictModel):
+    dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Directory under the agent's data dir where reference views are kept across restarts",
+    )
+    learn_probes: int = Field(
+        default=3, ge=1, le=100, description="Healthy probes a new camera's reference view is learned from"
+    )
 
 
 class OutboxSection(StrictModel):
@@ -112,6 +155,7 @@ class CameraConfig(StrictModel):
     commune: Slug | None = Field(default=None, description="Default: the agent's commune")
     expected_fps: float | None = Field(default=None, gt=0, le=1000)
     enabled: bool = True
+    thresholds: ThresholdOverrides = Field(default_factory=ThresholdOverrides)
 
     @field_validator("url")
     @classmethod
@@ -137,6 +181,7 @@ class EdgeConfig(StrictModel):
     mqtt: MqttSection = Field(default_factory=MqttSection)
     probe: ProbeSection = Field(default_factory=ProbeSection)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    reference: ReferenceSection = Field(default_factory=ReferenceSection)
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=2000)
 
@@ -160,6 +205,10 @@ class EdgeConfig(StrictModel):
 
     def commune_of(self, cam: CameraConfig) -> str:
         return cam.commune or self.agent.commune
+
+    def thresholds_of(self, cam: CameraConfig) -> Thresholds:
+        overrides = cam.thresholds.model_dump(exclude_none=True)
+        return self.thresholds.model_copy(update=overrides) if overrides else self.thresholds
 
     def enabled_cameras(self) -> list[CameraConfig]:
         return [c for c in self.cameras if c.enabled]

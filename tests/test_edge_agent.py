@@ -195,8 +195,10 @@ def test_commands_stream_loss_and_reload(
         # Refusals, each answered with the same transaction and a reason.
         unknown = recorder.command(CMD, "unknown-cam", "probe", "cam-99")
         assert unknown.status == "error" and unknown.error and "cam-99" in unknown.error
-        relearn = recorder.command(CMD, "relearn-1", "relearn")
-        assert relearn.status == "error" and relearn.error and "relearn" in relearn.error
+        relearn = recorder.command(CMD, "relearn-1", "relearn", "gate")
+        assert relearn.status == "ok" and relearn.data["cameras"] == ["gate"], relearn
+        relearn = recorder.command(CMD, "relearn-2", "relearn", "cam-99")
+        assert relearn.status == "error" and relearn.error and "cam-99" in relearn.error
         recorder.publish(CMD, '{"transaction": "bad-1", "action": "explode", "ts": 1763880000}')
         recorder.publish(CMD, b"\xff not json at all")
         bad = recorder.wait_for("reply to an invalid command", lambda _: recorder.replies().get("bad-1"))
