@@ -94,6 +94,14 @@ async def test_uptime_json_matches_the_hand_computed_log(web: WebEnv) -> None:
     assert [w["id"] for w in body["worst"]] == ["c", "b"]
     assert body["total"]["cameras"] == 5
 
+    # a week is read a day at a time; the outage across local midnight is whole again
+    _, week = await _json(web, "/api/v1/reports/uptime?period=week&date=2026-11-05", h)
+    assert (
+        week["period"]["start"] == "2026-11-01T17:00:00Z" and week["period"]["end"] == "2026-11-06T03:00:00Z"
+    )
+    b = {c["key"]: c for c in week["cameras"]}["soc-son/phu-linh/b"]
+    assert b["seconds"]["offline"] == 5 * 3600 and b["outages"] == 2
+
     status, body = await _json(web, f"/api/v1/reports/uptime?{DAY_Q}&commune=tien-duoc", h)
     assert [c["id"] for c in body["cameras"]] == ["c"] and body["total"]["availability_pct"] == 50
 

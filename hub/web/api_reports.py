@@ -8,12 +8,13 @@ scope is a 404, like a camera outside it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from hub import reports
@@ -21,7 +22,7 @@ from hub.auth import Principal
 from hub.db import Camera, Transition
 from hub.openapi import ApiRoute, Param
 from hub.web import params, queries
-from hub.web.access import Perm, principal, province_wide, requires, scope_where
+from hub.web.access import Perm, in_scope, principal, province_wide, requires, scope_where
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
 from hub.web.jsonout import json_response
@@ -96,42 +97,71 @@ def _check_scope(p: Principal, district: str | None, commune: str | None) -> Non
         raise not_found(f"Xã {commune} không thuộc phạm vi của bạn")
 
 
-def load_log(
-    s: Session, p: Principal, q: ReportQuery
-) -> tuple[list[reports.CameraInfo], list[reports.StatusChange]]:
-    """Cameras in scope, the period's camera transitions and each camera's last transition before it."""
-    T = Transition
-    area = [scope_where(p, T.district, T.commune)]
-    cam_area = [scope_where(p, Camera.district, Camera.commune)]
+_COLS = (
+    Transition.subject_key,
+    Transition.district,
+    Transition.commune,
+    Transition.at,
+    Transition.to_status,
+    Transition.problems,
+    Transition.reason,
+)
+# A month of a busy province is hundreds of thousands of rows: they are read a group of cameras at a time, each
+# group through the (subject_kind, subject_key, at) index, so the SQL thread shared with ingest is never held
+# for seconds and no query scans the whole log.
+KEYS_PER_READ = 50
+
+
+def _area(p: Principal, q: ReportQuery, district: Any, commune: Any) -> list[ColumnElement[bool]]:
+    cond = [scope_where(p, district, commune)]
     if q.district:
-        area.append(T.district == q.district)
-        cam_area.append(Camera.district == q.district)
+        cond.append(district == q.district)
     if q.commune:
-        area.append(T.commune == q.commune)
-        cam_area.append(Camera.commune == q.commune)
-    cols = (T.subject_key, T.district, T.commune, T.at, T.to_status, T.problems, T.reason)
-    inside = (
-        select(*cols)
-        .where(T.subject_kind == "camera", *area, T.at >= q.period.start, T.at < q.period.end)
-        .order_by(T.at, T.id)
+        cond.append(commune == q.commune)
+    return cond
+
+
+def _wanted(p: Principal, q: ReportQuery, key: str) -> bool:
+    parts = key.split("/")
+    if len(parts) != 3:
+        return False
+    d, c, _ = parts
+    return in_scope(p, d, c) and q.district in (None, d) and q.commune in (None, c)
+
+
+def load_keys(s: Session, p: Principal, q: ReportQuery) -> tuple[list[reports.CameraInfo], list[str]]:
+    """Cameras in scope, and every camera key to read: registered ones plus any with history before the
+    period's end (a camera removed since still counts). The key scan reads only the index."""
+    cams = [
+        reports.CameraInfo(r[0], r[1], r[2], r[3])
+        for r in s.execute(
+            select(Camera.key, Camera.district, Camera.commune, Camera.name).where(
+                *_area(p, q, Camera.district, Camera.commune)
+            )
+        )
+    ]
+    T = Transition
+    logged = s.scalars(
+        select(T.subject_key).where(T.subject_kind == "camera", T.at < q.period.end).distinct()
     )
+    keys = {c.key for c in cams} | {k for k in logged if _wanted(p, q, k)}
+    return cams, sorted(keys)
+
+
+def load_changes(s: Session, q: ReportQuery, keys: list[str]) -> list[reports.StatusChange]:
+    """For these cameras: the last transition before the period (the state at its start), then the
+    period's transitions in log order. `keys` are already limited to the caller's scope."""
+    T = Transition
+    mine = (T.subject_kind == "camera", T.subject_key.in_(keys))
     rank = func.row_number().over(partition_by=T.subject_key, order_by=(T.at.desc(), T.id.desc()))
-    before = (
-        select(*cols, rank.label("rn"))
-        .where(T.subject_kind == "camera", and_(*area), T.at < q.period.start)
-        .subquery()
-    )
-    prior = select(*(before.c[c.key] for c in cols)).where(before.c.rn == 1)
-    changes = [
+    before = select(*_COLS, rank.label("rn")).where(*mine, T.at < q.period.start).subquery()
+    prior = select(*(before.c[c.key] for c in _COLS)).where(before.c.rn == 1)
+    inside = select(*_COLS).where(*mine, T.at >= q.period.start, T.at < q.period.end).order_by(T.at, T.id)
+    return [
         reports.StatusChange(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6])
         for stmt in (prior, inside)
         for r in s.execute(stmt)
     ]
-    cams = [
-        reports.CameraInfo(r[0], r[1], r[2], r[3])
-        for r in s.execute(select(Camera.key, Camera.district, Camera.commune, Camera.name).where(*cam_area))
-    ]
-    return cams, changes
 
 
 def _wants_csv(request: web.Request, path_csv: bool) -> bool:
@@ -152,7 +182,11 @@ async def load_report(
 ) -> tuple[ReportQuery, list[reports.CameraInfo], list[reports.StatusChange], dict[tuple[str, str], str]]:
     c, p = ctx(request), principal(request)
     q = report_query(request)
-    cams, changes, names = await c.db.run(lambda s: (*load_log(s, p, q), queries.area_names(s, c.config)))
+    cams, keys, names = await c.db.run(lambda s: (*load_keys(s, p, q), queries.area_names(s, c.config)))
+    changes: list[reports.StatusChange] = []
+    for i in range(0, len(keys), KEYS_PER_READ):
+        group = keys[i : i + KEYS_PER_READ]
+        changes += await c.db.run(functools.partial(load_changes, q=q, keys=group))
     return q, cams, changes, names
 
 
