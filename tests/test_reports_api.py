@@ -208,6 +208,7 @@ async def test_report_page_in_vietnamese_with_csv_links(web: WebEnv) -> None:
     assert f'href="/api/v1/reports/uptime.csv?{DAY_Q.replace("&", "&amp;")}"' in html
     assert "Xã Phù Linh" in html and "Xã Uy Nỗ" not in html  # another district's commune is not shown
     assert "86.96 %" in html  # Phù Linh: 40 of 46 hours
+    assert "<td>Tất cả</td>" in html and "<td>Xã Phù Linh</td><td>81.82 %" in html  # total row; worst b
     assert "chưa kết thúc" in html and "Sai mật khẩu" in html
     r = await web.client.get("/reports?period=year")
     assert r.status == 400 and "period" in await r.text()

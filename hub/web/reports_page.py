@@ -53,5 +53,6 @@ async def report_page(request: web.Request) -> web.Response:
         csv_uptime="/api/v1/reports/uptime.csv" + (f"?{query}" if query else ""),
         csv_outages="/api/v1/reports/outages.csv" + (f"?{query}" if query else ""),
         scope_label=scope_label(p, names),
+        commune_names={f"{d}/{co}": n for (d, co), n in names.items() if co},
         **data,
     )
