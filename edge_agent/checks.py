@@ -190,7 +190,8 @@ def judge(
     """Problems of a probe that decoded frames. `span_s`: stream time between first and last analysed frame.
 
     A black picture is also still, so it is reported as black only; and identical frames only mean a frozen
-    picture when frames arrive at a normal rate (at a trickle, low_fps says more). Of the view problems
+    picture when frames arrive at a normal rate (at a trickle, low_fps says more); a covered lens is not
+    called frozen either. Of the view problems
     only the most telling one is reported: a covered lens also has no focus and no familiar edges, and a
     camera turned to another scene has another focus.
     """
@@ -201,11 +202,13 @@ def judge(
     if is_black(m, th):
         problems.append(Problem.BLACK)
         return problems
+    if is_covered(m, ref, th):
+        # A cover is flat and still: identical frames say nothing more about the encoder.
+        problems.append(Problem.COVERED)
+        return problems
     if not low and is_frozen(m, span_s, th):
         problems.append(Problem.FROZEN)
-    if is_covered(m, ref, th):
-        problems.append(Problem.COVERED)
-    elif is_moved(m, ref, th):
+    if is_moved(m, ref, th):
         problems.append(Problem.MOVED)
     elif is_blurred(m, ref, th):
         problems.append(Problem.BLURRED)
