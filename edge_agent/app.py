@@ -86,7 +86,7 @@ class EdgeAgent:
         self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
-        self.references = ReferenceStore(config.reference.dir)
+        self.references = ReferenceStore(config.reference.dir, config_path.parent if config_path else None)
         self.judges: dict[str, CameraJudge] = {}  # reference views and confirmation, across probes
         self.pool = WorkerPool(config.probe.concurrency)
         self.pool.on_change = self._publish_status  # restarts and failing show in the retained status
@@ -413,7 +413,7 @@ class EdgeAgent:
         self.pool.resize(new.probe.concurrency)
         self.scheduler.update(new.enabled_cameras(), new.probe, new.thresholds)
         if new.reference.dir != self.references.directory_text:
-            self.references = ReferenceStore(new.reference.dir)
+            self.references = ReferenceStore(new.reference.dir, self.config_path.parent)
             self.judges.clear()
         for cid in [*plan.removed, *plan.changed]:
             self.cameras.pop(cid, None)  # a changed camera starts afresh: its first probe sends a snapshot

@@ -57,9 +57,10 @@ def learn(samples: list[PictureMetrics], now: float) -> Reference:
 class ReferenceStore:
     """Reference views on disk, one file per camera. `directory` None: kept in memory only."""
 
-    def __init__(self, directory: str | Path | None) -> None:
+    def __init__(self, directory: str | Path | None, base: Path | None = None) -> None:
+        """A relative `directory` is taken from `base` (the config file's folder), like outbox.path."""
         self.directory_text = None if directory is None else str(directory)
-        self.directory = Path(directory) if directory is not None else None
+        self.directory = None if directory is None else (base or Path.cwd()) / Path(directory)
 
     def _path(self, camera: str) -> Path | None:
         return self.directory / f"{camera}.npz" if self.directory is not None else None

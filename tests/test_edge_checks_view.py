@@ -174,6 +174,7 @@ def test_a_stored_reference_for_another_stream_or_damaged_is_not_used(tmp_path: 
     (tmp_path / "gate.npz").write_bytes(b"not a numpy file")
     assert store.load("gate", URL) is None
     assert ReferenceStore(None).load("gate", URL) is None
+    assert ReferenceStore("refs", base=tmp_path).directory == tmp_path / "refs"  # from the config's folder
 
 
 def test_thresholds_are_configurable_per_camera() -> None:
