@@ -55,7 +55,7 @@ class ProbeSection(StrictModel):
     analysed_frames: int = Field(
         default=4, ge=2, le=50, description="Of those, evenly spaced frames decoded to pixels and analysed"
     )
-    concurrency: int = Field(default=4, ge=1, le=64, description="Probes running at the same time")
+    concurrency: int = Field(default=6, ge=1, le=64, description="Probes running at the same time")
     max_probe_s: float | None = Field(
         default=None, gt=0, le=600, description="Hard wall-clock cap of one probe; default derived"
     )

@@ -36,7 +36,7 @@ def errors_of(text: str) -> list[str]:
 def test_good_config_and_defaults() -> None:
     cfg = parse_text(EdgeConfig, GOOD, "edge.yaml")
     assert cfg.client_id == "edge-box-1"
-    assert cfg.probe.interval_s == 2 and cfg.probe.concurrency == 4 and cfg.probe.open_timeout_s == 5
+    assert cfg.probe.interval_s == 2 and cfg.probe.concurrency == 6 and cfg.probe.open_timeout_s == 5
     assert cfg.probe.hard_cap_s == 2 * 5 + 5 + 10
     assert [c.id for c in cfg.enabled_cameras()] == ["cam-01"]
     assert cfg.commune_of(cfg.cameras[0]) == "dinh_long" and cfg.commune_of(cfg.cameras[1]) == "dinh_tan"
