@@ -108,6 +108,7 @@ class EdgeAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: asyncio.Queue[LinkEvent] = asyncio.Queue()
         self._command_tasks: set[asyncio.Task[None]] = set()
+        self._reply_tasks: set[asyncio.Task[None]] = set()  # "busy" answers to refused commands
 
     # --- the one place where the paho thread hands over to asyncio -------------------------------------------
 
@@ -158,24 +159,25 @@ class EdgeAgent:
         await self.pool.close()
         for task in list(self._command_tasks):
             task.cancel()
-        await asyncio.gather(*self._command_tasks, return_exceptions=True)
+        await asyncio.gather(*self._command_tasks, *self._reply_tasks, return_exceptions=True)
         await self.publisher.drain(DRAIN_ON_STOP_S)
         if self.publisher.gen is not None and self._clock_ok(self.clock()):
             payload = status_payload(self.config, "offline", self.clock(), self.boot)
             offline = OutMessage(self.status_topic, payload, qos=1, retain=True)
             if not await self.publisher.publish_and_wait(offline, OFFLINE_ACK_S):
                 log.warning("broker did not acknowledge the offline status")
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        # Closed only now: with the event consumer gone nothing on the loop touches the outbox any more.
         if isinstance(self.outbox, DiskOutbox):
             if len(self.outbox):
                 log.info(
                     "%d unsent messages stay in %s for the next start", len(self.outbox), self.outbox.path
                 )
-            self.outbox.close()
+            await asyncio.to_thread(self.outbox.close)
         elif len(self.outbox):
             log.warning("discarding %d unsent messages at shutdown", len(self.outbox))
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.to_thread(self.link.stop)
         self._log_stats()
         log.info("stopped")
@@ -243,11 +245,13 @@ class EdgeAgent:
         self.counters.probes += 1
         if not self._clock_ok(now):
             return {"camera": cam.id, "error": CLOCK_WRONG}
-        problems = self._judge_of(cam).step(result, cam.expected_fps, cfg.thresholds_of(cam), now)
+        judge = await self._judge_of(cam)
+        problems = judge.step(result, cam.expected_fps, cfg.thresholds_of(cam), now)
+        await judge.save_learned()
         seq, self.seq = self.seq, self.seq + 1
         health = build_health(cam, result, problems, ts=now, seq=seq, agent=cfg.agent.id, boot=self.boot)
         commune = cfg.commune_of(cam)
-        self.publisher.enqueue(
+        await self.publisher.enqueue(
             OutMessage(str(topics.camera_health(cfg.agent.district, commune, cam.id)), encode(health))
         )
         state = self.cameras.setdefault(cam.id, CameraState())
@@ -273,7 +277,7 @@ class EdgeAgent:
         )
         sent = False
         if result.snapshot_jpeg is not None and snapshot_wanted(state, key, forced, cfg.probe.snapshot_every):
-            sent = self._publish_snapshot(cam, result, now, seq)
+            sent = await self._publish_snapshot(cam, result, now, seq)
         state.last_key = key
         return {
             "camera": cam.id,
@@ -284,15 +288,20 @@ class EdgeAgent:
             "snapshot": sent,
         }
 
-    def _judge_of(self, cam: CameraConfig) -> CameraJudge:
+    async def _judge_of(self, cam: CameraConfig) -> CameraJudge:
         judge = self.judges.get(cam.id)
-        if judge is None:
-            th = self.config.thresholds_of(cam)
-            judge = CameraJudge.open(cam.id, cam.url, self.references, self.config.reference.learn_probes, th)
-            self.judges[cam.id] = judge
-        return judge
+        if judge is not None:
+            return judge
+        th = self.config.thresholds_of(cam)
+        store = self.references
+        opened = await asyncio.to_thread(
+            CameraJudge.open, cam.id, cam.url, store, self.config.reference.learn_probes, th
+        )
+        if store is not self.references:
+            return opened  # a reload replaced the store meanwhile: the next probe opens from the new one
+        return self.judges.setdefault(cam.id, opened)  # a command may have opened it meanwhile
 
-    def _publish_snapshot(self, cam: CameraConfig, result: ProbeResult, ts: float, seq: int) -> bool:
+    async def _publish_snapshot(self, cam: CameraConfig, result: ProbeResult, ts: float, seq: int) -> bool:
         jpeg = result.snapshot_jpeg
         if jpeg is None:
             return False
@@ -306,7 +315,7 @@ class EdgeAgent:
         meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
         topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
         props = snapshot_properties(meta)
-        self.publisher.enqueue(
+        await self.publisher.enqueue(
             OutMessage(topic, jpeg, qos=1, retain=True, user_properties=props, replace_key=topic)
         )
         self.counters.snapshots += 1
@@ -321,7 +330,10 @@ class EdgeAgent:
             parsed = parse_command(event.topic, event.payload, self.cmd_topic)
             tx = parsed.transaction
             if tx is not None:
-                self._reply(tx, "error", {}, "Hộp đang bận xử lý nhiều lệnh, hãy thử lại sau")
+                reply = self._reply(tx, "error", {}, "Hộp đang bận xử lý nhiều lệnh, hãy thử lại sau")
+                busy = asyncio.create_task(reply)
+                self._reply_tasks.add(busy)
+                busy.add_done_callback(self._reply_tasks.discard)
             return
         task = asyncio.create_task(self._run_command(event.topic, event.payload))
         self._command_tasks.add(task)
@@ -333,7 +345,7 @@ class EdgeAgent:
             self.counters.commands_rejected += 1
             log.warning("command rejected: %s", cmd.error)
             if cmd.transaction is not None:
-                self._reply(cmd.transaction, "error", {}, cmd.error)
+                await self._reply(cmd.transaction, "error", {}, cmd.error)
             return
         self.counters.commands += 1
         log.info("command %s camera=%s transaction=%s", cmd.action, cmd.camera or "*", cmd.transaction)
@@ -342,9 +354,9 @@ class EdgeAgent:
         except Exception as exc:
             log.exception("command %s failed", cmd.action)
             status, data, error = "error", {}, f"Lỗi nội bộ: {type(exc).__name__}"
-        self._reply(cmd.transaction, status, data, error)
+        await self._reply(cmd.transaction, status, data, error)
 
-    def _reply(self, transaction: str, status: str, data: dict[str, Any], error: str | None) -> None:
+    async def _reply(self, transaction: str, status: str, data: dict[str, Any], error: str | None) -> None:
         now = self.clock()
         if not self._clock_ok(now):
             return
@@ -353,16 +365,16 @@ class EdgeAgent:
         reply = CommandReply.model_validate(
             {"transaction": transaction, "status": status, "ts": now, "data": data, "error": error}
         )
-        self.publisher.enqueue(OutMessage(self.reply_topic, encode(reply)))
+        await self.publisher.enqueue(OutMessage(self.reply_topic, encode(reply)))
 
     async def _execute(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
         if cmd.action in ("snapshot", "probe"):
             return await self._probe_now(cmd)
         if cmd.action == "reload":
             return await self._reload()
-        return self._relearn(cmd)
+        return await self._relearn(cmd)
 
-    def _relearn(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
+    async def _relearn(self, cmd: EdgeCommand) -> tuple[str, dict[str, Any], str | None]:
         known = self.scheduler.camera_ids
         if cmd.camera is not None and cmd.camera not in known:
             return "error", {}, f"Không có camera {cmd.camera} đang được theo dõi trên hộp này"
@@ -370,7 +382,7 @@ class EdgeAgent:
         by_id = {c.id: c for c in self.config.enabled_cameras()}
         try:
             for cid in ids:
-                self._judge_of(by_id[cid]).relearn()
+                await (await self._judge_of(by_id[cid])).relearn()
         except OSError as exc:
             return "error", {}, f"Không xoá được ảnh tham chiếu cũ: {exc}"
         log.info("reference views to relearn: %s", ",".join(ids) or "-")

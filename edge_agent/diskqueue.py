@@ -2,14 +2,21 @@
 
 Why SQLite: its write-ahead log checksums every frame and ignores a torn tail on recovery, so a `kill -9` or a
 power cut in the middle of a write loses at most that one message, never the file. `synchronous=FULL` makes a
-`put` durable before it returns (one fsync of the WAL per message; a probe result every few seconds per box).
+message durable before `await put()` returns.
+
+The writes (and their fsyncs) run in one writer thread that owns the write connection, never on the agent's
+event loop. Messages put while a commit is running are written together by the next one (group commit: one
+fsync for all of them), in the order of the `put` calls; a message becomes sendable only once it is committed.
+Reads of a message about to be sent use a second connection on the loop: WAL readers never wait for the writer,
+and the pages are in the OS cache.
 
 A message is deleted only after the broker's PUBACK. Deletes are not synced one by one: they are batched into
 the next write (or every `ACK_BATCH` acks, or when the queue empties), because losing a delete only means the
 broker sees that message again after a crash, and the hub recognises repeats by (boot, seq).
 
-Messages with a `replace_key` (retained snapshots) replace an unsent one with the same key in the same
-transaction, so the file holds at most the newest JPEG per camera, never a backlog.
+Messages with a `replace_key` (retained snapshots) replace an unsent one with the same key: the older one is
+deleted with the next write, so the file holds at most the newest JPEG per camera (two for a moment), never a
+backlog. Messages dropped for space are deleted the same way, together with the count of drops.
 
 The number of messages ever dropped for space is kept in the file too, so the gap survives a restart and can be
 reported to the hub.
@@ -17,10 +24,12 @@ reported to the hub.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from edge_agent.config import OutboxSection
@@ -58,24 +67,34 @@ def _decode_props(text: str) -> tuple[tuple[str, str], ...]:
 
 
 class DiskOutbox:
-    """Bounded by message count and bytes; when full the oldest unsent messages go (counted, logged, persisted)."""
+    """Bounded by message count and bytes; when full the oldest unsent messages go (counted, logged, persisted).
+
+    Everything but the constructor and `close` is called on the event loop; the in-memory index lives there and
+    the writer thread only ever sees the arguments of its jobs.
+    """
 
     def __init__(self, path: str | Path, max_messages: int, max_bytes: int) -> None:
         self.path = Path(path)
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self._db = self._open(self.path)
+        self._db = self._open(self.path)  # the writer's; used only by jobs on self._writer after _load
+        self._reader = self._open_reader(self.path)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
         # In memory only the index: id -> (size, replace_key); payloads stay on disk until they are sent.
         self._index: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
         self._unsent: deque[int] = deque()
         self._by_key: dict[str, int] = {}
-        self._pending_acks: list[int] = []
+        self._pending_deletes: list[int] = []  # acked, replaced or dropped, not yet deleted in the file
+        self._pending_dropped = 0  # drops not yet added to the file's count
+        self._waiting: list[tuple[OutMessage, asyncio.Future[None]]] = []  # put, not yet committed
+        self._committer: asyncio.Task[None] | None = None
         self._bytes = 0
         self.replaced = 0
         self.dropped = 0  # dropped for space, over the life of this file
         self.dropped_now = 0  # of which in this process
         self.recovered = 0  # messages found in the file at start
         self.write_failures = 0  # messages that could not be written (disk full or failing): lost, counted
+        self.commits = 0  # transactions that wrote messages (fewer than messages when they came together)
         self._load()
 
     # --- opening -------------------------------------------------------------------------------------------
@@ -84,7 +103,7 @@ class DiskOutbox:
     def _open(path: Path) -> sqlite3.Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
@@ -92,6 +111,16 @@ class DiskOutbox:
         except (OSError, sqlite3.Error) as exc:
             raise DiskQueueError(f"outbox file {path}: cannot open it as a queue: {exc}") from exc
         return db
+
+    @staticmethod
+    def _open_reader(path: Path) -> sqlite3.Connection:
+        try:
+            # Used on the event loop; closed by `close`, which the agent runs in a thread once the loop is done.
+            return sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise DiskQueueError(f"outbox file {path}: cannot open it for reading: {exc}") from exc
 
     def _load(self) -> None:
         rows = self._db.execute(
@@ -123,12 +152,38 @@ class DiskOutbox:
     def bytes(self) -> int:
         return self._bytes
 
-    def put(self, message: OutMessage) -> None:
-        size = len(message.payload) + len(message.topic.encode())
-        try:
-            new_id, replaced, victims = self._write(message, size)
-        except sqlite3.Error as exc:
-            # Disk full or failing: the agent keeps probing; this message is lost, counted and logged.
+    async def put(self, message: OutMessage) -> None:
+        """Returns once the message is on disk (or was lost to a failing disk: counted and logged)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((message, done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_waiting())
+        await asyncio.shield(done)  # a cancelled caller must not cancel the others' commit
+
+    async def _commit_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            messages = [m for m, _ in batch]
+            deletes, self._pending_deletes = self._pending_deletes, []
+            dropped, self._pending_dropped = self._pending_dropped, 0
+            try:
+                ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
+            except Exception as exc:  # sqlite3.Error, OSError: never leave a caller waiting
+                # Disk full or failing: the agent keeps probing; these messages are lost, counted and logged.
+                self._pending_deletes = deletes + self._pending_deletes
+                self._pending_dropped += dropped
+                self._write_failed(messages, exc)
+            else:
+                self.commits += 1
+                for message, new_id in zip(messages, ids, strict=True):
+                    self._add(message, new_id)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    def _write_failed(self, messages: list[OutMessage], exc: Exception) -> None:
+        for message in messages:
             self.write_failures += 1
             self.dropped += 1
             self.dropped_now += 1
@@ -140,89 +195,81 @@ class DiskOutbox:
                     message.topic,
                     self.write_failures,
                 )
-            return
-        self._pending_acks = []
-        # The file is committed: now mirror it in memory.
-        if replaced is not None:
-            self._forget(replaced)
-            self._unsent.remove(replaced)
-            self.replaced += 1
-        for v in victims:
-            self._forget(v)
-        if victims:
-            drop = set(victims)
-            self._unsent = deque(i for i in self._unsent if i not in drop)
+
+    def _add(self, message: OutMessage, new_id: int) -> None:
+        """A committed message joins the index; what it replaces or pushes out is deleted with the next write."""
+        size = len(message.payload) + len(message.topic.encode())
+        if message.replace_key is not None:
+            old = self._by_key.get(message.replace_key)
+            if old is not None and old in self._unsent:
+                self._forget(old)
+                self._unsent.remove(old)
+                self._pending_deletes.append(old)
+                self.replaced += 1
         self._index[new_id] = (size, message.replace_key)
         self._unsent.append(new_id)
         self._bytes += size
         if message.replace_key is not None:
             self._by_key[message.replace_key] = new_id
-        if victims:
-            self.dropped += len(victims)
-            self.dropped_now += len(victims)
-            log.warning(
-                "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
-                len(victims),
-                self.dropped,
-                len(self._index),
-                self._bytes,
-            )
+        victims = self._victims(new_id)
+        if not victims:
+            return
+        for v in victims:
+            self._forget(v)
+        drop = set(victims)
+        self._unsent = deque(i for i in self._unsent if i not in drop)
+        self._pending_deletes.extend(victims)
+        self._pending_dropped += len(victims)
+        self.dropped += len(victims)
+        self.dropped_now += len(victims)
+        log.warning(
+            "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
+            len(victims),
+            self.dropped,
+            len(self._index),
+            self._bytes,
+        )
 
-    def _write(self, message: OutMessage, size: int) -> tuple[int, int | None, list[int]]:
-        """One transaction: batched acks, the replaced snapshot, the new message, the victims of the bounds."""
+    def _write(self, messages: list[OutMessage], deletes: list[int], dropped: int) -> list[int]:
+        """In the writer thread, one transaction: pending deletes and drop count, then the new messages."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._write_pending_acks()
-            replaced = None
-            if message.replace_key is not None:
-                old = self._by_key.get(message.replace_key)
-                if old is not None and old in self._unsent:
-                    db.execute("DELETE FROM message WHERE id = ?", (old,))
-                    replaced = old
-            cur = db.execute(
-                "INSERT INTO message (topic, payload, qos, retain, props, replace_key) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    message.topic,
-                    message.payload,
-                    message.qos,
-                    int(message.retain),
-                    _encode_props(message.user_properties),
-                    message.replace_key,
-                ),
-            )
-            new_id = cur.lastrowid
-            assert new_id is not None
-            victims = self._victims(size, replaced)
-            if victims:
-                db.executemany("DELETE FROM message WHERE id = ?", [(v,) for v in victims])
-                db.execute(
-                    "INSERT INTO meta (name, value) VALUES ('dropped', ?) "
-                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                    (len(victims),),
+            self._write_deletes(deletes, dropped)
+            ids = []
+            for message in messages:
+                cur = db.execute(
+                    "INSERT INTO message (topic, payload, qos, retain, props, replace_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.topic,
+                        message.payload,
+                        message.qos,
+                        int(message.retain),
+                        _encode_props(message.user_properties),
+                        message.replace_key,
+                    ),
                 )
+                assert cur.lastrowid is not None
+                ids.append(cur.lastrowid)
             db.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        return new_id, replaced, victims
+        return ids
 
-    def _victims(self, size: int, replaced: int | None) -> list[int]:
-        """Oldest unsent ids to drop so that the queue fits its bounds once a message of `size` bytes is added
-        (and `replaced` removed).
+    def _victims(self, new_id: int) -> list[int]:
+        """Oldest unsent ids to drop so that the queue fits its bounds.
 
         Only unsent ones may go (one on the wire may already be at the broker), and never the new message.
         """
-        count = len(self._index) + 1
-        nbytes = self._bytes + size
-        if replaced is not None:
-            count -= 1
-            nbytes -= self._index[replaced][0]
+        count = len(self._index)
+        nbytes = self._bytes
         victims: list[int] = []
         for victim in self._unsent:
             if count <= self.max_messages and nbytes <= self.max_bytes:
                 break
-            if victim == replaced:
+            if victim == new_id:
                 continue
             victims.append(victim)
             count -= 1
@@ -233,13 +280,12 @@ class DiskOutbox:
         while self._unsent:
             entry_id = self._unsent[0]
             try:
-                row = self._db.execute(
+                row = self._reader.execute(
                     "SELECT topic, payload, qos, retain, props, replace_key FROM message WHERE id = ?",
                     (entry_id,),
                 ).fetchone()
-            except (
-                sqlite3.Error
-            ) as exc:  # a failing disk: tried again with the next event (PUBACK, reconnect)
+            except sqlite3.Error as exc:
+                # A failing disk: tried again with the next event (PUBACK, reconnect).
                 log.error("outbox %s: cannot read message %d: %s", self.path, entry_id, exc)
                 return None
             self._unsent.popleft()
@@ -256,8 +302,8 @@ class DiskOutbox:
         if entry_id not in self._index:
             return
         self._forget(entry_id)
-        self._pending_acks.append(entry_id)
-        if len(self._pending_acks) >= ACK_BATCH or not self._index:
+        self._pending_deletes.append(entry_id)
+        if len(self._pending_deletes) >= ACK_BATCH or not self._index:
             self.flush()
 
     def rewind(self) -> None:
@@ -265,37 +311,55 @@ class DiskOutbox:
 
     # --- housekeeping ------------------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Write the batched deletes of acknowledged messages."""
-        if not self._pending_acks:
+    def flush(self) -> Future[None]:
+        """Hand the batched deletes to the writer thread (not waited for: a lost delete is a resend)."""
+        deletes, self._pending_deletes = self._pending_deletes, []
+        dropped, self._pending_dropped = self._pending_dropped, 0
+        return self._writer.submit(self._delete_job, deletes, dropped)
+
+    def settle(self) -> None:
+        """Block until every job handed to the writer so far is done (tests; `close`)."""
+        self._writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Blocking: writes the batched deletes and closes the file. Called once no `put` is in progress."""
+        if self._waiting:
+            log.error("outbox %s: closed with %d messages not yet written", self.path, len(self._waiting))
+        try:
+            self.flush().result()
+        finally:
+            self._writer.submit(self._db.close).result()
+            self._writer.shutdown(wait=True)
+            self._reader.close()
+
+    def _delete_job(self, deletes: list[int], dropped: int) -> None:
+        if not deletes and not dropped:
             return
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._write_pending_acks()
+                self._write_deletes(deletes, dropped)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
         except sqlite3.Error as exc:
-            # Kept for the next write: at worst those messages are sent again after a crash.
+            # At worst those messages are sent again after a crash (or dropped ones kept); logged, not retried.
             log.warning("outbox %s: acknowledged messages not yet removed (%s)", self.path, exc)
-            return
-        self._pending_acks = []
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._db.close()
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
-    def _write_pending_acks(self) -> None:
-        if self._pending_acks:
-            self._db.executemany("DELETE FROM message WHERE id = ?", [(i,) for i in self._pending_acks])
+    def _write_deletes(self, deletes: list[int], dropped: int) -> None:
+        if deletes:
+            self._db.executemany("DELETE FROM message WHERE id = ?", [(i,) for i in deletes])
+        if dropped:
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('dropped', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (dropped,),
+            )
 
     def _forget(self, entry_id: int) -> None:
         size, key = self._index.pop(entry_id)

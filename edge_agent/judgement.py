@@ -2,10 +2,14 @@
 
 Probes run in worker processes and return measures; the memory across probes (the reference view, the
 confirmation counters) lives here, in the parent, so a restarted worker loses nothing.
+
+`step` is pure computation; the reference file is written by `save_learned` and deleted by `relearn`, in a
+thread, so the agent's event loop never waits for the disk (loading it, `open`, is run in a thread by the agent).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -28,6 +32,7 @@ class CameraJudge:
     confirmation: Confirmation
     reference: Reference | None = None
     samples: list[PictureMetrics] = field(default_factory=list)
+    unsaved: Reference | None = None  # learned, not yet written to the store
 
     @classmethod
     def open(
@@ -43,11 +48,24 @@ class CameraJudge:
     def learning(self) -> bool:
         return self.reference is None
 
-    def relearn(self) -> None:
+    async def relearn(self) -> None:
         """Forget the reference view (memory and disk); the next healthy probes teach a new one."""
         self.reference = None
+        self.unsaved = None
         self.samples.clear()
-        self.store.delete(self.camera)
+        await asyncio.to_thread(self.store.delete, self.camera)
+
+    async def save_learned(self) -> None:
+        """Write a reference learned by `step` to the store (in a thread); a failure is logged, not raised."""
+        ref, self.unsaved = self.unsaved, None
+        if ref is None:
+            return
+        try:
+            await asyncio.to_thread(self.store.save, self.camera, self.url, ref)
+        except OSError as exc:
+            log.error(
+                "camera %s: reference view not saved (%s): it is relearned after a restart", self.camera, exc
+            )
 
     def step(
         self, result: ProbeResult, expected_fps: float | None, th: Thresholds, now: float
@@ -78,10 +96,5 @@ class CameraJudge:
             return
         self.reference = learn(self.samples, now)
         self.samples.clear()
+        self.unsaved = self.reference
         log.info("camera %s: reference view %s", self.camera, describe(self.reference))
-        try:
-            self.store.save(self.camera, self.url, self.reference)
-        except OSError as exc:
-            log.error(
-                "camera %s: reference view not saved (%s): it is relearned after a restart", self.camera, exc
-            )

@@ -5,7 +5,8 @@ outbox only when the broker acknowledged it (PUBACK); after a disconnect every u
 again, oldest first (at-least-once; health carries `seq`, so the hub can tell repeats and gaps).
 
 `Outbox` is the interface the sender uses; `MemoryOutbox` is the bounded in-memory version. A crash-safe disk
-queue implements the same five methods.
+queue implements the same five methods. `put` is a coroutine because the disk queue waits for its writer
+thread; every other method works on memory and is called on the event loop.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class Entry:
 
 
 class Outbox(Protocol):
-    def put(self, message: OutMessage) -> None:
-        """Queue a message; a full outbox drops its oldest unsent messages (counted and logged)."""
+    async def put(self, message: OutMessage) -> None:
+        """Queue a message (returns once it is stored; for the disk queue, on disk); a full outbox drops its
+        oldest unsent messages (counted and logged). Messages are stored in the order of the calls."""
 
     def next_unsent(self) -> Entry | None:
         """The oldest message not yet handed to the link since the last rewind, now marked as sent."""
@@ -77,7 +79,10 @@ class MemoryOutbox:
     def bytes(self) -> int:
         return self._bytes
 
-    def put(self, message: OutMessage) -> None:
+    async def put(self, message: OutMessage) -> None:
+        self.put_now(message)
+
+    def put_now(self, message: OutMessage) -> None:
         if message.replace_key is not None:
             old = self._by_key.get(message.replace_key)
             if old is not None and old in self._unsent:

@@ -121,8 +121,9 @@ class Publisher:
                 return  # the connection just went; its LinkDown event rewinds the outbox
             self._inflight[mid] = entry.id
 
-    def enqueue(self, message: OutMessage) -> None:
-        self.outbox.put(message)
+    async def enqueue(self, message: OutMessage) -> None:
+        """Returns once the outbox holds the message (on disk for the disk queue), then sends what it can."""
+        await self.outbox.put(message)
         self._drained.clear()
         self.send()
 

@@ -142,12 +142,13 @@ def online(frames: list[np.ndarray]) -> ProbeResult:
     return ProbeResult(True, fps=25.0, frames=15, span_s=0.5, metrics=metrics(frames))
 
 
-def test_judge_learns_stores_and_survives_a_restart(tmp_path: Path) -> None:
+async def test_judge_learns_stores_and_survives_a_restart(tmp_path: Path) -> None:
     store = ReferenceStore(tmp_path / "refs")
     cam = CameraJudge.open("gate", URL, store, 2, TH)
     moved = view(x=300)
     for _ in range(3):
         assert cam.step(online(moved), 25.0, TH, now=1.8e9) == []  # learning: nothing to compare with
+        await cam.save_learned()
     assert cam.reference is not None and (tmp_path / "refs" / "gate.npz").exists()
     # The turned view was learned as the camera's normal; a new process loads it and judges against it.
     again = CameraJudge.open("gate", URL, ReferenceStore(tmp_path / "refs"), 2, TH)
@@ -159,7 +160,7 @@ def test_judge_learns_stores_and_survives_a_restart(tmp_path: Path) -> None:
     assert again.step(offline, 25.0, TH, now=1.8e9) == [Problem.UNREACHABLE]
     assert again.step(online(view(seed=5)), 25.0, TH, now=1.8e9) == [Problem.MOVED]
     # Relearn: the file goes, the next healthy probes teach the present view, the problem clears.
-    again.relearn()
+    await again.relearn()
     assert not (tmp_path / "refs" / "gate.npz").exists()
     for s in range(4):
         again.step(online(view(seed=s)), 25.0, TH, now=1.8e9)

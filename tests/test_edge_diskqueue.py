@@ -6,6 +6,7 @@ a persisted gap count, snapshots replacing each other, and acknowledgements surv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -41,12 +42,12 @@ def drain(box: DiskOutbox) -> list[str]:
     return out
 
 
-def test_messages_survive_a_reopen_in_order_with_their_properties(tmp_path: Path) -> None:
+async def test_messages_survive_a_reopen_in_order_with_their_properties(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
     for i in range(5):
-        box.put(msg(i))
-    box.put(msg(9, key="snap/a"))
+        await box.put(msg(i))
+    await box.put(msg(9, key="snap/a"))
     first = box.next_unsent()
     assert first is not None and first.message.topic == "t/0"
     box.ack(first.id)
@@ -59,16 +60,16 @@ def test_messages_survive_a_reopen_in_order_with_their_properties(tmp_path: Path
         entries.append(e)
     assert [e.message for e in entries] == [msg(1), msg(2), msg(3), msg(4), msg(9, key="snap/a")]
     # Ids keep growing across reopenings: a late PUBACK for an old id can never hit a new message.
-    again.put(msg(10))
+    await again.put(msg(10))
     last = again.next_unsent()
     assert last is not None and last.id > max(e.id for e in entries)
     again.close()
 
 
-def test_only_acknowledged_messages_leave_and_rewind_resends_in_order(tmp_path: Path) -> None:
+async def test_only_acknowledged_messages_leave_and_rewind_resends_in_order(tmp_path: Path) -> None:
     box = DiskOutbox(tmp_path / "q.sqlite", max_messages=100, max_bytes=1 << 20)
     for i in range(5):
-        box.put(msg(i))
+        await box.put(msg(i))
     a, b = box.next_unsent(), box.next_unsent()
     assert a is not None and b is not None
     box.ack(a.id)
@@ -79,12 +80,12 @@ def test_only_acknowledged_messages_leave_and_rewind_resends_in_order(tmp_path: 
     box.close()
 
 
-def test_unwritten_acks_mean_a_resend_never_a_loss(tmp_path: Path) -> None:
+async def test_unwritten_acks_mean_a_resend_never_a_loss(tmp_path: Path) -> None:
     """Deletes are batched: a crash before they reach the file sends those messages again (hub drops repeats)."""
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
     for i in range(3):
-        box.put(msg(i))
+        await box.put(msg(i))
     sent = box.next_unsent()
     assert sent is not None
     box.ack(sent.id)
@@ -95,30 +96,31 @@ def test_unwritten_acks_mean_a_resend_never_a_loss(tmp_path: Path) -> None:
     box.close()
 
 
-def test_empty_queue_writes_its_acks_at_once(tmp_path: Path) -> None:
+async def test_empty_queue_writes_its_acks_at_once(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
-    box.put(msg(0))
+    await box.put(msg(0))
     sent = box.next_unsent()
     assert sent is not None
     box.ack(sent.id)
+    box.settle()  # the delete is handed to the writer thread, not waited for
     again = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
     assert len(again) == 0
     again.close()
     box.close()
 
 
-def test_full_queue_drops_oldest_unsent_counts_and_remembers_the_gap(
+async def test_full_queue_drops_oldest_unsent_counts_and_remembers_the_gap(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=10, max_bytes=1 << 20)
-    box.put(msg(0))
+    await box.put(msg(0))
     on_wire = box.next_unsent()
     assert on_wire is not None
     with caplog.at_level(logging.WARNING, logger="edge_agent.diskqueue"):
         for i in range(1, 13):
-            box.put(msg(i))
+            await box.put(msg(i))
     assert len(box) == 10 and box.dropped == 3
     assert "outbox full: dropped 1 oldest" in caplog.text
     box.rewind()
@@ -130,34 +132,34 @@ def test_full_queue_drops_oldest_unsent_counts_and_remembers_the_gap(
     assert again.dropped == 3 and again.dropped_now == 0
     assert drain(again) == expected
     again.rewind()  # the link dropped: all ten are unsent again, and the next message pushes out the oldest
-    again.put(msg(13))
+    await again.put(msg(13))
     assert again.dropped == 4 and drain(again) == [*expected[1:], "t/13"]
     again.close()
 
 
-def test_byte_bound(tmp_path: Path) -> None:
+async def test_byte_bound(tmp_path: Path) -> None:
     box = DiskOutbox(tmp_path / "q.sqlite", max_messages=1000, max_bytes=100)
     for i in range(10):
-        box.put(msg(i, size=27))  # 30 bytes each with the topic
+        await box.put(msg(i, size=27))  # 30 bytes each with the topic
     assert box.bytes <= 100 and len(box) == 3 and box.dropped == 7
     assert drain(box) == ["t/7", "t/8", "t/9"]
     box.close()
 
 
-def test_snapshots_keep_only_the_newest_per_camera_on_disk(tmp_path: Path) -> None:
+async def test_snapshots_keep_only_the_newest_per_camera_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
     for i in range(50):
-        box.put(msg(i, size=1000, key="snap/cam1"))
-        box.put(msg(1000 + i))
-        box.put(msg(i + 100, size=1000, key="snap/cam2"))
+        await box.put(msg(i, size=1000, key="snap/cam1"))
+        await box.put(msg(1000 + i))
+        await box.put(msg(i + 100, size=1000, key="snap/cam2"))
     assert box.replaced == 98 and len(box) == 52
     box.close()
     again = DiskOutbox(path, max_messages=100, max_bytes=1 << 20)
     order = drain(again)
     assert order == [*[f"t/{1000 + i}" for i in range(49)], "t/49", "t/1049", "t/149"]
     # Once on the wire a snapshot is not withdrawn; the next one queues behind it.
-    again.put(msg(200, key="snap/cam1"))
+    await again.put(msg(200, key="snap/cam1"))
     again.rewind()
     assert drain(again)[-3:] == ["t/1049", "t/149", "t/200"]
     again.close()
@@ -180,12 +182,17 @@ WRITER = textwrap.dedent(
     from edge_agent.diskqueue import DiskOutbox
     from edge_agent.outbox import OutMessage
 
-    box = DiskOutbox(sys.argv[1], max_messages=1_000_000, max_bytes=1 << 30)
-    i = 0
-    while True:
-        box.put(OutMessage(f"t/{i}", i.to_bytes(4, "big") * 500))
-        print(i, flush=True)  # only after put() returned: this message is on disk
-        i += 1
+    import asyncio
+
+    async def main() -> None:
+        box = DiskOutbox(sys.argv[1], max_messages=1_000_000, max_bytes=1 << 30)
+        i = 0
+        while True:
+            await box.put(OutMessage(f"t/{i}", i.to_bytes(4, "big") * 500))
+            print(i, flush=True)  # only after put() returned: this message is on disk
+            i += 1
+
+    asyncio.run(main())
     """
 )
 
@@ -230,24 +237,40 @@ def test_kill_9_while_writing_loses_nothing_that_was_written(tmp_path: Path) -> 
         assert mine == list(range(len(mine))) and len(mine) <= confirmed + 2
 
 
-def test_a_full_disk_costs_the_message_not_the_agent(
+async def test_a_full_disk_costs_the_message_not_the_agent(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "q.sqlite"
     box = DiskOutbox(path, max_messages=100_000, max_bytes=1 << 30)
-    box.put(msg(0))
+    await box.put(msg(0))
     # SQLite's own size cap stands in for a full SD card: writes fail with SQLITE_FULL.
     pages = box._db.execute("PRAGMA page_count").fetchone()[0]
     box._db.execute(f"PRAGMA max_page_count = {pages}")
     with caplog.at_level(logging.ERROR, logger="edge_agent.diskqueue"):
         for i in range(1, 4):
-            box.put(msg(i, size=20_000))
+            await box.put(msg(i, size=20_000))
     assert box.write_failures == 3 and box.dropped == 3 and len(box) == 1
     assert "cannot write a message" in caplog.text and "full" in caplog.text
     box._db.execute("PRAGMA max_page_count = 1073741823")
-    box.put(msg(4))
+    await box.put(msg(4))
     assert drain(box) == ["t/0", "t/4"]
     box.close()
     again = DiskOutbox(path, max_messages=100_000, max_bytes=1 << 30)
     assert drain(again) == ["t/0", "t/4"]
+    again.close()
+
+
+async def test_messages_put_together_share_a_commit_and_keep_their_order(tmp_path: Path) -> None:
+    """Group commit: puts that arrive while the writer is busy go to disk in one transaction, in call order,
+    and none is sendable before its commit."""
+    path = tmp_path / "q.sqlite"
+    box = DiskOutbox(path, max_messages=1000, max_bytes=1 << 20)
+    pending = [asyncio.ensure_future(box.put(msg(i))) for i in range(40)]
+    assert box.next_unsent() is None and len(box) == 0  # nothing is queued before it is on disk
+    await asyncio.gather(*pending)
+    assert len(box) == 40 and 1 <= box.commits < 40
+    assert drain(box) == [f"t/{i}" for i in range(40)]
+    box.close()
+    again = DiskOutbox(path, max_messages=1000, max_bytes=1 << 20)
+    assert drain(again) == [f"t/{i}" for i in range(40)]
     again.close()

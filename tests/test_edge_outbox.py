@@ -25,7 +25,7 @@ def drain(box: MemoryOutbox) -> list[str]:
 def test_messages_leave_in_order_and_only_when_acknowledged() -> None:
     box = MemoryOutbox(max_messages=100, max_bytes=1 << 20)
     for i in range(5):
-        box.put(msg(i))
+        box.put_now(msg(i))
     first, second = box.next_unsent(), box.next_unsent()
     assert first is not None and second is not None
     assert [first.message.topic, second.message.topic] == ["t/0", "t/1"]
@@ -41,12 +41,12 @@ def test_messages_leave_in_order_and_only_when_acknowledged() -> None:
 
 def test_full_outbox_drops_oldest_unsent_and_counts(caplog: pytest.LogCaptureFixture) -> None:
     box = MemoryOutbox(max_messages=10, max_bytes=1 << 20)
-    box.put(msg(0))
+    box.put_now(msg(0))
     on_wire = box.next_unsent()
     assert on_wire is not None
     with caplog.at_level(logging.WARNING, logger="edge_agent.outbox"):
         for i in range(1, 13):
-            box.put(msg(i))
+            box.put_now(msg(i))
     assert len(box) == 10 and box.dropped == 3
     assert "dropped" in caplog.text
     box.rewind()
@@ -57,24 +57,24 @@ def test_full_outbox_drops_oldest_unsent_and_counts(caplog: pytest.LogCaptureFix
 def test_byte_bound() -> None:
     box = MemoryOutbox(max_messages=1000, max_bytes=100)
     for i in range(10):
-        box.put(msg(i, size=27))  # 30 bytes each with the topic
+        box.put_now(msg(i, size=27))  # 30 bytes each with the topic
     assert box.bytes <= 100 and len(box) == 3 and box.dropped == 7
     assert drain(box) == ["t/7", "t/8", "t/9"]
 
 
 def test_newer_snapshot_replaces_an_unsent_one() -> None:
     box = MemoryOutbox(max_messages=100, max_bytes=1 << 20)
-    box.put(msg(1, key="snap/cam1"))
-    box.put(msg(2))
-    box.put(msg(3, key="snap/cam1"))
+    box.put_now(msg(1, key="snap/cam1"))
+    box.put_now(msg(2))
+    box.put_now(msg(3, key="snap/cam1"))
     assert box.replaced == 1
     assert drain(box) == ["t/2", "t/3"]
     # Once on the wire, a snapshot is not withdrawn; the next one queues behind it.
-    box.put(msg(4, key="snap/cam1"))
+    box.put_now(msg(4, key="snap/cam1"))
     box.rewind()
     sent = box.next_unsent()
     assert sent is not None and sent.message.topic == "t/2"
-    box.put(msg(5, key="snap/cam1"))
+    box.put_now(msg(5, key="snap/cam1"))
     assert drain(box) == ["t/3", "t/5"]
 
 
