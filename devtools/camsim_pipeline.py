@@ -35,6 +35,11 @@ SLOW_FPS = 2
 # Slack the compositor grants late inputs before it gives up on them: on a busy machine a source thread can
 # lag, and a frame composed without the scene (black background) would read as a fault.
 LATE_NS = 200_000_000
+# Never set a compositor pad's alpha to exactly 0: GStreamer 1.22's compositor skips converting a pad whose
+# alpha is 0 when it starts preparing a frame, then maps that frame when it finishes; a switch that crosses 0
+# between the two steps maps a missing buffer and crashes the process (seen as a GST_IS_BUFFER critical).
+# 0.002 of the source adds less than half a grey level, so the picture is the same.
+HIDDEN = 0.002
 ICT = 7 * 3600  # Vietnam has no DST: the overlay clock shows local time like a real camera would
 
 
@@ -141,10 +146,10 @@ def apply_behaviour(scene: Scene, behaviour: str, spec: CameraSpec, look: int) -
     pattern, fg, bg = LOOKS[(look + (4 if b == "moved" else 0)) % len(LOOKS)]
     box_alpha, speed, label_alpha = 1.0, box_speed(spec), 1.0
     if b == "black":
-        pattern, fg, bg, box_alpha, label_alpha = "solid-color", 0xFF000000, 0xFF000000, 0.0, 0.0
+        pattern, fg, bg, box_alpha, label_alpha = "solid-color", 0xFF000000, 0xFF000000, HIDDEN, HIDDEN
     elif b == "covered":
         # A hand or tape over the lens: dark and flat, with a faint shifting shade so frames still differ a little.
-        pattern, fg, box_alpha, label_alpha = "solid-color", COVER_GREY, 0.04, 0.0
+        pattern, fg, box_alpha, label_alpha = "solid-color", COVER_GREY, 0.04, HIDDEN
     elif b == "frozen":
         speed = 0
     Gst.util_set_object_arg(scene.bg, "pattern", pattern)
