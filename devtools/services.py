@@ -55,6 +55,29 @@ def require(binary: str) -> str:
     return path
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> bool:
+    """SIGTERM, wait, then SIGKILL. True when the process was gone or left on SIGTERM within `timeout`."""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        return False
+
+
+def http_ok(url: str, status: int = 200, timeout: float = 1.0) -> bool:
+    """True when a GET of `url` answers exactly `status` (readiness probes of our own services)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return bool(r.status == status)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 @dataclass
 class Service:
     name: str
@@ -72,14 +95,7 @@ class Service:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        terminate(self.proc, timeout)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -164,11 +180,7 @@ bind-address = "{HOST}:{rpc_port}"
 
 
 def _influx_ping(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/ping", timeout=0.5) as r:
-            return bool(r.status == 204)
-    except (urllib.error.URLError, OSError):
-        return False
+    return http_ok(f"http://{HOST}:{port}/ping", status=204, timeout=0.5)
 
 
 def start_influxd(workdir: Path, port: int | None = None, timeout: float = 30.0) -> Service:

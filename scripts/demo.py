@@ -52,7 +52,7 @@ from demo_supervisor import (  # noqa: E402
 
 from devtools import camsim_spec  # noqa: E402
 from devtools.camsim_client import CamSim, start_camsim  # noqa: E402
-from devtools.services import Service, start_influxd, start_mosquitto, wait_until  # noqa: E402
+from devtools.services import Service, http_ok, start_influxd, start_mosquitto, wait_until  # noqa: E402
 
 CONFIG_DIR = ROOT / "config" / "demo"
 RUN_DIR_ENV = "DEMO_RUN_DIR"
@@ -237,14 +237,7 @@ def start_children(
 
 
 def hub_healthy(port: int) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    return http_ok(f"http://127.0.0.1:{port}/healthz")
 
 
 def print_banner(

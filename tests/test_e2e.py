@@ -6,7 +6,6 @@ The hub and the agent run as real processes with their own CLIs, exactly as depl
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.camsim_client import CamSim, start_camsim
-from devtools.services import Service, free_port, influx_query, wait_until
+from devtools.services import Service, free_port, http_ok, influx_query, terminate, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 DISTRICT = "yen_dinh"
@@ -66,22 +65,12 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    terminate(proc, 15)
     return proc.returncode
 
 
 def _healthz(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-            return bool(r.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    return http_ok(f"http://127.0.0.1:{port}/healthz")
 
 
 def _cli(config: Path, *args: str, stdin: str | None = None) -> str:

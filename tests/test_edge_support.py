@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import CameraHealth, CommandReply, EdgeStatus, Model, decode, parse
 from contract.topics import INBOUND
+from devtools.services import terminate
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -191,16 +191,8 @@ class AgentProcess:
         return found
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise AssertionError(
-                    f"agent did not stop on SIGTERM within {timeout} s:\n{self.log()[-3000:]}"
-                ) from None
+        if not terminate(self.proc, timeout):
+            raise AssertionError(f"agent did not stop on SIGTERM within {timeout} s:\n{self.log()[-3000:]}")
         return self.proc.returncode
 
     def kill9(self) -> None:
