@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -208,6 +209,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Feature packages keep their tables in their own modules (on this Base); list each here so create_all sees it.
+MODEL_MODULES: tuple[str, ...] = ()
+
+
 class Database:
     """Engine + sessions. Blocking calls go through `run`, which uses one worker thread so SQLite writes are
     serialised and the event loop never blocks on SQL."""
@@ -224,6 +229,8 @@ class Database:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql")
 
     def create_all(self) -> None:
+        for name in MODEL_MODULES:
+            importlib.import_module(name)  # registers the feature's tables on Base.metadata
         Base.metadata.create_all(self.engine)
 
     def session(self) -> Session:

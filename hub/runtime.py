@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -67,6 +68,19 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+COMPONENT_STOP_S = 5.0
+
+
+class Component(Protocol):
+    """A long-running feature service owned by the hub (started after MQTT, stopped before it)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Hub:
     def __init__(self, config: HubConfig) -> None:
         self.config = config
@@ -94,6 +108,9 @@ class Hub:
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
         )
+        # Feature services (alerts, notifications, broadcasts) that live as long as the hub. Each is built in
+        # __init__ below and appended here; they start after MQTT and stop before it, in reverse order.
+        self.components: list[Component] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()
@@ -123,6 +140,8 @@ class Hub:
             ("stats", self._stats_loop),
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
+        for comp in self.components:
+            await comp.start()
         self._started = True
         if not await self.bridge.wait_subscribed(self.connect_wait_s):
             log.warning(
@@ -138,6 +157,11 @@ class Hub:
             self.db.close()
             return
         self._started = False
+        for comp in reversed(self.components):
+            try:
+                await asyncio.wait_for(comp.stop(), COMPONENT_STOP_S)
+            except Exception as exc:
+                log.error("stopping %s failed: %r", comp.name, exc)
         await self.bridge.stop()
         while self.bridge.inbox:
             self.ingest.drain()

@@ -103,7 +103,8 @@ async def test_bad_parameters_are_named(web: WebEnv) -> None:
 async def test_scope_limits_what_a_district_user_sees(web: WebEnv) -> None:
     _seed(web)
     web.add_user("cs-socson", "police", district="soc-son")
-    web.add_user("xa-phulinh", "officer", district="soc-son", commune="phu-linh")
+    web.add_user("xa-phulinh", "police", district="soc-son", commune="phu-linh")
+    web.add_user("vh-phulinh", "officer", district="soc-son", commune="phu-linh")
     tok = await _token(web, "cs-socson")
     _, body = await _get(web, "/api/v1/cameras", tok)
     assert {c["district"] for c in body["items"]} == {"soc-son"} and body["total"] == 3
@@ -122,9 +123,11 @@ async def test_scope_limits_what_a_district_user_sees(web: WebEnv) -> None:
     assert [c["id"] for c in body["items"]] == ["cho", "cong-ubnd"]
     status, _ = await _get(web, "/api/v1/cameras/soc-son/tien-duoc/truong-hoc", tok2)
     assert status == 404
-    # officers may not read agents or hub stats (role check, 403)
-    status, body = await _get(web, "/api/v1/agents", tok2)
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    # culture officers work on broadcasts: cameras and agents are refused by role (403), not just hidden
+    tok3 = await _token(web, "vh-phulinh")
+    for path in ("/api/v1/cameras", "/api/v1/agents"):
+        status, body = await _get(web, path, tok3)
+        assert status == 403 and body["error"]["code"] == "forbidden", path
     status, _ = await _get(web, "/api/v1/stats", tok)
     assert status == 403
 

@@ -122,14 +122,16 @@ async def test_event_filter_params_are_validated(web: WebEnv) -> None:
 
 def test_event_scope_rules() -> None:
     officer = auth.Principal(1, "x", None, "officer", "soc-son", "phu-linh", "session")
+    police = auth.Principal(2, "y", None, "police", "soc-son", "phu-linh", "session")
     assert event_area({"type": "snapshot", "key": "a/b/c"}) == ("a", "b")
     assert event_area({"type": "camera", "camera": {"district": "a", "commune": "b"}}) == ("a", "b")
     assert event_area({"type": "camera"}) is None
-    assert visible(cam_event("soc-son/phu-linh/c1", "ok"), officer)
-    assert not visible(cam_event("soc-son/other/c1", "ok"), officer)
+    assert visible(cam_event("soc-son/phu-linh/c1", "ok"), police)
+    assert not visible(cam_event("soc-son/other/c1", "ok"), police)
+    assert not visible(cam_event("soc-son/phu-linh/c1", "ok"), officer)  # no cameras.view
     agent = {"type": "agent", "agent": {"district": "soc-son", "commune": "phu-linh"}}
     assert not visible(agent, officer)  # officers have no agents.view permission
-    assert not visible(cam_event("soc-son/phu-linh/c1", "ok"), officer, district="soc-son", commune="x")
+    assert not visible(cam_event("soc-son/phu-linh/c1", "ok"), police, district="soc-son", commune="x")
 
 
 def test_each_event_is_encoded_once() -> None:

@@ -28,15 +28,58 @@ class Perm(StrEnum):
     VIEW_CAMERAS = "cameras.view"
     VIEW_AGENTS = "agents.view"
     VIEW_STATS = "stats.view"
+    VIEW_REPORTS = "reports.view"  # camera uptime reports and exports
+    COMMAND_DEVICES = "devices.command"  # snapshot/probe/reload/relearn to edge agents
+    VIEW_ALERTS = "alerts.view"  # alerts, silences, maintenance windows, the notification outbox
+    ACK_ALERTS = "alerts.ack"
+    SILENCE_ALERTS = "alerts.silence"  # silences and maintenance windows
+    EDIT_ALERT_RULES = "alerts.rules"  # per-district rule settings and routing
+    VIEW_SPEAKERS = "speakers.view"
+    CONTROL_SPEAKERS = "speakers.control"  # stop, volume
+    VIEW_BROADCASTS = "broadcasts.view"  # programmes, calendar, content, delivery reports
+    EDIT_BROADCASTS = "broadcasts.edit"  # record/upload content, create and edit programmes
+    APPROVE_BROADCASTS = "broadcasts.approve"
+    AIR_EMERGENCY = "broadcasts.emergency"  # air an emergency programme at once, reviewed afterwards
+    MANAGE_USERS = "users.manage"
+    MANAGE_DEVICES = "devices.manage"  # areas, villages, device registry, CSV import
+    VIEW_AUDIT = "audit.view"
 
 
-# Initial matrix; the full roles matrix extends this table (one place, checked by the middleware).
+# The roles matrix (issue 7). Scope (district / commune) comes from the user record and is applied on top by
+# scope_where / in_scope; this table says only what a role may do inside its scope.
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     "admin": frozenset(Perm),
-    "technician": frozenset({Perm.VIEW_CAMERAS, Perm.VIEW_AGENTS, Perm.VIEW_STATS}),
-    "police": frozenset({Perm.VIEW_CAMERAS, Perm.VIEW_AGENTS}),
-    "officer": frozenset({Perm.VIEW_CAMERAS}),
-    "approver": frozenset({Perm.VIEW_CAMERAS}),
+    "police": frozenset(
+        {
+            Perm.VIEW_CAMERAS,
+            Perm.VIEW_AGENTS,
+            Perm.VIEW_REPORTS,
+            Perm.VIEW_ALERTS,
+            Perm.ACK_ALERTS,
+            Perm.SILENCE_ALERTS,
+        }
+    ),
+    "officer": frozenset({Perm.VIEW_SPEAKERS, Perm.VIEW_BROADCASTS, Perm.EDIT_BROADCASTS}),
+    "approver": frozenset(
+        {
+            Perm.VIEW_SPEAKERS,
+            Perm.CONTROL_SPEAKERS,
+            Perm.VIEW_BROADCASTS,
+            Perm.APPROVE_BROADCASTS,
+            Perm.AIR_EMERGENCY,
+        }
+    ),
+    "technician": frozenset(
+        {
+            Perm.VIEW_CAMERAS,
+            Perm.VIEW_AGENTS,
+            Perm.VIEW_STATS,
+            Perm.COMMAND_DEVICES,
+            Perm.VIEW_SPEAKERS,
+            Perm.CONTROL_SPEAKERS,
+            Perm.VIEW_ALERTS,
+        }
+    ),
 }
 assert set(ROLE_PERMS) == set(ROLES)
 

@@ -237,22 +237,22 @@ async def _outages(request: web.Request, path_csv: bool) -> web.Response:
     )
 
 
-@requires(Perm.VIEW_CAMERAS)
+@requires(Perm.VIEW_REPORTS)
 async def uptime_report(request: web.Request) -> web.Response:
     return await _uptime(request, False)
 
 
-@requires(Perm.VIEW_CAMERAS)
+@requires(Perm.VIEW_REPORTS)
 async def uptime_report_csv(request: web.Request) -> web.Response:
     return await _uptime(request, True)
 
 
-@requires(Perm.VIEW_CAMERAS)
+@requires(Perm.VIEW_REPORTS)
 async def outage_report(request: web.Request) -> web.Response:
     return await _outages(request, False)
 
 
-@requires(Perm.VIEW_CAMERAS)
+@requires(Perm.VIEW_REPORTS)
 async def outage_report_csv(request: web.Request) -> web.Response:
     return await _outages(request, True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -17,6 +17,9 @@ from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
 
 API_ROUTES: list[openapi.ApiRoute] = [
     *api_cameras.ROUTES,
@@ -50,11 +53,12 @@ def create_app(
     db: Database,
     events: EventBus,
     stats: Callable[[], dict[str, Any]],
+    hub: Hub | None = None,
 ) -> web.Application:
     tz = ZoneInfo(config.timezone)
     assets = asset_hashes()
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_REQUEST_BYTES)
-    app[CTX] = WebContext(config, db, events, stats, make_environment(assets, tz), tz, assets)
+    app[CTX] = WebContext(config, db, events, stats, make_environment(assets, tz), tz, assets, hub=hub)
     app[api_misc.ROUTE_TABLE] = API_ROUTES
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(_on_shutdown)

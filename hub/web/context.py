@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -19,6 +19,9 @@ from hub.db import Database, utcnow
 from hub.events import EventBus
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.sse import EncodedEvents
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
 
 
 @dataclass
@@ -39,6 +42,9 @@ class WebContext:
     sse_clients: int = 0
     sse_cache: EncodedEvents = field(default_factory=EncodedEvents)
     heartbeat_s: float = 15.0
+    # The running hub when served by `python -m hub run` (MQTT publish, feature services such as alerts and
+    # broadcasts); None in tests that build the web app over a bare database.
+    hub: Hub | None = None
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

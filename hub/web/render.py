@@ -40,7 +40,10 @@ class NavItem:
 
 
 # Later pages (alerts, broadcasts, admin, reports) add their entry here; it shows only to roles allowed.
-NAV = [NavItem("/", "Tường camera", Perm.VIEW_CAMERAS), NavItem("/reports", "Báo cáo", Perm.VIEW_CAMERAS)]
+NAV = [
+    NavItem("/", "Tường camera", Perm.VIEW_CAMERAS),
+    NavItem("/reports", "Báo cáo", Perm.VIEW_REPORTS),
+]
 
 
 def asset_hashes() -> dict[str, str]:

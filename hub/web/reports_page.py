@@ -21,7 +21,7 @@ PAGE_PARAMS = ("period", "date", "from", "to", "district", "commune")
 PAGE_OUTAGES = 200
 
 
-@requires(Perm.VIEW_CAMERAS)
+@requires(Perm.VIEW_REPORTS)
 async def report_page(request: web.Request) -> web.Response:
     """/reports: the same numbers for people, with CSV links carrying the same query."""
     c, p = ctx(request), principal(request)

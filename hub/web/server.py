@@ -26,7 +26,8 @@ async def serve(config: HubConfig, stop: asyncio.Event | None = None) -> int:
     hub = Hub(config)
     await hub.start()
     runner = web.AppRunner(
-        create_app(config, hub.db, hub.events, hub.stats.snapshot), shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        create_app(config, hub.db, hub.events, hub.stats.snapshot, hub=hub),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )
     try:
         await runner.setup()

@@ -1,0 +1,49 @@
+"""What the scheduler hands to the dispatcher: one airing of a programme on a set of speakers at an absolute
+time. broadcast/scheduler.py produces `AiringOrder`s; broadcast/dispatch.py sends them to receivers and
+tracks what each speaker did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"  # thông thường
+    PRIORITY = "priority"  # ưu tiên
+    EMERGENCY = "emergency"  # khẩn cấp: airs at once, interrupting what plays
+
+
+@dataclass(frozen=True, slots=True)
+class PlayItem:
+    content_id: int
+    sha256: str  # of the processed MP3 the receiver downloads and verifies
+    size: int  # bytes
+    duration_s: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class AiringOrder:
+    airing_id: str  # slug, unique per programme occurrence: the same occurrence always gets the same id
+    programme_id: int
+    title: str
+    district: str
+    commune: str
+    speakers: tuple[str, ...]  # speaker ids (slugs) in the commune
+    items: tuple[PlayItem, ...]
+    repeats: int  # 1–10 plays of the whole item list
+    gap_s: float  # silence between repeats
+    start_at: float  # absolute start, epoch seconds UTC
+    priority: Priority
+
+
+class Dispatcher(Protocol):
+    async def dispatch(self, order: AiringOrder) -> None:
+        """Sends the playlist ahead of `start_at` (or at once for an emergency) and starts tracking it."""
+        ...
+
+    async def cancel(self, airing_id: str, reason: str) -> None:
+        """Stops an airing that is prepared or playing (programme cancelled or replaced)."""
+        ...

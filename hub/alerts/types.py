@@ -1,0 +1,87 @@
+"""Shapes shared between the alert engine, the parts of the hub that feed it and the notifier.
+
+Sources of facts (cameras and agents from the state store, speakers and airings from broadcast, the
+notification channels themselves) each return the conditions that hold *now*; a condition that is no longer
+returned has ended. The engine turns facts into alerts (pending, firing, resolved) and hands `AlertNotice`s to
+the notifier, which routes, renders, stores in its outbox and sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class FactKind(StrEnum):
+    CAMERA_OFFLINE = "camera_offline"
+    CAMERA_PROBLEM = "camera_problem"  # frozen, black, covered, blurred, moved, low_fps …
+    AGENT_OFFLINE = "agent_offline"
+    AGENT_BACKLOG = "agent_backlog"  # the edge agent's disk queue is growing (link trouble)
+    AGENT_DISK_LOW = "agent_disk_low"
+    SPEAKER_OFFLINE = "speaker_offline"
+    BROADCAST_FAILED = "broadcast_failed"  # an airing that no speaker played
+    BROADCAST_PARTIAL = "broadcast_partial"  # aired on fewer speakers than targeted
+    CHANNEL_FAILING = "channel_failing"  # a notification channel cannot deliver (token, re-auth, quota)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A condition that holds now. `device` is the full key of what it is about (district/commune/id for a
+    camera, agent or speaker; an airing id; a channel name). `parent` names the device whose own fact inhibits
+    this one (a camera's edge agent). `since` is when the condition began (epoch seconds, UTC)."""
+
+    kind: FactKind
+    district: str
+    commune: str
+    device: str
+    since: float
+    name: str = ""  # what people call the device ("Cổng UBND xã")
+    summary: str = ""  # Vietnamese, one line: "Mất tín hiệu: kết nối bị từ chối"
+    parent: str | None = None
+    detail: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+
+
+FactSource = Callable[[float], Iterable[Fact]]  # now → the facts that hold at `now`
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeItem:
+    device: str
+    name: str
+    summary: str
+    since: float
+    until: float | None = None  # set when this device recovered
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNotice:
+    """One message-worthy change of an alert group. `event_id` is stable for the same change across hub
+    restarts: the notifier stores at most one outbox row per (event_id, channel, target)."""
+
+    event_id: str
+    group_key: str
+    status: Literal["firing", "resolved", "repeat"]
+    kind: FactKind
+    severity: Severity
+    district: str
+    commune: str  # "" when the group spans a district
+    items: tuple[NoticeItem, ...]
+    created_at: float
+    link_path: str  # path on the hub's web app, e.g. "/alerts/123"; the notifier prefixes http.public_url
+    snapshot_camera: str | None = None  # camera key whose latest snapshot goes with the message
+    quiet_hours_exempt: bool = False  # critical alerts pass quiet hours
+
+
+class NoticeSink(Protocol):
+    async def submit(self, notice: AlertNotice) -> None: ...
+
+
+NoticeCallback = Callable[[AlertNotice], Awaitable[None]]
