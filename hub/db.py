@@ -210,7 +210,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 # Feature packages keep their tables in their own modules (on this Base); list each here so create_all sees it.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = ("hub.audit", "hub.geo", "broadcast.speaker_models")
 
 
 class Database:
