@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from broadcast.config import BroadcastConfig
 from contract.configfile import StrictModel, load
 
 
@@ -110,6 +111,7 @@ class HubConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
+    broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
 
 
 def load_config(path: str | Path) -> HubConfig:

@@ -1,0 +1,55 @@
+"""Broadcast settings: the `broadcast:` section of the hub config. Each part of the broadcast feature has its own
+sub-section (content here; programmes, dispatch and receivers add theirs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from contract.configfile import StrictModel
+
+
+class ContentConfig(StrictModel):
+    content_dir: Path | None = Field(
+        default=None,
+        description="Where originals and processed MP3s are kept; default: <hub data_dir>/broadcast-content",
+    )
+    max_upload_mb: float = Field(default=50, gt=0, le=1024, description="Largest upload accepted (MB)")
+    max_duration_s: float = Field(default=1800, gt=0, le=4 * 3600, description="Longest audio accepted")
+    min_duration_s: float = Field(default=0.5, gt=0, description="Shorter audio is refused as empty")
+    target_lufs: float = Field(default=-16.0, ge=-40, le=-5, description="Integrated loudness target")
+    true_peak_dbtp: float = Field(default=-1.5, ge=-9, le=0, description="True-peak ceiling")
+    loudness_range_lu: float = Field(default=11.0, ge=1, le=50, description="loudnorm LRA target")
+    silence_lufs: float = Field(
+        default=-60.0, le=-20, description="Input quieter than this (integrated) is refused as silent"
+    )
+    highpass_hz: int = Field(default=100, ge=20, le=1000, description="Band limit for horn speakers (low)")
+    lowpass_hz: int = Field(
+        default=8000, ge=2000, le=20000, description="Band limit for horn speakers (high)"
+    )
+    denoise: bool = Field(default=True, description="Apply ffmpeg afftdn before levelling")
+    mp3_bitrate_kbps: Literal[48, 64, 80, 96, 112, 128] = 64
+    sample_rate_hz: Literal[22050, 32000, 44100, 48000] = 44100
+    ffmpeg_timeout_s: float = Field(default=300, gt=0, le=3600, description="Per ffmpeg/ffprobe run")
+    max_parallel_jobs: int = Field(default=1, ge=1, le=8, description="Processing jobs at once (CPU bound)")
+    tts_engine: Literal["espeak-ng"] = Field(default="espeak-ng", description="Offline text-to-speech engine")
+    tts_voice: str = Field(default="vi", min_length=1, max_length=32, description="espeak-ng voice")
+    tts_rate_wpm: int = Field(default=150, ge=80, le=300, description="Speaking rate (words per minute)")
+    tts_max_chars: int = Field(default=5000, ge=10, le=50_000, description="Longest text accepted for TTS")
+
+    @model_validator(mode="after")
+    def _band(self) -> ContentConfig:
+        if self.highpass_hz >= self.lowpass_hz:
+            raise ValueError("highpass_hz must be below lowpass_hz")
+        if self.min_duration_s >= self.max_duration_s:
+            raise ValueError("min_duration_s must be below max_duration_s")
+        return self
+
+    def directory(self, data_dir: Path) -> Path:
+        return self.content_dir if self.content_dir is not None else data_dir / "broadcast-content"
+
+
+class BroadcastConfig(StrictModel):
+    content: ContentConfig = Field(default_factory=ContentConfig)
