@@ -9,7 +9,7 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contract.topics import Channel, Kind, Topic
 
@@ -177,36 +177,177 @@ class CommandReply(Model):
 
 
 class SpeakerStatus(Model):
+    """Retained on `speaker/{speaker}/status`. The Last Will carries the same shape with state=offline.
+
+    `name` and `village` let the hub register a receiver on its first contact."""
+
     state: Literal["online", "offline"]
     ts: Timestamp
-    version: str = Field(max_length=64)
-    boot: str | None = Field(default=None, max_length=64)
+    version: str = Field(max_length=64, description="Receiver software version")
+    boot: str | None = Field(default=None, max_length=64, description="Identifier of this receiver boot")
+    name: str | None = Field(default=None, max_length=200, description="Display name, e.g. 'Cụm loa thôn 3'")
+    village: Slug | None = Field(default=None, description="Village slug (hub/geo.py) in the same commune")
 
 
 class SpeakerHealth(Model):
+    """Published on `speaker/{speaker}/health` every health interval (default 30 s, QoS 1, not retained)."""
+
     ts: Timestamp
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, description="Per receiver boot, increases by 1 with every health message")
     volume: int | None = Field(default=None, ge=0, le=100)
     amplifier: Literal["on", "off", "fault"] | None = None
     signal_dbm: float | None = Field(default=None, ge=-150, le=0)
     disk_free_mb: float | None = Field(default=None, ge=0)
     playing: str | None = Field(default=None, max_length=64, description="Airing id being played, if any")
+    cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
+    queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
+
+    @field_validator("signal_dbm", "disk_free_mb", "cache_mb")
+    @classmethod
+    def _no_nan(cls, v: float | None) -> float | None:
+        return _finite(v)
+
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+MAX_PLAYLIST_ITEMS = 50
+MAX_ITEM_BYTES = 200 * 1024 * 1024
+
+
+class PlaylistItem(Model):
+    """One processed MP3 to download from the hub (`/media/{sha256}.mp3`) and verify before it plays."""
+
+    url: str = Field(
+        max_length=2000, pattern=r"^https?://[^\s]+$", description="http(s) URL of the file on the hub"
+    )
+    sha256: str = Field(pattern=SHA256_HEX, description="Lower-case hex SHA-256 of the file")
+    size: int = Field(
+        gt=0, le=MAX_ITEM_BYTES, description="Exact size in bytes; a longer download is cut off"
+    )
+    duration_s: float = Field(gt=0, le=6 * 3600)
+
+    @field_validator("duration_s")
+    @classmethod
+    def _no_nan(cls, v: float) -> float:
+        _finite(v)
+        return v
+
+
+class PreparePlaylist(Model):
+    """`data` of a `prepare` command: download, verify, decode ahead, play at `start_at`."""
+
+    airing: Slug = Field(description="Airing id; every event about this playlist carries it")
+    start_at: Timestamp = Field(description="Absolute planned start, epoch seconds UTC (float)")
+    priority: Literal["normal", "priority", "emergency"]
+    items: list[PlaylistItem] = Field(min_length=1, max_length=MAX_PLAYLIST_ITEMS)
+    repeats: int = Field(default=1, ge=1, le=10, description="Plays of the whole item list")
+    gap_s: float = Field(default=0.0, ge=0, le=600, description="Silence between repeats")
+
+    @field_validator("gap_s")
+    @classmethod
+    def _no_nan(cls, v: float) -> float:
+        _finite(v)
+        return v
+
+
+class StopData(Model):
+    """`data` of a `stop` command: stop this airing (prepared or playing), or whatever plays when absent."""
+
+    airing: Slug | None = None
+
+
+class VolumeData(Model):
+    """`data` of a `volume` command, and of the `reply` event that answers it."""
+
+    volume: int = Field(ge=0, le=100)
+
+
+SpeakerAction = Literal["prepare", "stop", "volume"]
+_COMMAND_DATA: dict[str, type[Model]] = {"prepare": PreparePlaylist, "stop": StopData, "volume": VolumeData}
 
 
 class SpeakerCommand(Model):
+    """Hub → receiver on `speaker/{speaker}/cmd` (QoS 1). `data` is typed by `action`:
+    prepare → PreparePlaylist, stop → StopData, volume → VolumeData."""
+
     transaction: str = Field(min_length=1, max_length=64)
-    action: Literal["prepare", "play", "stop", "volume"]
+    action: SpeakerAction
     ts: Timestamp
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: PreparePlaylist | StopData | VolumeData = Field(default_factory=StopData)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_by_action(cls, raw: Any) -> Any:
+        # The action decides the data model, so a bad prepare reports the prepare fields that are wrong,
+        # not every member of the union.
+        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
+            model = _COMMAND_DATA.get(raw.get("action"))  # type: ignore[arg-type]
+            if model is not None:
+                try:
+                    return {**raw, "data": model.model_validate(raw["data"], strict=True)}
+                except ValidationError as exc:
+                    raise ValueError(f"data: {format_validation_error(exc)}") from None
+        return raw
+
+    @model_validator(mode="after")
+    def _data_matches_action(self) -> SpeakerCommand:
+        if not isinstance(self.data, _COMMAND_DATA[self.action]):
+            raise ValueError(f"data does not fit action {self.action!r}")
+        return self
+
+
+class FailReason(StrEnum):
+    """`data.reason` of a `failed` or `stopped` event (the `error` field carries the Vietnamese text)."""
+
+    HOST_NOT_ALLOWED = "host_not_allowed"  # download URL outside the receiver's allow-list
+    DOWNLOAD = "download"  # HTTP error, timeout, connection lost, after the retries
+    SIZE = "size"  # the file is not the declared size
+    CHECKSUM = "checksum"  # sha256 mismatch
+    DECODE = "decode"  # ffmpeg could not decode the file
+    DISK = "disk"  # cache full (what is prepared cannot be evicted) or disk error
+    LATE = "late"  # ready after start_at + late_grace_s (normal/priority only)
+    SINK = "sink"  # the audio output failed while playing
+    BUSY = "busy"  # overlaps an airing of equal or higher priority that is prepared or playing
+    PREEMPTED = "preempted"  # stopped: an emergency took the speaker (`by` names it)
+    COMMAND = "command"  # stopped: a stop command
+    REPLACED = "replaced"  # stopped: a new prepare for the same airing id replaced this one
+    SHUTDOWN = "shutdown"  # stopped: the receiver was shut down while playing
+
+
+class SpeakerEventData(Model):
+    """`data` of a receiver event; which fields appear depends on the event (all optional)."""
+
+    first_sample_at: Timestamp | None = Field(
+        default=None, description="started: receiver clock when the first sample went to the sink"
+    )
+    offset_ms: float | None = Field(
+        default=None, ge=-86_400_000, le=86_400_000, description="started: first_sample_at − start_at in ms"
+    )
+    start_at: Timestamp | None = Field(default=None, description="ready/started: the planned start")
+    played_s: float | None = Field(
+        default=None, ge=0, description="finished/stopped: seconds of audio played"
+    )
+    downloaded_bytes: int | None = Field(default=None, ge=0, description="ready: bytes fetched for it")
+    prepare_ms: float | None = Field(default=None, ge=0, description="ready: command → ready, in ms")
+    reason: FailReason | None = Field(default=None, description="failed/stopped: why")
+    by: Slug | None = Field(default=None, description="stopped with reason preempted: the emergency airing")
+    volume: int | None = Field(default=None, ge=0, le=100, description="reply to a volume command")
+
+    @field_validator("offset_ms", "played_s", "prepare_ms")
+    @classmethod
+    def _no_nan(cls, v: float | None) -> float | None:
+        return _finite(v)
 
 
 class SpeakerEvent(Model):
-    event: Literal["ready", "started", "finished", "failed", "reply"]
+    """Receiver → hub on `speaker/{speaker}/event` (QoS 1). Queued on the receiver's disk while it is offline
+    and sent later: `ts` is when it happened, not when it was sent."""
+
+    event: Literal["ready", "started", "finished", "failed", "stopped", "reply"]
     ts: Timestamp
-    transaction: str | None = Field(default=None, max_length=64)
+    transaction: str | None = Field(default=None, max_length=64, description="Command that caused it")
     airing: str | None = Field(default=None, max_length=64)
-    data: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = Field(default=None, max_length=500)
+    data: SpeakerEventData = Field(default_factory=SpeakerEventData)
+    error: str | None = Field(default=None, max_length=500, description="Vietnamese text for people")
 
 
 PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {
