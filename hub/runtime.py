@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from contract import Channel, Kind, Topic
 from hub.config import HubConfig
 from hub.db import Database, to_db_time
+from hub.edge_commands import EdgeCommander
 from hub.events import EventBus
 from hub.influx import InfluxWriter
 from hub.ingest import Handler, Ingest
@@ -111,6 +112,8 @@ class Hub:
         # Feature services (alerts, notifications, broadcasts) that live as long as the hub. Each is built in
         # __init__ below and appended here; they start after MQTT and stop before it, in reverse order.
         self.components: list[Component] = []
+        self.commands = EdgeCommander(self)  # snapshot/probe/relearn from the web, replies matched here
+        self.components.append(self.commands)
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()
@@ -265,6 +268,7 @@ class Hub:
         st.sql_flushes += 1
         st.sql_rows += len(batch)
         st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
+        st.sql_flush_ms_last = ms
         st.transitions += len(changes.transitions)
         if snaps and self.events.subscribers:
             # After the commit, so a client fetching the picture gets the new one.

@@ -70,6 +70,7 @@ class HubStats:
         self.sql_rows = 0
         self.sql_errors = 0
         self.sql_flush_ms_max = 0.0
+        self.sql_flush_ms_last = 0.0
         # InfluxDB (points)
         self.influx_written = 0
         self.influx_dropped = 0
@@ -84,7 +85,9 @@ class HubStats:
         self.agents = 0
         self.last_error: str | None = None
         self.last_error_at: float | None = None
-        # Live values read at snapshot time (queue depth, buffer sizes…), registered by their owners.
+        # Live values read at snapshot time (queue depth, buffer sizes…), registered by their owners. A name
+        # that is not one of the counters above (e.g. `alerts_firing`, `notify_outbox_pending`) becomes a field
+        # of its own in the API's stats and the `hub_stats` measurement: numbers or booleans only.
         self.gauges: dict[str, Callable[[], Any]] = {}
 
     def reject(self, reason: str) -> None:
@@ -95,8 +98,17 @@ class HubStats:
         self.last_error_at = time.time() if now is None else now
 
     def snapshot(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
         for name, read in self.gauges.items():
-            setattr(self, name, read())
+            try:
+                value = read()
+            except Exception as exc:  # a feature's gauge must not break the hub's own counters
+                self.error(f"gauge {name}: {exc!r}")
+                continue
+            if name in _OWN_FIELDS:
+                setattr(self, name, value)
+            else:
+                extra[name] = value
         return {
             "uptime_s": round(time.time() - self.started, 1),
             "received": self.received,
@@ -122,6 +134,7 @@ class HubStats:
             "sql_rows": self.sql_rows,
             "sql_errors": self.sql_errors,
             "sql_flush_ms_max": round(self.sql_flush_ms_max, 1),
+            "sql_flush_ms_last": round(self.sql_flush_ms_last, 1),
             "influx_up": self.influx_up,
             "influx_written": self.influx_written,
             "influx_buffered": self.influx_buffered,
@@ -131,4 +144,9 @@ class HubStats:
             "influx_batches": self.influx_batches,
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
+            **extra,
         }
+
+
+# Counters of HubStats itself that a gauge may keep current (the rest of the gauges are extra fields).
+_OWN_FIELDS = frozenset(vars(HubStats()))

@@ -12,7 +12,19 @@ from hub import openapi
 from hub.config import HubConfig
 from hub.db import Database
 from hub.events import EventBus
-from hub.web import api_cameras, api_events, api_misc, api_reports, files, login, pages, params, reports_page
+from hub.web import (
+    api_cameras,
+    api_commands,
+    api_events,
+    api_history,
+    api_misc,
+    api_reports,
+    files,
+    login,
+    pages,
+    params,
+    reports_page,
+)
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
 from hub.web.render import asset_hashes, make_environment
@@ -26,6 +38,8 @@ API_ROUTES: list[openapi.ApiRoute] = [
     *api_misc.ROUTES,
     *api_events.ROUTES,
     *api_reports.ROUTES,
+    *api_history.ROUTES,
+    *api_commands.ROUTES,
 ]
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 

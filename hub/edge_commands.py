@@ -1,0 +1,110 @@
+"""Commands to edge agents (snapshot now, probe now, relearn the reference view) and the wait for their reply.
+
+`EdgeCommander.send` publishes an `EdgeCommand` on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
+the `CommandReply` with the same transaction on `edge/{agent}/reply`. Replies arrive through the hub's one
+ingest path (`hub.add_handler`), on the event loop; a reply nobody waits for (late, or for another hub worker)
+is counted and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from contract import Channel, CommandReply, EdgeCommand, Kind, Topic, encode, topics
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+log = logging.getLogger("hub.commands")
+
+Action = Literal["snapshot", "probe", "relearn"]
+# What a person may ask from the web; `reload` is the operator's (it reads the agent's config file).
+WEB_ACTIONS: tuple[Action, ...] = ("snapshot", "probe", "relearn")
+# Probing one camera is bounded by the agent's hard cap per probe (~20 s by default) plus queueing behind
+# scheduled probes; relearn only deletes a file.
+REPLY_WAIT_S: dict[str, float] = {"snapshot": 45.0, "probe": 45.0, "relearn": 10.0}
+MAX_PENDING = 200  # commands waiting for a reply at once, all agents together
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    transaction: str
+    result: Literal["ok", "error", "timeout"]
+    reply: CommandReply | None
+    waited_s: float
+
+
+class CommandBusy(Exception):
+    """Too many commands wait for replies already."""
+
+
+class EdgeCommander:
+    """Hub component: sends edge commands and matches replies to waiting callers."""
+
+    name = "edge-commands"
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._pending: dict[str, tuple[str, asyncio.Future[CommandReply]]] = {}  # tx → (agent key, future)
+        self.sent = 0
+        self.replies = 0
+        self.unmatched = 0
+        self.timeouts = 0
+        hub.add_handler(Kind.EDGE, Channel.REPLY, self._on_reply)
+        hub.stats.gauges["commands_pending"] = lambda: len(self._pending)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for _, fut in self._pending.values():
+            if not fut.done():
+                fut.cancel()
+        self._pending.clear()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _on_reply(self, t: Topic, value: Any, received: float) -> None:
+        if not isinstance(value, CommandReply):
+            return
+        entry = self._pending.get(value.transaction)
+        agent_key = f"{t.district}/{t.commune}/{t.id}"
+        if entry is None or entry[0] != agent_key or entry[1].done():
+            # Late (the caller gave up), or an answer to another hub's command: nothing waits for it.
+            self.unmatched += 1
+            log.info("reply %s from %s matched no waiting command", value.transaction, agent_key)
+            return
+        self.replies += 1
+        entry[1].set_result(value)
+
+    async def send(
+        self, agent_key: str, action: Action, camera: str | None, wait_s: float | None = None
+    ) -> CommandOutcome:
+        """Publishes the command and waits for its reply (at most `wait_s`, default per action)."""
+        if len(self._pending) >= MAX_PENDING:
+            raise CommandBusy(f"{len(self._pending)} lệnh đang chờ trả lời")
+        district, commune, agent = agent_key.split("/")
+        tx = f"hub-{secrets.token_hex(8)}"
+        cmd = EdgeCommand(transaction=tx, action=action, camera=camera, ts=time.time())
+        fut: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
+        self._pending[tx] = (agent_key, fut)
+        started = time.monotonic()
+        try:
+            await self._hub.publish(topics.edge_cmd(district, commune, agent), encode(cmd), qos=1)
+            self.sent += 1
+            limit = REPLY_WAIT_S.get(action, 30.0) if wait_s is None else wait_s
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(fut), limit)
+            except TimeoutError:
+                self.timeouts += 1
+                return CommandOutcome(tx, "timeout", None, time.monotonic() - started)
+        finally:
+            self._pending.pop(tx, None)
+        return CommandOutcome(tx, reply.status, reply, time.monotonic() - started)

@@ -1,0 +1,156 @@
+"""POST /api/v1/cameras/{d}/{c}/{id}/commands: snapshot now, probe now, relearn the reference view.
+
+The hub publishes the command to the edge agent that probes the camera and waits (bounded) for its reply; the
+answer says what the agent did. Every command sent is written to the audit log with its outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hub.audit import record_change
+from hub.edge_commands import WEB_ACTIONS, CommandBusy, CommandOutcome, EdgeCommander
+from hub.mqtt_bridge import PublishError
+from hub.openapi import ApiRoute, Param
+from hub.web import params
+from hub.web.access import Perm, principal, requires
+from hub.web.api_cameras import CAMERA_PATH, _camera_or_404
+from hub.web.context import ctx
+from hub.web.errors import ApiError, bad_parameter
+from hub.web.jsonout import json_response
+
+ACTION_LABELS = {
+    "snapshot": "Chụp ảnh ngay",
+    "probe": "Kiểm tra ngay",
+    "relearn": "Học lại ảnh tham chiếu",
+}
+MAX_BODY = 1024
+
+
+async def _action_of(request: web.Request) -> str:
+    """The action from a JSON body {"action": …} or a form field `action`."""
+    if request.content_type == "application/json":
+        raw = await request.content.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise bad_parameter("body", f"dài quá {MAX_BODY} byte")
+        try:
+            body = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise bad_parameter("body", "không phải JSON hợp lệ") from None
+        if not isinstance(body, dict):
+            raise bad_parameter("body", 'cần một đối tượng JSON {"action": …}')
+        unknown = sorted(set(body) - {"action"})
+        if unknown:
+            raise bad_parameter(unknown[0], "trường không được hỗ trợ")
+        action = body.get("action")
+    else:
+        form = await request.post()
+        action = form.get("action")
+    if not isinstance(action, str) or action not in WEB_ACTIONS:
+        shown = repr(action)[:40] if action is not None else "thiếu"
+        raise bad_parameter("action", f"{shown} (cho phép: {', '.join(WEB_ACTIONS)})")
+    return action
+
+
+def commander_of(request: web.Request) -> EdgeCommander:
+    hub = ctx(request).hub
+    commander = getattr(hub, "commands", None) if hub is not None else None
+    if not isinstance(commander, EdgeCommander):
+        raise ApiError(503, "hub_unavailable", "Máy chủ web này không kết nối MQTT nên không gửi được lệnh")
+    return commander
+
+
+def outcome_to_dict(o: CommandOutcome, action: str, agent_key: str) -> dict[str, Any]:
+    r = o.reply
+    return {
+        "transaction": o.transaction,
+        "action": action,
+        "agent": agent_key,
+        "result": o.result,
+        "error": r.error if r is not None else None,
+        "data": r.data if r is not None else {},
+        "waited_s": round(o.waited_s, 2),
+    }
+
+
+@requires(Perm.COMMAND_DEVICES)
+async def post_command(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    cam = await _camera_or_404(request)
+    action = await _action_of(request)
+    commander = commander_of(request)
+    agent_key = cam.agent_key
+    if not agent_key:
+        raise ApiError(
+            409, "no_agent", f"Camera {cam.key} chưa gắn với hộp giám sát nào: không có nơi nhận lệnh"
+        )
+    hub = c.hub
+    assert hub is not None
+    agent = hub.store.agents.get(agent_key)
+    if agent is not None and agent.reported == "offline":
+        raise ApiError(
+            409, "agent_offline", f"Hộp giám sát {agent_key} đang mất kết nối; lệnh không gửi được"
+        )
+    try:
+        outcome = await commander.send(agent_key, action, cam.slug)  # type: ignore[arg-type]
+    except CommandBusy as exc:
+        raise ApiError(503, "busy", f"Hub đang bận: {exc}; hãy thử lại sau") from None
+    except PublishError:
+        c.count("command_publish_errors")
+        raise ApiError(503, "mqtt_unavailable", "Không gửi được lệnh: hub đang mất kết nối MQTT") from None
+    body = outcome_to_dict(outcome, action, agent_key)
+    now = c.clock()
+    await c.db.run(
+        lambda s: record_change(
+            s,
+            actor=p.username,
+            action=f"camera.command.{action}",
+            target=f"camera:{cam.key}",
+            now=now,
+            after={k: body[k] for k in ("transaction", "agent", "result", "error")},
+            district=cam.district,
+            commune=cam.commune,
+        )
+    )
+    if outcome.result == "timeout":
+        raise ApiError(
+            504,
+            "command_timeout",
+            f"Hộp giám sát {agent_key} chưa trả lời lệnh «{ACTION_LABELS[action]}» sau {outcome.waited_s:.0f} giây",
+        )
+    return json_response(body)
+
+
+_SLUG = params.SLUG_PATTERN
+COMMAND_RESULT = {
+    "type": "object",
+    "required": ["transaction", "action", "agent", "result", "error", "data", "waited_s"],
+    "properties": {
+        "transaction": {"type": "string"},
+        "action": {"type": "string", "enum": list(WEB_ACTIONS)},
+        "agent": {"type": "string", "description": "district/commune/agent that carried it out"},
+        "result": {"type": "string", "enum": ["ok", "error"], "description": "What the agent answered"},
+        "error": {"type": ["string", "null"], "description": "The agent's reason when result=error"},
+        "data": {"type": "object", "description": "The agent's reply data (probe summary, relearn note)"},
+        "waited_s": {"type": "number"},
+    },
+}
+ROUTES = [
+    ApiRoute(
+        "POST",
+        CAMERA_PATH + "/commands",
+        post_command,
+        'Send a command to the camera\'s edge agent and wait for its reply. Body JSON {"action": '
+        '"snapshot"|"probe"|"relearn"} (or a form field). 409 when the camera has no agent or the agent '
+        "is offline, 504 when it does not answer in time, 503 when the hub cannot publish",
+        params=tuple(
+            Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{_SLUG}$"}, where="path")
+            for n in ("district", "commune", "camera")
+        ),
+        response=COMMAND_RESULT,
+        errors=(400, 401, 403, 404, 409, 503, 504),
+    ),
+]

@@ -1,0 +1,221 @@
+"""/api/v1/cameras/{d}/{c}/{id}/history: one camera's measurements over time, read back from InfluxDB.
+
+`metric` and `range` come from fixed tables; the camera is looked up in SQL within the caller's scope first
+(404 otherwise), and its tag values reach InfluxQL only through `string_literal`. When InfluxDB is disabled or
+cannot answer, the route says so with a 503 and a Vietnamese message; the page shows it instead of a chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from hub.db import Camera
+from hub.influx_read import (
+    InfluxReader,
+    InfluxReadError,
+    Series,
+    finite,
+    identifier,
+    tag_conditions,
+    time_literal,
+)
+from hub.openapi import ApiRoute, Param
+from hub.web import params
+from hub.web.access import Perm, requires
+from hub.web.api_cameras import CAMERA_PATH, _camera_or_404
+from hub.web.context import ctx
+from hub.web.errors import ApiError
+from hub.web.jsonout import json_response
+
+MEASUREMENT = "camera_health"
+
+
+@dataclass(frozen=True)
+class Metric:
+    field: str
+    label: str  # shown on the page
+    unit: str
+
+
+NUMERIC_METRICS: dict[str, Metric] = {
+    "fps": Metric("fps", "Số khung hình/giây", "fps"),
+    "brightness": Metric("brightness", "Độ sáng (0–255)", ""),
+    "contrast": Metric("contrast", "Độ tương phản (0–255)", ""),
+    "sharpness": Metric("sharpness", "Độ nét", ""),
+    "motion": Metric("motion", "Chuyển động (0–255)", ""),
+    "open_ms": Metric("open_ms", "Thời gian mở luồng", "ms"),
+    "probe_ms": Metric("probe_ms", "Thời gian kiểm tra", "ms"),
+}
+STATUS_METRIC = "status"  # last status per bucket and the share of probes that had a picture
+METRICS = (*NUMERIC_METRICS, STATUS_METRIC)
+
+# Range → bucket: about 120–170 points whatever the range, enough for a chart a phone can draw.
+RANGES: dict[str, tuple[timedelta, int]] = {
+    "6h": (timedelta(hours=6), 120),
+    "24h": (timedelta(hours=24), 600),
+    "7d": (timedelta(days=7), 3600),
+    "30d": (timedelta(days=30), 6 * 3600),
+}
+DEFAULT_RANGE = "24h"
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    metric: str
+    range: str
+    start: datetime  # aware UTC
+    end: datetime
+    step_s: int
+    text: str  # InfluxQL, one or two statements
+
+
+def build_query(metric: str, range_: str, tags: dict[str, str], now: datetime) -> HistoryQuery:
+    """The InfluxQL for one camera's history; `now` is aware or naive UTC. Raises KeyError on an unknown
+    metric or range (the handler validated both already)."""
+    span, step = RANGES[range_]
+    end = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(UTC)
+    start = end - span
+    where = f"{tag_conditions(tags)} AND time >= {time_literal(start)} AND time < {time_literal(end)}"
+    group = f"GROUP BY time({step}s) fill(none)"
+    src = identifier(MEASUREMENT)
+    if metric == STATUS_METRIC:
+        text = (
+            f'SELECT last("status") AS "status", last("problems") AS "problems", count("problem_count") AS "probes" '
+            f"FROM {src} WHERE {where} {group}; "
+            f'SELECT count("problem_count") AS "online" FROM {src} WHERE {where} AND "online" = true {group}'
+        )
+    else:
+        f = identifier(NUMERIC_METRICS[metric].field)
+        text = f'SELECT mean({f}) AS "mean", min({f}) AS "min", max({f}) AS "max" FROM {src} WHERE {where} {group}'
+    return HistoryQuery(metric, range_, start, end, step, text)
+
+
+def _iso_ms(ms: Any) -> str:
+    return datetime.fromtimestamp(float(ms) / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rows(results: list[list[Series]], i: int) -> list[dict[str, Any]]:
+    if i >= len(results):
+        return []
+    return [row for s in results[i] for row in s.rows()]
+
+
+def shape_points(metric: str, results: list[list[Series]]) -> list[dict[str, Any]]:
+    """Points in time order: {t, mean, min, max} or {t, status, problems, probes, online_ratio}."""
+    if metric != STATUS_METRIC:
+        return [
+            {
+                "t": _iso_ms(r["time"]),
+                "mean": finite(r.get("mean")),
+                "min": finite(r.get("min")),
+                "max": finite(r.get("max")),
+            }
+            for r in _rows(results, 0)
+        ]
+    online = {r["time"]: int(r.get("online") or 0) for r in _rows(results, 1)}
+    points = []
+    for r in _rows(results, 0):
+        probes = int(r.get("probes") or 0)
+        problems = r.get("problems")
+        points.append(
+            {
+                "t": _iso_ms(r["time"]),
+                "status": r.get("status") if isinstance(r.get("status"), str) else None,
+                "problems": [p for p in problems.split(",") if p] if isinstance(problems, str) else [],
+                "probes": probes,
+                "online_ratio": round(online.get(r["time"], 0) / probes, 4) if probes else None,
+            }
+        )
+    return points
+
+
+def history_unavailable(message: str) -> ApiError:
+    return ApiError(503, "history_unavailable", message)
+
+
+@requires(Perm.VIEW_CAMERAS)
+async def get_history(request: web.Request) -> web.Response:
+    cam: Camera = await _camera_or_404(request)
+    c = ctx(request)
+    metric = params.choice(request, "metric", METRICS) or "fps"
+    range_ = params.choice(request, "range", tuple(RANGES)) or DEFAULT_RANGE
+    if not c.config.influx.enabled:
+        raise history_unavailable("Hub chưa bật InfluxDB nên chưa có lịch sử số đo")
+    tags = {"district": cam.district, "commune": cam.commune, "camera": cam.slug}
+    q = build_query(metric, range_, tags, c.clock())
+    try:
+        results = await InfluxReader(c.config.influx).query(q.text)
+    except InfluxReadError as exc:
+        c.count("history_influx_errors")
+        raise history_unavailable(f"Không đọc được lịch sử số đo: {exc}") from None
+    info = NUMERIC_METRICS.get(metric)
+    return json_response(
+        {
+            "camera": cam.key,
+            "metric": metric,
+            "label": info.label if info else "Trạng thái",
+            "unit": info.unit if info else "",
+            "range": range_,
+            "step_s": q.step_s,
+            "from": q.start.isoformat().replace("+00:00", "Z"),
+            "to": q.end.isoformat().replace("+00:00", "Z"),
+            "points": shape_points(metric, results),
+        }
+    )
+
+
+_N = {"type": ["number", "null"]}
+POINT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["t"],
+    "properties": {
+        "t": {"type": "string", "format": "date-time", "description": "Start of the bucket (UTC)"},
+        "mean": _N,
+        "min": _N,
+        "max": _N,
+        "status": {"type": ["string", "null"], "description": "metric=status: last status in the bucket"},
+        "problems": {"type": "array", "items": {"type": "string"}},
+        "probes": {"type": "integer", "description": "metric=status: probes in the bucket"},
+        "online_ratio": {**_N, "description": "metric=status: share of probes that decoded frames"},
+    },
+}
+HISTORY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["camera", "metric", "label", "unit", "range", "step_s", "from", "to", "points"],
+    "properties": {
+        "camera": {"type": "string"},
+        "metric": {"type": "string", "enum": list(METRICS)},
+        "label": {"type": "string"},
+        "unit": {"type": "string"},
+        "range": {"type": "string", "enum": list(RANGES)},
+        "step_s": {"type": "integer"},
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "points": {"type": "array", "items": POINT_SCHEMA},
+    },
+}
+
+_SLUG = params.SLUG_PATTERN
+ROUTES = [
+    ApiRoute(
+        "GET",
+        CAMERA_PATH + "/history",
+        get_history,
+        "One camera's measurements over time from InfluxDB (mean/min/max per bucket, or status per bucket); "
+        "503 when InfluxDB is disabled or unreachable",
+        params=(
+            *(
+                Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{_SLUG}$"}, where="path")
+                for n in ("district", "commune", "camera")
+            ),
+            Param("metric", "What to chart (default fps)", {"type": "string", "enum": list(METRICS)}),
+            Param("range", "How far back (default 24h)", {"type": "string", "enum": list(RANGES)}),
+        ),
+        response=HISTORY_SCHEMA,
+        errors=(400, 401, 403, 404, 503),
+    ),
+]
