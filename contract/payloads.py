@@ -298,6 +298,7 @@ class SpeakerCommand(Model):
 class FailReason(StrEnum):
     """`data.reason` of a `failed` or `stopped` event (the `error` field carries the Vietnamese text)."""
 
+    INVALID = "invalid"  # the command broke the contract (`error` says which field)
     HOST_NOT_ALLOWED = "host_not_allowed"  # download URL outside the receiver's allow-list
     DOWNLOAD = "download"  # HTTP error, timeout, connection lost, after the retries
     SIZE = "size"  # the file is not the declared size
