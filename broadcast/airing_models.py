@@ -87,4 +87,5 @@ class AiringReceipt(Base):
     started_offset_ms: Mapped[float | None] = mapped_column(Float)  # first sample time minus planned start
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(String(300))
+    played_s: Mapped[float | None] = mapped_column(Float)  # seconds of audio played (finished / stopped)
     reported_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the hub heard the latest event

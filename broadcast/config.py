@@ -51,5 +51,39 @@ class ContentConfig(StrictModel):
         return self.content_dir if self.content_dir is not None else data_dir / "broadcast-content"
 
 
+class DispatchConfig(StrictModel):
+    """Dispatch to receivers and the proof of airing (broadcast/dispatch.py, broadcast/speakers.py)."""
+
+    answer_margin_s: float = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="A speaker that has not reported 'started' this long after the planned start is marked "
+        "not answering (offline ones: 'loa mất kết nối'); a later report still counts",
+    )
+    finish_margin_s: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="The airing is totalled this long after its planned end (late reports update it)",
+    )
+    speaker_stale_after_s: float = Field(
+        default=95,
+        ge=5,
+        le=3600,
+        description="An online receiver silent this long is shown as not reporting (health comes every 30 s)",
+    )
+    command_reply_s: float = Field(
+        default=5, gt=0, le=60, description="How long the API waits for a receiver's answer to a volume command"
+    )
+    failure_facts_h: float = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,
+        description="Failed or partial airings that finished within this many hours are alert facts",
+    )
+
+
 class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)

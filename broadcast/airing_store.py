@@ -1,0 +1,123 @@
+"""SQL side of dispatch: airings and their receipts as the dispatcher reads and writes them (each function runs
+inside `Database.run`, in the shared SQL thread)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadcast.airing_models import (
+    AIRING_CANCELLED,
+    AIRING_DISPATCHED,
+    AIRING_FAILED,
+    AIRING_MISSED,
+    AIRING_PLAYING,
+    AIRING_SCHEDULED,
+    Airing,
+    AiringReceipt,
+)
+from broadcast.orders import AiringOrder
+from broadcast.outcome import Outcome, ReceiptView, outcome
+from hub.db import to_db_time
+from hub.serialize import iso
+
+ACTIVE = (AIRING_SCHEDULED, AIRING_DISPATCHED, AIRING_PLAYING)  # not finalised yet
+NOT_REOPENED = (AIRING_CANCELLED, AIRING_MISSED)  # late reports change receipts, never these statuses
+
+
+def order_dict(order: AiringOrder) -> dict[str, Any]:
+    d = dataclasses.asdict(order)
+    d["priority"] = str(order.priority)
+    return d
+
+
+def view_of(r: AiringReceipt) -> ReceiptView:
+    return ReceiptView(
+        r.speaker_key,
+        r.state,
+        r.ready_at,
+        r.started_at,
+        r.started_offset_ms,
+        r.finished_at,
+        r.error,
+        r.played_s,
+    )
+
+
+def copy_view(v: ReceiptView, r: AiringReceipt) -> None:
+    r.state, r.ready_at, r.started_at = v.state, v.ready_at, v.started_at
+    r.started_offset_ms, r.finished_at, r.error, r.played_s = (
+        v.started_offset_ms,
+        v.finished_at,
+        v.error,
+        v.played_s,
+    )
+
+
+def open_airing(s: Session, order: AiringOrder, keys: Iterable[str], now: datetime) -> Airing:
+    """Marks the airing dispatched and creates a receipt per targeted speaker (the scheduler made the Airing
+    row; one is made here when it did not, e.g. an order built by hand)."""
+    a = s.get(Airing, order.airing_id)
+    start = to_db_time(order.start_at)
+    if a is None:
+        a = Airing(
+            id=order.airing_id, programme_id=order.programme_id, occurrence_at=start, start_at=start,
+            district=order.district, commune=order.commune, title=order.title, priority=str(order.priority),
+            created_at=now,
+        )  # fmt: skip
+        s.add(a)
+    a.start_at = start
+    a.status = AIRING_DISPATCHED
+    a.order = order_dict(order)
+    keys = list(dict.fromkeys(keys))
+    a.targeted = len(keys)
+    have = {r.speaker_key for r in s.scalars(select(AiringReceipt).where(AiringReceipt.airing_id == a.id))}
+    for k in keys:
+        if k not in have:
+            s.add(AiringReceipt(airing_id=a.id, speaker_key=k))
+    return a
+
+
+def receipts(s: Session, airing_id: str) -> list[AiringReceipt]:
+    return list(s.scalars(select(AiringReceipt).where(AiringReceipt.airing_id == airing_id)))
+
+
+def finalise(s: Session, airing_id: str, now: datetime) -> tuple[Airing, Outcome] | None:
+    """Adds up the receipts into the airing's status, counts and skew (again after a late report)."""
+    a = s.get(Airing, airing_id)
+    if a is None:
+        return None
+    views = [view_of(r) for r in receipts(s, airing_id)]
+    res = outcome(views, interrupted=a.interrupted_by is not None, cancelled=a.status == AIRING_CANCELLED)
+    if a.status != AIRING_MISSED:
+        a.status = res.status
+    a.targeted, a.played, a.skew_ms = res.targeted, res.played, res.skew_ms
+    if not views and a.status == AIRING_FAILED:
+        a.reason = a.reason or "Không có loa nào trong phạm vi phát"
+    a.finished_at = a.finished_at or now
+    return a, res
+
+
+def active_airings(s: Session) -> list[Airing]:
+    """Airings sent to receivers but not finalised: their timers are armed again after a hub restart."""
+    rows = s.scalars(select(Airing).where(Airing.status.in_((AIRING_DISPATCHED, AIRING_PLAYING))))
+    return [a for a in rows if a.order]
+
+
+def finished_since(s: Session, since: datetime) -> list[Airing]:
+    return list(s.scalars(select(Airing).where(Airing.finished_at >= since)))
+
+
+def airing_dict(a: Airing) -> dict[str, Any]:
+    """The airing in `airing` live events and the API (without receipts)."""
+    return {
+        "id": a.id, "programme_id": a.programme_id, "district": a.district, "commune": a.commune,
+        "title": a.title, "priority": a.priority, "status": a.status, "reason": a.reason,
+        "start_at": iso(a.start_at), "targeted": a.targeted, "played": a.played, "skew_ms": a.skew_ms,
+        "interrupted_by": a.interrupted_by, "finished_at": iso(a.finished_at),
+    }  # fmt: skip

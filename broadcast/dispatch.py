@@ -1,0 +1,413 @@
+"""The hub's dispatcher (broadcast/orders.py `Dispatcher`): sends each airing's playlist to its receivers,
+follows what every receiver reports, and writes the proof of airing.
+
+For an order it publishes a `prepare` command to each targeted speaker and creates one receipt per speaker.
+Receiver events are handed from the MQTT handler to one worker task (in order) that updates receipts in SQL.
+Two timers per airing: at `start_at + answer_margin_s` every speaker that has not started is marked
+`no_answer` (reason "loa mất kết nối" when the hub sees it offline); at the planned end + `finish_margin_s` the
+airing is finalised (aired / partial / failed / interrupted) and its `airing` point goes to InfluxDB. A receiver
+that reports later (it played from its cache while its link was down) still updates its receipt and the
+airing's totals. Airings in flight are picked up again after a hub restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from broadcast import airing_store as store
+from broadcast.airing_models import AIRING_CANCELLED, AIRING_DISPATCHED, AIRING_PLAYING, Airing
+from broadcast.config import DispatchConfig
+from broadcast.orders import AiringOrder, Priority
+from broadcast.outcome import (
+    REASON_CANCELLED,
+    RECEIPT_EVENTS,
+    FinishedAiring,
+    ReceiverReport,
+    airing_facts,
+    apply_report,
+    mark_no_answer,
+    planned_seconds,
+)
+from broadcast.speakers import SpeakerRegistry
+from contract import (
+    Channel,
+    Model,
+    PlaylistItem,
+    PreparePlaylist,
+    SpeakerCommand,
+    SpeakerEvent,
+    StopData,
+    Topic,
+    VolumeData,
+)
+from contract.topics import speaker_topic
+from hub.alerts.types import Fact
+from hub.db import Database, to_db_time
+from hub.events import EventBus
+from hub.influx import InfluxWriter
+from hub.lineproto import line, series_key, ts_ms
+from hub.stats import RateLimitedLog
+
+log = logging.getLogger("broadcast.dispatch")
+Publish = Callable[[Topic, bytes], Awaitable[None]]
+QUEUE_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class Timing:
+    start_at: float
+    end_at: float  # planned end of the whole playlist
+
+
+def media_url(public_url: str, sha256: str) -> str:
+    return f"{public_url.rstrip('/')}/media/{sha256}.mp3"
+
+
+def prepare_command(order: AiringOrder, public_url: str, now: float) -> SpeakerCommand:
+    data = PreparePlaylist(
+        airing=order.airing_id,
+        start_at=order.start_at,
+        priority=order.priority.value,
+        items=[
+            PlaylistItem(
+                url=media_url(public_url, i.sha256), sha256=i.sha256, size=i.size, duration_s=i.duration_s
+            )
+            for i in order.items
+        ],
+        repeats=order.repeats,
+        gap_s=order.gap_s,
+    )
+    return SpeakerCommand(transaction=new_transaction(), action="prepare", ts=now, data=data)
+
+
+def new_transaction() -> str:
+    return secrets.token_hex(8)
+
+
+def report_of(ev: SpeakerEvent) -> ReceiverReport:
+    d = ev.data
+    return ReceiverReport(
+        event=ev.event,
+        at=to_db_time(ev.ts),
+        error=ev.error,
+        first_sample_at=to_db_time(d.first_sample_at) if d.first_sample_at is not None else None,
+        offset_ms=d.offset_ms,
+        played_s=d.played_s,
+        reason=d.reason.value if d.reason is not None else None,
+        by=d.by,
+    )
+
+
+def airing_line(a: Airing) -> str:
+    fields: dict[str, int | float | str | None] = {
+        "targeted": a.targeted, "played": a.played, "skew_ms": a.skew_ms, "status": a.status, "airing": a.id,
+    }  # fmt: skip
+    tags = {"district": a.district, "commune": a.commune, "priority": a.priority}
+    return line(series_key("airing", tags), fields, ts_ms(a.start_at.replace(tzinfo=UTC).timestamp()))
+
+
+class HubDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        publish: Publish,
+        speakers: SpeakerRegistry,
+        events: EventBus,
+        influx: InfluxWriter | None,
+        config: DispatchConfig,
+        public_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.publish = publish
+        self.speakers = speakers
+        self.events = events
+        self.influx = influx
+        self.config = config
+        self.public_url = public_url
+        self.clock = clock
+        self.rejected = 0  # receiver events about unknown airings/receipts
+        self._queue: asyncio.Queue[tuple[Topic, SpeakerEvent, float]] = asyncio.Queue(QUEUE_MAX)
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self._replies: dict[str, asyncio.Future[SpeakerEvent]] = {}
+        self._rlog = RateLimitedLog(log)
+        self.recent: dict[str, FinishedAiring] = {}  # finished airings, for the alert facts
+
+    @property
+    def followed(self) -> int:
+        """Airings sent and not yet totalled."""
+        return len(self._timers)
+
+    # lifecycle ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name="dispatch-events")
+        for a in await self.db.run(store.active_airings):
+            self._arm(a.id, self._timing(a.order or {}))
+        since = to_db_time(self.clock() - self.config.failure_facts_h * 3600)
+        for a in await self.db.run(lambda s: store.finished_since(s, since)):
+            self._remember(a)
+        if self._timers:
+            log.info("following %d airings again after a restart", len(self._timers))
+
+    async def stop(self) -> None:
+        tasks = [*self._timers.values(), *([self._worker] if self._worker else [])]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._timers.clear()
+        self._worker = None
+
+    # Dispatcher -----------------------------------------------------------------------------------------
+    async def dispatch(self, order: AiringOrder) -> None:
+        keys = [f"{order.district}/{order.commune}/{sp}" for sp in order.speakers]
+        now = self.clock()
+        a = await self.db.run(lambda s: store.open_airing(s, order, keys, to_db_time(now)))
+        log.info(
+            "airing %s (%s) to %d speakers at %s", order.airing_id, order.priority, len(keys), a.start_at
+        )
+        self._announce(a)
+        if order.priority is Priority.EMERGENCY:
+            for k in keys:
+                live = self.speakers.get(k)
+                if live is not None and live.playing and live.playing != order.airing_id:
+                    log.warning("emergency %s preempts %s on %s", order.airing_id, live.playing, k)
+        if order.items:
+            for sp in dict.fromkeys(order.speakers):
+                cmd = prepare_command(order, self.public_url, now)
+                topic = speaker_topic(order.district, order.commune, sp, Channel.CMD)
+                await self.publish(topic, cmd.model_dump_json().encode())
+        self._arm(order.airing_id, self._timing(store.order_dict(order)))
+
+    async def cancel(self, airing_id: str, reason: str) -> None:
+        def mark(s: Any) -> tuple[Airing, list[str]] | None:
+            a = s.get(Airing, airing_id)
+            if a is None:
+                return None
+            a.status, a.reason = AIRING_CANCELLED, reason
+            open_keys = []
+            for r in store.receipts(s, airing_id):
+                v = store.view_of(r)
+                if v.started_at is None and mark_no_answer(v, offline=False):
+                    v.state, v.error = "stopped", REASON_CANCELLED
+                    store.copy_view(v, r)
+                if r.finished_at is None:
+                    open_keys.append(r.speaker_key)
+            return a, open_keys
+
+        found = await self.db.run(mark)
+        if found is None:
+            log.warning("cancel: no airing %s", airing_id)
+            return
+        a, keys = found
+        for k in keys:
+            await self.stop_speaker(k, airing_id)
+        timer = self._timers.pop(airing_id, None)
+        if timer is not None:
+            timer.cancel()
+        await self._finalise(airing_id)
+        log.info("airing %s cancelled (%s); stop sent to %d speakers", airing_id, reason, len(keys))
+
+    # commands from people -------------------------------------------------------------------------------
+    async def stop_speaker(self, key: str, airing: str | None = None) -> str:
+        d, c, sp = key.split("/")
+        cmd = SpeakerCommand(
+            transaction=new_transaction(), action="stop", ts=self.clock(), data=StopData(airing=airing)
+        )
+        await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd.model_dump_json().encode())
+        return cmd.transaction
+
+    async def set_volume(self, key: str, volume: int, wait_s: float | None = None) -> SpeakerEvent | None:
+        """Sends a volume command; with `wait_s`, waits that long for the receiver's reply (None: no reply)."""
+        d, c, sp = key.split("/")
+        cmd = SpeakerCommand(
+            transaction=new_transaction(), action="volume", ts=self.clock(), data=VolumeData(volume=volume)
+        )
+        fut: asyncio.Future[SpeakerEvent] = asyncio.get_running_loop().create_future()
+        self._replies[cmd.transaction] = fut
+        try:
+            await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd.model_dump_json().encode())
+            if not wait_s:
+                return None
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(fut), wait_s)
+            return None
+        finally:
+            self._replies.pop(cmd.transaction, None)
+
+    # receiver events ------------------------------------------------------------------------------------
+    def on_event(self, topic: Topic, msg: Model | bytes, received: float) -> None:
+        """MQTT handler (event loop, quick): queues the event for the worker."""
+        if not isinstance(msg, SpeakerEvent):
+            return
+        if msg.event == "reply":
+            fut = self._replies.get(msg.transaction or "")
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+        try:
+            self._queue.put_nowait((topic, msg, received))
+        except asyncio.QueueFull:
+            self.rejected += 1
+            self._rlog.log(logging.ERROR, "queue", "speaker event queue full; event from %s dropped", topic)
+
+    async def _work(self) -> None:
+        while True:
+            topic, ev, received = await self._queue.get()
+            try:
+                await self._handle(topic, ev, received)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._rlog.log(logging.ERROR, "event", "speaker event %s failed: %r", topic, exc)
+
+    async def _handle(self, topic: Topic, ev: SpeakerEvent, received: float) -> None:
+        key = f"{topic.district}/{topic.commune}/{topic.id}"
+        if ev.event == "reply":
+            if ev.data.volume is not None:
+                sp = self.speakers.get(key)
+                if sp is not None:
+                    sp.volume = ev.data.volume
+                    self.speakers.set_playing(key, sp.playing)  # announces the change
+            return
+        if ev.event == "started" and ev.airing:
+            self.speakers.set_playing(key, ev.airing)
+        elif ev.event in ("finished", "stopped", "failed"):
+            sp = self.speakers.get(key)
+            if sp is not None and sp.playing == ev.airing:
+                self.speakers.set_playing(key, None)
+        if ev.event not in RECEIPT_EVENTS or not ev.airing:
+            return
+        rep, airing_id, at = report_of(ev), ev.airing, to_db_time(received)
+
+        def apply(s: Any) -> tuple[Airing, bool] | None:
+            r = s.get(store.AiringReceipt, (airing_id, key))
+            a = s.get(Airing, airing_id)
+            if r is None or a is None:
+                return None
+            v = store.view_of(r)
+            changed = apply_report(v, rep)
+            store.copy_view(v, r)
+            r.reported_at = at
+            if rep.event == "stopped" and rep.reason == "preempted" and rep.by and a.interrupted_by is None:
+                a.interrupted_by = rep.by
+                a.reason = f"Bị ngắt bởi phát khẩn cấp {rep.by}"
+            if rep.event == "started" and a.status == AIRING_DISPATCHED:
+                a.status = AIRING_PLAYING
+            return a, changed
+
+        found = await self.db.run(apply)
+        if found is None:
+            self.rejected += 1
+            self._rlog.log(
+                logging.WARNING, "unknown", "event %s from %s about airing %r not sent to it; ignored",
+                ev.event, key, airing_id,
+            )  # fmt: skip
+            return
+        a, changed = found
+        if not changed:
+            return
+        if a.status in store.ACTIVE:
+            self._announce(a)
+        else:
+            await self._finalise(airing_id)  # a late report: totals change
+
+    # timers ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _timing(order: dict[str, Any]) -> Timing:
+        start = float(order.get("start_at", 0.0))
+        items = order.get("items") or []
+        dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
+                              float(order.get("gap_s", 0.0)))  # fmt: skip
+        return Timing(start, start + dur)
+
+    def _arm(self, airing_id: str, t: Timing) -> None:
+        old = self._timers.pop(airing_id, None)
+        if old is not None:
+            old.cancel()
+        self._timers[airing_id] = asyncio.create_task(self._follow(airing_id, t), name=f"airing-{airing_id}")
+
+    async def _sleep_until(self, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - self.clock()))
+
+    async def _follow(self, airing_id: str, t: Timing) -> None:
+        try:
+            await self._sleep_until(t.start_at + self.config.answer_margin_s)
+            await self._queue_join()
+            await self._mark_silent(airing_id)
+            await self._sleep_until(max(t.end_at, t.start_at) + self.config.finish_margin_s)
+            await self._queue_join()
+            await self._finalise(airing_id)
+        finally:
+            if self._timers.get(airing_id) is asyncio.current_task():
+                del self._timers[airing_id]
+
+    async def _queue_join(self) -> None:
+        """Lets events that arrived before a deadline be applied before the deadline's decision."""
+        for _ in range(100):
+            if self._queue.empty():
+                return
+            await asyncio.sleep(0.02)
+
+    async def _mark_silent(self, airing_id: str) -> None:
+        offline = {k for k, sp in self.speakers.speakers.items() if not sp.online}
+
+        def mark(s: Any) -> tuple[Airing | None, int]:
+            n = 0
+            for r in store.receipts(s, airing_id):
+                v = store.view_of(r)
+                if mark_no_answer(
+                    v, offline=r.speaker_key in offline or self.speakers.get(r.speaker_key) is None
+                ):
+                    store.copy_view(v, r)
+                    n += 1
+            return s.get(Airing, airing_id), n
+
+        a, n = await self.db.run(mark)
+        if n:
+            log.warning("airing %s: %d speakers did not start", airing_id, n)
+        if a is not None:
+            self._announce(a)
+
+    async def _finalise(self, airing_id: str) -> None:
+        now = to_db_time(self.clock())
+        found = await self.db.run(lambda s: store.finalise(s, airing_id, now))
+        if found is None:
+            return
+        a, res = found
+        log.info(
+            "airing %s: %s, %d of %d speakers played, skew %s ms",
+            airing_id, a.status, res.played, res.targeted, res.skew_ms,
+        )  # fmt: skip
+        if self.influx is not None:
+            self.influx.add(airing_line(a))
+        self._remember(a)
+        self._announce(a)
+
+    def _remember(self, a: Airing) -> None:
+        if a.finished_at is None:
+            return
+        finished = a.finished_at.replace(tzinfo=UTC).timestamp()
+        self.recent[a.id] = FinishedAiring(
+            a.id, a.district, a.commune, a.title, a.status, a.targeted, a.played, finished
+        )
+        horizon = self.clock() - self.config.failure_facts_h * 3600
+        for k in [k for k, v in self.recent.items() if v.finished_at < horizon]:
+            del self.recent[k]
+
+    def facts(self, now: float) -> list[Fact]:
+        """FactSource: BROADCAST_FAILED / BROADCAST_PARTIAL for airings finished recently."""
+        return airing_facts(self.recent.values(), now, self.config.failure_facts_h * 3600)
+
+    def _announce(self, a: Airing) -> None:
+        if self.events.subscribers:
+            self.events.publish({"type": "airing", "airing": store.airing_dict(a)})

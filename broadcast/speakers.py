@@ -1,0 +1,332 @@
+"""Loudspeaker receivers as the hub sees them: status (online/offline by Last Will, stale after silence) and
+health from MQTT, kept in memory, written to the `speakers` table, `speaker_health` points to InfluxDB,
+`speaker` live events, and SPEAKER_OFFLINE facts for the alert engine.
+
+A receiver unknown to the hub is registered on first contact (name and village from its status message). Only
+the columns that receivers report are written here, so names or villages an administrator edited stay as they
+are. SQL writes are coalesced: a changed speaker is written at the next flush (every `flush_s`), all in one
+transaction in the shared SQL thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from broadcast.speaker_models import Speaker
+from contract import Model, SpeakerHealth, SpeakerStatus, Topic
+from hub.alerts.types import Fact, FactKind
+from hub.db import Database, to_db_time, utc
+from hub.events import EventBus
+from hub.influx import InfluxWriter
+from hub.lineproto import line, series_key, ts_ms
+from hub.stats import RateLimitedLog
+
+log = logging.getLogger("broadcast.speakers")
+
+ONLINE, OFFLINE, STALE, UNKNOWN = "online", "offline", "stale", "unknown"
+SPEAKER_STATUS_LABELS = {
+    ONLINE: "Trực tuyến",
+    OFFLINE: "Mất kết nối",
+    STALE: "Không báo cáo",
+    UNKNOWN: "Chưa có dữ liệu",
+}
+AMPLIFIER_LABELS = {"on": "Bật", "off": "Tắt", "fault": "Lỗi"}
+
+
+@dataclass
+class SpeakerLive:
+    key: str
+    district: str
+    commune: str
+    slug: str
+    name: str | None = None
+    village: str | None = None
+    status: str = UNKNOWN
+    status_since: float | None = None
+    status_ts: float = 0.0  # device time of the status message applied last (older ones are ignored)
+    version: str | None = None
+    volume: int | None = None
+    amplifier: str | None = None
+    signal_dbm: float | None = None
+    disk_free_mb: float | None = None
+    playing: str | None = None
+    last_seen: float | None = None
+    in_db: bool = False
+
+    @property
+    def online(self) -> bool:
+        return self.status == ONLINE
+
+
+def speaker_key(district: str, commune: str, slug: str) -> str:
+    return f"{district}/{commune}/{slug}"
+
+
+def live_from_row(r: Speaker) -> SpeakerLive:
+    def ts(v: Any) -> float | None:
+        d = utc(v)
+        return d.timestamp() if d else None
+
+    return SpeakerLive(
+        key=r.key, district=r.district, commune=r.commune, slug=r.slug, name=r.name, village=r.village,
+        status=r.status, status_since=ts(r.status_since), version=r.version, volume=r.volume,
+        amplifier=r.amplifier, signal_dbm=r.signal_dbm, disk_free_mb=r.disk_free_mb, playing=r.playing,
+        last_seen=ts(r.last_seen), in_db=True,
+    )  # fmt: skip
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else to_db_time(ts).isoformat() + "Z"
+
+
+def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
+    """The JSON shape of a speaker in the API and in `speaker` live events."""
+    return {
+        "key": s.key, "district": s.district, "commune": s.commune, "id": s.slug, "name": s.name,
+        "village": s.village, "status": s.status, "status_since": _iso(s.status_since),
+        "version": s.version, "volume": s.volume, "amplifier": s.amplifier, "signal_dbm": s.signal_dbm,
+        "disk_free_mb": s.disk_free_mb, "playing": s.playing, "last_seen": _iso(s.last_seen),
+    }  # fmt: skip
+
+
+def stale_speakers(speakers: Iterable[SpeakerLive], now: float, stale_after_s: float) -> list[SpeakerLive]:
+    """Online speakers not heard from for `stale_after_s` (a receiver whose link died without the broker
+    noticing yet, or a hub that missed the Last Will)."""
+    return [
+        s
+        for s in speakers
+        if s.status == ONLINE and s.last_seen is not None and now - s.last_seen > stale_after_s
+    ]
+
+
+def offline_facts(speakers: Iterable[SpeakerLive], now: float) -> list[Fact]:
+    """SPEAKER_OFFLINE for every speaker that is offline or has gone silent, since when it did."""
+    out = []
+    for s in speakers:
+        if s.status not in (OFFLINE, STALE):
+            continue
+        summary = "Loa mất kết nối" if s.status == OFFLINE else "Loa không gửi báo cáo"
+        out.append(
+            Fact(
+                kind=FactKind.SPEAKER_OFFLINE,
+                district=s.district,
+                commune=s.commune,
+                device=s.key,
+                since=s.status_since or now,
+                name=s.name or s.slug,
+                summary=summary,
+                detail={"status": s.status, "village": s.village},
+            )  # fmt: skip
+        )
+    return out
+
+
+def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str | None:
+    fields: dict[str, int | float | str | None] = {
+        "volume": s.volume,
+        "signal_dbm": float(s.signal_dbm) if s.signal_dbm is not None else None,
+        "disk_free_mb": float(s.disk_free_mb) if s.disk_free_mb is not None else None,
+        "amplifier": s.amplifier,
+        "online": 1 if s.online else 0,
+        "cache_mb": float(cache_mb) if cache_mb is not None else None,
+    }
+    tags = {"district": s.district, "commune": s.commune, "speaker": s.slug}
+    return line(series_key("speaker_health", tags), fields, ts_ms(ts))
+
+
+def _write(s: Session, rows: list[SpeakerLive]) -> None:
+    """Reported columns only; a speaker missing from the table (new, or removed by an administrator while it
+    kept reporting) is inserted."""
+    for x in rows:
+        values = {
+            "status": x.status,
+            "status_since": to_db_time(x.status_since) if x.status_since else None,
+            "version": x.version, "volume": x.volume, "amplifier": x.amplifier, "signal_dbm": x.signal_dbm,
+            "disk_free_mb": x.disk_free_mb, "playing": x.playing,
+            "last_seen": to_db_time(x.last_seen) if x.last_seen else None,
+        }  # fmt: skip
+        n = s.execute(update(Speaker).where(Speaker.key == x.key).values(**values)).rowcount  # type: ignore[attr-defined]
+        if not n:
+            s.add(
+                Speaker(
+                    key=x.key,
+                    district=x.district,
+                    commune=x.commune,
+                    slug=x.slug,
+                    name=x.name,
+                    village=x.village,
+                    **values,
+                )  # fmt: skip
+            )
+        elif x.name or x.village:
+            # Name and village come from the receiver only while nobody has set them.
+            row = s.get(Speaker, x.key)
+            if row is not None:
+                row.name = row.name or x.name
+                row.village = row.village or x.village
+
+
+class SpeakerRegistry:
+    """Speaker state in memory (the event loop owns it) with coalesced SQL writes."""
+
+    def __init__(
+        self,
+        db: Database,
+        events: EventBus,
+        influx: InfluxWriter | None,
+        stale_after_s: float,
+        flush_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.influx = influx
+        self.stale_after_s = stale_after_s
+        self.flush_s = flush_s
+        self.clock = clock
+        self.speakers: dict[str, SpeakerLive] = {}
+        self.dirty: set[str] = set()
+        self._rlog = RateLimitedLog(log)
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self) -> None:
+        rows = await self.db.run(lambda s: list(s.scalars(select(Speaker))))
+        self.speakers = {r.key: live_from_row(r) for r in rows}
+
+    def get(self, key: str) -> SpeakerLive | None:
+        return self.speakers.get(key)
+
+    def _speaker(self, topic: Topic) -> SpeakerLive:
+        key = speaker_key(topic.district, topic.commune, topic.id)
+        s = self.speakers.get(key)
+        if s is None:
+            s = self.speakers[key] = SpeakerLive(key, topic.district, topic.commune, topic.id)
+            log.info("speaker %s registered on first contact", key)
+        return s
+
+    def _changed(self, s: SpeakerLive, announce: bool = True) -> None:
+        self.dirty.add(s.key)
+        if announce and self.events.subscribers:
+            self.events.publish({"type": "speaker", "speaker": speaker_dict(s)})
+
+    def _set_status(self, s: SpeakerLive, status: str, at: float) -> bool:
+        if s.status == status:
+            return False
+        log.info("speaker %s: %s → %s", s.key, s.status, status)
+        s.status, s.status_since = status, at
+        return True
+
+    # MQTT handlers (event loop, quick) ------------------------------------------------------------------
+    def on_status(self, topic: Topic, msg: Model | bytes, received: float) -> None:
+        if not isinstance(msg, SpeakerStatus):
+            return
+        s = self._speaker(topic)
+        ts = msg.ts
+        if ts < s.status_ts:
+            return  # an older status than one already applied (retained copy after a newer report)
+        s.status_ts = ts
+        s.version = msg.version or s.version
+        s.name = s.name or getattr(msg, "name", None)
+        s.village = s.village or getattr(msg, "village", None)
+        if msg.state == ONLINE:
+            s.last_seen = max(s.last_seen or 0.0, received)
+        else:
+            s.playing = None
+        changed = self._set_status(s, msg.state, ts)
+        self._changed(s)
+        if changed and self.influx is not None:
+            self._influx(s, ts)
+
+    def on_health(self, topic: Topic, msg: Model | bytes, received: float) -> None:
+        if not isinstance(msg, SpeakerHealth):
+            return
+        s = self._speaker(topic)
+        s.volume, s.amplifier, s.signal_dbm = msg.volume, msg.amplifier, msg.signal_dbm
+        s.disk_free_mb, s.playing = msg.disk_free_mb, msg.playing
+        s.last_seen = received
+        # A health report means the receiver is up, whatever the hub believed (stale, or a Last Will from an
+        # earlier connection that arrived after the new one's status).
+        self._set_status(s, ONLINE, msg.ts)
+        self._changed(s)
+        if self.influx is not None:
+            self._influx(s, msg.ts, getattr(msg, "cache_mb", None))
+
+    def _influx(self, s: SpeakerLive, ts: float, cache_mb: float | None = None) -> None:
+        assert self.influx is not None
+        try:
+            point = health_line(s, ts, cache_mb)
+        except ValueError:
+            return
+        if point is not None:
+            self.influx.add(point)
+
+    def set_playing(self, key: str, airing: str | None) -> None:
+        s = self.speakers.get(key)
+        if s is not None and s.playing != airing:
+            s.playing = airing
+            self._changed(s)
+
+    # periodic -------------------------------------------------------------------------------------------
+    def check_stale(self, now: float) -> list[SpeakerLive]:
+        found = stale_speakers(self.speakers.values(), now, self.stale_after_s)
+        for s in found:
+            self._set_status(s, STALE, now)
+            self._changed(s)
+            if self.influx is not None:
+                self._influx(s, now)
+        return found
+
+    def facts(self, now: float) -> list[Fact]:
+        return offline_facts(self.speakers.values(), now)
+
+    async def flush(self) -> None:
+        keys, self.dirty = self.dirty, set()
+        rows = [self.speakers[k] for k in keys if k in self.speakers]
+        if not rows:
+            return
+        try:
+            await self.db.run(lambda s: _write(s, rows))
+        except Exception as exc:
+            self.dirty |= keys  # kept for the next flush
+            self._rlog.log(logging.ERROR, "sql", "writing %d speakers failed: %r", len(rows), exc)
+            raise
+        for r in rows:
+            r.in_db = True
+
+    async def _run(self) -> None:
+        period = min(5.0, self.stale_after_s / 4)
+        next_stale = self.clock() + period
+        while True:
+            await asyncio.sleep(self.flush_s)
+            now = self.clock()
+            if now >= next_stale:
+                self.check_stale(now)
+                next_stale = now + period
+            try:
+                await self.flush()
+            except Exception:
+                await asyncio.sleep(1.0)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="speaker-registry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            await self.flush()
+        except Exception as exc:
+            log.error("final speaker flush failed: %r", exc)
