@@ -51,6 +51,45 @@ class ContentConfig(StrictModel):
         return self.content_dir if self.content_dir is not None else data_dir / "broadcast-content"
 
 
+class ScheduleConfig(StrictModel):
+    """Programmes and scheduling (broadcast/scheduler.py)."""
+
+    prepare_lead_s: float = Field(
+        default=120, ge=5, le=3600, description="Airings are created and sent to receivers this long before start"
+    )
+    misfire_grace_s: float = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="A normal/priority occurrence missed by more than this (hub down) is reported missed, not "
+        "aired late; emergencies always air",
+    )
+    late_start_lead_s: float = Field(
+        default=15, ge=1, le=300, description="A late (within grace) airing starts this long after dispatch"
+    )
+    emergency_lead_s: float = Field(
+        default=2, ge=0.5, le=30, description="An emergency aired now starts this long after dispatch"
+    )
+    plan_horizon_h: float = Field(default=36, ge=1, le=24 * 14, description="Jobs are created this far ahead")
+    replan_s: float = Field(default=600, ge=5, le=3600, description="How often the job list is rebuilt")
+    missed_lookback_h: float = Field(
+        default=24, ge=0, le=24 * 7, description="On start, occurrences this far back are checked for misses"
+    )
+    conflict_horizon_days: int = Field(
+        default=14, ge=1, le=90, description="Conflicts are looked for this many days ahead when saving"
+    )
+    lease_ttl_s: float = Field(
+        default=15, ge=1, le=600, description="Leader lock lifetime; another worker takes over after it"
+    )
+    lease_renew_s: float = Field(default=5, gt=0, le=300, description="How often the leader renews its lock")
+
+    @model_validator(mode="after")
+    def _lease(self) -> ScheduleConfig:
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
+        return self
+
+
 class DispatchConfig(StrictModel):
     """Dispatch to receivers and the proof of airing (broadcast/dispatch.py, broadcast/speakers.py)."""
 
@@ -87,3 +126,4 @@ class DispatchConfig(StrictModel):
 class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)

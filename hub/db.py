@@ -216,6 +216,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "broadcast.speaker_models",
     "broadcast.content_models",
     "broadcast.airing_models",
+    "broadcast.programmes",
+    "broadcast.scheduler_lease",
 )
 
 

@@ -1,0 +1,425 @@
+"""Changes people make to programmes (SQL, run in the SQL thread, one transaction each): create, edit, submit,
+approve, reject, cancel, review an emergency, and conflict checking on save.
+
+Every change writes an `ApprovalStep` and an audit entry (hub/audit.py) in the same transaction and bumps the
+schedule revision so the scheduler leader replans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from broadcast import programme_plan as plan
+from broadcast.conflicts import Conflict, find_conflicts, play_after_delta, programme_length_s, slots_for
+from broadcast.content_models import BroadcastContent
+from broadcast.orders import Priority
+from broadcast.programme_input import ProgrammeError, ProgrammeInput, check_future
+from broadcast.programmes import (
+    STATE_APPROVED,
+    STATE_CANCELLED,
+    STATE_DRAFT,
+    STATE_PENDING,
+    STATE_REJECTED,
+    STEP_APPROVE,
+    STEP_CANCEL,
+    STEP_CREATE,
+    STEP_EDIT,
+    STEP_EMERGENCY,
+    STEP_REJECT,
+    STEP_REPLACE,
+    STEP_REVIEW,
+    STEP_SUBMIT,
+    TARGET_SPEAKERS,
+    TARGET_VILLAGES,
+    ApprovalStep,
+    Programme,
+    ProgrammeItem,
+    ProgrammeSkip,
+)
+from broadcast.schedule import ScheduleError, occurrences, schedule_from_json
+from broadcast.speaker_models import Speaker
+from hub.audit import record_change
+from hub.auth import Principal
+from hub.geo import Village
+
+__all__ = ["ProgrammeError", "SaveResult"]
+MAX_SHIFT_ROUNDS = 5
+
+
+def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:
+    """The audit before/after record of a programme."""
+    return {
+        "title": p.title,
+        "district": p.district,
+        "commune": p.commune,
+        "state": p.state,
+        "priority": p.priority,
+        "target_kind": p.target_kind,
+        "target_ids": list(p.target_ids or []),
+        "schedule": p.schedule,
+        "repeats": p.repeats,
+        "gap_s": p.gap_s,
+        **({"items": items} if items is not None else {}),
+    }
+
+
+def item_ids(s: Session, programme_id: int) -> list[int]:
+    return list(
+        s.scalars(
+            select(ProgrammeItem.content_id)
+            .where(ProgrammeItem.programme_id == programme_id)
+            .order_by(ProgrammeItem.position)
+        )
+    )
+
+
+def _step(
+    s: Session,
+    p: Programme,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    now: datetime,
+    comment: str | None = None,
+    before: dict[str, Any] | None = None,
+) -> None:
+    s.add(
+        ApprovalStep(
+            programme_id=p.id,
+            at=now,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=p.state,
+            comment=comment,
+        )
+    )
+    after = snapshot(p)
+    if comment:
+        after["comment"] = comment
+    record_change(
+        s,
+        actor=actor,
+        action=f"programme.{action}",
+        target=f"programme:{p.id}",
+        now=now,
+        before=before,
+        after=after,
+        district=p.district,
+        commune=p.commune,
+    )
+    plan.bump_schedule_rev(s)
+
+
+# references --------------------------------------------------------------------------------------------------
+
+
+def check_refs(s: Session, inp: ProgrammeInput) -> list[BroadcastContent]:
+    """Content must be in the programme's commune and not deleted; villages and speakers must exist there."""
+    rows = {c.id: c for c in s.scalars(select(BroadcastContent).where(BroadcastContent.id.in_(inp.items)))}
+    for cid in inp.items:
+        c = rows.get(cid)
+        if c is None or c.deleted_at is not None:
+            raise ProgrammeError("items", f"Không tìm thấy nội dung #{cid} trong thư viện")
+        if (c.district, c.commune) != (inp.district, inp.commune):
+            raise ProgrammeError("items", f"Nội dung #{cid} «{c.title}» thuộc xã khác")
+    if inp.target_kind == TARGET_VILLAGES:
+        known = set(
+            s.scalars(
+                select(Village.slug).where(Village.district == inp.district, Village.commune == inp.commune)
+            )
+        )
+        missing = [t for t in inp.target_ids if t not in known]
+        if missing:
+            raise ProgrammeError("target_ids", f"Không có thôn {', '.join(missing[:5])} trong xã")
+    elif inp.target_kind == TARGET_SPEAKERS:
+        known = set(
+            s.scalars(
+                select(Speaker.slug).where(Speaker.district == inp.district, Speaker.commune == inp.commune)
+            )
+        )
+        missing = [t for t in inp.target_ids if t not in known]
+        if missing:
+            raise ProgrammeError("target_ids", f"Không có cụm loa {', '.join(missing[:5])} trong xã")
+    return [rows[cid] for cid in inp.items]
+
+
+# conflicts ---------------------------------------------------------------------------------------------------
+
+
+def _durations(s: Session, programme_ids: list[int]) -> dict[int, list[float]]:
+    out: dict[int, list[float]] = {pid: [] for pid in programme_ids}
+    rows = s.execute(
+        select(ProgrammeItem.programme_id, BroadcastContent.duration_s)
+        .join(BroadcastContent, BroadcastContent.id == ProgrammeItem.content_id)
+        .where(ProgrammeItem.programme_id.in_(programme_ids))
+    )
+    for pid, d in rows:
+        out[pid].append(d)
+    return out
+
+
+def find_programme_conflicts(
+    s: Session,
+    inp: ProgrammeInput,
+    durations: list[float],
+    exclude_id: int | None,
+    now: datetime,
+    tz: ZoneInfo,
+    horizon_days: int,
+) -> list[Conflict]:
+    """Conflicts of `inp` with the commune's pending/approved programmes in the next `horizon_days`."""
+    start = now.replace(tzinfo=UTC)
+    end = start + timedelta(days=horizon_days)
+    speakers = plan.commune_speakers(s, inp.district, inp.commune)
+    probe = Programme(target_kind=inp.target_kind, target_ids=list(inp.target_ids))
+    mine = occurrences(inp.schedule, tz, start, end, anchor=start)
+    cand = slots_for(
+        None,
+        inp.title,
+        inp.priority,
+        STATE_DRAFT,
+        mine,
+        programme_length_s(durations, inp.repeats, inp.gap_s),
+        frozenset(plan.target_speakers(probe, speakers)),
+        inp.target_kind == "commune",
+    )
+    others_q = select(Programme).where(
+        Programme.district == inp.district,
+        Programme.commune == inp.commune,
+        Programme.state.in_((STATE_PENDING, STATE_APPROVED)),
+    )
+    if exclude_id is not None:
+        others_q = others_q.where(Programme.id != exclude_id)
+    others = list(s.scalars(others_q))
+    lengths = _durations(s, [o.id for o in others])
+    given_up: set[tuple[int, datetime]] = set()
+    if exclude_id is not None:
+        for pid, at in s.execute(
+            select(ProgrammeSkip.programme_id, ProgrammeSkip.occurrence_at).where(
+                ProgrammeSkip.by_programme_id == exclude_id
+            )
+        ):
+            given_up.add((pid, at.replace(tzinfo=UTC)))
+    other_slots = []
+    for o in others:
+        anchor = plan.aware(o.anchor_at) if o.anchor_at else None
+        starts = [
+            t
+            for t in occurrences(schedule_from_json(o.schedule), tz, start - timedelta(hours=3), end, anchor)
+            if (o.id, t) not in given_up
+        ]
+        other_slots += slots_for(
+            o.id,
+            o.title,
+            Priority(o.priority),
+            o.state,
+            starts,
+            programme_length_s(lengths[o.id], o.repeats, o.gap_s),
+            frozenset(plan.target_speakers(o, speakers)),
+            o.target_kind == "commune",
+        )
+    return find_conflicts(cand, other_slots)
+
+
+@dataclass
+class SaveResult:
+    programme: Programme | None
+    conflicts: list[Conflict]  # non-empty and programme None: refused (409), the caller must choose
+    shifted_by_s: float = 0.0  # "after": how much later than asked it was scheduled
+
+
+def _resolve(
+    s: Session,
+    inp: ProgrammeInput,
+    durations: list[float],
+    exclude_id: int | None,
+    resolution: str,
+    now: datetime,
+    tz: ZoneInfo,
+    horizon_days: int,
+) -> tuple[ProgrammeInput, list[Conflict], float]:
+    conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
+    shifted = 0.0
+    rounds = 0
+    while conflicts and resolution == "after" and rounds < MAX_SHIFT_ROUNDS:
+        delta = play_after_delta(conflicts)
+        try:
+            sched = inp.schedule.shifted(delta)
+        except ScheduleError as exc:
+            raise ProgrammeError(f"schedule.{exc.field}", exc.message, 409, "conflict") from None
+        shifted += (delta.total_seconds() + 59) // 60 * 60
+        inp = ProgrammeInput(**{**inp.__dict__, "schedule": sched})
+        conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
+        rounds += 1
+    return inp, conflicts, shifted
+
+
+def _apply(p: Programme, inp: ProgrammeInput) -> None:
+    p.district, p.commune, p.title, p.note = inp.district, inp.commune, inp.title, inp.note
+    p.target_kind, p.target_ids = inp.target_kind, list(inp.target_ids)
+    p.schedule = inp.schedule.to_json()
+    p.repeats, p.gap_s, p.priority = inp.repeats, inp.gap_s, str(inp.priority)
+
+
+def _set_items(s: Session, p: Programme, items: tuple[int, ...]) -> None:
+    s.execute(delete(ProgrammeItem).where(ProgrammeItem.programme_id == p.id))
+    for i, cid in enumerate(items):
+        s.add(ProgrammeItem(programme_id=p.id, position=i, content_id=cid))
+
+
+def _replace(s: Session, p: Programme, conflicts: list[Conflict], actor: str, now: datetime) -> None:
+    seen: set[tuple[int, datetime]] = set()
+    for c in conflicts:
+        key = (c.other_id, c.other_start)
+        if key in seen:
+            continue
+        seen.add(key)
+        speakers = None if c.speakers == ("",) else list(c.speakers)
+        s.add(
+            ProgrammeSkip(
+                programme_id=c.other_id,
+                occurrence_at=plan.naive(c.other_start),
+                speakers=speakers,
+                by_programme_id=p.id,
+                created_by=actor,
+                created_at=now,
+            )
+        )
+    titles = sorted({f"#{c.other_id} «{c.other_title}»" for c in conflicts})
+    _step(s, p, actor, STEP_REPLACE, p.state, now, f"Thay thế {len(seen)} lượt phát của {', '.join(titles)}")
+
+
+def save_programme(
+    s: Session,
+    inp: ProgrammeInput,
+    actor: str,
+    now: datetime,
+    tz: ZoneInfo,
+    horizon_days: int,
+    *,
+    programme_id: int | None = None,
+    submit: bool = False,
+    resolution: str = "none",
+    version: int | None = None,
+) -> SaveResult:
+    """Creates (programme_id None) or edits a programme. `resolution`: none (conflicts → refused with the list),
+    after (shift later until free) or replace (take the other occurrences' place on the shared speakers)."""
+    contents = check_refs(s, inp)
+    p: Programme | None = None
+    before = None
+    if programme_id is not None:
+        p = s.get(Programme, programme_id)
+        if p is None:
+            raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
+        if (p.district, p.commune) != (inp.district, inp.commune):
+            raise ProgrammeError("commune", "Không được chuyển chương trình sang xã khác")
+        if p.state == STATE_CANCELLED:
+            raise ProgrammeError("state", "Chương trình đã huỷ, không sửa được", 409, "bad_state")
+        if version is not None and version != p.version:
+            raise ProgrammeError(
+                "version", "Chương trình vừa được người khác thay đổi; hãy tải lại trang", 409, "stale"
+            )
+        before = snapshot(p, item_ids(s, p.id))
+    durations = [c.duration_s for c in contents]
+    inp, conflicts, shifted = _resolve(s, inp, durations, programme_id, resolution, now, tz, horizon_days)
+    if conflicts and resolution != "replace":
+        return SaveResult(None, conflicts)
+    if p is None:
+        p = Programme(state=STATE_DRAFT, created_by=actor, created_at=now, version=1)
+        _apply(p, inp)
+        s.add(p)
+        s.flush()
+        _set_items(s, p, inp.items)
+        _step(s, p, actor, STEP_CREATE, None, now)
+    else:
+        old_state = p.state
+        _apply(p, inp)
+        _set_items(s, p, inp.items)
+        p.updated_by, p.updated_at, p.version = actor, now, p.version + 1
+        if p.state == STATE_APPROVED:
+            p.state, p.approved_by, p.approved_at, p.anchor_at = STATE_PENDING, None, None, None
+        elif p.state == STATE_REJECTED:
+            p.state = STATE_DRAFT
+        _step(s, p, actor, STEP_EDIT, old_state, now, None, before)
+    if submit and p.state == STATE_DRAFT:
+        submit_programme(s, p, actor, now)
+    if conflicts:
+        _replace(s, p, conflicts, actor, now)
+    return SaveResult(p, conflicts if resolution == "replace" else [], shifted)
+
+
+# state changes -----------------------------------------------------------------------------------------------
+
+
+def submit_programme(s: Session, p: Programme, actor: str, now: datetime) -> None:
+    if p.state not in (STATE_DRAFT, STATE_REJECTED):
+        raise ProgrammeError(
+            "state", "Chỉ gửi duyệt được bản nháp hoặc chương trình bị từ chối", 409, "bad_state"
+        )
+    old = p.state
+    p.state, p.submitted_at = STATE_PENDING, now
+    _step(s, p, actor, STEP_SUBMIT, old, now)
+
+
+def approve_programme(
+    s: Session, p: Programme, who: Principal, comment: str | None, now: datetime, tz: ZoneInfo
+) -> None:
+    if p.state != STATE_PENDING:
+        raise ProgrammeError("state", "Chỉ duyệt được chương trình đang chờ duyệt", 409, "bad_state")
+    if who.username in (p.created_by, p.updated_by):
+        raise ProgrammeError(
+            "approver", "Người tạo hoặc người sửa chương trình không được tự duyệt", 403, "self_approval"
+        )
+    check_future(schedule_from_json(p.schedule), now.replace(tzinfo=UTC), tz)
+    p.state, p.approved_by, p.approved_at = STATE_APPROVED, who.username, now
+    if p.schedule.get("kind") == "now":
+        p.anchor_at = now.replace(microsecond=0)
+    _step(s, p, who.username, STEP_APPROVE, STATE_PENDING, now, comment)
+
+
+def reject_programme(s: Session, p: Programme, who: Principal, comment: str | None, now: datetime) -> None:
+    if p.state != STATE_PENDING:
+        raise ProgrammeError("state", "Chỉ từ chối được chương trình đang chờ duyệt", 409, "bad_state")
+    if not comment:
+        raise ProgrammeError("comment", "Hãy ghi lý do từ chối để người soạn sửa lại")
+    p.state = STATE_REJECTED
+    _step(s, p, who.username, STEP_REJECT, STATE_PENDING, now, comment)
+
+
+def cancel_programme(s: Session, p: Programme, actor: str, comment: str | None, now: datetime) -> None:
+    if p.state == STATE_CANCELLED:
+        raise ProgrammeError("state", "Chương trình đã huỷ trước đó", 409, "bad_state")
+    old = p.state
+    p.state, p.cancelled_at = STATE_CANCELLED, now
+    _step(s, p, actor, STEP_CANCEL, old, now, comment)
+
+
+def review_emergency(s: Session, p: Programme, who: Principal, comment: str | None, now: datetime) -> None:
+    if not p.needs_review:
+        raise ProgrammeError("state", "Chương trình này không cần xem lại", 409, "bad_state")
+    p.needs_review = False
+    _step(s, p, who.username, STEP_REVIEW, p.state, now, comment)
+
+
+def record_emergency_air(s: Session, p: Programme, actor: str, now: datetime, occurrence: datetime) -> None:
+    """An emergency aired without prior approval: recorded and marked for review. A `now` programme becomes
+    approved with this occurrence as its anchor (so the scheduler sees it as already aired)."""
+    if p.priority != Priority.EMERGENCY:
+        raise ProgrammeError(
+            "priority", "Chỉ chương trình mức khẩn cấp mới được phát ngay không cần duyệt", 409
+        )
+    if p.state == STATE_CANCELLED:
+        raise ProgrammeError("state", "Chương trình đã huỷ", 409, "bad_state")
+    old = p.state
+    if p.schedule.get("kind") == "now":
+        p.state, p.anchor_at = STATE_APPROVED, occurrence
+        p.approved_by, p.approved_at = None, now
+    p.needs_review = True
+    _step(s, p, actor, STEP_EMERGENCY, old, now, "Phát khẩn cấp ngay, chưa qua duyệt")

@@ -1,0 +1,200 @@
+"""What the scheduler reads about programmes (SQL, run in the SQL thread): approved programmes to plan, the
+speakers a programme reaches, its play items, the occurrences other programmes took over, and the airing row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from broadcast.airing_models import AIRING_SCHEDULED, Airing
+from broadcast.content_models import BroadcastContent
+from broadcast.orders import AiringOrder, PlayItem, Priority
+from broadcast.programmes import (
+    STATE_APPROVED,
+    TARGET_SPEAKERS,
+    TARGET_VILLAGES,
+    Programme,
+    ProgrammeItem,
+    ProgrammeSkip,
+)
+from broadcast.schedule import Schedule, schedule_from_json
+from broadcast.speaker_models import Speaker
+from hub.db import Setting
+
+SCHEDULE_REV_KEY = "broadcast.schedule_rev"
+
+
+def bump_schedule_rev(s: Session) -> None:
+    """Tells every scheduler (on any worker) that programmes changed; the leader replans within seconds."""
+    row = s.get(Setting, SCHEDULE_REV_KEY)
+    if row is None:
+        s.add(Setting(key=SCHEDULE_REV_KEY, value="1"))
+    else:
+        row.value = str(int(row.value) + 1 if row.value.isdigit() else 1)
+
+
+def schedule_rev(s: Session) -> str:
+    row = s.get(Setting, SCHEDULE_REV_KEY)
+    return row.value if row is not None else "0"
+
+
+def naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def airing_id(programme_id: int, occurrence_at: datetime) -> str:
+    """Stable per occurrence: the same occurrence always gets the same id (slug, used on MQTT)."""
+    return f"p{programme_id}-{naive(occurrence_at):%Y%m%dt%H%M%S}"
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    programme_id: int
+    title: str
+    priority: Priority
+    schedule: Schedule
+    anchor_at: datetime | None  # aware UTC
+    approved_at: datetime  # aware UTC: occurrences before approval are never due
+
+
+def approved_programmes(s: Session) -> list[PlanEntry]:
+    out = []
+    for p in s.scalars(select(Programme).where(Programme.state == STATE_APPROVED)):
+        out.append(
+            PlanEntry(
+                p.id,
+                p.title,
+                Priority(p.priority),
+                schedule_from_json(p.schedule),
+                aware(p.anchor_at) if p.anchor_at else None,
+                aware(p.approved_at or p.created_at),
+            )
+        )
+    return out
+
+
+def existing_occurrences(
+    s: Session, programme_ids: Iterable[int], since: datetime
+) -> set[tuple[int, datetime]]:
+    ids = list(programme_ids)
+    if not ids:
+        return set()
+    rows = s.execute(
+        select(Airing.programme_id, Airing.occurrence_at).where(
+            Airing.programme_id.in_(ids), Airing.occurrence_at >= naive(since)
+        )
+    )
+    return {(pid, aware(at)) for pid, at in rows}
+
+
+def commune_speakers(s: Session, district: str, commune: str) -> list[Speaker]:
+    return list(
+        s.scalars(
+            select(Speaker)
+            .where(Speaker.district == district, Speaker.commune == commune)
+            .order_by(Speaker.slug)
+        )
+    )
+
+
+def target_speakers(p: Programme, speakers: Iterable[Speaker]) -> list[str]:
+    """Speaker slugs the programme reaches now (a speaker registered later is included)."""
+    wanted = set(p.target_ids or [])
+    if p.target_kind == TARGET_VILLAGES:
+        return [sp.slug for sp in speakers if sp.village in wanted]
+    if p.target_kind == TARGET_SPEAKERS:
+        return [sp.slug for sp in speakers if sp.slug in wanted]
+    return [sp.slug for sp in speakers]
+
+
+def resolve_speakers(s: Session, p: Programme) -> list[str]:
+    return target_speakers(p, commune_speakers(s, p.district, p.commune))
+
+
+def skipped_speakers(s: Session, programme_id: int, occurrence_at: datetime) -> set[str] | None:
+    """Speakers this occurrence gave up to an approved replacing programme; None means all of them."""
+    rows = s.execute(
+        select(ProgrammeSkip.speakers)
+        .join(Programme, Programme.id == ProgrammeSkip.by_programme_id)
+        .where(
+            ProgrammeSkip.programme_id == programme_id,
+            ProgrammeSkip.occurrence_at == naive(occurrence_at),
+            Programme.state == STATE_APPROVED,
+        )
+    )
+    out: set[str] = set()
+    for (speakers,) in rows:
+        if speakers is None or "" in speakers:
+            return None
+        out.update(speakers)
+    return out
+
+
+def programme_items(s: Session, programme_id: int) -> list[tuple[int, BroadcastContent | None]]:
+    ids = list(
+        s.scalars(
+            select(ProgrammeItem.content_id)
+            .where(ProgrammeItem.programme_id == programme_id)
+            .order_by(ProgrammeItem.position)
+        )
+    )
+    found = {c.id: c for c in s.scalars(select(BroadcastContent).where(BroadcastContent.id.in_(ids)))}
+    return [(cid, found.get(cid)) for cid in ids]
+
+
+def play_items(rows: list[tuple[int, BroadcastContent | None]]) -> tuple[tuple[PlayItem, ...], str | None]:
+    """Items to play, or a Vietnamese reason why the programme cannot air."""
+    items = []
+    for cid, c in rows:
+        if c is None or c.deleted_at is not None:
+            return (), f"Nội dung #{cid} đã bị xoá khỏi thư viện"
+        items.append(PlayItem(c.id, c.sha256, c.size, c.duration_s, c.title))
+    if not items:
+        return (), "Chương trình không có nội dung nào"
+    return tuple(items), None
+
+
+def order_json(order: AiringOrder) -> dict[str, Any]:
+    data = asdict(order)
+    data["priority"] = str(order.priority)
+    data["speakers"] = list(order.speakers)
+    data["items"] = [dict(i) for i in data["items"]]
+    return data
+
+
+def insert_airing(s: Session, airing: Airing) -> bool:
+    """INSERT guarded by the unique (programme_id, occurrence_at): False when the occurrence already has one
+    (another worker, or this one before a restart, created it)."""
+    try:
+        with s.begin_nested():
+            s.add(airing)
+    except IntegrityError:
+        return False
+    return True
+
+
+def new_airing(
+    p: Programme, occurrence_at: datetime, start_at: datetime, status: str = AIRING_SCHEDULED
+) -> Airing:
+    return Airing(
+        id=airing_id(p.id, occurrence_at),
+        programme_id=p.id,
+        occurrence_at=naive(occurrence_at),
+        start_at=naive(start_at),
+        district=p.district,
+        commune=p.commune,
+        title=p.title,
+        priority=p.priority,
+        status=status,
+    )
