@@ -232,7 +232,9 @@ def test_dashboard_queries_run_on_real_influxdb(influxd: Any, influx_db: str) ->
     with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
         assert r.status == 204
     values: dict[str, Any] = {}
-    for path in DASHBOARDS:
+    # The overview's counters on a hand-made minimal data set; every dashboard's every panel runs on demo data
+    # through the real hub in tests/test_dashboards.py.
+    for path in [ROOT / "dashboards/camera-health-overview.json"]:
         dash = json.loads(path.read_text("utf-8"))
         queries = [(v["name"], v["query"]) for v in dash.get("templating", {}).get("list", [])]
         queries += [
