@@ -1,0 +1,406 @@
+"""Audio processing for outdoor horns with ffmpeg: validate, clean, level, encode, measure.
+
+Untrusted files never choose how ffmpeg reads them: the container is recognised from its first bytes here,
+ffprobe and ffmpeg are then forced to that one demuxer (`-f`) with `-protocol_whitelist file`, and the input is
+always our own temp path — so a playlist (HLS, ffconcat) or a reference to another file or URL has nothing to
+be opened with. Every run is a subprocess with a timeout, awaited without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from broadcast.config import ContentConfig
+
+log = logging.getLogger("broadcast.audio")
+
+FFMPEG = "ffmpeg"
+FFPROBE = "ffprobe"
+SNIFF_BYTES = 64
+# Lossy encoding adds overshoot above the levelled true peak; level this much lower, then verify the MP3.
+CODEC_MARGIN_DB = 0.5
+SHAPING_HEADROOM_DB = 1.0
+SHAPING_ROUNDS = 3
+ENCODE_ATTEMPTS = 3
+LOUDNESS_TOLERANCE_LU = 0.5  # a finished MP3 further than this from the target is encoded again
+
+# Demuxers we accept, by the name ffprobe reports → the name forced with -f, and the file extension kept.
+DEMUXERS: dict[str, tuple[str, str]] = {
+    "mp3": ("mp3", "mp3"),
+    "mov": ("mov", "m4a"),
+    "wav": ("wav", "wav"),
+    "ogg": ("ogg", "ogg"),
+    "matroska": ("matroska", "webm"),
+    "aac": ("aac", "aac"),
+    "flac": ("flac", "flac"),
+    "amr": ("amr", "amr"),
+}
+AUDIO_CODECS = frozenset(
+    {
+        "mp3",
+        "mp2",
+        "aac",
+        "opus",
+        "vorbis",
+        "flac",
+        "alac",
+        "amr_nb",
+        "amr_wb",
+        "pcm_s16le",
+        "pcm_s24le",
+        "pcm_s32le",
+        "pcm_f32le",
+        "pcm_u8",
+        "pcm_mulaw",
+        "pcm_alaw",
+    }
+)
+
+
+class AudioError(Exception):
+    """A refused input: `code` for counters and the API, `message` in Vietnamese for the person."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Probe:
+    demuxer: str  # forced with -f for every later run
+    extension: str
+    codec: str
+    channels: int
+    sample_rate: int
+    duration_s: float | None  # None when the container does not say (MediaRecorder WebM)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float  # -inf for digital silence
+    true_peak_dbtp: float
+    lra_lu: float
+    threshold_lufs: float
+
+
+@dataclass(frozen=True)
+class Processed:
+    """The MP3 as measured after encoding (what receivers will play)."""
+
+    path: Path
+    source: Probe  # the original as uploaded
+    probe: Probe  # the MP3
+    duration_s: float
+    loudness: Loudness
+    input_loudness: Loudness
+
+
+def sniff_container(head: bytes) -> str:
+    """The demuxer for a file from its first bytes; raises AudioError for anything else (text playlists too)."""
+    if head[:3] == b"ID3":
+        return "mp3"
+    if head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"RF64"):
+        return "wav"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if head[4:8] == b"ftyp":
+        return "mov"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:5] == b"#!AMR":
+        return "amr"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:  # ADTS: sync, layer 00
+            return "aac"
+        if head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 0x03:  # MPEG audio frame sync, layer I–III
+            return "mp3"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith((b"#EXTM3U", b"#EXT", b"ffconcat", b"file ", b"[playlist]")) or b"://" in head:
+        raise AudioError(
+            "playlist", "Tệp là danh sách phát hoặc tham chiếu tới tệp/địa chỉ khác, không phải âm thanh"
+        )
+    if not head:
+        raise AudioError("empty", "Tệp rỗng")
+    raise AudioError(
+        "not_audio", "Tệp không phải âm thanh ở định dạng được hỗ trợ (mp3, m4a/aac, wav, ogg/opus, webm)"
+    )
+
+
+async def run_tool(
+    args: list[str], timeout_s: float, what: str, stdin: bytes | None = None
+) -> tuple[int, bytes, bytes]:
+    """Run ffmpeg/ffprobe/espeak-ng; kill it after `timeout_s`. Returns (rc, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        log.warning("%s timed out after %.0f s", what, timeout_s)
+        raise AudioError(
+            "timeout", f"Xử lý âm thanh quá lâu (quá {timeout_s:.0f} giây); hãy thử tệp ngắn hơn"
+        ) from None
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    return proc.returncode or 0, out, err
+
+
+def _input_args(demuxer: str, path: Path) -> list[str]:
+    return ["-f", demuxer, "-protocol_whitelist", "file", "-i", f"file:{path}"]
+
+
+async def probe(path: Path, cfg: ContentConfig) -> Probe:
+    """Recognise and check an untrusted file: one of our containers, an audio stream we decode, sane length."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    demuxer = sniff_container(head)
+    rc, out, err = await run_tool(
+        [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
+        + _input_args(demuxer, path),
+        cfg.ffmpeg_timeout_s,
+        "ffprobe",
+    )
+    if rc != 0:
+        log.info("ffprobe refused %s: %s", path.name, err.decode(errors="replace").strip()[-300:])
+        raise AudioError("corrupt", "Tệp âm thanh bị hỏng hoặc không đọc được")
+    try:
+        info: dict[str, Any] = json.loads(out)
+    except ValueError:
+        raise AudioError("corrupt", "Tệp âm thanh bị hỏng hoặc không đọc được") from None
+    fmt = str(info.get("format", {}).get("format_name", ""))
+    if demuxer not in fmt.split(","):
+        raise AudioError("not_audio", "Định dạng tệp không khớp với nội dung")
+    audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if not audio:
+        raise AudioError("no_audio", "Tệp không có tiếng (không có luồng âm thanh)")
+    stream = audio[0]
+    codec = str(stream.get("codec_name", ""))
+    if codec not in AUDIO_CODECS:
+        raise AudioError("codec", f"Bộ mã âm thanh '{codec[:30] or '?'}' không được hỗ trợ")
+    duration = _float(stream.get("duration")) or _float(info["format"].get("duration"))
+    if duration is not None and duration > cfg.max_duration_s:
+        raise AudioError("too_long", too_long_message(cfg.max_duration_s))
+    return Probe(
+        demuxer=demuxer,
+        extension=DEMUXERS[demuxer][1],
+        codec=codec,
+        channels=int(stream.get("channels") or 0),
+        sample_rate=int(stream.get("sample_rate") or 0),
+        duration_s=duration,
+    )
+
+
+def too_long_message(max_s: float) -> str:
+    return f"Âm thanh dài quá giới hạn {max_s / 60:g} phút"
+
+
+def _float(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+_LOUDNORM_JSON = re.compile(rb"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+_OUT_TIME = re.compile(rb"out_time_us=(\d+)")
+
+
+def parse_loudnorm(stderr: bytes) -> Loudness:
+    """The JSON block loudnorm prints (print_format=json) at the end of a run."""
+    blocks = _LOUDNORM_JSON.findall(stderr)
+    if not blocks:
+        raise AudioError("corrupt", "Không đo được độ lớn âm thanh; tệp có thể bị hỏng")
+    data = json.loads(blocks[-1])
+
+    def num(key: str) -> float:
+        v = str(data.get(key, "")).strip()
+        if v in ("-inf", "inf", "nan", ""):
+            return -math.inf
+        return float(v)
+
+    return Loudness(num("input_i"), num("input_tp"), max(num("input_lra"), 0.0), num("input_thresh"))
+
+
+def clean_chain(cfg: ContentConfig) -> str:
+    """Mono, band-limited for horns, denoised: the same chain in the measuring and the applying pass."""
+    parts = [
+        "aformat=channel_layouts=mono",
+        f"highpass=f={cfg.highpass_hz}",
+        f"lowpass=f={cfg.lowpass_hz}",
+    ]
+    if cfg.denoise:
+        parts.append("afftdn=nr=12:nf=-40")
+    return ",".join(parts)
+
+
+def loudnorm_apply(cfg: ContentConfig, measured: Loudness, extra_gain_db: float = 0.0) -> str:
+    tp = cfg.true_peak_dbtp - CODEC_MARGIN_DB
+    chain = (
+        f"loudnorm=I={cfg.target_lufs}:TP={tp}:LRA={cfg.loudness_range_lu}"
+        f":measured_I={measured.integrated_lufs:.2f}:measured_TP={measured.true_peak_dbtp:.2f}"
+        f":measured_LRA={measured.lra_lu:.2f}:measured_thresh={measured.threshold_lufs:.2f}"
+        f":linear=true:print_format=summary"
+    )
+    # loudnorm works at 192 kHz; resample to the delivery rate (soxr is not in every build).
+    chain += f",aresample={cfg.sample_rate_hz}"
+    if extra_gain_db:
+        chain += f",volume={extra_gain_db:.2f}dB"
+    return chain
+
+
+async def measure(
+    path: Path, demuxer: str, cfg: ContentConfig, pre: str = "", limit_s: float | None = None
+) -> tuple[Loudness, float]:
+    """(loudness, decoded duration in s) of a file, after the optional filter chain `pre`."""
+    analyse = (
+        f"loudnorm=I={cfg.target_lufs}:TP={cfg.true_peak_dbtp}:LRA={cfg.loudness_range_lu}:print_format=json"
+    )
+    chain = f"{pre},{analyse}" if pre else analyse
+    args = [
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        *_input_args(demuxer, path),
+    ]
+    if limit_s is not None:
+        args += ["-t", f"{limit_s:.3f}"]
+    args += ["-map", "0:a:0", "-af", chain, "-f", "null", "-"]
+    rc, out, err = await run_tool(args, cfg.ffmpeg_timeout_s, "ffmpeg measure")
+    if rc != 0:
+        log.info("ffmpeg could not decode %s: %s", path.name, err.decode(errors="replace").strip()[-300:])
+        raise AudioError("corrupt", "Tệp âm thanh bị hỏng hoặc không giải mã được")
+    times = _OUT_TIME.findall(out)
+    duration = int(times[-1]) / 1e6 if times else 0.0
+    return parse_loudnorm(err), duration
+
+
+def needs_shaping(cfg: ContentConfig, clean: Loudness) -> bool:
+    """Peaks too far above the loudness for loudnorm's linear mode (it would fall back to its dynamic mode,
+    which misses the target by whole LUs on speech)."""
+    ceiling = cfg.true_peak_dbtp - CODEC_MARGIN_DB
+    return clean.true_peak_dbtp - clean.integrated_lufs > ceiling - cfg.target_lufs
+
+
+def shaping_chain(cfg: ContentConfig, gain_db: float) -> str:
+    """Gain and a look-ahead limiter 1 dB under the ceiling: loudnorm then makes up the rest linearly."""
+    limit = 10 ** ((cfg.true_peak_dbtp - CODEC_MARGIN_DB - SHAPING_HEADROOM_DB) / 20)
+    return f"volume={gain_db:.2f}dB,alimiter=limit={limit:.4f}:attack=5:release=60:level=false:latency=true"
+
+
+async def shape(
+    src: Path, demuxer: str, cfg: ContentConfig, clean: str, first: Loudness
+) -> tuple[str, Loudness]:
+    """Raise gain into the limiter until what is left for loudnorm fits its linear mode (limiting takes some
+    loudness away, so the gain grows by what was lost; two rounds usually suffice)."""
+    gain = cfg.target_lufs - first.integrated_lufs
+    chain, measured = clean, first
+    for _round in range(SHAPING_ROUNDS):
+        chain = f"{clean},{shaping_chain(cfg, gain)}"
+        measured, _ = await measure(src, demuxer, cfg, chain)
+        short = cfg.target_lufs - measured.integrated_lufs
+        if short < SHAPING_HEADROOM_DB - 0.1 or not math.isfinite(short):
+            break
+        gain += short
+    return chain, measured
+
+
+async def encode(
+    src: Path, demuxer: str, dest: Path, cfg: ContentConfig, pre: str, measured: Loudness, gain_db: float
+) -> None:
+    chain = f"{pre},{loudnorm_apply(cfg, measured, gain_db)}"
+    args = [FFMPEG, "-hide_banner", "-nostdin", "-nostats", "-y", *_input_args(demuxer, src)]
+    args += ["-map", "0:a:0", "-map_metadata", "-1", "-af", chain, "-ac", "1", "-ar", str(cfg.sample_rate_hz)]
+    args += [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        f"{cfg.mp3_bitrate_kbps}k",
+        "-write_xing",
+        "1",
+        "-f",
+        "mp3",
+        str(dest),
+    ]
+    rc, _, err = await run_tool(args, cfg.ffmpeg_timeout_s, "ffmpeg encode")
+    if rc != 0:
+        log.warning("ffmpeg encode failed for %s: %s", src.name, err.decode(errors="replace").strip()[-300:])
+        raise AudioError("corrupt", "Không xử lý được tệp âm thanh")
+
+
+def correction_db(cfg: ContentConfig, out: Loudness) -> float:
+    """Gain change for another encode: down by any true-peak excess; up when clearly under the target and
+    the peaks leave room; 0 when the MP3 is within tolerance."""
+    if not (math.isfinite(out.true_peak_dbtp) and math.isfinite(out.integrated_lufs)):
+        return 0.0
+    excess = out.true_peak_dbtp - cfg.true_peak_dbtp
+    if excess > 0:
+        return -(excess + 0.1)
+    short = cfg.target_lufs - out.integrated_lufs
+    if abs(short) > LOUDNESS_TOLERANCE_LU:
+        return min(short, -excess - 0.1) if short > 0 else short
+    return 0.0
+
+
+async def process(src: Path, dest: Path, cfg: ContentConfig) -> Processed:
+    """Validate `src` (our temp copy of an untrusted file) and write the levelled MP3 to `dest`.
+
+    Pass 1 measures the cleaned signal (mono, band-limited, denoised); speech with a high peak-to-loudness ratio
+    is gained and limited and measured again; the last pass applies loudnorm linearly with the measured values
+    and encodes. The MP3 itself is then measured: if encoding pushed the true peak over the ceiling, the gain
+    is lowered by the excess and it is encoded again.
+    """
+    info = await probe(src, cfg)
+    # A container that does not state its length is decoded only a little past the limit.
+    limit = cfg.max_duration_s + 1 if info.duration_s is None else None
+    pre = clean_chain(cfg)
+    first, decoded_s = await measure(src, info.demuxer, cfg, pre, limit)
+    if decoded_s > cfg.max_duration_s:
+        raise AudioError("too_long", too_long_message(cfg.max_duration_s))
+    if decoded_s < cfg.min_duration_s:
+        raise AudioError("too_short", f"Âm thanh quá ngắn (dưới {cfg.min_duration_s:g} giây)")
+    if not first.integrated_lufs > cfg.silence_lufs:
+        raise AudioError(
+            "silent", "Bản ghi không có tiếng (im lặng hoặc quá nhỏ); hãy kiểm tra micro và ghi lại"
+        )
+    measured = first
+    if needs_shaping(cfg, first):
+        pre, measured = await shape(src, info.demuxer, cfg, pre, first)
+    gain = 0.0
+    for _attempt in range(ENCODE_ATTEMPTS):
+        await encode(src, info.demuxer, dest, cfg, pre, measured, gain)
+        out_probe = await probe(dest, cfg)
+        out, out_s = await measure(dest, "mp3", cfg)
+        if (step := correction_db(cfg, out)) == 0.0:
+            break
+        gain += step
+        log.info(
+            "MP3 measured %.2f LUFS %.2f dBTP; encoding again %+.2f dB",
+            out.integrated_lufs,
+            out.true_peak_dbtp,
+            step,
+        )
+    return Processed(dest, info, out_probe, out_probe.duration_s or out_s, out, first)
