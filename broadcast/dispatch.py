@@ -47,6 +47,7 @@ from contract import (
     StopData,
     Topic,
     VolumeData,
+    encode,
 )
 from contract.topics import speaker_topic
 from hub.alerts.types import Fact
@@ -186,7 +187,7 @@ class HubDispatcher:
             for sp in dict.fromkeys(order.speakers):
                 cmd = prepare_command(order, self.public_url, now)
                 topic = speaker_topic(order.district, order.commune, sp, Channel.CMD)
-                await self.publish(topic, cmd.model_dump_json().encode())
+                await self.publish(topic, encode(cmd))
         self._arm(order.airing_id, self._timing(store.order_dict(order)))
 
     async def cancel(self, airing_id: str, reason: str) -> None:
@@ -224,7 +225,7 @@ class HubDispatcher:
         cmd = SpeakerCommand(
             transaction=new_transaction(), action="stop", ts=self.clock(), data=StopData(airing=airing)
         )
-        await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd.model_dump_json().encode())
+        await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
         return cmd.transaction
 
     async def set_volume(self, key: str, volume: int, wait_s: float | None = None) -> SpeakerEvent | None:
@@ -236,7 +237,7 @@ class HubDispatcher:
         fut: asyncio.Future[SpeakerEvent] = asyncio.get_running_loop().create_future()
         self._replies[cmd.transaction] = fut
         try:
-            await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd.model_dump_json().encode())
+            await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
             if not wait_s:
                 return None
             with contextlib.suppress(TimeoutError):
@@ -274,10 +275,7 @@ class HubDispatcher:
         key = f"{topic.district}/{topic.commune}/{topic.id}"
         if ev.event == "reply":
             if ev.data.volume is not None:
-                sp = self.speakers.get(key)
-                if sp is not None:
-                    sp.volume = ev.data.volume
-                    self.speakers.set_playing(key, sp.playing)  # announces the change
+                self.speakers.set_volume(key, ev.data.volume)
             return
         if ev.event == "started" and ev.airing:
             self.speakers.set_playing(key, ev.airing)

@@ -51,7 +51,6 @@ class SpeakerLive:
     village: str | None = None
     status: str = UNKNOWN
     status_since: float | None = None
-    status_ts: float = 0.0  # device time of the status message applied last (older ones are ignored)
     version: str | None = None
     volume: int | None = None
     amplifier: str | None = None
@@ -229,10 +228,8 @@ class SpeakerRegistry:
         if not isinstance(msg, SpeakerStatus):
             return
         s = self._speaker(topic)
-        ts = msg.ts
-        if ts < s.status_ts:
-            return  # an older status than one already applied (retained copy after a newer report)
-        s.status_ts = ts
+        # The broker keeps the order of messages on one topic, so the latest status is the truth. Its `ts` is
+        # not compared: a Last Will carries the time its connection began, older than the online before it.
         s.version = msg.version or s.version
         s.name = s.name or getattr(msg, "name", None)
         s.village = s.village or getattr(msg, "village", None)
@@ -240,10 +237,11 @@ class SpeakerRegistry:
             s.last_seen = max(s.last_seen or 0.0, received)
         else:
             s.playing = None
-        changed = self._set_status(s, msg.state, ts)
+        at = msg.ts if msg.state == ONLINE else received
+        changed = self._set_status(s, msg.state, at)
         self._changed(s)
         if changed and self.influx is not None:
-            self._influx(s, ts)
+            self._influx(s, at)
 
     def on_health(self, topic: Topic, msg: Model | bytes, received: float) -> None:
         if not isinstance(msg, SpeakerHealth):
@@ -272,6 +270,12 @@ class SpeakerRegistry:
         s = self.speakers.get(key)
         if s is not None and s.playing != airing:
             s.playing = airing
+            self._changed(s)
+
+    def set_volume(self, key: str, volume: int) -> None:
+        s = self.speakers.get(key)
+        if s is not None and s.volume != volume:
+            s.volume = volume
             self._changed(s)
 
     # periodic -------------------------------------------------------------------------------------------

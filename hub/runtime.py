@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import make_url
 
+from broadcast.service import BroadcastService
 from contract import Channel, Kind, Topic
 from hub.config import HubConfig
 from hub.db import Database, to_db_time
@@ -114,6 +115,8 @@ class Hub:
         self.components: list[Component] = []
         self.commands = EdgeCommander(self)  # snapshot/probe/relearn from the web, replies matched here
         self.components.append(self.commands)
+        self.broadcast = BroadcastService(self)  # speakers, dispatch to receivers, programme scheduler
+        self.components.append(self.broadcast)
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()
