@@ -8,19 +8,31 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from broadcast.web import programme_pages
+from broadcast.web import programmes as broadcast_programmes
 from hub import openapi
 from hub.config import HubConfig
 from hub.db import Database
 from hub.events import EventBus
 from hub.web import (
+    account,
+    admin_areas,
+    admin_audit,
+    admin_devices,
+    admin_import,
+    admin_users,
+    alerts_page,
+    api_alerts,
     api_cameras,
     api_commands,
     api_events,
     api_history,
     api_misc,
+    api_notify,
     api_reports,
     files,
     login,
+    outbox_page,
     pages,
     params,
     reports_page,
@@ -38,8 +50,13 @@ API_ROUTES: list[openapi.ApiRoute] = [
     *api_misc.ROUTES,
     *api_events.ROUTES,
     *api_reports.ROUTES,
+    *api_alerts.ROUTES,
+    *broadcast_programmes.ROUTES,
+    *api_notify.ROUTES,
     *api_history.ROUTES,
     *api_commands.ROUTES,
+    *admin_audit.ROUTES,
+    *admin_import.ROUTES,
 ]
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
@@ -83,10 +100,18 @@ def create_app(
     app.router.add_post("/logout", login.logout)
     app.router.add_get("/", pages.wall)
     app.router.add_get("/reports", reports_page.report_page)
+    app.router.add_get("/alerts", alerts_page.alerts_page)
+    app.router.add_get("/alerts/silences", alerts_page.silences_page)
+    app.router.add_get("/alerts/rules", alerts_page.rules_page)
+    app.router.add_get("/alerts/outbox", outbox_page.outbox_page)
+    app.router.add_post(r"/alerts/outbox/{id:\d{1,12}}/retry", outbox_page.outbox_retry)
     slug = api_cameras.SLUG
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
     )
+    for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
+        module.add_routes(app)
+    programme_pages.add_routes(app)
     for route in API_ROUTES:
         app.router.add_route(route.method, route.full_path, _with_known_params(route))
     return app

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from hub import auth
+from hub.audit import record_change
 from hub.web.access import principal, public, signed_in
 from hub.web.context import PRINCIPAL, ctx
 from hub.web.labels import local_time
@@ -57,6 +58,18 @@ def _login_page(
     return resp
 
 
+def _audit_failure(s: Session, username: str | None, client: str, now: datetime, reason: str) -> None:
+    """A failed login in the audit log. An unknown name is not written: people type passwords into it."""
+    record_change(
+        s,
+        actor=username or "?",
+        action="auth.login_failed",
+        target=f"user:{username or '?'}",
+        now=now,
+        after={"client": client, "reason": reason if username else "unknown_user"},
+    )
+
+
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     if request.get(PRINCIPAL) is not None:
@@ -85,7 +98,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = c.limiter.retry_after(client, time.monotonic())
     if wait is not None:
         c.count("login_rate_limited")
-        log.warning("login rate-limited for %s (user %r)", client, username)
+        log.warning("login rate-limited for %s", client)
         minutes = max(1, round(wait / 60))
         resp = _login_page(
             request, f"Quá nhiều lần đăng nhập sai; thử lại sau khoảng {minutes} phút", 429, username
@@ -98,6 +111,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if cand.locked_until is not None:
         c.limiter.failed(client, time.monotonic())
         c.count("login_locked")
+        await c.db.run(lambda s: _audit_failure(s, username, client, now, "locked"))
         return _login_page(request, _lock_message(cand.locked_until, request), 403, username)
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, cand.password_hash, password)
@@ -107,10 +121,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not ok or cand.user_id is None:
         c.limiter.failed(client, time.monotonic())
         c.count("login_failed")
-        locked = None
-        if (failed_id := cand.user_id) is not None:
-            locked = await c.db.run(lambda s: auth.record_login_failure(s, failed_id, now))
-        log.warning("failed login for %r from %s%s", username, client, " (account locked)" if locked else "")
+        failed_id = cand.user_id
+
+        def failure(s: Session) -> datetime | None:
+            until = auth.record_login_failure(s, failed_id, now) if failed_id is not None else None
+            _audit_failure(
+                s,
+                username if failed_id is not None else None,
+                client,
+                now,
+                "locked_now" if until else "bad_password",
+            )
+            return until
+
+        locked = await c.db.run(failure)
+        # An unknown name is not logged: it is often a password typed into the wrong field.
+        who = repr(username) if failed_id is not None else "an unknown user"
+        log.warning("failed login for %s from %s%s", who, client, " (account locked)" if locked else "")
         if locked is not None:
             return _login_page(request, _lock_message(locked, request), 403, username)
         return _login_page(request, BAD_CREDENTIALS, 401, username)
@@ -123,6 +150,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if old_cookie:
             auth.delete_session(s, old_cookie)
         auth.record_login_success(s, user_id, new_hash)
+        record_change(
+            s,
+            actor=username,
+            action="auth.login",
+            target=f"user:{username}",
+            now=now,
+            after={"client": client},
+        )
         return auth.create_session(s, user_id, now, hours)
 
     cookie, _csrf = await c.db.run(start)
@@ -147,8 +182,14 @@ async def logout(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     p = principal(request)
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        await c.db.run(lambda s: auth.delete_session(s, cookie))
+    now = c.clock()
+
+    def end(s: Session) -> None:
+        if cookie:
+            auth.delete_session(s, cookie)
+        record_change(s, actor=p.username, action="auth.logout", target=f"user:{p.username}", now=now)
+
+    await c.db.run(end)
     log.info("logout %r", p.username)
     resp = redirect("/login")
     resp.del_cookie(SESSION_COOKIE, path="/")

@@ -43,6 +43,10 @@ class NavItem:
 NAV = [
     NavItem("/", "Tường camera", Perm.VIEW_CAMERAS),
     NavItem("/reports", "Báo cáo", Perm.VIEW_REPORTS),
+    NavItem("/alerts", "Cảnh báo", Perm.VIEW_ALERTS),
+    NavItem("/broadcasts", "Phát thanh", Perm.VIEW_BROADCASTS),
+    NavItem("/alerts/outbox", "Hộp thư Zalo", Perm.VIEW_ALERTS),
+    NavItem("/admin", "Quản trị", Perm.MANAGE_USERS),
 ]
 
 
@@ -94,7 +98,11 @@ def page_values(request: web.Request) -> dict[str, Any]:
     nav = []
     if p is not None:
         nav = [
-            {"href": n.href, "label": n.label, "active": request.path == n.href}
+            {
+                "href": n.href,
+                "label": n.label,
+                "active": request.path == n.href or (n.href != "/" and request.path.startswith(n.href + "/")),
+            }
             for n in NAV
             if has_perm(p, n.perm)
         ]

@@ -1,0 +1,336 @@
+"""CSV import of the device registry (cameras, loudspeakers): parse and validate every row, then upsert.
+
+`parse_devices` is pure: it takes the file's text and the areas/villages that exist and returns rows and
+errors with the CSV line they come from. `plan_import` compares rows with the database (no writes);
+`apply_import` writes the same plan with one audit entry per created or changed device, in the caller's
+transaction. Importing the same file twice changes nothing the second time.
+
+RTSP addresses are not accepted here: they carry camera passwords, which live only in edge agent configs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadcast.speaker_models import Speaker
+from contract.topics import is_slug
+from hub.audit import record_change
+from hub.db import STATUS_UNKNOWN, Agent, Camera
+
+KINDS = ("cameras", "speakers")
+REQUIRED = {
+    "cameras": ("district", "commune", "id", "name"),
+    "speakers": ("district", "commune", "id", "name"),
+}
+OPTIONAL = {"cameras": ("agent",), "speakers": ("village",)}
+MAX_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 20_000
+MAX_ERRORS = 200  # a wrong file gets its first errors listed, not thousands
+MAX_NAME = 200
+KIND_LABELS = {"cameras": "camera", "speakers": "loa"}
+
+
+class CsvFileError(ValueError):
+    """The whole file is unusable (encoding, header); the message is for the person who uploaded it."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int  # line in the file, 1 = header
+    message: str
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    line: int
+    district: str
+    commune: str
+    slug: str
+    name: str
+    agent: str | None = None  # cameras: the edge agent's slug
+    village: str | None = None  # speakers: a village slug of the same commune
+
+    @property
+    def key(self) -> str:
+        return f"{self.district}/{self.commune}/{self.slug}"
+
+
+@dataclass
+class ParsedFile:
+    kind: str
+    rows: list[DeviceRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    more_errors: int = 0  # errors beyond MAX_ERRORS, counted only
+
+    def error(self, line: int, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(RowError(line, message))
+        else:
+            self.more_errors += 1
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    action: str  # create / update / same
+    row: DeviceRow
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 with or without BOM; anything else is refused with the line of the first bad byte."""
+    if len(data) > MAX_BYTES:
+        raise CsvFileError(f"Tệp quá lớn ({len(data)} byte); tối đa {MAX_BYTES // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvFileError(f"Tệp không phải UTF-8 (dòng {line}); hãy lưu lại dưới dạng 'CSV UTF-8'") from None
+
+
+def _delimiter(header_line: str) -> str:
+    # Spreadsheets set to a European/Vietnamese locale save CSV with ';'.
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def _header(kind: str, cells: list[str]) -> list[str]:
+    names = [c.strip().lower() for c in cells]
+    allowed = set(REQUIRED[kind]) | set(OPTIONAL[kind])
+    if "url" in names and kind == "cameras":
+        raise CsvFileError(
+            "Dòng 1: cột 'url' không được nhận: địa chỉ RTSP chứa mật khẩu camera và chỉ nằm trong cấu hình"
+            " edge agent; hãy bỏ cột này"
+        )
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise CsvFileError(
+            f"Dòng 1: cột không hợp lệ {', '.join(repr(u) for u in unknown)}; "
+            f"các cột: {', '.join(REQUIRED[kind] + OPTIONAL[kind])}"
+        )
+    missing = [n for n in REQUIRED[kind] if n not in names]
+    if missing:
+        raise CsvFileError(f"Dòng 1: thiếu cột {', '.join(missing)}")
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise CsvFileError(f"Dòng 1: cột lặp lại {', '.join(sorted(dup))}")
+    return names
+
+
+def _clean_name(value: str) -> str | None:
+    name = " ".join(value.split())
+    if not name or len(name) > MAX_NAME or any(ord(ch) < 32 for ch in value if ch not in "\t"):
+        return None
+    return name
+
+
+def parse_devices(
+    kind: str,
+    text: str,
+    areas: Collection[tuple[str, str]],
+    villages: Collection[tuple[str, str, str]] = (),
+) -> ParsedFile:
+    """Rows of a device CSV. `areas` holds the known (district, commune) pairs; `villages` the known
+    (district, commune, village) triples. Every problem is reported with its line number."""
+    if kind not in KINDS:
+        raise CsvFileError(f"Loại thiết bị {kind!r} không hợp lệ (cho phép: {', '.join(KINDS)})")
+    lines = text.splitlines()
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is None:
+        raise CsvFileError("Tệp rỗng: cần dòng tiêu đề và ít nhất một dòng dữ liệu")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(lines[first]), strict=True)
+    out = ParsedFile(kind)
+    names: list[str] | None = None
+    seen: dict[str, int] = {}
+    known_areas = set(areas)
+    known_villages = set(villages)
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if names is None:
+                names = _header(kind, cells)
+                continue
+            if len(out.rows) + len(out.errors) >= MAX_ROWS:
+                raise CsvFileError(f"Tệp có hơn {MAX_ROWS} dòng; hãy chia nhỏ")
+            if len(cells) != len(names):
+                out.error(line, f"có {len(cells)} ô, cần {len(names)} (như dòng tiêu đề)")
+                continue
+            row = _row(out, line, dict(zip(names, cells, strict=True)), known_areas, known_villages)
+            if row is None:
+                continue
+            if row.key in seen:
+                out.error(line, f"mã {row.slug!r} trùng với dòng {seen[row.key]}")
+                continue
+            seen[row.key] = line
+            out.rows.append(row)
+    except csv.Error as exc:
+        raise CsvFileError(f"Dòng {reader.line_num}: CSV hỏng ({exc})") from None
+    if names is None:
+        raise CsvFileError("Tệp rỗng: cần dòng tiêu đề và ít nhất một dòng dữ liệu")
+    if not out.rows and not out.errors:
+        raise CsvFileError("Tệp chỉ có dòng tiêu đề, không có thiết bị nào")
+    return out
+
+
+def _row(
+    out: ParsedFile,
+    line: int,
+    cells: dict[str, str],
+    areas: set[tuple[str, str]],
+    villages: set[tuple[str, str, str]],
+) -> DeviceRow | None:
+    v = {k: c.strip() for k, c in cells.items()}
+    problems: list[str] = []
+    for col in ("district", "commune", "id"):
+        if not is_slug(v[col]):
+            problems.append(f"{col} {v[col]!r} không hợp lệ (chữ thường không dấu, số, '_' hoặc '-')")
+    name = _clean_name(cells["name"])
+    if name is None:
+        problems.append(f"name phải có 1–{MAX_NAME} ký tự, không ký tự điều khiển")
+    if not problems and (v["district"], v["commune"]) not in areas:
+        problems.append(f"xã {v['district']}/{v['commune']} chưa có trong danh mục địa bàn")
+    agent = v.get("agent") or None
+    if agent is not None and not is_slug(agent):
+        problems.append(f"agent {agent!r} không hợp lệ")
+    village = v.get("village") or None
+    if village is not None:
+        if not is_slug(village):
+            problems.append(f"village {village!r} không hợp lệ")
+        elif not problems and (v["district"], v["commune"], village) not in villages:
+            problems.append(f"thôn {village!r} chưa có trong xã {v['district']}/{v['commune']}")
+    if problems:
+        out.error(line, "; ".join(problems))
+        return None
+    assert name is not None
+    return DeviceRow(line, v["district"], v["commune"], v["id"], name, agent, village)
+
+
+# --- database side ---------------------------------------------------------------------------------------
+
+
+def _agent_key(s: Session, row: DeviceRow) -> str | None:
+    """An existing agent of that slug in the district (it may serve several communes), else the commune's."""
+    if row.agent is None:
+        return None
+    keys = s.scalars(select(Agent.key).where(Agent.district == row.district, Agent.slug == row.agent)).all()
+    if len(keys) == 1:
+        return keys[0]
+    return f"{row.district}/{row.commune}/{row.agent}"
+
+
+def camera_record(c: Camera) -> dict[str, Any]:
+    return {"district": c.district, "commune": c.commune, "id": c.slug, "name": c.name, "agent": c.agent_key}
+
+
+def speaker_record(sp: Speaker) -> dict[str, Any]:
+    return {
+        "district": sp.district,
+        "commune": sp.commune,
+        "id": sp.slug,
+        "name": sp.name,
+        "village": sp.village,
+    }
+
+
+def _existing(s: Session, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Current registry records of these keys (read 500 at a time: under every database's parameter limit)."""
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        if kind == "cameras":
+            out.update(
+                (c.key, camera_record(c)) for c in s.scalars(select(Camera).where(Camera.key.in_(chunk)))
+            )
+        else:
+            out.update(
+                (sp.key, speaker_record(sp))
+                for sp in s.scalars(select(Speaker).where(Speaker.key.in_(chunk)))
+            )
+    return out
+
+
+def plan_import(s: Session, parsed: ParsedFile) -> list[PlannedChange]:
+    existing = _existing(s, parsed.kind, [r.key for r in parsed.rows])
+    plan: list[PlannedChange] = []
+    for row in parsed.rows:
+        before = existing.get(row.key)
+        after: dict[str, Any] = {
+            "district": row.district,
+            "commune": row.commune,
+            "id": row.slug,
+            "name": row.name,
+        }
+        if parsed.kind == "cameras":
+            # No agent in the row keeps whatever agent reported the camera.
+            after["agent"] = _agent_key(s, row) if row.agent else (before or {}).get("agent")
+        else:
+            after["village"] = row.village
+        action = "create" if before is None else ("same" if before == after else "update")
+        plan.append(PlannedChange(action, row, before, after))
+    return plan
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+    changed_keys: tuple[str, ...]
+
+
+def apply_import(s: Session, parsed: ParsedFile, *, actor: str, now: datetime) -> ImportSummary:
+    """Upserts every row (the caller refuses files with errors first) and audits each change."""
+    plan = plan_import(s, parsed)
+    single = "camera" if parsed.kind == "cameras" else "speaker"
+    changed: list[str] = []
+    for ch in plan:
+        if ch.action == "same":
+            continue
+        r = ch.row
+        if parsed.kind == "cameras":
+            cam = s.get(Camera, r.key)
+            if cam is None:
+                cam = Camera(
+                    key=r.key,
+                    district=r.district,
+                    commune=r.commune,
+                    slug=r.slug,
+                    status=STATUS_UNKNOWN,
+                    problems=[],
+                )
+                s.add(cam)
+            cam.name = ch.after["name"]
+            cam.agent_key = ch.after["agent"]
+        else:
+            sp = s.get(Speaker, r.key)
+            if sp is None:
+                sp = Speaker(
+                    key=r.key, district=r.district, commune=r.commune, slug=r.slug, status=STATUS_UNKNOWN
+                )
+                s.add(sp)
+            sp.name = ch.after["name"]
+            sp.village = ch.after["village"]
+        record_change(
+            s,
+            actor=actor,
+            action=f"{single}.import",
+            target=f"{single}:{r.key}",
+            now=now,
+            before=ch.before,
+            after=ch.after,
+            district=r.district,
+            commune=r.commune,
+        )
+        changed.append(r.key)
+    created = sum(1 for ch in plan if ch.action == "create")
+    updated = sum(1 for ch in plan if ch.action == "update")
+    return ImportSummary(created, updated, len(plan) - created - updated, tuple(changed))

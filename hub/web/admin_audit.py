@@ -1,0 +1,188 @@
+"""The audit log: who changed what and when, with the record before and after; a page and a JSON route.
+
+Filters: actor, action (exact or prefix such as "user."), target (substring), and a date range in local days.
+Newest first; `before` (an entry id) pages back. Scoped users with VIEW_AUDIT see only their area's entries.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.audit import AuditEntry
+from hub.auth import Principal
+from hub.openapi import ApiRoute, Param
+from hub.web import params
+from hub.web.access import Perm, principal, requires, scope_where
+from hub.web.admin_common import admin_page
+from hub.web.context import ctx
+from hub.web.errors import bad_parameter
+from hub.web.jsonout import json_response
+
+PAGE_SIZE = 100
+FILTERS = ("actor", "action", "target", "from", "to", "before", "limit")
+
+
+def _day(request: web.Request, name: str) -> date | None:
+    v = (request.query.get(name) or "").strip()
+    if not v:
+        return None
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        raise bad_parameter(name, f"{v[:40]!r}: cần ngày dạng YYYY-MM-DD") from None
+
+
+def local_day_start(d: date, tz: ZoneInfo) -> datetime:
+    """Start of a local calendar day as naive UTC (how times are stored)."""
+    return datetime.combine(d, time(), tz).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per field: its value before and after, and whether it changed."""
+    b, a = before or {}, after or {}
+    keys = list(b) + [k for k in a if k not in b]
+    return [
+        {
+            "field": k,
+            "before": b.get(k),
+            "after": a.get(k),
+            "changed": before is not None and after is not None and b.get(k) != a.get(k),
+        }
+        for k in keys
+    ]
+
+
+def _query(request: web.Request, p: Principal, limit: int) -> Any:
+    tz = ctx(request).tz
+    stmt = select(AuditEntry).where(scope_where(p, AuditEntry.district, AuditEntry.commune))
+    actor = params.text(request, "actor", 64)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    action = params.text(request, "action", 64)
+    if action:
+        stmt = stmt.where(
+            AuditEntry.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEntry.action == action
+        )
+    target = params.text(request, "target", 300)
+    if target:
+        stmt = stmt.where(AuditEntry.target.contains(target, autoescape=True))
+    start, end = _day(request, "from"), _day(request, "to")
+    if start:
+        stmt = stmt.where(AuditEntry.at >= local_day_start(start, tz))
+    if end:
+        stmt = stmt.where(AuditEntry.at < local_day_start(end + timedelta(days=1), tz))
+    before = params.integer(request, "before", 0, 0, 2**62)
+    if before:
+        stmt = stmt.where(AuditEntry.id < before)
+    return stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)
+
+
+def entry_dict(e: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": e.at.isoformat() + "Z",
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target,
+        "district": e.district,
+        "commune": e.commune,
+        "before": e.before,
+        "after": e.after,
+    }
+
+
+async def _entries(request: web.Request, limit: int) -> tuple[list[AuditEntry], bool]:
+    c, p = ctx(request), principal(request)
+    stmt = _query(request, p, limit)
+
+    def load(s: Session) -> list[AuditEntry]:
+        rows = list(s.scalars(stmt))
+        s.expunge_all()
+        return rows
+
+    rows = await c.db.run(load)
+    return rows[:limit], len(rows) > limit
+
+
+@requires(Perm.VIEW_AUDIT)
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    rows, more = await _entries(request, PAGE_SIZE)
+    entries = [
+        {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+         "diff": diff_rows(e.before, e.after)}
+        for e in rows
+    ]  # fmt: skip
+    form = {k: request.query.get(k, "") for k in ("actor", "action", "target", "from", "to")}
+    older = None
+    if more and rows:
+        query = {k: v for k, v in form.items() if v}
+        older = str(request.rel_url.with_query({**query, "before": str(rows[-1].id)}))
+    return admin_page(request, "admin_audit.html", entries=entries, form=form, older=older)
+
+
+@requires(Perm.VIEW_AUDIT)
+async def api_audit(request: web.Request) -> web.Response:
+    limit = params.integer(request, "limit", PAGE_SIZE, 1, 1000)
+    rows, more = await _entries(request, limit)
+    return json_response({"items": [entry_dict(e) for e in rows], "more": more})
+
+
+_NULL_OBJ = {"type": ["object", "null"]}
+AUDIT_PAGE = {
+    "type": "object",
+    "required": ["items", "more"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "at", "actor", "action", "target"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "actor": {"type": "string"},
+                    "action": {"type": "string"},
+                    "target": {"type": "string"},
+                    "district": {"type": ["string", "null"]},
+                    "commune": {"type": ["string", "null"]},
+                    "before": _NULL_OBJ,
+                    "after": _NULL_OBJ,
+                },
+            },
+        },
+        "more": {"type": "boolean", "description": "older entries exist: pass the last id as `before`"},
+    },
+}
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/audit",
+        api_audit,
+        "Audit log of changes made by people, newest first",
+        (
+            Param("actor", "Username (exact)", {"type": "string"}),
+            Param(
+                "action", "Action, exact (user.create) or a prefix ending in '.' (user.)", {"type": "string"}
+            ),
+            Param("target", "Substring of the target, e.g. user:congan", {"type": "string"}),
+            Param("from", "First local day (YYYY-MM-DD)", {"type": "string", "format": "date"}),
+            Param("to", "Last local day (YYYY-MM-DD), inclusive", {"type": "string", "format": "date"}),
+            Param("before", "Only entries with a smaller id (paging)", {"type": "integer"}),
+            Param("limit", "Entries per page (1–1000, default 100)", {"type": "integer"}),
+        ),
+        AUDIT_PAGE,
+    )
+]
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/audit", audit_page)

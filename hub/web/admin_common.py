@@ -1,0 +1,114 @@
+"""What the admin pages share: the tab bar, form reading, area lookups, notices after a redirect."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.config import HubConfig
+from hub.db import Area
+from hub.web.access import Perm, has_perm, principal
+from hub.web.context import ctx
+from hub.web.render import render
+
+log = logging.getLogger("hub.web.admin")
+
+TABS = (
+    ("/admin/users", "Người dùng", Perm.MANAGE_USERS),
+    ("/admin/areas", "Địa bàn", Perm.MANAGE_DEVICES),
+    ("/admin/devices", "Thiết bị", Perm.MANAGE_DEVICES),
+    ("/admin/import", "Nhập CSV", Perm.MANAGE_DEVICES),
+    ("/admin/audit", "Nhật ký thay đổi", Perm.VIEW_AUDIT),
+)
+
+# Shown after a redirect (`?msg=`): codes, never free text, so a link cannot put words in the page.
+NOTICES = {
+    "user_created": "Đã tạo người dùng.",
+    "user_saved": "Đã lưu người dùng.",
+    "user_disabled": "Đã khoá tài khoản; mọi phiên đăng nhập của người này đã kết thúc.",
+    "user_enabled": "Đã mở lại tài khoản.",
+    "user_unlocked": "Đã mở khoá đăng nhập.",
+    "password_reset": "Đã đặt lại mật khẩu; các phiên đăng nhập cũ của người này đã kết thúc.",
+    "area_saved": "Đã lưu địa bàn.",
+    "area_deleted": "Đã xoá địa bàn.",
+    "village_saved": "Đã lưu thôn/xóm.",
+    "village_deleted": "Đã xoá thôn/xóm.",
+    "device_saved": "Đã lưu thiết bị.",
+    "device_removed": "Đã gỡ thiết bị khỏi danh mục.",
+    "imported": "Đã nhập tệp CSV.",
+    "password_changed": "Đã đổi mật khẩu; các phiên đăng nhập khác đã kết thúc.",
+    "token_revoked": "Đã thu hồi token.",
+    "sessions_ended": "Đã kết thúc các phiên đăng nhập khác.",
+}
+
+
+class FormError(ValueError):
+    """A field a person filled in is wrong; the message names it (Vietnamese)."""
+
+
+def field(
+    form: MultiDictProxy[Any], name: str, label: str, *, max_len: int = 200, required: bool = True
+) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise FormError(f"{label}: giá trị không hợp lệ")
+    value = value.strip()
+    if required and not value:
+        raise FormError(f"{label}: không được để trống")
+    if len(value) > max_len:
+        raise FormError(f"{label}: dài quá {max_len} ký tự")
+    if any(ord(ch) < 32 for ch in value):
+        raise FormError(f"{label}: có ký tự điều khiển")
+    return value
+
+
+def optional(form: MultiDictProxy[Any], name: str, label: str, max_len: int = 200) -> str | None:
+    return field(form, name, label, max_len=max_len, required=False) or None
+
+
+def config_areas(config: HubConfig) -> dict[tuple[str, str], str]:
+    """Areas named in the hub config: kept in sync from the file at every start, so read-only on the page."""
+    out: dict[tuple[str, str], str] = {}
+    for d_slug, d in config.districts.items():
+        out[(d_slug, "")] = d.name
+        for c_slug, c_name in d.communes.items():
+            out[(d_slug, c_slug)] = c_name
+    return out
+
+
+def area_names(s: Session, config: HubConfig) -> dict[tuple[str, str], str]:
+    """(district, commune) → display name; district rows have commune ""."""
+    names = {(a.district, a.commune): a.name for a in s.scalars(select(Area))}
+    names.update(config_areas(config))
+    return names
+
+
+def known_communes(names: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
+    return {k for k in names if k[1]}
+
+
+def rejected(request: web.Request, what: str, message: str) -> None:
+    c = ctx(request)
+    c.count(f"admin_rejected_{what}")
+    log.info("admin %s rejected for %s: %s", what, principal(request).username, message)
+
+
+def admin_page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    p = principal(request)
+    tabs = [
+        {"href": href, "label": label, "active": request.path.startswith(href)}
+        for href, label, perm in TABS
+        if has_perm(p, perm)
+    ]
+    notice = NOTICES.get(request.query.get("msg", ""))
+    values.setdefault("error", None)
+    return render(request, template, status=status, tabs=tabs, notice=notice, **values)
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})

@@ -1,0 +1,288 @@
+"""Admin page for the device registry: cameras, edge agents, loudspeakers — list, rename, set a speaker's
+village, remove a decommissioned device.
+
+A device's district and commune are part of its identity (its MQTT topic), so they are not edited here: a
+device that moves is reconfigured on site and reports under its new topic. With the hub running, the
+in-memory registry (hub/state.py) is changed together with SQL, so the next flush does not undo an edit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from broadcast.speaker_models import Speaker
+from hub.audit import record_change
+from hub.db import Agent, Camera, Snapshot
+from hub.devices_import import camera_record, speaker_record
+from hub.geo import Village
+from hub.web.access import Perm, principal, requires
+from hub.web.admin_common import FormError, admin_page, area_names, optional, rejected, see_other
+from hub.web.context import ctx
+from hub.web.errors import not_found
+from hub.web.params import SLUG_PATTERN
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}
+LIST_LIMIT = 1000
+STILL_REPORTING = timedelta(minutes=10)  # a device heard this recently would come straight back
+
+
+def agent_record(a: Agent) -> dict[str, Any]:
+    return {
+        "district": a.district,
+        "commune": a.commune,
+        "id": a.slug,
+        "state": a.state,
+        "version": a.version,
+    }
+
+
+def _model(kind: str) -> Any:
+    return {"cameras": Camera, "agents": Agent, "speakers": Speaker}[kind]
+
+
+def _list(
+    s: Session, kind: str, district: str | None, commune: str | None, q: str | None
+) -> tuple[list[Any], int]:
+    model = _model(kind)
+    stmt = select(model)
+    if district:
+        stmt = stmt.where(model.district == district)
+    if commune:
+        stmt = stmt.where(model.commune == commune)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(
+            or_(model.slug.ilike(like), model.name.ilike(like))
+            if kind != "agents"
+            else model.slug.ilike(like)
+        )
+    rows = list(s.scalars(stmt.order_by(model.district, model.commune, model.slug).limit(LIST_LIMIT + 1)))
+    return rows[:LIST_LIMIT], len(rows)
+
+
+@requires(Perm.MANAGE_DEVICES)
+async def devices_page(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    kind = request.query.get("kind", "cameras")
+    if kind not in KINDS:
+        kind = "cameras"
+    area = request.query.get("area", "")
+    district, _, commune = area.partition("/")
+    q = (request.query.get("q") or "").strip()[:100] or None
+
+    def load(s: Session) -> tuple[list[dict[str, Any]], int, dict[tuple[str, str], str]]:
+        rows, total = _list(s, kind, district or None, commune or None, q)
+        items = [
+            {
+                "district": r.district,
+                "commune": r.commune,
+                "id": r.slug,
+                "name": getattr(r, "name", None),
+                "status": getattr(r, "status", None) or getattr(r, "state", None),
+                "last_seen": r.last_seen,
+                "extra": getattr(r, "agent_key", None)
+                or getattr(r, "village", None)
+                or getattr(r, "version", None),
+            }
+            for r in rows
+        ]
+        return items, total, area_names(s, c.config)
+
+    items, total, names = await c.db.run(load)
+    return admin_page(
+        request,
+        "admin_devices.html",
+        kind=kind,
+        kinds=KINDS,
+        items=items,
+        more=total > LIST_LIMIT,
+        limit=LIST_LIMIT,
+        area=area,
+        q=q or "",
+        areas=[
+            {"value": f"{d}/{cm}" if cm else d, "label": n, "commune": bool(cm)}
+            for (d, cm), n in sorted(names.items())
+        ],
+        names={f"{d}/{cm}": n for (d, cm), n in names.items()},
+    )
+
+
+def _key(request: web.Request) -> tuple[str, str]:
+    m = request.match_info
+    return m["kind"], f"{m['district']}/{m['commune']}/{m['id']}"
+
+
+def _load_device(s: Session, kind: str, key: str) -> Any:
+    obj = s.get(_model(kind), key)
+    if obj is None:
+        raise not_found(f"Không có thiết bị {key}")
+    return obj
+
+
+def _record(kind: str, obj: Any) -> dict[str, Any]:
+    if kind == "cameras":
+        return camera_record(obj)
+    if kind == "speakers":
+        return speaker_record(obj)
+    return agent_record(obj)
+
+
+async def _device_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
+    c = ctx(request)
+    kind, key = _key(request)
+
+    def load(s: Session) -> tuple[dict[str, Any], list[dict[str, str]], dict[tuple[str, str], str]]:
+        obj = _load_device(s, kind, key)
+        villages = []
+        if kind == "speakers":
+            villages = [
+                {"slug": v.slug, "name": v.name}
+                for v in s.scalars(
+                    select(Village).where(Village.district == obj.district, Village.commune == obj.commune)
+                )
+            ]
+        rec = {**_record(kind, obj), "last_seen": obj.last_seen}
+        return rec, villages, area_names(s, c.config)
+
+    device, villages, names = await c.db.run(load)
+    return admin_page(
+        request,
+        "admin_device.html",
+        status=status,
+        error=error,
+        kind=kind,
+        kind_label=KINDS[kind],
+        key=key,
+        device=device,
+        villages=villages,
+        commune_name=names.get((device["district"], device["commune"]), device["commune"]),
+    )
+
+
+@requires(Perm.MANAGE_DEVICES)
+async def device_page(request: web.Request) -> web.StreamResponse:
+    return await _device_page(request)
+
+
+@requires(Perm.MANAGE_DEVICES)
+async def save_device(request: web.Request) -> web.StreamResponse:
+    c, p = ctx(request), principal(request)
+    kind, key = _key(request)
+    form = await request.post()
+    try:
+        if kind == "agents":
+            raise FormError("Edge agent không có thông tin để sửa ở đây; tên camera do cấu hình agent đặt")
+        name = optional(form, "name", "Tên", max_len=200)
+        village = optional(form, "village", "Thôn", max_len=64) if kind == "speakers" else None
+    except FormError as exc:
+        rejected(request, "device_edit", str(exc))
+        return await _device_page(request, 400, str(exc))
+    now = c.clock()
+
+    def save(s: Session) -> str | None:
+        obj = _load_device(s, kind, key)
+        if village is not None and s.get(Village, (obj.district, obj.commune, village)) is None:
+            return f"Thôn {village!r} không thuộc xã của loa này"
+        before = _record(kind, obj)
+        obj.name = name
+        if kind == "speakers":
+            obj.village = village
+        after = _record(kind, obj)
+        if after != before:
+            record_change(
+                s, actor=p.username, action=f"{kind[:-1]}.update", target=f"{kind[:-1]}:{key}", now=now,
+                before=before, after=after, district=obj.district, commune=obj.commune,
+            )  # fmt: skip
+        return None
+
+    problem = await c.db.run(save)
+    if problem:
+        rejected(request, "device_edit", problem)
+        return await _device_page(request, 400, problem)
+    if kind == "cameras" and c.hub is not None:
+        renamed_in_memory(c.hub, key, name)
+    return see_other(f"/admin/devices/{kind}/{key}?msg=device_saved")
+
+
+def _remove(s: Session, kind: str, key: str, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
+    obj = _load_device(s, kind, key)
+    if obj.last_seen is not None and now - obj.last_seen < STILL_REPORTING:
+        return None, (
+            "Thiết bị vẫn đang gửi dữ liệu; hãy tắt hoặc cấu hình lại nó trước khi gỡ khỏi danh mục"
+            " (nếu không nó sẽ xuất hiện lại)"
+        )
+    before = _record(kind, obj)
+    if kind == "cameras":
+        s.execute(delete(Snapshot).where(Snapshot.camera_key == key))
+    if kind == "agents":
+        s.execute(update(Camera).where(Camera.agent_key == key).values(agent_key=None))
+    s.delete(obj)
+    return before, None
+
+
+@requires(Perm.MANAGE_DEVICES)
+async def remove_device(request: web.Request) -> web.StreamResponse:
+    c, p = ctx(request), principal(request)
+    kind, key = _key(request)
+    now = c.clock()
+
+    def remove(s: Session) -> str | None:
+        before, problem = _remove(s, kind, key, now)
+        if problem is None and before is not None:
+            # The outage history (transitions) stays: past reports still account for the device.
+            record_change(
+                s, actor=p.username, action=f"{kind[:-1]}.remove", target=f"{kind[:-1]}:{key}", now=now,
+                before=before, district=before["district"], commune=before["commune"],
+            )  # fmt: skip
+        return problem
+
+    problem = await c.db.run(remove)
+    if problem:
+        rejected(request, "device_remove", problem)
+        return await _device_page(request, 409, problem)
+    if c.hub is not None:
+        removed_in_memory(c.hub, kind, key)
+    return see_other(f"/admin/devices?kind={kind}&msg=device_removed")
+
+
+# --- the running hub's in-memory registry ------------------------------------------------------------------
+
+
+def renamed_in_memory(hub: Hub, key: str, name: str | None) -> None:
+    cam = hub.store.cameras.get(key)
+    if cam is not None and cam.name != name:
+        cam.name = name
+        hub.store.announce.cameras.add(key)
+
+
+def removed_in_memory(hub: Hub, kind: str, key: str) -> None:
+    store = hub.store
+    if kind == "cameras":
+        cam = store.cameras.pop(key, None)
+        if cam is not None and cam.agent_key:
+            store.cameras_of(cam.agent_key).discard(key)
+        for pending in (store.changes.cameras, store.changes.metrics):
+            pending.discard(key)
+    elif kind == "agents":
+        agent = store.agents.pop(key, None)
+        if agent is not None:
+            for cam_key in list(store.cameras_of(key)):
+                if (cam := store.cameras.get(cam_key)) is not None:
+                    cam.agent_key = None
+            store.changes.agents.discard(key)
+
+
+def add_routes(app: web.Application) -> None:
+    path = f"/admin/devices/{{kind:cameras|agents|speakers}}/{{district:{SLUG_PATTERN}}}/{{commune:{SLUG_PATTERN}}}/{{id:{SLUG_PATTERN}}}"
+    app.router.add_get("/admin/devices", devices_page)
+    app.router.add_get(path, device_page)
+    app.router.add_post(path, save_device)
+    app.router.add_post(path + "/remove", remove_device)
