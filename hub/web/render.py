@@ -97,12 +97,15 @@ def page_values(request: web.Request) -> dict[str, Any]:
     p = request.get(PRINCIPAL)
     nav = []
     if p is not None:
+        # The entry whose href is the longest prefix of the path is current (/alerts/outbox is not /alerts).
+        under = [
+            n.href
+            for n in NAV
+            if request.path == n.href or (n.href != "/" and request.path.startswith(n.href + "/"))
+        ]
+        current = max(under, key=len, default=None)
         nav = [
-            {
-                "href": n.href,
-                "label": n.label,
-                "active": request.path == n.href or (n.href != "/" and request.path.startswith(n.href + "/")),
-            }
+            {"href": n.href, "label": n.label, "active": n.href == current}
             for n in NAV
             if has_perm(p, n.perm)
         ]
