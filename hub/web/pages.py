@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from hub import reports
 from hub.auth import Principal
 from hub.db import STATUSES, Agent
 from hub.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.api_cameras import format_cursor, parse_cursor
+from hub.web.api_history import DEFAULT_RANGE, NUMERIC_METRICS, RANGES
+from hub.web.api_reports import ReportQuery, load_changes
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
 from hub.web.labels import STATUS_LABELS, fold, problem_labels
@@ -24,6 +28,11 @@ from hub.web.render import html_response, page_values, render, scope_label
 
 AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")
 HISTORY_PAGE = 50
+OUTAGE_DAYS = 7
+OUTAGES_SHOWN = 20
+# Charts on the camera page, in order; each reads /history?metric=… for the chosen range.
+CHART_METRICS = ("status", "fps", "brightness", "sharpness", "motion", "open_ms")
+RANGE_LABELS = {"6h": "6 giờ", "24h": "24 giờ", "7d": "7 ngày", "30d": "30 ngày"}
 
 
 def snapshot_url(cam: dict[str, Any]) -> str | None:
@@ -88,10 +97,16 @@ def build_wall(
     return list(groups.values()), counts
 
 
+def wall_query(f: WallFilter) -> dict[str, str]:
+    """The filters as query parameters, so switching to and from the TV mode keeps them."""
+    return {k: v for k, v in (("status", f.status), ("commune", f.area), ("q", f.q)) if v}
+
+
 @requires(Perm.VIEW_CAMERAS)
 async def wall(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
-    params.reject_unknown(request, ("status", "commune", "q"))
+    params.reject_unknown(request, ("status", "commune", "q", "tv"))
+    tv = params.boolean(request, "tv", False)  # command-room mode: full screen for a TV, no menus
     status = params.choice(request, "status", STATUSES)
     area = params.text(request, "commune", 130)
     if area is not None and not AREA_RE.match(area):
@@ -117,6 +132,9 @@ async def wall(request: web.Request) -> web.Response:
             "areas": [(g.key, g.name + (f" ({g.district_name})" if multi_district else "")) for g in groups],
             "area_names": {f"{d}/{co}" if co else d: n for (d, co), n in names.items()},
             "scope_label": scope_label(p, names),
+            "tv": tv,
+            "tv_url": "/?" + urlencode({"tv": "1", **wall_query(f)}),
+            "wall_url": "/" + (("?" + urlencode(wall_query(f))) if wall_query(f) else ""),
         }
         return template.render({**page, **values})
 
@@ -143,6 +161,9 @@ async def camera_page(request: web.Request) -> web.Response:
             return None
         names = queries.area_names(s, c.config)
         rows, nxt = queries.transitions(s, cam.key, None, None, before, HISTORY_PAGE)
+        period = reports.Period(now - timedelta(days=OUTAGE_DAYS), now, "custom", "")
+        changes = load_changes(s, ReportQuery(period, d, co), [cam.key])
+        runs = reports.outages(changes, period, reports.OUTAGE_KINDS)[:OUTAGES_SHOWN]
         return {
             "cam": tile(camera_to_dict(cam), names),
             "commune_name": names.get((d, co), co),
@@ -151,9 +172,31 @@ async def camera_page(request: web.Request) -> web.Response:
             "older": format_cursor(*nxt) if nxt else None,
             "agent": _agent_for(s, p, cam.agent_key),
             "scope_label": scope_label(p, names),
+            "outages": runs,
         }
 
+    now = c.clock()
     data = await c.db.run(load)
     if data is None:
         raise not_found(f"Không có camera {d}/{co}/{slug} trong phạm vi của bạn")
-    return render(request, "camera.html", paged=before is not None, **data)
+    charts = {
+        "metrics": [
+            {
+                "id": m,
+                "label": NUMERIC_METRICS[m].label if m in NUMERIC_METRICS else "Trạng thái và tỉ lệ có hình",
+            }
+            for m in CHART_METRICS
+        ],
+        "units": {m: NUMERIC_METRICS[m].unit for m in CHART_METRICS if m in NUMERIC_METRICS},
+        "ranges": [{"id": r, "label": RANGE_LABELS.get(r, r)} for r in RANGES],
+        "range": DEFAULT_RANGE,
+    }
+    return render(
+        request,
+        "camera.html",
+        paged=before is not None,
+        charts=charts,
+        outage_days=OUTAGE_DAYS,
+        can_command=has_perm(p, Perm.COMMAND_DEVICES),
+        **data,
+    )

@@ -1,4 +1,5 @@
-/* Camera page: live status, metrics and snapshot; the history table refreshes when the status changes. */
+/* Camera page: live status, metrics and snapshot; the history table refreshes when the status changes;
+   history charts from InfluxDB (chart.js) and commands to the edge agent. */
 (function () {
   'use strict';
   var OPS = window.OPS;
@@ -87,6 +88,103 @@
       });
   }
 
+  // --- history charts (InfluxDB through /history) ---------------------------------------------------------
+  var chartRange = OPS.data.charts.range;
+  var connectedOnce = false;
+  var chartGen = 0;
+  function loadCharts() {
+    var gen = ++chartGen;
+    var errorBox = document.getElementById('chart-error');
+    var failures = [];
+    document.querySelectorAll('#charts .chart').forEach(function (fig) {
+      var metric = fig.getAttribute('data-metric');
+      var body = fig.querySelector('.chart-body');
+      fig.setAttribute('aria-busy', 'true');
+      fetch('/api/v1/cameras/' + key + '/history?metric=' + metric + '&range=' + chartRange, { credentials: 'same-origin' })
+        .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+        .then(function (res) {
+          if (gen !== chartGen) return;
+          fig.removeAttribute('aria-busy');
+          if (!res.ok) {
+            body.textContent = '';
+            fig.classList.add('chart-failed');
+            failures.push(res.body.error ? res.body.error.message : 'Không đọc được lịch sử');
+            errorBox.textContent = failures[0];
+            errorBox.hidden = false;
+            return;
+          }
+          fig.classList.remove('chart-failed');
+          errorBox.hidden = failures.length === 0;
+          if (!window.OPS_CHART.draw(body, res.body)) {
+            var p = document.createElement('p');
+            p.className = 'muted chart-note';
+            p.textContent = 'Chưa có số đo trong khoảng thời gian này';
+            body.appendChild(p);
+          }
+          fig.setAttribute('data-loaded', res.body.range);
+        })
+        .catch(function () {
+          if (gen !== chartGen) return;
+          fig.removeAttribute('aria-busy');
+          errorBox.textContent = 'Không tải được lịch sử số đo (mất kết nối máy chủ?)';
+          errorBox.hidden = false;
+        });
+    });
+  }
+  document.querySelectorAll('#charts [data-range]').forEach(function (b) {
+    b.addEventListener('click', function () {
+      chartRange = b.getAttribute('data-range');
+      document.querySelectorAll('#charts [data-range]').forEach(function (o) {
+        o.setAttribute('aria-pressed', o === b ? 'true' : 'false');
+      });
+      loadCharts();
+    });
+  });
+  loadCharts();
+
+  // --- commands to the edge agent ------------------------------------------------------------------------
+  var commands = document.getElementById('commands');
+  if (commands) {
+    var result = document.getElementById('command-result');
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    var buttons = commands.querySelectorAll('button[data-action]');
+    var describe = function (action, body) {
+      if (body.result !== 'ok') return 'Hộp giám sát báo lỗi: ' + (body.error || 'không rõ lý do');
+      if (action === 'relearn') return body.data.message || 'Đã xoá ảnh tham chiếu; hộp sẽ học lại';
+      var cam = (body.data.cameras || {})[root.getAttribute('data-key').split('/')[2]] || {};
+      var text = cam.online ? 'Có hình' : 'Không có hình' + (cam.reason ? ' (' + cam.reason + ')' : '');
+      var probs = (cam.problems || []).map(function (p) { return OPS.data.labels.problem[p] || p; });
+      text += probs.length ? '; sự cố: ' + probs.join(', ') : '; không có sự cố';
+      if (action === 'snapshot') text = (cam.snapshot ? 'Đã chụp ảnh mới. ' : 'Chưa gửi được ảnh mới. ') + text;
+      return 'Kiểm tra xong sau ' + body.waited_s.toFixed(1) + ' giây: ' + text;
+    };
+    buttons.forEach(function (b) {
+      b.addEventListener('click', function () {
+        var action = b.getAttribute('data-action');
+        buttons.forEach(function (o) { o.disabled = true; });
+        result.hidden = false;
+        result.className = 'command-result pending';
+        result.textContent = 'Đang gửi lệnh «' + b.textContent + '» và chờ hộp giám sát trả lời…';
+        fetch('/api/v1/cameras/' + key + '/commands', {
+          method: 'POST', credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf ? csrf.content : '' },
+          body: JSON.stringify({ action: action })
+        })
+          .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
+          .then(function (res) {
+            var good = res.ok && res.body.result === 'ok';
+            result.className = 'command-result ' + (good ? 'ok' : 'failed');
+            result.textContent = res.ok ? describe(action, res.body) : res.body.error.message;
+          })
+          .catch(function () {
+            result.className = 'command-result failed';
+            result.textContent = 'Không gửi được lệnh: mất kết nối máy chủ';
+          })
+          .then(function () { buttons.forEach(function (o) { o.disabled = false; }); });
+      });
+    });
+  }
+
   var q = 'district=' + encodeURIComponent(root.getAttribute('data-district')) +
     '&commune=' + encodeURIComponent(root.getAttribute('data-commune')) + '&cameras=false';
   OPS.connect('/api/v1/events?' + q, {
@@ -97,6 +195,8 @@
         .then(function (cam) { if (cam) apply(cam); });
       // A stream that was down may have missed changes that ended where they began (ok → offline → ok).
       if (onFirstPage) refreshHistory();
+      if (connectedOnce) loadCharts();
+      connectedOnce = true;
     },
     camera: function (ev) { if (ev.camera.key === key) apply(ev.camera); },
     snapshot: function (ev) { if (ev.key === key) setSnapshot(ev.ts); }

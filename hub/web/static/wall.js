@@ -1,4 +1,5 @@
-/* Camera wall: keeps every tile in step with the live stream (no reload) and filters in the browser. */
+/* Camera wall: keeps every tile in step with the live stream (no reload) and filters in the browser. In the
+   command-room mode (body.tv) problem cameras and communes come first and pages of communes cycle. */
 (function () {
   'use strict';
   var OPS = window.OPS;
@@ -144,6 +145,7 @@
 
   function syncUrl() {
     var p = new URLSearchParams();
+    if (tv) p.set('tv', '1');
     if (fStatus.value) p.set('status', fStatus.value);
     if (fCommune.value) p.set('commune', fCommune.value);
     if (fQ.value.trim()) p.set('q', fQ.value.trim());
@@ -164,6 +166,72 @@
     });
   });
 
+  // --- command-room mode (/?tv=1): problem cameras first, pages of communes cycling on a TV ---------------
+  var tv = document.body.classList.contains('tv');
+  var RANK = { offline: 0, problem: 1, stale: 2, unknown: 3, ok: 4 };
+  var PAGE_S = 15;
+  var tvPage = 0;
+  var arrangeTimer = null;
+
+  function rank(t) { var r = RANK[t.getAttribute('data-status')]; return r === undefined ? 5 : r; }
+
+  function arrange() {
+    arrangeTimer = null;
+    var order = [];
+    groups.forEach(function (g, k) {
+      var grid = g.querySelector('.grid');
+      var ts = Array.prototype.slice.call(grid.querySelectorAll('.tile'));
+      ts.sort(function (a, b) {
+        return rank(a) - rank(b) || (a.getAttribute('data-key') < b.getAttribute('data-key') ? -1 : 1);
+      });
+      ts.forEach(function (t) { grid.appendChild(t); });
+      var bad = ts.filter(function (t) { return rank(t) <= 1; }).length;
+      order.push({ k: k, g: g, bad: bad });
+    });
+    order.sort(function (a, b) { return b.bad - a.bad || (a.k < b.k ? -1 : 1); });
+    var empty = document.getElementById('empty');
+    order.forEach(function (o) { wall.insertBefore(o.g, empty); });
+    paginate();
+  }
+
+  function scheduleArrange() {
+    if (tv && arrangeTimer === null) arrangeTimer = setTimeout(arrange, 1500);
+  }
+
+  /* Pages of whole communes that fit the screen below the header; a commune taller than the screen gets a
+     page of its own (its problem cameras come first, so they are the ones in view). */
+  function pages() {
+    var shown = [];
+    groups.forEach(function (g) { g.classList.remove('tv-off'); });
+    Array.prototype.forEach.call(wall.querySelectorAll('.group'), function (g) { if (!g.hidden) shown.push(g); });
+    var room = window.innerHeight - wall.getBoundingClientRect().top - 8;
+    var out = [], cur = [], used = 0;
+    shown.forEach(function (g) {
+      var h = g.offsetHeight + 16;
+      if (cur.length && used + h > room) { out.push(cur); cur = []; used = 0; }
+      cur.push(g);
+      used += h;
+    });
+    if (cur.length) out.push(cur);
+    return out;
+  }
+
+  function paginate() {
+    var ps = pages();
+    var label = document.getElementById('tv-page');
+    if (ps.length <= 1) { label.hidden = true; tvPage = 0; return; }
+    tvPage = tvPage % ps.length;
+    ps.forEach(function (p, i) { p.forEach(function (g) { g.classList.toggle('tv-off', i !== tvPage); }); });
+    label.hidden = false;
+    label.textContent = 'Trang ' + (tvPage + 1) + '/' + ps.length + ' · tự chuyển sau ' + PAGE_S + ' giây';
+  }
+
+  if (tv) {
+    setInterval(function () { tvPage += 1; arrange(); }, PAGE_S * 1000);
+    window.addEventListener('resize', function () { scheduleArrange(); });
+    arrange();
+  }
+
   OPS.connect('/api/v1/events', {
     hello: function (h) {
       var seen = new Set();
@@ -172,12 +240,14 @@
         if (!seen.has(k)) { t.remove(); tiles.delete(k); cams.delete(k); }
       });
       applyFilters();
+      if (tv) arrange();
     },
     camera: function (ev) {
       var cam = ev.camera;
       cams.set(cam.key, cam);
       updateTile(cam);
       applyFilters();
+      scheduleArrange();
     },
     snapshot: function (ev) {
       var cam = cams.get(ev.key);
