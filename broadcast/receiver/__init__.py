@@ -1,0 +1,1 @@
+"""The loudspeaker receiver agent (`python -m broadcast.receiver`): see docs/RECEIVER.md."""

@@ -1,0 +1,360 @@
+"""The receiver agent: MQTT link (Last Will, reconnect), disk outbox for events, commands, health, the engine.
+
+Reuses the edge agent's link (`edge_agent.link`: one paho thread that hands everything to asyncio through
+`_post`), its publisher (outbox onto the wire, in order, after PUBACK) and its crash-safe disk outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from broadcast.receiver.cache import MB, AudioCache
+from broadcast.receiver.commands import BadCommand, parse_command
+from broadcast.receiver.config import ReceiverConfig, resolve
+from broadcast.receiver.engine import Engine
+from broadcast.receiver.player import volume_gain
+from contract import (
+    Channel,
+    FailReason,
+    PreparePlaylist,
+    SpeakerCommand,
+    SpeakerEvent,
+    SpeakerHealth,
+    SpeakerStatus,
+    StopData,
+    VolumeData,
+    encode,
+)
+from contract.payloads import TS_MAX, TS_MIN
+from contract.topics import speaker_topic
+from edge_agent.diskqueue import DiskOutbox, open_outbox
+from edge_agent.link import Incoming, LinkEvent, MqttLink
+from edge_agent.outbox import OutMessage
+from edge_agent.publisher import Publisher
+from edge_agent.status import VERSION
+
+log = logging.getLogger(__name__)
+
+COMMAND_QUEUE = 64
+DRAIN_ON_STOP_S = 2.0
+OFFLINE_ACK_S = 2.0
+STATS_EVERY_S = 300.0
+AMPLIFIER_STATES = ("on", "off", "fault")
+
+
+@dataclass
+class Counters:
+    commands: int = 0
+    commands_rejected: int = 0
+    events: int = 0
+    events_unsendable: int = 0  # could not be built (system clock not set): logged
+    health_sent: int = 0
+
+
+class ReceiverAgent:
+    def __init__(
+        self, config: ReceiverConfig, base_dir: Path, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.clock = clock
+        self.boot = secrets.token_hex(6)
+        self.seq = 0
+        r = config.receiver
+        self.status_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.STATUS))
+        self.health_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.HEALTH))
+        self.cmd_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.CMD))
+        self.event_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.EVENT))
+        cache_dir = resolve(base_dir, config.cache.dir)
+        self.cache = AudioCache(cache_dir, int(config.cache.max_mb * MB))
+        self.state_file = cache_dir / "state.json"
+        self.volume = self._load_volume()
+        outbox_cfg = config.outbox
+        if outbox_cfg.path is None:  # a receiver always keeps its events on disk: default beside the cache
+            outbox_cfg = outbox_cfg.model_copy(update={"path": cache_dir / "outbox.sqlite3"})
+        # Raises DiskQueueError when the queue file cannot be opened.
+        self.outbox = open_outbox(outbox_cfg, base_dir)
+        self.counters = Counters()
+        self.engine = Engine(
+            config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), clock
+        )
+        self.link = MqttLink(
+            config.mqtt, config.client_id, self.status_topic, self._offline_payload, self._post
+        )
+        self.publisher = Publisher(self.link, self.outbox, self._on_link_up, self._on_incoming)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: asyncio.Queue[LinkEvent] = asyncio.Queue()
+        self._commands: asyncio.Queue[Incoming] = asyncio.Queue(COMMAND_QUEUE)
+
+    # --- the one place where the paho thread hands over to asyncio -------------------------------------------
+
+    def _post(self, event: LinkEvent) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:
+            pass  # the loop closed while shutting down
+
+    # --- life cycle --------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> int:
+        self._loop = asyncio.get_running_loop()
+        r = self.config.receiver
+        log.info(
+            "receiver starting id=%s %s/%s boot=%s broker=%s:%d sink=%s volume=%d",
+            r.id,
+            r.district,
+            r.commune,
+            self.boot,
+            self.config.mqtt.host,
+            self.config.mqtt.port,
+            self.config.sink.type,
+            self.volume,
+        )
+        self.link.start()
+        background = [
+            asyncio.create_task(self._consume_link(), name="link-events"),
+            asyncio.create_task(self._consume_commands(), name="commands"),
+            asyncio.create_task(self._health_forever(), name="health"),
+            asyncio.create_task(self._stats_forever(), name="stats"),
+        ]
+        await self.engine.resume()
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *background], return_when=asyncio.FIRST_COMPLETED)
+        failed = False
+        for task in done:
+            if task is not stopped:
+                failed = True
+                log.error("internal task %s ended: %r", task.get_name(), task.exception())
+        stopped.cancel()
+        await self._shutdown(background)
+        return 1 if failed else 0
+
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+        log.info("stopping")
+        await self.engine.close()
+        await self.publisher.drain(DRAIN_ON_STOP_S)
+        if self.publisher.gen is not None and self._clock_ok():
+            offline = OutMessage(self.status_topic, self._offline_payload(), qos=1, retain=True)
+            if not await self.publisher.publish_and_wait(offline, OFFLINE_ACK_S):
+                log.warning("broker did not acknowledge the offline status")
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        if isinstance(self.outbox, DiskOutbox):
+            if len(self.outbox):
+                log.info("%d unsent events stay in %s for the next start", len(self.outbox), self.outbox.path)
+            await asyncio.to_thread(self.outbox.close)
+        await asyncio.to_thread(self.link.stop)
+        self._log_stats()
+        log.info("stopped")
+
+    # --- link ------------------------------------------------------------------------------------------------
+
+    async def _consume_link(self) -> None:
+        while True:
+            self.publisher.handle(await self._events.get())
+
+    def _on_link_up(self, gen: int) -> None:
+        if not self.link.subscribe(gen, self.cmd_topic, 1):
+            log.error("could not subscribe to %s", self.cmd_topic)
+        if self._clock_ok():
+            status = self._status("online")
+            if self.publisher.publish_now(OutMessage(self.status_topic, status, qos=1, retain=True)) is None:
+                log.warning("could not publish the online status")
+
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
+        r = self.config.receiver
+        return encode(
+            SpeakerStatus(
+                state=state, ts=self.clock(), version=VERSION, boot=self.boot, name=r.name, village=r.village
+            )
+        )
+
+    def _offline_payload(self) -> bytes:
+        return self._status("offline")  # raises ValueError while the clock is unset: the link waits
+
+    def _clock_ok(self) -> bool:
+        return TS_MIN <= self.clock() <= TS_MAX
+
+    # --- events ------------------------------------------------------------------------------------------------
+
+    async def _emit(
+        self,
+        event: str,
+        airing: str | None,
+        transaction: str | None,
+        data: dict[str, Any],
+        error: str | None = None,
+        ts: float | None = None,
+    ) -> None:
+        """Into the disk outbox with the time it happened; the link sends it now or after a reconnect."""
+        try:
+            payload = SpeakerEvent.model_validate(
+                {
+                    "event": event,
+                    "ts": ts if ts is not None else self.clock(),
+                    "transaction": transaction,
+                    "airing": airing,
+                    "data": data,
+                    "error": error[:500] if error else None,
+                }
+            )
+        except ValidationError as exc:
+            self.counters.events_unsendable += 1
+            log.error("event %s for %s not sent: %s", event, airing, exc)
+            return
+        self.counters.events += 1
+        await self.publisher.enqueue(OutMessage(self.event_topic, encode(payload)))
+
+    # --- commands ------------------------------------------------------------------------------------------
+
+    def _on_incoming(self, event: Incoming) -> None:
+        try:
+            self._commands.put_nowait(event)
+        except asyncio.QueueFull:
+            self.counters.commands_rejected += 1
+            log.warning("command refused: %d commands waiting already", COMMAND_QUEUE)
+
+    async def _consume_commands(self) -> None:
+        """One at a time, in arrival order (a stop right after a prepare applies to it)."""
+        while True:
+            incoming = await self._commands.get()
+            try:
+                await self._handle(incoming)
+            except Exception:
+                log.exception("command failed")
+
+    async def _handle(self, incoming: Incoming) -> None:
+        cmd = parse_command(incoming.topic, incoming.payload, self.cmd_topic)
+        if isinstance(cmd, BadCommand):
+            self.counters.commands_rejected += 1
+            log.warning("command rejected: %s", cmd.error)
+            if cmd.transaction is not None:
+                data = {"reason": FailReason.INVALID.value}
+                await self._emit("failed", cmd.airing, cmd.transaction, data, error=cmd.error)
+            return
+        self.counters.commands += 1
+        log.info("command %s transaction=%s", cmd.action, cmd.transaction)
+        await self._execute(cmd)
+
+    async def _execute(self, cmd: SpeakerCommand) -> None:
+        data = cmd.data
+        if isinstance(data, PreparePlaylist):
+            await self.engine.prepare(cmd.transaction, data)
+        elif isinstance(data, StopData):
+            if not await self.engine.stop(cmd.transaction, data.airing):
+                what = f"chương trình {data.airing}" if data.airing else "chương trình nào đang phát"
+                await self._emit("reply", data.airing, cmd.transaction, {}, error=f"Không có {what}")
+        elif isinstance(data, VolumeData):
+            self.volume = data.volume
+            await asyncio.to_thread(self._save_volume)
+            log.info("volume set to %d", self.volume)
+            await self._emit("reply", None, cmd.transaction, {"volume": self.volume})
+
+    # --- volume ------------------------------------------------------------------------------------------
+
+    def _load_volume(self) -> int:
+        try:
+            value = json.loads(self.state_file.read_text(encoding="utf-8"))["volume"]
+            if isinstance(value, int) and 0 <= value <= 100:
+                return value
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("state file %s unreadable (%s): volume from the config", self.state_file, exc)
+        return self.config.playback.volume
+
+    def _save_volume(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"volume": self.volume}), encoding="utf-8")
+        tmp.replace(self.state_file)
+
+    # --- health --------------------------------------------------------------------------------------------
+
+    async def _health_forever(self) -> None:
+        while True:
+            await self.publish_health()
+            await asyncio.sleep(self.config.health.interval_s)
+
+    async def publish_health(self) -> None:
+        """Only while connected and straight onto the wire: an old health report has no value later."""
+        if self.publisher.gen is None or not self._clock_ok():
+            return
+        readings = await asyncio.to_thread(self._read_device)
+        health = SpeakerHealth(
+            ts=self.clock(),
+            seq=self.seq,
+            volume=self.volume,
+            playing=self.engine.playing,
+            cache_mb=self.cache.size_mb,
+            queue=len(self.outbox),
+            **readings,
+        )
+        self.seq += 1
+        if self.publisher.publish_now(OutMessage(self.health_topic, encode(health))) is not None:
+            self.counters.health_sent += 1
+
+    def _read_device(self) -> dict[str, Any]:
+        """Blocking reads (disk usage, amplifier and modem files): in a thread."""
+        h = self.config.health
+        out: dict[str, Any] = {"disk_free_mb": round(shutil.disk_usage(self.cache.dir).free / MB, 1)}
+        amp: str | None = "on" if self.engine.playing else "off"
+        if self.engine.sink_failed:
+            amp = "fault"
+        if h.amplifier_file is not None:
+            text = _read_small(resolve(self.base_dir, h.amplifier_file))
+            amp = text if text in AMPLIFIER_STATES else None
+        out["amplifier"] = amp
+        if h.signal_file is not None:
+            text = _read_small(resolve(self.base_dir, h.signal_file))
+            try:
+                dbm = float(text) if text is not None else None
+            except ValueError:
+                dbm = None
+            out["signal_dbm"] = dbm if dbm is not None and -150 <= dbm <= 0 else None
+        return out
+
+    # --- statistics ----------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **asdict(self.counters),
+            **asdict(self.publisher.counters),
+            **self.engine.counts,
+            "downloads": self.engine.downloader.downloads,
+            "download_retries": self.engine.downloader.retries,
+            "cache_mb": self.cache.size_mb,
+            "cache_evicted": self.cache.evicted,
+            "outbox": len(self.outbox),
+            "outbox_dropped": self.outbox.dropped,
+            "connected": self.publisher.gen is not None,
+        }
+
+    def _log_stats(self) -> None:
+        log.info("stats %s", " ".join(f"{k}={v}" for k, v in self.stats().items()))
+
+    async def _stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            self._log_stats()
+
+
+def _read_small(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[:64].strip().lower()
+    except OSError:
+        return None

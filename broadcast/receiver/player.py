@@ -1,0 +1,189 @@
+"""One playback in its own thread: open the sink early, wait for the exact instant, then feed PCM in real time.
+
+Timing: the first block is read from disk before the wait; the thread sleeps until `spin_s` before `start_at`
+and busy-waits the rest on the wall clock (which NTP disciplines on every receiver), so the first block goes to
+the sink within a fraction of a millisecond of `start_at` when the machine is not overloaded. The instant of that
+write is `first_sample_at`. A stop is seen between two blocks (`block_ms`, 20 ms by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from broadcast.receiver.pcm import SAMPLE_BYTES, Programme
+from broadcast.receiver.sinks import Sink, SinkError
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 256 * 1024
+
+
+def volume_gain(volume: int) -> float:
+    """Amplitude gain for a 0–100 volume: squared, close to how loud it sounds (50 → −12 dB, 0 → mute)."""
+    return (max(0, min(100, volume)) / 100.0) ** 2
+
+
+def apply_gain(block: bytes, gain: float) -> bytes:
+    if gain >= 0.999:
+        return block
+    samples = np.frombuffer(block, dtype="<i2").astype(np.float32) * gain
+    out: bytes = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+    return out
+
+
+def blocks_of(programme: Programme, block_bytes: int) -> Iterator[bytes]:
+    """The programme as equal blocks (the last one shorter), reading each file as it comes."""
+    pending = bytearray()
+    for seg in programme.segments:
+        if seg.path is None:
+            left = seg.nbytes
+            while left:
+                take = min(left, block_bytes - len(pending))
+                pending += bytes(take)
+                left -= take
+                if len(pending) == block_bytes:
+                    yield bytes(pending)
+                    pending.clear()
+            continue
+        with seg.path.open("rb") as f:
+            left = seg.nbytes
+            while left > 0:
+                chunk = f.read(min(READ_SIZE, left))
+                if not chunk:
+                    break  # the file is shorter than when it was prepared: play what is there
+                left -= len(chunk)
+                pending += chunk
+                while len(pending) >= block_bytes:
+                    yield bytes(pending[:block_bytes])
+                    del pending[:block_bytes]
+    if pending:
+        yield bytes(pending[: len(pending) - len(pending) % SAMPLE_BYTES])
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: Literal["finished", "stopped", "failed"]
+    first_sample_at: float | None
+    played_s: float
+    error: str | None = None
+
+
+class Player:
+    def __init__(
+        self,
+        programme: Programme,
+        sink: Sink,
+        start_at: float,
+        block_ms: float,
+        spin_ms: float,
+        gain: Callable[[], float],
+        on_started: Callable[[float], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.programme = programme
+        self.sink = sink
+        self.start_at = start_at
+        frames = max(1, round(programme.rate * block_ms / 1000))
+        self.block_bytes = frames * SAMPLE_BYTES
+        self.block_s = frames / programme.rate
+        self.spin_s = spin_ms / 1000
+        self.gain = gain
+        self.on_started = on_started
+        self.clock = clock
+        self._stop = threading.Event()
+        self.played_bytes = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def played_s(self) -> float:
+        return self.played_bytes / (SAMPLE_BYTES * self.programme.rate)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Outcome]:
+        """Run in a new thread; the future resolves on `loop` when the playback is over."""
+        done: asyncio.Future[Outcome] = loop.create_future()
+
+        def body() -> None:
+            outcome = self.run()
+            try:
+                loop.call_soon_threadsafe(_resolve, done, outcome)
+            except RuntimeError:
+                pass  # the loop is gone (shutdown)
+
+        threading.Thread(target=body, name="player", daemon=True).start()
+        return done
+
+    def run(self) -> Outcome:
+        first: float | None = None
+        try:
+            self.sink.open()
+            blocks = blocks_of(self.programme, self.block_bytes)
+            block = next(blocks, None)
+            if block is None:
+                self.sink.close()
+                return Outcome("failed", None, 0.0, "chương trình rỗng")
+            if not self._wait_until(self.start_at):
+                self.sink.abort()
+                return Outcome("stopped", None, 0.0)
+            first = self.clock()
+            self.sink.write(apply_gain(block, self.gain()))
+            self.played_bytes += len(block)
+            self.on_started(first)
+            if not self._feed(blocks):
+                self.sink.abort()
+                return Outcome("stopped", first, self.played_s)
+            self.sink.close()
+            return Outcome("finished", first, self.played_s)
+        except (SinkError, OSError) as exc:
+            log.error("playback failed: %s", exc)
+            try:
+                self.sink.abort()
+            except OSError:
+                pass
+            return Outcome("failed", first, self.played_s, str(exc))
+
+    def _wait_until(self, t: float) -> bool:
+        while True:
+            left = t - self.clock()
+            if left <= self.spin_s:
+                break
+            if self._stop.wait(min(left - self.spin_s, 0.25)):
+                return False
+        while self.clock() < t:
+            pass
+        return not self._stop.is_set()
+
+    def _feed(self, blocks: Iterator[bytes]) -> bool:
+        """Write the rest in real time; False when stopped."""
+        origin = time.perf_counter()
+        n = 1
+        paced = self.sink.paced
+        for block in blocks:
+            if paced:
+                delay = origin + n * self.block_s - time.perf_counter()
+                if delay > 0 and self._stop.wait(delay):
+                    return False
+            if self._stop.is_set():
+                return False
+            self.sink.write(apply_gain(block, self.gain()))
+            self.played_bytes += len(block)
+            n += 1
+        if paced:  # the last block is heard until its end
+            delay = origin + self.played_s - time.perf_counter()
+            if delay > 0 and self._stop.wait(delay):
+                return False
+        return True
+
+
+def _resolve(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not fut.done():
+        fut.set_result(outcome)
