@@ -308,6 +308,7 @@ def save_programme(
     submit: bool = False,
     resolution: str = "none",
     version: int | None = None,
+    ignore_conflicts: bool = False,
 ) -> SaveResult:
     """Creates (programme_id None) or edits a programme. `resolution`: none (conflicts → refused with the list),
     after (shift later until free) or replace (take the other occurrences' place on the shared speakers)."""
@@ -328,7 +329,10 @@ def save_programme(
             )
         before = snapshot(p, item_ids(s, p.id))
     durations = [c.duration_s for c in contents]
-    inp, conflicts, shifted = _resolve(s, inp, durations, programme_id, resolution, now, tz, horizon_days)
+    conflicts: list[Conflict] = []
+    shifted = 0.0
+    if not ignore_conflicts:  # an emergency aired now preempts whatever plays: nothing to resolve
+        inp, conflicts, shifted = _resolve(s, inp, durations, programme_id, resolution, now, tz, horizon_days)
     if conflicts and resolution != "replace":
         return SaveResult(None, conflicts)
     if p is None:

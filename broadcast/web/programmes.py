@@ -1,0 +1,481 @@
+"""/api/v1/programmes: create, edit, submit, approve/reject, cancel, review, emergency air-now, calendar.
+
+Writes take JSON bodies (session cookie + X-CSRF-Token header, or a bearer token). A save that collides with
+another programme on the same speakers answers 409 with the conflicts and a suggested resolution; the client
+sends it again with `"resolution": "after"` (play after: shifted later until free) or `"replace"` (take the
+other occurrences' place on the shared speakers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from broadcast.conflicts import Conflict
+from broadcast.programme_input import ProgrammeError, parse_programme
+from broadcast.programme_ops import (
+    SaveResult,
+    approve_programme,
+    cancel_programme,
+    reject_programme,
+    review_emergency,
+    save_programme,
+    submit_programme,
+)
+from broadcast.programmes import STATES, Programme
+from broadcast.scheduler import BroadcastScheduler
+from broadcast.web import programme_views as views
+from hub.auth import Principal
+from hub.openapi import ApiRoute, Param
+from hub.web import params
+from hub.web.access import Perm, has_perm, in_scope, principal, requires
+from hub.web.context import ctx
+from hub.web.errors import ApiError, bad_parameter, not_found
+from hub.web.jsonout import json_response
+
+log = logging.getLogger("broadcast.web")
+RESOLUTIONS = ("none", "after", "replace")
+MAX_COMMENT = 1000
+ID = "{id:[0-9]{1,9}}"
+
+
+def scheduler_of(request: web.Request) -> BroadcastScheduler | None:
+    hub = ctx(request).hub
+    service = getattr(hub, "broadcast", None) if hub is not None else None
+    sched = getattr(service, "scheduler", None)
+    return sched if isinstance(sched, BroadcastScheduler) else None
+
+
+async def _reload(request: web.Request) -> None:
+    sched = scheduler_of(request)
+    if sched is not None:
+        try:
+            await sched.reload()
+        except Exception:  # the change is saved; the leader replans from the revision bump anyway
+            log.exception("scheduler reload after a programme change failed")
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Nội dung gửi lên phải là JSON (application/json)")
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise bad_parameter("body", "không phải JSON hợp lệ") from None
+    if not isinstance(body, dict):
+        raise bad_parameter("body", "cần một đối tượng JSON")
+    return body
+
+
+def _comment(body: dict[str, Any]) -> str | None:
+    allowed = {"comment", "confirm"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise bad_parameter(unknown[0], "trường không được hỗ trợ")
+    v = body.get("comment")
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    if not isinstance(v, str) or len(v) > MAX_COMMENT:
+        raise bad_parameter("comment", f"phải là chữ, tối đa {MAX_COMMENT} ký tự")
+    return v.strip()
+
+
+def _error(exc: ProgrammeError) -> web.Response:
+    return json_response(
+        {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}, status=exc.status
+    )
+
+
+def _conflict_response(conflicts: list[Conflict], inp_priority: str) -> web.Response:
+    suggestion = "replace" if any(c.suggestion == "replace" for c in conflicts) else "after"
+    n = len({(c.other_id, c.other_start) for c in conflicts})
+    return json_response(
+        {
+            "error": {
+                "code": "conflict",
+                "message": f"Trùng giờ phát với {n} lượt phát khác trên cùng cụm loa; chọn phát sau, thay thế "
+                "hoặc huỷ",
+            },
+            "conflicts": [c.to_json() for c in conflicts[:100]],
+            "suggestion": suggestion,
+            "priority": inp_priority,
+        },
+        status=409,
+    )
+
+
+def _loaded(s: Session, who: Principal, programme_id: int) -> Programme:
+    p = s.get(Programme, programme_id)
+    if p is None or not in_scope(who, p.district, p.commune):
+        raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
+    return p
+
+
+def _count(request: web.Request, what: str, exc: ProgrammeError) -> None:
+    c = ctx(request)
+    c.count(f"programme_rejected_{exc.code}")
+    log.info(
+        "programme %s refused for %s: %s (%s)", what, principal(request).username, exc.message, exc.field
+    )
+
+
+# writes ------------------------------------------------------------------------------------------------------
+
+
+async def _save(request: web.Request, programme_id: int | None) -> web.Response:
+    c, who = ctx(request), principal(request)
+    body = await _body(request)
+    now = c.clock()
+    cfg = c.config.broadcast.schedule
+    resolution = body.get("resolution", "none")
+    submit = body.get("submit", False)
+    version = body.get("version")
+    try:
+        if resolution not in RESOLUTIONS:
+            raise ProgrammeError("resolution", "Cách xử lý trùng lịch phải là: none, after hoặc replace")
+        if not isinstance(submit, bool):
+            raise ProgrammeError("submit", "submit phải là true hoặc false")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise ProgrammeError("version", "version phải là số nguyên")
+        inp = parse_programme(body, now.replace(tzinfo=UTC), c.tz)
+        if not in_scope(who, inp.district, inp.commune):
+            raise ProgrammeError("commune", "Xã này nằm ngoài phạm vi quản lý của bạn", 403, "forbidden")
+
+        def run(s: Any) -> tuple[SaveResult, dict[str, Any] | None]:
+            if programme_id is not None:
+                _loaded(s, who, programme_id)
+            res = save_programme(
+                s,
+                inp,
+                who.username,
+                now,
+                c.tz,
+                cfg.conflict_horizon_days,
+                programme_id=programme_id,
+                submit=submit,
+                resolution=resolution,
+                version=version,
+            )
+            detail = views.programme_detail(s, res.programme, now, c.tz) if res.programme else None
+            return res, detail
+
+        res, detail = await c.db.run(run)
+    except ProgrammeError as exc:
+        _count(request, "save", exc)
+        return _error(exc)
+    if detail is None:
+        c.count("programme_conflicts")
+        return _conflict_response(res.conflicts, str(inp.priority))
+    await _reload(request)
+    detail["shifted_by_s"] = res.shifted_by_s
+    detail["replaced"] = [x.to_json() for x in res.conflicts]
+    return json_response(detail, status=201 if programme_id is None else 200)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def create_programme(request: web.Request) -> web.Response:
+    return await _save(request, None)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def update_programme(request: web.Request) -> web.Response:
+    return await _save(request, int(request.match_info["id"]))
+
+
+async def _act(request: web.Request, what: str, require_comment: bool = False) -> web.Response:
+    c, who = ctx(request), principal(request)
+    body = await _body(request)
+    pid = int(request.match_info["id"])
+    now = c.clock()
+    try:
+        comment = _comment(body)
+
+        def run(s: Any) -> dict[str, Any]:
+            p = _loaded(s, who, pid)
+            if what == "submit":
+                submit_programme(s, p, who.username, now)
+            elif what == "approve":
+                approve_programme(s, p, who, comment, now, c.tz)
+            elif what == "reject":
+                reject_programme(s, p, who, comment, now)
+            elif what == "cancel":
+                cancel_programme(s, p, who.username, comment, now)
+            elif what == "review":
+                review_emergency(s, p, who, comment, now)
+            return views.programme_detail(s, p, now, c.tz)
+
+        detail = await c.db.run(run)
+    except ProgrammeError as exc:
+        _count(request, what, exc)
+        return _error(exc)
+    await _reload(request)
+    return json_response(detail)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def submit(request: web.Request) -> web.Response:
+    return await _act(request, "submit")
+
+
+@requires(Perm.APPROVE_BROADCASTS)
+async def approve(request: web.Request) -> web.Response:
+    return await _act(request, "approve")
+
+
+@requires(Perm.APPROVE_BROADCASTS)
+async def reject(request: web.Request) -> web.Response:
+    return await _act(request, "reject")
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def cancel(request: web.Request) -> web.Response:
+    who = principal(request)
+    if not (has_perm(who, Perm.EDIT_BROADCASTS) or has_perm(who, Perm.APPROVE_BROADCASTS)):
+        raise ApiError(403, "forbidden", "Chỉ người soạn hoặc người duyệt mới huỷ được chương trình")
+    return await _act(request, "cancel")
+
+
+@requires(Perm.APPROVE_BROADCASTS)
+async def review(request: web.Request) -> web.Response:
+    return await _act(request, "review")
+
+
+@requires(Perm.AIR_EMERGENCY)
+async def air_now(request: web.Request) -> web.Response:
+    """Emergency: airs the programme at once (no prior approval); body {"confirm": true}."""
+    c, who = ctx(request), principal(request)
+    body = await _body(request)
+    pid = int(request.match_info["id"])
+    try:
+        _comment(body)
+        if body.get("confirm") is not True:
+            raise ProgrammeError("confirm", "Cần xác nhận phát khẩn cấp (confirm: true)")
+        await c.db.run(lambda s: _loaded(s, who, pid))
+        sched = scheduler_of(request)
+        if sched is None:
+            raise ProgrammeError(
+                "scheduler",
+                "Bộ lập lịch phát thanh không chạy trên máy chủ này; không phát được",
+                503,
+                "unavailable",
+            )
+        airing = await sched.air_now(pid, who.username)
+    except ProgrammeError as exc:
+        _count(request, "air_now", exc)
+        return _error(exc)
+    log.warning("emergency airing %s of programme %d by %s", airing, pid, who.username)
+    c.count("programme_emergency_aired")
+    detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
+    detail["airing_id"] = airing
+    return json_response(detail, status=201)
+
+
+@requires(Perm.AIR_EMERGENCY)
+async def create_emergency(request: web.Request) -> web.Response:
+    """Emergency in one step: a `now` programme at emergency priority, created and aired at once; body as for
+    create (schedule/priority are set here) plus {"confirm": true}."""
+    c, who = ctx(request), principal(request)
+    body = await _body(request)
+    now = c.clock()
+    try:
+        if body.pop("confirm", None) is not True:
+            raise ProgrammeError("confirm", "Cần xác nhận phát khẩn cấp (confirm: true)")
+        body.update(schedule={"kind": "now"}, priority="emergency", repeats=body.get("repeats", 1))
+        inp = parse_programme(body, now.replace(tzinfo=UTC), c.tz)
+        if not in_scope(who, inp.district, inp.commune):
+            raise ProgrammeError("commune", "Xã này nằm ngoài phạm vi quản lý của bạn", 403, "forbidden")
+        sched = scheduler_of(request)
+        if sched is None:
+            raise ProgrammeError(
+                "scheduler",
+                "Bộ lập lịch phát thanh không chạy trên máy chủ này; không phát được",
+                503,
+                "unavailable",
+            )
+        cfg = c.config.broadcast.schedule
+
+        def run(s: Any) -> int:
+            res = save_programme(
+                s, inp, who.username, now, c.tz, cfg.conflict_horizon_days, ignore_conflicts=True
+            )
+            assert res.programme is not None
+            return res.programme.id
+
+        pid = await c.db.run(run)
+        airing = await sched.air_now(pid, who.username)
+    except ProgrammeError as exc:
+        _count(request, "emergency", exc)
+        return _error(exc)
+    log.warning("emergency programme %d aired as %s by %s", pid, airing, who.username)
+    c.count("programme_emergency_aired")
+    detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
+    detail["airing_id"] = airing
+    return json_response(detail, status=201)
+
+
+# reads -------------------------------------------------------------------------------------------------------
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def list_programmes(request: web.Request) -> web.Response:
+    c, who = ctx(request), principal(request)
+    f = views.ListFilter(
+        district=params.slug(request, "district"),
+        commune=params.slug(request, "commune"),
+        state=params.choice(request, "state", STATES),
+        needs_review=params.boolean(request, "needs_review", False)
+        if params.one(request, "needs_review")
+        else None,
+        limit=params.integer(request, "limit", 100, 1, views.MAX_LIST),
+    )
+    items = await c.db.run(lambda s: views.list_programmes(s, who, f))
+    return json_response({"items": items})
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def get_programme(request: web.Request) -> web.Response:
+    c, who = ctx(request), principal(request)
+    pid = int(request.match_info["id"])
+    try:
+        detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
+    except ProgrammeError as exc:
+        raise not_found(exc.message) from None
+    return json_response(detail)
+
+
+def week_param(request: web.Request) -> datetime:
+    v = params.one(request, "week")
+    c = ctx(request)
+    if not v:
+        return c.clock().replace(tzinfo=UTC).astimezone(c.tz)
+    try:
+        return datetime.fromisoformat(v).replace(tzinfo=c.tz)
+    except ValueError:
+        raise bad_parameter("week", f"{v[:20]!r} không phải ngày dạng YYYY-MM-DD") from None
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def get_calendar(request: web.Request) -> web.Response:
+    c, who = ctx(request), principal(request)
+    district, commune = params.slug(request, "district"), params.slug(request, "commune")
+    monday = views.week_start(week_param(request).date())
+    data = await c.db.run(lambda s: views.calendar(s, who, district, commune, monday, c.tz))
+    return json_response(data)
+
+
+_AREA = (
+    Param("district", "Only this district (slug)", {"type": "string"}),
+    Param("commune", "Only this commune (slug)", {"type": "string"}),
+)
+_ID = (Param("id", "Programme id", {"type": "integer"}, where="path"),)
+_PROGRAMME = {"type": "object", "description": "Programme with items, steps, airings, upcoming occurrences"}
+_WRITE_ERRORS = (400, 401, 403, 404, 409)
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/programmes",
+        list_programmes,
+        "Programmes in scope, newest first",
+        (
+            *_AREA,
+            Param("state", "Only this state", {"type": "string", "enum": list(STATES)}),
+            Param(
+                "needs_review", "Emergencies aired without approval, not reviewed yet", {"type": "boolean"}
+            ),
+            Param("limit", "At most this many (1–500, default 100)", {"type": "integer"}),
+        ),
+    ),
+    ApiRoute(
+        "POST",
+        "/programmes",
+        create_programme,
+        "Create a programme (JSON: district, commune, title, items, target_kind, target_ids, schedule, repeats, "
+        "gap_s, priority, submit, resolution); 409 lists conflicts",
+        (),
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        "/programmes/emergency",
+        create_emergency,
+        "Emergency: create a programme and air it at once without prior approval (JSON as for create, plus "
+        "confirm: true); recorded and listed for review",
+        (),
+        _PROGRAMME,
+        errors=(*_WRITE_ERRORS, 503),
+    ),
+    ApiRoute(
+        "GET",
+        "/programmes/calendar",
+        get_calendar,
+        "Occurrences and airings of one local week (Monday first)",
+        (*_AREA, Param("week", "Any date of the week, YYYY-MM-DD (default: this week)", {"type": "string"})),
+    ),
+    ApiRoute(
+        "GET", f"/programmes/{ID}", get_programme, "One programme", _ID, _PROGRAMME, errors=(401, 403, 404)
+    ),
+    ApiRoute(
+        "PUT",
+        f"/programmes/{ID}",
+        update_programme,
+        "Edit a programme (same body as create, plus version); an approved one goes back to pending approval",
+        _ID,
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST", f"/programmes/{ID}/submit", submit, "Send for approval", _ID, _PROGRAMME, errors=_WRITE_ERRORS
+    ),
+    ApiRoute(
+        "POST",
+        f"/programmes/{ID}/approve",
+        approve,
+        "Approve (not by its creator or last editor); JSON {comment}",
+        _ID,
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        f"/programmes/{ID}/reject",
+        reject,
+        "Reject; JSON {comment} (required)",
+        _ID,
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        f"/programmes/{ID}/cancel",
+        cancel,
+        "Cancel; JSON {comment}",
+        _ID,
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        f"/programmes/{ID}/review",
+        review,
+        "Mark an emergency aired without approval as reviewed; JSON {comment}",
+        _ID,
+        _PROGRAMME,
+        errors=_WRITE_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        f"/programmes/{ID}/air-now",
+        air_now,
+        "Emergency: air at once without prior approval; JSON {confirm: true}",
+        _ID,
+        _PROGRAMME,
+        errors=(*_WRITE_ERRORS, 503),
+    ),
+]
