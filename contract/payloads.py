@@ -106,6 +106,9 @@ class EdgeStatus(Model):
     inventory: list[CameraInfo] | None = Field(
         default=None, max_length=2000, description="Cameras this agent watches (sent with state=online)"
     )
+    disk_free_mb: float | None = Field(
+        default=None, ge=0, description="Free space (MiB) on the disk holding the agent's queue and data"
+    )
 
 
 class CameraHealth(Model):

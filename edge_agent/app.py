@@ -29,6 +29,7 @@ from edge_agent.health import (
     build_health,
     clock_is_sane,
     describe_key,
+    recheck_first,
     snapshot_properties,
     snapshot_wanted,
     state_key,
@@ -41,7 +42,7 @@ from edge_agent.publisher import Publisher
 from edge_agent.redact import Redactor, redact_url
 from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
-from edge_agent.status import check_publishable, status_payload
+from edge_agent.status import check_publishable, free_mb, status_payload
 from edge_agent.workers import WorkerPool, probe_in_pool
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ MAX_COMMANDS_IN_PROGRESS = 16
 DRAIN_ON_STOP_S = 1.5  # time given to the backlog before the offline status on shutdown
 OFFLINE_ACK_S = 2.0
 STATS_EVERY_S = 300.0
+STATUS_EVERY_S = 60.0  # the retained status is refreshed so the hub sees the queue drain and the disk fill
 ERROR_MAX = 500
 CLOCK_WRONG = "Đồng hồ hệ thống của hộp sai (chưa đồng bộ NTP): chưa gửi được kết quả"
 
@@ -84,6 +86,13 @@ class EdgeAgent:
         # Raises DiskQueueError when the queue file cannot be opened.
         self.outbox = open_outbox(config.outbox, config_path.parent if config_path else Path.cwd())
         self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
+        # Free space reported in the status is that of the disk holding the queue (or the config's directory).
+        self.data_dir = (
+            self.outbox.path.parent
+            if isinstance(self.outbox, DiskOutbox)
+            else (config_path.parent if config_path else Path.cwd())
+        )
+        self._rechecking: set[str] = set()  # cameras whose failed probe waits for a second look
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
         self.references = ReferenceStore(config.reference.dir, config_path.parent if config_path else None)
@@ -141,6 +150,7 @@ class EdgeAgent:
             asyncio.create_task(self._consume_events(), name="link-events"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._log_stats_forever(), name="stats"),
+            asyncio.create_task(self._status_forever(), name="status"),
         ]
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *background], return_when=asyncio.FIRST_COMPLETED)
@@ -221,6 +231,7 @@ class EdgeAgent:
             self.outbox.dropped,
             sup.restarts,
             sup.failing,
+            free_mb(self.data_dir),  # one statvfs: microseconds, not worth a thread
         )
         if self.publisher.publish_now(OutMessage(self.status_topic, payload, qos=1, retain=True)) is None:
             log.warning("could not publish the online status")
@@ -245,6 +256,16 @@ class EdgeAgent:
         self.counters.probes += 1
         if not self._clock_ok(now):
             return {"camera": cam.id, "error": CLOCK_WRONG}
+        state = self.cameras.setdefault(cam.id, CameraState())
+        recheck_s = min(cfg.probe.recheck_s, cfg.probe.interval_s)  # never later than its next regular probe
+        if recheck_first(state.last_key, result.online, cam.id in self._rechecking, forced, recheck_s):
+            self._rechecking.add(cam.id)
+            self.scheduler.recheck(cam.id, recheck_s)
+            log.info(
+                "camera %s: probe failed (%s), looking again in %.0f s", cam.id, result.reason, recheck_s
+            )
+            return {"camera": cam.id, "online": False, "rechecking": True, "reason": result.reason}
+        self._rechecking.discard(cam.id)
         judge = await self._judge_of(cam)
         problems = judge.step(result, cam.expected_fps, cfg.thresholds_of(cam), now)
         await judge.save_learned()
@@ -453,6 +474,11 @@ class EdgeAgent:
 
     def _log_stats(self) -> None:
         log.info("stats %s", " ".join(f"{k}={v}" for k, v in self.stats().items()))
+
+    async def _status_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_EVERY_S)
+            self._publish_status()
 
     async def _log_stats_forever(self) -> None:
         while True:

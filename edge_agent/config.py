@@ -55,6 +55,14 @@ class ProbeSection(StrictModel):
     analysed_frames: int = Field(
         default=4, ge=2, le=50, description="Of those, evenly spaced frames decoded to pixels and analysed"
     )
+    recheck_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="A camera that was online and fails a probe is probed again this much later and reported "
+        "offline only if that fails too (a shorter outage is not reported); at most interval_s; 0 reports the first "
+        "failure",
+    )
     concurrency: int = Field(default=6, ge=1, le=64, description="Probes running at the same time")
     max_probe_s: float | None = Field(
         default=None, gt=0, le=600, description="Hard wall-clock cap of one probe; default derived"

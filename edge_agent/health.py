@@ -78,6 +78,20 @@ def state_key(online: bool, problems: list[Problem]) -> tuple[bool, tuple[str, .
     return online, tuple(sorted(p.value for p in problems))
 
 
+def recheck_first(
+    last_key: tuple[bool, tuple[str, ...]] | None,
+    online: bool,
+    rechecking: bool,
+    forced: bool,
+    recheck_s: float,
+) -> bool:
+    """Whether a failed probe is held back for a second look rather than reported: only when the camera was
+    online (or not yet seen), the failure is not already a re-check, and no one asked for this probe."""
+    if recheck_s <= 0 or online or rechecking or forced:
+        return False
+    return last_key is None or last_key[0]
+
+
 def describe_key(key: tuple[bool, tuple[str, ...]] | None) -> str:
     """`ok`, `black,frozen`, `offline:unreachable` or `unknown`, for log lines."""
     if key is None:

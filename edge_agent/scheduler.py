@@ -47,6 +47,7 @@ class CameraSlot:
     running: bool = False
     snapshot_requested: bool = False
     retired: bool = False
+    recheck_at: float | None = None  # a failed probe asked for another look at this time
     waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
 
 
@@ -112,7 +113,10 @@ class ProbeScheduler:
         finally:
             self.running -= 1
             slot.running = False
-            slot.due = next_due(started, self.settings.interval_s, self._clock())
+            if slot.recheck_at is not None:
+                slot.due, slot.recheck_at = slot.recheck_at, None
+            else:
+                slot.due = next_due(started, self.settings.interval_s, self._clock())
             self._wake.set()
 
     async def _deliver(self, slot: CameraSlot, result: ProbeResult) -> None:
@@ -151,6 +155,13 @@ class ProbeScheduler:
             futures.append(fut)
         self._wake.set()
         return futures
+
+    def recheck(self, camera_id: str, delay_s: float) -> None:
+        """Probe this camera again `delay_s` from now instead of at its next slot (called while its result is
+        being handled)."""
+        slot = self._slots.get(camera_id)
+        if slot is not None:
+            slot.recheck_at = self._clock() + delay_s
 
     def update(self, cameras: Iterable[CameraConfig], settings: ProbeSection, thresholds: Thresholds) -> None:
         """Apply a reloaded config: new cameras start within one interval, removed ones stop, others update."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from importlib import metadata
+from pathlib import Path
 from typing import Literal
 
 from contract import MAX_JSON_BYTES, CameraInfo, EdgeStatus, encode
@@ -36,6 +38,7 @@ def status_payload(
     queue_dropped: int | None = None,
     worker_restarts: int | None = None,
     workers_failing: bool | None = None,
+    disk_free_mb: float | None = None,
 ) -> bytes:
     """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
     if state == "offline":
@@ -53,8 +56,17 @@ def status_payload(
             worker_restarts=worker_restarts,
             workers_failing=workers_failing,
             inventory=cams,
+            disk_free_mb=disk_free_mb,
         )
     )
+
+
+def free_mb(path: Path) -> float | None:
+    """Free space of the disk holding `path` in MiB (one statvfs call), or None when it cannot be read."""
+    try:
+        return round(shutil.disk_usage(path).free / 2**20, 1)
+    except OSError:
+        return None
 
 
 def check_publishable(config: EdgeConfig, source: str) -> None:

@@ -101,6 +101,7 @@ class AgentState:
     boot: str | None = None
     cameras: int | None = None
     queue: int | None = None
+    disk_free_mb: float | None = None  # free space of the agent's data disk (alerts: disk low)
     last_seen: float | None = None
     seq_gaps: int = 0
     last_seq: int | None = None
@@ -275,6 +276,8 @@ class StateStore:
             agent.cameras = s.cameras
         if s.queue is not None:
             agent.queue = s.queue
+        if s.disk_free_mb is not None:
+            agent.disk_free_mb = s.disk_free_mb
         agent.last_seen = received
         agent.reported = s.state
         self.changes.agents.add(agent.key)

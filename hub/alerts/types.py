@@ -78,6 +78,8 @@ class AlertNotice:
     link_path: str  # path on the hub's web app, e.g. "/alerts/123"; the notifier prefixes http.public_url
     snapshot_camera: str | None = None  # camera key whose latest snapshot goes with the message
     quiet_hours_exempt: bool = False  # critical alerts pass quiet hours
+    # Alerts of the group still firing after this notice: 0 on a resolved notice means the whole group is over.
+    open_items: int = 0
 
 
 class NoticeSink(Protocol):

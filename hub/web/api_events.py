@@ -46,7 +46,12 @@ def event_area(ev: Event) -> tuple[str, str] | None:
     return None
 
 
-_EVENT_PERMS = {"camera": Perm.VIEW_CAMERAS, "snapshot": Perm.VIEW_CAMERAS, "agent": Perm.VIEW_AGENTS}
+_EVENT_PERMS = {
+    "camera": Perm.VIEW_CAMERAS,
+    "snapshot": Perm.VIEW_CAMERAS,
+    "agent": Perm.VIEW_AGENTS,
+    "alert": Perm.VIEW_ALERTS,
+}
 
 
 def visible(ev: Event, p: Principal, district: str | None = None, commune: str | None = None) -> bool:

@@ -1,0 +1,119 @@
+"""The `alerts:` section of the hub configuration: rule settings per fact kind (the defaults that districts may
+override through the web/API) and how often the engine evaluates.
+
+Default latency budget for a camera that goes dark (docs/ALERTS.md): the agent's next probe (≤ 30 s) + its
+re-check after `probe.recheck_s` (10 s) + one evaluation tick (2 s) + `group_wait_s` (10 s) + delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from contract.configfile import StrictModel
+from hub.alerts.types import FactKind, Severity
+
+
+class RuleSettings(StrictModel):
+    """How one kind of fact becomes an alert and when it is told. Every duration is in seconds."""
+
+    enabled: bool = Field(default=True, description="false: this kind never alerts (facts are ignored)")
+    severity: Severity = Severity.WARNING
+    for_s: float = Field(
+        default=0, ge=0, le=7 * 86400, description="Pending: the condition must hold this long"
+    )
+    clear_s: float = Field(
+        default=60, ge=0, le=7 * 86400, description="Hysteresis: the condition must stay away this long"
+    )
+    flap_count: int = Field(
+        default=3,
+        ge=2,
+        le=100,
+        description="Firing this many times within flap_window_s marks the alert flapping",
+    )
+    flap_window_s: float = Field(default=1800, gt=0, le=7 * 86400)
+    flap_clear_s: float = Field(
+        default=900, ge=0, le=7 * 86400, description="A flapping alert resolves only after this long away"
+    )
+    repeat_s: float = Field(
+        default=4 * 3600, ge=60, le=30 * 86400, description="Repeat an unacknowledged firing group this often"
+    )
+    group_wait_s: float = Field(
+        default=10, ge=0, le=3600, description="Wait after a group's first alert for others to join it"
+    )
+    group_interval_s: float = Field(
+        default=60,
+        ge=0,
+        le=86400,
+        description="Least time between two notices of one group (changes batched)",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0,
+        description="agent_backlog: queued messages at or above; agent_disk_low: free MB below",
+    )
+
+
+# Only what differs from RuleSettings' own defaults; see docs/ALERTS.md for the reasoning behind each.
+_DEFAULTS: dict[FactKind, dict[str, Any]] = {
+    # The agent re-checks a failed camera before reporting it: the hub adds no pending time of its own.
+    FactKind.CAMERA_OFFLINE: {"severity": Severity.WARNING, "for_s": 0, "clear_s": 60},
+    # Picture problems are confirmed over several probes by the agent; a minute more keeps a passing truck quiet.
+    FactKind.CAMERA_PROBLEM: {"for_s": 60, "clear_s": 120, "repeat_s": 12 * 3600},
+    # An agent restarting for an update says offline and is back within seconds.
+    FactKind.AGENT_OFFLINE: {"severity": Severity.CRITICAL, "for_s": 30, "clear_s": 60},
+    FactKind.AGENT_BACKLOG: {"for_s": 300, "clear_s": 300, "threshold": 500, "repeat_s": 12 * 3600},
+    FactKind.AGENT_DISK_LOW: {"for_s": 300, "clear_s": 600, "threshold": 500, "repeat_s": 24 * 3600},
+    FactKind.SPEAKER_OFFLINE: {"for_s": 120, "clear_s": 120},
+    FactKind.BROADCAST_FAILED: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 0},
+    FactKind.BROADCAST_PARTIAL: {"for_s": 0, "clear_s": 0},
+    FactKind.CHANNEL_FAILING: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 120},
+}
+
+
+def default_rules() -> dict[FactKind, RuleSettings]:
+    return {k: RuleSettings(**_DEFAULTS.get(k, {})) for k in FactKind}
+
+
+class AlertsConfig(StrictModel):
+    enabled: bool = Field(default=True, description="false: no alerts are evaluated (pages stay readable)")
+    eval_interval_s: float = Field(default=2.0, gt=0, le=60, description="How often the rules are evaluated")
+    startup_grace_s: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="After a hub start nothing resolves for this long (agents re-announce themselves first)",
+    )
+    resolved_keep_days: float = Field(
+        default=30, gt=0, le=3650, description="Resolved alerts are listed this long, then deleted"
+    )
+    rules: dict[FactKind, RuleSettings] = Field(
+        default_factory=default_rules,
+        description="Per kind; keys given for a kind change only those keys of its defaults",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_kind_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("rules"), dict):
+            merged: dict[Any, Any] = {}
+            for kind, given in data["rules"].items():
+                base = _DEFAULTS.get(kind, {})  # StrEnum keys match their string values
+                merged[kind] = {**base, **given} if isinstance(given, dict) else given
+            data = {**data, "rules": merged}
+        return data
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> AlertsConfig:
+        defaults = default_rules()
+        for kind in FactKind:
+            self.rules.setdefault(kind, defaults[kind])
+        return self
+
+
+def effective(base: RuleSettings, override: dict[str, Any] | None) -> RuleSettings:
+    """A district's settings: the configured ones with the district's changes on top (validated again)."""
+    if not override:
+        return base
+    return RuleSettings.model_validate({**base.model_dump(), **override})

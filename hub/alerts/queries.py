@@ -1,0 +1,223 @@
+"""SQL reads and people's writes for the alert pages and API (run in the SQL thread). Every change a person
+makes is written with its audit row in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from hub.alerts.labels import alert_dict
+from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
+from hub.alerts.store import state_of
+from hub.audit import record_change
+from hub.auth import Principal
+from hub.serialize import iso
+from hub.web.access import in_scope, scope_where
+
+STATUSES = ("pending", "firing", "resolved")
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    status: str | None = None  # pending / firing / resolved / active (pending + firing)
+    district: str | None = None
+    commune: str | None = None
+    kind: str | None = None
+    severity: str | None = None
+
+
+def ack_dict(a: AlertAck | None) -> dict[str, Any] | None:
+    return None if a is None else {"by": a.by, "at": iso(a.at), "note": a.note}
+
+
+def row_dict(r: AlertRow, ack: AlertAck | None) -> dict[str, Any]:
+    return alert_dict(state_of(r), r.silenced_by, r.inhibited, ack_dict(ack))
+
+
+def list_alerts(s: Session, p: Principal, f: AlertFilter, limit: int) -> dict[str, Any]:
+    cond = [scope_where(p, AlertRow.district, AlertRow.commune)]
+    for col, v in ((AlertRow.district, f.district), (AlertRow.commune, f.commune), (AlertRow.kind, f.kind)):
+        if v is not None:
+            cond.append(col == v)
+    if f.severity is not None:
+        cond.append(AlertRow.severity == f.severity)
+    counts = dict.fromkeys(STATUSES, 0)
+    for st, n in s.execute(select(AlertRow.status, func.count()).where(*cond).group_by(AlertRow.status)):
+        counts[st] = n
+    if f.status == "active":
+        cond.append(AlertRow.status.in_(("pending", "firing")))
+    elif f.status is not None:
+        cond.append(AlertRow.status == f.status)
+    join = and_(AlertAck.alert_id == AlertRow.id, AlertAck.episode == AlertRow.episode)
+    rows = s.execute(
+        select(AlertRow, AlertAck)
+        .outerjoin(AlertAck, join)
+        .where(*cond)
+        .order_by(
+            (AlertRow.status == "resolved").asc(),
+            AlertRow.severity == "critical",
+            func.coalesce(AlertRow.resolved_at, AlertRow.fired_at, AlertRow.since).desc(),
+        )
+        .limit(limit)
+    ).all()
+    return {"items": [row_dict(r, a) for r, a in rows], "counts": counts}
+
+
+def get_alert(s: Session, p: Principal, alert_id: str) -> tuple[AlertRow, AlertAck | None] | None:
+    r = s.get(AlertRow, alert_id)
+    if r is None or not in_scope(p, r.district, r.commune):
+        return None
+    return r, s.get(AlertAck, (r.id, r.episode))
+
+
+class Conflict(Exception):
+    pass
+
+
+def acknowledge(s: Session, p: Principal, alert_id: str, note: str, now: datetime) -> dict[str, Any] | None:
+    found = get_alert(s, p, alert_id)
+    if found is None:
+        return None
+    r, ack = found
+    if r.status == "resolved":
+        raise Conflict("Cảnh báo đã hết, không cần xác nhận")
+    if ack is not None:
+        raise Conflict(f"Đã được {ack.by} xác nhận lúc {iso(ack.at)}")
+    ack = AlertAck(alert_id=r.id, episode=r.episode, by=p.username, at=now, note=note)
+    s.add(ack)
+    record_change(
+        s,
+        actor=p.username,
+        action="alert.ack",
+        target=f"alert:{r.id}",
+        now=now,
+        after={"episode": r.episode, "note": note, "kind": r.kind, "device": r.device},
+        district=r.district,
+        commune=r.commune,
+    )
+    return row_dict(r, ack)
+
+
+# silences ---------------------------------------------------------------------------------------------------
+
+
+def silence_dict(x: Silence, now: datetime) -> dict[str, Any]:
+    end = x.expired_at or x.ends_at
+    state = "expired" if end <= now else ("active" if x.starts_at <= now else "scheduled")
+    return {
+        "id": x.id,
+        "type": x.type,
+        "district": x.district,
+        "commune": x.commune,
+        "kind": x.kind,
+        "device": x.device,
+        "starts_at": iso(x.starts_at),
+        "ends_at": iso(x.ends_at),
+        "author": x.author,
+        "reason": x.reason,
+        "created_at": iso(x.created_at),
+        "expired_at": iso(x.expired_at),
+        "expired_by": x.expired_by,
+        "state": state,
+    }
+
+
+def _silence_scope(p: Principal) -> Any:
+    # A province-wide silence (district NULL) is seen by everyone it applies to.
+    return scope_where(
+        p, func.coalesce(Silence.district, p.district or ""), func.coalesce(Silence.commune, p.commune or "")
+    )
+
+
+def list_silences(s: Session, p: Principal, current: bool, now: datetime, limit: int) -> list[dict[str, Any]]:
+    q = select(Silence).where(_silence_scope(p))
+    if current:
+        q = q.where(Silence.ends_at > now, Silence.expired_at.is_(None))
+    rows = s.scalars(q.order_by(Silence.starts_at.desc()).limit(limit))
+    return [silence_dict(x, now) for x in rows]
+
+
+def create_silence(s: Session, p: Principal, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    x = Silence(author=p.username, created_at=now, **values)
+    s.add(x)
+    s.flush()
+    record_change(
+        s,
+        actor=p.username,
+        action=f"{x.type}.create",
+        target=f"silence:{x.id}",
+        now=now,
+        after=silence_dict(x, now),
+        district=x.district,
+        commune=x.commune,
+    )
+    return silence_dict(x, now)
+
+
+def expire_silence(s: Session, p: Principal, silence_id: int, now: datetime) -> dict[str, Any] | None:
+    x = s.scalar(select(Silence).where(Silence.id == silence_id, _silence_scope(p)))
+    if x is None:
+        return None
+    if x.district is None and p.district is not None and p.role != "admin":
+        raise Conflict("Chỉ quản trị viên được kết thúc một lệnh tắt áp dụng cho toàn tỉnh")
+    before = silence_dict(x, now)
+    if x.expired_at is not None or x.ends_at <= now:
+        raise Conflict("Lệnh tắt cảnh báo này đã kết thúc")
+    x.expired_at, x.expired_by = now, p.username
+    record_change(
+        s,
+        actor=p.username,
+        action=f"{x.type}.expire",
+        target=f"silence:{x.id}",
+        now=now,
+        before=before,
+        after=silence_dict(x, now),
+        district=x.district,
+        commune=x.commune,
+    )
+    return silence_dict(x, now)
+
+
+# rule overrides ---------------------------------------------------------------------------------------------
+
+
+def overrides_of(s: Session, district: str) -> dict[str, AlertRuleOverride]:
+    return {
+        o.kind: o for o in s.scalars(select(AlertRuleOverride).where(AlertRuleOverride.district == district))
+    }
+
+
+def set_override(
+    s: Session, p: Principal, district: str, kind: str, settings: dict[str, Any] | None, now: datetime
+) -> None:
+    """`settings` None removes the district's override of that kind (back to the configured values)."""
+    row = s.get(AlertRuleOverride, (district, kind))
+    before = dict(row.settings) if row is not None else None
+    if settings is None:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(
+            AlertRuleOverride(
+                district=district, kind=kind, settings=settings, updated_by=p.username, updated_at=now
+            )
+        )
+    else:
+        row.settings, row.updated_by, row.updated_at = settings, p.username, now
+    record_change(
+        s,
+        actor=p.username,
+        action="alert_rule.reset" if settings is None else "alert_rule.update",
+        target=f"alert_rule:{district}/{kind}",
+        now=now,
+        before=before,
+        after=settings,
+        district=district,
+    )
+
+
+MAX_SILENCE = timedelta(days=90)

@@ -1,0 +1,41 @@
+"""Silences and maintenance windows as plain values, and which of them applies to an alert at `now`. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.alerts.rules import AlertState
+
+SILENCE_TYPES = ("silence", "maintenance")
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRule:
+    id: int
+    type: str
+    district: str | None
+    commune: str | None
+    kind: str | None
+    device: str | None
+    starts_at: float
+    ends_at: float  # an expired silence carries its expiry time here
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, a: AlertState) -> bool:
+        return (
+            (self.district is None or self.district == a.district)
+            and (self.commune is None or self.commune == a.commune)
+            and (self.kind is None or self.kind == a.kind)
+            and (self.device is None or self.device == a.device)
+        )
+
+
+def silenced_by(a: AlertState, silences: Iterable[SilenceRule], now: float) -> int | None:
+    """Id of the first active silence matching `a` (lowest id: stable), or None."""
+    for s in sorted(silences, key=lambda x: x.id):
+        if s.active(now) and s.matches(a):
+            return s.id
+    return None

@@ -1,0 +1,462 @@
+"""/api/v1/alerts…, /api/v1/silences…, /api/v1/alert-rules…: the alert list, acknowledgement, silences and
+maintenance windows, per-district rule settings. Scoped per district/commune like everything else; every change
+is audited. The running engine is nudged after a change so it applies within a round, without a restart."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from contract.topics import is_slug
+from hub.alerts import queries as q
+from hub.alerts.config import RuleSettings, effective
+from hub.alerts.labels import KIND_LABELS
+from hub.alerts.silences import SILENCE_TYPES
+from hub.alerts.types import FactKind, Severity
+from hub.auth import Principal
+from hub.openapi import ApiRoute, Param
+from hub.serialize import iso
+from hub.web import params
+from hub.web.access import Perm, in_scope, principal, province_wide, requires
+from hub.web.context import ctx
+from hub.web.errors import ApiError, bad_parameter, not_found
+from hub.web.jsonout import json_response
+
+SLUG = params.SLUG_PATTERN
+KINDS = tuple(k.value for k in FactKind)
+SEVERITIES = tuple(s.value for s in Severity)
+MAX_BODY_FIELDS = 20
+
+
+def _nudge(request: web.Request) -> None:
+    hub = ctx(request).hub
+    service = getattr(hub, "alerts", None) if hub is not None else None
+    if service is not None:
+        service.refresh()
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", "Nội dung phải là JSON (Content-Type: application/json)"
+        )
+    try:
+        data = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_body", f"JSON không hợp lệ: {exc}") from None
+    if not isinstance(data, dict) or len(data) > MAX_BODY_FIELDS:
+        raise ApiError(400, "bad_body", "Nội dung phải là một đối tượng JSON")
+    return data
+
+
+def _text(data: dict[str, Any], name: str, max_len: int, required: bool = False) -> str | None:
+    v = data.get(name)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        if required:
+            raise ApiError(400, "bad_body", f"Thiếu trường '{name}'")
+        return None
+    if not isinstance(v, str):
+        raise ApiError(400, "bad_body", f"Trường '{name}' phải là chuỗi")
+    if len(v) > max_len:
+        raise ApiError(400, "bad_body", f"Trường '{name}' dài quá {max_len} ký tự")
+    return v.strip()
+
+
+def _time(data: dict[str, Any], name: str) -> datetime | None:
+    v = _text(data, name, 40)
+    if v is None:
+        return None
+    try:
+        return params.parse_time(v)
+    except ValueError as exc:
+        raise ApiError(
+            400, "bad_body", f"Trường '{name}': cần thời điểm ISO 8601 có múi giờ ({exc})"
+        ) from None
+
+
+# alerts -----------------------------------------------------------------------------------------------------
+
+
+@requires(Perm.VIEW_ALERTS)
+async def list_alerts(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    f = q.AlertFilter(
+        status=params.choice(request, "status", (*q.STATUSES, "active")),
+        district=params.slug(request, "district"),
+        commune=params.slug(request, "commune"),
+        kind=params.choice(request, "kind", KINDS),
+        severity=params.choice(request, "severity", SEVERITIES),
+    )
+    limit = params.integer(request, "limit", 500, 1, 5000)
+    return json_response(await c.db.run(lambda s: q.list_alerts(s, p, f, limit)))
+
+
+@requires(Perm.VIEW_ALERTS)
+async def get_alert(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    alert_id = request.match_info["alert_id"]
+    found = await c.db.run(lambda s: q.get_alert(s, p, alert_id))
+    if found is None:
+        raise not_found(f"Không có cảnh báo {alert_id}")
+    return json_response(q.row_dict(*found))
+
+
+@requires(Perm.ACK_ALERTS)
+async def ack_alert(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    alert_id = request.match_info["alert_id"]
+    note = _text(await _body(request), "note", 500) or ""
+    now = c.clock()
+    try:
+        out = await c.db.run(lambda s: q.acknowledge(s, p, alert_id, note, now))
+    except q.Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    if out is None:
+        raise not_found(f"Không có cảnh báo {alert_id}")
+    _nudge(request)
+    return json_response(out)
+
+
+# silences ---------------------------------------------------------------------------------------------------
+
+
+def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    kind = _text(data, "type", 16) or "silence"
+    if kind not in SILENCE_TYPES:
+        raise ApiError(400, "bad_body", f"Trường 'type' phải là một trong: {', '.join(SILENCE_TYPES)}")
+    district, commune = _text(data, "district", 64), _text(data, "commune", 64)
+    for name, v in (("district", district), ("commune", commune)):
+        if v is not None and not is_slug(v):
+            raise ApiError(400, "bad_body", f"Trường '{name}' không phải mã hợp lệ")
+    if not province_wide(p):
+        district = district or p.district
+        if p.commune is not None:
+            commune = commune or p.commune
+    if district is None and commune is not None:
+        raise ApiError(400, "bad_body", "Chọn huyện khi chọn xã")
+    if district is not None and not in_scope(p, district, commune or p.commune or ""):
+        raise ApiError(403, "forbidden", "Khu vực này không thuộc phạm vi của bạn")
+    alert_kind = _text(data, "kind", 32)
+    if alert_kind is not None and alert_kind not in KINDS:
+        raise ApiError(400, "bad_body", f"Trường 'kind' phải là một trong: {', '.join(KINDS)}")
+    device = _text(data, "device", 300)
+    starts = _time(data, "starts_at") or now
+    ends = _time(data, "ends_at")
+    minutes = data.get("duration_min")
+    if ends is None:
+        if (
+            not isinstance(minutes, int | float)
+            or isinstance(minutes, bool)
+            or not 1 <= minutes <= 90 * 24 * 60
+        ):
+            raise ApiError(400, "bad_body", "Cần 'ends_at' hoặc 'duration_min' (1 phút đến 90 ngày)")
+        ends = starts + timedelta(minutes=minutes)
+    if ends <= starts:
+        raise ApiError(400, "bad_body", "'ends_at' phải sau 'starts_at'")
+    if ends <= now:
+        raise ApiError(400, "bad_body", "'ends_at' đã qua")
+    if ends - starts > q.MAX_SILENCE:
+        raise ApiError(400, "bad_body", "Một lệnh tắt cảnh báo dài nhiều nhất 90 ngày")
+    reason = _text(data, "reason", 500)
+    if reason is None or len(reason) < 3:
+        raise ApiError(400, "bad_body", "Hãy ghi lý do (ít nhất 3 ký tự)")
+    return {
+        "type": kind,
+        "district": district,
+        "commune": commune,
+        "kind": alert_kind,
+        "device": device,
+        "starts_at": starts,
+        "ends_at": ends,
+        "reason": reason,
+    }
+
+
+@requires(Perm.VIEW_ALERTS)
+async def list_silences(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    current = params.boolean(request, "current", True)
+    limit = params.integer(request, "limit", 500, 1, 5000)
+    now = c.clock()
+    return json_response({"items": await c.db.run(lambda s: q.list_silences(s, p, current, now, limit))})
+
+
+@requires(Perm.SILENCE_ALERTS)
+async def create_silence(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    now = c.clock()
+    values = _silence_values(p, await _body(request), now)
+    out = await c.db.run(lambda s: q.create_silence(s, p, values, now))
+    _nudge(request)
+    return json_response(out, status=201)
+
+
+@requires(Perm.SILENCE_ALERTS)
+async def expire_silence(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    silence_id = int(request.match_info["silence_id"])
+    now = c.clock()
+    try:
+        out = await c.db.run(lambda s: q.expire_silence(s, p, silence_id, now))
+    except q.Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    if out is None:
+        raise not_found(f"Không có lệnh tắt cảnh báo {silence_id}")
+    _nudge(request)
+    return json_response(out)
+
+
+# rule settings ----------------------------------------------------------------------------------------------
+
+
+def _district(request: web.Request, p: Principal, value: str | None) -> str:
+    district = value or p.district
+    if district is None:
+        raise bad_parameter("district", "bắt buộc (chọn một huyện)")
+    if not in_scope(p, district, p.commune or ""):
+        raise not_found(f"Huyện {district} không thuộc phạm vi của bạn")
+    return district
+
+
+def rules_view(
+    base: dict[FactKind, RuleSettings], overrides: dict[str, Any], district: str
+) -> dict[str, Any]:
+    rules = []
+    for kind in FactKind:
+        o = overrides.get(kind.value)
+        given = dict(o.settings) if o is not None else None
+        try:
+            eff = effective(base[kind], given)
+        except ValueError:
+            eff = base[kind]
+        rules.append(
+            {
+                "kind": kind.value,
+                "label": KIND_LABELS[kind],
+                "configured": base[kind].model_dump(mode="json"),
+                "override": given,
+                "effective": eff.model_dump(mode="json"),
+                "updated_by": o.updated_by if o is not None else None,
+                "updated_at": iso(o.updated_at) if o is not None else None,
+            }
+        )
+    return {"district": district, "rules": rules}
+
+
+@requires(Perm.VIEW_ALERTS)
+async def list_rules(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    district = _district(request, p, params.slug(request, "district"))
+    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
+    return json_response(rules_view(c.config.alerts.rules, overrides, district))
+
+
+def _kind_of(request: web.Request) -> FactKind:
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise not_found(f"Không có loại cảnh báo {kind}")
+    return FactKind(kind)
+
+
+@requires(Perm.EDIT_ALERT_RULES)
+async def put_rule(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    district = _district(request, p, request.match_info["district"])
+    kind = _kind_of(request)
+    data = await _body(request)
+    unknown = sorted(set(data) - set(RuleSettings.model_fields))
+    if unknown:
+        raise ApiError(400, "bad_body", f"Trường không có trong cài đặt luật: {', '.join(unknown)}")
+    try:
+        effective(c.config.alerts.rules[kind], data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ApiError(400, "bad_body", f"Cài đặt không hợp lệ: {problems}") from None
+    now = c.clock()
+    await c.db.run(lambda s: q.set_override(s, p, district, kind.value, data, now))
+    _nudge(request)
+    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
+    return json_response(rules_view(c.config.alerts.rules, overrides, district))
+
+
+@requires(Perm.EDIT_ALERT_RULES)
+async def delete_rule(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    district = _district(request, p, request.match_info["district"])
+    kind = _kind_of(request)
+    now = c.clock()
+    await c.db.run(lambda s: q.set_override(s, p, district, kind.value, None, now))
+    _nudge(request)
+    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
+    return json_response(rules_view(c.config.alerts.rules, overrides, district))
+
+
+# OpenAPI ----------------------------------------------------------------------------------------------------
+
+_S: dict[str, Any] = {"type": "string"}
+_NS: dict[str, Any] = {"type": ["string", "null"]}
+_T: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+ALERT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": _S,
+        "kind": {"enum": list(KINDS)},
+        "kind_label": _S,
+        "district": _S,
+        "commune": _S,
+        "device": _S,
+        "name": _S,
+        "summary": _S,
+        "parent": _NS,
+        "severity": {"enum": list(SEVERITIES)},
+        "status": {"enum": list(q.STATUSES)},
+        "episode": {"type": "integer"},
+        "since": _T,
+        "fired_at": _T,
+        "resolved_at": _T,
+        "last_seen": _T,
+        "flapping": {"type": "boolean"},
+        "silenced_by": {"type": ["integer", "null"]},
+        "inhibited": {"type": "boolean", "description": "held back: its edge agent is itself alerting"},
+        "ack": {"type": ["object", "null"], "description": "by, at, note of the acknowledgement"},
+        "detail": {"type": "object"},
+    },
+}
+SILENCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"enum": list(SILENCE_TYPES)},
+        "district": _NS,
+        "commune": _NS,
+        "kind": _NS,
+        "device": _NS,
+        "starts_at": _T,
+        "ends_at": _T,
+        "author": _S,
+        "reason": _S,
+        "created_at": _T,
+        "expired_at": _T,
+        "expired_by": _NS,
+        "state": {"enum": ["scheduled", "active", "expired"]},
+    },
+}
+RULES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "district": _S,
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "description": "kind, label, configured, override (keys set for the district or null), effective",
+            },
+        },
+    },
+}
+_SLUGP = {"type": "string", "pattern": f"^{SLUG}$"}
+_ID = Param("alert_id", "Alert id", {"type": "string", "pattern": "^[0-9a-f]{16}$"}, where="path")
+_RULE = (
+    Param("district", "District slug", _SLUGP, where="path"),
+    Param("kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path"),
+)
+_W = (400, 401, 403, 404, 409, 415)
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/alerts",
+        list_alerts,
+        "Alerts in the caller's scope (active first, then newest), with counts per status",
+        params=(
+            Param("status", "pending, firing, resolved or active", {"enum": [*q.STATUSES, "active"]}),
+            Param("district", "Only this district", _SLUGP),
+            Param("commune", "Only this commune", _SLUGP),
+            Param("kind", "Only this kind", {"enum": list(KINDS)}),
+            Param("severity", "Only this severity", {"enum": list(SEVERITIES)}),
+            Param("limit", "Most items (default 500)", {"type": "integer", "minimum": 1, "maximum": 5000}),
+        ),
+        response={
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": ALERT_SCHEMA}, "counts": {"type": "object"}},
+        },
+    ),
+    ApiRoute(
+        "GET",
+        "/alerts/{alert_id:[0-9a-f]{16}}",
+        get_alert,
+        "One alert",
+        params=(_ID,),
+        response=ALERT_SCHEMA,
+        errors=(401, 403, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/alerts/{alert_id:[0-9a-f]{16}}/ack",
+        ack_alert,
+        "Acknowledge the alert's current episode (no more repeats of it); JSON body {note?}",
+        params=(_ID,),
+        response=ALERT_SCHEMA,
+        errors=_W,
+    ),
+    ApiRoute(
+        "GET",
+        "/silences",
+        list_silences,
+        "Silences and maintenance windows in the caller's scope",
+        params=(
+            Param("current", "Only active and scheduled ones (default true)", {"type": "boolean"}),
+            Param("limit", "Most items (default 500)", {"type": "integer", "minimum": 1, "maximum": 5000}),
+        ),
+        response={"type": "object", "properties": {"items": {"type": "array", "items": SILENCE_SCHEMA}}},
+    ),
+    ApiRoute(
+        "POST",
+        "/silences",
+        create_silence,
+        "Create a silence or maintenance window; JSON body {type, district, commune, kind, device, starts_at, "
+        "ends_at | duration_min, reason}",
+        response=SILENCE_SCHEMA,
+        errors=_W,
+    ),
+    ApiRoute(
+        "POST",
+        "/silences/{silence_id:[0-9]{1,12}}/expire",
+        expire_silence,
+        "End a silence or maintenance window now",
+        params=(Param("silence_id", "Silence id", {"type": "integer"}, where="path"),),
+        response=SILENCE_SCHEMA,
+        errors=_W,
+    ),
+    ApiRoute(
+        "GET",
+        "/alert-rules",
+        list_rules,
+        "Rule settings per kind for a district: configured, the district's override, effective",
+        params=(Param("district", "District (default: the caller's)", _SLUGP),),
+        response=RULES_SCHEMA,
+        errors=(400, 401, 403, 404),
+    ),
+    ApiRoute(
+        "PUT",
+        f"/alert-rules/{{district:{SLUG}}}/{{kind:[a-z_]{{1,32}}}}",
+        put_rule,
+        "Set the district's override of one kind's settings (JSON object of RuleSettings keys); applies without restart",
+        params=_RULE,
+        response=RULES_SCHEMA,
+        errors=_W,
+    ),
+    ApiRoute(
+        "DELETE",
+        f"/alert-rules/{{district:{SLUG}}}/{{kind:[a-z_]{{1,32}}}}",
+        delete_rule,
+        "Remove the district's override of one kind (back to the configured settings)",
+        params=_RULE,
+        response=RULES_SCHEMA,
+        errors=(400, 401, 403, 404),
+    ),
+]
