@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from broadcast.config import BroadcastConfig
 from contract.configfile import StrictModel, load
+from hub.notify.config import NotifyConfig
 from hub.alerts.config import AlertsConfig
 
 
@@ -112,6 +113,7 @@ class HubConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules (docs/ALERTS.md)")
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
 

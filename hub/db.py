@@ -214,6 +214,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "hub.audit",
     "hub.alerts.models",
     "hub.geo",
+    "hub.notify.models",
     "broadcast.speaker_models",
     "broadcast.content_models",
     "broadcast.airing_models",

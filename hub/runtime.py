@@ -27,6 +27,7 @@ from hub.influx import InfluxWriter
 from hub.ingest import Handler, Ingest
 from hub.lineproto import line, series_key, ts_ms
 from hub.mqtt_bridge import MqttBridge
+from hub.notify.service import Notifier
 from hub.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.serialize import agent_to_dict, camera_to_dict, iso
 from hub.state import Changes, StateStore
@@ -113,6 +114,8 @@ class Hub:
         # Feature services (alerts, notifications, broadcasts) that live as long as the hub. Each is built in
         # __init__ below and appended here; they start after MQTT and stop before it, in reverse order.
         self.components: list[Component] = []
+        self.notifier = Notifier(self)  # Zalo outbox; the alert engine submits its notices to it
+        self.components.append(self.notifier)
         self.commands = EdgeCommander(self)  # snapshot/probe/relearn from the web, replies matched here
         self.components.append(self.commands)
         self.broadcast = BroadcastService(self)  # speakers, dispatch to receivers, programme scheduler

@@ -1,0 +1,410 @@
+"""A local fake of Zalo's OA, OAuth and Bot HTTP APIs, for tests, the demo and the latency benchmark.
+
+Same paths, headers and answer shapes as the real services (see /work/shared/research/zalo.md and
+docs/NOTIFY.md): errors are HTTP 200 with `{"error": <code>, "message": …}`, the refresh token is single-use
+(a reused one answers -14014), access tokens expire. Faults are scripted per endpoint:
+
+    fake.fail("group", "token_expired")       # -216 once; the client should refresh and retry
+    fake.fail("group", "rate_limit", times=2) # -32 twice
+    fake.fail("group", "reauth")              # -118
+    fake.fail("upload", "http_500")
+    fake.fail("bot", "hang")                  # no answer until the client gives up
+
+In-process: `fake = FakeZalo(); await fake.start(); ... await fake.stop()` (aiohttp on a free loopback port).
+As a process: `python -m devtools.fakezalo --port 18090` prints each message it receives; GET /_fake/messages
+and /_fake/requests list what it got, POST /_fake/fault {"endpoint": "group", "fault": "rate_limit"} scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import secrets
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+ENDPOINTS = ("group", "upload", "oauth", "bot")
+# fault → (error code, message) answered as HTTP 200, like Zalo does
+CODE_FAULTS: dict[str, tuple[int, str]] = {
+    "token_expired": (-216, "Access token is invalid"),
+    "token_invalid": (-220, "Access token has expired"),
+    "rate_limit": (-32, "Request limit exceeded"),
+    "reauth": (-118, "App has not been authorized by OA"),
+    "reauth_oauth": (-14014, "Invalid refresh token"),
+    "bad_params": (-201, "Parameters are invalid"),
+    "not_in_group": (-237, "User is not a member of the group"),
+    "forbidden": (-403, "Forbidden"),
+}
+HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503}
+FAULTS = (*CODE_FAULTS, *HTTP_FAULTS, "hang")
+MAX_IMAGE_BYTES = 1_000_000
+MAX_TEXT = 2000
+
+
+@dataclass
+class Received:
+    at: float
+    endpoint: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # JSON body, form fields, or {"file_bytes": n}
+    answer: dict[str, Any] | None = None
+    status: int = 200
+
+
+@dataclass
+class Message:
+    """A message the fake accepted (as Zalo would have delivered it)."""
+
+    at: float
+    channel: str  # oa / bot
+    target: str  # group id / chat id
+    text: str
+    attachment_id: str | None = None
+    photo: str | None = None
+    message_id: str = ""
+
+
+@dataclass
+class FakeState:
+    app_id: str = "fake-app"
+    secret_key: str = "fake-secret"
+    bot_token: str = "123:fake-bot-token"
+    access_ttl_s: float = 90000.0
+    refresh_token: str = field(default_factory=lambda: "rt-" + secrets.token_hex(6))
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token → expiry (epoch s)
+    used_refresh_tokens: set[str] = field(default_factory=set)
+    attachments: dict[str, int] = field(default_factory=dict)  # attachment id → bytes
+    groups: set[str] | None = None  # None: every group id exists; otherwise only these
+    faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    requests: list[Received] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    refreshes: int = 0
+
+
+class FakeZalo:
+    def __init__(self, state: FakeState | None = None, echo: bool = False) -> None:
+        self.state = state or FakeState()
+        self.echo = echo
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._hangs: set[asyncio.Future[None]] = set()
+        self.port = 0
+        self.app = web.Application(client_max_size=4 * 1024 * 1024)
+        self.app.router.add_post("/v3.0/oa/group/message", self._group_message)
+        self.app.router.add_post("/v2.0/oa/upload/image", self._upload_image)
+        self.app.router.add_post("/v4/oa/access_token", self._oauth)
+        self.app.router.add_post(r"/{bot:bot[^/]+}/{method}", self._bot)
+        self.app.router.add_get("/_fake/messages", self._list_messages)
+        self.app.router.add_get("/_fake/requests", self._list_requests)
+        self.app.router.add_post("/_fake/fault", self._add_fault)
+
+    # control ------------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def issue_access_token(self, ttl_s: float | None = None) -> str:
+        tok = "at-" + secrets.token_hex(8)
+        self.state.access_tokens[tok] = time.time() + (self.state.access_ttl_s if ttl_s is None else ttl_s)
+        return tok
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far now answers -216."""
+        for tok in self.state.access_tokens:
+            self.state.access_tokens[tok] = 0.0
+
+    def fail(self, endpoint: str, fault: str, times: int = 1) -> None:
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r} (known: {', '.join(ENDPOINTS)})")
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
+        self.state.faults[endpoint].extend([fault] * times)
+
+    def messages(self, channel: str | None = None) -> list[Message]:
+        return [m for m in self.state.messages if channel is None or m.channel == channel]
+
+    def requests(self, endpoint: str | None = None) -> list[Received]:
+        return [r for r in self.state.requests if endpoint is None or r.endpoint == endpoint]
+
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.url
+
+    async def stop(self) -> None:
+        for f in self._hangs:
+            f.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # helpers --------------------------------------------------------------------------------------------------
+    async def _fault(self, endpoint: str) -> web.Response | None:
+        queue = self.state.faults.get(endpoint)
+        if not queue:
+            return None
+        fault = queue.pop(0)
+        if fault == "hang":
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._hangs.add(fut)
+            try:
+                await asyncio.wait_for(fut, 3600)
+            finally:
+                self._hangs.discard(fut)
+            return web.json_response({"error": -1, "message": "hang ended"})
+        if fault in HTTP_FAULTS:
+            return web.Response(
+                status=HTTP_FAULTS[fault], text="Bad Gateway" if fault == "http_502" else "Error"
+            )
+        code, msg = CODE_FAULTS[fault]
+        if endpoint == "bot":
+            status = {-32: 429, -216: 401, -220: 401, -118: 401, -14014: 401}.get(code, 400)
+            return self._bot_error(status, msg)
+        return web.json_response({"error": code, "message": msg})
+
+    def _record(self, endpoint: str, request: web.Request, body: Any) -> Received:
+        rec = Received(time.time(), endpoint, request.path, dict(request.headers), body)
+        self.state.requests.append(rec)
+        return rec
+
+    def _token_error(self, request: web.Request) -> dict[str, Any] | None:
+        tok = request.headers.get("access_token", "")
+        exp = self.state.access_tokens.get(tok)
+        if exp is None:
+            return {"error": -216, "message": "Access token is invalid"}
+        if exp <= time.time():
+            return {"error": -216, "message": "Access token is invalid"}
+        return None
+
+    def _answer(self, rec: Received, body: dict[str, Any], status: int = 200) -> web.Response:
+        rec.answer, rec.status = body, status
+        return web.json_response(body, status=status)
+
+    def _say(self, m: Message) -> None:
+        if self.echo:
+            extra = (
+                f" [ảnh {m.attachment_id}]" if m.attachment_id else (f" [ảnh {m.photo}]" if m.photo else "")
+            )
+            print(f"--- Zalo {m.channel} → {m.target}{extra}\n{m.text}\n", flush=True)
+
+    # OA ------------------------------------------------------------------------------------------------------
+    async def _group_message(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        rec = self._record("group", request, body)
+        if (resp := await self._fault("group")) is not None:
+            return resp
+        if (err := self._token_error(request)) is not None:
+            return self._answer(rec, err)
+        recipient = body.get("recipient") if isinstance(body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        gid = recipient.get("group_id") if isinstance(recipient, dict) else None
+        if not isinstance(gid, str) or not isinstance(message, dict):
+            return self._answer(rec, {"error": -201, "message": "Parameters are invalid"})
+        if self.state.groups is not None and gid not in self.state.groups:
+            return self._answer(rec, {"error": -237, "message": "Group not found or OA is not a member"})
+        text = message.get("text", "")
+        attachment_id = None
+        att = message.get("attachment")
+        if att is not None:
+            try:
+                el = att["payload"]["elements"][0]
+                attachment_id = el["attachment_id"]
+                ok = att["type"] == "template" and att["payload"]["template_type"] == "media"
+            except (KeyError, IndexError, TypeError):
+                ok = False
+            if not ok or attachment_id not in self.state.attachments:
+                return self._answer(rec, {"error": -201, "message": "Attachment is invalid"})
+        if not isinstance(text, str) or len(text) > MAX_TEXT or (not text and attachment_id is None):
+            return self._answer(rec, {"error": -201, "message": "Text is empty or too long"})
+        mid = f"msg-{next(self._ids)}"
+        m = Message(time.time(), "oa", gid, text, attachment_id, message_id=mid)
+        self.state.messages.append(m)
+        self._say(m)
+        return self._answer(rec, {"data": {"message_id": mid}, "error": 0, "message": "Success"})
+
+    async def _upload_image(self, request: web.Request) -> web.Response:
+        size = 0
+        ctype = ""
+        try:
+            post = await request.post()
+            f = post.get("file")
+            if isinstance(f, web.FileField):
+                data = f.file.read()
+                size, ctype = len(data), f.content_type
+        except ValueError:
+            pass
+        rec = self._record("upload", request, {"file_bytes": size, "content_type": ctype})
+        if (resp := await self._fault("upload")) is not None:
+            return resp
+        if (err := self._token_error(request)) is not None:
+            return self._answer(rec, err)
+        if size == 0 or ctype not in ("image/jpeg", "image/png"):
+            return self._answer(rec, {"error": -201, "message": "File is missing or not jpg/png"})
+        if size > MAX_IMAGE_BYTES:
+            return self._answer(rec, {"error": -201, "message": "File is larger than 1MB"})
+        aid = "att-" + secrets.token_hex(6)
+        self.state.attachments[aid] = size
+        return self._answer(rec, {"data": {"attachment_id": aid}, "error": 0, "message": "Success"})
+
+    async def _oauth(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        rec = self._record("oauth", request, {k: str(v) for k, v in form.items()})
+        if (resp := await self._fault("oauth")) is not None:
+            return resp
+        st = self.state
+        if request.headers.get("secret_key") != st.secret_key or form.get("app_id") != st.app_id:
+            return self._answer(
+                rec,
+                {
+                    "error": -14002,
+                    "error_name": "Invalid app",
+                    "error_description": "app_id or secret_key is wrong",
+                },
+            )
+        if form.get("grant_type") != "refresh_token":
+            return self._answer(
+                rec,
+                {
+                    "error": -14003,
+                    "error_name": "Invalid grant_type",
+                    "error_description": "grant_type must be refresh_token",
+                },
+            )
+        rt = str(form.get("refresh_token", ""))
+        if rt != st.refresh_token or rt in st.used_refresh_tokens:
+            return self._answer(
+                rec,
+                {
+                    "error": -14014,
+                    "error_name": "Invalid refresh token",
+                    "error_description": "Refresh token is invalid or has been used",
+                },
+            )
+        st.used_refresh_tokens.add(rt)
+        st.refresh_token = "rt-" + secrets.token_hex(6)
+        st.refreshes += 1
+        access = self.issue_access_token()
+        # Zalo sends expires_in as a string.
+        return self._answer(
+            rec,
+            {
+                "access_token": access,
+                "refresh_token": st.refresh_token,
+                "expires_in": str(int(st.access_ttl_s)),
+            },
+        )
+
+    # Bot -----------------------------------------------------------------------------------------------------
+    def _bot_error(self, code: int, description: str) -> web.Response:
+        return web.json_response({"ok": False, "error_code": code, "description": description}, status=code)
+
+    async def _bot(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            body = await request.json()
+        except ValueError:
+            body = dict(await request.post())
+        rec = self._record("bot", request, body)
+        if (resp := await self._fault("bot")) is not None:
+            return resp
+        if request.match_info["bot"][3:] != self.state.bot_token:
+            rec.status = 401
+            return self._bot_error(401, "Unauthorized")
+        if method not in ("sendMessage", "sendPhoto"):
+            return self._bot_error(404, "Not Found: method")
+        chat = body.get("chat_id") if isinstance(body, dict) else None
+        if not isinstance(chat, str | int) or not str(chat):
+            return self._bot_error(400, "Bad Request: chat_id is empty")
+        if method == "sendMessage":
+            text = body.get("text")
+            if not isinstance(text, str) or not text or len(text) > MAX_TEXT:
+                return self._bot_error(400, "Bad Request: text is empty or longer than 2000")
+            m = Message(time.time(), "bot", str(chat), text)
+        else:
+            photo = body.get("photo")
+            if not isinstance(photo, str) or not photo.startswith(("http://", "https://")):
+                return self._bot_error(400, "Bad Request: photo must be a URL")
+            m = Message(time.time(), "bot", str(chat), str(body.get("caption") or ""), photo=photo)
+        m.message_id = str(next(self._ids))
+        self.state.messages.append(m)
+        self._say(m)
+        return web.json_response({"ok": True, "result": {"message_id": m.message_id, "date": int(m.at)}})
+
+    # inspection ---------------------------------------------------------------------------------------------
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        return web.json_response([m.__dict__ for m in self.state.messages], dumps=_dumps)
+
+    async def _list_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {"at": r.at, "endpoint": r.endpoint, "path": r.path, "status": r.status, "answer": r.answer}
+                for r in self.state.requests
+            ],
+            dumps=_dumps,
+        )
+
+    async def _add_fault(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            self.fail(str(body["endpoint"]), str(body["fault"]), int(body.get("times", 1)))
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    st = FakeState(app_id=args.app_id, secret_key=args.secret_key, bot_token=args.bot_token)
+    if args.refresh_token:
+        st.refresh_token = args.refresh_token
+    fake = FakeZalo(st, echo=not args.quiet)
+    await fake.start(args.port, args.host)
+    print(
+        f"fakezalo: listening on {fake.url} (app_id={st.app_id}, refresh_token={st.refresh_token})",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Local fake of the Zalo OA, OAuth and Bot APIs (loopback only)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=18090)
+    p.add_argument("--app-id", default="fake-app")
+    p.add_argument("--secret-key", default="fake-secret")
+    p.add_argument("--refresh-token", default="", help="the refresh token it accepts first (random if empty)")
+    p.add_argument("--bot-token", default="123:fake-bot-token")
+    p.add_argument("--quiet", action="store_true", help="do not print received messages")
+    args = p.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("fakezalo: only loopback addresses are allowed", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

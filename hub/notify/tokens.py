@@ -1,0 +1,199 @@
+"""The OA's access/refresh tokens: persisted in SQL, refreshed by one task at a time.
+
+The refresh token is single-use: two concurrent refreshes burn it, and a new token that is used before it is
+stored is lost at the next crash. So every refresh runs under one asyncio lock, and the new pair is committed
+(one transaction) before the new access token is handed to anyone. A configured refresh token seeds the store
+once; the store then keeps the newest (the configured one is spent). A *different* configured value later means
+a person authorised the app again: it replaces the stored one and lifts the block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from hub.db import Database, to_db_time, utc
+from hub.notify.config import OaConfig
+from hub.notify.models import ChannelToken
+from hub.notify.zalo import Outcome, Result, Tokens, ZaloOa
+
+log = logging.getLogger("hub.notify")
+CHANNEL = "oa"
+REFRESH_MARGIN_S = 600.0  # refresh this long before expiry, so no message goes out on a dying token
+UNKNOWN_EXPIRY_S = 3600.0  # a configured access token without known expiry is trusted this long
+
+
+class TokenUnavailable(Exception):
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.describe())
+        self.result = result
+
+
+def _hash(v: str) -> str:
+    return hashlib.sha256(v.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, db: Database, cfg: OaConfig, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.cfg = cfg
+        self.clock = clock
+        self.api: ZaloOa | None = None  # set by the notifier once its HTTP session exists
+        self.lock = asyncio.Lock()
+        self.access: str | None = None
+        self.expires_at: float | None = None
+        self.refresh_token: str | None = None
+        self.blocked: str | None = None
+        self.refreshes = 0
+        self.refresh_failures = 0
+        self.last_error: str | None = None
+        self.failing_since: float | None = None  # first refresh failure of the current run of failures
+        self.interrupted_refresh = False  # a refresh was in flight when the hub stopped
+
+    async def load(self) -> None:
+        cfg, now = self.cfg, self.clock()
+
+        def read(s: Session) -> ChannelToken:
+            row = s.get(ChannelToken, CHANNEL)
+            if row is None:
+                row = ChannelToken(channel=CHANNEL, generation=0)
+                s.add(row)
+            if cfg.refresh_token and row.seed_hash != _hash(cfg.refresh_token):
+                log.info("zalo oa: using the configured refresh token (new authorisation)")
+                row.refresh_token = cfg.refresh_token
+                row.seed_hash = _hash(cfg.refresh_token)
+                row.access_token = cfg.access_token
+                row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S) if cfg.access_token else None
+                row.blocked_reason = None
+                row.updated_at = to_db_time(now)
+            elif not row.refresh_token and not row.access_token and cfg.access_token:
+                row.access_token = cfg.access_token
+                row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S)
+            s.flush()
+            s.expunge(row)
+            return row
+
+        row = await self.db.run(read)
+        self.access, self.refresh_token, self.blocked = (
+            row.access_token,
+            row.refresh_token,
+            row.blocked_reason,
+        )
+        exp = utc(row.access_expires_at)
+        self.expires_at = exp.timestamp() if exp else None
+        if row.refresh_started_at is not None:
+            self.interrupted_refresh = True
+            log.warning(
+                "zalo oa: a token refresh was interrupted by a stop; the stored refresh token is tried once"
+            )
+
+    def valid(self, now: float) -> bool:
+        return (
+            self.access is not None
+            and self.expires_at is not None
+            and self.expires_at - REFRESH_MARGIN_S > now
+        )
+
+    async def token(self) -> str:
+        """A usable access token; refreshes first when it is missing or about to expire."""
+        if self.blocked:
+            raise TokenUnavailable(Result(Outcome.REAUTH, None, self.blocked))
+        if self.valid(self.clock()):
+            assert self.access is not None
+            return self.access
+        async with self.lock:
+            if self.valid(self.clock()):  # another task refreshed while this one waited
+                assert self.access is not None
+                return self.access
+            return await self._refresh()
+
+    async def after_rejected(self, used: str) -> str:
+        """Zalo said `used` is invalid (-216/-220): refresh, unless another task already replaced it."""
+        async with self.lock:
+            if self.blocked:
+                raise TokenUnavailable(Result(Outcome.REAUTH, None, self.blocked))
+            if self.access is not None and self.access != used and self.valid(self.clock()):
+                return self.access
+            return await self._refresh()
+
+    async def _refresh(self) -> str:
+        assert self.lock.locked()
+        rt = self.refresh_token
+        if not rt or self.api is None or not (self.cfg.app_id and self.cfg.secret_key):
+            await self._block("không có refresh token hoặc app_id/secret_key: cần cấp quyền lại cho ứng dụng")
+            raise TokenUnavailable(Result(Outcome.REAUTH, None, self.blocked or ""))
+        started = to_db_time(self.clock())
+
+        def mark(s: Session) -> None:
+            row = s.get(ChannelToken, CHANNEL)
+            if row is not None:
+                row.refresh_started_at = started
+
+        await self.db.run(mark)
+        got = await self.api.refresh(rt)
+        now = self.clock()
+        if isinstance(got, Tokens):
+            await self.db.run(lambda s: self._store(s, got, now))  # committed before the token is used
+            self.access, self.refresh_token = got.access_token, got.refresh_token
+            self.expires_at = now + got.expires_in
+            self.refreshes += 1
+            self.refresh_failures = 0
+            self.failing_since = None
+            self.last_error = None
+            self.interrupted_refresh = False
+            log.info("zalo oa: access token refreshed (valid %.0f h)", got.expires_in / 3600)
+            return got.access_token
+        self.refresh_failures += 1
+        self.failing_since = self.failing_since or now
+        self.last_error = got.describe()
+        if got.outcome == Outcome.REAUTH:
+            await self._block(f"Zalo từ chối refresh token: {got.describe()}")
+        else:
+            await self.db.run(lambda s: self._clear_mark(s))
+        log.error("zalo oa: token refresh failed: %s", got.describe())
+        raise TokenUnavailable(
+            got if got.outcome != Outcome.TOKEN else Result(Outcome.RETRY, got.code, got.message)
+        )
+
+    def _store(self, s: Session, t: Tokens, now: float) -> None:
+        row = s.get(ChannelToken, CHANNEL)
+        if row is None:
+            row = ChannelToken(channel=CHANNEL, generation=0)
+            s.add(row)
+        row.access_token = t.access_token
+        row.refresh_token = t.refresh_token
+        row.access_expires_at = to_db_time(now) + timedelta(seconds=t.expires_in)
+        row.generation = (row.generation or 0) + 1
+        row.refresh_started_at = None
+        row.refreshed_at = to_db_time(now)
+        row.blocked_reason = None
+        row.updated_at = to_db_time(now)
+
+    @staticmethod
+    def _clear_mark(s: Session) -> None:
+        row = s.get(ChannelToken, CHANNEL)
+        if row is not None:
+            row.refresh_started_at = None
+
+    async def _block(self, reason: str) -> None:
+        self.blocked = reason[:300]
+        now = to_db_time(self.clock())
+
+        def save(s: Session) -> None:
+            row = s.get(ChannelToken, CHANNEL)
+            if row is not None:
+                row.blocked_reason = reason[:300]
+                row.refresh_started_at = None
+                row.updated_at = now
+
+        await self.db.run(save)
+
+    async def block(self, reason: str) -> None:
+        """A send answered -118/-14014: nothing goes out until a person authorises the app again."""
+        async with self.lock:
+            await self._block(reason)
