@@ -51,6 +51,8 @@ _EVENT_PERMS = {
     "snapshot": Perm.VIEW_CAMERAS,
     "agent": Perm.VIEW_AGENTS,
     "alert": Perm.VIEW_ALERTS,
+    "speaker": Perm.VIEW_SPEAKERS,
+    "airing": Perm.VIEW_BROADCASTS,
 }
 
 

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from broadcast.web import airings as broadcast_airings
 from broadcast.web import programme_pages
 from broadcast.web import programmes as broadcast_programmes
+from broadcast.web import speakers as broadcast_speakers
 from hub import openapi
 from hub.config import HubConfig
 from hub.db import Database
@@ -52,6 +54,8 @@ API_ROUTES: list[openapi.ApiRoute] = [
     *api_reports.ROUTES,
     *api_alerts.ROUTES,
     *broadcast_programmes.ROUTES,
+    *broadcast_airings.ROUTES,
+    *broadcast_speakers.ROUTES,
     *api_notify.ROUTES,
     *api_history.ROUTES,
     *api_commands.ROUTES,
@@ -112,6 +116,8 @@ def create_app(
     for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
         module.add_routes(app)
     programme_pages.add_routes(app)
+    broadcast_airings.add_pages(app)
+    broadcast_speakers.add_pages(app)
     for route in API_ROUTES:
         app.router.add_route(route.method, route.full_path, _with_known_params(route))
     return app

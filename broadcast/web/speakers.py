@@ -1,0 +1,269 @@
+"""Loudspeakers on the web: the list with their health (`/speakers`, refreshed live by static/speakers.js) and
+the JSON API (`/api/v1/speakers`, stop and volume commands). Commands go to the receiver through the running
+hub's dispatcher, are limited to the caller's scope and recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broadcast.dispatch import HubDispatcher
+from broadcast.speaker_models import Speaker
+from broadcast.speakers import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
+from contract.topics import is_slug
+from hub.audit import record_change
+from hub.auth import Principal
+from hub.geo import Village
+from hub.openapi import ApiRoute, Param
+from hub.serialize import iso
+from hub.web import params, queries
+from hub.web.access import Perm, has_perm, in_scope, principal, requires, scope_where
+from hub.web.context import ctx
+from hub.web.errors import ApiError, not_found
+from hub.web.jsonout import json_response
+from hub.web.render import render
+
+SLUG = params.SLUG_PATTERN
+MAX_BODY_KEYS = 4
+
+
+def speaker_row_dict(r: Speaker, villages: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+    return {
+        "key": r.key, "district": r.district, "commune": r.commune, "id": r.slug, "name": r.name,
+        "village": r.village, "village_name": villages.get((r.district, r.commune, r.village or "")),
+        "status": r.status, "status_since": iso(r.status_since), "version": r.version, "volume": r.volume,
+        "amplifier": r.amplifier, "signal_dbm": r.signal_dbm, "disk_free_mb": r.disk_free_mb,
+        "playing": r.playing, "last_seen": iso(r.last_seen),
+    }  # fmt: skip
+
+
+def load_speakers(
+    s: Session, p: Principal, district: str | None, commune: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    q = select(Speaker).where(scope_where(p, Speaker.district, Speaker.commune))
+    if district:
+        q = q.where(Speaker.district == district)
+    if commune:
+        q = q.where(Speaker.commune == commune)
+    if status:
+        q = q.where(Speaker.status == status)
+    rows = list(s.scalars(q.order_by(Speaker.district, Speaker.commune, Speaker.village, Speaker.slug)))
+    villages = {
+        (v.district, v.commune, v.slug): v.name
+        for v in s.scalars(select(Village).where(Village.commune.in_({r.commune for r in rows})))
+    }
+    return [speaker_row_dict(r, villages) for r in rows]
+
+
+def _filters(request: web.Request) -> tuple[str | None, str | None, str | None]:
+    return (
+        params.slug(request, "district"),
+        params.slug(request, "commune"),
+        params.choice(request, "status", tuple(SPEAKER_STATUS_LABELS)),
+    )
+
+
+@requires(Perm.VIEW_SPEAKERS)
+async def list_speakers(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    d, co, st = _filters(request)
+    items = await c.db.run(lambda s: load_speakers(s, p, d, co, st))
+    return json_response({"speakers": items, "total": len(items)})
+
+
+async def _target(request: web.Request) -> tuple[str, str, str, dict[str, Any]]:
+    """The speaker in the path (404 outside scope or unknown) and the JSON body."""
+    c, p = ctx(request), principal(request)
+    d, co, sp = request.match_info["district"], request.match_info["commune"], request.match_info["speaker"]
+    key = f"{d}/{co}/{sp}"
+    if not in_scope(p, d, co) or await c.db.run(lambda s: s.get(Speaker, key)) is None:
+        raise not_found("Không tìm thấy loa")
+    body: Any = {}
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "bad_json", "Nội dung gửi lên không phải JSON hợp lệ") from None
+    if not isinstance(body, dict) or len(body) > MAX_BODY_KEYS:
+        raise ApiError(400, "bad_json", "Cần một đối tượng JSON")
+    return d, co, key, body
+
+
+def _dispatcher(request: web.Request) -> HubDispatcher:
+    hub = ctx(request).hub
+    if hub is None:
+        raise ApiError(503, "unavailable", "Dịch vụ phát thanh chưa chạy trên máy chủ này")
+    return hub.broadcast.dispatcher
+
+
+async def _audit(
+    request: web.Request, action: str, key: str, district: str, commune: str, after: dict[str, Any]
+) -> None:
+    c, p = ctx(request), principal(request)
+    now = c.clock()
+    await c.db.run(
+        lambda s: record_change(
+            s,
+            actor=p.username,
+            action=action,
+            target=f"speaker:{key}",
+            now=now,
+            after=after,
+            district=district,
+            commune=commune,
+        )  # fmt: skip
+    )
+
+
+@requires(Perm.CONTROL_SPEAKERS)
+async def stop_speaker(request: web.Request) -> web.Response:
+    d, co, key, body = await _target(request)
+    unknown = set(body) - {"airing"}
+    if unknown:
+        raise ApiError(
+            400, "bad_field", f"Trường không được hỗ trợ: {', '.join(sorted(map(str, unknown)))[:100]}"
+        )
+    airing = body.get("airing")
+    if airing is not None and (not isinstance(airing, str) or not is_slug(airing)):
+        raise ApiError(400, "bad_field", "Trường 'airing' phải là mã lượt phát hợp lệ")
+    tx = await _dispatcher(request).stop_speaker(key, airing)
+    await _audit(request, "speaker.stop", key, d, co, {"airing": airing, "transaction": tx})
+    return json_response({"sent": True, "transaction": tx}, status=202)
+
+
+@requires(Perm.CONTROL_SPEAKERS)
+async def set_volume(request: web.Request) -> web.Response:
+    d, co, key, body = await _target(request)
+    unknown = set(body) - {"volume"}
+    if unknown:
+        raise ApiError(
+            400, "bad_field", f"Trường không được hỗ trợ: {', '.join(sorted(map(str, unknown)))[:100]}"
+        )
+    vol = body.get("volume")
+    if isinstance(vol, bool) or not isinstance(vol, int) or not 0 <= vol <= 100:
+        raise ApiError(400, "bad_field", "Âm lượng ('volume') phải là số nguyên từ 0 đến 100")
+    c, dispatcher = ctx(request), _dispatcher(request)
+    await _audit(request, "speaker.volume", key, d, co, {"volume": vol})
+    reply = await dispatcher.set_volume(key, vol, wait_s=c.config.broadcast.dispatch.command_reply_s)
+    if reply is None:
+        return json_response(
+            {
+                "sent": True,
+                "confirmed": False,
+                "message": "Đã gửi lệnh; loa chưa xác nhận (có thể đang mất kết nối)",
+            },
+            status=202,
+        )
+    return json_response({"sent": True, "confirmed": True, "volume": reply.data.volume})
+
+
+# page -----------------------------------------------------------------------------------------------------
+
+
+@requires(Perm.VIEW_SPEAKERS)
+async def speakers_page(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    params.reject_unknown(request, ("district", "commune", "status"))
+    d, co, st = _filters(request)
+
+    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
+        return load_speakers(s, p, d, co, st), queries.area_names(s, c.config)
+
+    items, names = await c.db.run(load)
+    communes = sorted({(x["district"], x["commune"]) for x in items})
+    counts = {k: sum(1 for x in items if x["status"] == k) for k in SPEAKER_STATUS_LABELS}
+    return render(
+        request,
+        "speakers.html",
+        speakers=items,
+        counts=counts,
+        form={"district": d or "", "commune": co or "", "status": st or ""},
+        communes=[{"district": x, "commune": y, "name": names.get((x, y), y)} for x, y in communes],
+        commune_names={f"{x}/{y}": n for (x, y), n in names.items() if y},
+        status_labels=SPEAKER_STATUS_LABELS,
+        amplifier_labels=AMPLIFIER_LABELS,
+        can_control=has_perm(p, Perm.CONTROL_SPEAKERS),
+        page_data={
+            "status": SPEAKER_STATUS_LABELS,
+            "amplifier": AMPLIFIER_LABELS,
+            "timezone": c.config.timezone,
+            "query": request.query_string,
+            "can_control": has_perm(p, Perm.CONTROL_SPEAKERS),
+        },
+    )
+
+
+def add_pages(app: web.Application) -> None:
+    app.router.add_get("/speakers", speakers_page)
+
+
+_S: dict[str, Any] = {"type": "string"}
+_NS: dict[str, Any] = {"type": ["string", "null"]}
+_NN: dict[str, Any] = {"type": ["number", "null"]}
+SPEAKER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "key": _S, "district": _S, "commune": _S, "id": _S, "name": _NS, "village": _NS, "village_name": _NS,
+        "status": {"enum": list(SPEAKER_STATUS_LABELS)}, "status_since": _NS, "version": _NS,
+        "volume": {"type": ["integer", "null"]}, "amplifier": {"enum": ["on", "off", "fault", None]},
+        "signal_dbm": _NN, "disk_free_mb": _NN, "playing": {**_NS, "description": "airing id"}, "last_seen": _NS,
+    },
+}  # fmt: skip
+_PATH = (
+    Param("district", "District", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
+    Param("commune", "Commune", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
+    Param("speaker", "Speaker id", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
+)
+_SP_PATH = f"/speakers/{{district:{SLUG}}}/{{commune:{SLUG}}}/{{speaker:{SLUG}}}"
+_CMD_ERRORS = (400, 401, 403, 404, 503)
+_CMD = {"type": "object", "properties": {"sent": {"type": "boolean"}, "transaction": _S}}
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/speakers",
+        list_speakers,
+        "Loudspeaker receivers in scope with their latest health",
+        params=(
+            Param("district", "Only this district", {"type": "string", "pattern": f"^{SLUG}$"}),
+            Param("commune", "Only this commune", {"type": "string", "pattern": f"^{SLUG}$"}),
+            Param("status", "Only this status", {"type": "string", "enum": list(SPEAKER_STATUS_LABELS)}),
+        ),
+        response={
+            "type": "object",
+            "properties": {
+                "speakers": {"type": "array", "items": SPEAKER_SCHEMA},
+                "total": {"type": "integer"},
+            },
+        },
+    ),
+    ApiRoute(
+        "POST",
+        f"{_SP_PATH}/stop",
+        stop_speaker,
+        "Stop what the speaker plays (JSON {airing?}: only that airing); 202 once the command is sent",
+        params=_PATH,
+        response=_CMD,
+        errors=_CMD_ERRORS,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_SP_PATH}/volume",
+        set_volume,
+        "Set the volume (JSON {volume: 0–100}); 200 with the receiver's confirmation, 202 when it did not answer in time",
+        params=_PATH,
+        response={
+            "type": "object",
+            "properties": {
+                "sent": {"type": "boolean"},
+                "confirmed": {"type": "boolean"},
+                "volume": {"type": "integer"},
+            },
+        },
+        errors=_CMD_ERRORS,
+    ),
+]
