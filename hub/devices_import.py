@@ -161,6 +161,8 @@ def parse_devices(
                 continue
             if len(out.rows) + len(out.errors) >= MAX_ROWS:
                 raise CsvFileError(f"Tệp có hơn {MAX_ROWS} dòng; hãy chia nhỏ")
+            if len(cells) < len(names) and all(n in OPTIONAL[kind] for n in names[len(cells) :]):
+                cells = cells + [""] * (len(names) - len(cells))  # trailing optional cells left out by hand
             if len(cells) != len(names):
                 out.error(line, f"có {len(cells)} ô, cần {len(names)} (như dòng tiêu đề)")
                 continue
