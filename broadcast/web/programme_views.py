@@ -26,7 +26,7 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import describe, occurrences, schedule_from_json
+from broadcast.schedule import Schedule, ScheduleError, describe, occurrences, schedule_from_json
 from hub.auth import Principal
 from hub.serialize import iso
 from hub.web.access import scope_where
@@ -76,8 +76,16 @@ def _items(s: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
+def stored_schedule(p: Programme) -> Schedule | None:
+    """The programme's schedule; None if the stored JSON is unusable (written outside the API)."""
+    try:
+        return schedule_from_json(p.schedule if isinstance(p.schedule, dict) else {})
+    except ScheduleError:
+        return None
+
+
 def programme_json(p: Programme, items: list[dict[str, Any]]) -> dict[str, Any]:
-    sched = schedule_from_json(p.schedule)
+    sched = stored_schedule(p)
     durations = [i["duration_s"] or 0.0 for i in items]
     return {
         "id": p.id,
@@ -91,7 +99,7 @@ def programme_json(p: Programme, items: list[dict[str, Any]]) -> dict[str, Any]:
         "target_label": TARGET_LABELS.get(p.target_kind, p.target_kind),
         "target_ids": list(p.target_ids or []),
         "schedule": p.schedule,
-        "schedule_text": describe(sched),
+        "schedule_text": describe(sched) if sched else "Lịch không hợp lệ",
         "repeats": p.repeats,
         "gap_s": p.gap_s,
         "priority": p.priority,
@@ -172,7 +180,8 @@ def programme_detail(s: Session, p: Programme, now: datetime, tz: ZoneInfo) -> d
     ]
     start = now.replace(tzinfo=UTC)
     anchor = plan.aware(p.anchor_at) if p.anchor_at else None
-    upcoming = occurrences(schedule_from_json(p.schedule), tz, start, start + timedelta(days=31), anchor)
+    sched = stored_schedule(p)
+    upcoming = occurrences(sched, tz, start, start + timedelta(days=31), anchor) if sched else []
     data["upcoming"] = [t.isoformat().replace("+00:00", "Z") for t in upcoming[:10]]
     return data
 
@@ -209,7 +218,8 @@ def calendar(
     for p in progs.values():
         length = programme_length_s([i["duration_s"] or 0.0 for i in items[p.id]], p.repeats, p.gap_s)
         anchor = plan.aware(p.anchor_at) if p.anchor_at else None
-        for t in occurrences(schedule_from_json(p.schedule), tz, start, end, anchor):
+        sched = stored_schedule(p)
+        for t in occurrences(sched, tz, start, end, anchor) if sched else []:
             a = airings.get((p.id, t))
             seen.add((p.id, t))
             out.append(_entry(p.id, p.title, p.priority, p.state, (p.district, p.commune), t, length, a, tz))

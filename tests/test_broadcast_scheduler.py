@@ -1,0 +1,219 @@
+"""The broadcast scheduler against a real SQLite file: a daily programme across restarts (no double, no loss;
+late within grace airs, past grace is missed), a job firing at T − prepare_lead, cancelling a prepared airing,
+and the leader lock with two schedulers (two Database objects, as two hub workers) on one database.
+
+Schedulers run on a shifted clock (real time + offset), so "two minutes before 17:00" is now, without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from broadcast.airing_models import AIRING_CANCELLED, AIRING_MISSED, AIRING_SCHEDULED, Airing
+from broadcast.config import ScheduleConfig
+from broadcast.content_models import BroadcastContent
+from broadcast.orders import AiringOrder, Priority
+from broadcast.programme_plan import bump_schedule_rev
+from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem
+from broadcast.scheduler import BroadcastScheduler
+from broadcast.scheduler_lease import SchedulerLease
+from broadcast.speaker_models import Speaker
+from hub.db import Database
+from tests.fixtures_hub import wait_for
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+T = datetime(2026, 11, 23, 17, 0, tzinfo=TZ).timestamp()  # the daily occurrence under test
+CFG = ScheduleConfig(lease_ttl_s=2, lease_renew_s=0.3, replan_s=60)
+
+
+class RecordingDispatcher:
+    """The receiving end of the Dispatcher protocol (the real dispatcher has its own tests with receivers)."""
+
+    def __init__(self) -> None:
+        self.orders: list[AiringOrder] = []
+        self.cancelled: list[str] = []
+
+    async def dispatch(self, order: AiringOrder) -> None:
+        self.orders.append(order)
+
+    async def cancel(self, airing_id: str, reason: str) -> None:
+        self.cancelled.append(airing_id)
+
+
+def at(ts: float) -> Callable[[], float]:
+    """A clock that reads `ts` now and runs at real speed."""
+    offset = ts - time.time()
+    return lambda: time.time() + offset
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "hub.db"
+    db = Database(f"sqlite:///{path}")
+    db.create_all()
+    with db.session() as s, s.begin():
+        s.add(
+            BroadcastContent(
+                id=1,
+                district="d",
+                commune="c",
+                title="Tin chiều",
+                source="tts",
+                original_path="o.wav",
+                path="p.mp3",
+                sha256="a" * 64,
+                size=4000,
+                duration_s=90.0,
+                loudness_lufs=-16.0,
+                true_peak_dbtp=-1.5,
+                created_by="canbo",
+            )
+        )
+        for slug in ("loa-1", "loa-2"):
+            s.add(Speaker(key=f"d/c/{slug}", district="d", commune="c", slug=slug, status="online"))
+        s.add(
+            Programme(
+                id=1,
+                district="d",
+                commune="c",
+                title="Tin chiều",
+                schedule={"kind": "daily", "times": ["17:00"]},
+                repeats=2,
+                gap_s=5.0,
+                priority="normal",
+                state=STATE_APPROVED,
+                created_by="canbo",
+                approved_by="chutich",
+                approved_at=datetime(2026, 11, 23, 7, 0),  # 14:00 local, before the 17:00 occurrence
+            )
+        )
+        s.add(ProgrammeItem(programme_id=1, position=0, content_id=1))
+    db.close()
+    return path
+
+
+@pytest.fixture
+def open_db(db_path: Path) -> Iterator[Callable[[], Database]]:
+    opened: list[Database] = []
+
+    def make() -> Database:
+        db = Database(f"sqlite:///{db_path}")
+        opened.append(db)
+        return db
+
+    yield make
+    for db in opened:
+        db.close()
+
+
+def airings(db: Database) -> list[Airing]:
+    with db.session() as s:
+        return list(s.scalars(select(Airing).order_by(Airing.occurrence_at)))
+
+
+async def run_at(db: Database, now: float, rec: RecordingDispatcher) -> BroadcastScheduler:
+    sched = BroadcastScheduler(db, rec, TZ, CFG, clock=at(now))  # holder: host:pid:random, unique
+    await sched.start()
+    return sched
+
+
+async def test_restart_within_grace_airs_once_late(open_db: Callable[[], Database]) -> None:
+    db, rec = open_db(), RecordingDispatcher()
+    first = await run_at(db, T - 600, rec)
+    assert first.is_leader and [j for j, _ in first.jobs()][:1] == [f"occ:1:{int(T)}"]
+    await first.stop()  # hub stopped 10 minutes before 17:00 …
+    assert airings(db) == [] and rec.orders == []
+    second = await run_at(db, T + 60, rec)  # … and back one minute after
+    await second.stop()
+    (a,) = airings(db)
+    assert a.id == "p1-20261123t100000" and a.status == AIRING_SCHEDULED
+    assert a.reason and "muộn" in a.reason
+    (order,) = rec.orders
+    assert order.speakers == ("loa-1", "loa-2") and order.repeats == 2 and order.gap_s == 5.0
+    assert T + 60 + 14 < order.start_at < T + 60 + 20  # starts late_start_lead_s after dispatch, not at T
+    third = await run_at(db, T + 90, rec)  # another restart inside the grace: nothing doubled
+    await third.stop()
+    assert len(airings(db)) == 1 and len(rec.orders) == 1
+
+
+async def test_restart_after_grace_reports_missed(open_db: Callable[[], Database]) -> None:
+    db, rec = open_db(), RecordingDispatcher()
+    sched = await run_at(db, T + 600, rec)
+    await sched.stop()
+    (a,) = airings(db)
+    assert a.status == AIRING_MISSED and a.start_at == a.occurrence_at
+    assert a.reason and "Không phát" in a.reason and "10 phút" in a.reason
+    assert rec.orders == [] and sched.counters["missed"] == 1
+    again = await run_at(db, T + 700, rec)
+    await again.stop()
+    assert len(airings(db)) == 1  # the miss is recorded once
+
+
+async def test_job_fires_before_start_and_cancel_calls_it_off(open_db: Callable[[], Database]) -> None:
+    db, rec = open_db(), RecordingDispatcher()
+    sched = await run_at(db, T - CFG.prepare_lead_s - 0.5, rec)
+    try:
+        await wait_for(lambda: rec.orders, 10, "the 16:58 job to dispatch the 17:00 airing")
+        (order,) = rec.orders
+        assert order.start_at == T and order.priority == Priority.NORMAL
+        assert order.items[0].sha256 == "a" * 64
+        (a,) = airings(db)
+        assert a.targeted == 2 and a.order is not None and a.order["start_at"] == T
+        with db.session() as s, s.begin():
+            p = s.get(Programme, 1)
+            assert p is not None
+            p.state = STATE_CANCELLED
+            bump_schedule_rev(s)
+        await sched.reload()
+        assert rec.cancelled == [a.id]
+        assert airings(db)[0].status == AIRING_CANCELLED
+        assert sched.jobs() == []  # tomorrow's job is gone too
+    finally:
+        await sched.stop()
+
+
+async def test_leader_lock_two_workers(open_db: Callable[[], Database]) -> None:
+    db_a, db_b = open_db(), open_db()
+    rec_a, rec_b = RecordingDispatcher(), RecordingDispatcher()
+    a = await run_at(db_a, T - CFG.prepare_lead_s - 1.5, rec_a)
+    b = await run_at(db_b, T - CFG.prepare_lead_s - 1.5, rec_b)
+    try:
+        assert a.is_leader and not b.is_leader
+        assert b.jobs() == []
+        await wait_for(lambda: rec_a.orders, 10, "the leader to dispatch")
+        assert rec_b.orders == [] and len(airings(db_a)) == 1
+        # The leader dies without releasing its lease (no clean stop): the other takes over after expiry.
+        assert a._task is not None
+        a._task.cancel()
+        a._drop_leadership()
+        await wait_for(lambda: b.is_leader and b.jobs(), 10, "the second worker to take the lease and plan")
+        with db_b.session() as s:
+            lease = s.get(SchedulerLease, "broadcast-scheduler")
+            assert lease is not None and lease.holder == b.holder
+        assert [j for j, _ in b.jobs()][:1] == [f"occ:1:{int(T + 86400)}"]  # tomorrow; today's already aired
+        assert len(airings(db_b)) == 1 and rec_b.orders == []
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def test_emergency_missed_long_ago_still_airs(open_db: Callable[[], Database]) -> None:
+    db = open_db()
+    with db.session() as s, s.begin():
+        p = s.get(Programme, 1)
+        assert p is not None
+        p.priority = "emergency"
+    rec = RecordingDispatcher()
+    sched = await run_at(db, T + 3600, rec)
+    await sched.stop()
+    (order,) = rec.orders
+    assert order.priority == Priority.EMERGENCY
+    assert order.start_at - (T + 3600) < CFG.emergency_lead_s + 1
+    assert airings(db)[0].occurrence_at == datetime(2026, 11, 23, 10, 0)
