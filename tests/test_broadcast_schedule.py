@@ -16,12 +16,12 @@ HN = ZoneInfo("Asia/Ho_Chi_Minh")  # UTC+7, no daylight saving
 NY = ZoneInfo("America/New_York")  # with daylight saving, to show wall-clock times are kept
 
 
-def utc(*a: int) -> datetime:
-    return datetime(*a, tzinfo=UTC)
+def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, tzinfo=UTC)
 
 
-def local(tz: ZoneInfo, *a: int) -> datetime:
-    return datetime(*a, tzinfo=tz).astimezone(UTC)
+def local(tz: ZoneInfo, y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=tz).astimezone(UTC)
 
 
 def test_daily_in_local_time() -> None:
