@@ -38,7 +38,7 @@ async def test_filters_and_diff_on_the_page(web: WebEnv) -> None:
     sign_in(web, "quantri")
     html = await (await web.client.get("/admin/audit?actor=an")).text()
     assert "user:binh" in html and "camera:soc-son" not in html
-    assert 'class="changed"><th>role</th><td>police</td><td>technician</td>' in html
+    assert 'class="changed"><th title="role">Vai trò</th><td>police</td><td>technician</td>' in html
     html = await (await web.client.get("/admin/audit?action=camera.")).text()
     assert "Chợ Phù Linh" in html and "user:binh" not in html
     html = await (await web.client.get("/admin/audit?from=2026-11-02&to=2026-11-02")).text()

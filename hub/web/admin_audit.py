@@ -25,6 +25,54 @@ from hub.web.errors import bad_parameter
 from hub.web.jsonout import json_response
 
 PAGE_SIZE = 100
+# Vietnamese names for the fields and actions this part writes; others' show as recorded.
+FIELD_LABELS = {
+    "username": "Tên đăng nhập",
+    "full_name": "Họ tên",
+    "role": "Vai trò",
+    "district": "Huyện",
+    "commune": "Xã",
+    "disabled": "Đã khoá",
+    "name": "Tên",
+    "id": "Mã",
+    "agent": "Edge agent",
+    "village": "Thôn",
+    "state": "Trạng thái",
+    "version": "Phiên bản",
+    "client": "Địa chỉ máy",
+    "reason": "Lý do",
+    "prefix": "Mã đầu",
+    "user": "Người dùng",
+    "ended": "Số phiên đã kết thúc",
+}
+ACTION_LABELS = {
+    "auth.login": "Đăng nhập",
+    "auth.logout": "Đăng xuất",
+    "auth.login_failed": "Đăng nhập thất bại",
+    "user.create": "Tạo người dùng",
+    "user.update": "Sửa người dùng",
+    "user.disable": "Khoá tài khoản",
+    "user.enable": "Mở lại tài khoản",
+    "user.unlock": "Mở khoá đăng nhập",
+    "user.password_reset": "Đặt lại mật khẩu",
+    "user.password_change": "Tự đổi mật khẩu",
+    "session.end_others": "Kết thúc các phiên khác",
+    "token.create": "Tạo token API",
+    "token.revoke": "Thu hồi token API",
+    "area.create": "Thêm địa bàn",
+    "area.update": "Đổi tên địa bàn",
+    "area.delete": "Xoá địa bàn",
+    "village.create": "Thêm thôn",
+    "village.update": "Đổi tên thôn",
+    "village.delete": "Xoá thôn",
+    "camera.import": "Nhập camera (CSV)",
+    "speaker.import": "Nhập loa (CSV)",
+    "camera.update": "Sửa camera",
+    "speaker.update": "Sửa loa",
+    "camera.remove": "Gỡ camera",
+    "speaker.remove": "Gỡ loa",
+    "agent.remove": "Gỡ edge agent",
+}
 FILTERS = ("actor", "action", "target", "from", "to", "before", "limit")
 
 
@@ -50,6 +98,7 @@ def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> li
     return [
         {
             "field": k,
+            "label": FIELD_LABELS.get(k, k),
             "before": b.get(k),
             "after": a.get(k),
             "changed": before is not None and after is not None and b.get(k) != a.get(k),
@@ -117,6 +166,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     rows, more = await _entries(request, PAGE_SIZE)
     entries = [
         {"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+         "action_label": ACTION_LABELS.get(e.action),
          "diff": diff_rows(e.before, e.after)}
         for e in rows
     ]  # fmt: skip
