@@ -278,7 +278,8 @@ class BroadcastScheduler:
             row.reason = missed_reason(d.late_s)
             row.finished_at = to_db_time(now)
             return self._insert(s, row, None)
-        return self._build(s, p, occ, start, d.late_s)
+        # A `now` programme's occurrence is its approval moment: starting a little after it is the plan, not late.
+        return self._build(s, p, occ, start, 0.0 if sched.kind == "now" else d.late_s)
 
     def _build(self, s: Session, p: Programme, occ: datetime, start: datetime, late_s: float) -> Prepared:
         row = plan.new_airing(p, occ, start)

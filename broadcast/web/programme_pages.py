@@ -42,6 +42,8 @@ def tabs(request: web.Request) -> list[dict[str, Any]]:
     items = [
         ("/broadcasts", "Lịch tuần", Perm.VIEW_BROADCASTS),
         ("/broadcasts/programmes", "Chương trình", Perm.VIEW_BROADCASTS),
+        ("/broadcasts/content", "Thư viện nội dung", Perm.VIEW_BROADCASTS),
+        ("/broadcasts/history", "Lịch sử phát", Perm.VIEW_BROADCASTS),
         ("/broadcasts/approvals", "Chờ duyệt", Perm.APPROVE_BROADCASTS),
         ("/broadcasts/programmes/new", "Soạn chương trình", Perm.EDIT_BROADCASTS),
         ("/broadcasts/emergency", "Phát khẩn cấp", Perm.AIR_EMERGENCY),

@@ -30,7 +30,7 @@
   }
 
   const fmtTime = new Intl.DateTimeFormat("vi-VN", { timeZone: TZ, hour: "2-digit", minute: "2-digit" });
-  const fmtDate = new Intl.DateTimeFormat("vi-VN", { timeZone: TZ, day: "2-digit", month: "2-digit" });
+  const fmtDate = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, day: "2-digit", month: "2-digit" }); // 02/11
   function mmss(s) {
     s = Math.round(s || 0);
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
@@ -226,18 +226,21 @@
     $("conflict-message").textContent = d.error.message;
     const list = $("conflict-list");
     list.replaceChildren();
-    for (const c of d.conflicts.slice(0, 20)) {
+    // One line per other programme: its first clashing occurrence and how many more there are.
+    const groups = new Map();
+    for (const c of d.conflicts) {
+      const g = groups.get(c.other_id);
+      if (g) { g.n += 1; c.speakers.forEach((x) => g.speakers.add(x)); }
+      else groups.set(c.other_id, { c, n: 1, speakers: new Set(c.speakers) });
+    }
+    for (const { c, n, speakers } of groups.values()) {
       const li = document.createElement("li");
       const s = new Date(c.other_start), e = new Date(c.other_end);
-      const where = c.speakers.length && c.speakers[0] !== "" ? "loa " + c.speakers.join(", ") : "toàn xã";
+      const sp = [...speakers].filter(Boolean);
+      const where = sp.length ? "loa " + sp.join(", ") : "toàn xã";
       li.textContent = "«" + c.other_title + "» (" + (PRIORITY[c.other_priority] || c.other_priority) + ", " +
         (STATE[c.other_state] || c.other_state) + ") " + fmtTime.format(s) + "–" + fmtTime.format(e) +
-        " ngày " + fmtDate.format(s) + ", " + where;
-      list.appendChild(li);
-    }
-    if (d.conflicts.length > 20) {
-      const li = document.createElement("li");
-      li.textContent = "… và " + (d.conflicts.length - 20) + " lượt khác";
+        " ngày " + fmtDate.format(s) + (n > 1 ? " và " + (n - 1) + " lượt sau đó" : "") + "; " + where;
       list.appendChild(li);
     }
     const after = $("resolve-after"), replace = $("resolve-replace");

@@ -1,0 +1,99 @@
+"""Programme editor, conflict dialog, approval and week calendar in real Chromium at phone width (360 px);
+screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from tests.fixtures_web import PASSWORD, WebEnv
+from tests.test_broadcast_programmes import seed
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--headless=new",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+PHONE = {"width": 360, "height": 780}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+async def signed_in(browser: Browser, base: str, username: str, path: str) -> tuple[BrowserContext, Page]:
+    ctx = await browser.new_context(viewport=PHONE, locale="vi-VN")
+    page = await ctx.new_page()
+    await page.goto(base + path)
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    return ctx, page
+
+
+async def compose(page: Page, title: str, content: str) -> None:
+    await page.fill("#title", title)
+    await page.select_option("#library", label=content)
+    await page.click("#add-item")
+    await page.select_option("#kind", "daily")
+    await page.fill("#times", "17:00")
+
+
+async def test_compose_conflict_approve_calendar(web: WebEnv, browser: Browser) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    seed(web)
+    base = str(web.client.make_url("")).rstrip("/")
+    ctx, page = await signed_in(browser, base, "canbo", "/broadcasts/programmes/new")
+    await expect(page.locator("h1")).to_contain_text("Soạn chương trình")
+    await compose(page, "Tin chiều thứ Hai", "Tin chiều (2:00)")
+    await page.click("#save-submit")
+    await expect(page.locator("#state")).to_have_text("Chờ duyệt")
+    await expect(page.locator("#schedule-text")).to_have_text("Hằng ngày lúc 17:00")
+
+    # Same time on the same speakers: the dialog offers play after (suggested, equal priority), replace, cancel.
+    await page.goto(base + "/broadcasts/programmes/new")
+    await compose(page, "Thông báo tiêm phòng", "Thông báo tiêm phòng (1:00)")
+    await page.click("#save-submit")
+    dialog = page.locator("#conflict-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#conflict-list li")).to_contain_text("«Tin chiều thứ Hai»")
+    await expect(page.locator("#resolve-after")).to_have_class("primary")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=str(ARTIFACTS / "programme-conflict-360.png"))
+    await page.click("#resolve-after")
+    await expect(page.locator("#schedule-text")).to_have_text("Hằng ngày lúc 17:02")
+    await ctx.close()
+
+    # The commune chairman approves the first one from the queue.
+    ctx, page = await signed_in(browser, base, "chutich", "/broadcasts/approvals")
+    await expect(page.locator("#pending li")).to_have_count(2)
+    await (
+        page.locator("#pending li", has_text="Tin chiều thứ Hai")
+        .get_by_role("link", name="Xem và duyệt")
+        .click()
+    )
+    await page.fill("#comment", "Đồng ý phát")
+    await page.click("button[data-action=approve]")
+    await expect(page.locator("#state")).to_have_text("Đã duyệt")
+    await expect(page.locator("#steps li").last).to_contain_text("Duyệt · chutich")
+    await page.screenshot(path=str(ARTIFACTS / "programme-approved-360.png"), full_page=True)
+
+    await page.goto(base + "/broadcasts")
+    week = page.locator("#week")
+    await expect(week.locator("a.ev").first).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.screenshot(path=str(ARTIFACTS / "programme-calendar-360.png"))
+    await ctx.close()
