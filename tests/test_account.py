@@ -115,3 +115,26 @@ async def test_no_secret_reaches_the_logs(web: WebEnv, caplog: pytest.LogCapture
                    "ops_sai-token-khong-ton-tai"):  # fmt: skip
         assert secret not in logged, secret
         assert secret not in audited, secret
+
+
+async def test_cookie_flags_and_security_headers(web: WebEnv) -> None:
+    web.add_user("canbo", "officer", district="soc-son", commune="phu-linh")
+    form = await web.client.get("/login")
+    login_cookie = form.headers["Set-Cookie"]
+    assert "HttpOnly" in login_cookie and "SameSite=Strict" in login_cookie and "Path=/login" in login_cookie
+    csp = form.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp
+    assert form.headers["X-Frame-Options"] == "DENY" and form.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in form.headers, "no HSTS over plain HTTP"
+    r = await web.login("canbo")
+    session_cookie = r.headers.getall("Set-Cookie")
+    mine = next(c for c in session_cookie if c.startswith("ops_session="))
+    assert "HttpOnly" in mine and "SameSite=Lax" in mine and "Path=/" in mine and "Secure" not in mine
+    # behind HTTPS (secure_cookies): Secure cookies and HSTS
+    http = web.ctx.config.http.model_copy(update={"secure_cookies": True})
+    web.ctx.config = web.ctx.config.model_copy(update={"http": http})
+    web.client.session.cookie_jar.clear()
+    r = await web.client.get("/login")
+    assert "Secure" in r.headers["Set-Cookie"] and r.headers["Strict-Transport-Security"].startswith(
+        "max-age="
+    )

@@ -22,6 +22,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+HSTS = "max-age=31536000"
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -36,6 +37,8 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     """on_response_prepare hook: every response, streamed and static ones included."""
     for k, v in SECURITY_HEADERS.items():
         response.headers.setdefault(k, v)
+    if ctx(request).config.http.secure_cookies:  # served over HTTPS: browsers must never fall back to HTTP
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
 
