@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub import auth
-from hub.config import DistrictConfig, HttpConfig, HubConfig
+from hub.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
 from hub.db import Area, Camera, Database, Snapshot, Transition
 from hub.events import EventBus
 from hub.web.app import create_app
@@ -32,6 +32,7 @@ def web_config(tmp_path: Path) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
         http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        influx=InfluxConfig(enabled=False),  # no InfluxDB behind these tests: the camera page shows no charts
         districts={
             "soc-son": DistrictConfig(name="Huyện Sóc Sơn", communes={"phu-linh": "Xã Phù Linh"}),
         },

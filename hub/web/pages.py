@@ -190,6 +190,7 @@ async def camera_page(request: web.Request) -> web.Response:
         "units": {m: NUMERIC_METRICS[m].unit for m in CHART_METRICS if m in NUMERIC_METRICS},
         "ranges": [{"id": r, "label": RANGE_LABELS.get(r, r)} for r in RANGES],
         "range": DEFAULT_RANGE,
+        "enabled": c.config.influx.enabled,
     }
     return render(
         request,

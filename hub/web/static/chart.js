@@ -67,7 +67,9 @@
     if (lo >= 0 && lo < hi * 0.3) lo = 0;
     if (hi === lo) { hi += 1; lo = Math.max(0, lo - 1); }
     var pad = (hi - lo) * 0.05;
-    var f = frame(Date.parse(h.from), Date.parse(h.to), lo, hi + pad, niceNumber);
+    var span = hi + pad - lo;
+    var digits = span >= 40 ? 0 : span >= 4 ? 1 : span >= 0.4 ? 2 : 3;
+    var f = frame(Date.parse(h.from), Date.parse(h.to), lo, hi + pad, function (v) { return v.toFixed(digits); });
     var step = h.step_s * 1000;
     runs(pts, step).forEach(function (run) {
       var mid = step / 2;
