@@ -58,6 +58,9 @@ class BroadcastService:
             speakers_online=lambda: sum(1 for s in self.speakers.speakers.values() if s.online),
             airings_followed=lambda: self.dispatcher.followed,
             speaker_events_rejected=lambda: self.dispatcher.rejected,
+            scheduler_leader=lambda: int(self.scheduler.is_leader),
+            scheduler_jobs=lambda: self.scheduler.stats()["jobs"],
+            airings_missed=lambda: self.scheduler.counters["missed"],
         )
 
     async def _publish(self, topic: Topic, payload: bytes) -> None:
