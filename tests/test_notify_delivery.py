@@ -244,7 +244,7 @@ async def test_dry_run_without_credentials_stores_what_would_be_sent(
     await n.submit(notice("ev-dry", n=2))
     [row] = rows(db)
     assert row.state == "dry_run" and row.channel == "oa" and row.target == "g-police"
-    assert "2 camera:" in row.text and "Camera số 2" in row.text
+    assert "2 camera, từ " in row.text and "Camera số 2" in row.text
     assert [c["mode"] for c in n.status()] == ["dry_run", "dry_run"]
     assert n.channel_facts(time.time()) == []
 

@@ -21,15 +21,19 @@ NOW = datetime(2026, 11, 23, 7, 30, tzinfo=UTC).timestamp()  # 14:30 in Hà Nộ
 
 
 def make(
-    status: str = "firing", n: int = 1, kind: FactKind = FactKind.CAMERA_OFFLINE, **kw: object
+    status: str = "firing",
+    n: int = 1,
+    kind: FactKind = FactKind.CAMERA_OFFLINE,
+    stagger: float = 0,
+    **kw: object,
 ) -> AlertNotice:
     items = tuple(
         NoticeItem(
             f"yen_dinh/dinh_long/cam{i:02d}",
             f"Camera ngã tư số {i}",
             "Mất tín hiệu",
-            NOW - 720,
-            NOW if status == "resolved" else None,
+            NOW - 720 - i * stagger,
+            NOW - i * stagger if status == "resolved" else None,
         )
         for i in range(n)
     )
@@ -74,10 +78,22 @@ def test_firing_text_has_area_names_local_time_duration_and_link() -> None:
 
 def test_resolved_text_says_what_recovered_and_how_long_it_was_down() -> None:
     text = render_notice(make("resolved", n=2, open_items=3), NAMES, TZ, "http://h")
-    assert text.startswith("✅ [Đã khắc phục] Camera đã kết nối lại — Xã Định Long")
-    assert "2 camera đã hoạt động lại:" in text
-    assert "• Camera ngã tư số 1 — gián đoạn 12 phút (14:18–14:30)" in text
+    lines = text.splitlines()
+    assert lines[0] == "✅ [Đã khắc phục] Camera đã kết nối lại — Xã Định Long, Huyện Yên Định"
+    assert lines[1] == "2 camera đã hoạt động lại sau 12 phút gián đoạn (14:18–14:30):"
+    assert lines[2:4] == ["• Camera ngã tư số 0", "• Camera ngã tư số 1"]
     assert "Còn 3 camera khác đang gặp sự cố." in text
+    # Items that went down and came back at different times each say their own span.
+    text = render_notice(make("resolved", n=2, stagger=600), NAMES, TZ, "http://h")
+    assert "2 camera đã hoạt động lại:" in text
+    assert "• Camera ngã tư số 1 — gián đoạn 12 phút (14:08–14:20)" in text
+
+
+def test_a_group_that_began_together_shares_one_time_line() -> None:
+    text = render_notice(make(n=3), NAMES, TZ, "http://h")
+    assert "3 camera, từ 14:18 (12 phút):" in text and "• Camera ngã tư số 2 — Mất tín hiệu" in text
+    text = render_notice(make(n=3, stagger=300), NAMES, TZ, "http://h")
+    assert "• Camera ngã tư số 2 — Mất tín hiệu (từ 14:08, 22 phút)" in text
 
 
 def test_a_long_group_is_cut_below_the_limit_with_the_rest_counted() -> None:
@@ -87,7 +103,7 @@ def test_a_long_group_is_cut_below_the_limit_with_the_rest_counted() -> None:
     assert len(m) == 1 and m[0].endswith(" camera khác")
     shown = sum(1 for line in text.splitlines() if line.startswith("• "))
     assert shown + int(m[0].split()[2]) == 120
-    assert text.endswith("Xem: http://h/alerts/42") and "120 camera:" in text
+    assert text.endswith("Xem: http://h/alerts/42") and "120 camera, từ 14:18" in text
 
 
 def test_fit_lines_keeps_everything_that_fits() -> None:

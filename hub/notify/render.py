@@ -85,9 +85,10 @@ def item_noun(kind: str) -> str:
 
 def _item_line(it: NoticeItem, status: str, now: float, tz: ZoneInfo) -> str:
     name = it.name or it.device
-    if status == "resolved" and it.until is not None:
-        span = f"{local_clock(it.since, tz, now)}–{local_clock(it.until, tz, now)}"
-        return f"• {name} — gián đoạn {duration_vi(it.until - it.since)} ({span})"
+    if status == "resolved":
+        until = it.until if it.until is not None else now  # the notice's time is when the group resolved
+        span = f"{local_clock(it.since, tz, now)}–{local_clock(until, tz, now)}"
+        return f"• {name} — gián đoạn {duration_vi(until - it.since)} ({span})"
     if it.until is not None:  # recovered inside a group that still fires
         return f"• {name} — đã trở lại sau {duration_vi(it.until - it.since)}"
     detail = f" — {it.summary}" if it.summary else ""
@@ -113,6 +114,25 @@ def fit_lines(head: list[str], items: list[str], tail: list[str], max_chars: int
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
+SAME_TIME_S = 60.0  # items that began (and ended) within a minute share one time line in the header
+
+
+def _shared_span(notice: AlertNotice) -> tuple[float, float | None] | None:
+    """(since, until) when every item began — and, for a resolved notice, ended — within a minute."""
+    items = notice.items
+    if len(items) < 2:
+        return None
+    sinces = [it.since for it in items]
+    if max(sinces) - min(sinces) > SAME_TIME_S:
+        return None
+    if notice.status != "resolved":
+        return min(sinces), None
+    untils = [it.until if it.until is not None else notice.created_at for it in items]
+    if max(untils) - min(untils) > SAME_TIME_S:
+        return None
+    return min(sinces), max(untils)
+
+
 def render_notice(
     notice: AlertNotice, names: AreaNames, tz: ZoneInfo, public_url: str, max_chars: int = 2000
 ) -> str:
@@ -120,20 +140,36 @@ def render_notice(
     where = area_label(names, notice.district, notice.commune)
     n = len(notice.items)
     noun = item_noun(notice.kind)
+    shared = _shared_span(notice)
     if notice.status == "resolved":
         head = [f"✅ [Đã khắc phục] {RESOLVED_LABELS.get(notice.kind, notice.kind)} — {where}"]
-        if n > 1:
+        if shared is not None and shared[1] is not None:
+            since, until = shared
+            span = f"{local_clock(since, tz, now)}–{local_clock(until, tz, now)}"
+            head.append(f"{n} {noun} đã hoạt động lại sau {duration_vi(until - since)} gián đoạn ({span}):")
+        elif n > 1:
             head.append(f"{n} {noun} đã hoạt động lại:")
     else:
         mark = SEVERITY_MARKS.get(notice.severity, "🟠")
         label = SEVERITY_LABELS.get(notice.severity, notice.severity)
         again = " (nhắc lại)" if notice.status == "repeat" else ""
         head = [f"{mark} [{label}{again}] {KIND_LABELS.get(notice.kind, notice.kind)} — {where}"]
-        if n > 1:
-            down = sum(1 for it in notice.items if it.until is None)
-            head.append(f"{down}/{n} {noun} đang gặp sự cố:" if down != n else f"{n} {noun}:")
-    lines = [_item_line(it, notice.status, now, tz) for it in notice.items]
-    if notice.status == "resolved" and notice.open_items > 0:
-        lines.append(f"Còn {notice.open_items} {noun} khác đang gặp sự cố.")
+        down = sum(1 for it in notice.items if it.until is None)
+        count = f"{down}/{n} {noun} đang gặp sự cố" if down != n else f"{n} {noun}"
+        if shared is not None:
+            since = shared[0]
+            head.append(f"{count}, từ {local_clock(since, tz, now)} ({duration_vi(now - since)}):")
+        elif n > 1:
+            head.append(f"{count}:")
+    if shared is not None:
+        lines = [
+            f"• {it.name or it.device}"
+            + (f" — {it.summary}" if it.summary and notice.status != "resolved" else "")
+            for it in notice.items
+        ]
+    else:
+        lines = [_item_line(it, notice.status, now, tz) for it in notice.items]
     tail = [f"Lúc {local_clock(now, tz)} (giờ Việt Nam)", f"Xem: {public_url.rstrip('/')}{notice.link_path}"]
+    if notice.status == "resolved" and notice.open_items > 0:
+        tail.insert(0, f"Còn {notice.open_items} {noun} khác đang gặp sự cố.")
     return fit_lines(head, lines, tail, max_chars, noun)
