@@ -144,7 +144,7 @@ def render_notice(
     if notice.status == "resolved":
         head = [f"✅ [Đã khắc phục] {RESOLVED_LABELS.get(notice.kind, notice.kind)} — {where}"]
         if shared is not None and shared[1] is not None:
-            since, until = shared
+            since, until = shared[0], shared[1]
             span = f"{local_clock(since, tz, now)}–{local_clock(until, tz, now)}"
             head.append(f"{n} {noun} đã hoạt động lại sau {duration_vi(until - since)} gián đoạn ({span}):")
         elif n > 1:
