@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from broadcast.service import BroadcastService
 from contract import Channel, Kind, Topic
+from hub.alerts.service import AlertService
 from hub.config import HubConfig
 from hub.db import Database, to_db_time
 from hub.edge_commands import EdgeCommander
@@ -120,6 +121,9 @@ class Hub:
         self.components.append(self.commands)
         self.broadcast = BroadcastService(self)  # speakers, dispatch to receivers, programme scheduler
         self.components.append(self.broadcast)
+        # After the notifier, which takes its notices; fact sources register when their service starts.
+        self.alerts = AlertService(self, sink=getattr(self, "notifier", None))
+        self.components.append(self.alerts)
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()

@@ -73,6 +73,11 @@ class AlertService:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
+        hub.stats.gauges.update(
+            alerts_active=lambda: sum(a.active for a in self.alerts.values()),
+            alert_notices=lambda: self.counters.notices,
+            alert_sink_errors=lambda: self.counters.sink_errors,
+        )
 
     # interface for others ---------------------------------------------------------------------------------
     def add_source(self, fn: FactSource) -> None:
