@@ -1,9 +1,10 @@
 """`make demo`: the whole system on this machine with simulated cameras.
 
-Starts Mosquitto, InfluxDB (Debian 1.x, own config), the RTSP camera simulator, the hub on http://127.0.0.1:8080
-and one edge agent watching the simulated cameras of two communes of Yên Định; creates the demo users; prints
-the URL and logins; shows warnings and errors of the children (everything with --verbose) and a line whenever the
-camera statuses change; stops and resumes the "flaky" camera every ~75 s. Ctrl-C or SIGTERM stops everything in
+Starts Mosquitto, InfluxDB (Debian 1.x, own config), the RTSP camera simulator, the hub on http://127.0.0.1:8080,
+one edge agent watching the simulated cameras of two communes of Yên Định and simulated loudspeaker receivers in
+both communes (a test broadcast goes out once they are online and its result is printed); creates the demo users;
+prints the URL and logins; shows warnings and errors of the children (everything with --verbose) and a line
+whenever the camera statuses change; stops and resumes the "flaky" camera every ~75 s. Ctrl-C or SIGTERM stops everything in
 reverse order. All runtime data and logs live under .run/ (or --run-dir).
 """
 
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_api import DemoApi, summary_line  # noqa: E402
+from demo_receivers import DEMO_SPEAKERS, Api, TestBroadcast, receiver_command, write_receiver_config  # noqa: E402
 from demo_setup import (  # noqa: E402
     DEMO_USERS,
     DemoError,
@@ -234,6 +236,11 @@ def start_children(
     ensure_users(hub_command, env, logs / "hub-cli.log")
     sup.add(Child("hub", hub, logs / "hub.log"))
     sup.add(Child("edge-agent", edge, logs / "edge-agent.log"))
+    for sp in DEMO_SPEAKERS:  # simulated loudspeaker receivers (null sink), two per demo commune
+        config = write_receiver_config(run_dir, sp, ports.mqtt, ports.http)
+        log = logs / f"{sp.child_name}.log"
+        start = functools.partial(spawn, receiver_command(sys.executable, config), log, env)
+        sup.add(Child(sp.child_name, start, log))
 
 
 def hub_healthy(port: int) -> bool:
@@ -326,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_state(run_dir, sup, url, ports)
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
+                TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back
                 camsim = sup.children[2].handle
 
                 def toggle(camera: str, stop: bool) -> None:

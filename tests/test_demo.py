@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo_api import summary_line  # noqa: E402
+from demo_receivers import DEMO_SPEAKERS  # noqa: E402
 from demo_setup import FlakyToggler, Ports, port_problems  # noqa: E402
 from demo_supervisor import (  # noqa: E402
     Child,
@@ -348,13 +349,18 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
             res = influx_query(ports["influx"], "ops", q)["results"][0]  # type: ignore[index]
             assert "error" not in res and res.get("series"), f"{panel['title']}: {res}"
 
+    # The simulated loudspeakers air the demo's test broadcast and it comes back as a report.
+    d.wait_for("speakers played, start skew", 120)
+    assert re.search(r"test broadcast \S+: aired, 2/2 speakers played", d.output), d.output
+
     children = json.loads((run_dir / "demo.json").read_text())["children"]
-    assert set(children) == {"mosquitto", "influxd", "camsim", "hub", "edge-agent"}
+    receivers = [sp.child_name for sp in DEMO_SPEAKERS]
+    assert set(children) == {"mosquitto", "influxd", "camsim", "hub", "edge-agent", *receivers}
     rc = d.stop()
     assert rc == 0, d.output
     assert "SIGINT: stopped" in d.output
     stops = [m[1] for m in (re.search(r"\| (\S+) stopped \(\d", line) for line in d.lines) if m]
-    assert stops == ["edge-agent", "hub", "camsim", "influxd", "mosquitto"], stops
+    assert stops == [*reversed(receivers), "edge-agent", "hub", "camsim", "influxd", "mosquitto"], stops
     assert not [p for p in children.values() if pid_alive(p)], "a child outlived the demo"
     assert processes_with_env("OPS_DEMO_CHILD_OF", str(run_dir.resolve())) == []
 
