@@ -8,7 +8,7 @@ schedule revision so the scheduler leader replans.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from broadcast import programme_plan as plan
-from broadcast.conflicts import Conflict, find_conflicts, play_after_delta, programme_length_s, slots_for
+from broadcast.conflicts import Conflict
 from broadcast.content_models import BroadcastContent
 from broadcast.orders import Priority
+from broadcast.programme_conflicts import resolve_conflicts
 from broadcast.programme_input import ProgrammeError, ProgrammeInput, check_future
 from broadcast.programmes import (
     STATE_APPROVED,
@@ -42,14 +43,12 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import ScheduleError, occurrences, schedule_from_json
+from broadcast.schedule import schedule_from_json
 from broadcast.speaker_models import Speaker
 from hub.audit import record_change
 from hub.auth import Principal
 from hub.geo import Village
 
-__all__ = ["ProgrammeError", "SaveResult"]
-MAX_SHIFT_ROUNDS = 5
 
 
 def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:
@@ -150,115 +149,11 @@ def check_refs(s: Session, inp: ProgrammeInput) -> list[BroadcastContent]:
     return [rows[cid] for cid in inp.items]
 
 
-# conflicts ---------------------------------------------------------------------------------------------------
-
-
-def _durations(s: Session, programme_ids: list[int]) -> dict[int, list[float]]:
-    out: dict[int, list[float]] = {pid: [] for pid in programme_ids}
-    rows = s.execute(
-        select(ProgrammeItem.programme_id, BroadcastContent.duration_s)
-        .join(BroadcastContent, BroadcastContent.id == ProgrammeItem.content_id)
-        .where(ProgrammeItem.programme_id.in_(programme_ids))
-    )
-    for pid, d in rows:
-        out[pid].append(d)
-    return out
-
-
-def find_programme_conflicts(
-    s: Session,
-    inp: ProgrammeInput,
-    durations: list[float],
-    exclude_id: int | None,
-    now: datetime,
-    tz: ZoneInfo,
-    horizon_days: int,
-) -> list[Conflict]:
-    """Conflicts of `inp` with the commune's pending/approved programmes in the next `horizon_days`."""
-    start = now.replace(tzinfo=UTC)
-    end = start + timedelta(days=horizon_days)
-    speakers = plan.commune_speakers(s, inp.district, inp.commune)
-    probe = Programme(target_kind=inp.target_kind, target_ids=list(inp.target_ids))
-    mine = occurrences(inp.schedule, tz, start, end, anchor=start)
-    cand = slots_for(
-        None,
-        inp.title,
-        inp.priority,
-        STATE_DRAFT,
-        mine,
-        programme_length_s(durations, inp.repeats, inp.gap_s),
-        frozenset(plan.target_speakers(probe, speakers)),
-        inp.target_kind == "commune",
-    )
-    others_q = select(Programme).where(
-        Programme.district == inp.district,
-        Programme.commune == inp.commune,
-        Programme.state.in_((STATE_PENDING, STATE_APPROVED)),
-    )
-    if exclude_id is not None:
-        others_q = others_q.where(Programme.id != exclude_id)
-    others = list(s.scalars(others_q))
-    lengths = _durations(s, [o.id for o in others])
-    given_up: set[tuple[int, datetime]] = set()
-    if exclude_id is not None:
-        for pid, at in s.execute(
-            select(ProgrammeSkip.programme_id, ProgrammeSkip.occurrence_at).where(
-                ProgrammeSkip.by_programme_id == exclude_id
-            )
-        ):
-            given_up.add((pid, at.replace(tzinfo=UTC)))
-    other_slots = []
-    for o in others:
-        anchor = plan.aware(o.anchor_at) if o.anchor_at else None
-        starts = [
-            t
-            for t in occurrences(schedule_from_json(o.schedule), tz, start - timedelta(hours=3), end, anchor)
-            if (o.id, t) not in given_up
-        ]
-        other_slots += slots_for(
-            o.id,
-            o.title,
-            Priority(o.priority),
-            o.state,
-            starts,
-            programme_length_s(lengths[o.id], o.repeats, o.gap_s),
-            frozenset(plan.target_speakers(o, speakers)),
-            o.target_kind == "commune",
-        )
-    return find_conflicts(cand, other_slots)
-
-
 @dataclass
 class SaveResult:
     programme: Programme | None
     conflicts: list[Conflict]  # non-empty and programme None: refused (409), the caller must choose
     shifted_by_s: float = 0.0  # "after": how much later than asked it was scheduled
-
-
-def _resolve(
-    s: Session,
-    inp: ProgrammeInput,
-    durations: list[float],
-    exclude_id: int | None,
-    resolution: str,
-    now: datetime,
-    tz: ZoneInfo,
-    horizon_days: int,
-) -> tuple[ProgrammeInput, list[Conflict], float]:
-    conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
-    shifted = 0.0
-    rounds = 0
-    while conflicts and resolution == "after" and rounds < MAX_SHIFT_ROUNDS:
-        delta = play_after_delta(conflicts)
-        try:
-            sched = inp.schedule.shifted(delta)
-        except ScheduleError as exc:
-            raise ProgrammeError(f"schedule.{exc.field}", exc.message, 409, "conflict") from None
-        shifted += (delta.total_seconds() + 59) // 60 * 60
-        inp = ProgrammeInput(**{**inp.__dict__, "schedule": sched})
-        conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
-        rounds += 1
-    return inp, conflicts, shifted
 
 
 def _apply(p: Programme, inp: ProgrammeInput) -> None:
@@ -332,7 +227,9 @@ def save_programme(
     conflicts: list[Conflict] = []
     shifted = 0.0
     if not ignore_conflicts:  # an emergency aired now preempts whatever plays: nothing to resolve
-        inp, conflicts, shifted = _resolve(s, inp, durations, programme_id, resolution, now, tz, horizon_days)
+        inp, conflicts, shifted = resolve_conflicts(
+            s, inp, durations, programme_id, resolution, now, tz, horizon_days
+        )
     if conflicts and resolution != "replace":
         return SaveResult(None, conflicts)
     if p is None:

@@ -49,7 +49,8 @@ from broadcast.airing_models import (
 from broadcast.config import ScheduleConfig
 from broadcast.misfire import Action, MisfirePolicy, decide, late_note, missed_reason
 from broadcast.orders import AiringOrder, Dispatcher, Priority
-from broadcast.programme_ops import ProgrammeError, record_emergency_air
+from broadcast.programme_input import ProgrammeError
+from broadcast.programme_ops import record_emergency_air
 from broadcast.programmes import STATE_APPROVED, Programme
 from broadcast.schedule import occurrences, schedule_from_json
 from hub.db import Database, to_db_time

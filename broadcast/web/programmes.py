@@ -8,13 +8,11 @@ other occurrences' place on the shared speakers).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.orm import Session
 
 from broadcast.conflicts import Conflict
 from broadcast.programme_input import ProgrammeError, parse_programme
@@ -27,10 +25,17 @@ from broadcast.programme_ops import (
     save_programme,
     submit_programme,
 )
-from broadcast.programmes import STATES, Programme
-from broadcast.scheduler import BroadcastScheduler
+from broadcast.programmes import STATES
 from broadcast.web import programme_views as views
-from hub.auth import Principal
+from broadcast.web.programme_emergency import air_now, create_emergency
+from broadcast.web.programme_http import (
+    comment_of,
+    count_refusal,
+    error_response,
+    loaded,
+    read_body,
+    reload_scheduler,
+)
 from hub.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, has_perm, in_scope, principal, requires
@@ -40,55 +45,7 @@ from hub.web.jsonout import json_response
 
 log = logging.getLogger("broadcast.web")
 RESOLUTIONS = ("none", "after", "replace")
-MAX_COMMENT = 1000
 ID = "{id:[0-9]{1,9}}"
-
-
-def scheduler_of(request: web.Request) -> BroadcastScheduler | None:
-    hub = ctx(request).hub
-    service = getattr(hub, "broadcast", None) if hub is not None else None
-    sched = getattr(service, "scheduler", None)
-    return sched if isinstance(sched, BroadcastScheduler) else None
-
-
-async def _reload(request: web.Request) -> None:
-    sched = scheduler_of(request)
-    if sched is not None:
-        try:
-            await sched.reload()
-        except Exception:  # the change is saved; the leader replans from the revision bump anyway
-            log.exception("scheduler reload after a programme change failed")
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Nội dung gửi lên phải là JSON (application/json)")
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_parameter("body", "không phải JSON hợp lệ") from None
-    if not isinstance(body, dict):
-        raise bad_parameter("body", "cần một đối tượng JSON")
-    return body
-
-
-def _comment(body: dict[str, Any]) -> str | None:
-    allowed = {"comment", "confirm"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise bad_parameter(unknown[0], "trường không được hỗ trợ")
-    v = body.get("comment")
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return None
-    if not isinstance(v, str) or len(v) > MAX_COMMENT:
-        raise bad_parameter("comment", f"phải là chữ, tối đa {MAX_COMMENT} ký tự")
-    return v.strip()
-
-
-def _error(exc: ProgrammeError) -> web.Response:
-    return json_response(
-        {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}, status=exc.status
-    )
 
 
 def _conflict_response(conflicts: list[Conflict], inp_priority: str) -> web.Response:
@@ -109,27 +66,12 @@ def _conflict_response(conflicts: list[Conflict], inp_priority: str) -> web.Resp
     )
 
 
-def _loaded(s: Session, who: Principal, programme_id: int) -> Programme:
-    p = s.get(Programme, programme_id)
-    if p is None or not in_scope(who, p.district, p.commune):
-        raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
-    return p
-
-
-def _count(request: web.Request, what: str, exc: ProgrammeError) -> None:
-    c = ctx(request)
-    c.count(f"programme_rejected_{exc.code}")
-    log.info(
-        "programme %s refused for %s: %s (%s)", what, principal(request).username, exc.message, exc.field
-    )
-
-
 # writes ------------------------------------------------------------------------------------------------------
 
 
 async def _save(request: web.Request, programme_id: int | None) -> web.Response:
     c, who = ctx(request), principal(request)
-    body = await _body(request)
+    body = await read_body(request)
     now = c.clock()
     cfg = c.config.broadcast.schedule
     resolution = body.get("resolution", "none")
@@ -148,7 +90,7 @@ async def _save(request: web.Request, programme_id: int | None) -> web.Response:
 
         def run(s: Any) -> tuple[SaveResult, dict[str, Any] | None]:
             if programme_id is not None:
-                _loaded(s, who, programme_id)
+                loaded(s, who, programme_id)
             res = save_programme(
                 s,
                 inp,
@@ -166,12 +108,12 @@ async def _save(request: web.Request, programme_id: int | None) -> web.Response:
 
         res, detail = await c.db.run(run)
     except ProgrammeError as exc:
-        _count(request, "save", exc)
-        return _error(exc)
+        count_refusal(request, "save", exc)
+        return error_response(exc)
     if detail is None:
         c.count("programme_conflicts")
         return _conflict_response(res.conflicts, str(inp.priority))
-    await _reload(request)
+    await reload_scheduler(request)
     detail["shifted_by_s"] = res.shifted_by_s
     detail["replaced"] = [x.to_json() for x in res.conflicts]
     return json_response(detail, status=201 if programme_id is None else 200)
@@ -187,16 +129,16 @@ async def update_programme(request: web.Request) -> web.Response:
     return await _save(request, int(request.match_info["id"]))
 
 
-async def _act(request: web.Request, what: str, require_comment: bool = False) -> web.Response:
+async def _act(request: web.Request, what: str) -> web.Response:
     c, who = ctx(request), principal(request)
-    body = await _body(request)
+    body = await read_body(request)
     pid = int(request.match_info["id"])
     now = c.clock()
     try:
-        comment = _comment(body)
+        comment = comment_of(body)
 
         def run(s: Any) -> dict[str, Any]:
-            p = _loaded(s, who, pid)
+            p = loaded(s, who, pid)
             if what == "submit":
                 submit_programme(s, p, who.username, now)
             elif what == "approve":
@@ -211,9 +153,9 @@ async def _act(request: web.Request, what: str, require_comment: bool = False) -
 
         detail = await c.db.run(run)
     except ProgrammeError as exc:
-        _count(request, what, exc)
-        return _error(exc)
-    await _reload(request)
+        count_refusal(request, what, exc)
+        return error_response(exc)
+    await reload_scheduler(request)
     return json_response(detail)
 
 
@@ -245,79 +187,6 @@ async def review(request: web.Request) -> web.Response:
     return await _act(request, "review")
 
 
-@requires(Perm.AIR_EMERGENCY)
-async def air_now(request: web.Request) -> web.Response:
-    """Emergency: airs the programme at once (no prior approval); body {"confirm": true}."""
-    c, who = ctx(request), principal(request)
-    body = await _body(request)
-    pid = int(request.match_info["id"])
-    try:
-        _comment(body)
-        if body.get("confirm") is not True:
-            raise ProgrammeError("confirm", "Cần xác nhận phát khẩn cấp (confirm: true)")
-        await c.db.run(lambda s: _loaded(s, who, pid))
-        sched = scheduler_of(request)
-        if sched is None:
-            raise ProgrammeError(
-                "scheduler",
-                "Bộ lập lịch phát thanh không chạy trên máy chủ này; không phát được",
-                503,
-                "unavailable",
-            )
-        airing = await sched.air_now(pid, who.username)
-    except ProgrammeError as exc:
-        _count(request, "air_now", exc)
-        return _error(exc)
-    log.warning("emergency airing %s of programme %d by %s", airing, pid, who.username)
-    c.count("programme_emergency_aired")
-    detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
-    detail["airing_id"] = airing
-    return json_response(detail, status=201)
-
-
-@requires(Perm.AIR_EMERGENCY)
-async def create_emergency(request: web.Request) -> web.Response:
-    """Emergency in one step: a `now` programme at emergency priority, created and aired at once; body as for
-    create (schedule/priority are set here) plus {"confirm": true}."""
-    c, who = ctx(request), principal(request)
-    body = await _body(request)
-    now = c.clock()
-    try:
-        if body.pop("confirm", None) is not True:
-            raise ProgrammeError("confirm", "Cần xác nhận phát khẩn cấp (confirm: true)")
-        body.update(schedule={"kind": "now"}, priority="emergency", repeats=body.get("repeats", 1))
-        inp = parse_programme(body, now.replace(tzinfo=UTC), c.tz)
-        if not in_scope(who, inp.district, inp.commune):
-            raise ProgrammeError("commune", "Xã này nằm ngoài phạm vi quản lý của bạn", 403, "forbidden")
-        sched = scheduler_of(request)
-        if sched is None:
-            raise ProgrammeError(
-                "scheduler",
-                "Bộ lập lịch phát thanh không chạy trên máy chủ này; không phát được",
-                503,
-                "unavailable",
-            )
-        cfg = c.config.broadcast.schedule
-
-        def run(s: Any) -> int:
-            res = save_programme(
-                s, inp, who.username, now, c.tz, cfg.conflict_horizon_days, ignore_conflicts=True
-            )
-            assert res.programme is not None
-            return res.programme.id
-
-        pid = await c.db.run(run)
-        airing = await sched.air_now(pid, who.username)
-    except ProgrammeError as exc:
-        _count(request, "emergency", exc)
-        return _error(exc)
-    log.warning("emergency programme %d aired as %s by %s", pid, airing, who.username)
-    c.count("programme_emergency_aired")
-    detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
-    detail["airing_id"] = airing
-    return json_response(detail, status=201)
-
-
 # reads -------------------------------------------------------------------------------------------------------
 
 
@@ -342,7 +211,7 @@ async def get_programme(request: web.Request) -> web.Response:
     c, who = ctx(request), principal(request)
     pid = int(request.match_info["id"])
     try:
-        detail = await c.db.run(lambda s: views.programme_detail(s, _loaded(s, who, pid), c.clock(), c.tz))
+        detail = await c.db.run(lambda s: views.programme_detail(s, loaded(s, who, pid), c.clock(), c.tz))
     except ProgrammeError as exc:
         raise not_found(exc.message) from None
     return json_response(detail)
