@@ -29,6 +29,7 @@ SNIFF_BYTES = 64
 CODEC_MARGIN_DB = 0.5
 SHAPING_HEADROOM_DB = 1.0
 SHAPING_ROUNDS = 3
+SHAPING_OVERSHOOT = 1.6  # later rounds add this times what was missing (loudnorm only lowers an excess)
 ENCODE_ATTEMPTS = 3
 LOUDNESS_TOLERANCE_LU = 0.5  # a finished MP3 further than this from the target is encoded again
 
@@ -324,7 +325,7 @@ async def shape(
         short = cfg.target_lufs - measured.integrated_lufs
         if short < SHAPING_HEADROOM_DB - 0.1 or not math.isfinite(short):
             break
-        gain += short
+        gain += short * SHAPING_OVERSHOOT  # limiting takes more as the gain grows; overshooting is harmless
     return chain, measured
 
 

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -103,9 +105,22 @@ def clean_file_name(name: str | None) -> str | None:
     """The name the person's file had, for display only (never used as a path)."""
     if not name:
         return None
+    if _PERCENT.search(name):  # some clients (aiohttp, curl --form-string) send the name percent-encoded
+        name = unquote(name, errors="strict") if _utf8_percent(name) else name
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable())[:NAME_MAX].strip()
     return base or None
+
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _utf8_percent(name: str) -> bool:
+    try:
+        unquote(name, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class ContentStore:

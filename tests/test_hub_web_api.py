@@ -232,4 +232,5 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
         assert access is not None, f"{route.method} {path} has no @requires/@public/@signed_in"
         if access == PUBLIC:
             public.add(path)
-    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg"}
+    # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
+    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg", "/media/{name}"}

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from broadcast.web import airings as broadcast_airings
+from broadcast.web import content as broadcast_content
+from broadcast.web import content_pages as broadcast_content_pages
 from broadcast.web import programme_pages
 from broadcast.web import programmes as broadcast_programmes
 from broadcast.web import speakers as broadcast_speakers
@@ -54,6 +56,7 @@ API_ROUTES: list[openapi.ApiRoute] = [
     *api_reports.ROUTES,
     *api_alerts.ROUTES,
     *broadcast_programmes.ROUTES,
+    *broadcast_content.ROUTES,
     *broadcast_airings.ROUTES,
     *broadcast_speakers.ROUTES,
     *api_notify.ROUTES,
@@ -116,6 +119,7 @@ def create_app(
     for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
         module.add_routes(app)
     programme_pages.add_routes(app)
+    broadcast_content_pages.add_pages(app, config)
     broadcast_airings.add_pages(app)
     broadcast_speakers.add_pages(app)
     for route in API_ROUTES:

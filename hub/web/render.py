@@ -45,6 +45,7 @@ NAV = [
     NavItem("/reports", "Báo cáo", Perm.VIEW_REPORTS),
     NavItem("/alerts", "Cảnh báo", Perm.VIEW_ALERTS),
     NavItem("/broadcasts", "Phát thanh", Perm.VIEW_BROADCASTS),
+    NavItem("/broadcasts/content", "Nội dung", Perm.VIEW_BROADCASTS),
     NavItem("/speakers", "Loa", Perm.VIEW_SPEAKERS),
     NavItem("/alerts/outbox", "Hộp thư Zalo", Perm.VIEW_ALERTS),
     NavItem("/admin", "Quản trị", Perm.MANAGE_USERS),
