@@ -19,6 +19,7 @@ from broadcast import reporting
 from broadcast.airing_models import Airing
 from broadcast.playout_pdf import history_pdf
 from broadcast.speaker_models import Speaker
+from broadcast.web.programme_pages import tabs as programme_tabs
 from hub.auth import Principal
 from hub.openapi import ApiRoute, Param
 from hub.web import params, queries
@@ -213,6 +214,7 @@ async def airing_page(request: web.Request) -> web.Response:
     return render(
         request,
         "airing.html",
+        tabs=programme_tabs(request),
         a=a,
         rep=rep,
         commune_name=names.get((a.district, a.commune), a.commune),
@@ -240,6 +242,7 @@ async def history_page(request: web.Request) -> web.Response:
     return render(
         request,
         "playout.html",
+        tabs=programme_tabs(request),
         h=h,
         month=h.month.iso if h else month_param(request).iso,
         communes=[
