@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,8 +20,8 @@ from broadcast.airing_models import AIRING_CANCELLED, AIRING_MISSED, AIRING_SCHE
 from broadcast.config import ScheduleConfig
 from broadcast.content_models import BroadcastContent
 from broadcast.orders import AiringOrder, Priority
-from broadcast.programme_plan import bump_schedule_rev
-from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem
+from broadcast.programme_plan import bump_schedule_rev, insert_airing, new_airing
+from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.scheduler_lease import SchedulerLease
 from broadcast.speaker_models import Speaker
@@ -217,3 +217,50 @@ async def test_emergency_missed_long_ago_still_airs(open_db: Callable[[], Databa
     assert order.priority == Priority.EMERGENCY
     assert order.start_at - (T + 3600) < CFG.emergency_lead_s + 1
     assert airings(db)[0].occurrence_at == datetime(2026, 11, 23, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("replacer_state", "speakers"), [("approved", ("loa-1",)), ("pending_approval", ("loa-1", "loa-2"))]
+)
+async def test_replaced_speakers_skip_only_while_the_replacement_is_approved(
+    open_db: Callable[[], Database], replacer_state: str, speakers: tuple[str, ...]
+) -> None:
+    db = open_db()
+    with db.session() as s, s.begin():
+        s.add(
+            Programme(
+                id=2,
+                district="d",
+                commune="c",
+                title="Bão số 5",
+                schedule={"kind": "once", "date": "2026-11-23", "times": ["17:00"]},
+                target_kind="speakers",
+                target_ids=["loa-2"],
+                priority="priority",
+                state=replacer_state,
+                created_by="canbo",
+                approved_at=datetime(2026, 11, 23, 7, 0),
+            )
+        )
+        s.add(ProgrammeItem(programme_id=2, position=0, content_id=1))
+        s.add(
+            ProgrammeSkip(
+                programme_id=1,
+                occurrence_at=datetime(2026, 11, 23, 10, 0),
+                speakers=["loa-2"],
+                by_programme_id=2,
+                created_by="canbo",
+            )
+        )
+    rec = RecordingDispatcher()
+    sched = await run_at(db, T + 30, rec)
+    await sched.stop()
+    by_programme = {o.programme_id: o for o in rec.orders}
+    assert by_programme[1].speakers == speakers
+    assert (2 in by_programme) == (replacer_state == "approved")
+    # A second worker racing for the same occurrence hits the unique key and sends nothing.
+    with db.session() as s, s.begin():
+        p = s.get(Programme, 1)
+        assert p is not None
+        occ = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+        assert not insert_airing(s, new_airing(p, occ, occ))
