@@ -709,6 +709,11 @@ def hub_internals() -> dict[str, Any]:
             ],
         ),
         series(
+            "Cảnh báo",
+            "Cảnh báo đang báo động (firing) và đang mở (chưa hết) theo bộ máy cảnh báo của hub.",
+            [('max("alerts_firing")', "đang báo động"), ('max("alerts_active")', "đang mở")],
+        ),
+        series(
             "Lệnh tới hộp giám sát đang chờ",
             "Lệnh (chụp ảnh, kiểm tra, học lại) đã gửi và đang chờ hộp trả lời.",
             [('max("commands_pending")', "đang chờ")],

@@ -124,6 +124,9 @@ class Hub:
         # After the notifier, which takes its notices; fact sources register when their service starts.
         self.alerts = AlertService(self, sink=getattr(self, "notifier", None))
         self.components.append(self.alerts)
+        # Fields of hub_stats for the hub internals dashboard (HubStats.gauges: numbers only, read every 10 s).
+        self.stats.gauges["alerts_firing"] = lambda: self.alerts.stats()["firing"]
+        self.stats.gauges["alerts_active"] = lambda: self.alerts.stats()["active"]
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()

@@ -1,7 +1,8 @@
 """Every panel of every Grafana dashboard, run against a real InfluxDB filled the way production fills it.
 
-Cameras and edge agents go through the real hub ingest (MQTT → hub → InfluxDB, hub_stats included); speaker
-health and airing points are written with the line shapes the broadcast side writes (docs/INFLUX.md). Then
+Cameras, edge agents and speaker receivers go through the real hub (MQTT → hub → InfluxDB, hub_stats
+included); finished airings are written with the dispatcher's own line builder (a real airing needs receivers
+playing audio, which tests/ of the broadcast part cover). Then
 each template variable is resolved as Grafana would, `$timeFilter` and `$__interval` are expanded, and every
 target of every panel must run without error and return data. A panel added later that has nothing to show
 on this data fails here.
@@ -12,15 +13,17 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from broadcast.airing_models import Airing
+from broadcast.dispatch import airing_line
 from contract import topics
 from devtools.services import Service, influx_query
 from hub.config import HubConfig
-from hub.lineproto import line, series_key, ts_ms
 from hub.runtime import Hub
 from tests.fixtures_hub import Publisher, wait_for
 
@@ -96,37 +99,49 @@ def play_demo(pub: Publisher, now: float) -> int:
     return n
 
 
-def broadcast_lines(now: float) -> str:
-    """speaker_health and airing points as broadcast/speakers.py and broadcast/dispatch.py write them."""
-    out = []
-    speakers = [
-        ("dinh_long", "loa-thon-dong", 1, "on", -71.0),
-        ("dinh_long", "loa-cho", 0, "on", -99.0),
-        ("dinh_tan", "loa-ubnd", 1, "fault", -80.0),
-    ]
+SPEAKERS = [  # commune, speaker, stays online, amplifier, signal
+    ("dinh_long", "loa-thon-dong", True, "on", -71.0),
+    ("dinh_long", "loa-cho", False, "on", -99.0),
+    ("dinh_tan", "loa-ubnd", True, "fault", -80.0),
+]
+
+
+def play_speakers(pub: Publisher, now: float) -> int:
+    """Receivers come online and report health (the hub's broadcast component writes speaker_health); one
+    then drops off with its Last Will. Returns the number of messages."""
+    n = 0
+    for commune, spk, _, _, _ in SPEAKERS:
+        status = {"state": "online", "ts": now - 1600, "version": "0.2.0", "name": f"Cụm loa {spk}"}
+        pub.publish(str(topics.build(D, commune, "speaker", spk, "status")), status, retain=True)
+        n += 1
     for i in range(6):
-        ts = now - 1500 + i * 30
-        for commune, spk, online, amp, signal in speakers:
-            fields: dict[str, int | float | str | None] = {
-                "volume": 70,
-                "signal_dbm": signal - i,
-                "disk_free_mb": 900.0 - i,
-                "amplifier": amp,
-                "online": online,
-            }
-            tags = {"district": D, "commune": commune, "speaker": spk}
-            out.append(line(series_key("speaker_health", tags), fields, ts_ms(ts)))
+        for commune, spk, _, amp, signal in SPEAKERS:
+            health = {"ts": now - 1500 + i * 30, "seq": i, "volume": 70, "amplifier": amp, "signal_dbm": signal - i,
+                      "disk_free_mb": 900.0 - i}  # fmt: skip
+            pub.publish(str(topics.build(D, commune, "speaker", spk, "health")), health)
+            n += 1
+    for commune, spk, stays, _, _ in SPEAKERS:
+        if not stays:
+            will = {"state": "offline", "ts": now - 1600, "version": "0.2.0"}
+            pub.publish(str(topics.build(D, commune, "speaker", spk, "status")), will, retain=True)
+            n += 1
+    return n
+
+
+def airing_lines(now: float) -> str:
+    """Finished airings through the dispatcher's own writer (broadcast/dispatch.py airing_line)."""
     airings = [
         ("dinh_long", "normal", 2, 2, 14.0, "aired", 1200),
         ("dinh_long", "emergency", 2, 1, 31.0, "partial", 900),
         ("dinh_tan", "priority", 1, 0, None, "failed", 600),
     ]
+    out = []
     for n, (commune, prio, targeted, played, skew, status, ago) in enumerate(airings):
-        point: dict[str, int | float | str | None] = {
-            "targeted": targeted, "played": played, "skew_ms": skew, "status": status, "airing": f"a-{n}",
-        }  # fmt: skip
-        tags = {"district": D, "commune": commune, "priority": prio}
-        out.append(line(series_key("airing", tags), point, ts_ms(now - ago)))
+        start = datetime.fromtimestamp(now - ago, UTC).replace(tzinfo=None)
+        a = Airing(id=f"a-{n}", programme_id=n + 1, occurrence_at=start, start_at=start, district=D,
+                   commune=commune, title=f"Bản tin {n}", priority=prio, status=status, targeted=targeted,
+                   played=played, skew_ms=skew)  # fmt: skip
+        out.append(airing_line(a))
     return "\n".join(out)
 
 
@@ -178,16 +193,20 @@ async def filled(hub_config: HubConfig, influxd: Service, influx_db: str, mosqui
     pub = Publisher(mosquitto.port)
     try:
         now = time.time()
-        sent = play_demo(pub, now)
-        write_lines(influxd, influx_db, broadcast_lines(now))
+        sent_health = play_demo(pub, now)
+        sent = sent_health + 4 + play_speakers(pub, now)  # + the agents' status messages
+        write_lines(influxd, influx_db, airing_lines(now))
         await wait_for(
-            lambda: hub.stats.accepted >= sent + 4 and sum(hub.stats.rejected.values()) >= 2, 20, "ingest"
+            lambda: hub.stats.accepted >= sent and sum(hub.stats.rejected.values()) >= 2, 20, "ingest"
         )
         await hub.flush()
         q = 'SELECT count("problem_count") FROM "camera_health"'
-        await wait_for(lambda: count(influxd, influx_db, q) == sent, 20, "health points in InfluxDB")
+        await wait_for(lambda: count(influxd, influx_db, q) == sent_health, 20, "health points in InfluxDB")
+        q = 'SELECT count("volume") FROM "speaker_health" WHERE "online" = 0'
+        await wait_for(lambda: count(influxd, influx_db, q) >= 1, 20, "the speaker's Last Will in InfluxDB")
         q = 'SELECT count("received") FROM "hub_stats" WHERE "rejected_not_json" > 0'
-        await wait_for(lambda: count(influxd, influx_db, q) >= 3, 20, "hub_stats points after the rejections")
+        # rates (non_negative_derivative per 1 s bucket) need points in several buckets
+        await wait_for(lambda: count(influxd, influx_db, q) >= 8, 20, "hub_stats points after the rejections")
     finally:
         pub.close()
         await hub.stop()
