@@ -47,7 +47,6 @@ def tabs(request: web.Request) -> list[dict[str, Any]]:
         ("/broadcasts/approvals", "Chờ duyệt", Perm.APPROVE_BROADCASTS),
         ("/broadcasts/programmes/new", "Soạn chương trình", Perm.EDIT_BROADCASTS),
         ("/broadcasts/emergency", "Phát khẩn cấp", Perm.AIR_EMERGENCY),
-        ("/broadcasts/history", "Lịch sử phát", Perm.VIEW_BROADCASTS),
     ]
     return [
         {"href": h, "label": label, "active": request.path == h}
