@@ -35,7 +35,7 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_ERRORS = 200  # a wrong file gets its first errors listed, not thousands
 MAX_NAME = 200
-KIND_LABELS = {"cameras": "camera", "speakers": "loa"}
+KIND_SINGULAR = {"cameras": "camera", "speakers": "speaker"}
 
 
 class CsvFileError(ValueError):
@@ -219,14 +219,25 @@ def _row(
 # --- database side ---------------------------------------------------------------------------------------
 
 
-def _agent_key(s: Session, row: DeviceRow) -> str | None:
+def _agent_keys(s: Session, rows: list[DeviceRow]) -> dict[tuple[str, str], str]:
+    """(district, agent slug) → key of the one existing agent of that slug in the district."""
+    wanted = {(r.district, r.agent) for r in rows if r.agent}
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str], list[str]] = {}
+    districts = sorted({d for d, _ in wanted})
+    for i in range(0, len(districts), 500):
+        stmt = select(Agent.district, Agent.slug, Agent.key).where(Agent.district.in_(districts[i : i + 500]))
+        for d, slug, key in s.execute(stmt):
+            found.setdefault((d, slug), []).append(key)
+    return {k: v[0] for k, v in found.items() if len(v) == 1}
+
+
+def _agent_key(known: dict[tuple[str, str], str], row: DeviceRow) -> str | None:
     """An existing agent of that slug in the district (it may serve several communes), else the commune's."""
     if row.agent is None:
         return None
-    keys = s.scalars(select(Agent.key).where(Agent.district == row.district, Agent.slug == row.agent)).all()
-    if len(keys) == 1:
-        return keys[0]
-    return f"{row.district}/{row.commune}/{row.agent}"
+    return known.get((row.district, row.agent), f"{row.district}/{row.commune}/{row.agent}")
 
 
 def camera_record(c: Camera) -> dict[str, Any]:
@@ -262,6 +273,7 @@ def _existing(s: Session, kind: str, keys: list[str]) -> dict[str, dict[str, Any
 
 def plan_import(s: Session, parsed: ParsedFile) -> list[PlannedChange]:
     existing = _existing(s, parsed.kind, [r.key for r in parsed.rows])
+    agents = _agent_keys(s, parsed.rows) if parsed.kind == "cameras" else {}
     plan: list[PlannedChange] = []
     for row in parsed.rows:
         before = existing.get(row.key)
@@ -273,7 +285,7 @@ def plan_import(s: Session, parsed: ParsedFile) -> list[PlannedChange]:
         }
         if parsed.kind == "cameras":
             # No agent in the row keeps whatever agent reported the camera.
-            after["agent"] = _agent_key(s, row) if row.agent else (before or {}).get("agent")
+            after["agent"] = _agent_key(agents, row) if row.agent else (before or {}).get("agent")
         else:
             after["village"] = row.village
         action = "create" if before is None else ("same" if before == after else "update")
@@ -292,47 +304,53 @@ class ImportSummary:
 def apply_import(s: Session, parsed: ParsedFile, *, actor: str, now: datetime) -> ImportSummary:
     """Upserts every row (the caller refuses files with errors first) and audits each change."""
     plan = plan_import(s, parsed)
-    single = "camera" if parsed.kind == "cameras" else "speaker"
+    model: Any = Camera if parsed.kind == "cameras" else Speaker
+    updates = [ch.row.key for ch in plan if ch.action == "update"]
+    loaded: dict[str, Any] = {}
+    for i in range(0, len(updates), 500):
+        loaded.update((o.key, o) for o in s.scalars(select(model).where(model.key.in_(updates[i : i + 500]))))
     changed: list[str] = []
-    for ch in plan:
-        if ch.action == "same":
-            continue
-        r = ch.row
-        if parsed.kind == "cameras":
-            cam = s.get(Camera, r.key)
-            if cam is None:
-                cam = Camera(
-                    key=r.key,
-                    district=r.district,
-                    commune=r.commune,
-                    slug=r.slug,
-                    status=STATUS_UNKNOWN,
-                    problems=[],
-                )
-                s.add(cam)
-            cam.name = ch.after["name"]
-            cam.agent_key = ch.after["agent"]
-        else:
-            sp = s.get(Speaker, r.key)
-            if sp is None:
-                sp = Speaker(
-                    key=r.key, district=r.district, commune=r.commune, slug=r.slug, status=STATUS_UNKNOWN
-                )
-                s.add(sp)
-            sp.name = ch.after["name"]
-            sp.village = ch.after["village"]
-        record_change(
-            s,
-            actor=actor,
-            action=f"{single}.import",
-            target=f"{single}:{r.key}",
-            now=now,
-            before=ch.before,
-            after=ch.after,
-            district=r.district,
-            commune=r.commune,
-        )
-        changed.append(r.key)
+    with s.no_autoflush:  # one flush at commit, not one per row
+        for ch in plan:
+            if ch.action == "same":
+                continue
+            _upsert_one(s, parsed.kind, ch, loaded.get(ch.row.key))
+            record_change(
+                s,
+                actor=actor,
+                action=f"{KIND_SINGULAR[parsed.kind]}.import",
+                target=f"{KIND_SINGULAR[parsed.kind]}:{ch.row.key}",
+                now=now,
+                before=ch.before,
+                after=ch.after,
+                district=ch.row.district,
+                commune=ch.row.commune,
+            )
+            changed.append(ch.row.key)
     created = sum(1 for ch in plan if ch.action == "create")
-    updated = sum(1 for ch in plan if ch.action == "update")
+    updated = len(updates)
     return ImportSummary(created, updated, len(plan) - created - updated, tuple(changed))
+
+
+def _upsert_one(s: Session, kind: str, ch: PlannedChange, obj: Any) -> None:
+    r = ch.row
+    if obj is None:
+        if kind == "cameras":
+            obj = Camera(
+                key=r.key,
+                district=r.district,
+                commune=r.commune,
+                slug=r.slug,
+                status=STATUS_UNKNOWN,
+                problems=[],
+            )
+        else:
+            obj = Speaker(
+                key=r.key, district=r.district, commune=r.commune, slug=r.slug, status=STATUS_UNKNOWN
+            )
+        s.add(obj)
+    obj.name = ch.after["name"]
+    if kind == "cameras":
+        obj.agent_key = ch.after["agent"]
+    else:
+        obj.village = ch.after["village"]
