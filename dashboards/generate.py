@@ -172,8 +172,11 @@ def commune_detail() -> dict[str, Any]:
         "Camera trực tuyến",
         "Tỉ lệ camera có hình ở lần kiểm tra gần nhất trong khoảng đang xem.",
         [
-            target(f'SELECT count("up") AS "online" FROM ({LAST_PER_CAMERA}) WHERE "up" = true', "A"),
-            target(f'SELECT count("up") AS "total" FROM ({LAST_PER_CAMERA})', "B"),
+            # the aliases name the fields the transformation divides
+            target(
+                f'SELECT count("up") AS "online" FROM ({LAST_PER_CAMERA}) WHERE "up" = true', "A", "online"
+            ),
+            target(f'SELECT count("up") AS "total" FROM ({LAST_PER_CAMERA})', "B", "total"),
         ],
         6,
         4,
