@@ -215,6 +215,24 @@ async def test_refresh_token_refused_blocks_and_reports(
     [fact] = n.channel_facts(time.time())
     assert "-14014" in fact.summary
     assert states(db) == ["pending"]
+    # A person pastes the token of the new authorisation (web page or API): the waiting row goes out.
+    fake.state.refresh_token = "rt-pasted"
+    await n.replace_refresh_token("rt-pasted")
+    await wait_for(lambda: states(db) == ["sent"], what="sent after the new token")
+    assert n.channel_facts(time.time()) == [] and n.paused() == frozenset()
+
+
+async def test_old_finished_rows_are_pruned_but_waiting_ones_kept(
+    db: Database, make_notifier: NotifierFactory
+) -> None:
+    n = await make_notifier(notify_config(None), start=False)
+    for i in range(3):
+        await n.submit(notice(f"ev-{i}"))
+    with db.session() as s, s.begin():
+        s.execute(update(OutboxRow).values(created_at=to_db_time(time.time() - 100 * 86400)))
+        s.execute(update(OutboxRow).where(OutboxRow.event_id == "ev-1").values(state="pending"))
+    assert await n.prune() == 2
+    assert [r.event_id for r in rows(db)] == ["ev-1"]
 
 
 async def test_pending_row_after_a_crash_is_sent_once_and_an_interrupted_send_is_unknown(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hub.audit import AuditEntry
 from hub.notify import outbox
-from hub.notify.models import OutboxRow
+from hub.notify.models import ChannelToken, OutboxRow
 from hub.notify.outbox import NewRow
 from tests.fixtures_web import T0, WebEnv
 
@@ -122,3 +122,41 @@ async def test_channels_without_a_running_hub_come_from_the_config(web: WebEnv) 
     html = await (await web.client.get("/alerts/outbox")).text()
     assert "Chạy thử (chưa có khoá)" in html and "Chưa có thông báo nào." in html
     assert re.search(r'href="/alerts/outbox"[^>]*>Hộp thư Zalo', html)
+
+
+async def test_admin_replaces_the_oa_refresh_token_after_reauthorisation(web: WebEnv) -> None:
+    web.add_user("admin1", "admin")
+    web.add_user("congan", "police", district="soc-son")
+    with web.db.session() as s, s.begin():
+        s.add(
+            ChannelToken(
+                channel="oa", refresh_token="rt-burnt", blocked_reason="Zalo từ chối (-14014)", generation=3
+            )
+        )
+    assert (await web.login("congan")).status == 303
+    csrf = await web.page_csrf("/alerts/outbox")
+    url = "/api/v1/notifications/channels/oa/refresh-token"
+    assert (
+        await web.client.post(url, json={"refresh_token": "rt-new"}, headers={"X-CSRF-Token": csrf})
+    ).status == 403
+
+    web.client.session.cookie_jar.clear()
+    assert (await web.login("admin1")).status == 303
+    html = await (await web.client.get("/alerts/outbox")).text()
+    assert 'action="/alerts/outbox/oa-token"' in html  # shown while the channel is blocked
+    csrf = await web.page_csrf("/alerts/outbox")
+    bad = await web.client.post(url, json={"refresh_token": "two words"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status == 400 and "refresh_token" in (await bad.json())["error"]["message"]
+    r = await web.client.post(
+        "/alerts/outbox/oa-token",
+        data={"csrf": csrf, "refresh_token": " rt-new-1234 "},
+        allow_redirects=False,
+    )
+    assert r.status == 303
+    with web.db.session() as s:
+        tok = s.get(ChannelToken, "oa")
+        assert tok is not None and tok.refresh_token == "rt-new-1234" and tok.blocked_reason is None
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "notification.oa_refresh_token")
+        ).one()
+        assert entry.actor == "admin1" and "rt-new" not in str(entry.after)

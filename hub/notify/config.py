@@ -190,3 +190,6 @@ class NotifyConfig(StrictModel):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     max_chars: int = Field(default=2000, ge=200, le=2000, description="Zalo's text limit")
     send_concurrency: int = Field(default=4, ge=1, le=32)
+    keep_days: float = Field(
+        default=90, gt=0, le=3650, description="Finished outbox rows are deleted after this many days"
+    )

@@ -21,6 +21,7 @@ DRY_RUN = "dry_run"  # channel without credentials, or notify.dry_run: rendered,
 UNROUTED = "unrouted"  # no route/receiver matched: kept so nothing is silently lost
 STATES = (PENDING, SENDING, SENT, FAILED, DEAD, UNKNOWN, DRY_RUN, UNROUTED)
 RETRYABLE = (FAILED, DEAD, UNKNOWN)  # a person may send these again
+PRUNABLE = (SENT, FAILED, DEAD, UNKNOWN, DRY_RUN, UNROUTED)  # deleted after notify.keep_days
 
 CHANNEL_OA = "oa"
 CHANNEL_BOT = "bot"

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.notify.models import (
     CHANNEL_NONE,
     PENDING,
+    PRUNABLE,
     RETRYABLE,
     SENDING,
     UNKNOWN,
@@ -119,6 +120,11 @@ def counts(s: Session) -> dict[str, int]:
         str(state): int(n)
         for state, n in s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
     }
+
+
+def prune(s: Session, cutoff: datetime) -> int:
+    res = s.execute(delete(OutboxRow).where(OutboxRow.created_at < cutoff, OutboxRow.state.in_(PRUNABLE)))
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def retry_now(s: Session, row: OutboxRow, now: datetime) -> None:

@@ -199,6 +199,16 @@ class Notifier:
     def wake(self) -> None:
         self._wake.set()
 
+    async def replace_refresh_token(
+        self, refresh_token: str, also: Callable[[Session], None] | None = None
+    ) -> None:
+        """After a re-authorisation: store the new refresh token (and `also`, e.g. the audit row, in the same
+        transaction), lift the block, send what waited."""
+        await self.tokens.replace(refresh_token, also)
+        self.health[CHANNEL_OA].unblock()
+        self.health[CHANNEL_OA].streak = 0
+        self._wake.set()
+
     # notices → rows ---------------------------------------------------------------------------------------
     async def submit(self, notice: AlertNotice) -> None:
         """Stores the notice's rows (once per event_id/channel/target) and wakes the sender. Raises when the
@@ -401,6 +411,8 @@ class Notifier:
             return []
         if channel == CHANNEL_OA:
             t = self.tokens
+            if t.blocked and self.health[channel].blocked is None:  # blocked by a refresh just now
+                self.health[channel].block(now, t.blocked)
             return channel_facts(self.health[channel], now, t.refresh_failures, t.last_error, t.failing_since)
         return channel_facts(self.health[channel], now)
 
@@ -434,14 +446,28 @@ class Notifier:
         return out
 
     # digest -----------------------------------------------------------------------------------------------
+    async def prune(self) -> int:
+        """Deletes rows older than keep_days, except those still waiting to be sent."""
+        cutoff = to_db_time(self.clock() - self.cfg.keep_days * 86400)
+        n = await self.db.run(lambda s: outbox.prune(s, cutoff))
+        if n:
+            log.info("notify: %d outbox row(s) older than %g days deleted", n, self.cfg.keep_days)
+        return n
+
     async def _digest_loop(self) -> None:
+        """Once a day at the digest time: prune the outbox, then store the digest."""
         dcfg = self.cfg.digest
-        if not dcfg.enabled or not self.cfg.enabled:
+        if not self.cfg.enabled:
             return
+        if not dcfg.enabled:
+            while True:
+                await self.prune()
+                await asyncio.sleep(86400)
         day = due_today(self.clock(), dcfg.at, self.tz)
         if day is not None:
             await self.send_digest(day)
         while True:
+            await self.prune()
             nxt = next_digest_at(self.clock(), dcfg.at, self.tz)
             while (left := nxt - self.clock()) > 0:  # noqa: ASYNC110 - short naps follow clock steps
                 await asyncio.sleep(min(left, 60.0))

@@ -193,6 +193,30 @@ class TokenStore:
 
         await self.db.run(save)
 
+    async def replace(self, refresh_token: str, also: Callable[[Session], None] | None = None) -> None:
+        """A person pasted the refresh token of a new authorisation: it replaces the stored one and lifts the
+        block; the next send refreshes with it."""
+        async with self.lock:
+            now = self.clock()
+
+            def save(s: Session) -> None:
+                row = s.get(ChannelToken, CHANNEL)
+                if row is None:
+                    row = ChannelToken(channel=CHANNEL, generation=0)
+                    s.add(row)
+                row.refresh_token = refresh_token
+                row.access_token = None
+                row.access_expires_at = None
+                row.blocked_reason = None
+                row.refresh_started_at = None
+                row.updated_at = to_db_time(now)
+                if also is not None:
+                    also(s)
+
+            await self.db.run(save)
+            self.refresh_token, self.access, self.expires_at, self.blocked = refresh_token, None, None, None
+            self.refresh_failures, self.failing_since, self.last_error = 0, None, None
+
     async def block(self, reason: str) -> None:
         """A send answered -118/-14014: nothing goes out until a person authorises the app again."""
         async with self.lock:

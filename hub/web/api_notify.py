@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +16,13 @@ from hub.auth import Principal
 from hub.config import HubConfig
 from hub.notify import outbox
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA, CHANNELS, RETRYABLE, STATES, ChannelToken, OutboxRow
+from hub.notify.tokens import TokenStore
 from hub.openapi import ApiRoute, Param
 from hub.serialize import iso
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
 from hub.web.context import ctx
-from hub.web.errors import ApiError, not_found
+from hub.web.errors import ApiError, bad_parameter, not_found
 from hub.web.jsonout import json_response
 
 MAX_LIMIT = 500
@@ -198,6 +200,42 @@ async def retry_row(request: web.Request) -> OutboxRow:
     return got
 
 
+MAX_TOKEN_CHARS = 2000
+
+
+def valid_refresh_token(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise bad_parameter("refresh_token", "thiếu; dán refresh token mới do Zalo cấp")
+    token = value.strip()
+    if len(token) > MAX_TOKEN_CHARS or any(ch.isspace() for ch in token) or not token.isprintable():
+        raise bad_parameter("refresh_token", "không đúng dạng (một chuỗi liền, không dấu cách)")
+    return token
+
+
+async def replace_oa_refresh_token(request: web.Request, token: str) -> None:
+    """Stores a new OA refresh token (audited in the same transaction, the token itself never logged) and
+    lifts the re-authorisation block of the running notifier."""
+    c, p = ctx(request), principal(request)
+    now = c.clock()
+
+    def audit(s: Session) -> None:
+        record_change(
+            s,
+            actor=p.username,
+            action="notification.oa_refresh_token",
+            target="notify-channel:oa",
+            now=now,
+            after={"replaced": True, "chars": len(token)},
+        )
+
+    notifier = getattr(c.hub, "notifier", None) if c.hub is not None else None
+    if notifier is not None:
+        await notifier.replace_refresh_token(token, audit)
+    else:  # the web app alone (no sender running): the next hub start picks it up from the store
+        store = TokenStore(c.db, c.config.notify.oa, lambda: now.replace(tzinfo=UTC).timestamp())
+        await store.replace(token, audit)
+
+
 # handlers ---------------------------------------------------------------------------------------------------
 
 
@@ -235,6 +273,19 @@ async def get_notification(request: web.Request) -> web.Response:
 @requires(Perm.ACK_ALERTS)
 async def retry_notification(request: web.Request) -> web.Response:
     return json_response(row_to_dict(await retry_row(request)))
+
+
+@requires(Perm.EDIT_ALERT_RULES)
+async def set_oa_refresh_token(request: web.Request) -> web.Response:
+    raw = await request.content.read(MAX_TOKEN_CHARS + 200)
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise bad_parameter("body", "không phải JSON hợp lệ") from None
+    if not isinstance(body, dict) or set(body) - {"refresh_token"}:
+        raise bad_parameter("body", 'cần đúng {"refresh_token": "…"}')
+    await replace_oa_refresh_token(request, valid_refresh_token(body.get("refresh_token")))
+    return json_response({"items": await channel_status(request)})
 
 
 @requires(Perm.VIEW_ALERTS)
@@ -282,6 +333,13 @@ ROUTES = [
         "/notifications/channels",
         list_channels,
         "Notification channels (Zalo OA, Zalo Bot): live, dry run or blocked, and why",
+        response={"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
+    ),
+    ApiRoute(
+        "POST",
+        "/notifications/channels/oa/refresh-token",
+        set_oa_refresh_token,
+        'After the OA admin authorised the app again: body {"refresh_token": "…"}; lifts the block',
         response={"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
     ),
     ApiRoute(

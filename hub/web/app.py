@@ -112,6 +112,7 @@ def create_app(
     app.router.add_get("/alerts/rules", alerts_page.rules_page)
     app.router.add_get("/alerts/outbox", outbox_page.outbox_page)
     app.router.add_post(r"/alerts/outbox/{id:\d{1,12}}/retry", outbox_page.outbox_retry)
+    app.router.add_post("/alerts/outbox/oa-token", outbox_page.outbox_oa_token)
     slug = api_cameras.SLUG
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page

@@ -12,7 +12,15 @@ from hub.notify.models import CHANNELS, RETRYABLE, STATES
 from hub.notify.render import KIND_LABELS, SEVERITY_LABELS, area_label
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
-from hub.web.api_notify import CHANNEL_LABELS, STATE_LABELS, channel_status, list_rows, retry_row
+from hub.web.api_notify import (
+    CHANNEL_LABELS,
+    STATE_LABELS,
+    channel_status,
+    list_rows,
+    replace_oa_refresh_token,
+    retry_row,
+    valid_refresh_token,
+)
 from hub.web.context import ctx
 from hub.web.render import render
 
@@ -49,10 +57,18 @@ async def outbox_page(request: web.Request) -> web.Response:
         severity_labels={str(k): v for k, v in SEVERITY_LABELS.items()},
         area=lambda d, co: area_label(names, d, co),
         can_retry=has_perm(p, Perm.ACK_ALERTS),
+        can_set_token=has_perm(p, Perm.EDIT_ALERT_RULES),
         retryable=RETRYABLE,
         back="/alerts/outbox" + ("?" + urlencode(base) if base else ""),
         older=older,
     )
+
+
+@requires(Perm.EDIT_ALERT_RULES)
+async def outbox_oa_token(request: web.Request) -> web.Response:
+    form = await request.post()
+    await replace_oa_refresh_token(request, valid_refresh_token(form.get("refresh_token")))
+    return web.Response(status=303, headers={"Location": "/alerts/outbox"})
 
 
 @requires(Perm.ACK_ALERTS)
