@@ -56,6 +56,7 @@ NAMED = {
     "id": ["cam-a"],
     "username": ["police"],
     "name": ["admin.js"],
+    "alert_id": ["0123456789abcdef"],
 }
 
 
