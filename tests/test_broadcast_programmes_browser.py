@@ -1,16 +1,19 @@
-"""Programme editor, conflict dialog, approval and week calendar in real Chromium at phone width (360 px);
+"""Programme editor, conflict dialog, approval, week calendar and the emergency form in real Chromium at phone width (360 px);
 screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
 
+from broadcast.config import ScheduleConfig
+from broadcast.scheduler import BroadcastScheduler
 from tests.fixtures_web import PASSWORD, WebEnv
-from tests.test_broadcast_programmes import seed
+from tests.test_broadcast_programmes import TZ, RecordingDispatcher, seed
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -23,7 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
-PHONE = {"width": 360, "height": 780}
+PHONE: ViewportSize = {"width": 360, "height": 780}
 
 
 @pytest.fixture
@@ -52,9 +55,13 @@ async def compose(page: Page, title: str, content: str) -> None:
     await page.fill("#times", "17:00")
 
 
-async def test_compose_conflict_approve_calendar(web: WebEnv, browser: Browser) -> None:
+async def test_compose_conflict_approve_calendar_emergency(web: WebEnv, browser: Browser) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     seed(web)
+    rec = RecordingDispatcher()
+    web.ctx.hub = SimpleNamespace(
+        broadcast=SimpleNamespace(scheduler=BroadcastScheduler(web.db, rec, TZ, ScheduleConfig()))
+    )
     base = str(web.client.make_url("")).rstrip("/")
     ctx, page = await signed_in(browser, base, "canbo", "/broadcasts/programmes/new")
     await expect(page.locator("h1")).to_contain_text("Soạn chương trình")
@@ -96,4 +103,23 @@ async def test_compose_conflict_approve_calendar(web: WebEnv, browser: Browser) 
     await expect(week.locator("a.ev").first).to_be_visible()
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=str(ARTIFACTS / "programme-calendar-360.png"))
+
+    # The chairman airs an emergency: nothing goes out without the confirmation; afterwards it awaits review.
+    await page.goto(base + "/broadcasts/emergency")
+    await expect(page.locator("h1")).to_contain_text("Phát khẩn cấp")
+    await page.fill("#title", "Cảnh báo lũ")
+    await page.select_option("#library", label="Thông báo tiêm phòng (1:00)")
+    await page.click("#add-item")
+    await page.check("input[name=target_kind][value=villages]")
+    await page.check("input[name=village][value=thon-2]")
+    await page.click("#air-emergency")
+    await expect(page.locator("#confirm-dialog")).to_be_visible()
+    await page.click("#confirm-no")  # nothing is aired without the confirmation
+    assert rec.orders == []
+    await page.click("#air-emergency")
+    await page.click("#confirm-yes")
+    await expect(page.locator("#needs-review")).to_have_text("Cần xem lại")
+    (order,) = rec.orders
+    assert order.speakers == ("loa-3",) and order.title == "Cảnh báo lũ"
+    await page.screenshot(path=str(ARTIFACTS / "programme-emergency-360.png"), full_page=True)
     await ctx.close()
