@@ -187,12 +187,14 @@ async def speakers_page(request: web.Request) -> web.Response:
         status_labels=SPEAKER_STATUS_LABELS,
         amplifier_labels=AMPLIFIER_LABELS,
         can_control=has_perm(p, Perm.CONTROL_SPEAKERS),
+        can_view_airings=has_perm(p, Perm.VIEW_BROADCASTS),
         page_data={
             "status": SPEAKER_STATUS_LABELS,
             "amplifier": AMPLIFIER_LABELS,
             "timezone": c.config.timezone,
             "query": request.query_string,
             "can_control": has_perm(p, Perm.CONTROL_SPEAKERS),
+            "airing_links": has_perm(p, Perm.VIEW_BROADCASTS),
         },
     )
 

@@ -37,7 +37,9 @@
     var playing = row.querySelector('[data-f="playing"]');
     if (playing) {
       playing.textContent = '';
-      if (s.playing) {
+      if (s.playing && !data.airing_links) {
+        playing.textContent = s.playing;
+      } else if (s.playing) {
         var a = document.createElement('a');
         a.href = '/broadcasts/airings/' + encodeURIComponent(s.playing);
         a.textContent = s.playing;
