@@ -45,6 +45,7 @@ async def test_scope_and_permissions(web: WebEnv) -> None:
     system = add_row(
         web, "ev-channel", "dry_run", district="", commune="", kind="channel_failing", channel="bot"
     )
+    add_row(web, "digest:2026-11-01:*", "sent", district="", commune="", kind="digest")  # every district
     web.add_user("congan", "police", district="soc-son")
     web.add_user("canbo", "officer", district="soc-son", commune="phu-linh")
     assert (await web.login("canbo")).status == 303

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.alerts.types import FactKind
 from hub.audit import record_change
 from hub.auth import Principal
 from hub.config import HubConfig
@@ -48,9 +49,10 @@ MODE_LABELS = {
 
 
 def visible(p: Principal) -> ColumnElement[bool]:
-    """Rows in the caller's scope, plus rows about no area (channel failures, province digests): a district
-    user must see that messages are not getting through."""
-    return or_(OutboxRow.district == "", scope_where(p, OutboxRow.district, OutboxRow.commune))
+    """Rows in the caller's scope, plus the channel-failure rows (about no area): a district user must see that
+    messages are not getting through. A digest spanning several districts has no district: province-wide only."""
+    about_channel = and_(OutboxRow.district == "", OutboxRow.kind == str(FactKind.CHANNEL_FAILING))
+    return or_(about_channel, scope_where(p, OutboxRow.district, OutboxRow.commune))
 
 
 def row_to_dict(r: OutboxRow) -> dict[str, Any]:
