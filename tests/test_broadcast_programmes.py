@@ -19,8 +19,10 @@ from broadcast.orders import AiringOrder, Priority
 from broadcast.programmes import ApprovalStep, Programme, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.speaker_models import Speaker
+from hub import auth
 from hub.audit import AuditEntry
 from hub.geo import Village
+from hub.web.security import SESSION_COOKIE
 from tests.fixtures_web import WebEnv
 
 D, C = "soc-son", "phu-linh"
@@ -112,10 +114,15 @@ def programme(**kw: Any) -> dict[str, Any]:
 
 
 async def as_user(env: WebEnv, username: str) -> str:
-    env.client.session.cookie_jar.clear()  # a fresh browser per user
-    r = await env.login(username)
-    assert r.status == 303, await r.text()
-    return await env.page_csrf("/broadcasts")
+    """Signs the test client in as `username` with a fresh session (the login form itself, argon2 included, is
+    tested in test_auth.py); returns the session's CSRF token."""
+    env.client.session.cookie_jar.clear()
+    with env.db.session() as s, s.begin():
+        user = auth.get_user(s, username)
+        assert user is not None
+        cookie, csrf = auth.create_session(s, user.id, NOW, 12)
+    env.client.session.cookie_jar.update_cookies({SESSION_COOKIE: cookie})
+    return csrf
 
 
 async def call(env: WebEnv, csrf: str, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
