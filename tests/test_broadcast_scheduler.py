@@ -264,3 +264,28 @@ async def test_replaced_speakers_skip_only_while_the_replacement_is_approved(
         assert p is not None
         occ = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
         assert not insert_airing(s, new_airing(p, occ, occ))
+
+
+class FailingDispatcher(RecordingDispatcher):
+    async def dispatch(self, order: AiringOrder) -> None:
+        raise ConnectionError("broker unreachable")
+
+
+async def test_failed_dispatch_and_no_speakers_are_recorded(open_db: Callable[[], Database]) -> None:
+    db = open_db()
+    sched = await run_at(db, T + 30, FailingDispatcher())
+    await sched.stop()
+    (a,) = airings(db)
+    assert a.status == "failed" and a.reason and "ConnectionError" in a.reason
+    with db.session() as s, s.begin():
+        p = s.get(Programme, 1)
+        assert p is not None
+        p.target_kind, p.target_ids = "villages", ["thon-khong-co-loa"]
+    rec = RecordingDispatcher()
+    sched = await run_at(db, T + 86_400 + 30, rec)  # the next day's occurrence
+    await sched.stop()
+    assert rec.orders == []
+    assert (
+        airings(db)[-1].status == "failed"
+        and airings(db)[-1].reason == "Không có cụm loa nào trong vùng phát của chương trình"
+    )
