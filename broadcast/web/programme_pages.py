@@ -103,6 +103,9 @@ async def calendar_page(request: web.Request) -> web.Response:
         names=await _names(request),
         district=district or "",
         commune=commune or "",
+        truncated=data["truncated"],
+        shown=len(data["items"]),
+        total=data["total"],
     )
 
 

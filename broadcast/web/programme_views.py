@@ -32,6 +32,7 @@ from hub.serialize import iso
 from hub.web.access import scope_where
 
 MAX_LIST = 500
+MAX_CALENDAR = 3000
 AIRING_STATUS_LABELS = {
     "scheduled": "Đã lên lịch",
     "dispatched": "Đã gửi tới loa",
@@ -233,7 +234,14 @@ def calendar(
             )
     out.sort(key=lambda e: (e["start"], e["programme_id"]))
     days = [(monday + timedelta(days=i)).isoformat() for i in range(7)]
-    return {"week_start": monday.isoformat(), "days": days, "items": out}
+    # A province-wide view of every commune's week would be tens of thousands of entries: cut, and say so.
+    return {
+        "week_start": monday.isoformat(),
+        "days": days,
+        "items": out[:MAX_CALENDAR],
+        "truncated": len(out) > MAX_CALENDAR,
+        "total": len(out),
+    }
 
 
 def _entry(
