@@ -92,7 +92,12 @@ class EdgeAgent:
             if isinstance(self.outbox, DiskOutbox)
             else (config_path.parent if config_path else Path.cwd())
         )
-        self._rechecking: set[str] = set()  # cameras whose failed probe waits for a second look
+        # Cameras being looked at again after their own failed probe: a failure of that look is reported.
+        self._rechecking: set[str] = set()
+        # Healthy cameras probed together with a failed sibling's second look (a switch or power fault takes
+        # several at once): a failure seen from that moment on counts as confirmed.
+        self._swept: set[str] = set()
+        self._sweep_at = 0.0
         self.counters = Counters()
         self.cameras: dict[str, CameraState] = {}
         self.references = ReferenceStore(config.reference.dir, config_path.parent if config_path else None)
@@ -258,13 +263,16 @@ class EdgeAgent:
             return {"camera": cam.id, "error": CLOCK_WRONG}
         state = self.cameras.setdefault(cam.id, CameraState())
         recheck_s = min(cfg.probe.recheck_s, cfg.probe.interval_s)  # never later than its next regular probe
-        if recheck_first(state.last_key, result.online, cam.id in self._rechecking, forced, recheck_s):
+        confirmed = cam.id in self._rechecking or (cam.id in self._swept and now >= self._sweep_at)
+        if recheck_first(state.last_key, result.online, confirmed, forced, recheck_s):
             self._rechecking.add(cam.id)
             self.scheduler.recheck(cam.id, recheck_s)
+            self._sweep_siblings(cam.id, recheck_s, now)
             log.info(
                 "camera %s: probe failed (%s), looking again in %.0f s", cam.id, result.reason, recheck_s
             )
             return {"camera": cam.id, "online": False, "rechecking": True, "reason": result.reason}
+        self._swept.discard(cam.id)
         self._rechecking.discard(cam.id)
         judge = await self._judge_of(cam)
         problems = judge.step(result, cam.expected_fps, cfg.thresholds_of(cam), now)
@@ -308,6 +316,25 @@ class EdgeAgent:
             "seq": seq,
             "snapshot": sent,
         }
+
+    def _sweep_siblings(self, failed: str, delay_s: float, now: float) -> None:
+        """Probe this agent's other healthy cameras together with the failed one's second look, so that a
+        commune-wide fault reaches the hub within seconds for all of them (one grouped alert) instead of spread
+        over a whole probe interval."""
+        if now < self._sweep_at + self.config.probe.interval_s:
+            return
+        self._sweep_at = now + delay_s
+        others = [
+            cid
+            for cid in self.scheduler.camera_ids
+            if cid != failed
+            and cid not in self._rechecking
+            and (s := self.cameras.get(cid))
+            and s.last_key
+            and s.last_key[0]
+        ]
+        self._swept = set(others)
+        self.scheduler.probe_soon(others, delay_s)
 
     async def _judge_of(self, cam: CameraConfig) -> CameraJudge:
         judge = self.judges.get(cam.id)

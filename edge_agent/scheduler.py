@@ -163,6 +163,19 @@ class ProbeScheduler:
         if slot is not None:
             slot.recheck_at = self._clock() + delay_s
 
+    def probe_soon(self, camera_ids: Iterable[str], delay_s: float) -> None:
+        """Bring these cameras' next probes forward to `delay_s` from now (never later than planned)."""
+        at = self._clock() + delay_s
+        for cid in camera_ids:
+            slot = self._slots.get(cid)
+            if slot is None:
+                continue
+            if slot.running:
+                slot.recheck_at = at if slot.recheck_at is None else min(slot.recheck_at, at)
+            else:
+                slot.due = min(slot.due, at)
+        self._wake.set()
+
     def update(self, cameras: Iterable[CameraConfig], settings: ProbeSection, thresholds: Thresholds) -> None:
         """Apply a reloaded config: new cameras start within one interval, removed ones stop, others update."""
         now = self._clock()

@@ -66,21 +66,30 @@ async def test_scheduler_moves_the_next_probe_to_the_recheck_time() -> None:
     task.cancel()
 
 
-def agent(tmp_path: Path, recheck_s: float = 10.0) -> EdgeAgent:
+T0 = 1_800_000_000.0
+
+
+def agent(
+    tmp_path: Path,
+    recheck_s: float = 10.0,
+    ids: tuple[str, ...] = ("gate",),
+    clock: list[float] | None = None,
+) -> EdgeAgent:
     cfg = EdgeConfig.model_validate(
         {
             "agent": {"id": "box-1", "district": "soc-son", "commune": "phu-linh"},
             "probe": {"interval_s": 30, "recheck_s": recheck_s},
-            "cameras": [{"id": "gate", "url": "rtsp://127.0.0.1:9/gate"}],
+            "cameras": [{"id": i, "url": f"rtsp://127.0.0.1:9/{i}"} for i in ids],
         }
     )
-    return EdgeAgent(cfg, tmp_path / "edge.yaml", Redactor(), clock=lambda: 1_800_000_000.0)
+    now = clock if clock is not None else [T0]
+    return EdgeAgent(cfg, tmp_path / "edge.yaml", Redactor(), clock=lambda: now[0])
 
 
-def health_sent(a: EdgeAgent) -> list[dict[str, Any]]:
+def health_sent(a: EdgeAgent, camera: str = "gate") -> list[dict[str, Any]]:
     """What the agent queued for the broker (it is not connected here: everything stays in its outbox)."""
     entries = a.outbox._entries.values()  # type: ignore[union-attr]
-    return [json.loads(e.message.payload) for e in entries if e.message.topic.endswith("/health")]
+    return [json.loads(e.message.payload) for e in entries if e.message.topic.endswith(f"/{camera}/health")]
 
 
 async def test_agent_reports_offline_only_after_the_second_failure(tmp_path: Path) -> None:
@@ -119,3 +128,27 @@ def test_status_carries_free_disk(tmp_path: Path) -> None:
     )
     assert status.disk_free_mb == free
     assert free_mb(tmp_path / "missing" / "dir") is None
+
+
+async def test_a_failure_brings_the_siblings_probes_forward(tmp_path: Path) -> None:
+    """A switch or power fault takes every camera of the box: they are all looked at with the first one's
+    second look, and a failure then is reported at once, so one grouped alert lists them all."""
+    clock = [T0]
+    a = agent(tmp_path, ids=("a", "b", "c"), clock=clock)
+    by_id = {c.id: c for c in a.config.cameras}
+    ok = ProbeResult(True, fps=10.0, frames=10)
+    for cid in "abc":
+        await a._on_result(by_id[cid], ok, False)
+    assert (await a._on_result(by_id["a"], FAILED, False))["rechecking"]
+    slots = a.scheduler._slots
+    assert slots["b"].due <= T0 + 10 and slots["c"].due <= T0 + 10
+    # A sibling failing in its own regular probe before the sweep is a first failure like any other (a blip).
+    clock[0] = T0 + 3
+    assert (await a._on_result(by_id["c"], FAILED, False))["rechecking"]
+    # At the sweep: b fails too and is reported at once; a's second look fails and is reported.
+    clock[0] = T0 + 10
+    await a._on_result(by_id["b"], FAILED, False)
+    await a._on_result(by_id["a"], FAILED, False)
+    assert [h["online"] for h in health_sent(a, "b")] == [True, False]
+    assert [h["online"] for h in health_sent(a, "a")] == [True, False]
+    assert [h["online"] for h in health_sent(a, "c")] == [True]  # its own second look is still to come
