@@ -64,7 +64,7 @@ def check_scope(
         raise FormError(f"Phạm vi: vai trò {ROLE_LABELS[role]} cần chọn một xã")
     if commune and not district:
         raise FormError("Phạm vi: chọn xã thì phải chọn huyện")
-    if district and (district, "") not in names and not any(d == district for d, _ in names):
+    if district and not any(d == district for d, _ in names):
         raise FormError(f"Phạm vi: huyện {district!r} chưa có trong danh mục địa bàn")
     if commune and (district or "", commune) not in known_communes(names):
         raise FormError(f"Phạm vi: xã {commune!r} không thuộc huyện {district!r} trong danh mục địa bàn")
