@@ -32,6 +32,7 @@ from hub.stats import RateLimitedLog
 log = logging.getLogger("broadcast.speakers")
 
 ONLINE, OFFLINE, STALE, UNKNOWN = "online", "offline", "stale", "unknown"
+RECONCILE_S = 60.0  # how often administrators' edits of the table (rename, remove) are picked up
 SPEAKER_STATUS_LABELS = {
     ONLINE: "Trực tuyến",
     OFFLINE: "Mất kết nối",
@@ -200,6 +201,32 @@ class SpeakerRegistry:
         rows = await self.db.run(lambda s: list(s.scalars(select(Speaker))))
         self.speakers = {r.key: live_from_row(r) for r in rows}
 
+    async def reconcile(self, now: float) -> int:
+        """Follows what administrators changed in the table: names and villages they edited, speakers they
+        removed (decommissioned: forgotten here unless one reported within the stale window, which registers it
+        again). Returns how many were forgotten."""
+        rows = await self.db.run(
+            lambda s: {k: (n, v) for k, n, v in s.execute(select(Speaker.key, Speaker.name, Speaker.village))}
+        )
+        gone = [
+            k
+            for k, sp in self.speakers.items()
+            if k not in rows
+            and k not in self.dirty
+            and (sp.last_seen is None or now - sp.last_seen > self.stale_after_s)
+        ]
+        for k in gone:
+            del self.speakers[k]
+            log.info("speaker %s removed from the registry by an administrator", k)
+        for k, (name, village) in rows.items():
+            sp = self.speakers.get(k)
+            if sp is None and k.count("/") == 2:  # added by an administrator (import), not heard from yet
+                d, c, slug = k.split("/")
+                sp = self.speakers[k] = SpeakerLive(k, d, c, slug, in_db=True)
+            if sp is not None:
+                sp.name, sp.village = name or sp.name, village or sp.village
+        return len(gone)
+
     def get(self, key: str) -> SpeakerLive | None:
         return self.speakers.get(key)
 
@@ -308,6 +335,7 @@ class SpeakerRegistry:
     async def _run(self) -> None:
         period = min(5.0, self.stale_after_s / 4)
         next_stale = self.clock() + period
+        next_reconcile = self.clock() + RECONCILE_S
         while True:
             await asyncio.sleep(self.flush_s)
             now = self.clock()
@@ -316,7 +344,11 @@ class SpeakerRegistry:
                 next_stale = now + period
             try:
                 await self.flush()
-            except Exception:
+                if now >= next_reconcile:
+                    next_reconcile = now + RECONCILE_S
+                    await self.reconcile(now)
+            except Exception as exc:
+                self._rlog.log(logging.ERROR, "loop", "speaker registry: %r", exc)
                 await asyncio.sleep(1.0)
 
     def start(self) -> None:

@@ -35,6 +35,7 @@ from contract import (
 from contract.topics import speaker_topic
 from devtools.services import Service
 from hub.alerts.types import FactKind
+from hub.db import Database
 from hub.runtime import Hub
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
@@ -288,3 +289,49 @@ async def test_registry_cancel_and_volume(bhub: Hub, mosquitto: Service, cmdlog:
     assert reply is not None and reply.data.volume == 35
     await wait_for(lambda: (r := row()) is not None and r.volume == 35, what="volume stored")
     rx.close()
+
+
+async def test_restart_follows_airings_in_flight_and_admin_edits(
+    tmp_path: Path, mosquitto: Service, cmdlog: CommandLog
+) -> None:
+    cfg = make_hub_config(tmp_path, mosquitto.port, None)
+    cfg.broadcast.dispatch = DispatchConfig(answer_margin_s=1, finish_margin_s=1)
+    first = Hub(cfg)
+    await first.start()
+    rx = _online(mosquitto.port, "loa-5", name="Cụm loa bến đò")
+    silent = _online(mosquitto.port, "loa-6")
+    await wait_for(lambda: len(first.broadcast.speakers.speakers) == 2, what="speakers registered")
+    silent.close()  # clean shutdown of its connection; the speaker stays registered
+    start = time.time() + 1.5
+    await first.broadcast.dispatcher.dispatch(_order("tb-r", ("loa-5",), start))
+    await wait_for(lambda: cmdlog.of("prepare"), what="prepare sent")
+    await first.stop()  # the hub goes down before the airing is totalled
+
+    # the receiver plays and reports while the hub is down: the broker keeps the events for the hub's session
+    _event(rx, "loa-5", "started", "tb-r", start, start_at=start, first_sample_at=start, offset_ms=0.7)
+    _event(rx, "loa-5", "finished", "tb-r", start + 1.0, played_s=1.0)
+    with Database(cfg.database.url).session() as s, s.begin():
+        row = s.get(Speaker, f"{D}/{C}/loa-5")
+        assert row is not None
+        row.name = "Cụm loa bến đò (đã đổi tên)"  # an administrator renames it while the hub is down
+
+    second = Hub(cfg)
+    await second.start()
+    try:
+        a, rs = await wait_for(
+            lambda: (x := _airing(second, "tb-r"))[0].status == "aired" and x, what="aired"
+        )
+        assert (a.played, a.targeted, rs["loa-5"].started_offset_ms) == (1, 1, 0.7)
+        reg = second.broadcast.speakers
+        assert reg.speakers[f"{D}/{C}/loa-5"].name == "Cụm loa bến đò (đã đổi tên)"  # loaded from the table
+        await reg.flush()  # nothing of loa-6 left to write
+        with second.db.session() as s, s.begin():
+            old = s.get(Speaker, f"{D}/{C}/loa-6")
+            assert old is not None
+            s.delete(old)  # decommissioned by an administrator
+        assert await reg.reconcile(time.time() + 3600) == 1
+        assert set(reg.speakers) == {f"{D}/{C}/loa-5"}
+        assert reg.speakers[f"{D}/{C}/loa-5"].name == "Cụm loa bến đò (đã đổi tên)"
+    finally:
+        await second.stop()
+        rx.close()
