@@ -402,7 +402,7 @@ class Notifier:
             h.retried += 1
             delay = backoff_s(row.attempts, res.outcome, self.cfg.retry, self.rng)
             values.update(state=PENDING, next_try_at=to_db_time(now + delay), last_error=res.describe())
-            log.warning("notify: row %s retry in %.0f s: %s", row.id, delay, res.describe())
+            log.warning("notify: row %s retry in %.1f s: %s", row.id, delay, res.describe())
         await self.db.run(lambda s: outbox.finish(s, row.id, **values))
 
     # channel health ---------------------------------------------------------------------------------------
