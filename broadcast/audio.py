@@ -29,6 +29,9 @@ SNIFF_BYTES = 64
 CODEC_MARGIN_DB = 0.5
 SHAPING_HEADROOM_DB = 1.0
 SHAPING_ROUNDS = 3
+SHAPING_MAX_EXTRA_DB = 6.0  # gain beyond (target - measured) the shaping may add
+SHAPING_MIN_GAIN_LU = 0.5  # a shaping round that brings less than this ends the rounds
+MIN_CORRECTION_DB = 0.2  # smaller corrections are not worth another encode
 SHAPING_OVERSHOOT = 1.6  # later rounds add this times what was missing (loudnorm only lowers an excess)
 ENCODE_ATTEMPTS = 3
 LOUDNESS_TOLERANCE_LU = 0.5  # a finished MP3 further than this from the target is encoded again
@@ -316,17 +319,32 @@ async def shape(
     src: Path, demuxer: str, cfg: ContentConfig, clean: str, first: Loudness
 ) -> tuple[str, Loudness]:
     """Raise gain into the limiter until what is left for loudnorm fits its linear mode (limiting takes some
-    loudness away, so the gain grows by what was lost; two rounds usually suffice)."""
-    gain = cfg.target_lufs - first.integrated_lufs
-    chain, measured = clean, first
+    loudness away, so the gain grows by what was lost; two rounds usually suffice for speech).
+
+    Content whose loudness is held down by its peaks themselves (short loud bursts in silence) gains nothing
+    from more gain but a louder noise floor: the extra gain is capped, and rounds stop once one brings less
+    than SHAPING_MIN_GAIN_LU. Such content ends up as loud as the ceiling allows, below the target.
+    """
+    base = cfg.target_lufs - first.integrated_lufs
+    gain = base
+    best: tuple[str, Loudness] | None = None
     for _round in range(SHAPING_ROUNDS):
         chain = f"{clean},{shaping_chain(cfg, gain)}"
         measured, _ = await measure(src, demuxer, cfg, chain)
+        if best is not None and measured.integrated_lufs < best[1].integrated_lufs + SHAPING_MIN_GAIN_LU:
+            break  # peak-limited: keep the round with less gain (less noise)
+        best = (chain, measured)
         short = cfg.target_lufs - measured.integrated_lufs
-        if short < SHAPING_HEADROOM_DB - 0.1 or not math.isfinite(short):
+        if (
+            short < SHAPING_HEADROOM_DB - 0.1
+            or not math.isfinite(short)
+            or gain >= base + SHAPING_MAX_EXTRA_DB
+        ):
             break
-        gain += short * SHAPING_OVERSHOOT  # limiting takes more as the gain grows; overshooting is harmless
-    return chain, measured
+        # limiting takes more as the gain grows; overshooting is harmless (loudnorm then lowers linearly)
+        gain = min(gain + short * SHAPING_OVERSHOOT, base + SHAPING_MAX_EXTRA_DB)
+    assert best is not None
+    return best
 
 
 async def encode(
@@ -362,7 +380,9 @@ def correction_db(cfg: ContentConfig, out: Loudness) -> float:
         return -(excess + 0.1)
     short = cfg.target_lufs - out.integrated_lufs
     if abs(short) > LOUDNESS_TOLERANCE_LU:
-        return min(short, -excess - 0.1) if short > 0 else short
+        # encoding adds a little true peak on top of a gain increase: leave it some room
+        step = min(short, -excess - 0.3) if short > 0 else short
+        return step if abs(step) >= MIN_CORRECTION_DB else 0.0
     return 0.0
 
 

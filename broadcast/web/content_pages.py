@@ -35,6 +35,11 @@ from hub.web.security import CSP
 LIBRARY = "/broadcasts/content"
 PAGE_SIZE = 30
 MEDIA_CSP = CSP.replace("default-src 'self';", "default-src 'self'; media-src 'self' blob:;")
+QUIET_NOTE_LU = 1.5
+QUIET_NOTE = (
+    "Nhỏ hơn mức chuẩn: bản ghi có những tiếng đỉnh nhọn (tiếng gõ, tiếng bíp) nên chỉ được làm to tới mức "
+    "không vỡ tiếng"
+)
 MIC_POLICY = "camera=(), microphone=(self), geolocation=()"
 
 
@@ -55,7 +60,10 @@ def size_label(n: int) -> str:
 
 
 def decorate(item: dict[str, Any], request: web.Request, names: dict[tuple[str, str], str]) -> dict[str, Any]:
+    target = store_of(request).cfg.target_lufs
+    quiet = item["loudness_lufs"] < target - QUIET_NOTE_LU
     return {
+        "quiet_note": QUIET_NOTE if quiet else "",
         **item,
         "duration_label": duration_label(item["duration_s"]),
         "loudness_label": f"{number_vi(item['loudness_lufs'])} LUFS",
