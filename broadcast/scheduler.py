@@ -221,11 +221,16 @@ class BroadcastScheduler:
         aps = self._aps
         if aps is None:
             return
+        have = set()
         for job in aps.get_jobs():
-            if job.id not in wanted:
+            if job.id in wanted:
+                have.add(job.id)  # same id = same programme and occurrence: already planned
+            else:
                 job.remove()
         real_now = datetime.now(UTC)
         for job_id, occ in wanted.items():
+            if job_id in have:
+                continue
             fire_at = occ.timestamp() - self.policy.prepare_lead_s
             run_at = real_now + timedelta(seconds=fire_at - now)
             pid = int(job_id.split(":")[1])
@@ -234,7 +239,6 @@ class BroadcastScheduler:
                 DateTrigger(run_date=run_at, timezone=self.tz),
                 args=[pid, occ.isoformat()],
                 id=job_id,
-                replace_existing=True,
             )
 
     async def _job(self, programme_id: int, occurrence_iso: str) -> None:
