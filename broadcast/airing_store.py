@@ -18,6 +18,8 @@ from broadcast.airing_models import (
     AIRING_MISSED,
     AIRING_PLAYING,
     AIRING_SCHEDULED,
+    RECEIPT_FAILED,
+    RECEIPT_SENT,
     Airing,
     AiringReceipt,
 )
@@ -81,6 +83,13 @@ def open_airing(s: Session, order: AiringOrder, keys: Iterable[str], now: dateti
         if k not in have:
             s.add(AiringReceipt(airing_id=a.id, speaker_key=k))
     return a
+
+
+def mark_unsent(s: Session, airing_id: str, errors: dict[str, str]) -> None:
+    """Receipts of speakers whose prepare command the broker did not take (a later report still counts)."""
+    for r in receipts(s, airing_id):
+        if r.speaker_key in errors and r.state == RECEIPT_SENT:
+            r.state, r.error = RECEIPT_FAILED, errors[r.speaker_key]
 
 
 def receipts(s: Session, airing_id: str) -> list[AiringReceipt]:

@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -25,13 +23,13 @@ from typing import Any
 
 from broadcast import airing_store as store
 from broadcast.airing_models import AIRING_CANCELLED, AIRING_DISPATCHED, AIRING_PLAYING, Airing
+from broadcast.airing_wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, Priority
 from broadcast.outcome import (
     REASON_CANCELLED,
     RECEIPT_EVENTS,
     FinishedAiring,
-    ReceiverReport,
     airing_facts,
     apply_report,
     mark_no_answer,
@@ -41,8 +39,6 @@ from broadcast.speakers import SpeakerRegistry
 from contract import (
     Channel,
     Model,
-    PlaylistItem,
-    PreparePlaylist,
     SpeakerCommand,
     SpeakerEvent,
     StopData,
@@ -55,70 +51,18 @@ from hub.alerts.types import Fact
 from hub.db import Database, to_db_time
 from hub.events import EventBus
 from hub.influx import InfluxWriter
-from hub.lineproto import line, series_key, ts_ms
 from hub.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.dispatch")
 Publish = Callable[[Topic, bytes], Awaitable[None]]
 QUEUE_MAX = 100_000
+PUBLISH_BATCH = 500  # prepare commands awaiting the broker's acknowledgement at once
 
 
 @dataclass(frozen=True)
 class Timing:
     start_at: float
     end_at: float  # planned end of the whole playlist
-
-
-def media_url(public_url: str, sha256: str) -> str:
-    return f"{public_url.rstrip('/')}/media/{sha256}.mp3"
-
-
-def prepare_command(order: AiringOrder, public_url: str, now: float) -> SpeakerCommand:
-    data = PreparePlaylist(
-        airing=order.airing_id,
-        start_at=order.start_at,
-        priority=order.priority.value,
-        items=[
-            PlaylistItem(
-                url=media_url(public_url, i.sha256), sha256=i.sha256, size=i.size, duration_s=i.duration_s
-            )
-            for i in order.items
-        ],
-        repeats=order.repeats,
-        gap_s=order.gap_s,
-    )
-    return SpeakerCommand(transaction=new_transaction(), action="prepare", ts=now, data=data)
-
-
-def new_transaction() -> str:
-    return secrets.token_hex(8)
-
-
-def report_of(ev: SpeakerEvent) -> ReceiverReport:
-    d = ev.data
-    return ReceiverReport(
-        event=ev.event,
-        at=to_db_time(ev.ts),
-        error=ev.error,
-        first_sample_at=to_db_time(d.first_sample_at) if d.first_sample_at is not None else None,
-        offset_ms=d.offset_ms,
-        played_s=d.played_s,
-        reason=d.reason.value if d.reason is not None else None,
-        by=d.by,
-    )
-
-
-def airing_line(a: Airing) -> str:
-    fields: dict[str, int | float | str | None] = {
-        "targeted": a.targeted, "played": a.played, "skew_ms": a.skew_ms, "status": a.status, "airing": a.id,
-    }  # fmt: skip
-    tags = {"district": a.district, "commune": a.commune, "priority": a.priority}
-    # Two airings of one commune and priority may start at the same second (different villages at 17:00):
-    # a fixed sub-second offset per airing keeps both points, and a late report rewrites its own point.
-    offset_s = (zlib.crc32(a.id.encode()) % 1000) / 1000
-    return line(
-        series_key("airing", tags), fields, ts_ms(a.start_at.replace(tzinfo=UTC).timestamp() + offset_s)
-    )
 
 
 class HubDispatcher:
@@ -189,12 +133,38 @@ class HubDispatcher:
                 live = self.speakers.get(k)
                 if live is not None and live.playing and live.playing != order.airing_id:
                     log.warning("emergency %s preempts %s on %s", order.airing_id, live.playing, k)
-        if order.items:
-            for sp in dict.fromkeys(order.speakers):
-                cmd = prepare_command(order, self.public_url, now)
-                topic = speaker_topic(order.district, order.commune, sp, Channel.CMD)
-                await self.publish(topic, encode(cmd))
         self._arm(order.airing_id, self._timing(store.order_dict(order)))
+        if order.items:
+            await self._send_prepares(order, now)
+
+    async def _send_prepares(self, order: AiringOrder, now: float) -> None:
+        """Publishes the prepare commands a batch at a time (each awaits the broker's acknowledgement); a speaker
+        whose command the broker did not take gets a failed receipt with the reason, the others go on."""
+        speakers = list(dict.fromkeys(order.speakers))
+        failed: dict[str, str] = {}
+        for i in range(0, len(speakers), PUBLISH_BATCH):
+            batch = speakers[i : i + PUBLISH_BATCH]
+            results = await asyncio.gather(
+                *(
+                    self.publish(
+                        speaker_topic(order.district, order.commune, sp, Channel.CMD),
+                        encode(prepare_command(order, self.public_url, now)),
+                    )
+                    for sp in batch
+                ),
+                return_exceptions=True,
+            )
+            for sp, res in zip(batch, results, strict=True):
+                if isinstance(res, BaseException):
+                    failed[f"{order.district}/{order.commune}/{sp}"] = f"Không gửi được lệnh tới loa ({res})"[
+                        :300
+                    ]
+        if failed:
+            self._rlog.log(
+                logging.ERROR, "publish", "airing %s: prepare not sent to %d speakers: %s",
+                order.airing_id, len(failed), next(iter(failed.values())),
+            )  # fmt: skip
+            await self.db.run(lambda s: store.mark_unsent(s, order.airing_id, failed))
 
     async def cancel(self, airing_id: str, reason: str) -> None:
         def mark(s: Any) -> tuple[Airing, list[str]] | None:

@@ -1,9 +1,18 @@
-"""Pure rules of the proof of airing: receipt updates from receiver events, outcome, facts, stale speakers."""
+"""Rules of the proof of airing: receipt updates from receiver events, outcome, facts, stale speakers (pure),
+and a prepare command the broker refused (SQLite, no broker)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from sqlalchemy import select
+
+from broadcast.airing_models import Airing, AiringReceipt
+from broadcast.config import DispatchConfig
+from broadcast.dispatch import HubDispatcher
+from broadcast.orders import AiringOrder, PlayItem, Priority
 from broadcast.outcome import (
     REASON_OFFLINE,
     REASON_SILENT,
@@ -16,8 +25,12 @@ from broadcast.outcome import (
     outcome,
     planned_seconds,
 )
-from broadcast.speakers import SpeakerLive, offline_facts, stale_speakers
+from broadcast.speakers import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
+from contract import Topic
 from hub.alerts.types import FactKind
+from hub.db import Database
+from hub.events import EventBus
+from hub.mqtt_bridge import PublishError
 
 T = datetime(2026, 11, 23, 10, 0, 0)
 
@@ -116,3 +129,35 @@ def test_stale_and_offline_facts() -> None:
     assert set(facts) == {"d/c/b", "d/c/c"}
     assert facts["d/c/b"].name == "Cụm loa thôn 2" and facts["d/c/c"].since == now - 50
     assert all(f.kind is FactKind.SPEAKER_OFFLINE for f in facts.values())
+
+
+async def test_prepare_the_broker_did_not_take_is_a_failed_receipt(tmp_path: Path) -> None:
+    """The broker refuses one speaker's command (publish raises): that receipt fails with the reason, the others
+    are sent, and dispatch itself does not fail (the scheduler would otherwise mark the whole airing failed)."""
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db.create_all()
+    sent: list[str] = []
+
+    async def publish(topic: Topic, payload: bytes) -> None:
+        if topic.id == "loa-2":
+            raise PublishError("no acknowledgement for loa-2 within 10 s (broker unreachable?)")
+        sent.append(topic.id)
+
+    registry = SpeakerRegistry(db, EventBus(), None, stale_after_s=95)
+    dispatcher = HubDispatcher(db, publish, registry, EventBus(), None, DispatchConfig(), "http://hub:8080")
+    item = PlayItem(1, "cd" * 32, 1000, 1.0, "Tin")
+    order = AiringOrder("tb-x", 1, "Tin", "d", "c", ("loa-1", "loa-2"), (item,), 1, 0.0, time.time() + 600,
+                        Priority.NORMAL)  # fmt: skip
+    await dispatcher.start()
+    try:
+        await dispatcher.dispatch(order)
+    finally:
+        await dispatcher.stop()
+        db.close()
+    assert sent == ["loa-1"]
+    with Database(f"sqlite:///{tmp_path / 'hub.db'}").session() as s:
+        rs = {r.speaker_key: r for r in s.scalars(select(AiringReceipt))}
+        a = s.get(Airing, "tb-x")
+    assert a is not None and (a.status, a.targeted) == ("dispatched", 2)
+    assert rs["d/c/loa-1"].state == "sent"
+    assert rs["d/c/loa-2"].state == "failed" and "Không gửi được lệnh" in (rs["d/c/loa-2"].error or "")
