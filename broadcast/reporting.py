@@ -212,6 +212,12 @@ HISTORY_HEADER = [
 ]  # fmt: skip
 
 
+def csv_text(value: str) -> str:
+    """A cell of text people typed (titles, names): one starting with = + - @ would run as a formula in a
+    spreadsheet, so it gets a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def history_csv(reports: list[AiringReport], tz: ZoneInfo) -> bytes:
     """UTF-8 with BOM (Excel reads the Vietnamese), CRLF, local times."""
     buf = io.StringIO()
@@ -224,8 +230,9 @@ def history_csv(reports: list[AiringReport], tz: ZoneInfo) -> bytes:
             f"{x.name}: {x.reason or RECEIPT_LABELS.get(x.state, x.state)}" for x in rep.not_played
         )
         w.writerow([
-            a.id, local(a.start_at, tz), a.title, PRIORITY_LABELS.get(a.priority, a.priority),
+            a.id, local(a.start_at, tz), csv_text(a.title), PRIORITY_LABELS.get(a.priority, a.priority),
             AIRING_STATUS_LABELS.get(a.status, a.status),
-            a.played, a.targeted, "" if a.skew_ms is None else f"{a.skew_ms:.1f}", missing, a.reason or "",
+            a.played, a.targeted, "" if a.skew_ms is None else f"{a.skew_ms:.1f}", csv_text(missing),
+            csv_text(a.reason or ""),
         ])  # fmt: skip
     return buf.getvalue().encode("utf-8")

@@ -182,6 +182,7 @@ async def test_one_receiver_offline_at_air_time_then_reports_late(
     assert [(f.kind, f.device) for f in facts] == [(FactKind.BROADCAST_PARTIAL, "tb-1")]
     offline = bc.speakers.facts(time.time())
     assert [(f.kind, f.device) for f in offline] == [(FactKind.SPEAKER_OFFLINE, f"{D}/{C}/loa-3")]
+    assert bc.speakers.facts in bhub.alerts.sources and bc.dispatcher.facts in bhub.alerts.sources
 
     # loa-3 had prepared, played from its cache while its link was down, and reports when it reconnects
     rx["loa-3"] = _online(mosquitto.port, "loa-3")

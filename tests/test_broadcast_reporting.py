@@ -148,6 +148,12 @@ async def test_history_csv_and_pdf(env: WebEnv) -> None:
         rows[1][4:8] == ["Phát một phần", "2", "3", "2.3"] and rows[1][8] == "Cụm loa đình: loa mất kết nối"
     )
     assert len(rows) == 3
+    with env.db.session() as s, s.begin():
+        a = s.get(Airing, "tb-1")
+        assert a is not None
+        a.title = '=HYPERLINK("http://x")'  # a title typed as a spreadsheet formula stays text
+    raw = await (await env.client.get("/api/v1/airings.csv?month=2026-11")).read()
+    assert list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))[2][2] == '\'=HYPERLINK("http://x")'
 
     r = await env.client.get("/api/v1/airings.pdf?month=2026-11")
     assert r.status == 200 and r.content_type == "application/pdf"
