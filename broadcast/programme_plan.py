@@ -4,6 +4,7 @@ speakers a programme reaches, its play items, the occurrences other programmes t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,11 +25,12 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import Schedule, schedule_from_json
+from broadcast.schedule import Schedule, ScheduleError, schedule_from_json
 from broadcast.speaker_models import Speaker
 from hub.db import Setting
 
 SCHEDULE_REV_KEY = "broadcast.schedule_rev"
+log = logging.getLogger("broadcast.scheduler")
 
 
 def bump_schedule_rev(s: Session) -> None:
@@ -69,16 +71,33 @@ class PlanEntry:
 
 
 def approved_programmes(s: Session) -> list[PlanEntry]:
+    """Columns, not ORM objects: at province scale this runs over thousands of rows in the shared SQL thread."""
+    rows = s.execute(
+        select(
+            Programme.id,
+            Programme.title,
+            Programme.priority,
+            Programme.schedule,
+            Programme.anchor_at,
+            Programme.approved_at,
+            Programme.created_at,
+        ).where(Programme.state == STATE_APPROVED)
+    )
     out = []
-    for p in s.scalars(select(Programme).where(Programme.state == STATE_APPROVED)):
+    for pid, title, priority, sched, anchor, approved, created in rows:
+        try:
+            schedule = schedule_from_json(sched)
+        except ScheduleError:
+            log.error("programme %s has an unusable stored schedule; not planned", pid)
+            continue
         out.append(
             PlanEntry(
-                p.id,
-                p.title,
-                Priority(p.priority),
-                schedule_from_json(p.schedule),
-                aware(p.anchor_at) if p.anchor_at else None,
-                aware(p.approved_at or p.created_at),
+                pid,
+                title,
+                Priority(priority),
+                schedule,
+                aware(anchor) if anchor else None,
+                aware(approved or created),
             )
         )
     return out

@@ -198,24 +198,37 @@ class BroadcastScheduler:
                 return plan.schedule_rev(s), entries, done
 
             rev, entries, done = await self.db.run(load)
-            wanted: dict[str, datetime] = {}
-            due_now: list[tuple[int, datetime]] = []
-            for e in entries:
-                since = max(lookback, e.approved_at.replace(microsecond=0))
-                for occ in occurrences(e.schedule, self.tz, since, horizon, e.anchor_at):
-                    if (e.programme_id, occ) in done:
-                        continue
-                    d = decide(occ.timestamp(), e.priority, now, self.policy)
-                    if d.action == Action.PREPARE_AT:
-                        wanted[f"occ:{e.programme_id}:{int(occ.timestamp())}"] = occ
-                    else:
-                        due_now.append((e.programme_id, occ))
+            # Pure and CPU-bound at province scale (thousands of programmes): off the event loop.
+            wanted, due_now = await asyncio.to_thread(self._expand, entries, done, lookback, horizon, now)
             self._sync_jobs(wanted, now)
             self._rev, self._last_plan = rev, now
             self.counters["plans"] += 1
             await self._cancel_withdrawn(now)
         for pid, occ in due_now:
             await self._fire(pid, occ)
+
+    def _expand(
+        self,
+        entries: list[plan.PlanEntry],
+        done: set[tuple[int, datetime]],
+        lookback: datetime,
+        horizon: datetime,
+        now: float,
+    ) -> tuple[dict[str, datetime], list[tuple[int, datetime]]]:
+        """Occurrences without an airing: job id → occurrence for those ahead, and those due at once."""
+        wanted: dict[str, datetime] = {}
+        due_now: list[tuple[int, datetime]] = []
+        for e in entries:
+            since = max(lookback, e.approved_at.replace(microsecond=0))
+            for occ in occurrences(e.schedule, self.tz, since, horizon, e.anchor_at):
+                if (e.programme_id, occ) in done:
+                    continue
+                d = decide(occ.timestamp(), e.priority, now, self.policy)
+                if d.action == Action.PREPARE_AT:
+                    wanted[f"occ:{e.programme_id}:{int(occ.timestamp())}"] = occ
+                else:
+                    due_now.append((e.programme_id, occ))
+        return wanted, due_now
 
     def _sync_jobs(self, wanted: dict[str, datetime], now: float) -> None:
         aps = self._aps
