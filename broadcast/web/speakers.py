@@ -170,11 +170,12 @@ async def speakers_page(request: web.Request) -> web.Response:
     params.reject_unknown(request, ("district", "commune", "status"))
     d, co, st = _filters(request)
 
-    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
-        return load_speakers(s, p, d, co, st), queries.area_names(s, c.config)
+    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str], list[tuple[str, str]]]:
+        q = select(Speaker.district, Speaker.commune).where(scope_where(p, Speaker.district, Speaker.commune))
+        areas = sorted((x, y) for x, y in s.execute(q.distinct()))
+        return load_speakers(s, p, d, co, st), queries.area_names(s, c.config), areas
 
-    items, names = await c.db.run(load)
-    communes = sorted({(x["district"], x["commune"]) for x in items})
+    items, names, communes = await c.db.run(load)
     counts = {k: sum(1 for x in items if x["status"] == k) for k in SPEAKER_STATUS_LABELS}
     return render(
         request,
