@@ -98,15 +98,35 @@ def _maybe_fire(st: AlertState, s: RuleSettings, now: float) -> AlertState:
 
 
 def _refresh(st: AlertState, fact: Fact, s: RuleSettings, now: float) -> AlertState:
-    """The condition still holds: keep the episode, take the fact's current words."""
-    return replace(
-        st,
-        last_true=now,
-        name=fact.name,
-        summary=fact.summary,
-        parent=fact.parent,
-        severity=s.severity,
-        detail=dict(fact.detail),
+    """The condition still holds: keep the episode, take the fact's current words. Runs for every active alert
+    every round (thousands in a province), hence the plain constructor rather than dataclasses.replace."""
+    same = (
+        st.name == fact.name
+        and st.summary == fact.summary
+        and st.parent == fact.parent
+        and st.severity == s.severity
+        and st.detail == fact.detail
+    )
+    return AlertState(
+        st.id,
+        st.key,
+        st.kind,
+        st.district,
+        st.commune,
+        st.device,
+        st.status,
+        st.episode,
+        st.since,
+        now,
+        st.severity if same else s.severity,
+        st.name if same else fact.name,
+        st.summary if same else fact.summary,
+        st.parent if same else fact.parent,
+        st.fired_at,
+        st.resolved_at,
+        st.flaps,
+        st.flapping,
+        st.detail if same else dict(fact.detail),
     )
 
 

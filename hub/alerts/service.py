@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from hub.runtime import Hub
 
 log = logging.getLogger("hub.alerts")
-PEOPLE_RELOAD_S = 15.0  # silences, acks and rule changes are re-read this often even without a nudge
+PEOPLE_RELOAD_S = 15.0
+SAVE_CHUNK = 500  # alert rows per SQL transaction  # silences, acks and rule changes are re-read this often even without a nudge
 
 
 @dataclass
@@ -249,7 +251,15 @@ class AlertService:
         groups = [g for k in self._dirty_groups if (g := self.groups.get(k)) is not None]
         forget = list(self._forget)
         try:
-            await self.hub.db.run(lambda s: save(s, alerts, groups, forget))
+            # A province-wide outage changes thousands of rows at once: the SQL thread (shared with ingest and
+            # the web) is taken a slice at a time. Groups go with the last slice, after the alerts they tell.
+            for i in range(0, max(len(alerts), 1), SAVE_CHUNK):
+                part = alerts[i : i + SAVE_CHUNK]
+                last = i + SAVE_CHUNK >= len(alerts)
+                job = functools.partial(
+                    save, alerts=part, groups=groups if last else [], forget=forget if last else []
+                )
+                await self.hub.db.run(job)
         except Exception as exc:
             self.counters.sql_errors += 1
             self._rlog.log(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from hub.alerts.config import RuleSettings
 from hub.alerts.types import Fact, FactKind
-from hub.db import STATUS_OFFLINE, STATUS_PROBLEM, STATUS_STALE
+from hub.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
 from hub.state import AGENT_OFFLINE, CameraState, StateStore, reported_status
 from hub.web.labels import PROBLEM_LABELS, SIGNAL_LOST
 
@@ -55,8 +55,13 @@ def camera_fact(cam: CameraState, now: float) -> Fact | None:
     )
 
 
+_QUIET = frozenset({STATUS_OK, STATUS_UNKNOWN})
+
+
 def camera_facts(store: StateStore, now: float) -> Iterator[Fact]:
     for cam in store.cameras.values():
+        if cam.status in _QUIET:
+            continue  # the common case, every round for every camera: decided without a call
         f = camera_fact(cam, now)
         if f is not None:
             yield f

@@ -125,8 +125,10 @@ def load_people(s: Session, now: float) -> PeopleInput:
     return PeopleInput(rules, acks, overrides)
 
 
-def write_alert(s: Session, a: AlertState, silenced: int | None, inhibited: bool) -> None:
-    row = s.get(AlertRow, a.id) or AlertRow(id=a.id)
+def write_alert(
+    s: Session, a: AlertState, silenced: int | None, inhibited: bool, row: AlertRow | None = None
+) -> None:
+    row = row or s.get(AlertRow, a.id) or AlertRow(id=a.id)
     row.key = a.key
     row.kind = a.kind.value
     row.district = a.district
@@ -172,11 +174,14 @@ def save(
     forget: Iterable[str],
 ) -> None:
     """One transaction: changed alerts (with their silence/inhibition), changed groups, pruned alert ids."""
-    for a, silenced, inhibited in alerts:
-        write_alert(s, a, silenced, inhibited)
+    batch = list(alerts)
+    ids = [a.id for a, _, _ in batch]
+    rows = {r.id: r for r in s.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))} if ids else {}
+    for a, silenced, inhibited in batch:
+        write_alert(s, a, silenced, inhibited, rows.get(a.id))
     for g in groups:
         write_group(s, g)
-    ids = list(forget)
-    if ids:
-        s.execute(delete(AlertRow).where(AlertRow.id.in_(ids)))
-        s.execute(delete(AlertAck).where(AlertAck.alert_id.in_(ids)))
+    gone = list(forget)
+    if gone:
+        s.execute(delete(AlertRow).where(AlertRow.id.in_(gone)))
+        s.execute(delete(AlertAck).where(AlertAck.alert_id.in_(gone)))
