@@ -82,10 +82,10 @@ def _default(col: Any, n: int) -> Any:
     return None
 
 
-def seed_feature_tables(web: WebEnv) -> list[str]:
+def seed_feature_tables(web: WebEnv) -> dict[str, list[str]]:
     """One row in D1/C1 for every table that has district and commune columns and none seeded below yet:
-    feature tables added by others get an object to point routes at. Returns their primary key values."""
-    keys: list[str] = []
+    feature tables added by others get an object to point routes at. Returns table → primary key values."""
+    keys: dict[str, list[str]] = {}
     skip = {"cameras", "agents", "speakers", "villages", "areas", "users", "audit_log", "transitions"}
     for n, table in enumerate(Base.metadata.sorted_tables, start=7):
         cols = {c.name for c in table.columns}
@@ -101,6 +101,9 @@ def seed_feature_tables(web: WebEnv) -> list[str]:
                 continue
             elif col.name == "key":
                 row[col.name] = f"{D1}/{C1}/seed{n}"
+            elif col.primary_key and isinstance(col.type, String):
+                # hex digits only: fits slug ids and hash ids ([0-9a-f]{16}) alike
+                row[col.name] = f"5eed{n:012x}"[: min(16, col.type.length or 16)]
             elif not col.nullable or col.primary_key or col.name in ("name", "title"):
                 value = _default(col, n)
                 if value is not None:
@@ -111,11 +114,11 @@ def seed_feature_tables(web: WebEnv) -> list[str]:
                 pk = result.inserted_primary_key
         except Exception:  # a table whose rows need more than defaults: its routes get role checks only
             continue
-        keys.extend(str(v) for v in (pk or ()) if v is not None)
+        keys[table.name] = [str(v) for v in (pk or ()) if v is not None]
     return keys
 
 
-def seed(web: WebEnv) -> list[str]:
+def seed(web: WebEnv) -> dict[str, list[str]]:
     web.add_area(D1, "", "Huyện Đông Anh")
     web.add_area(D1, C1, "Xã Xuân Nộn")  # place names are public: not marked
     web.add_area(D1, C2, "Xã Vân Hà")
@@ -171,8 +174,16 @@ class Case:
     api: bool
 
 
-def routes(app: web.Application, seeded: list[str]) -> Iterator[Case]:
-    generic = [*seeded, "cam-a", "1", "seed1"]
+def _for_segment(segment: str, seeded: dict[str, list[str]]) -> list[str]:
+    """Keys of the seeded table a path segment names: /airings/{id} → airings, /outbox/{id} → notify_outbox."""
+    exact = seeded.get(segment, [])
+    near = [k for name, ks in seeded.items() if name != segment and segment.rstrip("s") in name for k in ks]
+    return exact + near
+
+
+def routes(app: web.Application, seeded: dict[str, list[str]]) -> Iterator[Case]:
+    all_keys = [k for ks in seeded.values() for k in ks]
+    generic = [*all_keys, "cam-a", "1", "seed1"]
     for route in app.router.routes():
         if route.method == "HEAD" or route.resource is None:
             continue
@@ -185,14 +196,15 @@ def routes(app: web.Application, seeded: list[str]) -> Iterator[Case]:
             groups = _group_patterns(info["pattern"].pattern)
             values: dict[str, str] = {}
             for name, rx in groups.items():
-                options = NAMED.get(name, []) + generic + rx.split("|")  # literal alternatives
+                before = info["formatter"].split("{" + name + "}")[0].rstrip("/").rsplit("/", 1)[-1]
+                options = _for_segment(before, seeded) + NAMED.get(name, []) + generic + rx.split("|")
                 pick = next((v for v in options if re.fullmatch(rx, v)), None)
                 assert pick is not None, f"no value for {{{name}}} in {info['formatter']}"
                 values[name] = pick
             path = info["formatter"].format(**values)
             assert info["pattern"].fullmatch(path), path
             scoped = any(
-                v in (D1, C1, "cam-a", "edge-a", "loa-a", "thon-a", *seeded) for v in values.values()
+                v in (D1, C1, "cam-a", "edge-a", "loa-a", "thon-a", *all_keys) for v in values.values()
             )
         else:  # static file directories
             path, scoped = info["prefix"] + "/app.css", False
