@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from broadcast.orders import Priority
@@ -49,16 +49,21 @@ class Conflict:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "occurrence_at": self.occurrence_at.isoformat(),
+            "occurrence_at": _z(self.occurrence_at),
             "other_id": self.other_id,
             "other_title": self.other_title,
             "other_priority": str(self.other_priority),
             "other_state": self.other_state,
-            "other_start": self.other_start.isoformat(),
-            "other_end": self.other_end.isoformat(),
+            "other_start": _z(self.other_start),
+            "other_end": _z(self.other_end),
             "speakers": list(self.speakers),
             "suggestion": self.suggestion,
         }
+
+
+def _z(dt: datetime) -> str:
+    """UTC ISO 8601 with Z, like every time in the API."""
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def slots_for(
