@@ -96,7 +96,12 @@ async def silences_page(request: web.Request) -> web.Response:
         types=SILENCE_TYPES,
         labels_alerts=_labels(),
         can_silence=has_perm(p, Perm.SILENCE_ALERTS),
-        page_data={"silences": items, "labels": _labels(), "can_silence": has_perm(p, Perm.SILENCE_ALERTS)},
+        page_data={
+            "silences": items,
+            "labels": _labels(),
+            "can_silence": has_perm(p, Perm.SILENCE_ALERTS),
+            "areas": {f"{d}/{co}": n for (d, co), n in names.items()},
+        },
         scope_label=scope_label(p, names),
     )
 
