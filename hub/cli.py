@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
 from hub import auth
+from hub.audit import record_change
 from hub.config import HubConfig, load_config
 from hub.db import Database, User, utcnow
 from hub.web.labels import local_time
@@ -143,6 +144,9 @@ def _read_password(args: argparse.Namespace, username: str) -> str:
     return password
 
 
+CLI_ACTOR = "cli"  # changes made on the hub machine itself, in the audit log like the web's
+
+
 def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
     username = args.username
     try:
@@ -158,7 +162,8 @@ def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
     password_hash = auth.hash_password(_read_password(args, username))
 
     def add(s: Session) -> None:
-        auth.add_user(
+        now = utcnow()
+        u = auth.add_user(
             s,
             username,
             password_hash,
@@ -166,7 +171,12 @@ def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
             district=args.district,
             commune=args.commune,
             full_name=args.name,
-            now=utcnow(),
+            now=now,
+        )
+        after = {"username": u.username, "full_name": u.full_name, "role": u.role, "district": u.district,
+                 "commune": u.commune, "disabled": False}  # fmt: skip
+        record_change(
+            s, actor=CLI_ACTOR, action="user.create", target=f"user:{username}", now=now, after=after
         )
 
     try:
@@ -182,7 +192,14 @@ def _user_passwd(args: argparse.Namespace, config: HubConfig) -> int:
     if not _in_db(config, lambda s: auth.get_user(s, username) is not None):
         raise CliError(f"Không có người dùng {username!r}")
     password_hash = auth.hash_password(_read_password(args, username))
-    _in_db(config, lambda s: auth.set_password(s, username, password_hash))
+
+    def passwd(s: Session) -> None:
+        auth.set_password(s, username, password_hash)
+        record_change(
+            s, actor=CLI_ACTOR, action="user.password_reset", target=f"user:{username}", now=utcnow()
+        )
+
+    _in_db(config, passwd)
     print(f"Đã đổi mật khẩu của {username!r}; các phiên đăng nhập cũ đã bị đóng")
     return EXIT_OK
 
@@ -205,7 +222,12 @@ def _user_list(config: HubConfig) -> int:
 
 def _token_create(args: argparse.Namespace, config: HubConfig) -> int:
     def create(s: Session) -> tuple[int, str]:
-        row, token = auth.create_token(s, args.user, args.name, utcnow())
+        now = utcnow()
+        row, token = auth.create_token(s, args.user, args.name, now)
+        record_change(
+            s, actor=CLI_ACTOR, action="token.create", target=f"token:{row.id}", now=now,
+            after={"name": row.name, "prefix": row.prefix, "user": args.user},
+        )  # fmt: skip
         return row.id, token
 
     try:
@@ -243,7 +265,14 @@ def _token_list(config: HubConfig) -> int:
 
 
 def _token_revoke(args: argparse.Namespace, config: HubConfig) -> int:
-    if not _in_db(config, lambda s: auth.revoke_token(s, args.id, utcnow())):
+    def revoke(s: Session) -> bool:
+        now = utcnow()
+        found = auth.revoke_token(s, args.id, now)
+        if found:
+            record_change(s, actor=CLI_ACTOR, action="token.revoke", target=f"token:{args.id}", now=now)
+        return found
+
+    if not _in_db(config, revoke):
         raise CliError(f"Không có token #{args.id}")
     print(f"Đã thu hồi token #{args.id}")
     return EXIT_OK

@@ -4,10 +4,14 @@ and sign-in events written by the login handlers."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from hub.audit import AuditEntry, record_change
+from hub.cli import main
+from hub.db import Database
 from hub.web.admin_audit import diff_rows
 from tests.fixtures_web import WebEnv
 from tests.test_admin_users import sign_in
@@ -78,3 +82,28 @@ async def test_only_roles_with_the_permission_read_it(web: WebEnv) -> None:
     sign_in(web, "kythuat")
     assert (await web.client.get("/admin/audit")).status == 403
     assert (await web.client.get("/api/v1/audit")).status == 403
+
+
+def test_command_line_changes_are_audited_as_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"database:\n  url: sqlite:///{tmp_path}/hub.db\n", encoding="utf-8")
+    base = ["--config", str(cfg)]
+    assert main([*base, "user", "add", "bot", "--role", "technician", "--password", "du-dai-roi-day"]) == 0
+    assert main([*base, "token", "create", "--user", "bot", "--name", "giám sát"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main([*base, "token", "revoke", "1"]) == 0
+    db = Database(f"sqlite:///{tmp_path}/hub.db")
+    try:
+        with db.session() as s:
+            rows = [
+                (e.actor, e.action, e.target) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            ]
+            text = str([(e.before, e.after) for e in s.scalars(select(AuditEntry))])
+    finally:
+        db.close()
+    assert rows == [
+        ("cli", "user.create", "user:bot"),
+        ("cli", "token.create", "token:1"),
+        ("cli", "token.revoke", "token:1"),
+    ]
+    assert token not in text and "du-dai-roi-day" not in text
