@@ -183,8 +183,9 @@ async def test_reauth_stops_the_channel_until_a_new_refresh_token_is_configured(
     await n.submit(notice("ev-1"))
     await wait_for(lambda: n.paused() == {"oa"}, what="channel blocked")
     await n.submit(notice("ev-2"))
+    await wait_for(lambda: states(db) == ["sent", "pending", "pending"], what="rows kept")  # not failed
     await asyncio.sleep(0.3)
-    assert states(db) == ["sent", "pending", "pending"]  # kept, not failed
+    assert states(db) == ["sent", "pending", "pending"]
     assert len(fake.requests("group")) == 2
     [fact] = n.channel_facts(time.time())
     assert "cấp quyền lại" in fact.summary and fact.detail["reason"] == "reauth"
@@ -212,9 +213,10 @@ async def test_refresh_token_refused_blocks_and_reports(
     n = await make_notifier(cfg)
     await n.submit(notice("ev-0"))
     await wait_for(lambda: n.paused() == {"oa"}, what="blocked")
+    await wait_for(lambda: states(db) == ["pending"], what="row back to pending")  # kept, attempt not counted
+    assert rows(db)[0].attempts == 0
     [fact] = n.channel_facts(time.time())
     assert "-14014" in fact.summary
-    assert states(db) == ["pending"]
     # A person pastes the token of the new authorisation (web page or API): the waiting row goes out.
     fake.state.refresh_token = "rt-pasted"
     await n.replace_refresh_token("rt-pasted")

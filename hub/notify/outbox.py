@@ -89,6 +89,8 @@ def claim_due(s: Session, now: datetime, limit: int, paused: frozenset[str]) -> 
         .where(OutboxRow.state == PENDING, OutboxRow.next_try_at <= now, OutboxRow.channel != CHANNEL_NONE)
         .order_by(OutboxRow.next_try_at, OutboxRow.id)
         .limit(limit)
+        # PostgreSQL: two hub workers never claim the same row (SQLite serialises writers anyway).
+        .with_for_update(skip_locked=True)
     )
     if paused:
         q = q.where(OutboxRow.channel.not_in(paused))
