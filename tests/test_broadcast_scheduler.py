@@ -1,4 +1,4 @@
-"""The broadcast scheduler against a real SQLite file: a daily programme across restarts (no double, no loss;
+"""The broadcast scheduler against a real SQLite file (and PostgreSQL for restart and leader lock): a daily programme across restarts (no double, no loss;
 late within grace airs, past grace is missed), a job firing at T − prepare_lead, cancelling a prepared airing,
 and the leader lock with two schedulers (two Database objects, as two hub workers) on one database.
 
@@ -25,7 +25,7 @@ from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, Pro
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.scheduler_lease import SchedulerLease
 from broadcast.speaker_models import Speaker
-from hub.db import Database
+from hub.db import Base, Database
 from tests.fixtures_hub import wait_for
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -54,10 +54,15 @@ def at(ts: float) -> Callable[[], float]:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "hub.db"
-    db = Database(f"sqlite:///{path}")
-    db.create_all()
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite file by default; tests parametrized with "postgresql" (indirect) run on a real PostgreSQL."""
+    kind = getattr(request, "param", "sqlite")
+    url = f"sqlite:///{tmp_path / 'hub.db'}" if kind == "sqlite" else request.getfixturevalue("postgres_url")
+    db = Database(url)
+    db.create_all()  # imports every feature's tables, so drop_all below knows them all
+    if kind != "sqlite":
+        Base.metadata.drop_all(db.engine)  # the cluster is shared by the session's tests
+        db.create_all()
     with db.session() as s, s.begin():
         s.add(
             BroadcastContent(
@@ -96,15 +101,15 @@ def db_path(tmp_path: Path) -> Path:
         )
         s.add(ProgrammeItem(programme_id=1, position=0, content_id=1))
     db.close()
-    return path
+    return url
 
 
 @pytest.fixture
-def open_db(db_path: Path) -> Iterator[Callable[[], Database]]:
+def open_db(db_url: str) -> Iterator[Callable[[], Database]]:
     opened: list[Database] = []
 
     def make() -> Database:
-        db = Database(f"sqlite:///{db_path}")
+        db = Database(db_url)
         opened.append(db)
         return db
 
@@ -124,6 +129,7 @@ async def run_at(db: Database, now: float, rec: RecordingDispatcher) -> Broadcas
     return sched
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_restart_within_grace_airs_once_late(open_db: Callable[[], Database]) -> None:
     db, rec = open_db(), RecordingDispatcher()
     first = await run_at(db, T - 600, rec)
@@ -179,6 +185,7 @@ async def test_job_fires_before_start_and_cancel_calls_it_off(open_db: Callable[
         await sched.stop()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 async def test_leader_lock_two_workers(open_db: Callable[[], Database]) -> None:
     db_a, db_b = open_db(), open_db()
     rec_a, rec_b = RecordingDispatcher(), RecordingDispatcher()
