@@ -259,6 +259,8 @@ def print_banner(
         "",
         f"  Logs:   {run_dir / 'logs'}/  (warnings and errors are shown here; --verbose for everything)",
         f'  API token for scripts: {run_dir / "demo-token"}  (curl -H "Authorization: Bearer $(cat …)")',
+        f"  Zalo:   {url}/alerts/outbox  (dry run: what the hub would send; docs/NOTIFY.md: live against "
+        "python -m devtools.fakezalo)",
         "  Stop:   Ctrl-C",
         "",
     ]
