@@ -322,6 +322,16 @@ async def test_pages_render_in_vietnamese(web: WebEnv) -> None:
     assert (await web.client.get("/broadcasts/approvals")).status == 403  # officers do not approve
     listing = await (await web.client.get("/broadcasts/programmes?state=pending_approval")).text()
     assert "Tin chiều" in listing
+    edit = await (await web.client.get(f"/broadcasts/programmes/{p['id']}/edit")).text()
+    assert "Sửa chương trình" in edit and '"version": 1' in edit  # the editor gets the programme to prefill
+    web.add_user("canbo-huyen", "officer", D)  # district-wide: chooses the commune first
+    await as_user(web, "canbo-huyen")
+    pick = await (await web.client.get("/broadcasts/programmes/new")).text()
+    assert "chọn xã" in pick and 'value="phu-linh"' in pick
+    assert (
+        await web.client.get("/broadcasts/programmes/new?district=soc-son&commune=phu-linh")
+    ).status == 200
+    assert (await web.client.get("/broadcasts/programmes/new?district=dong-anh&commune=uy-no")).status == 403
     r = await web.client.get("/api/v1/programmes/calendar?week=2026-11-02")
     data = await r.json()
     assert [e["local_time"] for e in data["items"]] == ["05:00", "17:00", "05:00", "17:00"]
