@@ -185,6 +185,9 @@ def test_config_refuses_ambiguous_receivers_and_bad_times() -> None:
         Receiver(oa_group="@policemen")
     with pytest.raises(ValueError, match="HH:MM"):
         QuietHours(start="25:00", end="06:00")
+    with pytest.raises(ValueError, match="missing: secret_key, refresh_token"):
+        NotifyConfig.model_validate({"oa": {"app_id": "123"}})
+    assert not NotifyConfig.model_validate({"oa": {"app_id": "", "secret_key": ""}}).oa.configured
     route = NotifyConfig.model_validate(
         {"routes": [{"name": "r", "continue": True, "receivers": [{"oa_group": "g"}]}]}
     )

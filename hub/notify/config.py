@@ -106,6 +106,20 @@ class OaConfig(StrictModel):
     def configured(self) -> bool:
         return bool(self.app_id and self.secret_key and (self.refresh_token or self.access_token))
 
+    @model_validator(mode="after")
+    def _all_or_nothing(self) -> OaConfig:
+        # Half a set of keys would silently run dry: name what is missing instead.
+        given = {"app_id": self.app_id, "secret_key": self.secret_key, "refresh_token": self.refresh_token}
+        if any(given.values()) or self.access_token:
+            if self.access_token:
+                given["refresh_token"] = given["refresh_token"] or self.access_token
+            missing = [k for k, v in given.items() if not v]
+            if missing:
+                raise ValueError(
+                    f"Zalo OA keys go together; missing: {', '.join(missing)} (or give none: dry run)"
+                )
+        return self
+
 
 class BotConfig(StrictModel):
     """Zalo Bot Platform, for direct messages to on-call officers (text with the link; see docs/NOTIFY.md)."""
