@@ -113,11 +113,12 @@ def test_player_writes_the_whole_programme_to_a_wav(tmp_path: Path) -> None:
         prog,
         FileSink(tmp_path / "out.wav", 8000),
         TS - 1,
-        20,
-        0,
-        lambda: 1.0,
-        starts.append,
-        lambda: TS,
+        block_ms=20,
+        spin_ms=0,
+        realtime_priority=0,
+        gain=lambda: 1.0,
+        on_started=starts.append,
+        clock=lambda: TS,
     )
     outcome = player.run()
     assert outcome.state == "finished" and outcome.first_sample_at == TS and starts == [TS]

@@ -70,6 +70,13 @@ class SinkSection(StrictModel):
         default=2.0, ge=0, le=50, description="Busy-wait this long before the start instant (sleep before)"
     )
 
+    realtime_priority: int = Field(
+        default=10,
+        ge=0,
+        le=99,
+        description="SCHED_FIFO priority for the wait and first write (0: normal scheduling)",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> SinkSection:
         if self.type == "file" and self.path is None:

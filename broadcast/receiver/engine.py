@@ -236,6 +236,7 @@ class Engine:
             a.plan.start_at,
             self.config.sink.block_ms,
             self.config.sink.spin_ms,
+            self.config.sink.realtime_priority,
             self.gain,
             lambda first: _call_soon(loop, self._on_started, a, first),
         )

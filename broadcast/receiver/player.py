@@ -4,12 +4,17 @@ Timing: the first block is read from disk before the wait; the thread sleeps unt
 and busy-waits the rest on the wall clock (which NTP disciplines on every receiver), so the first block goes to
 the sink within a fraction of a millisecond of `start_at` when the machine is not overloaded. The instant of that
 write is `first_sample_at`. A stop is seen between two blocks (`block_ms`, 20 ms by default).
+
+For that wait and the first write only, the thread asks for real-time scheduling (SCHED_FIFO, `realtime_priority`)
+so that other work on the box (or, in the benchmark, 49 other receivers) cannot delay its wake-up; it is back
+to normal scheduling right after. Without the privilege (CAP_SYS_NICE) it logs once and waits normally.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +29,7 @@ from broadcast.receiver.sinks import Sink, SinkError
 log = logging.getLogger(__name__)
 
 READ_SIZE = 256 * 1024
+_realtime_refused = False  # logged once per process
 
 
 def volume_gain(volume: int) -> float:
@@ -84,6 +90,7 @@ class Player:
         start_at: float,
         block_ms: float,
         spin_ms: float,
+        realtime_priority: int,
         gain: Callable[[], float],
         on_started: Callable[[float], None],
         clock: Callable[[], float] = time.time,
@@ -95,6 +102,7 @@ class Player:
         self.block_bytes = frames * SAMPLE_BYTES
         self.block_s = frames / programme.rate
         self.spin_s = spin_ms / 1000
+        self.realtime_priority = realtime_priority
         self.gain = gain
         self.on_started = on_started
         self.clock = clock
@@ -131,11 +139,16 @@ class Player:
             if block is None:
                 self.sink.close()
                 return Outcome("failed", None, 0.0, "chương trình rỗng")
-            if not self._wait_until(self.start_at):
-                self.sink.abort()
-                return Outcome("stopped", None, 0.0)
-            first = self.clock()
-            self.sink.write(apply_gain(block, self.gain()))
+            realtime = self._enter_realtime()
+            try:
+                if not self._wait_until(self.start_at):
+                    self.sink.abort()
+                    return Outcome("stopped", None, 0.0)
+                first = self.clock()
+                self.sink.write(apply_gain(block, self.gain()))
+            finally:
+                if realtime:
+                    _leave_realtime()
             self.played_bytes += len(block)
             self.on_started(first)
             if not self._feed(blocks):
@@ -150,6 +163,21 @@ class Player:
             except OSError:
                 pass
             return Outcome("failed", first, self.played_s, str(exc))
+
+    def _enter_realtime(self) -> bool:
+        global _realtime_refused
+        if self.realtime_priority <= 0 or not hasattr(os, "SCHED_FIFO"):
+            return False
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
+        except OSError as exc:
+            if not _realtime_refused:
+                _realtime_refused = True
+                log.warning(
+                    "no real-time scheduling for the start instant (%s): its precision depends on load", exc
+                )
+            return False
+        return True
 
     def _wait_until(self, t: float) -> bool:
         while True:
@@ -182,6 +210,13 @@ class Player:
             if delay > 0 and self._stop.wait(delay):
                 return False
         return True
+
+
+def _leave_realtime() -> None:
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except OSError as exc:  # cannot happen when entering worked; never leave a thread stuck at real time
+        log.error("could not leave real-time scheduling: %s", exc)
 
 
 def _resolve(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:
