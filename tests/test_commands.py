@@ -64,8 +64,8 @@ async def env(
         web.add_user("kt-khac", "technician", district="dong-anh")
         web.add_user("ca", "police", district=D)
         key = f"{D}/{C}/gate"
-        # the agent's inventory (in its online status) registers the camera with its agent: no probe needed
-        await wait_for(lambda: (c := hub.store.cameras.get(key)) is not None and c.agent_key, 40, "inventory")
+        # a first probe done: the stream is known good before the commands probe it again
+        await wait_for(lambda: (c := hub.store.cameras.get(key)) is not None and c.last_ts, 40, "first probe")
         await hub.flush()
         yield web, hub, agent
     finally:
