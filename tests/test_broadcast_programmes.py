@@ -19,6 +19,7 @@ from broadcast.orders import AiringOrder, Priority
 from broadcast.programmes import ApprovalStep, Programme, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.speaker_models import Speaker
+from broadcast.web import programme_schemas as schemas
 from hub import auth
 from hub.audit import AuditEntry
 from hub.geo import Village
@@ -213,6 +214,7 @@ async def test_approval_rules_and_edit_back_to_pending(web: WebEnv) -> None:
     assert status == 400 and data["error"]["field"] == "comment"
     status, data = await call(web, csrf, "POST", f"/api/v1/programmes/{pid}/approve", {"comment": "Đồng ý"})
     assert status == 200 and data["state"] == "approved" and data["approved_by"] == "chutich"
+    assert set(schemas.PROGRAMME_DETAIL["required"]) <= set(data)  # the OpenAPI schema says what is there
     # Edited by another officer: back to pending; the editor may not approve their own edit.
     csrf = await as_user(web, "canbo2")
     edit = programme(title="Tin chiều (sửa)", version=data["version"])

@@ -26,6 +26,7 @@ from broadcast.programme_ops import (
     submit_programme,
 )
 from broadcast.programmes import STATES
+from broadcast.web import programme_schemas as schemas
 from broadcast.web import programme_views as views
 from broadcast.web.programme_emergency import air_now, create_emergency
 from broadcast.web.programme_http import (
@@ -242,7 +243,7 @@ _AREA = (
     Param("commune", "Only this commune (slug)", {"type": "string"}),
 )
 _ID = (Param("id", "Programme id", {"type": "integer"}, where="path"),)
-_PROGRAMME = {"type": "object", "description": "Programme with items, steps, airings, upcoming occurrences"}
+_PROGRAMME = schemas.PROGRAMME_DETAIL
 _WRITE_ERRORS = (400, 401, 403, 404, 409)
 
 ROUTES = [
@@ -259,6 +260,7 @@ ROUTES = [
             ),
             Param("limit", "At most this many (1–500, default 100)", {"type": "integer"}),
         ),
+        schemas.PROGRAMME_LIST,
     ),
     ApiRoute(
         "POST",
@@ -286,6 +288,7 @@ ROUTES = [
         get_calendar,
         "Occurrences and airings of one local week (Monday first)",
         (*_AREA, Param("week", "Any date of the week, YYYY-MM-DD (default: this week)", {"type": "string"})),
+        schemas.CALENDAR,
     ),
     ApiRoute(
         "GET", f"/programmes/{ID}", get_programme, "One programme", _ID, _PROGRAMME, errors=(401, 403, 404)
