@@ -50,7 +50,6 @@ from hub.auth import Principal
 from hub.geo import Village
 
 
-
 def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:
     """The audit before/after record of a programme."""
     return {
