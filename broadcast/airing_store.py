@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from broadcast.airing_models import (
     AiringReceipt,
 )
 from broadcast.orders import AiringOrder
-from broadcast.outcome import Outcome, ReceiptView, outcome
+from broadcast.outcome import Outcome, ReceiptView, ReceiverReport, apply_report, outcome
 from hub.db import to_db_time
 from hub.serialize import iso
 
@@ -90,6 +91,39 @@ def mark_unsent(s: Session, airing_id: str, errors: dict[str, str]) -> None:
     for r in receipts(s, airing_id):
         if r.speaker_key in errors and r.state == RECEIPT_SENT:
             r.state, r.error = RECEIPT_FAILED, errors[r.speaker_key]
+
+
+@dataclass(frozen=True)
+class Report:
+    airing_id: str
+    speaker_key: str
+    report: ReceiverReport
+    received: datetime  # when the hub heard it (naive UTC)
+
+
+def apply_reports(s: Session, reports: list[Report]) -> tuple[list[Airing], list[tuple[str, str, str]]]:
+    """Applies receiver reports in order. Returns the airings whose receipts changed and the reports about a
+    receipt that does not exist (an airing not sent to that speaker): (airing, speaker, event)."""
+    changed: dict[str, Airing] = {}
+    unknown: list[tuple[str, str, str]] = []
+    for x in reports:
+        r = s.get(AiringReceipt, (x.airing_id, x.speaker_key))
+        a = s.get(Airing, x.airing_id)
+        if r is None or a is None:
+            unknown.append((x.airing_id, x.speaker_key, x.report.event))
+            continue
+        rep = x.report
+        v = view_of(r)
+        if apply_report(v, rep):
+            changed[a.id] = a
+        copy_view(v, r)
+        r.reported_at = x.received
+        if rep.event == "stopped" and rep.reason == "preempted" and rep.by and a.interrupted_by is None:
+            a.interrupted_by = rep.by
+            a.reason = f"Bị ngắt bởi phát khẩn cấp {rep.by}"
+        if rep.event == "started" and a.status == AIRING_DISPATCHED:
+            a.status = AIRING_PLAYING
+    return list(changed.values()), unknown
 
 
 def receipts(s: Session, airing_id: str) -> list[AiringReceipt]:

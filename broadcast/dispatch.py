@@ -22,7 +22,7 @@ from datetime import UTC
 from typing import Any
 
 from broadcast import airing_store as store
-from broadcast.airing_models import AIRING_CANCELLED, AIRING_DISPATCHED, AIRING_PLAYING, Airing
+from broadcast.airing_models import AIRING_CANCELLED, Airing
 from broadcast.airing_wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, Priority
@@ -31,7 +31,6 @@ from broadcast.outcome import (
     RECEIPT_EVENTS,
     FinishedAiring,
     airing_facts,
-    apply_report,
     mark_no_answer,
     planned_seconds,
 )
@@ -57,6 +56,7 @@ log = logging.getLogger("broadcast.dispatch")
 Publish = Callable[[Topic, bytes], Awaitable[None]]
 QUEUE_MAX = 100_000
 PUBLISH_BATCH = 500  # prepare commands awaiting the broker's acknowledgement at once
+EVENT_BATCH = 500  # receiver events applied in one SQL transaction
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class HubDispatcher:
         self._queue: asyncio.Queue[tuple[Topic, SpeakerEvent, float]] = asyncio.Queue(QUEUE_MAX)
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._pending = 0  # events queued or being applied
         self._replies: dict[str, asyncio.Future[SpeakerEvent]] = {}
         self._rlog = RateLimitedLog(log)
         self.recent: dict[str, FinishedAiring] = {}  # finished airings, for the alert facts
@@ -233,67 +234,57 @@ class HubDispatcher:
                 fut.set_result(msg)
         try:
             self._queue.put_nowait((topic, msg, received))
+            self._pending += 1
         except asyncio.QueueFull:
             self.rejected += 1
             self._rlog.log(logging.ERROR, "queue", "speaker event queue full; event from %s dropped", topic)
 
     async def _work(self) -> None:
         while True:
-            topic, ev, received = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < EVENT_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._handle(topic, ev, received)
+                await self._handle(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._rlog.log(logging.ERROR, "event", "speaker event %s failed: %r", topic, exc)
+                self._rlog.log(logging.ERROR, "event", "%d speaker events failed: %r", len(batch), exc)
+            finally:
+                self._pending -= len(batch)
 
-    async def _handle(self, topic: Topic, ev: SpeakerEvent, received: float) -> None:
-        key = f"{topic.district}/{topic.commune}/{topic.id}"
-        if ev.event == "reply":
-            if ev.data.volume is not None:
-                self.speakers.set_volume(key, ev.data.volume)
+    async def _handle(self, batch: list[tuple[Topic, SpeakerEvent, float]]) -> None:
+        """Applies queued receiver events in arrival order, all receipts of the batch in one transaction."""
+        reports: list[store.Report] = []
+        for topic, ev, received in batch:
+            key = f"{topic.district}/{topic.commune}/{topic.id}"
+            if ev.event == "reply":
+                if ev.data.volume is not None:
+                    self.speakers.set_volume(key, ev.data.volume)
+                continue
+            if ev.event == "started" and ev.airing:
+                self.speakers.set_playing(key, ev.airing)
+            elif ev.event in ("finished", "stopped", "failed"):
+                sp = self.speakers.get(key)
+                if sp is not None and sp.playing == ev.airing:
+                    self.speakers.set_playing(key, None)
+            if ev.event in RECEIPT_EVENTS and ev.airing:
+                reports.append(store.Report(ev.airing, key, report_of(ev), to_db_time(received)))
+        if not reports:
             return
-        if ev.event == "started" and ev.airing:
-            self.speakers.set_playing(key, ev.airing)
-        elif ev.event in ("finished", "stopped", "failed"):
-            sp = self.speakers.get(key)
-            if sp is not None and sp.playing == ev.airing:
-                self.speakers.set_playing(key, None)
-        if ev.event not in RECEIPT_EVENTS or not ev.airing:
-            return
-        rep, airing_id, at = report_of(ev), ev.airing, to_db_time(received)
-
-        def apply(s: Any) -> tuple[Airing, bool] | None:
-            r = s.get(store.AiringReceipt, (airing_id, key))
-            a = s.get(Airing, airing_id)
-            if r is None or a is None:
-                return None
-            v = store.view_of(r)
-            changed = apply_report(v, rep)
-            store.copy_view(v, r)
-            r.reported_at = at
-            if rep.event == "stopped" and rep.reason == "preempted" and rep.by and a.interrupted_by is None:
-                a.interrupted_by = rep.by
-                a.reason = f"Bị ngắt bởi phát khẩn cấp {rep.by}"
-            if rep.event == "started" and a.status == AIRING_DISPATCHED:
-                a.status = AIRING_PLAYING
-            return a, changed
-
-        found = await self.db.run(apply)
-        if found is None:
-            self.rejected += 1
+        changed, unknown = await self.db.run(lambda s: store.apply_reports(s, reports))
+        if unknown:
+            self.rejected += len(unknown)
+            airing, key, event = unknown[0]
             self._rlog.log(
-                logging.WARNING, "unknown", "event %s from %s about airing %r not sent to it; ignored",
-                ev.event, key, airing_id,
+                logging.WARNING, "unknown", "%d events about airings not sent to their speaker ignored, e.g. %s "
+                "from %s about %r", len(unknown), event, key, airing,
             )  # fmt: skip
-            return
-        a, changed = found
-        if not changed:
-            return
-        if a.status in store.ACTIVE:
-            self._announce(a)
-        else:
-            await self._finalise(airing_id)  # a late report: totals change
+        for a in changed:
+            if a.status in store.ACTIVE:
+                self._announce(a)
+            else:
+                await self._finalise(a.id)  # a late report: totals change
 
     # timers ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -326,9 +317,10 @@ class HubDispatcher:
                 del self._timers[airing_id]
 
     async def _queue_join(self) -> None:
-        """Lets events that arrived before a deadline be applied before the deadline's decision."""
-        for _ in range(100):
-            if self._queue.empty():
+        """Lets events that arrived before a deadline be applied before the deadline's decision (bounded: a
+        flood of events must not hold the deadline back for long)."""
+        for _ in range(250):
+            if self._pending <= 0:
                 return
             await asyncio.sleep(0.02)
 
