@@ -96,7 +96,9 @@ async def test_admin_journey(web: WebEnv, browser: Browser, tmp_path: Path) -> N
     # the same pages on a phone: no sideways scrolling, forms usable
     await page.set_viewport_size({"width": 360, "height": 780})
     for path, shot in (("/admin/users", "admin-users-360.png"), ("/admin/audit", "admin-audit-360.png"),
-                       ("/admin/import", "admin-import-360.png"), ("/account", "account-360.png")):  # fmt: skip
+                       ("/admin/import", "admin-import-360.png"), ("/account", "account-360.png"),
+                       ("/admin/areas", "admin-areas-360.png"),
+                       ("/admin/devices?kind=cameras", "admin-devices-360.png")):  # fmt: skip
         await page.goto(base + path)
         await _no_horizontal_scroll(page)
         await page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
