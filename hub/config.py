@@ -9,8 +9,8 @@ from pydantic import Field, model_validator
 
 from broadcast.config import BroadcastConfig
 from contract.configfile import StrictModel, load
-from hub.notify.config import NotifyConfig
 from hub.alerts.config import AlertsConfig
+from hub.notify.config import NotifyConfig
 
 
 class MqttConfig(StrictModel):
@@ -113,8 +113,8 @@ class HubConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
-    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules (docs/ALERTS.md)")
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)")
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
 
 
