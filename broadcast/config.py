@@ -55,7 +55,10 @@ class ScheduleConfig(StrictModel):
     """Programmes and scheduling (broadcast/scheduler.py)."""
 
     prepare_lead_s: float = Field(
-        default=120, ge=5, le=3600, description="Airings are created and sent to receivers this long before start"
+        default=120,
+        ge=5,
+        le=3600,
+        description="Airings are created and sent to receivers this long before start",
     )
     misfire_grace_s: float = Field(
         default=300,
@@ -113,7 +116,10 @@ class DispatchConfig(StrictModel):
         description="An online receiver silent this long is shown as not reporting (health comes every 30 s)",
     )
     command_reply_s: float = Field(
-        default=5, gt=0, le=60, description="How long the API waits for a receiver's answer to a volume command"
+        default=5,
+        gt=0,
+        le=60,
+        description="How long the API waits for a receiver's answer to a volume command",
     )
     failure_facts_h: float = Field(
         default=24,

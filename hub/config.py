@@ -114,7 +114,9 @@ class HubConfig(StrictModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules (docs/ALERTS.md)")
-    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)")
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)"
+    )
     broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
 
 
