@@ -148,6 +148,8 @@ async def test_police_watch_a_camera_fail_and_acknowledge_the_alert(
         await reload_until(page, "#outbox tbody tr", has_text="Camera mất kết nối")
         out = page.locator("#outbox tbody tr", has_text="Camera mất kết nối").first
         await expect(out).to_contain_text("Chạy thử (không gửi)")
+        await out.locator("summary").click()  # the message as the group would read it
+        await expect(out.locator("pre.outbox-text")).to_be_visible()
         await expect(out.locator("pre.outbox-text")).to_contain_text("cho")
         await shot(page, "police-outbox-1920")
 
@@ -220,6 +222,7 @@ async def test_officer_records_approver_approves_two_speakers_play_it(
             await page.fill("#title", "Họp dân thôn Đông")
             await page.select_option("#library", index=1)
             await page.click("#add-item")
+            await expect(page.locator("#chosen li")).to_contain_text("Thông báo họp dân thôn Đông")
             await expect(page.locator("input[name=target_kind][value=commune]")).to_be_checked()
             await page.select_option("#kind", "now")
             await page.fill("#repeats", "1")
