@@ -46,6 +46,8 @@ class StackSettings:
     retry_base_s: float = 1.0
     rate_limit_s: float = 60.0  # notify.retry.rate_limit_s: the wait after Zalo's -32
     frame: tuple[int, int, int] = (320, 180, 5)  # simulated cameras: width, height, fps
+    agents: int = 1  # cameras are dealt round-robin to this many edge agent processes
+    probe_concurrency: int = 6
 
 
 def _yaml_map(d: Mapping[str, Any]) -> str:
@@ -62,7 +64,7 @@ class AlertStack:
         self.db_path = workdir / "hub.db"
         self.camsim: CamSim | None = None
         self.hub: subprocess.Popen[bytes] | None = None
-        self.agent: subprocess.Popen[bytes] | None = None
+        self.agents: list[subprocess.Popen[bytes]] = []
         self.zalo: subprocess.Popen[bytes] | None = None
 
     # lifecycle ----------------------------------------------------------------------------------------------
@@ -87,12 +89,15 @@ class AlertStack:
         wait_until(lambda: http_ok(f"{self.zalo_url}/_fake/messages"), 20, "fake zalo", self.zalo)
         self._write_configs()
         self.start_hub()
-        self.agent = self._spawn(
-            ["-m", "edge_agent", "--config", str(self.workdir / "edge.yaml")], "agent.log"
-        )
+        for i in range(self.settings.agents):
+            cfg = self.workdir / f"edge-{i}.yaml"
+            self.agents.append(self._spawn(["-m", "edge_agent", "--config", str(cfg)], f"agent-{i}.log"))
+
+    def agent_of(self, camera: str) -> int:
+        return list(self.settings.cameras).index(camera) % self.settings.agents
 
     def stop(self) -> None:
-        for p in (self.agent, self.hub, self.zalo):
+        for p in (*self.agents, self.hub, self.zalo):
             if p is not None:
                 terminate(p, 15)
         if self.camsim is not None:
@@ -109,7 +114,7 @@ class AlertStack:
         self.hub.wait(10)
 
     def alive(self) -> bool:
-        return all(p is not None and p.poll() is None for p in (self.hub, self.agent, self.zalo))
+        return all(p is not None and p.poll() is None for p in (self.hub, *self.agents, self.zalo))
 
     # the fake Zalo -----------------------------------------------------------------------------------------
     @property
@@ -156,7 +161,7 @@ class AlertStack:
     def logs(self) -> str:
         return "\n".join(
             f"--- {n}\n" + (self.workdir / n).read_text(errors="replace")[-4000:]
-            for n in ("hub.log", "agent.log", "fakezalo.log")
+            for n in ("hub.log", *(f"agent-{i}.log" for i in range(len(self.agents))), "fakezalo.log")
             if (self.workdir / n).exists()
         )
 
@@ -200,23 +205,25 @@ notify:
 """
         )
         assert self.camsim is not None
-        probe: dict[str, Any] = {"snapshot_every": 1, "concurrency": 6}
+        probe: dict[str, Any] = {"snapshot_every": 1, "concurrency": s.probe_concurrency}
         if s.probe_interval_s is not None:
             probe["interval_s"] = s.probe_interval_s
         if s.recheck_s is not None:
             probe["recheck_s"] = s.recheck_s
-        cams = "\n".join(
-            f"  - {{id: {cam}, url: '{self.camsim.url(cam)}', commune: {commune}}}"
-            for cam, commune in s.cameras.items()
-        )
-        (self.workdir / "edge.yaml").write_text(
-            f"""agent: {{id: box-alerts, district: {DISTRICT}, commune: {communes[0]}}}
+        for i in range(s.agents):
+            mine = [(cam, commune) for n, (cam, commune) in enumerate(s.cameras.items()) if n % s.agents == i]
+            cams = "\n".join(
+                f"  - {{id: {cam}, url: '{self.camsim.url(cam)}', commune: {commune}}}"
+                for cam, commune in mine
+            )
+            (self.workdir / f"edge-{i}.yaml").write_text(
+                f"""agent: {{id: box-alerts-{i}, district: {DISTRICT}, commune: {mine[0][1]}}}
 mqtt: {{host: 127.0.0.1, port: {self.mqtt_port}}}
 probe: {_yaml_map(probe)}
 cameras:
 {cams}
 """
-        )
+            )
 
 
 def wait_for(stack: AlertStack, what: str, check: Any, timeout: float, poll: float = 0.5) -> Any:
