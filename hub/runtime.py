@@ -122,7 +122,7 @@ class Hub:
         self.broadcast = BroadcastService(self)  # speakers, dispatch to receivers, programme scheduler
         self.components.append(self.broadcast)
         # After the notifier, which takes its notices; fact sources register when their service starts.
-        self.alerts = AlertService(self, sink=getattr(self, "notifier", None))
+        self.alerts = AlertService(self, sink=self.notifier)
         self.components.append(self.alerts)
         # Fields of hub_stats for the hub internals dashboard (HubStats.gauges: numbers only, read every 10 s).
         self.stats.gauges["alerts_firing"] = lambda: self.alerts.stats()["firing"]
