@@ -239,9 +239,8 @@ async def test_extra_handlers_get_validated_messages(hub: Hub, publisher: Publis
     hub.add_handler(Kind.SPEAKER, Channel.EVENT, broken)
     spk = f"ops/v1/{D}/{C}/speaker/loa-1"
     publisher.publish(f"{spk}/event", {"event": "started", "ts": time.time(), "airing": "a1"})
-    publisher.publish(f"{spk}/health", {"ts": time.time(), "seq": 0, "volume": 70})  # nobody consumes it yet
-    await wait_for(lambda: hub.stats.accepted == 2)
+    await wait_for(lambda: hub.stats.accepted == 1)
     assert len(seen) == 1 and seen[0][0] == "loa-1" and isinstance(seen[0][1], SpeakerEvent)
     assert seen[0][1].airing == "a1"
     snap = hub.stats.snapshot()
-    assert snap["handler_errors"] == 1 and snap["unhandled"] == 1
+    assert snap["handler_errors"] == 1  # the broken consumer is counted; the others still got the message
