@@ -155,6 +155,11 @@ class Ingest:
                 self._topics.clear()
             self._topics[topic] = entry
         t, key = entry
+        if not payload and t.retained:
+            # An empty retained message is how a retained one is deleted (a device removed from the registry):
+            # nothing to apply, and not a contract violation.
+            self.stats.retained_cleared += 1
+            return
         try:
             value = decode(t, payload)
         except ContractError as exc:

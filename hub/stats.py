@@ -58,6 +58,7 @@ class HubStats:
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
         self.unhandled = 0
+        self.retained_cleared = 0
         self.handler_errors = 0
         self.out_of_order = 0
         self.duplicates = 0
@@ -116,6 +117,7 @@ class HubStats:
             "rejected": dict(self.rejected),
             "rejected_total": sum(self.rejected.values()),
             "unhandled": self.unhandled,
+            "retained_cleared": self.retained_cleared,
             "handler_errors": self.handler_errors,
             "out_of_order": self.out_of_order,
             "duplicates": self.duplicates,

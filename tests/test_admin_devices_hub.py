@@ -3,6 +3,7 @@ registry too, so its next SQL flush (after live health arrives) keeps what the a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -97,3 +98,44 @@ async def test_import_rename_remove_survive_the_hub_flush(
     assert "soc-son/phu-linh/kho" not in h.store.cameras_of("soc-son/phu-linh/box-1")
     await h.flush()
     assert await _camera(h, "soc-son/phu-linh/kho") is None
+
+
+async def test_removing_a_speaker_clears_its_retained_status(
+    running: tuple[Hub, TestClient[Any, Any], str], mosquitto: Service
+) -> None:
+    """Otherwise the broker hands the removed speaker's status to the next hub start, which registers it again."""
+    from datetime import timedelta
+
+    from hub.web.context import CTX
+
+    h, client, token = running
+    topic = "ops/v1/soc-son/phu-linh/speaker/loa-cu/status"
+    pub = Publisher(mosquitto.port)
+    try:
+        pub.publish(topic, {"state": "offline", "ts": time.time(), "version": "1"}, retain=True)
+        await wait_for(
+            lambda: h.broadcast.speakers.get("soc-son/phu-linh/loa-cu") is not None, what="registered"
+        )
+        await h.broadcast.speakers.flush()
+    finally:
+        pub.close()
+    ctx = client.server.app[CTX]
+    ctx.clock = lambda: T0 + timedelta(days=3650)  # long silent, so removal is allowed
+    r = await client.post(
+        "/admin/devices/speakers/soc-son/phu-linh/loa-cu/remove",
+        headers={"Authorization": f"Bearer {token}"},
+        allow_redirects=False,
+    )
+    assert r.status == 303, await r.text()
+    await wait_for(lambda: h.stats.retained_cleared >= 1, what="the empty retained message seen by the hub")
+    assert sum(h.stats.rejected.values()) == 0  # the clearing message is not a contract violation
+
+    got: list[bytes] = []
+    sub = Publisher(mosquitto.port)
+    try:
+        sub.client.on_message = lambda _c, _u, m: got.append(m.payload)
+        sub.client.subscribe(topic, qos=1)
+        await asyncio.sleep(1.5)  # a retained message arrives right after SUBACK
+    finally:
+        sub.close()
+    assert got == [], "the broker no longer keeps the removed speaker's status"

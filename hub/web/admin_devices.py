@@ -8,6 +8,7 @@ in-memory registry (hub/state.py) is changed together with SQL, so the next flus
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from broadcast.speaker_models import Speaker
+from contract import Channel, Kind, Topic
 from hub.audit import record_change
 from hub.db import Agent, Camera, Snapshot
 from hub.devices_import import camera_record, speaker_record
@@ -29,6 +31,7 @@ from hub.web.params import SLUG_PATTERN
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
+log = logging.getLogger("hub.web")
 KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}
 LIST_LIMIT = 1000
 STILL_REPORTING = timedelta(minutes=10)  # a device heard this recently would come straight back
@@ -250,6 +253,7 @@ async def remove_device(request: web.Request) -> web.StreamResponse:
         return await _device_page(request, 409, problem)
     if c.hub is not None:
         removed_in_memory(c.hub, kind, key)
+        await clear_retained(c.hub, kind, key)
     return see_other(f"/admin/devices?kind={kind}&msg=device_removed")
 
 
@@ -278,6 +282,24 @@ def removed_in_memory(hub: Hub, kind: str, key: str) -> None:
                 if (cam := store.cameras.get(cam_key)) is not None:
                     cam.agent_key = None
             store.changes.agents.discard(key)
+
+
+# What the broker keeps for a device: left there, a removed speaker or agent would be registered again from its
+# retained status at the next hub start (and a camera's last picture would stay on the broker).
+_RETAINED_OF = {
+    "cameras": (Kind.CAMERA, Channel.SNAPSHOT),
+    "agents": (Kind.EDGE, Channel.STATUS),
+    "speakers": (Kind.SPEAKER, Channel.STATUS),
+}
+
+
+async def clear_retained(hub: Hub, kind: str, key: str) -> None:
+    district, commune, slug = key.split("/")
+    k, ch = _RETAINED_OF[kind]
+    try:
+        await hub.publish(Topic(district, commune, k, slug, ch), b"", retain=True)
+    except Exception as exc:  # the registry change stands; the next start may register the device again
+        log.warning("could not clear the retained %s of %s on the broker: %r", ch.value, key, exc)
 
 
 def add_routes(app: web.Application) -> None:
