@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub import devices_import as di
-from hub.db import Database
+from hub.core import devices_import as di
+from hub.core.db import Database
 
 
 def make_csv(rows: int) -> bytes:

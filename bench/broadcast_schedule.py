@@ -26,7 +26,7 @@ from broadcast.programme_input import parse_programme
 from broadcast.programmes import STATE_APPROVED, Programme, ProgrammeItem
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.speaker_models import Speaker
-from hub.db import Database
+from hub.core.db import Database
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SCHEDULES = [

@@ -73,8 +73,8 @@ def health_payload(i: int, seq: int, ts: float) -> bytes:
 
 # child roles ------------------------------------------------------------------------------------------------
 def role_hub(args: argparse.Namespace) -> None:
-    from hub.config import HubConfig
-    from hub.runtime import Hub
+    from hub.core.config import HubConfig
+    from hub.core.runtime import Hub
 
     cfg = HubConfig.model_validate(json.loads(args.config))
 

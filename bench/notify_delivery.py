@@ -38,8 +38,8 @@ import numpy as np
 
 from devtools.fakezalo import FakeZalo
 from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
-from hub.config import DistrictConfig, HubConfig
-from hub.db import Camera, Database, Snapshot, to_db_time
+from hub.core.config import DistrictConfig, HubConfig
+from hub.core.db import Camera, Database, Snapshot, to_db_time
 from hub.notify.config import NotifyConfig
 from hub.notify.service import Notifier
 

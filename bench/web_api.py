@@ -23,9 +23,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devtools.services import free_port
-from hub import auth
-from hub.config import HubConfig
-from hub.db import Camera, Database, utcnow
+from hub.core import auth
+from hub.core.config import HubConfig
+from hub.core.db import Camera, Database, utcnow
 
 DISTRICTS, COMMUNES, PER_COMMUNE = 30, 20, 34  # 30 × 20 × 34 = 20,400 cameras
 SSE_CLIENTS, SSE_EVENTS = 100, 1000
@@ -69,7 +69,7 @@ def serve(url: str, port: int, ready: Any) -> None:
     """Child process: the web app, plus a burst of camera events on the bus when it gets SIGUSR1."""
     from aiohttp import web
 
-    from hub.events import EventBus
+    from hub.core.events import EventBus
     from hub.web.app import create_app
 
     async def main() -> None:

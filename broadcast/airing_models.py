@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, utcnow
+from hub.core.db import Base, utcnow
 
 # Airing.status values
 AIRING_SCHEDULED = "scheduled"  # created, not yet sent to receivers

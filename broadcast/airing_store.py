@@ -26,8 +26,8 @@ from broadcast.airing_models import (
 )
 from broadcast.orders import AiringOrder
 from broadcast.outcome import Outcome, ReceiptView, ReceiverReport, apply_report, outcome
-from hub.db import to_db_time
-from hub.serialize import iso
+from hub.core.db import to_db_time
+from hub.core.serialize import iso
 
 ACTIVE = (AIRING_SCHEDULED, AIRING_DISPATCHED, AIRING_PLAYING)  # not finalised yet
 NOT_REOPENED = (AIRING_CANCELLED, AIRING_MISSED)  # late reports change receipts, never these statuses

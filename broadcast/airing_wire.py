@@ -11,8 +11,8 @@ from broadcast.airing_models import Airing
 from broadcast.orders import AiringOrder
 from broadcast.outcome import ReceiverReport
 from contract import PlaylistItem, PreparePlaylist, SpeakerCommand, SpeakerEvent
-from hub.db import to_db_time
-from hub.lineproto import line, series_key, ts_ms
+from hub.core.db import to_db_time
+from hub.core.lineproto import line, series_key, ts_ms
 
 
 def media_url(public_url: str, sha256: str) -> str:

@@ -32,9 +32,9 @@ from broadcast import audio
 from broadcast.config import ContentConfig
 from broadcast.content_models import BroadcastContent
 from broadcast.programmes import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
-from hub.audit import record_change
-from hub.auth import Principal
-from hub.serialize import iso
+from hub.core.audit import record_change
+from hub.core.auth import Principal
+from hub.core.serialize import iso
 from hub.web.access import scope_where
 
 log = logging.getLogger("broadcast.content")

@@ -47,10 +47,10 @@ from contract import (
 )
 from contract.topics import speaker_topic
 from hub.alerts.types import Fact
-from hub.db import Database, to_db_time
-from hub.events import EventBus
-from hub.influx import InfluxWriter
-from hub.stats import RateLimitedLog
+from hub.core.db import Database, to_db_time
+from hub.core.events import EventBus
+from hub.core.influx import InfluxWriter
+from hub.core.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.dispatch")
 Publish = Callable[[Topic, bytes], Awaitable[None]]

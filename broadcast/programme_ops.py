@@ -1,7 +1,7 @@
 """Changes people make to programmes (SQL, run in the SQL thread, one transaction each): create, edit, submit,
 approve, reject, cancel, review an emergency, and conflict checking on save.
 
-Every change writes an `ApprovalStep` and an audit entry (hub/audit.py) in the same transaction and bumps the
+Every change writes an `ApprovalStep` and an audit entry (hub/core/audit.py) in the same transaction and bumps the
 schedule revision so the scheduler leader replans.
 """
 
@@ -45,9 +45,9 @@ from broadcast.programmes import (
 )
 from broadcast.schedule import schedule_from_json
 from broadcast.speaker_models import Speaker
-from hub.audit import record_change
-from hub.auth import Principal
-from hub.geo import Village
+from hub.core.audit import record_change
+from hub.core.auth import Principal
+from hub.core.geo import Village
 
 
 def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:

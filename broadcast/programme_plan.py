@@ -27,7 +27,7 @@ from broadcast.programmes import (
 )
 from broadcast.schedule import Schedule, ScheduleError, schedule_from_json
 from broadcast.speaker_models import Speaker
-from hub.db import Setting
+from hub.core.db import Setting
 
 SCHEDULE_REV_KEY = "broadcast.schedule_rev"
 log = logging.getLogger("broadcast.scheduler")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, utcnow
+from hub.core.db import Base, utcnow
 
 STATE_DRAFT = "draft"
 STATE_PENDING = "pending_approval"

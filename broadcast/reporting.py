@@ -19,9 +19,9 @@ from broadcast.airing_models import Airing, AiringReceipt
 from broadcast.airing_store import airing_dict
 from broadcast.orders import Priority
 from broadcast.speaker_models import Speaker
-from hub.db import utc
-from hub.geo import Village
-from hub.serialize import iso
+from hub.core.db import utc
+from hub.core.geo import Village
+from hub.core.serialize import iso
 
 PRIORITY_LABELS = {
     Priority.NORMAL.value: "Thông thường",

@@ -53,7 +53,7 @@ from broadcast.programme_input import ProgrammeError
 from broadcast.programme_ops import record_emergency_air
 from broadcast.programmes import STATE_APPROVED, Programme
 from broadcast.schedule import occurrences, schedule_from_json
-from hub.db import Database, to_db_time
+from hub.core.db import Database, to_db_time
 
 log = logging.getLogger("broadcast.scheduler")
 LEASE_NAME = "broadcast-scheduler"

@@ -14,7 +14,7 @@ from sqlalchemy import DateTime, String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hub.db import Base
+from hub.core.db import Base
 
 
 class SchedulerLease(Base):

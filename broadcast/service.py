@@ -18,7 +18,7 @@ from broadcast.speakers import SpeakerRegistry
 from contract import Channel, Kind, Topic
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 log = logging.getLogger("broadcast")
 

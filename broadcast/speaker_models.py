@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import STATUS_UNKNOWN, Base
+from hub.core.db import STATUS_UNKNOWN, Base
 
 
 class Speaker(Base):
@@ -21,7 +21,9 @@ class Speaker(Base):
     commune: Mapped[str] = mapped_column(String(64))
     slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
-    village: Mapped[str | None] = mapped_column(String(64))  # hub/geo.py Village slug in the same commune
+    village: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # hub/core/geo.py Village slug in the same commune
     status: Mapped[str] = mapped_column(
         String(16), default=STATUS_UNKNOWN
     )  # online / offline / stale / unknown

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from broadcast.speaker_models import Speaker
 from contract import Model, SpeakerHealth, SpeakerStatus, Topic
 from hub.alerts.types import Fact, FactKind
-from hub.db import Database, to_db_time, utc
-from hub.events import EventBus
-from hub.influx import InfluxWriter
-from hub.lineproto import line, series_key, ts_ms
-from hub.stats import RateLimitedLog
+from hub.core.db import Database, to_db_time, utc
+from hub.core.events import EventBus
+from hub.core.influx import InfluxWriter
+from hub.core.lineproto import line, series_key, ts_ms
+from hub.core.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.speakers")
 

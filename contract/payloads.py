@@ -189,7 +189,9 @@ class SpeakerStatus(Model):
     version: str = Field(max_length=64, description="Receiver software version")
     boot: str | None = Field(default=None, max_length=64, description="Identifier of this receiver boot")
     name: str | None = Field(default=None, max_length=200, description="Display name, e.g. 'Cụm loa thôn 3'")
-    village: Slug | None = Field(default=None, description="Village slug (hub/geo.py) in the same commune")
+    village: Slug | None = Field(
+        default=None, description="Village slug (hub/core/geo.py) in the same commune"
+    )
 
 
 class SpeakerHealth(Model):

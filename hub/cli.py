@@ -22,10 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
-from hub import auth
-from hub.audit import record_change
-from hub.config import HubConfig, load_config
-from hub.db import Database, User, utcnow
+from hub.core import auth
+from hub.core.audit import record_change
+from hub.core.config import HubConfig, load_config
+from hub.core.db import Database, User, utcnow
 from hub.web.labels import local_time
 
 T = TypeVar("T")

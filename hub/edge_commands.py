@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from contract import Channel, CommandReply, EdgeCommand, Kind, Topic, encode, topics
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 log = logging.getLogger("hub.commands")
 

@@ -23,8 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devtools.services import Service, free_port
-from hub.config import DatabaseConfig, HttpConfig, HubConfig, InfluxConfig, IngestConfig, MqttConfig
-from hub.runtime import Hub
+from hub.core.config import DatabaseConfig, HttpConfig, HubConfig, InfluxConfig, IngestConfig, MqttConfig
+from hub.core.runtime import Hub
 
 _ids = itertools.count(1)
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hub import auth
-from hub.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
-from hub.db import Area, Camera, Database, Snapshot, Transition
-from hub.events import EventBus
+from hub.core import auth
+from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.core.db import Area, Camera, Database, Snapshot, Transition
+from hub.core.events import EventBus
 from hub.web.app import create_app
 from hub.web.context import CTX
 

@@ -10,9 +10,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from hub import auth
-from hub.audit import AuditEntry
-from hub.db import WebSession
+from hub.core import auth
+from hub.core.audit import AuditEntry
+from hub.core.db import WebSession
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_admin_users import sign_in
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.audit import AuditEntry, record_change
 from hub.cli import main
-from hub.db import Database
+from hub.core.audit import AuditEntry, record_change
+from hub.core.db import Database
 from hub.web.admin_audit import diff_rows
 from tests.fixtures_web import WebEnv
 from tests.test_admin_users import sign_in

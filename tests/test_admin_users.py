@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from yarl import URL
 
-from hub import auth
-from hub.audit import AuditEntry
-from hub.db import User, WebSession
+from hub.core import auth
+from hub.core.audit import AuditEntry
+from hub.core.db import User, WebSession
 from tests.fixtures_web import PASSWORD, T0, WebEnv
 
 NEW_PASSWORD = "mat-khau-moi-456789"

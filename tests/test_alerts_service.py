@@ -11,9 +11,9 @@ from sqlalchemy import select
 from hub.alerts.models import AlertAck, AlertRow, Silence
 from hub.alerts.service import AlertService
 from hub.alerts.types import AlertNotice, FactKind
-from hub.db import to_db_time
-from hub.runtime import Hub
-from hub.state import AgentState, CameraState
+from hub.core.db import to_db_time
+from hub.core.runtime import Hub
+from hub.core.state import AgentState, CameraState
 from tests.fixtures_hub import make_hub_config
 
 T0 = 1_800_000_000.0

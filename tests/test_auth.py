@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from hub import auth
-from hub.db import User, WebSession
+from hub.core import auth
+from hub.core.db import User, WebSession
 from hub.web.login import safe_next
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.security import SESSION_COOKIE

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hub import auth
 from hub.cli import main
-from hub.db import ApiToken, Database, User, utcnow
+from hub.core import auth
+from hub.core.db import ApiToken, Database, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from broadcast.content import ContentStore
 from broadcast.content_models import BroadcastContent
 from broadcast.programmes import Programme, ProgrammeItem
 from broadcast.web.content_create import CONTENT_STORE
-from hub.audit import AuditEntry
+from hub.core.audit import AuditEntry
 from tests.fixtures_web import T0, WebEnv
 
 AREA = {"district": "soc-son", "commune": "phu-linh"}

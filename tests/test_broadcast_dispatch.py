@@ -35,8 +35,8 @@ from contract import (
 from contract.topics import speaker_topic
 from devtools.services import Service
 from hub.alerts.types import FactKind
-from hub.db import Database
-from hub.runtime import Hub
+from hub.core.db import Database
+from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
 D, C = "dinh-hoa", "dinh-long"

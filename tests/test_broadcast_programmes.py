@@ -20,9 +20,9 @@ from broadcast.programmes import ApprovalStep, Programme, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.speaker_models import Speaker
 from broadcast.web import programme_schemas as schemas
-from hub import auth
-from hub.audit import AuditEntry
-from hub.geo import Village
+from hub.core import auth
+from hub.core.audit import AuditEntry
+from hub.core.geo import Village
 from hub.web.security import SESSION_COOKIE
 from tests.fixtures_web import WebEnv
 

@@ -25,7 +25,7 @@ from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, Pro
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.scheduler_lease import SchedulerLease
 from broadcast.speaker_models import Speaker
-from hub.db import Base, Database
+from hub.core.db import Base, Database
 from tests.fixtures_hub import wait_for
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
 
-from hub.db import Camera
+from hub.core.db import Camera
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_browser_wall import ARTIFACTS, CHROMIUM_ARGS
 

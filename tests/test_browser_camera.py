@@ -13,9 +13,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devtools.services import Service
-from hub.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
-from hub.db import Camera
-from hub.serialize import camera_to_dict
+from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.core.db import Camera
+from hub.core.serialize import camera_to_dict
 from tests.fixtures_web import T0, WebEnv
 from tests.test_browser_wall import CHROMIUM_ARGS, _jpeg, _login
 from tests.test_camera_history import write_health

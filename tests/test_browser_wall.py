@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from hub.db import Camera, Transition
-from hub.serialize import camera_to_dict, iso
+from hub.core.db import Camera, Transition
+from hub.core.serialize import camera_to_dict, iso
 from tests.fixtures_web import PASSWORD, T0, WebEnv
 
 pytestmark = pytest.mark.browser

@@ -13,11 +13,11 @@ import pytest
 
 from contract import CameraHealth
 from devtools.services import Service, free_port, influx_query
-from hub.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
-from hub.influx_read import string_literal
-from hub.ingest import Ingest
-from hub.state import StateStore
-from hub.stats import HubStats
+from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.core.influx_read import string_literal
+from hub.core.ingest import Ingest
+from hub.core.state import StateStore
+from hub.core.stats import HubStats
 from hub.web.api_history import build_query
 from tests.fixtures_web import WebEnv
 
@@ -37,7 +37,7 @@ def web_config(tmp_path: Path, influxd: Service, influx_db: str) -> HubConfig:
 
 
 def write_health(influxd: Service, db: str, probes: list[dict[str, Any]], camera: str = "cong-ubnd") -> None:
-    """Through the hub's own line builder (hub/ingest.py), so the API reads what production writes."""
+    """Through the hub's own line builder (hub/core/ingest.py), so the API reads what production writes."""
     store = StateStore(180)
     ingest = Ingest(store, HubStats(), None)
     cam = store.camera(D, C, camera)

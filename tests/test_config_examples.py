@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from contract.configfile import ConfigError, load
 from devtools import camsim_spec
 from edge_agent.config import EdgeConfig
-from hub.config import HubConfig
+from hub.core.config import HubConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_EXAMPLE = ROOT / "config" / "hub.example.yaml"
@@ -64,7 +64,7 @@ def test_hub_example_needs_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_hub_example_documents_every_setting() -> None:
-    """A setting added to hub/config.py must be shown (set or commented) in the example people copy."""
+    """A setting added to hub/core/config.py must be shown (set or commented) in the example people copy."""
     documented = yaml_keys_with_comments(HUB_EXAMPLE.read_text(encoding="utf-8"))
     free_form = {"districts"}  # slug -> names: an example entry, not a fixed key
     missing = {k for k in model_keys(HubConfig) if k.split(".")[0] not in free_form} - documented

@@ -23,8 +23,8 @@ from broadcast.airing_models import Airing
 from broadcast.dispatch import airing_line
 from contract import topics
 from devtools.services import Service, influx_query
-from hub.config import HubConfig
-from hub.runtime import Hub
+from hub.core.config import HubConfig
+from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

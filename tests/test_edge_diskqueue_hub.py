@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from contract import CameraHealth, EdgeStatus
 from devtools.services import Service
-from hub.db import Transition
-from hub.runtime import Hub
-from hub.state import StateStore
+from hub.core.db import Transition
+from hub.core.runtime import Hub
+from hub.core.state import StateStore
 from tests.fixtures_hub import Publisher, wait_for
 
 NOW = 1_763_880_000.0

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from contract import CameraHealth, EdgeStatus
 from devtools.services import Service
-from hub.db import Agent, Base, Camera, Database, Transition
-from hub.persist import FlushBatch, load_registry, write_batch
-from hub.state import StateStore
+from hub.core.db import Agent, Base, Camera, Database, Transition
+from hub.core.persist import FlushBatch, load_registry, write_batch
+from hub.core.state import StateStore
 
 NOW = 1_763_880_000.0
 
@@ -94,8 +94,8 @@ def test_flush_insert_then_metric_updates_then_reload(db: Database) -> None:
 
 async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp_path: Path) -> None:
     """The whole hub with a PostgreSQL URL: registry, metrics, transitions and snapshots land there."""
-    from hub.db import Snapshot
-    from hub.runtime import Hub
+    from hub.core.db import Snapshot
+    from hub.core.runtime import Hub
     from tests.fixtures_hub import Publisher, make_hub_config, wait_for
     from tests.test_hub_ingest import JPEG
 

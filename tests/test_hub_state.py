@@ -1,4 +1,4 @@
-"""Pure rules of hub/state.py with fixed times: status derivation, staleness, transitions."""
+"""Pure rules of hub/core/state.py with fixed times: status derivation, staleness, transitions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from contract import CameraHealth, EdgeStatus
-from hub.ingest import jpeg_dimensions
-from hub.state import StateStore, derive_agent_state, derive_status, reported_status
+from hub.core.ingest import jpeg_dimensions
+from hub.core.state import StateStore, derive_agent_state, derive_status, reported_status
 
 NOW = 1_763_880_000.0
 STALE = 180.0
@@ -123,8 +123,8 @@ def test_jpeg_dimensions() -> None:
 
 
 def test_split_changes_keeps_order_and_snapshot_rows() -> None:
-    from hub.runtime import split_changes
-    from hub.state import Changes, Transition
+    from hub.core.runtime import split_changes
+    from hub.core.state import Changes, Transition
 
     ts = [Transition("camera", f"k{i}", "d", "c", NOW + i, "ok", "stale") for i in range(4)]
     ch = Changes(transitions=list(ts), cameras={"a", "b", "snap"}, metrics={"m1", "m2"}, agents={"x"})

@@ -19,7 +19,7 @@ def _seed(web: WebEnv) -> None:
 
 
 async def _token(web: WebEnv, username: str) -> str:
-    from hub import auth
+    from hub.core import auth
 
     with web.db.session() as s, s.begin():
         _row, token = auth.create_token(s, username, "test", T0)

@@ -24,7 +24,7 @@ def _seed(web: WebEnv) -> None:
         reason="no motion for 60 s",
     )
     with web.db.session() as s, s.begin():
-        from hub.db import Camera
+        from hub.core.db import Camera
 
         cam = s.get(Camera, "soc-son/phu-linh/cho")
         assert cam is not None

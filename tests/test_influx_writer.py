@@ -10,10 +10,10 @@ from typing import Any
 from influxdb_client import Point, WritePrecision
 
 from devtools.services import Service, free_port, influx_query
-from hub.config import InfluxConfig
-from hub.influx import InfluxRejected, InfluxWriter, V1Sender, partial_write_rejected
-from hub.lineproto import line, series_key
-from hub.stats import HubStats
+from hub.core.config import InfluxConfig
+from hub.core.influx import InfluxRejected, InfluxWriter, V1Sender, partial_write_rejected
+from hub.core.lineproto import line, series_key
+from hub.core.stats import HubStats
 from tests.fixtures_hub import wait_for
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from broadcast.airing_models import Airing
-from hub.db import Database, Transition
+from hub.core.db import Database, Transition
 from hub.notify.config import GroupDirectory
 from hub.notify.digest import digest_targets, due_today, next_digest_at
 from tests.fixtures_hub import wait_for

@@ -10,8 +10,8 @@ import pytest
 
 from devtools.fakezalo import FakeZalo
 from hub.alerts.config import AlertsConfig
-from hub.config import HubConfig
-from hub.runtime import Hub
+from hub.core.config import HubConfig
+from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, wait_for
 from tests.notify_support import fake, notify_config
 

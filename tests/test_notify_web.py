@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from hub.audit import AuditEntry
+from hub.core.audit import AuditEntry
 from hub.notify import outbox
 from hub.notify.models import ChannelToken, OutboxRow
 from hub.notify.outbox import NewRow

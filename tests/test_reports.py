@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub import reports
-from hub.reports import CameraInfo, StatusChange
+from hub.core import reports
+from hub.core.reports import CameraInfo, StatusChange
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 5)  # local day = 2026-11-04 17:00 → 2026-11-05 17:00 UTC

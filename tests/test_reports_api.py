@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hub import auth
-from hub.db import Transition
+from hub.core import auth
+from hub.core.db import Transition
 from tests.fixtures_web import T0, WebEnv
 from tests.test_reports import AFTER, sample_log
 

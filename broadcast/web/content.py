@@ -25,7 +25,7 @@ from broadcast.web.content_create import (
     tts_input,
     tts_text,
 )
-from hub.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, public, requires
 from hub.web.context import ctx

@@ -18,8 +18,8 @@ from broadcast import content as lib
 from broadcast.audio import AudioError
 from broadcast.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
-from hub.auth import Principal
-from hub.config import HubConfig
+from hub.core.auth import Principal
+from hub.core.config import HubConfig
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError

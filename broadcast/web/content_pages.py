@@ -23,7 +23,7 @@ from broadcast.web.content_create import (
     store_of,
     tts_input,
 )
-from hub.config import HubConfig
+from hub.core.config import HubConfig
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.context import ctx

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from broadcast.programme_input import ProgrammeError
 from broadcast.programmes import Programme
 from broadcast.scheduler import BroadcastScheduler
-from hub.auth import Principal
+from hub.core.auth import Principal
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError, bad_parameter

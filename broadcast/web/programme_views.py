@@ -27,8 +27,8 @@ from broadcast.programmes import (
     ProgrammeSkip,
 )
 from broadcast.schedule import Schedule, ScheduleError, describe, occurrences, schedule_from_json
-from hub.auth import Principal
-from hub.serialize import iso
+from hub.core.auth import Principal
+from hub.core.serialize import iso
 from hub.web.access import scope_where
 
 MAX_LIST = 500

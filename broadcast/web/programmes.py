@@ -37,7 +37,7 @@ from broadcast.web.programme_http import (
     read_body,
     reload_scheduler,
 )
-from hub.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, has_perm, in_scope, principal, requires
 from hub.web.context import ctx

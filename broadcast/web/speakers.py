@@ -15,11 +15,11 @@ from broadcast.dispatch import HubDispatcher
 from broadcast.speaker_models import Speaker
 from broadcast.speakers import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
 from contract.topics import is_slug
-from hub.audit import record_change
-from hub.auth import Principal
-from hub.geo import Village
-from hub.openapi import ApiRoute, Param
-from hub.serialize import iso
+from hub.core.audit import record_change
+from hub.core.auth import Principal
+from hub.core.geo import Village
+from hub.core.openapi import ApiRoute, Param
+from hub.core.serialize import iso
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx

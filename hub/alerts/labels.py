@@ -7,8 +7,8 @@ from typing import Any
 
 from hub.alerts.rules import AlertState
 from hub.alerts.types import FactKind, Severity
-from hub.db import to_db_time
-from hub.serialize import iso
+from hub.core.db import to_db_time
+from hub.core.serialize import iso
 
 KIND_LABELS: dict[str, str] = {
     FactKind.CAMERA_OFFLINE: "Camera mất kết nối",

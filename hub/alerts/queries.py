@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from hub.alerts.labels import alert_dict
 from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
 from hub.alerts.store import state_of
-from hub.audit import record_change
-from hub.auth import Principal
-from hub.serialize import iso
+from hub.core.audit import record_change
+from hub.core.auth import Principal
+from hub.core.serialize import iso
 from hub.web.access import in_scope, scope_where
 
 STATUSES = ("pending", "firing", "resolved")

@@ -26,10 +26,10 @@ from hub.alerts.silences import silenced_by
 from hub.alerts.sources import AgentFacts, camera_facts
 from hub.alerts.store import PeopleInput, load_people, load_state, save
 from hub.alerts.types import AlertNotice, Fact, FactKind, FactSource, NoticeSink
-from hub.stats import RateLimitedLog
+from hub.core.stats import RateLimitedLog
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 log = logging.getLogger("hub.alerts")
 PEOPLE_RELOAD_S = 15.0

@@ -15,7 +15,7 @@ from hub.alerts.models import AlertAck, AlertGroupRow, AlertRow, AlertRuleOverri
 from hub.alerts.rules import AlertState
 from hub.alerts.silences import SilenceRule
 from hub.alerts.types import FactKind, Severity
-from hub.db import to_db_time, utc
+from hub.core.db import to_db_time, utc
 
 
 def epoch(dt: datetime) -> float:

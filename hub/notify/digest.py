@@ -19,8 +19,8 @@ from broadcast.airing_models import (
     AIRING_PARTIAL,
     Airing,
 )
-from hub import reports
-from hub.db import STATUS_OFFLINE, Camera, Transition, utc
+from hub.core import reports
+from hub.core.db import STATUS_OFFLINE, Camera, Transition, utc
 from hub.notify.config import BROADCAST_KINDS, CAMERA_KINDS, NotifyConfig, parse_hhmm
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA
 from hub.notify.render import AreaNames, area_label, duration_vi, fit_lines

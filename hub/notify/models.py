@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base
+from hub.core.db import Base
 
 # Outbox row states. Only `pending` rows are ever sent; `sending` is committed before the request goes out,
 # so a row found in `sending` at start was interrupted mid-send and becomes `unknown` (never resent blindly).

@@ -18,7 +18,7 @@ import aiohttp
 from sqlalchemy.orm import Session
 
 from hub.alerts.types import AlertNotice, Fact
-from hub.db import Database, Snapshot, to_db_time
+from hub.core.db import Database, Snapshot, to_db_time
 from hub.notify import outbox
 from hub.notify.config import NotifyConfig, RetryConfig
 from hub.notify.digest import (
@@ -51,7 +51,7 @@ from hub.notify.zalo import Outcome, Result, ZaloBot, ZaloOa
 from hub.web import queries
 
 if TYPE_CHECKING:
-    from hub.config import HubConfig
+    from hub.core.config import HubConfig
 
 log = logging.getLogger("hub.notify")
 BATCH = 20

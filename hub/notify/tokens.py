@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from hub.db import Database, to_db_time, utc
+from hub.core.db import Database, to_db_time, utc
 from hub.notify.config import OaConfig
 from hub.notify.models import ChannelToken
 from hub.notify.zalo import Outcome, Result, Tokens, ZaloOa

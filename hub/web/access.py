@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy import ColumnElement, and_, true
 
-from hub.auth import ROLES, Principal
+from hub.core.auth import ROLES, Principal
 from hub.web.context import PRINCIPAL
 from hub.web.errors import ApiError
 

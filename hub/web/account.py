@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub import auth
-from hub.audit import record_change
-from hub.db import ApiToken, User, WebSession
+from hub.core import auth
+from hub.core.audit import record_change
+from hub.core.db import ApiToken, User, WebSession
 from hub.web.access import principal, signed_in
 from hub.web.admin_common import NOTICES, FormError, field, see_other
 from hub.web.context import ctx

@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.audit import AuditEntry
-from hub.auth import Principal
-from hub.openapi import ApiRoute, Param
+from hub.core.audit import AuditEntry
+from hub.core.auth import Principal
+from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
 from hub.web.admin_common import admin_page

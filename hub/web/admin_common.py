@@ -10,8 +10,8 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
-from hub.db import Area
+from hub.core.config import HubConfig
+from hub.core.db import Area
 from hub.web.access import Perm, has_perm, principal
 from hub.web.context import ctx
 from hub.web.render import render

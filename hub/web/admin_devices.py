@@ -3,7 +3,7 @@ village, remove a decommissioned device.
 
 A device's district and commune are part of its identity (its MQTT topic), so they are not edited here: a
 device that moves is reconfigured on site and reports under its new topic. With the hub running, the
-in-memory registry (hub/state.py) is changed together with SQL, so the next flush does not undo an edit.
+in-memory registry (hub/core/state.py) is changed together with SQL, so the next flush does not undo an edit.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from broadcast.speaker_models import Speaker
 from contract import Channel, Kind, Topic
-from hub.audit import record_change
-from hub.db import Agent, Camera, Snapshot
-from hub.devices_import import camera_record, speaker_record
-from hub.geo import Village
+from hub.core.audit import record_change
+from hub.core.db import Agent, Camera, Snapshot
+from hub.core.devices_import import camera_record, speaker_record
+from hub.core.geo import Village
 from hub.web.access import Perm, principal, requires
 from hub.web.admin_common import FormError, admin_page, area_names, optional, rejected, see_other
 from hub.web.context import ctx
@@ -29,7 +29,7 @@ from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 log = logging.getLogger("hub.web")
 KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}

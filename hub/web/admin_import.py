@@ -10,10 +10,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import devices_import as di
-from hub.geo import Village
-from hub.openapi import ApiRoute, Param
-from hub.state import CameraState
+from hub.core import devices_import as di
+from hub.core.geo import Village
+from hub.core.openapi import ApiRoute, Param
+from hub.core.state import CameraState
 from hub.web import params
 from hub.web.access import Perm, principal, requires
 from hub.web.admin_common import admin_page, area_names, known_communes, rejected, see_other
@@ -22,7 +22,7 @@ from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 PREVIEW_ROWS = 500  # rows listed in the preview; all are checked
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from hub import auth
-from hub.audit import record_change
-from hub.db import User, WebSession
+from hub.core import auth
+from hub.core.audit import record_change
+from hub.core.db import User, WebSession
 from hub.web.access import Perm, principal, requires
 from hub.web.admin_common import (
     FormError,

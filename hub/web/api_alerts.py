@@ -17,9 +17,9 @@ from hub.alerts.config import RuleSettings, effective
 from hub.alerts.labels import KIND_LABELS
 from hub.alerts.silences import SILENCE_TYPES
 from hub.alerts.types import FactKind, Severity
-from hub.auth import Principal
-from hub.openapi import ApiRoute, Param
-from hub.serialize import iso
+from hub.core.auth import Principal
+from hub.core.openapi import ApiRoute, Param
+from hub.core.serialize import iso
 from hub.web import params
 from hub.web.access import Perm, in_scope, principal, province_wide, requires
 from hub.web.context import ctx

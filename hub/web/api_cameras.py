@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from hub.db import STATUSES, Camera, utc
-from hub.openapi import ApiRoute, Param
-from hub.serialize import camera_to_dict, transition_to_dict
+from hub.core.db import STATUSES, Camera, utc
+from hub.core.openapi import ApiRoute, Param
+from hub.core.serialize import camera_to_dict, transition_to_dict
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, principal, requires
 from hub.web.context import ctx

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.audit import record_change
+from hub.core.audit import record_change
+from hub.core.mqtt_bridge import PublishError
+from hub.core.openapi import ApiRoute, Param
 from hub.edge_commands import WEB_ACTIONS, CommandBusy, CommandOutcome, EdgeCommander
-from hub.mqtt_bridge import PublishError
-from hub.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, requires
 from hub.web.api_cameras import CAMERA_PATH, _camera_or_404

@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.auth import Principal
-from hub.db import Camera
-from hub.events import Event
-from hub.openapi import ApiRoute, Param
-from hub.serialize import camera_to_dict, iso
+from hub.core.auth import Principal
+from hub.core.db import Camera
+from hub.core.events import Event
+from hub.core.openapi import ApiRoute, Param
+from hub.core.serialize import camera_to_dict, iso
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, signed_in
 from hub.web.api_misc import me_dict

@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.db import Camera
-from hub.influx_read import (
+from hub.core.db import Camera
+from hub.core.influx_read import (
     InfluxReader,
     InfluxReadError,
     Series,
@@ -23,7 +23,7 @@ from hub.influx_read import (
     tag_conditions,
     time_literal,
 )
-from hub.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, requires
 from hub.web.api_cameras import CAMERA_PATH, _camera_or_404

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.auth import Principal
-from hub.openapi import ApiRoute, Param, build_document
-from hub.serialize import agent_to_dict
+from hub.core.auth import Principal
+from hub.core.openapi import ApiRoute, Param, build_document
+from hub.core.serialize import agent_to_dict
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, perms_of, principal, requires, signed_in
 from hub.web.context import CTX, ctx

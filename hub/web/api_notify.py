@@ -12,14 +12,14 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.alerts.types import FactKind
-from hub.audit import record_change
-from hub.auth import Principal
-from hub.config import HubConfig
+from hub.core.audit import record_change
+from hub.core.auth import Principal
+from hub.core.config import HubConfig
+from hub.core.openapi import ApiRoute, Param
+from hub.core.serialize import iso
 from hub.notify import outbox
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA, CHANNELS, RETRYABLE, STATES, ChannelToken, OutboxRow
 from hub.notify.tokens import TokenStore
-from hub.openapi import ApiRoute, Param
-from hub.serialize import iso
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
 from hub.web.context import ctx

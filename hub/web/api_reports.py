@@ -17,10 +17,10 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from hub import reports
-from hub.auth import Principal
-from hub.db import Camera, Transition
-from hub.openapi import ApiRoute, Param
+from hub.core import reports
+from hub.core.auth import Principal
+from hub.core.db import Camera, Transition
+from hub.core.openapi import ApiRoute, Param
 from hub.web import params, queries
 from hub.web.access import Perm, in_scope, principal, province_wide, requires, scope_where
 from hub.web.context import ctx

@@ -14,10 +14,10 @@ from broadcast.web import content_pages as broadcast_content_pages
 from broadcast.web import programme_pages
 from broadcast.web import programmes as broadcast_programmes
 from broadcast.web import speakers as broadcast_speakers
-from hub import openapi
-from hub.config import HubConfig
-from hub.db import Database
-from hub.events import EventBus
+from hub.core import openapi
+from hub.core.config import HubConfig
+from hub.core.db import Database
+from hub.core.events import EventBus
 from hub.web import (
     account,
     admin_areas,
@@ -47,7 +47,7 @@ from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 API_ROUTES: list[openapi.ApiRoute] = [
     *api_cameras.ROUTES,

@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from hub.auth import Principal
-from hub.config import HubConfig
-from hub.db import Database, utcnow
-from hub.events import EventBus
+from hub.core.auth import Principal
+from hub.core.config import HubConfig
+from hub.core.db import Database, utcnow
+from hub.core.events import EventBus
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.sse import EncodedEvents
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.core.runtime import Hub
 
 
 @dataclass

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from hub.openapi import API_PREFIX, Handler
+from hub.core.openapi import API_PREFIX, Handler
 from hub.web.context import ctx
 from hub.web.jsonout import json_response
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.db import STATUSES, utc
+from hub.core.db import STATUSES, utc
 
 STATUS_LABELS = {
     "ok": "Hoạt động",

@@ -11,8 +11,8 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from hub import auth
-from hub.audit import record_change
+from hub.core import auth
+from hub.core.audit import record_change
 from hub.web.access import principal, public, signed_in
 from hub.web.context import PRINCIPAL, ctx
 from hub.web.labels import local_time

@@ -12,10 +12,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from hub import reports
-from hub.auth import Principal
-from hub.db import STATUSES, Agent
-from hub.serialize import agent_to_dict, camera_to_dict, transition_to_dict
+from hub.core import reports
+from hub.core.auth import Principal
+from hub.core.db import STATUSES, Agent
+from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.api_cameras import format_cursor, parse_cursor

@@ -10,9 +10,9 @@ from typing import Any, cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from hub.auth import Principal
-from hub.config import HubConfig
-from hub.db import STATUSES, Agent, Area, Camera, Snapshot, Transition
+from hub.core.auth import Principal
+from hub.core.config import HubConfig
+from hub.core.db import STATUSES, Agent, Area, Camera, Snapshot, Transition
 from hub.web.access import in_scope, province_wide, scope_where
 from hub.web.labels import fold
 

@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from hub.auth import Principal
+from hub.core.auth import Principal
 from hub.web.access import Perm, has_perm
 from hub.web.context import CSRF, PRINCIPAL, ctx
 from hub.web.labels import browser_labels, local_time

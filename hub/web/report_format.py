@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from hub import reports
-from hub.serialize import iso
+from hub.core import reports
+from hub.core.serialize import iso
 from hub.web.labels import STATUS_LABELS, problem_label
 
 CSV_TIME = "%Y-%m-%d %H:%M:%S"

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub import reports
+from hub.core import reports
 from hub.web import params, queries
 from hub.web.access import Perm, principal, requires
 from hub.web.api_reports import load_report

@@ -1,11 +1,11 @@
-"""JSON Schemas of API responses, for the OpenAPI document (shapes come from hub.serialize)."""
+"""JSON Schemas of API responses, for the OpenAPI document (shapes come from hub.core.serialize)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hub.auth import ROLES
-from hub.db import STATUSES
+from hub.core.auth import ROLES
+from hub.core.db import STATUSES
 
 _S = {"type": "string"}
 _NS = {"type": ["string", "null"]}

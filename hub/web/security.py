@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from hub.auth import Principal, csrf_matches, load_session, load_token
-from hub.openapi import Handler
+from hub.core.auth import Principal, csrf_matches, load_session, load_token
+from hub.core.openapi import Handler
 from hub.web.access import PUBLIC, access_of, has_perm
 from hub.web.context import CSRF, PRINCIPAL, ctx
 from hub.web.errors import ApiError, log

@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from hub.config import HubConfig
+from hub.core.config import HubConfig
 from hub.web.app import create_app
 
 log = logging.getLogger("hub")
@@ -17,7 +17,7 @@ SHUTDOWN_TIMEOUT_S = 3.0  # open requests get this long; live streams end at onc
 
 async def serve(config: HubConfig, stop: asyncio.Event | None = None) -> int:
     """Runs until `stop` is set or a termination signal arrives. Returns a process exit code."""
-    from hub.runtime import Hub  # the runtime is only needed here, not by the CLI's other commands
+    from hub.core.runtime import Hub  # the runtime is only needed here, not by the CLI's other commands
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from hub.events import Event
+from hub.core.events import Event
 
 
 def sse(event: str, data: Any) -> bytes:

@@ -9,7 +9,7 @@ paho subscriber.
 Here `recv` is served from a 256 KiB buffer (`pending()` tells paho's loop not to wait in `select` while bytes
 are buffered, the same hook it uses for TLS); writes (PUBACKs mostly) are collected and sent once per loop
 step; and the hub's loop calls `Client._loop` directly without creating the wake-up socketpair (its publishes
-come from the same thread, see hub/mqtt_bridge.py).
+come from the same thread, see hub/core/mqtt_bridge.py).
 
 Also, paho builds two lookup tables per MQTT 5 packet to parse its properties (FastProperties avoids that).
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
-from hub.db import ApiToken, User, WebSession
+from hub.core.db import ApiToken, User, WebSession
 
 ROLES = ("admin", "police", "officer", "approver", "technician")
 MIN_PASSWORD_LENGTH = 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.db import Agent, Camera, Transition, utc
+from hub.core.db import Agent, Camera, Transition, utc
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -1,7 +1,7 @@
 """Current state of cameras and agents, kept in memory, and the pure rules that derive their status.
 
 Nothing here does I/O or reads the clock: every time-dependent call takes `now` (epoch seconds). The store
-records what changed (transitions, rows to flush, cameras to announce) for hub/ingest.py to persist and publish.
+records what changed (transitions, rows to flush, cameras to announce) for hub/core/ingest.py to persist and publish.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contract import OFFLINE_PROBLEMS, CameraHealth, CameraInfo, EdgeStatus
-from hub.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
+from hub.core.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
 
 AGENT_ONLINE = "online"
 AGENT_OFFLINE = "offline"
@@ -85,7 +85,7 @@ class CameraState:
     last_change: float | None = None  # time of its latest transition: the log never goes back in time
     snapshot_ts: float | None = None
     in_db: bool = False
-    series: str | None = None  # cached line-protocol series key (hub/ingest.py)
+    series: str | None = None  # cached line-protocol series key (hub/core/ingest.py)
 
 
 @dataclass(slots=True)

@@ -211,9 +211,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 # Feature packages keep their tables in their own modules (on this Base); list each here so create_all sees it.
 MODEL_MODULES: tuple[str, ...] = (
-    "hub.audit",
+    "hub.core.audit",
     "hub.alerts.models",
-    "hub.geo",
+    "hub.core.geo",
     "hub.notify.models",
     "broadcast.speaker_models",
     "broadcast.content_models",

@@ -1,6 +1,6 @@
 """Villages (thôn/xóm/bản) inside communes: broadcasts target them and speakers belong to one.
 
-Districts and communes are the `areas` table (hub/db.py); a village is keyed by its commune and its own slug.
+Districts and communes are the `areas` table (hub/core/db.py); a village is keyed by its commune and its own slug.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base
+from hub.core.db import Base
 
 
 class Village(Base):

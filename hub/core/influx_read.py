@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.config import InfluxConfig
+from hub.core.config import InfluxConfig
 
 MAX_RESPONSE_BYTES = (
     8 * 1024 * 1024

@@ -7,7 +7,7 @@ counted. A batch InfluxDB refuses as bad data (4xx) is not retried: the points i
 logged, the rest are written (InfluxDB 1.x writes the good lines of a "partial write"; otherwise the batch is
 split until the bad lines are found).
 
-The HTTP side is a `Sender`: `V1Sender` (POST /write, here) or `V2Sender` (influxdb_client, hub/influx_v2.py).
+The HTTP side is a `Sender`: `V1Sender` (POST /write, here) or `V2Sender` (influxdb_client, hub/core/influx_v2.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Protocol
 
 import aiohttp
 
-from hub.config import InfluxConfig
-from hub.lineproto import PRECISION
-from hub.stats import HubStats, RateLimitedLog
+from hub.core.config import InfluxConfig
+from hub.core.lineproto import PRECISION
+from hub.core.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub.influx")
 
@@ -136,7 +136,7 @@ class V1Sender:
 
 def make_sender(cfg: InfluxConfig) -> Sender:
     if cfg.api == "v2":
-        from hub.influx_v2 import V2Sender
+        from hub.core.influx_v2 import V2Sender
 
         return V2Sender(cfg)
     return V1Sender(cfg)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from broadcast.speaker_models import Speaker
 from contract.topics import is_slug
-from hub.audit import record_change
-from hub.db import STATUS_UNKNOWN, Agent, Camera
+from hub.core.audit import record_change
+from hub.core.db import STATUS_UNKNOWN, Agent, Camera
 
 KINDS = ("cameras", "speakers")
 REQUIRED = {

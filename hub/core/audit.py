@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hub.db import Base
+from hub.core.db import Base
 
 # Keys never written to the audit log, whatever record they come from.
 SECRET_KEYS = frozenset(

@@ -2,7 +2,7 @@
 
 The network thread does no work on messages. `on_message` appends `(topic, payload, properties, received,
 retain)` to a deque and, only if no wakeup is pending, schedules one `call_soon_threadsafe`; the loop drains the
-deque BATCH_DELAY_S later (hub/ingest.py), so one wakeup serves a batch instead of one message (a per-message
+deque BATCH_DELAY_S later (hub/core/ingest.py), so one wakeup serves a batch instead of one message (a per-message
 wakeup costs a self-pipe write, an epoll return and a GIL hand-over each).
 
 Why a hand-written network loop (`client.loop()` in our thread) and not `loop_start()`: paho writes PUBACKs
@@ -40,9 +40,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contract.topics import hub_subscriptions
-from hub.config import MqttConfig
-from hub.mqtt_fast import make_client, step
-from hub.stats import HubStats
+from hub.core.config import MqttConfig
+from hub.core.mqtt_fast import make_client, step
+from hub.core.stats import HubStats
 
 log = logging.getLogger("hub.mqtt")
 

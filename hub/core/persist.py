@@ -1,4 +1,4 @@
-"""Moves the in-memory state (hub/state.py) to and from SQL: load at start, batched writes afterwards.
+"""Moves the in-memory state (hub/core/state.py) to and from SQL: load at start, batched writes afterwards.
 
 Rows are built in the event-loop thread (`FlushBatch.collect`), so the SQL thread never reads state that ingest
 is changing. Statements are plain SQLAlchemy Core/ORM bulk INSERT/UPDATE by primary key: portable between SQLite
@@ -17,11 +17,11 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from hub.bulk import BulkWriter
-from hub.config import DistrictConfig
-from hub.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
-from hub.state import AGENT_OFFLINE, AGENT_ONLINE, AgentState, CameraState, StateStore
-from hub.state import Transition as StateTransition
+from hub.core.bulk import BulkWriter
+from hub.core.config import DistrictConfig
+from hub.core.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
+from hub.core.state import AGENT_OFFLINE, AGENT_ONLINE, AgentState, CameraState, StateStore
+from hub.core.state import Transition as StateTransition
 
 IN_CHUNK = 500  # keys per `IN (...)`: well under every database's parameter limit
 

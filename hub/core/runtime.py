@@ -1,6 +1,6 @@
 """The hub process core: MQTT in, state in memory and SQL, metrics to InfluxDB, live events out.
 
-`Hub` wires hub/mqtt_bridge.py → hub/ingest.py → hub/state.py and runs the periodic tasks: SQL flush (status
+`Hub` wires hub/core/mqtt_bridge.py → hub/core/ingest.py → hub/core/state.py and runs the periodic tasks: SQL flush (status
 transitions at once, live metrics every `ingest.state_flush_s`), stale marking, coalesced live events and the
 `hub_stats` measurement. The web app (hub/web/) reads SQL and subscribes to `hub.events`.
 """
@@ -20,19 +20,19 @@ from sqlalchemy.engine import make_url
 from broadcast.service import BroadcastService
 from contract import Channel, Kind, Topic
 from hub.alerts.service import AlertService
-from hub.config import HubConfig
-from hub.db import Database, to_db_time
+from hub.core.config import HubConfig
+from hub.core.db import Database, to_db_time
+from hub.core.events import EventBus
+from hub.core.influx import InfluxWriter
+from hub.core.ingest import Handler, Ingest
+from hub.core.lineproto import line, series_key, ts_ms
+from hub.core.mqtt_bridge import MqttBridge
+from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
+from hub.core.serialize import agent_to_dict, camera_to_dict, iso
+from hub.core.state import Changes, StateStore
+from hub.core.stats import HubStats, RateLimitedLog
 from hub.edge_commands import EdgeCommander
-from hub.events import EventBus
-from hub.influx import InfluxWriter
-from hub.ingest import Handler, Ingest
-from hub.lineproto import line, series_key, ts_ms
-from hub.mqtt_bridge import MqttBridge
 from hub.notify.service import Notifier
-from hub.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
-from hub.serialize import agent_to_dict, camera_to_dict, iso
-from hub.state import Changes, StateStore
-from hub.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub")
 

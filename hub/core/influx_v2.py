@@ -1,7 +1,7 @@
 """InfluxDB 2.x/3.x writes through influxdb_client's WriteApi in SYNCHRONOUS mode, run in a thread.
 
 SYNCHRONOUS, not the client's batching mode: batching only logs failed writes and loses the points, while
-here every result is checked and the buffering/retry policy stays in hub/influx.py, the same as for v1.
+here every result is checked and the buffering/retry policy stays in hub/core/influx.py, the same as for v1.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
-from hub.config import InfluxConfig
-from hub.influx import InfluxRejected, InfluxUnavailable
-from hub.lineproto import PRECISION
+from hub.core.config import InfluxConfig
+from hub.core.influx import InfluxRejected, InfluxUnavailable
+from hub.core.lineproto import PRECISION
 
 
 class V2Sender:

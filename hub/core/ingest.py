@@ -1,8 +1,8 @@
 """Ingest: validate each MQTT message, apply it to the in-memory state, queue its InfluxDB point.
 
-Runs in the event-loop thread, fed by hub/mqtt_bridge.py through its deque. Every message is checked against
+Runs in the event-loop thread, fed by hub/core/mqtt_bridge.py through its deque. Every message is checked against
 the contract (size first, then topic, then payload); a bad one is counted by reason and logged with its topic
-(rate-limited) and ingest carries on. SQL and events are not touched per message: hub/runtime.py flushes what
+(rate-limited) and ingest carries on. SQL and events are not touched per message: hub/core/runtime.py flushes what
 the state store marks as changed.
 """
 
@@ -31,12 +31,12 @@ from contract import (
     format_validation_error,
     parse,
 )
-from hub.influx import InfluxWriter
-from hub.lineproto import line, series_key, ts_ms
-from hub.mqtt_bridge import RawMessage
-from hub.persist import SnapshotRow
-from hub.state import CameraState, StateStore, reported_status
-from hub.stats import HubStats, RateLimitedLog
+from hub.core.influx import InfluxWriter
+from hub.core.lineproto import line, series_key, ts_ms
+from hub.core.mqtt_bridge import RawMessage
+from hub.core.persist import SnapshotRow
+from hub.core.state import CameraState, StateStore, reported_status
+from hub.core.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub.ingest")
 
