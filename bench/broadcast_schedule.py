@@ -25,8 +25,8 @@ from broadcast.programme_conflicts import find_programme_conflicts
 from broadcast.programme_input import parse_programme
 from broadcast.programmes import STATE_APPROVED, Programme, ProgrammeItem
 from broadcast.scheduler import BroadcastScheduler
-from broadcast.speaker_models import Speaker
 from hub.core.db import Database
+from hub.core.speaker_models import Speaker
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SCHEDULES = [

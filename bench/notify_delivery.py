@@ -37,9 +37,9 @@ import cv2
 import numpy as np
 
 from devtools.fakezalo import FakeZalo
-from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
 from hub.core.config import DistrictConfig, HubConfig
 from hub.core.db import Camera, Database, Snapshot, to_db_time
+from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import NotifyConfig
 from hub.notify.service import Notifier
 

@@ -46,9 +46,9 @@ from contract import (
     encode,
 )
 from contract.topics import speaker_topic
-from hub.alerts.types import Fact
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
+from hub.core.facts import Fact
 from hub.core.influx import InfluxWriter
 from hub.core.stats import RateLimitedLog
 

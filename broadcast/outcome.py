@@ -27,7 +27,7 @@ from broadcast.airing_models import (
     RECEIPT_STARTED,
     RECEIPT_STOPPED,
 )
-from hub.alerts.types import Fact, FactKind
+from hub.core.facts import Fact, FactKind
 
 # Why a speaker did not play, in words for the report (receiver reasons are codes or Vietnamese text).
 REASON_OFFLINE = "loa mất kết nối"

@@ -44,10 +44,10 @@ from broadcast.programmes import (
     ProgrammeSkip,
 )
 from broadcast.schedule import schedule_from_json
-from broadcast.speaker_models import Speaker
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 
 
 def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from broadcast.programmes import (
     ProgrammeSkip,
 )
 from broadcast.schedule import Schedule, ScheduleError, schedule_from_json
-from broadcast.speaker_models import Speaker
 from hub.core.db import Setting
+from hub.core.speaker_models import Speaker
 
 SCHEDULE_REV_KEY = "broadcast.schedule_rev"
 log = logging.getLogger("broadcast.scheduler")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from broadcast.airing_models import Airing, AiringReceipt
 from broadcast.airing_store import airing_dict
 from broadcast.orders import Priority
-from broadcast.speaker_models import Speaker
 from hub.core.db import utc
 from hub.core.geo import Village
 from hub.core.serialize import iso
+from hub.core.speaker_models import Speaker
 
 PRIORITY_LABELS = {
     Priority.NORMAL.value: "Thông thường",

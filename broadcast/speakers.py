@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from broadcast.speaker_models import Speaker
 from contract import Model, SpeakerHealth, SpeakerStatus, Topic
-from hub.alerts.types import Fact, FactKind
 from hub.core.db import Database, to_db_time, utc
 from hub.core.events import EventBus
+from hub.core.facts import Fact, FactKind
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
+from hub.core.speaker_models import Speaker
 from hub.core.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.speakers")

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from devtools.fakezalo import FakeZalo
-from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
 from hub.core.config import DistrictConfig, HttpConfig, HubConfig
 from hub.core.db import Camera, Database, Snapshot, to_db_time
+from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import BotConfig, GroupDirectory, NotifyConfig, OaConfig, RetryConfig
 from hub.notify.models import OutboxRow
 from hub.notify.service import Notifier

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from yarl import URL
 
-from broadcast.speaker_models import Speaker
 from hub.core import auth
 from hub.core import devices_import as di
 from hub.core.audit import AuditEntry
 from hub.core.db import Agent, Camera
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from tests.fixtures_web import WebEnv
 
 AREAS = {("soc-son", "phu-linh"), ("soc-son", "tien-duoc")}

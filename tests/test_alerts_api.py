@@ -10,8 +10,8 @@ from sqlalchemy import select
 from hub.alerts.models import AlertAck, Silence
 from hub.alerts.rules import AlertState, alert_id, alert_key
 from hub.alerts.store import epoch, write_alert
-from hub.alerts.types import FactKind, Severity
 from hub.core.audit import AuditEntry
+from hub.core.facts import FactKind, Severity
 from tests.fixtures_web import T0, WebEnv
 
 

@@ -9,7 +9,7 @@ from hub.alerts.config import AlertsConfig, RuleSettings, effective
 from hub.alerts.grouping import GroupState, step_groups
 from hub.alerts.rules import AlertState, inhibited, inhibiting_devices, step_alerts
 from hub.alerts.silences import SilenceRule, silenced_by
-from hub.alerts.types import AlertNotice, Fact, FactKind
+from hub.core.facts import AlertNotice, Fact, FactKind
 
 T0 = 1_800_000_000.0
 CFG = AlertsConfig()

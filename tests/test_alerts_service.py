@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from hub.alerts.models import AlertAck, AlertRow, Silence
 from hub.alerts.service import AlertService
-from hub.alerts.types import AlertNotice, FactKind
 from hub.core.db import to_db_time
+from hub.core.facts import AlertNotice, FactKind
 from hub.core.runtime import Hub
 from hub.core.state import AgentState, CameraState
 from tests.fixtures_hub import make_hub_config

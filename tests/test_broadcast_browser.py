@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
-from broadcast.speaker_models import Speaker
+from hub.core.speaker_models import Speaker
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_broadcast_reporting import C, D, T, seed
 

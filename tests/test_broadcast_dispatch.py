@@ -21,7 +21,6 @@ from sqlalchemy import select
 from broadcast.airing_models import Airing, AiringReceipt
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, PlayItem, Priority
-from broadcast.speaker_models import Speaker
 from contract import (
     Channel,
     SpeakerCommand,
@@ -34,9 +33,10 @@ from contract import (
 )
 from contract.topics import speaker_topic
 from devtools.services import Service
-from hub.alerts.types import FactKind
 from hub.core.db import Database
+from hub.core.facts import FactKind
 from hub.core.runtime import Hub
+from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
 D, C = "dinh-hoa", "dinh-long"

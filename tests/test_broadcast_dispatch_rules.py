@@ -27,9 +27,9 @@ from broadcast.outcome import (
 )
 from broadcast.speakers import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
 from contract import Topic
-from hub.alerts.types import FactKind
 from hub.core.db import Database
 from hub.core.events import EventBus
+from hub.core.facts import FactKind
 from hub.core.mqtt_bridge import PublishError
 
 T = datetime(2026, 11, 23, 10, 0, 0)

@@ -18,11 +18,11 @@ from broadcast.content_models import BroadcastContent
 from broadcast.orders import AiringOrder, Priority
 from broadcast.programmes import ApprovalStep, Programme, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
-from broadcast.speaker_models import Speaker
 from broadcast.web import programme_schemas as schemas
 from hub.core import auth
 from hub.core.audit import AuditEntry
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from hub.web.security import SESSION_COOKIE
 from tests.fixtures_web import WebEnv
 

@@ -12,8 +12,8 @@ import pytest
 
 from broadcast.airing_models import Airing, AiringReceipt
 from broadcast.reporting import airing_summary
-from broadcast.speaker_models import Speaker
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from tests.fixtures_web import WebEnv
 
 D, C, OTHER = "dinh-hoa", "dinh-long", "phuc-thinh"

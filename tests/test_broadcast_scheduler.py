@@ -24,8 +24,8 @@ from broadcast.programme_plan import bump_schedule_rev, insert_airing, new_airin
 from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.scheduler_lease import SchedulerLease
-from broadcast.speaker_models import Speaker
 from hub.core.db import Base, Database
+from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import wait_for
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 
 from devtools.fakezalo import FakeZalo
-from hub.alerts.types import FactKind, Severity
 from hub.core.db import Database, to_db_time
+from hub.core.facts import FactKind, Severity
 from hub.notify.config import BotConfig, QuietHours, Receiver, RouteConfig
 from hub.notify.models import ChannelToken, OutboxRow
 from tests.fixtures_hub import wait_for

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
+from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import GroupDirectory, NotifyConfig, QuietHours, Receiver, RetryConfig, RouteConfig
 from hub.notify.render import duration_vi, fit_lines, render_notice
 from hub.notify.routing import Target, Unresolved, exempt_from_quiet, quiet_until, route_notice

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from broadcast import reporting
 from broadcast.airing_models import Airing
 from broadcast.playout_pdf import history_pdf
-from broadcast.speaker_models import Speaker
 from broadcast.web.programme_pages import tabs as programme_tabs
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
+from hub.core.speaker_models import Speaker
 from hub.web import params, queries
 from hub.web.access import Perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx

@@ -23,11 +23,11 @@ from broadcast.programmes import (
     Programme,
 )
 from broadcast.schedule import WEEKDAY_LABELS
-from broadcast.speaker_models import Speaker
 from broadcast.web import programme_views as views
 from broadcast.web.programmes import week_param
 from hub.core.auth import Principal
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, in_scope, principal, requires
 from hub.web.context import ctx

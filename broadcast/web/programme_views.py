@@ -275,7 +275,7 @@ def _entry(
 
 def commune_choices(s: Session, who: Principal) -> list[tuple[str, str]]:
     """(district, commune) pairs with programmes or speakers in scope, for filters."""
-    from broadcast.speaker_models import Speaker
+    from hub.core.speaker_models import Speaker
 
     pairs: set[tuple[str, str]] = set()
     for model in (Programme, Speaker):

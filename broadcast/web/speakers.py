@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broadcast.dispatch import HubDispatcher
-from broadcast.speaker_models import Speaker
 from broadcast.speakers import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
 from contract.topics import is_slug
 from hub.core.audit import record_change
@@ -20,6 +19,7 @@ from hub.core.auth import Principal
 from hub.core.geo import Village
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
+from hub.core.speaker_models import Speaker
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from contract.configfile import StrictModel
-from hub.alerts.types import FactKind, Severity
+from hub.core.facts import FactKind, Severity
 
 
 class RuleSettings(StrictModel):

@@ -20,7 +20,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from hub.alerts.rules import AlertState, Settings
-from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
+from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 
 CAMERA_KINDS = frozenset({FactKind.CAMERA_OFFLINE, FactKind.CAMERA_PROBLEM})
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from hub.alerts.rules import AlertState
-from hub.alerts.types import FactKind, Severity
 from hub.core.db import to_db_time
+from hub.core.facts import FactKind, Severity
 from hub.core.serialize import iso
 
 KIND_LABELS: dict[str, str] = {

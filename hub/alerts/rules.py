@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from hub.alerts.config import RuleSettings
-from hub.alerts.types import Fact, FactKind, Severity
+from hub.core.facts import Fact, FactKind, Severity
 
 Status = Literal["pending", "firing", "resolved"]
 Settings = Callable[[FactKind, str], RuleSettings]  # (kind, district) → effective settings

@@ -25,7 +25,7 @@ from hub.alerts.rules import AlertState, inhibited, inhibiting_devices, prune, s
 from hub.alerts.silences import silenced_by
 from hub.alerts.sources import AgentFacts, camera_facts
 from hub.alerts.store import PeopleInput, load_people, load_state, save
-from hub.alerts.types import AlertNotice, Fact, FactKind, FactSource, NoticeSink
+from hub.core.facts import AlertNotice, Fact, FactKind, FactSource, NoticeSink
 from hub.core.stats import RateLimitedLog
 
 if TYPE_CHECKING:

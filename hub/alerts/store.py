@@ -14,8 +14,8 @@ from hub.alerts.grouping import GroupState, Told
 from hub.alerts.models import AlertAck, AlertGroupRow, AlertRow, AlertRuleOverride, Silence
 from hub.alerts.rules import AlertState
 from hub.alerts.silences import SilenceRule
-from hub.alerts.types import FactKind, Severity
 from hub.core.db import to_db_time, utc
+from hub.core.facts import FactKind, Severity
 
 
 def epoch(dt: datetime) -> float:

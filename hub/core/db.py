@@ -215,7 +215,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "hub.alerts.models",
     "hub.core.geo",
     "hub.notify.models",
-    "broadcast.speaker_models",
+    "hub.core.speaker_models",
     "broadcast.content_models",
     "broadcast.airing_models",
     "broadcast.programmes",

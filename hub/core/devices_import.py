@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast.speaker_models import Speaker
 from contract.topics import is_slug
 from hub.core.audit import record_change
 from hub.core.db import STATUS_UNKNOWN, Agent, Camera
+from hub.core.speaker_models import Speaker
 
 KINDS = ("cameras", "speakers")
 REQUIRED = {

@@ -9,7 +9,7 @@ from datetime import time
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from contract.configfile import StrictModel
-from hub.alerts.types import FactKind, Severity
+from hub.core.facts import FactKind, Severity
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 GROUP_REFS = ("@police", "@officers")  # looked up per notice in `groups`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.alerts.types import Fact, FactKind
+from hub.core.facts import Fact, FactKind
 
 FAIL_STREAK = 3  # this many messages in a row failed for good (permanent or retries exhausted)
 REFRESH_FAILURES = 2  # token refreshes in a row that failed for a passing reason (network, 5xx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from hub.alerts.types import AlertNotice, FactKind, NoticeItem, Severity
+from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 
 AreaNames = dict[tuple[str, str], str]  # (district, "") / (district, commune) → display name
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hub.alerts.types import AlertNotice, FactKind, Severity
+from hub.core.facts import AlertNotice, FactKind, Severity
 from hub.notify.config import GroupDirectory, QuietHours, Receiver, RouteConfig, parse_hhmm
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA
 

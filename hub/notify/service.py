@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from sqlalchemy.orm import Session
 
-from hub.alerts.types import AlertNotice, Fact
 from hub.core.db import Database, Snapshot, to_db_time
+from hub.core.facts import AlertNotice, Fact
 from hub.notify import outbox
 from hub.notify.config import NotifyConfig, RetryConfig
 from hub.notify.digest import (

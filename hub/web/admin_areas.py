@@ -12,11 +12,11 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from broadcast.speaker_models import Speaker
 from contract.topics import is_slug
 from hub.core.audit import record_change
 from hub.core.db import Agent, Area, Camera, User
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
 from hub.web.admin_common import FormError, admin_page, area_names, config_areas, field, rejected, see_other
 from hub.web.context import ctx

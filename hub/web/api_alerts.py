@@ -16,8 +16,8 @@ from hub.alerts import queries as q
 from hub.alerts.config import RuleSettings, effective
 from hub.alerts.labels import KIND_LABELS
 from hub.alerts.silences import SILENCE_TYPES
-from hub.alerts.types import FactKind, Severity
 from hub.core.auth import Principal
+from hub.core.facts import FactKind, Severity
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.web import params

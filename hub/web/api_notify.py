@@ -11,10 +11,10 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.alerts.types import FactKind
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.config import HubConfig
+from hub.core.facts import FactKind
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.notify import outbox

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from hub.alerts.types import FactKind
+from hub.core.facts import FactKind
 from hub.notify.models import CHANNELS, RETRYABLE, STATES
 from hub.notify.render import KIND_LABELS, SEVERITY_LABELS, area_label
 from hub.web import params, queries

@@ -21,12 +21,8 @@ class Speaker(Base):
     commune: Mapped[str] = mapped_column(String(64))
     slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
-    village: Mapped[str | None] = mapped_column(
-        String(64)
-    )  # hub/core/geo.py Village slug in the same commune
-    status: Mapped[str] = mapped_column(
-        String(16), default=STATUS_UNKNOWN
-    )  # online / offline / stale / unknown
+    village: Mapped[str | None] = mapped_column(String(64))  # hub/core/geo.py Village slug, same commune
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_UNKNOWN)  # online/offline/stale/unknown
     status_since: Mapped[datetime | None] = mapped_column(DateTime)
     version: Mapped[str | None] = mapped_column(String(64))
     volume: Mapped[int | None] = mapped_column(Integer)
