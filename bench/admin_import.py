@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hub.compose import open_database
 from hub.core import devices_import as di
-from hub.core.db import Database
 
 
 def make_csv(rows: int) -> bytes:
@@ -34,7 +34,7 @@ def main() -> None:
     data = make_csv(rows)
     areas = {(f"huyen-{c // 30:02d}", f"xa-{c:03d}") for c in range(rows // 30 + 1)}
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'hub.db'}")
+        db = open_database(f"sqlite:///{Path(tmp) / 'hub.db'}")
         db.create_all()
         t0 = time.perf_counter()
         parsed = di.parse_devices("cameras", di.decode_csv(data), areas)

@@ -32,8 +32,8 @@ from broadcast.orders import AiringOrder, PlayItem, Priority
 from contract import Channel, SpeakerEvent, SpeakerStatus, encode
 from contract.topics import speaker_topic
 from devtools.services import free_port, start_mosquitto
-from hub.core.config import DatabaseConfig, HttpConfig, HubConfig, InfluxConfig, MqttConfig
-from hub.core.runtime import Hub
+from hub.compose import Hub, HubConfig
+from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, MqttConfig
 
 D, C = "bench", "commune"
 TIMEOUT_S = 600

@@ -25,6 +25,7 @@ from broadcast.programme_conflicts import find_programme_conflicts
 from broadcast.programme_input import parse_programme
 from broadcast.programmes import STATE_APPROVED, Programme, ProgrammeItem
 from broadcast.scheduler import BroadcastScheduler
+from hub.compose import open_database
 from hub.core.db import Database
 from hub.core.speaker_models import Speaker
 
@@ -89,7 +90,7 @@ def fill(db: Database, communes: int) -> None:
 
 async def main(communes: int) -> dict[str, float | int]:
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'hub.db'}")
+        db = open_database(f"sqlite:///{Path(tmp) / 'hub.db'}")
         db.create_all()
         fill(db, communes)
         sched = BroadcastScheduler(db, NullDispatcher(), TZ, ScheduleConfig(missed_lookback_h=0))

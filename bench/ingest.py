@@ -73,8 +73,7 @@ def health_payload(i: int, seq: int, ts: float) -> bytes:
 
 # child roles ------------------------------------------------------------------------------------------------
 def role_hub(args: argparse.Namespace) -> None:
-    from hub.core.config import HubConfig
-    from hub.core.runtime import Hub
+    from hub.compose import Hub, HubConfig
 
     cfg = HubConfig.model_validate(json.loads(args.config))
 

@@ -31,13 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.compose import open_database
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2
 import numpy as np
 
 from devtools.fakezalo import FakeZalo
-from hub.core.config import DistrictConfig, HubConfig
+from hub.compose import HubConfig
+from hub.core.config import DistrictConfig
 from hub.core.db import Camera, Database, Snapshot, to_db_time
 from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import NotifyConfig
@@ -173,7 +176,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     config = HubConfig(
         data_dir=work / "hub", districts={d: DistrictConfig(name=d) for d in groups}, notify=notify
     )
-    db = Database(f"sqlite:///{work / 'hub.db'}")
+    db = open_database(f"sqlite:///{work / 'hub.db'}")
     db.create_all()
     jpeg = snapshot_jpeg()
     with db.session() as s, s.begin():

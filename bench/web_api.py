@@ -20,12 +20,14 @@ from typing import Any
 
 import aiohttp
 
+from hub.compose import open_database
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devtools.services import free_port
+from hub.compose import HubConfig
 from hub.core import auth
-from hub.core.config import HubConfig
-from hub.core.db import Camera, Database, utcnow
+from hub.core.db import Camera, utcnow
 
 DISTRICTS, COMMUNES, PER_COMMUNE = 30, 20, 34  # 30 × 20 × 34 = 20,400 cameras
 SSE_CLIENTS, SSE_EVENTS = 100, 1000
@@ -33,7 +35,7 @@ STATUSES = ("ok", "ok", "ok", "problem", "offline", "stale")
 
 
 def seed(url: str) -> tuple[str, str]:
-    db = Database(url)
+    db = open_database(url)
     db.create_all()
     now = utcnow()
     with db.session() as s, s.begin():
@@ -69,11 +71,11 @@ def serve(url: str, port: int, ready: Any) -> None:
     """Child process: the web app, plus a burst of camera events on the bus when it gets SIGUSR1."""
     from aiohttp import web
 
+    from hub.compose import create_app
     from hub.core.events import EventBus
-    from hub.web.app import create_app
 
     async def main() -> None:
-        db, events = Database(url), EventBus(queue_size=SSE_EVENTS * 2)
+        db, events = open_database(url), EventBus(queue_size=SSE_EVENTS * 2)
         app = create_app(HubConfig(), db, events, lambda: {})
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

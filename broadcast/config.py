@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from contract.configfile import StrictModel
+from hub.core.config import CoreConfig, feature_section
 
 
 class ContentConfig(StrictModel):
@@ -133,3 +134,8 @@ class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+def broadcast_settings(config: CoreConfig) -> BroadcastConfig:
+    """The `broadcast` section of the hub config."""
+    return feature_section(config, "broadcast", BroadcastConfig)

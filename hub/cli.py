@@ -22,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
+from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import HubConfig, load_config
+from hub.core.config import CoreConfig
 from hub.core.db import Database, User, utcnow
 from hub.web.labels import local_time
 
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace) -> tuple[str, HubConfig]:
+def _config(args: argparse.Namespace) -> tuple[str, CoreConfig]:
     path = getattr(args, "config", None) or os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG
     try:
         config = load_config(path)
@@ -108,16 +109,16 @@ def _config(args: argparse.Namespace) -> tuple[str, HubConfig]:
     return path, config
 
 
-def _open_db(config: HubConfig) -> Database:
+def _open_db(config: CoreConfig) -> Database:
     url = make_url(config.database.url)
     if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
-    db = Database(config.database.url)
+    db = open_database(config.database.url)
     db.create_all()
     return db
 
 
-def _in_db(config: HubConfig, fn: Callable[[Session], T]) -> T:
+def _in_db(config: CoreConfig, fn: Callable[[Session], T]) -> T:
     db = _open_db(config)
     try:
         with db.session() as s, s.begin():
@@ -147,7 +148,7 @@ def _read_password(args: argparse.Namespace, username: str) -> str:
 CLI_ACTOR = "cli"  # changes made on the hub machine itself, in the audit log like the web's
 
 
-def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
+def _user_add(args: argparse.Namespace, config: CoreConfig) -> int:
     username = args.username
     try:
         auth.validate_user_fields(username, args.role, args.district, args.commune)
@@ -187,7 +188,7 @@ def _user_add(args: argparse.Namespace, config: HubConfig) -> int:
     return EXIT_OK
 
 
-def _user_passwd(args: argparse.Namespace, config: HubConfig) -> int:
+def _user_passwd(args: argparse.Namespace, config: CoreConfig) -> int:
     username = args.username
     if not _in_db(config, lambda s: auth.get_user(s, username) is not None):
         raise CliError(f"Không có người dùng {username!r}")
@@ -204,7 +205,7 @@ def _user_passwd(args: argparse.Namespace, config: HubConfig) -> int:
     return EXIT_OK
 
 
-def _user_list(config: HubConfig) -> int:
+def _user_list(config: CoreConfig) -> int:
     from sqlalchemy import select
 
     tz = ZoneInfo(config.timezone)
@@ -220,7 +221,7 @@ def _user_list(config: HubConfig) -> int:
     return EXIT_OK
 
 
-def _token_create(args: argparse.Namespace, config: HubConfig) -> int:
+def _token_create(args: argparse.Namespace, config: CoreConfig) -> int:
     def create(s: Session) -> tuple[int, str]:
         now = utcnow()
         row, token = auth.create_token(s, args.user, args.name, now)
@@ -239,7 +240,7 @@ def _token_create(args: argparse.Namespace, config: HubConfig) -> int:
     return EXIT_OK
 
 
-def _token_list(config: HubConfig) -> int:
+def _token_list(config: CoreConfig) -> int:
     tz = ZoneInfo(config.timezone)
 
     def rows(s: Session) -> list[tuple[int, str, str, str, str, str, str]]:
@@ -264,7 +265,7 @@ def _token_list(config: HubConfig) -> int:
     return EXIT_OK
 
 
-def _token_revoke(args: argparse.Namespace, config: HubConfig) -> int:
+def _token_revoke(args: argparse.Namespace, config: CoreConfig) -> int:
     def revoke(s: Session) -> bool:
         now = utcnow()
         found = auth.revoke_token(s, args.id, now)
@@ -287,7 +288,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if command == "run":
-        from hub.web.server import serve
+        from hub.server import serve
 
         try:
             return asyncio.run(serve(config))

@@ -23,8 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devtools.services import Service, free_port
-from hub.core.config import DatabaseConfig, HttpConfig, HubConfig, InfluxConfig, IngestConfig, MqttConfig
-from hub.core.runtime import Hub
+from hub.compose import Hub, HubConfig
+from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, IngestConfig, MqttConfig
 
 _ids = itertools.count(1)
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.compose import HubConfig, create_app, open_database
 from hub.core import auth
-from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
 from hub.core.db import Area, Camera, Database, Snapshot, Transition
 from hub.core.events import EventBus
-from hub.web.app import create_app
 from hub.web.context import CTX
 
 PASSWORD = "mat-khau-dung-123"
@@ -41,7 +41,7 @@ def web_config(tmp_path: Path) -> HubConfig:
 
 @pytest.fixture
 def web_db(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     db.create_all()
     yield db
     db.close()

@@ -15,10 +15,8 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, ex
 from pydantic import TypeAdapter
 
 from devtools.services import free_port
+from hub.compose import Hub, HubConfig, create_app
 from hub.core import auth
-from hub.core.config import HubConfig
-from hub.core.runtime import Hub
-from hub.web.app import create_app
 from tests.fixtures_hub import make_hub_config
 from tests.fixtures_web import PASSWORD
 

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from broadcast.digest import airings_digest
 from devtools.fakezalo import FakeZalo
-from hub.core.config import DistrictConfig, HttpConfig, HubConfig
+from hub.compose import HubConfig, open_database
+from hub.core.config import DistrictConfig, HttpConfig
 from hub.core.db import Camera, Database, Snapshot, to_db_time
 from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import BotConfig, GroupDirectory, NotifyConfig, OaConfig, RetryConfig
@@ -144,7 +146,7 @@ async def fake() -> AsyncIterator[FakeZalo]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Any:
-    d = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    d = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     d.create_all()
     yield d
     d.close()
@@ -155,7 +157,7 @@ async def make_notifier(tmp_path: Path, db: Database) -> AsyncIterator[NotifierF
     started: list[Notifier] = []
 
     async def make(cfg: NotifyConfig, start: bool = True, **kw: Any) -> Notifier:
-        n = Notifier(HubParts(hub_config(tmp_path, cfg), db), **kw)
+        n = Notifier(HubParts(hub_config(tmp_path, cfg), db), digest_sections=[airings_digest], **kw)
         if start:
             await n.start()
             started.append(n)

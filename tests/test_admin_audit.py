@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.cli import main
+from hub.compose import open_database
 from hub.core.audit import AuditEntry, record_change
-from hub.core.db import Database
 from hub.web.admin_audit import diff_rows
 from tests.fixtures_web import WebEnv
 from tests.test_admin_users import sign_in
@@ -92,7 +92,7 @@ def test_command_line_changes_are_audited_as_cli(tmp_path: Path, capsys: pytest.
     assert main([*base, "token", "create", "--user", "bot", "--name", "giám sát"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert main([*base, "token", "revoke", "1"]) == 0
-    db = Database(f"sqlite:///{tmp_path}/hub.db")
+    db = open_database(f"sqlite:///{tmp_path}/hub.db")
     try:
         with db.session() as s:
             rows = [

@@ -13,11 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from devtools.services import Service
+from hub.compose import Hub, create_app
 from hub.core import auth
 from hub.core.config import DistrictConfig
 from hub.core.db import Camera
-from hub.core.runtime import Hub
-from hub.web.app import create_app
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 from tests.fixtures_web import T0
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from devtools.services import Service
 from hub.alerts.config import AlertsConfig
+from hub.compose import Hub
 from hub.core.facts import FactKind
-from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 from tests.test_alerts_service import RecordingSink
 

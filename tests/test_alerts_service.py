@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from hub.alerts.models import AlertAck, AlertRow, Silence
 from hub.alerts.service import AlertService
+from hub.compose import Hub
 from hub.core.db import to_db_time
 from hub.core.facts import AlertNotice, FactKind
-from hub.core.runtime import Hub
 from hub.core.state import AgentState, CameraState
 from tests.fixtures_hub import make_hub_config
 
@@ -69,7 +69,7 @@ def cameras(hub: Hub, n: int, status: str = "offline", since: float = T0) -> Non
 
 
 async def service(hub: Hub, sink: RecordingSink, start: float = T0) -> AlertService:
-    svc = AlertService(hub, sink, clock=lambda: start)
+    svc = AlertService(hub.config.alerts, hub.db, hub.events, hub.stats, hub.store, sink, clock=lambda: start)
     await svc.load()
     return svc
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.compose import open_database
 from hub.core import auth
-from hub.core.db import ApiToken, Database, User, utcnow
+from hub.core.db import ApiToken, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,7 @@ def test_user_add_list_passwd_and_if_missing(
         monkeypatch=monkeypatch,
     )
     assert code == 0 and "Đã tạo" in capsys.readouterr().out
-    db = Database(f"sqlite:///{tmp_path}/data/hub.db")
+    db = open_database(f"sqlite:///{tmp_path}/data/hub.db")
     with db.session() as s:
         u = s.query(User).filter_by(username="canbo.soc-son").one()
         assert u.full_name == "Nguyễn Văn An" and u.district == "soc-son" and u.commune is None
@@ -151,7 +152,7 @@ def test_tokens_create_list_revoke(
     out = capsys.readouterr()
     token = out.out.strip()
     assert token.startswith("ops_") and "một lần" in out.err
-    db = Database(f"sqlite:///{tmp_path}/data/hub.db")
+    db = open_database(f"sqlite:///{tmp_path}/data/hub.db")
     with db.session() as s:
         row = s.query(ApiToken).one()
         assert row.token_hash == auth.sha256_hex(token) and token not in row.prefix + row.token_hash

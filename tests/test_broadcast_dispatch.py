@@ -33,9 +33,8 @@ from contract import (
 )
 from contract.topics import speaker_topic
 from devtools.services import Service
-from hub.core.db import Database
+from hub.compose import Hub, open_database
 from hub.core.facts import FactKind
-from hub.core.runtime import Hub
 from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
@@ -311,7 +310,7 @@ async def test_restart_follows_airings_in_flight_and_admin_edits(
     # the receiver plays and reports while the hub is down: the broker keeps the events for the hub's session
     _event(rx, "loa-5", "started", "tb-r", start, start_at=start, first_sample_at=start, offset_ms=0.7)
     _event(rx, "loa-5", "finished", "tb-r", start + 1.0, played_s=1.0)
-    with Database(cfg.database.url).session() as s, s.begin():
+    with open_database(cfg.database.url).session() as s, s.begin():
         row = s.get(Speaker, f"{D}/{C}/loa-5")
         assert row is not None
         row.name = "Cụm loa bến đò (đã đổi tên)"  # an administrator renames it while the hub is down

@@ -27,7 +27,7 @@ from broadcast.outcome import (
 )
 from broadcast.speakers import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
 from contract import Topic
-from hub.core.db import Database
+from hub.compose import open_database
 from hub.core.events import EventBus
 from hub.core.facts import FactKind
 from hub.core.mqtt_bridge import PublishError
@@ -134,7 +134,7 @@ def test_stale_and_offline_facts() -> None:
 async def test_prepare_the_broker_did_not_take_is_a_failed_receipt(tmp_path: Path) -> None:
     """The broker refuses one speaker's command (publish raises): that receipt fails with the reason, the others
     are sent, and dispatch itself does not fail (the scheduler would otherwise mark the whole airing failed)."""
-    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    db = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     db.create_all()
     sent: list[str] = []
 
@@ -155,7 +155,7 @@ async def test_prepare_the_broker_did_not_take_is_a_failed_receipt(tmp_path: Pat
         await dispatcher.stop()
         db.close()
     assert sent == ["loa-1"]
-    with Database(f"sqlite:///{tmp_path / 'hub.db'}").session() as s:
+    with open_database(f"sqlite:///{tmp_path / 'hub.db'}").session() as s:
         rs = {r.speaker_key: r for r in s.scalars(select(AiringReceipt))}
         a = s.get(Airing, "tb-x")
     assert a is not None and (a.status, a.targeted) == ("dispatched", 2)

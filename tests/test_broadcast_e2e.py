@@ -18,8 +18,7 @@ from broadcast.config import DispatchConfig
 from broadcast.content_models import BroadcastContent
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from devtools.services import Service, free_port
-from hub.core.runtime import Hub
-from hub.web.app import create_app
+from hub.compose import Hub, create_app
 from tests.fixtures_hub import make_hub_config, wait_for
 from tests.test_receiver_support import COMMUNE, DISTRICT, ReceiverProcess, make_mp3, write_config
 

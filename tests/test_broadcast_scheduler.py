@@ -24,6 +24,7 @@ from broadcast.programme_plan import bump_schedule_rev, insert_airing, new_airin
 from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem, ProgrammeSkip
 from broadcast.scheduler import BroadcastScheduler
 from broadcast.scheduler_lease import SchedulerLease
+from hub.compose import open_database
 from hub.core.db import Base, Database
 from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import wait_for
@@ -58,7 +59,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """SQLite file by default; tests parametrized with "postgresql" (indirect) run on a real PostgreSQL."""
     kind = getattr(request, "param", "sqlite")
     url = f"sqlite:///{tmp_path / 'hub.db'}" if kind == "sqlite" else request.getfixturevalue("postgres_url")
-    db = Database(url)
+    db = open_database(url)
     db.create_all()  # imports every feature's tables, so drop_all below knows them all
     if kind != "sqlite":
         Base.metadata.drop_all(db.engine)  # the cluster is shared by the session's tests
@@ -109,7 +110,7 @@ def open_db(db_url: str) -> Iterator[Callable[[], Database]]:
     opened: list[Database] = []
 
     def make() -> Database:
-        db = Database(db_url)
+        db = open_database(db_url)
         opened.append(db)
         return db
 

@@ -13,7 +13,8 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from devtools.services import Service
-from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.compose import HubConfig
+from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
 from hub.core.db import Camera
 from hub.core.serialize import camera_to_dict
 from tests.fixtures_web import T0, WebEnv

@@ -13,7 +13,8 @@ import pytest
 
 from contract import CameraHealth
 from devtools.services import Service, free_port, influx_query
-from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
+from hub.compose import HubConfig
+from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
 from hub.core.influx_read import string_literal
 from hub.core.ingest import Ingest
 from hub.core.state import StateStore

@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from contract import CommandReply, encode, topics
 from devtools.services import Service
+from hub.compose import Hub, create_app
 from hub.core.audit import AuditEntry
-from hub.core.runtime import Hub
-from hub.web.app import create_app
 from tests.fixtures_camsim import CamSimFactory
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 from tests.fixtures_web import WebEnv

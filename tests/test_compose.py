@@ -23,7 +23,7 @@ from contract.configfile import load
 from devtools import camsim_spec
 from devtools.services import free_port, port_open, wait_until
 from edge_agent.config import EdgeConfig
-from hub.core.config import HubConfig
+from hub.compose import HubConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

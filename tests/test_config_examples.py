@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from contract.configfile import ConfigError, load
 from devtools import camsim_spec
 from edge_agent.config import EdgeConfig
-from hub.core.config import HubConfig
+from hub.compose import HubConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_EXAMPLE = ROOT / "config" / "hub.example.yaml"

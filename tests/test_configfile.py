@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from contract.configfile import ConfigError, load, parse_text
-from hub.core.config import HubConfig
+from hub.compose import HubConfig
 
 
 def test_errors_name_line_and_path() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools.services import Service, require
-from hub.core.runtime import Hub
+from hub.compose import Hub
 from tests.fixtures_hub import Publisher, wait_for
 from tests.test_hub_ingest import JPEG
 

@@ -23,8 +23,7 @@ from broadcast.airing_models import Airing
 from broadcast.dispatch import airing_line
 from contract import topics
 from devtools.services import Service, influx_query
-from hub.core.config import HubConfig
-from hub.core.runtime import Hub
+from hub.compose import Hub, HubConfig
 from tests.fixtures_hub import Publisher, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

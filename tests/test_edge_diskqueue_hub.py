@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from contract import CameraHealth, EdgeStatus
 from devtools.services import Service
+from hub.compose import Hub
 from hub.core.db import Transition
-from hub.core.runtime import Hub
 from hub.core.state import StateStore
 from tests.fixtures_hub import Publisher, wait_for
 

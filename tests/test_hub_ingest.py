@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from devtools.services import Service, influx_query
+from hub.compose import Hub
 from hub.core.db import Agent, Camera, Snapshot, Transition
-from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, wait_for
 
 D, C = "yen_dinh", "dinh_long"

@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import topics
 from devtools.services import Service, start_mosquitto
-from hub.core.runtime import Hub
+from hub.compose import Hub
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
 HEALTH = "ops/v1/yen_dinh/dinh_long/camera/cam-{}/health"

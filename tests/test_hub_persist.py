@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from contract import CameraHealth, EdgeStatus
 from devtools.services import Service
+from hub.compose import open_database
 from hub.core.db import Agent, Base, Camera, Database, Transition
 from hub.core.persist import FlushBatch, load_registry, write_batch
 from hub.core.state import StateStore
@@ -36,9 +37,9 @@ def health(ts: float, seq: int, **kw: object) -> CameraHealth:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The same flush on SQLite (the driver fast path) and PostgreSQL (SQLAlchemy's path)."""
     if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+        database = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     else:
-        database = Database(request.getfixturevalue("postgres_url"))
+        database = open_database(request.getfixturevalue("postgres_url"))
         Base.metadata.drop_all(database.engine)
     database.create_all()
     yield database
@@ -94,12 +95,12 @@ def test_flush_insert_then_metric_updates_then_reload(db: Database) -> None:
 
 async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp_path: Path) -> None:
     """The whole hub with a PostgreSQL URL: registry, metrics, transitions and snapshots land there."""
+    from hub.compose import Hub
     from hub.core.db import Snapshot
-    from hub.core.runtime import Hub
     from tests.fixtures_hub import Publisher, make_hub_config, wait_for
     from tests.test_hub_ingest import JPEG
 
-    clean = Database(postgres_url)
+    clean = open_database(postgres_url)
     Base.metadata.drop_all(clean.engine)
     clean.close()
     cfg = make_hub_config(tmp_path, mosquitto.port, None)

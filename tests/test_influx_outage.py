@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.services import Service, influx_query, start_influxd
+from hub.compose import Hub
 from hub.core.db import Camera
-from hub.core.runtime import Hub
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from devtools.fakezalo import FakeZalo
 from hub.alerts.config import AlertsConfig
-from hub.core.config import HubConfig
-from hub.core.runtime import Hub
+from hub.compose import Hub, HubConfig
 from tests.fixtures_hub import Publisher, wait_for
 from tests.notify_support import fake, notify_config
 

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from broadcast import content as lib
 from broadcast.audio import AudioError
+from broadcast.config import broadcast_settings
 from broadcast.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
 from hub.core.auth import Principal
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError
@@ -34,8 +35,8 @@ UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf")
 TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf")
 
 
-def setup(app: web.Application, config: HubConfig) -> None:
-    cfg = config.broadcast.content
+def setup(app: web.Application, config: CoreConfig) -> None:
+    cfg = broadcast_settings(config).content
     app[CONTENT_STORE] = lib.ContentStore(cfg.directory(config.data_dir), cfg)
     app[TTS_ENGINE] = make_engine(cfg)
 
@@ -60,7 +61,7 @@ def needs_area_choice(p: Principal) -> bool:
 
 
 def resolve_area(
-    s: Session, p: Principal, config: HubConfig, district: str | None, commune: str | None
+    s: Session, p: Principal, config: CoreConfig, district: str | None, commune: str | None
 ) -> tuple[str, str]:
     """The commune new content belongs to: a commune user's own; others choose one in their scope."""
     if not needs_area_choice(p):

@@ -23,7 +23,7 @@ from broadcast.web.content_create import (
     store_of,
     tts_input,
 )
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.context import ctx
@@ -202,7 +202,7 @@ async def delete_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{LIBRARY}?deleted={cid}")
 
 
-def add_pages(app: web.Application, config: HubConfig) -> None:
+def add_pages(app: web.Application, config: CoreConfig) -> None:
     """Content pages, the media route, and the shared store/TTS engine the API uses too."""
     setup(app, config)
     add_media_route(app)

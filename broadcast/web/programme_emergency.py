@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcast.config import broadcast_settings
 from broadcast.programme_input import ProgrammeError, parse_programme
 from broadcast.programme_ops import save_programme
 from broadcast.web import programme_views as views
@@ -79,7 +80,7 @@ async def create_emergency(request: web.Request) -> web.Response:
                 503,
                 "unavailable",
             )
-        cfg = c.config.broadcast.schedule
+        cfg = broadcast_settings(c.config).schedule
 
         def run(s: Any) -> int:
             res = save_programme(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from broadcast.programme_input import ProgrammeError
 from broadcast.programmes import Programme
 from broadcast.scheduler import BroadcastScheduler
+from broadcast.service import BROADCAST
 from hub.core.auth import Principal
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx
@@ -24,10 +25,8 @@ MAX_COMMENT = 1000
 
 
 def scheduler_of(request: web.Request) -> BroadcastScheduler | None:
-    hub = ctx(request).hub
-    service = getattr(hub, "broadcast", None) if hub is not None else None
-    sched = getattr(service, "scheduler", None)
-    return sched if isinstance(sched, BroadcastScheduler) else None
+    service = ctx(request).services.find(BROADCAST)
+    return service.scheduler if service is not None else None
 
 
 async def reload_scheduler(request: web.Request) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broadcast.config import broadcast_settings
 from broadcast.conflicts import Conflict
 from broadcast.programme_input import ProgrammeError, parse_programme
 from broadcast.programme_ops import (
@@ -74,7 +75,7 @@ async def _save(request: web.Request, programme_id: int | None) -> web.Response:
     c, who = ctx(request), principal(request)
     body = await read_body(request)
     now = c.clock()
-    cfg = c.config.broadcast.schedule
+    cfg = broadcast_settings(c.config).schedule
     resolution = body.get("resolution", "none")
     submit = body.get("submit", False)
     version = body.get("version")

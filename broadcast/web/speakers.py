@@ -11,7 +11,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcast.config import broadcast_settings
 from broadcast.dispatch import HubDispatcher
+from broadcast.service import BROADCAST
 from broadcast.speakers import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
 from contract.topics import is_slug
 from hub.core.audit import record_change
@@ -94,10 +96,10 @@ async def _target(request: web.Request) -> tuple[str, str, str, dict[str, Any]]:
 
 
 def _dispatcher(request: web.Request) -> HubDispatcher:
-    hub = ctx(request).hub
-    if hub is None:
+    service = ctx(request).services.find(BROADCAST)
+    if service is None:
         raise ApiError(503, "unavailable", "Dịch vụ phát thanh chưa chạy trên máy chủ này")
-    return hub.broadcast.dispatcher
+    return service.dispatcher
 
 
 async def _audit(
@@ -148,7 +150,9 @@ async def set_volume(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_field", "Âm lượng ('volume') phải là số nguyên từ 0 đến 100")
     c, dispatcher = ctx(request), _dispatcher(request)
     await _audit(request, "speaker.volume", key, d, co, {"volume": vol})
-    reply = await dispatcher.set_volume(key, vol, wait_s=c.config.broadcast.dispatch.command_reply_s)
+    reply = await dispatcher.set_volume(
+        key, vol, wait_s=broadcast_settings(c.config).dispatch.command_reply_s
+    )
     if reply is None:
         return json_response(
             {

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from contract.configfile import StrictModel
+from hub.core.config import CoreConfig, feature_section
 from hub.core.facts import FactKind, Severity
 
 
@@ -117,3 +118,8 @@ def effective(base: RuleSettings, override: dict[str, Any] | None) -> RuleSettin
     if not override:
         return base
     return RuleSettings.model_validate({**base.model_dump(), **override})
+
+
+def alerts_settings(config: CoreConfig) -> AlertsConfig:
+    """The `alerts` section of the hub config."""
+    return feature_section(config, "alerts", AlertsConfig)

@@ -26,10 +26,14 @@ from hub.alerts.silences import silenced_by
 from hub.alerts.sources import AgentFacts, camera_facts
 from hub.alerts.store import PeopleInput, load_people, load_state, save
 from hub.core.facts import AlertNotice, Fact, FactKind, FactSource, NoticeSink
+from hub.core.features import FactSources, ServiceKey
 from hub.core.stats import RateLimitedLog
 
 if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+    from hub.core.db import Database
+    from hub.core.events import EventBus
+    from hub.core.state import StateStore
+    from hub.core.stats import HubStats
 
 log = logging.getLogger("hub.alerts")
 PEOPLE_RELOAD_S = 15.0
@@ -50,16 +54,28 @@ class AlertService:
     name = "alerts"
 
     def __init__(
-        self, hub: Hub, sink: NoticeSink | None = None, clock: Callable[[], float] = time.time
+        self,
+        config: AlertsConfig,
+        db: Database,
+        events: EventBus,
+        stats: HubStats,
+        store: StateStore,
+        sink: NoticeSink | None = None,
+        others: FactSources | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.hub = hub
-        self.config: AlertsConfig = hub.config.alerts
+        self.config = config
+        self.db = db
+        self.events = events
+        self.hub_stats = stats
         self.sink = sink
         self.clock = clock
-        self.sources: list[FactSource] = [
-            lambda now: camera_facts(hub.store, now),
-            AgentFacts(hub.store, self.settings),
+        # The engine's own sources (cameras, edge agents); other features add theirs to `others`.
+        self.own_sources: list[FactSource] = [
+            lambda now: camera_facts(store, now),
+            AgentFacts(store, self.settings),
         ]
+        self.others = others if others is not None else FactSources()
         self.alerts: dict[str, AlertState] = {}
         self.groups: dict[str, GroupState] = {}
         self.people = PeopleInput()
@@ -75,7 +91,7 @@ class AlertService:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
-        hub.stats.gauges.update(
+        stats.gauges.update(
             alerts_active=lambda: sum(a.active for a in self.alerts.values()),
             alert_notices=lambda: self.counters.notices,
             alert_sink_errors=lambda: self.counters.sink_errors,
@@ -84,7 +100,11 @@ class AlertService:
     # interface for others ---------------------------------------------------------------------------------
     def add_source(self, fn: FactSource) -> None:
         """Register a fact source: called every round with `now`, returns the facts that hold then."""
-        self.sources.append(fn)
+        self.others.add(fn)
+
+    @property
+    def sources(self) -> list[FactSource]:
+        return [*self.own_sources, *self.others.items]
 
     def refresh(self) -> None:
         """People changed silences, acknowledgements or rules: re-read them and evaluate now."""
@@ -114,7 +134,7 @@ class AlertService:
 
     async def load(self) -> None:
         """Reads the stored state (alerts, groups) as the last run left it."""
-        loaded = await self.hub.db.run(load_state)
+        loaded = await self.db.run(load_state)
         self.alerts, self.groups = loaded.alerts, loaded.groups
         for a in self.alerts.values():
             self.suppression[a.id] = (None, False)
@@ -141,7 +161,7 @@ class AlertService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.hub.stats.error(f"alerts: {exc!r}")
+                self.hub_stats.error(f"alerts: {exc!r}")
                 log.exception("alert evaluation failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.eval_interval_s)
@@ -158,7 +178,7 @@ class AlertService:
             self.started_at = now
         if now >= self._people_due:
             try:
-                self.people = await self.hub.db.run(lambda s: load_people(s, now))
+                self.people = await self.db.run(lambda s: load_people(s, now))
                 self._settings_cache.clear()
                 self._people_due = now + PEOPLE_RELOAD_S
             except Exception as exc:
@@ -231,7 +251,7 @@ class AlertService:
         return True
 
     def _announce(self, keys: Iterable[str]) -> None:
-        events = self.hub.events
+        events = self.events
         if not events.subscribers:
             return
         for key in keys:
@@ -259,7 +279,7 @@ class AlertService:
                 job = functools.partial(
                     save, alerts=part, groups=groups if last else [], forget=forget if last else []
                 )
-                await self.hub.db.run(job)
+                await self.db.run(job)
         except Exception as exc:
             self.counters.sql_errors += 1
             self._rlog.log(
@@ -276,3 +296,6 @@ class AlertService:
             "active": sum(a.active for a in self.alerts.values()),
             "firing": sum(a.status == "firing" for a in self.alerts.values()),
         }
+
+
+ALERTS = ServiceKey("alerts", AlertService)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 
-from broadcast.config import BroadcastConfig
 from contract.configfile import StrictModel, load
-from hub.alerts.config import AlertsConfig
-from hub.notify.config import NotifyConfig
 
 
 class MqttConfig(StrictModel):
@@ -104,7 +101,10 @@ class DistrictConfig(StrictModel):
     communes: dict[str, str] = Field(default_factory=dict, description="commune slug → display name")
 
 
-class HubConfig(StrictModel):
+class CoreConfig(StrictModel):
+    """The core's settings. The hub's whole config model (hub/compose.py `HubConfig`) adds one section per
+    feature, declared by the feature (`Feature.config_key`, `Feature.config_model`)."""
+
     data_dir: Path = Field(default=Path(".run/hub"), description="Where the hub keeps its files")
     timezone: str = "Asia/Ho_Chi_Minh"
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
@@ -113,12 +113,21 @@ class HubConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules (docs/ALERTS.md)")
-    notify: NotifyConfig = Field(
-        default_factory=NotifyConfig, description="Zalo notifications (docs/NOTIFY.md)"
-    )
-    broadcast: BroadcastConfig = Field(default_factory=BroadcastConfig)
 
 
-def load_config(path: str | Path) -> HubConfig:
-    return load(HubConfig, path)
+C = TypeVar("C", bound=CoreConfig)
+S = TypeVar("S", bound=StrictModel)
+
+
+def feature_section(config: CoreConfig, key: str, model: type[S]) -> S:
+    """A feature's section of the hub config (its defaults when the config model has no such section)."""
+    value = getattr(config, key, None)
+    if value is None:
+        return model()
+    if not isinstance(value, model):
+        raise TypeError(f"config section {key!r} is a {type(value).__name__}, not {model.__name__}")
+    return value
+
+
+def load_config(path: str | Path, model: type[C]) -> C:
+    return load(model, path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -209,17 +209,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-# Feature packages keep their tables in their own modules (on this Base); list each here so create_all sees it.
-MODEL_MODULES: tuple[str, ...] = (
+# The core's own tables outside this module. Features declare theirs (`Feature.tables`); the composition root
+# passes the whole list to `Database`, so create_all sees every table whatever was imported before.
+CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
-    "hub.alerts.models",
     "hub.core.geo",
-    "hub.notify.models",
     "hub.core.speaker_models",
-    "broadcast.content_models",
-    "broadcast.airing_models",
-    "broadcast.programmes",
-    "broadcast.scheduler_lease",
 )
 
 
@@ -227,8 +222,9 @@ class Database:
     """Engine + sessions. Blocking calls go through `run`, which uses one worker thread so SQLite writes are
     serialised and the event loop never blocks on SQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table_modules: Iterable[str] = ()) -> None:
         self.url = url
+        self.table_modules = (*CORE_TABLE_MODULES, *(m for m in table_modules if m not in CORE_TABLE_MODULES))
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
@@ -239,7 +235,7 @@ class Database:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql")
 
     def create_all(self) -> None:
-        for name in MODEL_MODULES:
+        for name in self.table_modules:
             importlib.import_module(name)  # registers the feature's tables on Base.metadata
         Base.metadata.create_all(self.engine)
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 
 class Severity(StrEnum):
@@ -82,8 +87,37 @@ class AlertNotice:
     open_items: int = 0
 
 
+@runtime_checkable
 class NoticeSink(Protocol):
     async def submit(self, notice: AlertNotice) -> None: ...
 
 
 NoticeCallback = Callable[[AlertNotice], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestScope:
+    """The area one daily digest covers: communes ("district/commune"), else whole districts, else all."""
+
+    districts: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+
+    def where(
+        self, district_col: InstrumentedAttribute[str], commune_col: InstrumentedAttribute[str]
+    ) -> ColumnElement[bool]:
+        if self.communes:
+            pairs = (x.split("/", 1) for x in self.communes)
+            return or_(*(and_(district_col == d, commune_col == c) for d, c in pairs))
+        if self.districts:
+            return district_col.in_(self.districts)
+        return true()
+
+
+class DigestSection(Protocol):
+    """A feature's lines in the daily digest of its own kind of work (broadcasts: airings of the day).
+
+    Runs in the SQL thread; `start`/`end` are the day in naive UTC; `tz` is for the times it prints."""
+
+    def __call__(
+        self, s: Session, scope: DigestScope, start: datetime, end: datetime, tz: ZoneInfo
+    ) -> list[str]: ...

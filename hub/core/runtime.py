@@ -1,8 +1,10 @@
 """The hub process core: MQTT in, state in memory and SQL, metrics to InfluxDB, live events out.
 
-`Hub` wires hub/core/mqtt_bridge.py → hub/core/ingest.py → hub/core/state.py and runs the periodic tasks: SQL flush (status
-transitions at once, live metrics every `ingest.state_flush_s`), stale marking, coalesced live events and the
-`hub_stats` measurement. The web app (hub/web/) reads SQL and subscribes to `hub.events`.
+`HubCore` knows no feature: the composition root (hub/compose.py) builds it, then sets up each feature
+through `hub.core.features.FeatureContext` and hands the resulting components back through
+`add_component`. `HubCore` wires hub/core/mqtt_bridge.py → hub/core/ingest.py → hub/core/state.py and runs
+the periodic tasks: SQL flush (status transitions at once, live metrics every `ingest.state_flush_s`), stale
+marking, coalesced live events and the `hub_stats` measurement. The web app (hub/web/) reads SQL and subscribes to `hub.events`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy.engine import make_url
 
-from broadcast.service import BroadcastService
 from contract import Channel, Kind, Topic
-from hub.alerts.service import AlertService
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
+from hub.core.features import Component
 from hub.core.influx import InfluxWriter
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
@@ -31,8 +31,6 @@ from hub.core.persist import FlushBatch, agent_model, camera_model, load_registr
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
-from hub.edge_commands import EdgeCommander
-from hub.notify.service import Notifier
 
 log = logging.getLogger("hub")
 
@@ -75,20 +73,10 @@ def _ensure_sqlite_dir(url: str) -> None:
 COMPONENT_STOP_S = 5.0
 
 
-class Component(Protocol):
-    """A long-running feature service owned by the hub (started after MQTT, stopped before it)."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-class Hub:
-    def __init__(self, config: HubConfig) -> None:
+class HubCore:
+    def __init__(self, config: CoreConfig, table_modules: Iterable[str] = ()) -> None:
         self.config = config
-        self.db = Database(config.database.url)
+        self.db = Database(config.database.url, table_modules)
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
@@ -112,21 +100,9 @@ class Hub:
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
         )
-        # Feature services (alerts, notifications, broadcasts) that live as long as the hub. Each is built in
-        # __init__ below and appended here; they start after MQTT and stop before it, in reverse order.
+        # Feature components (added by the composition root in setup order): they start after MQTT and stop
+        # before it, in reverse order.
         self.components: list[Component] = []
-        self.notifier = Notifier(self)  # Zalo outbox; the alert engine submits its notices to it
-        self.components.append(self.notifier)
-        self.commands = EdgeCommander(self)  # snapshot/probe/relearn from the web, replies matched here
-        self.components.append(self.commands)
-        self.broadcast = BroadcastService(self)  # speakers, dispatch to receivers, programme scheduler
-        self.components.append(self.broadcast)
-        # After the notifier, which takes its notices; fact sources register when their service starts.
-        self.alerts = AlertService(self, sink=self.notifier)
-        self.components.append(self.alerts)
-        # Fields of hub_stats for the hub internals dashboard (HubStats.gauges: numbers only, read every 10 s).
-        self.stats.gauges["alerts_firing"] = lambda: self.alerts.stats()["firing"]
-        self.stats.gauges["alerts_active"] = lambda: self.alerts.stats()["active"]
         self._tasks: list[asyncio.Task[None]] = []
         self._flush_wake: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()
@@ -210,6 +186,11 @@ class Hub:
                 await asyncio.sleep(1.0)
 
     # public helpers ---------------------------------------------------------------------------------------
+    def add_component(self, component: Component) -> None:
+        if self._started:
+            raise RuntimeError(f"component {component.name} added after the hub started")
+        self.components.append(component)
+
     async def publish(self, topic: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         await self.bridge.publish(str(topic), payload, qos=qos, retain=retain)
 

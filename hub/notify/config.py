@@ -9,6 +9,7 @@ from datetime import time
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from contract.configfile import StrictModel
+from hub.core.config import CoreConfig, feature_section
 from hub.core.facts import FactKind, Severity
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -207,3 +208,8 @@ class NotifyConfig(StrictModel):
     keep_days: float = Field(
         default=90, gt=0, le=3650, description="Finished outbox rows are deleted after this many days"
     )
+
+
+def notify_settings(config: CoreConfig) -> NotifyConfig:
+    """The `notify` section of the hub config."""
+    return feature_section(config, "notify", NotifyConfig)

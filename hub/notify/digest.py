@@ -3,24 +3,17 @@ broadcasts aired and missed), and when. Loading runs in the SQL thread; the rest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from broadcast.airing_models import (
-    AIRING_AIRED,
-    AIRING_CANCELLED,
-    AIRING_FAILED,
-    AIRING_INTERRUPTED,
-    AIRING_MISSED,
-    AIRING_PARTIAL,
-    Airing,
-)
 from hub.core import reports
 from hub.core.db import STATUS_OFFLINE, Camera, Transition, utc
+from hub.core.facts import DigestScope, DigestSection
 from hub.notify.config import BROADCAST_KINDS, CAMERA_KINDS, NotifyConfig, parse_hhmm
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA
 from hub.notify.render import AreaNames, area_label, duration_vi, fit_lines
@@ -37,6 +30,10 @@ class DigestTarget:
     communes: tuple[str, ...]  # "district/commune"; empty = all of the districts
     cameras: bool
     broadcasts: bool
+
+    @property
+    def scope(self) -> DigestScope:
+        return DigestScope(self.districts, self.communes)
 
     @property
     def scope_key(self) -> str:
@@ -113,24 +110,18 @@ class DigestData:
         default_factory=list
     )  # key, name, commune, since (UTC)
     uptime: list[reports.AreaUptime] = field(default_factory=list)
-    airings: dict[str, int] = field(default_factory=dict)  # status → count
-    bad_airings: list[tuple[datetime, str, str, str, int, int, str]] = field(default_factory=list)
-    # start (UTC), title, commune, status, played, targeted, reason
-
-
-def _area(
-    dt: DigestTarget, district_col: InstrumentedAttribute[str], commune_col: InstrumentedAttribute[str]
-) -> ColumnElement[bool]:
-    if dt.communes:
-        pairs = (x.split("/", 1) for x in dt.communes)
-        return or_(*(and_(district_col == d, commune_col == c) for d, c in pairs))
-    if dt.districts:
-        return district_col.in_(dt.districts)
-    return true()
+    # Lines of the other features' sections (broadcasts), already worded.
+    sections: list[str] = field(default_factory=list)
 
 
 def load_digest(
-    s: Session, dt: DigestTarget, day: date, now: datetime, tz: ZoneInfo, down_over_h: float
+    s: Session,
+    dt: DigestTarget,
+    day: date,
+    now: datetime,
+    tz: ZoneInfo,
+    down_over_h: float,
+    sections: Sequence[DigestSection] = (),
 ) -> DigestData:
     data = DigestData(day)
     period = reports.calendar_period("day", day, now, tz)
@@ -139,7 +130,7 @@ def load_digest(
         for key, name, commune, since in s.execute(
             select(Camera.key, Camera.name, Camera.commune, Camera.status_since)
             .where(
-                _area(dt, Camera.district, Camera.commune),
+                dt.scope.where(Camera.district, Camera.commune),
                 Camera.status == STATUS_OFFLINE,
                 Camera.status_since < cutoff,
             )
@@ -151,7 +142,7 @@ def load_digest(
             reports.CameraInfo(*r)
             for r in s.execute(
                 select(Camera.key, Camera.district, Camera.commune, Camera.name).where(
-                    _area(dt, Camera.district, Camera.commune)
+                    dt.scope.where(Camera.district, Camera.commune)
                 )
             )
         ]
@@ -172,40 +163,12 @@ def load_digest(
                 ]
         data.uptime = reports.uptime(cams, changes, period).communes
     if dt.broadcasts:
-        rows = s.execute(
-            select(
-                Airing.start_at,
-                Airing.title,
-                Airing.commune,
-                Airing.status,
-                Airing.played,
-                Airing.targeted,
-                Airing.reason,
-            )
-            .where(
-                _area(dt, Airing.district, Airing.commune),
-                Airing.start_at >= period.start,
-                Airing.start_at < period.end,
-            )
-            .order_by(Airing.start_at)
-        ).all()
-        for start, title, commune, status, played, targeted, reason in rows:
-            data.airings[status] = data.airings.get(status, 0) + 1
-            if status in (AIRING_FAILED, AIRING_MISSED, AIRING_PARTIAL, AIRING_INTERRUPTED):
-                data.bad_airings.append(
-                    (start, title, commune, status, played or 0, targeted or 0, reason or "")
-                )
+        for section in sections:
+            data.sections += section(s, dt.scope, period.start, period.end, tz)
     return data
 
 
 # text -------------------------------------------------------------------------------------------------------
-
-AIRING_WORDS = {
-    AIRING_FAILED: "không phát được",
-    AIRING_MISSED: "bị lỡ",
-    AIRING_PARTIAL: "phát thiếu loa",
-    AIRING_INTERRUPTED: "bị ngắt",
-}
 
 
 def _pct(v: float | None) -> str:
@@ -252,21 +215,7 @@ def render_digest(
                     f"• {names.get((a.district, a.commune), a.commune)}: {_pct(a.durations.availability)} ({a.cameras} camera, {a.outages} lần mất kết nối)"
                 )
     if dt.broadcasts:
-        total = sum(v for k, v in data.airings.items() if k != AIRING_CANCELLED)
-        aired = data.airings.get(AIRING_AIRED, 0)
-        bad = len(data.bad_airings)
-        if total:
-            body.append(f"Phát thanh hôm qua: {total} buổi — {aired} phát đủ, {bad} có vấn đề.")
-        else:
-            body.append("Phát thanh hôm qua: không có buổi nào theo lịch.")
-        for start, title, _commune, status, played, targeted, reason in data.bad_airings:
-            s = utc(start)
-            assert s is not None
-            extra = f" ({played}/{targeted} loa)" if status == AIRING_PARTIAL else ""
-            why = f": {reason}" if reason else ""
-            body.append(
-                f"• {s.astimezone(tz):%H:%M} {title} — {AIRING_WORDS.get(status, status)}{extra}{why}"
-            )
+        body += data.sections
     # The reports page is the camera side's; officers (broadcasts only) have no page of theirs to link yet.
     tail = (
         [f"Xem: {public_url.rstrip('/')}/reports?period=day&date={data.day.isoformat()}"]

@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
@@ -18,9 +18,10 @@ import aiohttp
 from sqlalchemy.orm import Session
 
 from hub.core.db import Database, Snapshot, to_db_time
-from hub.core.facts import AlertNotice, Fact
+from hub.core.facts import AlertNotice, DigestSection, Fact
+from hub.core.features import ServiceKey
 from hub.notify import outbox
-from hub.notify.config import NotifyConfig, RetryConfig
+from hub.notify.config import NotifyConfig, RetryConfig, notify_settings
 from hub.notify.digest import (
     DigestTarget,
     digest_targets,
@@ -51,7 +52,7 @@ from hub.notify.zalo import Outcome, Result, ZaloBot, ZaloOa
 from hub.web import queries
 
 if TYPE_CHECKING:
-    from hub.core.config import HubConfig
+    from hub.core.config import CoreConfig
 
 log = logging.getLogger("hub.notify")
 BATCH = 20
@@ -62,7 +63,9 @@ NAMES_TTL_S = 300.0
 
 
 class HubParts(Protocol):
-    config: HubConfig
+    """What the notifier needs of the hub (a `FeatureContext` has both)."""
+
+    config: CoreConfig
     db: Database
 
 
@@ -75,7 +78,7 @@ def backoff_s(attempt: int, outcome: Outcome, cfg: RetryConfig, rng: random.Rand
     return delay * (0.5 + rng.random() * 0.5)
 
 
-def area_names(config: HubConfig) -> AreaNames:
+def area_names(config: CoreConfig) -> AreaNames:
     names: AreaNames = {}
     for d, dc in config.districts.items():
         names[(d, "")] = dc.name
@@ -88,10 +91,15 @@ class Notifier:
     name = "notify"
 
     def __init__(
-        self, hub: HubParts, clock: Callable[[], float] = time.time, rng: random.Random | None = None
+        self,
+        hub: HubParts,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        digest_sections: Sequence[DigestSection] = (),
     ):
         self.hub = hub
-        self.cfg: NotifyConfig = hub.config.notify
+        self.digest_sections = digest_sections  # other features' lines in the daily digest
+        self.cfg: NotifyConfig = notify_settings(hub.config)
         self.db = hub.db
         self.tz = ZoneInfo(hub.config.timezone)
         self.public_url = hub.config.http.public_url
@@ -147,17 +155,6 @@ class Notifier:
                 self.health[CHANNEL_OA].block(self.clock(), self.tokens.blocked)
         if self.live(CHANNEL_BOT):
             self.bot = ZaloBot(self.cfg.bot, self._session)
-        alerts = getattr(self.hub, "alerts", None)
-        if alerts is not None and hasattr(alerts, "add_source"):
-            alerts.add_source(self.channel_facts)
-        stats = getattr(self.hub, "stats", None)
-        if stats is not None and hasattr(stats, "gauges"):
-            stats.gauges.update(
-                notify_sent=lambda: sum(h.sent for h in self.health.values()),
-                notify_failed=lambda: sum(h.failed for h in self.health.values()),
-                notify_retried=lambda: sum(h.retried for h in self.health.values()),
-                notify_blocked=lambda: len(self.paused()),
-            )
         self._tasks = [
             asyncio.create_task(self._guard("sender", self._send_loop), name="notify-sender"),
             asyncio.create_task(self._guard("digest", self._digest_loop), name="notify-digest"),
@@ -490,7 +487,9 @@ class Notifier:
     async def _digest_for(self, dt: DigestTarget, day: date, now_dt: datetime) -> int:
         await self._refresh_names(self.clock())
         data = await self.db.run(
-            lambda s: load_digest(s, dt, day, now_dt, self.tz, self.cfg.digest.down_over_h)
+            lambda s: load_digest(
+                s, dt, day, now_dt, self.tz, self.cfg.digest.down_over_h, self.digest_sections
+            )
         )
         text = render_digest(dt, data, self.names, self.tz, now_dt, self.public_url, self.cfg.max_chars)
         t = dt.target
@@ -515,3 +514,6 @@ class Notifier:
             held_until=held,
         )
         return await self.db.run(lambda s: outbox.store(s, [row], now_dt))
+
+
+NOTIFIER = ServiceKey("notifier", Notifier)

@@ -10,7 +10,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.db import Area
 from hub.web.access import Perm, has_perm, principal
 from hub.web.context import ctx
@@ -71,7 +71,7 @@ def optional(form: MultiDictProxy[Any], name: str, label: str, max_len: int = 20
     return field(form, name, label, max_len=max_len, required=False) or None
 
 
-def config_areas(config: HubConfig) -> dict[tuple[str, str], str]:
+def config_areas(config: CoreConfig) -> dict[tuple[str, str], str]:
     """Areas named in the hub config: kept in sync from the file at every start, so read-only on the page."""
     out: dict[tuple[str, str], str] = {}
     for d_slug, d in config.districts.items():
@@ -81,7 +81,7 @@ def config_areas(config: HubConfig) -> dict[tuple[str, str], str]:
     return out
 
 
-def area_names(s: Session, config: HubConfig) -> dict[tuple[str, str], str]:
+def area_names(s: Session, config: CoreConfig) -> dict[tuple[str, str], str]:
     """(district, commune) → display name; district rows have commune ""."""
     names = {(a.district, a.commune): a.name for a in s.scalars(select(Area))}
     names.update(config_areas(config))

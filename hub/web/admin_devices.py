@@ -29,7 +29,7 @@ from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN
 
 if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+    from hub.core.runtime import HubCore
 
 log = logging.getLogger("hub.web")
 KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}
@@ -260,14 +260,14 @@ async def remove_device(request: web.Request) -> web.StreamResponse:
 # --- the running hub's in-memory registry ------------------------------------------------------------------
 
 
-def renamed_in_memory(hub: Hub, key: str, name: str | None) -> None:
+def renamed_in_memory(hub: HubCore, key: str, name: str | None) -> None:
     cam = hub.store.cameras.get(key)
     if cam is not None and cam.name != name:
         cam.name = name
         hub.store.announce.cameras.add(key)
 
 
-def removed_in_memory(hub: Hub, kind: str, key: str) -> None:
+def removed_in_memory(hub: HubCore, kind: str, key: str) -> None:
     store = hub.store
     if kind == "cameras":
         cam = store.cameras.pop(key, None)
@@ -293,7 +293,7 @@ _RETAINED_OF = {
 }
 
 
-async def clear_retained(hub: Hub, kind: str, key: str) -> None:
+async def clear_retained(hub: HubCore, kind: str, key: str) -> None:
     district, commune, slug = key.split("/")
     k, ch = _RETAINED_OF[kind]
     try:

@@ -22,7 +22,7 @@ from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
 
 if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+    from hub.core.runtime import HubCore
 
 PREVIEW_ROWS = 500  # rows listed in the preview; all are checked
 
@@ -34,7 +34,7 @@ def _parse(s: Session, c: Any, kind: str, text: str) -> tuple[di.ParsedFile, lis
     return parsed, di.plan_import(s, parsed)
 
 
-def imported_in_memory(hub: Hub, rows: list[dict[str, Any]]) -> None:
+def imported_in_memory(hub: HubCore, rows: list[dict[str, Any]]) -> None:
     """Puts imported cameras into the running hub's registry so its flush keeps them as imported."""
     store = hub.store
     for r in rows:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from broadcast.web import airings as broadcast_airings
-from broadcast.web import content as broadcast_content
-from broadcast.web import content_pages as broadcast_content_pages
-from broadcast.web import programme_pages
-from broadcast.web import programmes as broadcast_programmes
-from broadcast.web import speakers as broadcast_speakers
 from hub.core import openapi
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.db import Database
 from hub.core.events import EventBus
+from hub.core.features import Feature, Services
 from hub.web import (
     account,
     admin_areas,
@@ -25,18 +20,13 @@ from hub.web import (
     admin_devices,
     admin_import,
     admin_users,
-    alerts_page,
-    api_alerts,
     api_cameras,
-    api_commands,
     api_events,
     api_history,
     api_misc,
-    api_notify,
     api_reports,
     files,
     login,
-    outbox_page,
     pages,
     params,
     reports_page,
@@ -47,21 +37,15 @@ from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
 
 if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+    from hub.core.runtime import HubCore
 
-API_ROUTES: list[openapi.ApiRoute] = [
+# The core's own API; each feature adds its routes after these (Feature.api_routes).
+CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *api_cameras.ROUTES,
     *api_misc.ROUTES,
     *api_events.ROUTES,
     *api_reports.ROUTES,
-    *api_alerts.ROUTES,
-    *broadcast_programmes.ROUTES,
-    *broadcast_content.ROUTES,
-    *broadcast_airings.ROUTES,
-    *broadcast_speakers.ROUTES,
-    *api_notify.ROUTES,
     *api_history.ROUTES,
-    *api_commands.ROUTES,
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
 ]
@@ -87,17 +71,31 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 def create_app(
-    config: HubConfig,
+    config: CoreConfig,
     db: Database,
     events: EventBus,
     stats: Callable[[], dict[str, Any]],
-    hub: Hub | None = None,
+    hub: HubCore | None = None,
+    services: Services | None = None,
+    features: Sequence[Feature] = (),
 ) -> web.Application:
+    """The core's pages and API plus each feature's (the composition root, hub/compose.py, passes them)."""
     tz = ZoneInfo(config.timezone)
     assets = asset_hashes()
     app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_REQUEST_BYTES)
-    app[CTX] = WebContext(config, db, events, stats, make_environment(assets, tz), tz, assets, hub=hub)
-    app[api_misc.ROUTE_TABLE] = API_ROUTES
+    app[CTX] = WebContext(
+        config,
+        db,
+        events,
+        stats,
+        make_environment(assets, tz),
+        tz,
+        assets,
+        hub=hub,
+        services=services if services is not None else Services(),
+    )
+    api_routes = [*CORE_API_ROUTES, *(r for f in features for r in f.api_routes)]
+    app[api_misc.ROUTE_TABLE] = api_routes
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(_on_shutdown)
 
@@ -107,22 +105,14 @@ def create_app(
     app.router.add_post("/logout", login.logout)
     app.router.add_get("/", pages.wall)
     app.router.add_get("/reports", reports_page.report_page)
-    app.router.add_get("/alerts", alerts_page.alerts_page)
-    app.router.add_get("/alerts/silences", alerts_page.silences_page)
-    app.router.add_get("/alerts/rules", alerts_page.rules_page)
-    app.router.add_get("/alerts/outbox", outbox_page.outbox_page)
-    app.router.add_post(r"/alerts/outbox/{id:\d{1,12}}/retry", outbox_page.outbox_retry)
-    app.router.add_post("/alerts/outbox/oa-token", outbox_page.outbox_oa_token)
     slug = api_cameras.SLUG
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
     )
     for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
         module.add_routes(app)
-    programme_pages.add_routes(app)
-    broadcast_content_pages.add_pages(app, config)
-    broadcast_airings.add_pages(app)
-    broadcast_speakers.add_pages(app)
-    for route in API_ROUTES:
+    for feature in features:
+        feature.add_pages(app, config)
+    for route in api_routes:
         app.router.add_route(route.method, route.full_path, _with_known_params(route))
     return app

@@ -14,19 +14,20 @@ import jinja2
 from aiohttp import web
 
 from hub.core.auth import Principal
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.db import Database, utcnow
 from hub.core.events import EventBus
+from hub.core.features import Services
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.sse import EncodedEvents
 
 if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+    from hub.core.runtime import HubCore
 
 
 @dataclass
 class WebContext:
-    config: HubConfig
+    config: CoreConfig
     db: Database
     events: EventBus
     stats: Callable[[], dict[str, Any]]
@@ -42,9 +43,12 @@ class WebContext:
     sse_clients: int = 0
     sse_cache: EncodedEvents = field(default_factory=EncodedEvents)
     heartbeat_s: float = 15.0
-    # The running hub when served by `python -m hub run` (MQTT publish, feature services such as alerts and
-    # broadcasts); None in tests that build the web app over a bare database.
-    hub: Hub | None = None
+    # The running hub's core when served by `python -m hub run` (MQTT publish, the state store); None in tests
+    # that build the web app over a bare database.
+    hub: HubCore | None = None
+    # What the features provide (hub/core/features.py); handlers look their feature's service up by key and
+    # answer 503 when it is not running in this process.
+    services: Services = field(default_factory=Services)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.auth import Principal
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.db import STATUSES, Agent, Area, Camera, Snapshot, Transition
 from hub.web.access import in_scope, province_wide, scope_where
 from hub.web.labels import fold
@@ -32,7 +32,7 @@ class CameraList:
     total: int  # len(items) before limit/offset
 
 
-def area_names(s: Session, config: HubConfig) -> dict[tuple[str, str], str]:
+def area_names(s: Session, config: CoreConfig) -> dict[tuple[str, str], str]:
     """(district, commune) → display name; commune "" names the district. SQL `areas` wins over config."""
     names: dict[tuple[str, str], str] = {}
     for d_slug, d in config.districts.items():
@@ -140,7 +140,7 @@ def list_agents(s: Session, p: Principal, district: str | None, commune: str | N
     return list(s.scalars(stmt.order_by(Agent.district, Agent.commune, Agent.slug)))
 
 
-def list_areas(s: Session, p: Principal, config: HubConfig) -> list[dict[str, Any]]:
+def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, Any]]:
     """Districts and communes in scope: named ones plus any that has a camera or agent."""
     names = area_names(s, config)
     keys: set[tuple[str, str]] = set(names)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.alerts import queries as q
+from hub.alerts.config import alerts_settings
 from hub.alerts.labels import KIND_LABELS, SEVERITY_LABELS, STATUS_LABELS
 from hub.alerts.silences import SILENCE_TYPES
+from hub.alerts.web.requests import KINDS, SEVERITIES
+from hub.alerts.web.rules import rules_view
+from hub.core.config import CoreConfig
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
-from hub.web.api_alerts import KINDS, SEVERITIES, rules_view
 from hub.web.context import ctx
 from hub.web.render import render, scope_label
 
@@ -120,7 +123,7 @@ async def rules_page(request: web.Request) -> web.Response:
         if p.district is not None and district != p.district:
             district = p.district
         overrides = await c.db.run(lambda s: q.overrides_of(s, district))
-        view = rules_view(c.config.alerts.rules, overrides, district)
+        view = rules_view(alerts_settings(c.config).rules, overrides, district)
     return render(
         request,
         "alerts_rules.html",
@@ -132,3 +135,9 @@ async def rules_page(request: web.Request) -> web.Response:
         page_data={"district": district, "view": view},
         scope_label=scope_label(p, names),
     )
+
+
+def add_pages(app: web.Application, config: CoreConfig) -> None:
+    app.router.add_get("/alerts", alerts_page)
+    app.router.add_get("/alerts/silences", silences_page)
+    app.router.add_get("/alerts/rules", rules_page)

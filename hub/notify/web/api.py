@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from hub.core.audit import record_change
 from hub.core.auth import Principal
-from hub.core.config import HubConfig
+from hub.core.config import CoreConfig
 from hub.core.facts import FactKind
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.notify import outbox
+from hub.notify.config import notify_settings
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA, CHANNELS, RETRYABLE, STATES, ChannelToken, OutboxRow
+from hub.notify.service import NOTIFIER
 from hub.notify.tokens import TokenStore
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
@@ -115,7 +117,7 @@ def list_rows(
 async def channel_status(request: web.Request) -> list[dict[str, Any]]:
     """From the running notifier when there is one; otherwise what the config and the token store say."""
     c = ctx(request)
-    notifier = getattr(c.hub, "notifier", None) if c.hub is not None else None
+    notifier = c.services.find(NOTIFIER)
     if notifier is not None:
         items: list[dict[str, Any]] = notifier.status()
     else:
@@ -129,8 +131,8 @@ async def channel_status(request: web.Request) -> list[dict[str, Any]]:
     return items
 
 
-def configured_status(config: HubConfig, token: ChannelToken | None) -> list[dict[str, Any]]:
-    n = config.notify
+def configured_status(config: CoreConfig, token: ChannelToken | None) -> list[dict[str, Any]]:
+    n = notify_settings(config)
     out: list[dict[str, Any]] = []
     for ch, ok in ((CHANNEL_OA, n.oa.configured), (CHANNEL_BOT, n.bot.configured)):
         blocked = token.blocked_reason if (token is not None and ch == CHANNEL_OA) else None
@@ -150,8 +152,7 @@ def _token(s: Session) -> ChannelToken | None:
 
 
 def _wake(request: web.Request) -> None:
-    hub = ctx(request).hub
-    notifier = getattr(hub, "notifier", None) if hub is not None else None
+    notifier = ctx(request).services.find(NOTIFIER)
     if notifier is not None:
         notifier.wake()
 
@@ -230,11 +231,11 @@ async def replace_oa_refresh_token(request: web.Request, token: str) -> None:
             after={"replaced": True, "chars": len(token)},
         )
 
-    notifier = getattr(c.hub, "notifier", None) if c.hub is not None else None
+    notifier = c.services.find(NOTIFIER)
     if notifier is not None:
         await notifier.replace_refresh_token(token, audit)
     else:  # the web app alone (no sender running): the next hub start picks it up from the store
-        store = TokenStore(c.db, c.config.notify.oa, lambda: now.replace(tzinfo=UTC).timestamp())
+        store = TokenStore(c.db, notify_settings(c.config).oa, lambda: now.replace(tzinfo=UTC).timestamp())
         await store.replace(token, audit)
 
 

@@ -1,82 +1,25 @@
-"""/api/v1/alerts…, /api/v1/silences…, /api/v1/alert-rules…: the alert list, acknowledgement, silences and
-maintenance windows, per-district rule settings. Scoped per district/commune like everything else; every change
+"""/api/v1/alerts…, /api/v1/silences…: the alert list, acknowledgement, silences and maintenance windows
+(the per-district rule settings are in rules.py). Scoped per district/commune like everything else; every change
 is audited. The running engine is nudged after a change so it applies within a round, without a restart."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from contract.topics import is_slug
 from hub.alerts import queries as q
-from hub.alerts.config import RuleSettings, effective
-from hub.alerts.labels import KIND_LABELS
 from hub.alerts.silences import SILENCE_TYPES
+from hub.alerts.web.requests import KINDS, SEVERITIES, SLUG, json_body, nudge, text_field, time_field
 from hub.core.auth import Principal
-from hub.core.facts import FactKind, Severity
 from hub.core.openapi import ApiRoute, Param
-from hub.core.serialize import iso
 from hub.web import params
 from hub.web.access import Perm, in_scope, principal, province_wide, requires
 from hub.web.context import ctx
-from hub.web.errors import ApiError, bad_parameter, not_found
+from hub.web.errors import ApiError, not_found
 from hub.web.jsonout import json_response
-
-SLUG = params.SLUG_PATTERN
-KINDS = tuple(k.value for k in FactKind)
-SEVERITIES = tuple(s.value for s in Severity)
-MAX_BODY_FIELDS = 20
-
-
-def _nudge(request: web.Request) -> None:
-    hub = ctx(request).hub
-    service = getattr(hub, "alerts", None) if hub is not None else None
-    if service is not None:
-        service.refresh()
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(
-            415, "unsupported_media_type", "Nội dung phải là JSON (Content-Type: application/json)"
-        )
-    try:
-        data = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_body", f"JSON không hợp lệ: {exc}") from None
-    if not isinstance(data, dict) or len(data) > MAX_BODY_FIELDS:
-        raise ApiError(400, "bad_body", "Nội dung phải là một đối tượng JSON")
-    return data
-
-
-def _text(data: dict[str, Any], name: str, max_len: int, required: bool = False) -> str | None:
-    v = data.get(name)
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            raise ApiError(400, "bad_body", f"Thiếu trường '{name}'")
-        return None
-    if not isinstance(v, str):
-        raise ApiError(400, "bad_body", f"Trường '{name}' phải là chuỗi")
-    if len(v) > max_len:
-        raise ApiError(400, "bad_body", f"Trường '{name}' dài quá {max_len} ký tự")
-    return v.strip()
-
-
-def _time(data: dict[str, Any], name: str) -> datetime | None:
-    v = _text(data, name, 40)
-    if v is None:
-        return None
-    try:
-        return params.parse_time(v)
-    except ValueError as exc:
-        raise ApiError(
-            400, "bad_body", f"Trường '{name}': cần thời điểm ISO 8601 có múi giờ ({exc})"
-        ) from None
-
 
 # alerts -----------------------------------------------------------------------------------------------------
 
@@ -109,7 +52,7 @@ async def get_alert(request: web.Request) -> web.Response:
 async def ack_alert(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     alert_id = request.match_info["alert_id"]
-    note = _text(await _body(request), "note", 500) or ""
+    note = text_field(await json_body(request), "note", 500) or ""
     now = c.clock()
     try:
         out = await c.db.run(lambda s: q.acknowledge(s, p, alert_id, note, now))
@@ -117,7 +60,7 @@ async def ack_alert(request: web.Request) -> web.Response:
         raise ApiError(409, "conflict", str(exc)) from None
     if out is None:
         raise not_found(f"Không có cảnh báo {alert_id}")
-    _nudge(request)
+    nudge(request)
     return json_response(out)
 
 
@@ -125,10 +68,10 @@ async def ack_alert(request: web.Request) -> web.Response:
 
 
 def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    kind = _text(data, "type", 16) or "silence"
+    kind = text_field(data, "type", 16) or "silence"
     if kind not in SILENCE_TYPES:
         raise ApiError(400, "bad_body", f"Trường 'type' phải là một trong: {', '.join(SILENCE_TYPES)}")
-    district, commune = _text(data, "district", 64), _text(data, "commune", 64)
+    district, commune = text_field(data, "district", 64), text_field(data, "commune", 64)
     for name, v in (("district", district), ("commune", commune)):
         if v is not None and not is_slug(v):
             raise ApiError(400, "bad_body", f"Trường '{name}' không phải mã hợp lệ")
@@ -140,12 +83,12 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         raise ApiError(400, "bad_body", "Chọn huyện khi chọn xã")
     if district is not None and not in_scope(p, district, commune or p.commune or ""):
         raise ApiError(403, "forbidden", "Khu vực này không thuộc phạm vi của bạn")
-    alert_kind = _text(data, "kind", 32)
+    alert_kind = text_field(data, "kind", 32)
     if alert_kind is not None and alert_kind not in KINDS:
         raise ApiError(400, "bad_body", f"Trường 'kind' phải là một trong: {', '.join(KINDS)}")
-    device = _text(data, "device", 300)
-    starts = _time(data, "starts_at") or now
-    ends = _time(data, "ends_at")
+    device = text_field(data, "device", 300)
+    starts = time_field(data, "starts_at") or now
+    ends = time_field(data, "ends_at")
     minutes = data.get("duration_min")
     if ends is None:
         if (
@@ -161,7 +104,7 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         raise ApiError(400, "bad_body", "'ends_at' đã qua")
     if ends - starts > q.MAX_SILENCE:
         raise ApiError(400, "bad_body", "Một lệnh tắt cảnh báo dài nhiều nhất 90 ngày")
-    reason = _text(data, "reason", 500)
+    reason = text_field(data, "reason", 500)
     if reason is None or len(reason) < 3:
         raise ApiError(400, "bad_body", "Hãy ghi lý do (ít nhất 3 ký tự)")
     return {
@@ -189,9 +132,9 @@ async def list_silences(request: web.Request) -> web.Response:
 async def create_silence(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     now = c.clock()
-    values = _silence_values(p, await _body(request), now)
+    values = _silence_values(p, await json_body(request), now)
     out = await c.db.run(lambda s: q.create_silence(s, p, values, now))
-    _nudge(request)
+    nudge(request)
     return json_response(out, status=201)
 
 
@@ -206,93 +149,11 @@ async def expire_silence(request: web.Request) -> web.Response:
         raise ApiError(409, "conflict", str(exc)) from None
     if out is None:
         raise not_found(f"Không có lệnh tắt cảnh báo {silence_id}")
-    _nudge(request)
+    nudge(request)
     return json_response(out)
 
 
 # rule settings ----------------------------------------------------------------------------------------------
-
-
-def _district(request: web.Request, p: Principal, value: str | None) -> str:
-    district = value or p.district
-    if district is None:
-        raise bad_parameter("district", "bắt buộc (chọn một huyện)")
-    if not in_scope(p, district, p.commune or ""):
-        raise not_found(f"Huyện {district} không thuộc phạm vi của bạn")
-    return district
-
-
-def rules_view(
-    base: dict[FactKind, RuleSettings], overrides: dict[str, Any], district: str
-) -> dict[str, Any]:
-    rules = []
-    for kind in FactKind:
-        o = overrides.get(kind.value)
-        given = dict(o.settings) if o is not None else None
-        try:
-            eff = effective(base[kind], given)
-        except ValueError:
-            eff = base[kind]
-        rules.append(
-            {
-                "kind": kind.value,
-                "label": KIND_LABELS[kind],
-                "configured": base[kind].model_dump(mode="json"),
-                "override": given,
-                "effective": eff.model_dump(mode="json"),
-                "updated_by": o.updated_by if o is not None else None,
-                "updated_at": iso(o.updated_at) if o is not None else None,
-            }
-        )
-    return {"district": district, "rules": rules}
-
-
-@requires(Perm.VIEW_ALERTS)
-async def list_rules(request: web.Request) -> web.Response:
-    c, p = ctx(request), principal(request)
-    district = _district(request, p, params.slug(request, "district"))
-    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
-    return json_response(rules_view(c.config.alerts.rules, overrides, district))
-
-
-def _kind_of(request: web.Request) -> FactKind:
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise not_found(f"Không có loại cảnh báo {kind}")
-    return FactKind(kind)
-
-
-@requires(Perm.EDIT_ALERT_RULES)
-async def put_rule(request: web.Request) -> web.Response:
-    c, p = ctx(request), principal(request)
-    district = _district(request, p, request.match_info["district"])
-    kind = _kind_of(request)
-    data = await _body(request)
-    unknown = sorted(set(data) - set(RuleSettings.model_fields))
-    if unknown:
-        raise ApiError(400, "bad_body", f"Trường không có trong cài đặt luật: {', '.join(unknown)}")
-    try:
-        effective(c.config.alerts.rules[kind], data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ApiError(400, "bad_body", f"Cài đặt không hợp lệ: {problems}") from None
-    now = c.clock()
-    await c.db.run(lambda s: q.set_override(s, p, district, kind.value, data, now))
-    _nudge(request)
-    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
-    return json_response(rules_view(c.config.alerts.rules, overrides, district))
-
-
-@requires(Perm.EDIT_ALERT_RULES)
-async def delete_rule(request: web.Request) -> web.Response:
-    c, p = ctx(request), principal(request)
-    district = _district(request, p, request.match_info["district"])
-    kind = _kind_of(request)
-    now = c.clock()
-    await c.db.run(lambda s: q.set_override(s, p, district, kind.value, None, now))
-    _nudge(request)
-    overrides = await c.db.run(lambda s: q.overrides_of(s, district))
-    return json_response(rules_view(c.config.alerts.rules, overrides, district))
 
 
 # OpenAPI ----------------------------------------------------------------------------------------------------
@@ -345,25 +206,8 @@ SILENCE_SCHEMA: dict[str, Any] = {
         "state": {"enum": ["scheduled", "active", "expired"]},
     },
 }
-RULES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "district": _S,
-        "rules": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "description": "kind, label, configured, override (keys set for the district or null), effective",
-            },
-        },
-    },
-}
 _SLUGP = {"type": "string", "pattern": f"^{SLUG}$"}
 _ID = Param("alert_id", "Alert id", {"type": "string", "pattern": "^[0-9a-f]{16}$"}, where="path")
-_RULE = (
-    Param("district", "District slug", _SLUGP, where="path"),
-    Param("kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path"),
-)
 _W = (400, 401, 403, 404, 409, 415)
 
 ROUTES = [
@@ -431,32 +275,5 @@ ROUTES = [
         params=(Param("silence_id", "Silence id", {"type": "integer"}, where="path"),),
         response=SILENCE_SCHEMA,
         errors=_W,
-    ),
-    ApiRoute(
-        "GET",
-        "/alert-rules",
-        list_rules,
-        "Rule settings per kind for a district: configured, the district's override, effective",
-        params=(Param("district", "District (default: the caller's)", _SLUGP),),
-        response=RULES_SCHEMA,
-        errors=(400, 401, 403, 404),
-    ),
-    ApiRoute(
-        "PUT",
-        f"/alert-rules/{{district:{SLUG}}}/{{kind:[a-z_]{{1,32}}}}",
-        put_rule,
-        "Set the district's override of one kind's settings (JSON object of RuleSettings keys); applies without restart",
-        params=_RULE,
-        response=RULES_SCHEMA,
-        errors=_W,
-    ),
-    ApiRoute(
-        "DELETE",
-        f"/alert-rules/{{district:{SLUG}}}/{{kind:[a-z_]{{1,32}}}}",
-        delete_rule,
-        "Remove the district's override of one kind (back to the configured settings)",
-        params=_RULE,
-        response=RULES_SCHEMA,
-        errors=(400, 401, 403, 404),
     ),
 ]

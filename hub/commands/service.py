@@ -2,7 +2,7 @@
 
 `EdgeCommander.send` publishes an `EdgeCommand` on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
 the `CommandReply` with the same transaction on `edge/{agent}/reply`. Replies arrive through the hub's one
-ingest path (`hub.add_handler`), on the event loop; a reply nobody waits for (late, or for another hub worker)
+ingest path (registered by hub/commands/feature.py), on the event loop; a reply nobody waits for (late, or for another hub worker)
 is counted and dropped.
 """
 
@@ -12,13 +12,12 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from contract import Channel, CommandReply, EdgeCommand, Kind, Topic, encode, topics
-
-if TYPE_CHECKING:
-    from hub.core.runtime import Hub
+from contract import CommandReply, EdgeCommand, Topic, encode, topics
+from hub.core.features import ServiceKey
 
 log = logging.getLogger("hub.commands")
 
@@ -48,15 +47,13 @@ class EdgeCommander:
 
     name = "edge-commands"
 
-    def __init__(self, hub: Hub) -> None:
-        self._hub = hub
+    def __init__(self, publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]) -> None:
+        self._publish = publish
         self._pending: dict[str, tuple[str, asyncio.Future[CommandReply]]] = {}  # tx → (agent key, future)
         self.sent = 0
         self.replies = 0
         self.unmatched = 0
         self.timeouts = 0
-        hub.add_handler(Kind.EDGE, Channel.REPLY, self._on_reply)
-        hub.stats.gauges["commands_pending"] = lambda: len(self._pending)
 
     async def start(self) -> None:
         return None
@@ -71,7 +68,7 @@ class EdgeCommander:
     def pending(self) -> int:
         return len(self._pending)
 
-    def _on_reply(self, t: Topic, value: Any, received: float) -> None:
+    def on_reply(self, t: Topic, value: Any, received: float) -> None:
         if not isinstance(value, CommandReply):
             return
         entry = self._pending.get(value.transaction)
@@ -97,7 +94,7 @@ class EdgeCommander:
         self._pending[tx] = (agent_key, fut)
         started = time.monotonic()
         try:
-            await self._hub.publish(topics.edge_cmd(district, commune, agent), encode(cmd), qos=1)
+            await self._publish(topics.edge_cmd(district, commune, agent), encode(cmd), 1, False)
             self.sent += 1
             limit = REPLY_WAIT_S.get(action, 30.0) if wait_s is None else wait_s
             try:
@@ -108,3 +105,6 @@ class EdgeCommander:
         finally:
             self._pending.pop(tx, None)
         return CommandOutcome(tx, reply.status, reply, time.monotonic() - started)
+
+
+COMMANDS = ServiceKey("edge-commands", EdgeCommander)

@@ -8,16 +8,18 @@ import signal
 
 from aiohttp import web
 
-from hub.core.config import HubConfig
-from hub.web.app import create_app
+from hub.core.config import CoreConfig
 
 log = logging.getLogger("hub")
 SHUTDOWN_TIMEOUT_S = 3.0  # open requests get this long; live streams end at once (on_shutdown)
 
 
-async def serve(config: HubConfig, stop: asyncio.Event | None = None) -> int:
+async def serve(config: CoreConfig, stop: asyncio.Event | None = None) -> int:
     """Runs until `stop` is set or a termination signal arrives. Returns a process exit code."""
-    from hub.core.runtime import Hub  # the runtime is only needed here, not by the CLI's other commands
+    from hub.compose import (  # every feature is only needed here, not by the CLI's other commands
+        Hub,
+        create_app,
+    )
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.commands.service import COMMANDS, WEB_ACTIONS, CommandBusy, CommandOutcome, EdgeCommander
 from hub.core.audit import record_change
 from hub.core.mqtt_bridge import PublishError
 from hub.core.openapi import ApiRoute, Param
-from hub.edge_commands import WEB_ACTIONS, CommandBusy, CommandOutcome, EdgeCommander
 from hub.web import params
 from hub.web.access import Perm, principal, requires
 from hub.web.api_cameras import CAMERA_PATH, _camera_or_404
@@ -56,9 +56,8 @@ async def _action_of(request: web.Request) -> str:
 
 
 def commander_of(request: web.Request) -> EdgeCommander:
-    hub = ctx(request).hub
-    commander = getattr(hub, "commands", None) if hub is not None else None
-    if not isinstance(commander, EdgeCommander):
+    commander = ctx(request).services.find(COMMANDS)
+    if commander is None:
         raise ApiError(503, "hub_unavailable", "Máy chủ web này không kết nối MQTT nên không gửi được lệnh")
     return commander
 

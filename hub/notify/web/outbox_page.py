@@ -7,12 +7,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from hub.core.config import CoreConfig
 from hub.core.facts import FactKind
 from hub.notify.models import CHANNELS, RETRYABLE, STATES
 from hub.notify.render import KIND_LABELS, SEVERITY_LABELS, area_label
-from hub.web import params, queries
-from hub.web.access import Perm, has_perm, principal, requires
-from hub.web.api_notify import (
+from hub.notify.web.api import (
     CHANNEL_LABELS,
     STATE_LABELS,
     channel_status,
@@ -21,6 +20,8 @@ from hub.web.api_notify import (
     retry_row,
     valid_refresh_token,
 )
+from hub.web import params, queries
+from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.context import ctx
 from hub.web.render import render
 
@@ -79,3 +80,9 @@ async def outbox_retry(request: web.Request) -> web.Response:
     if not back.startswith("/alerts/outbox") or "//" in back or "\\" in back:
         back = "/alerts/outbox"
     return web.Response(status=303, headers={"Location": back})
+
+
+def add_pages(app: web.Application, config: CoreConfig) -> None:
+    app.router.add_get("/alerts/outbox", outbox_page)
+    app.router.add_post(r"/alerts/outbox/{id:\d{1,12}}/retry", outbox_retry)
+    app.router.add_post("/alerts/outbox/oa-token", outbox_oa_token)

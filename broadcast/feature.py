@@ -1,0 +1,46 @@
+"""Broadcasts as a hub feature: speakers, dispatch and the scheduler (one component), the config section,
+the tables, alert facts (speakers, airings), gauges, the JSON API and the pages."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broadcast.config import BroadcastConfig
+from broadcast.digest import airings_digest
+from broadcast.service import BROADCAST, BroadcastService
+from broadcast.web import airings, content, content_pages, programme_pages, programmes, speakers
+from hub.core.config import CoreConfig
+from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, Feature, FeatureContext
+
+
+def setup(ctx: FeatureContext) -> None:
+    service = BroadcastService(ctx)
+    ctx.add_digest_section(airings_digest)
+    ctx.services.provide(BROADCAST, service)
+    ctx.add_component(service)
+
+
+def add_pages(app: web.Application, config: CoreConfig) -> None:
+    programme_pages.add_routes(app)
+    content_pages.add_pages(app, config)
+    airings.add_pages(app)
+    speakers.add_pages(app)
+
+
+FEATURE = Feature(
+    name="broadcast",
+    setup=setup,
+    config_key="broadcast",
+    config_model=BroadcastConfig,
+    config_description="Smart-radio broadcasts (docs/BROADCAST.md)",
+    tables=(
+        "broadcast.content_models",
+        "broadcast.airing_models",
+        "broadcast.programmes",
+        "broadcast.scheduler_lease",
+    ),
+    provides=(BROADCAST,),
+    needs=(FACT_SOURCES, DIGEST_SECTIONS),
+    api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
+    add_pages=add_pages,
+)

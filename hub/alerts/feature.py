@@ -1,0 +1,45 @@
+"""Alerts as a hub feature: the engine (one component), its config section, tables, gauges, API and pages.
+
+The engine takes its notices' sink from whichever feature provides `NOTICE_SINK` (the notifier) and reads
+facts from its own sources (cameras, edge agents) and from `FACT_SOURCES`, where other features add theirs.
+"""
+
+from __future__ import annotations
+
+from hub.alerts.config import AlertsConfig
+from hub.alerts.service import ALERTS, AlertService
+from hub.alerts.web import api, pages, rules
+from hub.core.features import FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
+
+
+def setup(ctx: FeatureContext) -> None:
+    engine = AlertService(
+        ctx.settings(AlertsConfig),
+        ctx.db,
+        ctx.events,
+        ctx.stats,
+        ctx.store,
+        sink=ctx.services.find(NOTICE_SINK),
+        others=ctx.services.get(FACT_SOURCES),
+    )
+    ctx.add_gauges(
+        alerts_firing=lambda: engine.stats()["firing"],
+        alerts_active=lambda: engine.stats()["active"],
+    )
+    ctx.services.provide(ALERTS, engine)
+    ctx.add_component(engine)
+
+
+FEATURE = Feature(
+    name="alerts",
+    setup=setup,
+    config_key="alerts",
+    config_model=AlertsConfig,
+    config_description="Alert rules (docs/ALERTS.md)",
+    tables=("hub.alerts.models",),
+    provides=(ALERTS,),
+    needs=(FACT_SOURCES,),
+    after=(NOTICE_SINK,),
+    api_routes=(*api.ROUTES, *rules.ROUTES),
+    add_pages=pages.add_pages,
+)

@@ -1,0 +1,1 @@
+"""The alerts' web side: JSON API (alerts, silences, rule settings) and pages."""

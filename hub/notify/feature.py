@@ -1,0 +1,37 @@
+"""Zalo notifications as a hub feature: the notifier takes alert notices (it provides `NOTICE_SINK`),
+reports its own channels failing as alert facts, and brings its outbox API and page."""
+
+from __future__ import annotations
+
+from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
+from hub.notify.config import NotifyConfig
+from hub.notify.service import NOTIFIER, Notifier
+from hub.notify.web import api, outbox_page
+
+
+def setup(ctx: FeatureContext) -> None:
+    notifier = Notifier(ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items)
+    ctx.add_fact_source(notifier.channel_facts)
+    ctx.add_gauges(
+        notify_sent=lambda: sum(h.sent for h in notifier.health.values()),
+        notify_failed=lambda: sum(h.failed for h in notifier.health.values()),
+        notify_retried=lambda: sum(h.retried for h in notifier.health.values()),
+        notify_blocked=lambda: len(notifier.paused()),
+    )
+    ctx.services.provide(NOTIFIER, notifier)
+    ctx.services.provide(NOTICE_SINK, notifier)
+    ctx.add_component(notifier)
+
+
+FEATURE = Feature(
+    name="notify",
+    setup=setup,
+    config_key="notify",
+    config_model=NotifyConfig,
+    config_description="Zalo notifications (docs/NOTIFY.md)",
+    tables=("hub.notify.models",),
+    provides=(NOTIFIER, NOTICE_SINK),
+    needs=(FACT_SOURCES, DIGEST_SECTIONS),
+    api_routes=api.ROUTES,
+    add_pages=outbox_page.add_pages,
+)
