@@ -14,7 +14,7 @@ help:
 	@echo "make demo       start the whole system with simulated cameras on http://127.0.0.1:8080"
 	@echo "make test       bootstrap, lint (ruff, mypy) and run the whole test suite"
 	@echo "make bootstrap  install missing Debian packages and the project into $(VENV)"
-	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make lint       ruff check, ruff format --check, mypy, lint-imports (layer contracts)"
 	@echo "make format     ruff format and ruff check --fix"
 	@echo "make bench      run every bench/*.py (each prints one JSON line at the end)"
 	@echo "make clean      remove .run/ (demo data and logs)"
@@ -38,7 +38,7 @@ test: bootstrap
 # Every check runs even if an earlier one failed, so one run shows all that needs fixing.
 lint:
 	@rc=0; \
-	for cmd in "ruff check ." "ruff format --check ." "mypy" "mypy scripts"; do \
+	for cmd in "ruff check ." "ruff format --check ." "mypy" "mypy scripts" "lint-imports"; do \
 	  echo "$(VENV)/bin/$$cmd"; $(VENV)/bin/$$cmd || { echo "lint: '$$cmd' FAILED"; rc=1; }; \
 	done; \
 	exit $$rc
