@@ -19,12 +19,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from broadcast.config import ScheduleConfig
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder
-from broadcast.programme_conflicts import find_programme_conflicts
-from broadcast.programme_input import parse_programme
-from broadcast.programmes import STATE_APPROVED, Programme, ProgrammeItem
-from broadcast.scheduler import BroadcastScheduler
+from broadcast.programmes.conflicts import find_programme_conflicts
+from broadcast.programmes.input import parse_programme
+from broadcast.programmes.models import STATE_APPROVED, Programme, ProgrammeItem
+from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.core.db import Database
 from hub.core.speaker_models import Speaker
 

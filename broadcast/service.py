@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from broadcast.dispatch import HubDispatcher
-from broadcast.scheduler import BroadcastScheduler
-from broadcast.speakers import SpeakerRegistry
+from broadcast.airings.dispatcher import HubDispatcher
+from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.speakers.registry import SpeakerRegistry
 from contract import Channel, Kind, Topic
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from broadcast.airing_models import Airing
-from broadcast.dispatch import airing_line
+from broadcast.airings.dispatcher import airing_line
+from broadcast.airings.models import Airing
 from contract import topics
 from devtools.services import Service, influx_query
 from hub.core.config import HubConfig

@@ -216,10 +216,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "hub.core.geo",
     "hub.notify.models",
     "hub.core.speaker_models",
-    "broadcast.content_models",
-    "broadcast.airing_models",
-    "broadcast.programmes",
-    "broadcast.scheduler_lease",
+    "broadcast.content.models",
+    "broadcast.airings.models",
+    "broadcast.programmes.models",
+    "broadcast.scheduling.lease",
 )
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from broadcast.airing_models import (
+from broadcast.airings.models import (
     AIRING_AIRED,
     AIRING_CANCELLED,
     AIRING_FAILED,

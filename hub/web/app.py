@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from broadcast.web import airings as broadcast_airings
-from broadcast.web import content as broadcast_content
-from broadcast.web import content_pages as broadcast_content_pages
-from broadcast.web import programme_pages
-from broadcast.web import programmes as broadcast_programmes
 from broadcast.web import speakers as broadcast_speakers
+from broadcast.web.content import api as broadcast_content
+from broadcast.web.content import pages as broadcast_content_pages
+from broadcast.web.programmes import api as broadcast_programmes
+from broadcast.web.programmes import pages as programme_pages
 from hub.core import openapi
 from hub.core.config import HubConfig
 from hub.core.db import Database

@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcast.programme_input import ProgrammeError, parse_programme
-from broadcast.programme_ops import save_programme
-from broadcast.web import programme_views as views
-from broadcast.web.programme_http import (
+from broadcast.programmes.input import ProgrammeError, parse_programme
+from broadcast.programmes.store import save_programme
+from broadcast.web.programmes import views
+from broadcast.web.programmes.http import (
     comment_of,
     count_refusal,
     error_response,

@@ -21,12 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from broadcast import airing_store as store
-from broadcast.airing_models import AIRING_CANCELLED, Airing
-from broadcast.airing_wire import airing_line, new_transaction, prepare_command, report_of
-from broadcast.config import DispatchConfig
-from broadcast.orders import AiringOrder, Priority
-from broadcast.outcome import (
+from broadcast.airings import store
+from broadcast.airings.models import AIRING_CANCELLED, Airing
+from broadcast.airings.outcome import (
     REASON_CANCELLED,
     RECEIPT_EVENTS,
     FinishedAiring,
@@ -34,7 +31,10 @@ from broadcast.outcome import (
     mark_no_answer,
     planned_seconds,
 )
-from broadcast.speakers import SpeakerRegistry
+from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
+from broadcast.config import DispatchConfig
+from broadcast.orders import AiringOrder, Priority
+from broadcast.speakers.registry import SpeakerRegistry
 from contract import (
     Channel,
     Model,

@@ -36,9 +36,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast import programme_plan as plan
-from broadcast import scheduler_lease as lease
-from broadcast.airing_models import (
+from broadcast.airings.models import (
     AIRING_CANCELLED,
     AIRING_DISPATCHED,
     AIRING_FAILED,
@@ -47,12 +45,13 @@ from broadcast.airing_models import (
     Airing,
 )
 from broadcast.config import ScheduleConfig
-from broadcast.misfire import Action, MisfirePolicy, decide, late_note, missed_reason
 from broadcast.orders import AiringOrder, Dispatcher, Priority
-from broadcast.programme_input import ProgrammeError
-from broadcast.programme_ops import record_emergency_air
-from broadcast.programmes import STATE_APPROVED, Programme
-from broadcast.schedule import occurrences, schedule_from_json
+from broadcast.programmes.input import ProgrammeError
+from broadcast.programmes.models import STATE_APPROVED, Programme
+from broadcast.programmes.schedule import occurrences, schedule_from_json
+from broadcast.programmes.store import record_emergency_air
+from broadcast.scheduling import lease, plan
+from broadcast.scheduling.misfire import Action, MisfirePolicy, decide, late_note, missed_reason
 from hub.core.db import Database, to_db_time
 
 log = logging.getLogger("broadcast.scheduler")

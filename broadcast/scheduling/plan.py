@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from broadcast.airing_models import AIRING_SCHEDULED, Airing
-from broadcast.content_models import BroadcastContent
+from broadcast.airings.models import AIRING_SCHEDULED, Airing
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, PlayItem, Priority
-from broadcast.programmes import (
+from broadcast.programmes.models import (
     STATE_APPROVED,
     TARGET_SPEAKERS,
     TARGET_VILLAGES,
@@ -25,7 +25,7 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import Schedule, ScheduleError, schedule_from_json
+from broadcast.programmes.schedule import Schedule, ScheduleError, schedule_from_json
 from hub.core.db import Setting
 from hub.core.speaker_models import Speaker
 

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from broadcast import content as lib
-from broadcast.web.content import add_media_route
-from broadcast.web.content_create import (
+from broadcast.content import store as lib
+from broadcast.web.content.api import add_media_route
+from broadcast.web.content.create import (
     TTS_ENGINE,
     create_from_tts,
     needs_area_choice,

@@ -15,13 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from broadcast import programme_plan as plan
-from broadcast.conflicts import Conflict
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import Priority
-from broadcast.programme_conflicts import resolve_conflicts
-from broadcast.programme_input import ProgrammeError, ProgrammeInput, check_future
-from broadcast.programmes import (
+from broadcast.programmes.conflicts import resolve_conflicts
+from broadcast.programmes.input import ProgrammeError, ProgrammeInput, check_future
+from broadcast.programmes.models import (
     STATE_APPROVED,
     STATE_CANCELLED,
     STATE_DRAFT,
@@ -43,7 +41,9 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import schedule_from_json
+from broadcast.programmes.overlap import Conflict
+from broadcast.programmes.schedule import schedule_from_json
+from broadcast.scheduling import plan
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.geo import Village

@@ -15,9 +15,9 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from broadcast import content as lib
-from broadcast.content_models import BroadcastContent
-from broadcast.web.content_create import (
+from broadcast.content import store as lib
+from broadcast.content.models import BroadcastContent
+from broadcast.web.content.create import (
     create_from_tts,
     create_from_upload,
     speak,

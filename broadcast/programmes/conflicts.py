@@ -9,12 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast import programme_plan as plan
-from broadcast.conflicts import Conflict, find_conflicts, play_after_delta, programme_length_s, slots_for
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import Priority
-from broadcast.programme_input import ProgrammeError, ProgrammeInput
-from broadcast.programmes import (
+from broadcast.programmes.input import ProgrammeError, ProgrammeInput
+from broadcast.programmes.models import (
     STATE_APPROVED,
     STATE_DRAFT,
     STATE_PENDING,
@@ -22,7 +20,15 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import ScheduleError, occurrences, schedule_from_json
+from broadcast.programmes.overlap import (
+    Conflict,
+    find_conflicts,
+    play_after_delta,
+    programme_length_s,
+    slots_for,
+)
+from broadcast.programmes.schedule import ScheduleError, occurrences, schedule_from_json
+from broadcast.scheduling import plan
 
 MAX_SHIFT_ROUNDS = 5
 

@@ -28,10 +28,10 @@ from urllib.parse import unquote
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from broadcast import audio
 from broadcast.config import ContentConfig
-from broadcast.content_models import BroadcastContent
-from broadcast.programmes import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
+from broadcast.content import audio
+from broadcast.content.models import BroadcastContent
+from broadcast.programmes.models import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.serialize import iso

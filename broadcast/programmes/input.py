@@ -11,8 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from broadcast.orders import Priority
-from broadcast.programmes import TARGET_COMMUNE, TARGET_KINDS
-from broadcast.schedule import Schedule, ScheduleError, last_possible, occurrences, parse_schedule
+from broadcast.programmes.models import TARGET_COMMUNE, TARGET_KINDS
+from broadcast.programmes.schedule import Schedule, ScheduleError, last_possible, occurrences, parse_schedule
 from contract.topics import is_slug
 
 MAX_TITLE = 200

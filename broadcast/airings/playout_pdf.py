@@ -21,7 +21,13 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from broadcast.reporting import AIRING_STATUS_LABELS, PRIORITY_LABELS, RECEIPT_LABELS, AiringReport, local
+from broadcast.airings.reports import (
+    AIRING_STATUS_LABELS,
+    PRIORITY_LABELS,
+    RECEIPT_LABELS,
+    AiringReport,
+    local,
+)
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from broadcast.airing_models import (
+from broadcast.airings.models import (
     AIRING_AIRED,
     AIRING_CANCELLED,
     AIRING_FAILED,

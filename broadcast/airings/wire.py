@@ -7,9 +7,9 @@ import secrets
 import zlib
 from datetime import UTC
 
-from broadcast.airing_models import Airing
+from broadcast.airings.models import Airing
+from broadcast.airings.outcome import ReceiverReport
 from broadcast.orders import AiringOrder
-from broadcast.outcome import ReceiverReport
 from contract import PlaylistItem, PreparePlaylist, SpeakerCommand, SpeakerEvent
 from hub.core.db import to_db_time
 from hub.core.lineproto import line, series_key, ts_ms

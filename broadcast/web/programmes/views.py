@@ -10,11 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast import programme_plan as plan
-from broadcast.airing_models import Airing
-from broadcast.conflicts import programme_length_s
-from broadcast.content_models import BroadcastContent
-from broadcast.programmes import (
+from broadcast.airings.models import Airing
+from broadcast.content.models import BroadcastContent
+from broadcast.programmes.models import (
     PRIORITY_LABELS,
     STATE_APPROVED,
     STATE_LABELS,
@@ -26,7 +24,9 @@ from broadcast.programmes import (
     ProgrammeItem,
     ProgrammeSkip,
 )
-from broadcast.schedule import Schedule, ScheduleError, describe, occurrences, schedule_from_json
+from broadcast.programmes.overlap import programme_length_s
+from broadcast.programmes.schedule import Schedule, ScheduleError, describe, occurrences, schedule_from_json
+from broadcast.scheduling import plan
 from hub.core.auth import Principal
 from hub.core.serialize import iso
 from hub.web.access import scope_where

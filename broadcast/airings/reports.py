@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast.airing_models import Airing, AiringReceipt
-from broadcast.airing_store import airing_dict
+from broadcast.airings.models import Airing, AiringReceipt
+from broadcast.airings.store import airing_dict
 from broadcast.orders import Priority
 from hub.core.db import utc
 from hub.core.geo import Village

@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy.orm import Session
 
-from broadcast import content as lib
-from broadcast.audio import AudioError
-from broadcast.tts import TtsEngine, clean_text, make_engine
+from broadcast.content import store as lib
+from broadcast.content.audio import AudioError
+from broadcast.content.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
 from hub.core.auth import Principal
 from hub.core.config import HubConfig

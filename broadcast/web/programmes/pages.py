@@ -13,8 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast import programme_plan as plan
-from broadcast.programmes import (
+from broadcast.programmes.models import (
     PRIORITY_LABELS,
     STATE_LABELS,
     STATE_PENDING,
@@ -22,9 +21,10 @@ from broadcast.programmes import (
     TARGET_LABELS,
     Programme,
 )
-from broadcast.schedule import WEEKDAY_LABELS
-from broadcast.web import programme_views as views
-from broadcast.web.programmes import week_param
+from broadcast.programmes.schedule import WEEKDAY_LABELS
+from broadcast.scheduling import plan
+from broadcast.web.programmes import views
+from broadcast.web.programmes.api import week_param
 from hub.core.auth import Principal
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker

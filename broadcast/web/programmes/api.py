@@ -14,9 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from broadcast.conflicts import Conflict
-from broadcast.programme_input import ProgrammeError, parse_programme
-from broadcast.programme_ops import (
+from broadcast.programmes.input import ProgrammeError, parse_programme
+from broadcast.programmes.models import STATES
+from broadcast.programmes.overlap import Conflict
+from broadcast.programmes.store import (
     SaveResult,
     approve_programme,
     cancel_programme,
@@ -25,11 +26,9 @@ from broadcast.programme_ops import (
     save_programme,
     submit_programme,
 )
-from broadcast.programmes import STATES
-from broadcast.web import programme_schemas as schemas
-from broadcast.web import programme_views as views
-from broadcast.web.programme_emergency import air_now, create_emergency
-from broadcast.web.programme_http import (
+from broadcast.web.programmes import schemas, views
+from broadcast.web.programmes.emergency import air_now, create_emergency
+from broadcast.web.programmes.http import (
     comment_of,
     count_refusal,
     error_response,

@@ -11,8 +11,8 @@ import re
 import unicodedata
 from typing import Protocol
 
-from broadcast.audio import AudioError, run_tool
 from broadcast.config import ContentConfig
+from broadcast.content.audio import AudioError, run_tool
 
 log = logging.getLogger("broadcast.tts")
 ESPEAK = "espeak-ng"

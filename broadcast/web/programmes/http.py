@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from broadcast.programme_input import ProgrammeError
-from broadcast.programmes import Programme
-from broadcast.scheduler import BroadcastScheduler
+from broadcast.programmes.input import ProgrammeError
+from broadcast.programmes.models import Programme
+from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.core.auth import Principal
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast.airing_models import (
+from broadcast.airings.models import (
     AIRING_CANCELLED,
     AIRING_DISPATCHED,
     AIRING_FAILED,
@@ -24,8 +24,8 @@ from broadcast.airing_models import (
     Airing,
     AiringReceipt,
 )
+from broadcast.airings.outcome import Outcome, ReceiptView, ReceiverReport, apply_report, outcome
 from broadcast.orders import AiringOrder
-from broadcast.outcome import Outcome, ReceiptView, ReceiverReport, apply_report, outcome
 from hub.core.db import to_db_time
 from hub.core.serialize import iso
 

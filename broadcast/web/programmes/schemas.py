@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broadcast.programmes import STATES
+from broadcast.programmes.models import STATES
 
 _S = {"type": "string"}
 _NS = {"type": ["string", "null"]}
