@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from broadcast.config import ScheduleConfig
 from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder
-from broadcast.programmes.conflicts import find_programme_conflicts
 from broadcast.programmes.input import parse_programme
 from broadcast.programmes.models import STATE_APPROVED, Programme, ProgrammeItem
+from broadcast.programmes.save import check_conflicts
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.core.db import Database
 from hub.core.speaker_models import Speaker
@@ -111,7 +111,7 @@ async def main(communes: int) -> dict[str, float | int]:
         inp = parse_programme(body, now, TZ)
         t0 = time.perf_counter()
         conflicts = await db.run(
-            lambda s: find_programme_conflicts(s, inp, [300.0], None, now.replace(tzinfo=None), TZ, 14)
+            lambda s: check_conflicts(s, inp, [300.0], None, now.replace(tzinfo=None), TZ, 14)
         )
         check = time.perf_counter() - t0
         await sched.stop()

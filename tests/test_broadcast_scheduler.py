@@ -27,8 +27,9 @@ from broadcast.programmes.models import (
     ProgrammeItem,
     ProgrammeSkip,
 )
+from broadcast.programmes.revision import bump_schedule_rev
 from broadcast.scheduling.lease import SchedulerLease
-from broadcast.scheduling.plan import bump_schedule_rev, insert_airing, new_airing
+from broadcast.scheduling.plan import insert_airing, new_airing
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.core.db import Base, Database
 from hub.core.speaker_models import Speaker

@@ -22,13 +22,11 @@ from datetime import UTC
 from typing import Any
 
 from broadcast.airings import store
-from broadcast.airings.models import AIRING_CANCELLED, Airing
+from broadcast.airings.models import Airing
 from broadcast.airings.outcome import (
-    REASON_CANCELLED,
     RECEIPT_EVENTS,
     FinishedAiring,
     airing_facts,
-    mark_no_answer,
     planned_seconds,
 )
 from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
@@ -168,22 +166,7 @@ class HubDispatcher:
             await self.db.run(lambda s: store.mark_unsent(s, order.airing_id, failed))
 
     async def cancel(self, airing_id: str, reason: str) -> None:
-        def mark(s: Any) -> tuple[Airing, list[str]] | None:
-            a = s.get(Airing, airing_id)
-            if a is None:
-                return None
-            a.status, a.reason = AIRING_CANCELLED, reason
-            open_keys = []
-            for r in store.receipts(s, airing_id):
-                v = store.view_of(r)
-                if v.started_at is None and mark_no_answer(v, offline=False):
-                    v.state, v.error = "stopped", REASON_CANCELLED
-                    store.copy_view(v, r)
-                if r.finished_at is None:
-                    open_keys.append(r.speaker_key)
-            return a, open_keys
-
-        found = await self.db.run(mark)
+        found = await self.db.run(lambda s: store.cancel_airing(s, airing_id, reason))
         if found is None:
             log.warning("cancel: no airing %s", airing_id)
             return
@@ -327,18 +310,10 @@ class HubDispatcher:
     async def _mark_silent(self, airing_id: str) -> None:
         offline = {k for k, sp in self.speakers.speakers.items() if not sp.online}
 
-        def mark(s: Any) -> tuple[Airing | None, int]:
-            n = 0
-            for r in store.receipts(s, airing_id):
-                v = store.view_of(r)
-                if mark_no_answer(
-                    v, offline=r.speaker_key in offline or self.speakers.get(r.speaker_key) is None
-                ):
-                    store.copy_view(v, r)
-                    n += 1
-            return s.get(Airing, airing_id), n
+        def is_offline(key: str) -> bool:
+            return key in offline or self.speakers.get(key) is None
 
-        a, n = await self.db.run(mark)
+        a, n = await self.db.run(lambda s: store.mark_silent(s, airing_id, is_offline))
         if n:
             log.warning("airing %s: %d speakers did not start", airing_id, n)
         if a is not None:

@@ -1,10 +1,11 @@
 """SQL side of dispatch: airings and their receipts as the dispatcher reads and writes them (each function runs
-inside `Database.run`, in the shared SQL thread)."""
+inside `Database.run`, in the shared SQL thread). The flow is one way: dispatcher → store → outcome rules; the
+dispatcher hands the store what it knows (reports, which speakers are offline) and never edits receipts itself."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,15 @@ from broadcast.airings.models import (
     Airing,
     AiringReceipt,
 )
-from broadcast.airings.outcome import Outcome, ReceiptView, ReceiverReport, apply_report, outcome
+from broadcast.airings.outcome import (
+    REASON_CANCELLED,
+    Outcome,
+    ReceiptView,
+    ReceiverReport,
+    apply_report,
+    mark_no_answer,
+    outcome,
+)
 from broadcast.orders import AiringOrder
 from hub.core.db import to_db_time
 from hub.core.serialize import iso
@@ -144,6 +153,36 @@ def finalise(s: Session, airing_id: str, now: datetime) -> tuple[Airing, Outcome
         a.reason = a.reason or "Không có loa nào trong phạm vi phát"
     a.finished_at = a.finished_at or now
     return a, res
+
+
+def cancel_airing(s: Session, airing_id: str, reason: str) -> tuple[Airing, list[str]] | None:
+    """Marks the airing cancelled and its receipts that never started stopped. Returns it with the speakers
+    whose receipts are still open (they get a stop), or None when there is no such airing."""
+    a = s.get(Airing, airing_id)
+    if a is None:
+        return None
+    a.status, a.reason = AIRING_CANCELLED, reason
+    open_keys = []
+    for r in receipts(s, airing_id):
+        v = view_of(r)
+        if v.started_at is None and mark_no_answer(v, offline=False):
+            v.state, v.error = "stopped", REASON_CANCELLED
+            copy_view(v, r)
+        if r.finished_at is None:
+            open_keys.append(r.speaker_key)
+    return a, open_keys
+
+
+def mark_silent(s: Session, airing_id: str, is_offline: Callable[[str], bool]) -> tuple[Airing | None, int]:
+    """Receipts not started by start + margin are marked `no_answer` (offline or silent): the airing and how many
+    were marked."""
+    n = 0
+    for r in receipts(s, airing_id):
+        v = view_of(r)
+        if mark_no_answer(v, offline=is_offline(r.speaker_key)):
+            copy_view(v, r)
+            n += 1
+    return s.get(Airing, airing_id), n
 
 
 def active_airings(s: Session) -> list[Airing]:

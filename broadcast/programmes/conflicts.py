@@ -1,5 +1,6 @@
 """Conflicts of a programme being saved with the commune's pending/approved programmes (SQL side of
-broadcast/conflicts.py), and the "play after" resolution that shifts the schedule until it is free."""
+overlap.py, the "conflicts" stage of saving a programme), and one round of the "play after" resolution that
+shifts the schedule past them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from broadcast.orders import Priority
 from broadcast.programmes.input import ProgrammeError, ProgrammeInput
 from broadcast.programmes.models import (
     STATE_APPROVED,
-    STATE_DRAFT,
     STATE_PENDING,
     Programme,
     ProgrammeItem,
@@ -28,9 +28,7 @@ from broadcast.programmes.overlap import (
     slots_for,
 )
 from broadcast.programmes.schedule import ScheduleError, occurrences, schedule_from_json
-from broadcast.scheduling import plan
-
-MAX_SHIFT_ROUNDS = 5
+from broadcast.programmes.targets import Placed, aware, target_speakers
 
 
 def _durations(s: Session, programme_ids: list[int]) -> dict[int, list[float]]:
@@ -46,30 +44,10 @@ def _durations(s: Session, programme_ids: list[int]) -> dict[int, list[float]]:
 
 
 def find_programme_conflicts(
-    s: Session,
-    inp: ProgrammeInput,
-    durations: list[float],
-    exclude_id: int | None,
-    now: datetime,
-    tz: ZoneInfo,
-    horizon_days: int,
+    s: Session, inp: ProgrammeInput, placed: Placed, exclude_id: int | None, tz: ZoneInfo
 ) -> list[Conflict]:
-    """Conflicts of `inp` with the commune's pending/approved programmes in the next `horizon_days`."""
-    start = now.replace(tzinfo=UTC)
-    end = start + timedelta(days=horizon_days)
-    speakers = plan.commune_speakers(s, inp.district, inp.commune)
-    probe = Programme(target_kind=inp.target_kind, target_ids=list(inp.target_ids))
-    mine = occurrences(inp.schedule, tz, start, end, anchor=start)
-    cand = slots_for(
-        None,
-        inp.title,
-        inp.priority,
-        STATE_DRAFT,
-        mine,
-        programme_length_s(durations, inp.repeats, inp.gap_s),
-        frozenset(plan.target_speakers(probe, speakers)),
-        inp.target_kind == "commune",
-    )
+    """Conflicts of the placed `inp` with the commune's pending/approved programmes in the same window."""
+    start, end, speakers = placed.start, placed.end, placed.speakers
     others_q = select(Programme).where(
         Programme.district == inp.district,
         Programme.commune == inp.commune,
@@ -89,7 +67,7 @@ def find_programme_conflicts(
             given_up.add((pid, at.replace(tzinfo=UTC)))
     other_slots = []
     for o in others:
-        anchor = plan.aware(o.anchor_at) if o.anchor_at else None
+        anchor = aware(o.anchor_at) if o.anchor_at else None
         starts = [
             t
             for t in occurrences(schedule_from_json(o.schedule), tz, start - timedelta(hours=3), end, anchor)
@@ -102,33 +80,18 @@ def find_programme_conflicts(
             o.state,
             starts,
             programme_length_s(lengths[o.id], o.repeats, o.gap_s),
-            frozenset(plan.target_speakers(o, speakers)),
+            frozenset(target_speakers(o, speakers)),
             o.target_kind == "commune",
         )
-    return find_conflicts(cand, other_slots)
+    return find_conflicts(placed.slots, other_slots)
 
 
-def resolve_conflicts(
-    s: Session,
-    inp: ProgrammeInput,
-    durations: list[float],
-    exclude_id: int | None,
-    resolution: str,
-    now: datetime,
-    tz: ZoneInfo,
-    horizon_days: int,
-) -> tuple[ProgrammeInput, list[Conflict], float]:
-    conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
-    shifted = 0.0
-    rounds = 0
-    while conflicts and resolution == "after" and rounds < MAX_SHIFT_ROUNDS:
-        delta = play_after_delta(conflicts)
-        try:
-            sched = inp.schedule.shifted(delta)
-        except ScheduleError as exc:
-            raise ProgrammeError(f"schedule.{exc.field}", exc.message, 409, "conflict") from None
-        shifted += (delta.total_seconds() + 59) // 60 * 60
-        inp = ProgrammeInput(**{**inp.__dict__, "schedule": sched})
-        conflicts = find_programme_conflicts(s, inp, durations, exclude_id, now, tz, horizon_days)
-        rounds += 1
-    return inp, conflicts, shifted
+def play_after(inp: ProgrammeInput, conflicts: list[Conflict]) -> tuple[ProgrammeInput, float]:
+    """The "play after" resolution, one round: `inp` shifted past the conflicts, and by how many seconds (rounded
+    up to the minute)."""
+    delta = play_after_delta(conflicts)
+    try:
+        sched = inp.schedule.shifted(delta)
+    except ScheduleError as exc:
+        raise ProgrammeError(f"schedule.{exc.field}", exc.message, 409, "conflict") from None
+    return ProgrammeInput(**{**inp.__dict__, "schedule": sched}), (delta.total_seconds() + 59) // 60 * 60

@@ -1,5 +1,6 @@
 """Changes people make to programmes (SQL, run in the SQL thread, one transaction each): create, edit, submit,
-approve, reject, cancel, review an emergency, and conflict checking on save.
+approve, reject, cancel, review an emergency, and replacing conflicting occurrences (the "store" stage of a save,
+which save.py runs).
 
 Every change writes an `ApprovalStep` and an audit entry (hub/core/audit.py) in the same transaction and bumps the
 schedule revision so the scheduler leader replans.
@@ -7,7 +8,6 @@ schedule revision so the scheduler leader replans.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from broadcast.content.models import BroadcastContent
 from broadcast.orders import Priority
-from broadcast.programmes.conflicts import resolve_conflicts
 from broadcast.programmes.input import ProgrammeError, ProgrammeInput, check_future
 from broadcast.programmes.models import (
     STATE_APPROVED,
@@ -34,20 +32,17 @@ from broadcast.programmes.models import (
     STEP_REPLACE,
     STEP_REVIEW,
     STEP_SUBMIT,
-    TARGET_SPEAKERS,
-    TARGET_VILLAGES,
     ApprovalStep,
     Programme,
     ProgrammeItem,
     ProgrammeSkip,
 )
 from broadcast.programmes.overlap import Conflict
+from broadcast.programmes.revision import bump_schedule_rev
 from broadcast.programmes.schedule import schedule_from_json
-from broadcast.scheduling import plan
+from broadcast.programmes.targets import naive
 from hub.core.audit import record_change
 from hub.core.auth import Principal
-from hub.core.geo import Village
-from hub.core.speaker_models import Speaker
 
 
 def snapshot(p: Programme, items: list[int] | None = None) -> dict[str, Any]:
@@ -112,47 +107,7 @@ def _step(
         district=p.district,
         commune=p.commune,
     )
-    plan.bump_schedule_rev(s)
-
-
-# references --------------------------------------------------------------------------------------------------
-
-
-def check_refs(s: Session, inp: ProgrammeInput) -> list[BroadcastContent]:
-    """Content must be in the programme's commune and not deleted; villages and speakers must exist there."""
-    rows = {c.id: c for c in s.scalars(select(BroadcastContent).where(BroadcastContent.id.in_(inp.items)))}
-    for cid in inp.items:
-        c = rows.get(cid)
-        if c is None or c.deleted_at is not None:
-            raise ProgrammeError("items", f"Không tìm thấy nội dung #{cid} trong thư viện")
-        if (c.district, c.commune) != (inp.district, inp.commune):
-            raise ProgrammeError("items", f"Nội dung #{cid} «{c.title}» thuộc xã khác")
-    if inp.target_kind == TARGET_VILLAGES:
-        known = set(
-            s.scalars(
-                select(Village.slug).where(Village.district == inp.district, Village.commune == inp.commune)
-            )
-        )
-        missing = [t for t in inp.target_ids if t not in known]
-        if missing:
-            raise ProgrammeError("target_ids", f"Không có thôn {', '.join(missing[:5])} trong xã")
-    elif inp.target_kind == TARGET_SPEAKERS:
-        known = set(
-            s.scalars(
-                select(Speaker.slug).where(Speaker.district == inp.district, Speaker.commune == inp.commune)
-            )
-        )
-        missing = [t for t in inp.target_ids if t not in known]
-        if missing:
-            raise ProgrammeError("target_ids", f"Không có cụm loa {', '.join(missing[:5])} trong xã")
-    return [rows[cid] for cid in inp.items]
-
-
-@dataclass
-class SaveResult:
-    programme: Programme | None
-    conflicts: list[Conflict]  # non-empty and programme None: refused (409), the caller must choose
-    shifted_by_s: float = 0.0  # "after": how much later than asked it was scheduled
+    bump_schedule_rev(s)
 
 
 def _apply(p: Programme, inp: ProgrammeInput) -> None:
@@ -168,7 +123,8 @@ def _set_items(s: Session, p: Programme, items: tuple[int, ...]) -> None:
         s.add(ProgrammeItem(programme_id=p.id, position=i, content_id=cid))
 
 
-def _replace(s: Session, p: Programme, conflicts: list[Conflict], actor: str, now: datetime) -> None:
+def take_over(s: Session, p: Programme, conflicts: list[Conflict], actor: str, now: datetime) -> None:
+    """The "replace" resolution: the conflicting occurrences give their shared speakers up to `p`."""
     seen: set[tuple[int, datetime]] = set()
     for c in conflicts:
         key = (c.other_id, c.other_start)
@@ -179,7 +135,7 @@ def _replace(s: Session, p: Programme, conflicts: list[Conflict], actor: str, no
         s.add(
             ProgrammeSkip(
                 programme_id=c.other_id,
-                occurrence_at=plan.naive(c.other_start),
+                occurrence_at=naive(c.other_start),
                 speakers=speakers,
                 by_programme_id=p.id,
                 created_by=actor,
@@ -190,69 +146,47 @@ def _replace(s: Session, p: Programme, conflicts: list[Conflict], actor: str, no
     _step(s, p, actor, STEP_REPLACE, p.state, now, f"Thay thế {len(seen)} lượt phát của {', '.join(titles)}")
 
 
-def save_programme(
-    s: Session,
-    inp: ProgrammeInput,
-    actor: str,
-    now: datetime,
-    tz: ZoneInfo,
-    horizon_days: int,
-    *,
-    programme_id: int | None = None,
-    submit: bool = False,
-    resolution: str = "none",
-    version: int | None = None,
-    ignore_conflicts: bool = False,
-) -> SaveResult:
-    """Creates (programme_id None) or edits a programme. `resolution`: none (conflicts → refused with the list),
-    after (shift later until free) or replace (take the other occurrences' place on the shared speakers)."""
-    contents = check_refs(s, inp)
-    p: Programme | None = None
-    before = None
-    if programme_id is not None:
-        p = s.get(Programme, programme_id)
-        if p is None:
-            raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
-        if (p.district, p.commune) != (inp.district, inp.commune):
-            raise ProgrammeError("commune", "Không được chuyển chương trình sang xã khác")
-        if p.state == STATE_CANCELLED:
-            raise ProgrammeError("state", "Chương trình đã huỷ, không sửa được", 409, "bad_state")
-        if version is not None and version != p.version:
-            raise ProgrammeError(
-                "version", "Chương trình vừa được người khác thay đổi; hãy tải lại trang", 409, "stale"
-            )
-        before = snapshot(p, item_ids(s, p.id))
-    durations = [c.duration_s for c in contents]
-    conflicts: list[Conflict] = []
-    shifted = 0.0
-    if not ignore_conflicts:  # an emergency aired now preempts whatever plays: nothing to resolve
-        inp, conflicts, shifted = resolve_conflicts(
-            s, inp, durations, programme_id, resolution, now, tz, horizon_days
-        )
-    if conflicts and resolution != "replace":
-        return SaveResult(None, conflicts)
+def existing(
+    s: Session, inp: ProgrammeInput, programme_id: int, version: int | None
+) -> tuple[Programme, dict[str, Any]]:
+    """The programme an edit changes, checked editable, and its audit "before" record."""
+    p = s.get(Programme, programme_id)
     if p is None:
-        p = Programme(state=STATE_DRAFT, created_by=actor, created_at=now, version=1)
-        _apply(p, inp)
-        s.add(p)
-        s.flush()
-        _set_items(s, p, inp.items)
-        _step(s, p, actor, STEP_CREATE, None, now)
-    else:
-        old_state = p.state
-        _apply(p, inp)
-        _set_items(s, p, inp.items)
-        p.updated_by, p.updated_at, p.version = actor, now, p.version + 1
-        if p.state == STATE_APPROVED:
-            p.state, p.approved_by, p.approved_at, p.anchor_at = STATE_PENDING, None, None, None
-        elif p.state == STATE_REJECTED:
-            p.state = STATE_DRAFT
-        _step(s, p, actor, STEP_EDIT, old_state, now, None, before)
-    if submit and p.state == STATE_DRAFT:
-        submit_programme(s, p, actor, now)
-    if conflicts:
-        _replace(s, p, conflicts, actor, now)
-    return SaveResult(p, conflicts if resolution == "replace" else [], shifted)
+        raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
+    if (p.district, p.commune) != (inp.district, inp.commune):
+        raise ProgrammeError("commune", "Không được chuyển chương trình sang xã khác")
+    if p.state == STATE_CANCELLED:
+        raise ProgrammeError("state", "Chương trình đã huỷ, không sửa được", 409, "bad_state")
+    if version is not None and version != p.version:
+        raise ProgrammeError(
+            "version", "Chương trình vừa được người khác thay đổi; hãy tải lại trang", 409, "stale"
+        )
+    return p, snapshot(p, item_ids(s, p.id))
+
+
+def create(s: Session, inp: ProgrammeInput, actor: str, now: datetime) -> Programme:
+    p = Programme(state=STATE_DRAFT, created_by=actor, created_at=now, version=1)
+    _apply(p, inp)
+    s.add(p)
+    s.flush()
+    _set_items(s, p, inp.items)
+    _step(s, p, actor, STEP_CREATE, None, now)
+    return p
+
+
+def edit(
+    s: Session, p: Programme, inp: ProgrammeInput, actor: str, now: datetime, before: dict[str, Any] | None
+) -> None:
+    """An edit sends an approved programme back for approval and a rejected one back to draft."""
+    old_state = p.state
+    _apply(p, inp)
+    _set_items(s, p, inp.items)
+    p.updated_by, p.updated_at, p.version = actor, now, p.version + 1
+    if p.state == STATE_APPROVED:
+        p.state, p.approved_by, p.approved_at, p.anchor_at = STATE_PENDING, None, None, None
+    elif p.state == STATE_REJECTED:
+        p.state = STATE_DRAFT
+    _step(s, p, actor, STEP_EDIT, old_state, now, None, before)
 
 
 # state changes -----------------------------------------------------------------------------------------------

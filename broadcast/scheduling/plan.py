@@ -1,13 +1,13 @@
-"""What the scheduler reads about programmes (SQL, run in the SQL thread): approved programmes to plan, the
-speakers a programme reaches, its play items, the occurrences other programmes took over, and the airing row.
-"""
+"""What the scheduler reads about programmes (SQL, run in the SQL thread): approved programmes to plan, its play
+items, the occurrences other programmes took over, and the airing row. The speakers a programme reaches are
+broadcast/programmes/targets.py."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,40 +19,14 @@ from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from broadcast.programmes.models import (
     STATE_APPROVED,
-    TARGET_SPEAKERS,
-    TARGET_VILLAGES,
     Programme,
     ProgrammeItem,
     ProgrammeSkip,
 )
 from broadcast.programmes.schedule import Schedule, ScheduleError, schedule_from_json
-from hub.core.db import Setting
-from hub.core.speaker_models import Speaker
+from broadcast.programmes.targets import aware, naive
 
-SCHEDULE_REV_KEY = "broadcast.schedule_rev"
 log = logging.getLogger("broadcast.scheduler")
-
-
-def bump_schedule_rev(s: Session) -> None:
-    """Tells every scheduler (on any worker) that programmes changed; the leader replans within seconds."""
-    row = s.get(Setting, SCHEDULE_REV_KEY)
-    if row is None:
-        s.add(Setting(key=SCHEDULE_REV_KEY, value="1"))
-    else:
-        row.value = str(int(row.value) + 1 if row.value.isdigit() else 1)
-
-
-def schedule_rev(s: Session) -> str:
-    row = s.get(Setting, SCHEDULE_REV_KEY)
-    return row.value if row is not None else "0"
-
-
-def naive(dt: datetime) -> datetime:
-    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
-
-
-def aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def airing_id(programme_id: int, occurrence_at: datetime) -> str:
@@ -115,30 +89,6 @@ def existing_occurrences(
         )
     )
     return {(pid, aware(at)) for pid, at in rows}
-
-
-def commune_speakers(s: Session, district: str, commune: str) -> list[Speaker]:
-    return list(
-        s.scalars(
-            select(Speaker)
-            .where(Speaker.district == district, Speaker.commune == commune)
-            .order_by(Speaker.slug)
-        )
-    )
-
-
-def target_speakers(p: Programme, speakers: Iterable[Speaker]) -> list[str]:
-    """Speaker slugs the programme reaches now (a speaker registered later is included)."""
-    wanted = set(p.target_ids or [])
-    if p.target_kind == TARGET_VILLAGES:
-        return [sp.slug for sp in speakers if sp.village in wanted]
-    if p.target_kind == TARGET_SPEAKERS:
-        return [sp.slug for sp in speakers if sp.slug in wanted]
-    return [sp.slug for sp in speakers]
-
-
-def resolve_speakers(s: Session, p: Programme) -> list[str]:
-    return target_speakers(p, commune_speakers(s, p.district, p.commune))
 
 
 def skipped_speakers(s: Session, programme_id: int, occurrence_at: datetime) -> set[str] | None:

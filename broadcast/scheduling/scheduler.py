@@ -46,6 +46,7 @@ from broadcast.airings.models import (
 )
 from broadcast.config import ScheduleConfig
 from broadcast.orders import AiringOrder, Dispatcher, Priority
+from broadcast.programmes import revision, targets
 from broadcast.programmes.input import ProgrammeError
 from broadcast.programmes.models import STATE_APPROVED, Programme
 from broadcast.programmes.schedule import occurrences, schedule_from_json
@@ -163,7 +164,7 @@ class BroadcastScheduler:
         got, rev = await self.db.run(
             lambda s: (
                 lease.try_acquire(s, LEASE_NAME, self.holder, now, self.config.lease_ttl_s),
-                plan.schedule_rev(s),
+                revision.schedule_rev(s),
             )
         )
         if not got:
@@ -194,7 +195,7 @@ class BroadcastScheduler:
             def load(s: Session) -> tuple[str, list[plan.PlanEntry], set[tuple[int, datetime]]]:
                 entries = plan.approved_programmes(s)
                 done = plan.existing_occurrences(s, [e.programme_id for e in entries], lookback)
-                return plan.schedule_rev(s), entries, done
+                return revision.schedule_rev(s), entries, done
 
             rev, entries, done = await self.db.run(load)
             # Pure and CPU-bound at province scale (thousands of programmes): off the event loop.
@@ -282,7 +283,7 @@ class BroadcastScheduler:
             return Prepared(None, None, None)
         sched = schedule_from_json(p.schedule)
         if sched.kind == "now":
-            if p.anchor_at is None or plan.aware(p.anchor_at) != occ:
+            if p.anchor_at is None or targets.aware(p.anchor_at) != occ:
                 return Prepared(None, None, None)
         elif occ not in occurrences(sched, self.tz, occ, occ + timedelta(seconds=1)):
             return Prepared(None, None, None)  # schedule changed since the job was planned
@@ -302,7 +303,7 @@ class BroadcastScheduler:
         row = plan.new_airing(p, occ, start)
         if late_s > 0:
             row.reason = late_note(late_s)
-        speakers = plan.resolve_speakers(s, p)
+        speakers = targets.resolve_speakers(s, p)
         skipped = plan.skipped_speakers(s, p.id, occ)
         if skipped is None:
             speakers = []
@@ -400,13 +401,13 @@ class BroadcastScheduler:
             p = s.get(Programme, programme_id)
             if p is None:
                 raise ProgrammeError("id", "Không tìm thấy chương trình")
-            record_emergency_air(s, p, actor, to_db_time(now), plan.naive(occ))
+            record_emergency_air(s, p, actor, to_db_time(now), targets.naive(occ))
             prepared = self._build(s, p, occ, start, 0.0)
             if prepared.airing_id is None:
                 raise ProgrammeError("id", "Chương trình vừa được phát khẩn cấp; hãy đợi một giây", 409)
             if prepared.order is None:
                 raise ProgrammeError("id", prepared.reason or NO_SPEAKERS, 409)  # rolled back: nothing aired
-            plan.bump_schedule_rev(s)
+            revision.bump_schedule_rev(s)
             return prepared
 
         prepared = await self.db.run(prepare)

@@ -17,13 +17,12 @@ from aiohttp import web
 from broadcast.programmes.input import ProgrammeError, parse_programme
 from broadcast.programmes.models import STATES
 from broadcast.programmes.overlap import Conflict
+from broadcast.programmes.save import SaveResult, save_programme
 from broadcast.programmes.store import (
-    SaveResult,
     approve_programme,
     cancel_programme,
     reject_programme,
     review_emergency,
-    save_programme,
     submit_programme,
 )
 from broadcast.web.programmes import schemas, views

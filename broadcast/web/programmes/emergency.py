@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from broadcast.programmes.input import ProgrammeError, parse_programme
-from broadcast.programmes.store import save_programme
+from broadcast.programmes.save import save_programme
 from broadcast.web.programmes import views
 from broadcast.web.programmes.http import (
     comment_of,

@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcast.programmes import targets
 from broadcast.programmes.models import (
     PRIORITY_LABELS,
     STATE_LABELS,
@@ -22,7 +23,6 @@ from broadcast.programmes.models import (
     Programme,
 )
 from broadcast.programmes.schedule import WEEKDAY_LABELS
-from broadcast.scheduling import plan
 from broadcast.web.programmes import views
 from broadcast.web.programmes.api import week_param
 from hub.core.auth import Principal
@@ -174,7 +174,7 @@ def _editor_data(s: Session, district: str, commune: str) -> dict[str, Any]:
     villages = s.scalars(
         select(Village).where(Village.district == district, Village.commune == commune).order_by(Village.name)
     )
-    speakers = plan.commune_speakers(s, district, commune)
+    speakers = targets.commune_speakers(s, district, commune)
     return {
         "content": views.content_choices(s, district, commune),
         "villages": [{"id": v.slug, "name": v.name} for v in villages],

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from broadcast.airings.models import Airing
 from broadcast.content.models import BroadcastContent
+from broadcast.programmes import targets
 from broadcast.programmes.models import (
     PRIORITY_LABELS,
     STATE_APPROVED,
@@ -26,7 +27,6 @@ from broadcast.programmes.models import (
 )
 from broadcast.programmes.overlap import programme_length_s
 from broadcast.programmes.schedule import Schedule, ScheduleError, describe, occurrences, schedule_from_json
-from broadcast.scheduling import plan
 from hub.core.auth import Principal
 from hub.core.serialize import iso
 from hub.web.access import scope_where
@@ -180,7 +180,7 @@ def programme_detail(s: Session, p: Programme, now: datetime, tz: ZoneInfo) -> d
         for k in s.scalars(select(ProgrammeSkip).where(ProgrammeSkip.programme_id == p.id))
     ]
     start = now.replace(tzinfo=UTC)
-    anchor = plan.aware(p.anchor_at) if p.anchor_at else None
+    anchor = targets.aware(p.anchor_at) if p.anchor_at else None
     sched = stored_schedule(p)
     upcoming = occurrences(sched, tz, start, start + timedelta(days=31), anchor) if sched else []
     data["upcoming"] = [t.isoformat().replace("+00:00", "Z") for t in upcoming[:10]]
@@ -204,21 +204,21 @@ def calendar(
     )
     aq = select(Airing).where(
         scope_where(who, Airing.district, Airing.commune),
-        Airing.occurrence_at >= plan.naive(start),
-        Airing.occurrence_at < plan.naive(end),
+        Airing.occurrence_at >= targets.naive(start),
+        Airing.occurrence_at < targets.naive(end),
     )
     if district:
         q, aq = q.where(Programme.district == district), aq.where(Airing.district == district)
     if commune:
         q, aq = q.where(Programme.commune == commune), aq.where(Airing.commune == commune)
     progs = {p.id: p for p in s.scalars(q)}
-    airings = {(a.programme_id, plan.aware(a.occurrence_at)): a for a in s.scalars(aq)}
+    airings = {(a.programme_id, targets.aware(a.occurrence_at)): a for a in s.scalars(aq)}
     items = _items(s, list(progs))
     out: list[dict[str, Any]] = []
     seen: set[tuple[int, datetime]] = set()
     for p in progs.values():
         length = programme_length_s([i["duration_s"] or 0.0 for i in items[p.id]], p.repeats, p.gap_s)
-        anchor = plan.aware(p.anchor_at) if p.anchor_at else None
+        anchor = targets.aware(p.anchor_at) if p.anchor_at else None
         sched = stored_schedule(p)
         for t in occurrences(sched, tz, start, end, anchor) if sched else []:
             a = airings.get((p.id, t))
