@@ -15,7 +15,7 @@ import pytest
 
 from broadcast.config import ContentConfig
 from broadcast.content import audio
-from broadcast.content.audio import AudioError, sniff_container
+from broadcast.content.audio_input import AudioError, sniff_container
 from broadcast.content.tts import EspeakEngine, clean_text
 
 FORMATS = {

@@ -174,7 +174,7 @@ class ContentStore:
         log.warning("content refused (%s): %s", code, detail)
 
     async def process(self, job: Path, src: Path) -> StoredAudio:
-        """Validate and process `src` (inside `job`); raises audio.AudioError for a refused input."""
+        """Validate and process `src` (inside `job`); raises AudioError (audio_input.py) for a refused input."""
         out = job / "out.mp3"
         async with self.slots:
             result = await audio.process(src, out, self.cfg)

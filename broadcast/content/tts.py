@@ -1,7 +1,7 @@
 """Text-to-speech behind one small interface, so a better engine can replace the offline default.
 
 The default is espeak-ng with its Vietnamese voices (offline, in Debian). Its output is a WAV that goes
-through the same processing as a recording (broadcast/audio.py), so TTS content is levelled like the rest.
+through the same processing as a recording (broadcast/content/audio.py), so TTS content is levelled like the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import unicodedata
 from typing import Protocol
 
 from broadcast.config import ContentConfig
-from broadcast.content.audio import AudioError, run_tool
+from broadcast.content.audio_input import AudioError, run_tool
 
 log = logging.getLogger("broadcast.tts")
 ESPEAK = "espeak-ng"

@@ -1,6 +1,6 @@
 """Validation of a programme as given by a person (JSON API or the editor page): every problem is a
 `ProgrammeError` naming the field, in Vietnamese. References (content, villages, speakers) are checked against
-the database in broadcast/programme_ops.py."""
+the database in broadcast/programmes/references.py."""
 
 from __future__ import annotations
 

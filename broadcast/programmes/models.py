@@ -2,7 +2,7 @@
 
 A programme belongs to one commune. Its content is an ordered list of `ProgrammeItem`s (content ids), its target
 is the whole commune, chosen villages or chosen speakers (resolved to speaker ids from the `speakers` table at
-dispatch time, so a speaker added later is included), and its schedule is JSON (broadcast/schedule.py).
+dispatch time, so a speaker added later is included), and its schedule is JSON (broadcast/programmes/schedule.py).
 
 States: draft → pending_approval → approved | rejected; any of them → cancelled. Editing an approved programme
 sends it back to pending_approval. Every step is an `ApprovalStep` row plus an audit entry.
@@ -75,7 +75,9 @@ class Programme(Base):
     note: Mapped[str | None] = mapped_column(Text)
     target_kind: Mapped[str] = mapped_column(String(16), default=TARGET_COMMUNE)
     target_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # village or speaker slugs
-    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)  # broadcast/schedule.py Schedule.to_json()
+    schedule: Mapped[dict[str, Any]] = mapped_column(
+        JSON
+    )  # broadcast/programmes/schedule.py Schedule.to_json()
     repeats: Mapped[int] = mapped_column(Integer, default=1)
     gap_s: Mapped[float] = mapped_column(Float, default=0.0)
     priority: Mapped[str] = mapped_column(String(16), default="normal")

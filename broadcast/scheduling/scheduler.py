@@ -5,9 +5,9 @@
   counter in `settings`) and every `replan_s`.
 - A job fires at T − prepare_lead: it INSERTs the `Airing` (unique programme_id + occurrence_at, so a second
   worker or a restart cannot double it) and calls `dispatcher.dispatch(AiringOrder(start_at=T))`.
-- Leader lock: a `scheduler_lease` row (broadcast/scheduler_lease.py) renewed every `lease_renew_s`; only the
+- Leader lock: a `scheduler_lease` row (broadcast/scheduling/lease.py) renewed every `lease_renew_s`; only the
   holder has jobs. A worker that loses the lease drops its jobs; one that gains it plans at once.
-- Misfires: every decision goes through broadcast/misfire.py `decide` with the current time, so occurrences
+- Misfires: every decision goes through broadcast/scheduling/misfire.py `decide` with the current time, so occurrences
   missed while no worker ran are aired late within `misfire_grace_s` or recorded as missed (emergency: always
   aired) — on start, on takeover and when a job itself fires late.
 
@@ -26,7 +26,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,27 +44,19 @@ from broadcast.airings.models import (
     Airing,
 )
 from broadcast.config import ScheduleConfig
-from broadcast.orders import AiringOrder, Dispatcher, Priority
+from broadcast.orders import Dispatcher
 from broadcast.programmes import revision, targets
 from broadcast.programmes.input import ProgrammeError
 from broadcast.programmes.models import STATE_APPROVED, Programme
-from broadcast.programmes.schedule import occurrences, schedule_from_json
+from broadcast.programmes.schedule import occurrences
 from broadcast.programmes.store import record_emergency_air
 from broadcast.scheduling import lease, plan
-from broadcast.scheduling.misfire import Action, MisfirePolicy, decide, late_note, missed_reason
+from broadcast.scheduling.misfire import Action, MisfirePolicy, decide
+from broadcast.scheduling.occurrence import NO_SPEAKERS, OccurrenceAirings, Prepared, set_status
 from hub.core.db import Database, to_db_time
 
 log = logging.getLogger("broadcast.scheduler")
 LEASE_NAME = "broadcast-scheduler"
-NO_SPEAKERS = "Không có cụm loa nào trong vùng phát của chương trình"
-
-
-@dataclass(frozen=True)
-class Prepared:
-    order: AiringOrder | None  # to dispatch; None when nothing to send
-    airing_id: str | None
-    status: str | None  # status the airing row was created with
-    reason: str | None = None
 
 
 class BroadcastScheduler:
@@ -96,6 +87,7 @@ class BroadcastScheduler:
             "doubles_avoided": 0,
             "plans": 0,
         }
+        self.airings = OccurrenceAirings(tz, self.policy, clock, self.counters)
         self._aps: AsyncIOScheduler | None = None
         self._task: asyncio.Task[None] | None = None
         self._plan_lock = asyncio.Lock()
@@ -270,75 +262,13 @@ class BroadcastScheduler:
     # one occurrence -----------------------------------------------------------------------------------------
     async def _fire(self, programme_id: int, occ: datetime) -> None:
         now = self.clock()
-        prepared = await self.db.run(lambda s: self._prepare(s, programme_id, occ, now, leader_only=True))
+        prepared = await self.db.run(lambda s: self._prepare(s, programme_id, occ, now))
         await self._send(prepared)
 
-    def _prepare(
-        self, s: Session, programme_id: int, occ: datetime, now: float, leader_only: bool
-    ) -> Prepared:
-        if leader_only and not lease.holds(s, LEASE_NAME, self.holder, to_db_time(now)):
+    def _prepare(self, s: Session, programme_id: int, occ: datetime, now: float) -> Prepared:
+        if not lease.holds(s, LEASE_NAME, self.holder, to_db_time(now)):
             return Prepared(None, None, None)
-        p = s.get(Programme, programme_id)
-        if p is None or p.state != STATE_APPROVED:
-            return Prepared(None, None, None)
-        sched = schedule_from_json(p.schedule)
-        if sched.kind == "now":
-            if p.anchor_at is None or targets.aware(p.anchor_at) != occ:
-                return Prepared(None, None, None)
-        elif occ not in occurrences(sched, self.tz, occ, occ + timedelta(seconds=1)):
-            return Prepared(None, None, None)  # schedule changed since the job was planned
-        d = decide(occ.timestamp(), Priority(p.priority), now, self.policy)
-        if d.action == Action.PREPARE_AT:
-            return Prepared(None, None, None)  # fired early (clock step); the next plan sets it again
-        start = datetime.fromtimestamp(d.start_at, UTC)
-        if d.action == Action.MISSED:
-            row = plan.new_airing(p, occ, occ, AIRING_MISSED)
-            row.reason = missed_reason(d.late_s)
-            row.finished_at = to_db_time(now)
-            return self._insert(s, row, None)
-        # A `now` programme's occurrence is its approval moment: starting a little after it is the plan, not late.
-        return self._build(s, p, occ, start, 0.0 if sched.kind == "now" else d.late_s)
-
-    def _build(self, s: Session, p: Programme, occ: datetime, start: datetime, late_s: float) -> Prepared:
-        row = plan.new_airing(p, occ, start)
-        if late_s > 0:
-            row.reason = late_note(late_s)
-        speakers = targets.resolve_speakers(s, p)
-        skipped = plan.skipped_speakers(s, p.id, occ)
-        if skipped is None:
-            speakers = []
-        elif skipped:
-            speakers = [x for x in speakers if x not in skipped]
-        items, problem = plan.play_items(plan.programme_items(s, p.id))
-        if skipped is None or (skipped and not speakers):
-            row.status, row.reason = AIRING_CANCELLED, "Nhường cho chương trình khác (thay thế khi xếp lịch)"
-        elif problem is not None or not speakers:
-            row.status, row.reason = AIRING_FAILED, problem or NO_SPEAKERS
-        if row.status != AIRING_SCHEDULED:
-            row.finished_at = to_db_time(self.clock())
-            return self._insert(s, row, None)
-        order = AiringOrder(
-            airing_id=row.id,
-            programme_id=p.id,
-            title=p.title,
-            district=p.district,
-            commune=p.commune,
-            speakers=tuple(speakers),
-            items=items,
-            repeats=p.repeats,
-            gap_s=p.gap_s,
-            start_at=start.timestamp(),
-            priority=Priority(p.priority),
-        )
-        row.targeted = len(speakers)
-        row.order = plan.order_json(order)
-        return self._insert(s, row, order)
-
-    def _insert(self, s: Session, row: Airing, order: AiringOrder | None) -> Prepared:
-        if not plan.insert_airing(s, row):
-            self.counters["doubles_avoided"] += 1
-            return Prepared(None, None, None)
-        return Prepared(order, row.id, row.status, row.reason)
+        return self.airings.prepare(s, programme_id, occ, now)
 
     async def _send(self, prepared: Prepared) -> None:
         if prepared.status == AIRING_MISSED:
@@ -355,9 +285,7 @@ class BroadcastScheduler:
             log.exception("dispatch of %s failed", order.airing_id)
             self.counters["failed"] += 1
             reason = f"Không gửi được lệnh phát tới các cụm loa: {type(exc).__name__}"
-            await self.db.run(
-                lambda s: _set_status(s, order.airing_id, AIRING_FAILED, reason, self._now_dt())
-            )
+            await self.db.run(lambda s: set_status(s, order.airing_id, AIRING_FAILED, reason, self._now_dt()))
             return
         self.counters["dispatched"] += 1
         log.info("airing %s dispatched to %d speakers", order.airing_id, len(order.speakers))
@@ -383,7 +311,7 @@ class BroadcastScheduler:
                 await self.dispatcher.cancel(airing, reason)
             await self.db.run(
                 functools.partial(
-                    _set_status, airing_id=airing, status=AIRING_CANCELLED, reason=reason, now=self._now_dt()
+                    set_status, airing_id=airing, status=AIRING_CANCELLED, reason=reason, now=self._now_dt()
                 )
             )
             self.counters["cancelled"] += 1
@@ -402,7 +330,7 @@ class BroadcastScheduler:
             if p is None:
                 raise ProgrammeError("id", "Không tìm thấy chương trình")
             record_emergency_air(s, p, actor, to_db_time(now), targets.naive(occ))
-            prepared = self._build(s, p, occ, start, 0.0)
+            prepared = self.airings.build(s, p, occ, start, 0.0)
             if prepared.airing_id is None:
                 raise ProgrammeError("id", "Chương trình vừa được phát khẩn cấp; hãy đợi một giây", 409)
             if prepared.order is None:
@@ -414,9 +342,3 @@ class BroadcastScheduler:
         await self._send(prepared)
         assert prepared.airing_id is not None
         return prepared.airing_id
-
-
-def _set_status(s: Session, airing_id: str, status: str, reason: str, now: datetime) -> None:
-    row = s.get(Airing, airing_id)
-    if row is not None:
-        row.status, row.reason, row.finished_at = status, reason, now

@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.orm import Session
 
 from broadcast.content import store as lib
-from broadcast.content.audio import AudioError
+from broadcast.content.audio_input import AudioError
 from broadcast.content.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
 from hub.core.auth import Principal

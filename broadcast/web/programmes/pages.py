@@ -1,6 +1,6 @@
 """Programme pages: week calendar (/broadcasts), list, editor, detail, approval queue, emergency form.
 
-Pages are rendered on the server; the buttons call the JSON API (broadcast/web/programmes.py) through
+Pages are rendered on the server; the buttons call the JSON API (broadcast/web/programmes/api.py) through
 static/programme.js, so the rules live in one place.
 """
 
