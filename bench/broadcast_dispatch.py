@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcast.airing_models import Airing, AiringReceipt
+from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from contract import Channel, SpeakerEvent, SpeakerStatus, encode

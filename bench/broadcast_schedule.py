@@ -19,12 +19,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from broadcast.config import ScheduleConfig
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder
-from broadcast.programme_conflicts import find_programme_conflicts
-from broadcast.programme_input import parse_programme
-from broadcast.programmes import STATE_APPROVED, Programme, ProgrammeItem
-from broadcast.scheduler import BroadcastScheduler
+from broadcast.programmes.input import parse_programme
+from broadcast.programmes.models import STATE_APPROVED, Programme, ProgrammeItem
+from broadcast.programmes.save import check_conflicts
+from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.compose import open_database
 from hub.core.db import Database
 from hub.core.speaker_models import Speaker
@@ -112,7 +112,7 @@ async def main(communes: int) -> dict[str, float | int]:
         inp = parse_programme(body, now, TZ)
         t0 = time.perf_counter()
         conflicts = await db.run(
-            lambda s: find_programme_conflicts(s, inp, [300.0], None, now.replace(tzinfo=None), TZ, 14)
+            lambda s: check_conflicts(s, inp, [300.0], None, now.replace(tzinfo=None), TZ, 14)
         )
         check = time.perf_counter() - t0
         await sched.stop()

@@ -53,7 +53,7 @@ class ContentConfig(StrictModel):
 
 
 class ScheduleConfig(StrictModel):
-    """Programmes and scheduling (broadcast/scheduler.py)."""
+    """Programmes and scheduling (broadcast/scheduling/scheduler.py)."""
 
     prepare_lead_s: float = Field(
         default=120,
@@ -95,7 +95,7 @@ class ScheduleConfig(StrictModel):
 
 
 class DispatchConfig(StrictModel):
-    """Dispatch to receivers and the proof of airing (broadcast/dispatch.py, broadcast/speakers.py)."""
+    """Dispatch to receivers and the proof of airing (broadcast/airings/dispatcher.py, broadcast/speakers/registry.py)."""
 
     answer_margin_s: float = Field(
         default=10,

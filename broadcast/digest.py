@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast.airing_models import (
+from broadcast.airings.models import (
     AIRING_AIRED,
     AIRING_CANCELLED,
     AIRING_FAILED,

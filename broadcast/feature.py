@@ -8,7 +8,11 @@ from aiohttp import web
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, BroadcastService
-from broadcast.web import airings, content, content_pages, programme_pages, programmes, speakers
+from broadcast.web import airings, speakers
+from broadcast.web.content import api as content
+from broadcast.web.content import pages as content_pages
+from broadcast.web.programmes import api as programmes
+from broadcast.web.programmes import pages as programme_pages
 from hub.core.config import CoreConfig
 from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, Feature, FeatureContext
 
@@ -34,10 +38,10 @@ FEATURE = Feature(
     config_model=BroadcastConfig,
     config_description="Smart-radio broadcasts (docs/BROADCAST.md)",
     tables=(
-        "broadcast.content_models",
-        "broadcast.airing_models",
-        "broadcast.programmes",
-        "broadcast.scheduler_lease",
+        "broadcast.content.models",
+        "broadcast.airings.models",
+        "broadcast.programmes.models",
+        "broadcast.scheduling.lease",
     ),
     provides=(BROADCAST,),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),

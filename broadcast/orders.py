@@ -1,5 +1,5 @@
 """What the scheduler hands to the dispatcher: one airing of a programme on a set of speakers at an absolute
-time. broadcast/scheduler.py produces `AiringOrder`s; broadcast/dispatch.py sends them to receivers and
+time. broadcast/scheduling/scheduler.py produces `AiringOrder`s; broadcast/airings/dispatcher.py sends them to receivers and
 tracks what each speaker did."""
 
 from __future__ import annotations

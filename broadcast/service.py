@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
-from broadcast.dispatch import HubDispatcher
-from broadcast.scheduler import BroadcastScheduler
-from broadcast.speakers import SpeakerRegistry
+from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.speakers.registry import SpeakerRegistry
 from contract import Channel, Kind, Topic
 from hub.core.features import FeatureContext, ServiceKey
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from broadcast import audio
-from broadcast.audio import AudioError, sniff_container
 from broadcast.config import ContentConfig
-from broadcast.tts import EspeakEngine, clean_text
+from broadcast.content import audio
+from broadcast.content.audio_input import AudioError, sniff_container
+from broadcast.content.tts import EspeakEngine, clean_text
 
 FORMATS = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],

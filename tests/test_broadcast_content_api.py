@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from broadcast.content import ContentStore
-from broadcast.content_models import BroadcastContent
-from broadcast.programmes import Programme, ProgrammeItem
-from broadcast.web.content_create import CONTENT_STORE
+from broadcast.content.models import BroadcastContent
+from broadcast.content.store import ContentStore
+from broadcast.programmes.models import Programme, ProgrammeItem
+from broadcast.web.content.create import CONTENT_STORE
 from hub.core.audit import AuditEntry
 from tests.fixtures_web import T0, WebEnv
 

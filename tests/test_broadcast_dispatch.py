@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from broadcast.airing_models import Airing, AiringReceipt
+from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from contract import (

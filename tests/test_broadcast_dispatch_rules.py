@@ -9,11 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from broadcast.airing_models import Airing, AiringReceipt
-from broadcast.config import DispatchConfig
-from broadcast.dispatch import HubDispatcher
-from broadcast.orders import AiringOrder, PlayItem, Priority
-from broadcast.outcome import (
+from broadcast.airings.dispatcher import HubDispatcher
+from broadcast.airings.models import Airing, AiringReceipt
+from broadcast.airings.outcome import (
     REASON_OFFLINE,
     REASON_SILENT,
     FinishedAiring,
@@ -25,7 +23,9 @@ from broadcast.outcome import (
     outcome,
     planned_seconds,
 )
-from broadcast.speakers import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
+from broadcast.config import DispatchConfig
+from broadcast.orders import AiringOrder, PlayItem, Priority
+from broadcast.speakers.registry import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
 from contract import Topic
 from hub.compose import open_database
 from hub.core.events import EventBus

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from broadcast.airing_models import Airing, AiringReceipt
+from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.config import DispatchConfig
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from devtools.services import Service, free_port
 from hub.compose import Hub, create_app

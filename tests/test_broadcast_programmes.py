@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from broadcast.airing_models import Airing
+from broadcast.airings.models import Airing
 from broadcast.config import ScheduleConfig
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, Priority
-from broadcast.programmes import ApprovalStep, Programme, ProgrammeSkip
-from broadcast.scheduler import BroadcastScheduler
-from broadcast.web import programme_schemas as schemas
+from broadcast.programmes.models import ApprovalStep, Programme, ProgrammeSkip
+from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.web.programmes import schemas
 from hub.core import auth
 from hub.core.audit import AuditEntry
 from hub.core.geo import Village

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
 
 from broadcast.config import ScheduleConfig
-from broadcast.scheduler import BroadcastScheduler
+from broadcast.scheduling.scheduler import BroadcastScheduler
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_broadcast_programmes import TZ, RecordingDispatcher, seed
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pypdf
 import pytest
 
-from broadcast.airing_models import Airing, AiringReceipt
-from broadcast.reporting import airing_summary
+from broadcast.airings.models import Airing, AiringReceipt
+from broadcast.airings.reports import airing_summary
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from tests.fixtures_web import WebEnv

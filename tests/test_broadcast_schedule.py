@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broadcast.conflicts import find_conflicts, play_after_delta, programme_length_s, slots_for
-from broadcast.misfire import Action, MisfirePolicy, decide
 from broadcast.orders import Priority
-from broadcast.schedule import ScheduleError, describe, occurrences, parse_schedule
+from broadcast.programmes.overlap import find_conflicts, play_after_delta, programme_length_s, slots_for
+from broadcast.programmes.schedule import ScheduleError, describe, occurrences, parse_schedule
+from broadcast.scheduling.misfire import Action, MisfirePolicy, decide
 
 HN = ZoneInfo("Asia/Ho_Chi_Minh")  # UTC+7, no daylight saving
 NY = ZoneInfo("America/New_York")  # with daylight saving, to show wall-clock times are kept

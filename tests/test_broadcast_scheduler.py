@@ -16,14 +16,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from broadcast.airing_models import AIRING_CANCELLED, AIRING_MISSED, AIRING_SCHEDULED, Airing
+from broadcast.airings.models import AIRING_CANCELLED, AIRING_MISSED, AIRING_SCHEDULED, Airing
 from broadcast.config import ScheduleConfig
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, Priority
-from broadcast.programme_plan import bump_schedule_rev, insert_airing, new_airing
-from broadcast.programmes import STATE_APPROVED, STATE_CANCELLED, Programme, ProgrammeItem, ProgrammeSkip
-from broadcast.scheduler import BroadcastScheduler
-from broadcast.scheduler_lease import SchedulerLease
+from broadcast.programmes.models import (
+    STATE_APPROVED,
+    STATE_CANCELLED,
+    Programme,
+    ProgrammeItem,
+    ProgrammeSkip,
+)
+from broadcast.programmes.revision import bump_schedule_rev
+from broadcast.scheduling.lease import SchedulerLease
+from broadcast.scheduling.plan import insert_airing, new_airing
+from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.compose import open_database
 from hub.core.db import Base, Database
 from hub.core.speaker_models import Speaker

@@ -22,7 +22,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
 
-from broadcast.airing_models import Airing
+from broadcast.airings.models import Airing
 from devtools.services import Service
 from hub.alerts.models import AlertAck
 from tests.fixtures_hub import Publisher, wait_for

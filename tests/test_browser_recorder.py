@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
 from sqlalchemy import select
 
-from broadcast.content_models import BroadcastContent
+from broadcast.content.models import BroadcastContent
 from tests.fixtures_web import PASSWORD, WebEnv
 
 pytestmark = pytest.mark.browser

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from broadcast.airing_models import Airing
-from broadcast.dispatch import airing_line
+from broadcast.airings.models import Airing
+from broadcast.airings.wire import airing_line
 from contract import topics
 from devtools.services import Service, influx_query
 from hub.compose import Hub, HubConfig
@@ -128,7 +128,7 @@ def play_speakers(pub: Publisher, now: float) -> int:
 
 
 def airing_lines(now: float) -> str:
-    """Finished airings through the dispatcher's own writer (broadcast/dispatch.py airing_line)."""
+    """Finished airings through the dispatcher's own writer (broadcast/airings/wire.py airing_line)."""
     airings = [
         ("dinh_long", "normal", 2, 2, 14.0, "aired", 1200),
         ("dinh_long", "emergency", 2, 1, 31.0, "partial", 900),

@@ -75,7 +75,7 @@ def test_services_are_typed_and_provided_once() -> None:
 
 def test_config_model_has_one_section_per_feature_and_refuses_clashes() -> None:
     cfg = HubConfig.model_validate({"alerts": {"enabled": False}})
-    assert getattr(cfg, "alerts").enabled is False
+    assert cfg.alerts.enabled is False
     with pytest.raises(ValidationError, match="nosuch"):
         HubConfig.model_validate({"nosuch": {}})
 
@@ -85,7 +85,7 @@ def test_config_model_has_one_section_per_feature_and_refuses_clashes() -> None:
     with pytest.raises(ValueError, match="taken"):
         config_model([Feature("f", _noop, config_key="mqtt", config_model=Section)])
     model = config_model([Feature("f", _noop, config_key="extra", config_model=Section)])
-    assert getattr(model(), "extra").x == 1
+    assert model().extra.x == 1
 
 
 def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> None:

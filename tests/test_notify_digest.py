@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from broadcast.airing_models import Airing
+from broadcast.airings.models import Airing
 from hub.core.db import Database, Transition
 from hub.notify.config import GroupDirectory
 from hub.notify.digest import digest_targets, due_today, next_digest_at

@@ -1,3 +1,3 @@
-"""Web pages and JSON API of the broadcast feature (content library here; programmes, speakers and reports
-in their own modules). Each module exposes its `ROUTES` (ApiRoute list) and an `add_pages(app)` used by
-hub/web/app.py."""
+"""Web pages and JSON API of the broadcast feature: `programmes/` and `content/` (handlers, schemas, views),
+`airings.py` (history and reports) and `speakers.py`. Each handler module exposes its `ROUTES` (ApiRoute list)
+and, where it has pages, an `add_pages(app)` used by hub/web/app.py."""

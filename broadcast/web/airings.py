@@ -15,10 +15,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broadcast import reporting
-from broadcast.airing_models import Airing
-from broadcast.playout_pdf import history_pdf
-from broadcast.web.programme_pages import tabs as programme_tabs
+from broadcast.airings import reports as reporting
+from broadcast.airings.models import Airing
+from broadcast.airings.playout_pdf import history_pdf
+from broadcast.web.programmes.pages import tabs as programme_tabs
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
 from hub.core.speaker_models import Speaker

@@ -11,10 +11,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import broadcast_settings
-from broadcast.dispatch import HubDispatcher
 from broadcast.service import BROADCAST
-from broadcast.speakers import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
+from broadcast.speakers.registry import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
 from contract.topics import is_slug
 from hub.core.audit import record_change
 from hub.core.auth import Principal

@@ -1,0 +1,1 @@
+"""Speakers: the live registry of loudspeaker receivers (status, health, staleness and their alert facts)."""

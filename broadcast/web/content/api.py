@@ -1,0 +1,292 @@
+"""Content library JSON API (/api/v1/content…) and the media files receivers download (/media/{sha256}.mp3).
+
+Uploads are streamed to a job dir with a byte cap (the app-wide 64 KiB body limit does not apply to a streamed
+multipart body, and this route never buffers it): see content_create.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from broadcast.content import store as lib
+from broadcast.content.models import BroadcastContent
+from broadcast.web.content.create import (
+    create_from_tts,
+    create_from_upload,
+    speak,
+    store_of,
+    tts_input,
+    tts_text,
+)
+from hub.core.openapi import ApiRoute, Param
+from hub.web import params
+from hub.web.access import Perm, principal, public, requires
+from hub.web.context import ctx
+from hub.web.errors import ApiError
+from hub.web.jsonout import json_response
+
+log = logging.getLogger("broadcast.web.content")
+ORIGINAL_TYPES = {
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "amr": "audio/amr",
+}
+
+
+# API handlers -----------------------------------------------------------------------------------------------
+
+
+def _content_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def list_content(request: web.Request) -> web.Response:
+    c, p = ctx(request), principal(request)
+    district = params.slug(request, "district")
+    commune = params.slug(request, "commune")
+    q = params.text(request, "q", 100)
+    source = params.choice(request, "source", lib.SOURCES)
+    deleted = params.boolean(request, "include_deleted", False)
+    limit = params.integer(request, "limit", 50, 1, 500)
+    offset = params.integer(request, "offset", 0, 0, 1_000_000)
+    items, total = await c.db.run(
+        lambda s: lib.list_content(
+            s,
+            p,
+            district=district,
+            commune=commune,
+            q=q,
+            source=source,
+            include_deleted=deleted,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def create_content(request: web.Request) -> web.Response:
+    return json_response(await create_from_upload(request), status=201)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def create_tts(request: web.Request) -> web.Response:
+    return json_response(await create_from_tts(request, await tts_input(request)), status=201)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def preview_tts(request: web.Request) -> web.StreamResponse:
+    """The processed MP3 of a text, not stored: what would air if it were saved."""
+    store = store_of(request)
+    body = await tts_input(request)
+    text = tts_text(request, body)
+    await store.ensure_ready()
+    with store.job() as job:
+        stored = await speak(request, job, text, body.get("voice") or None)
+        data = await asyncio.to_thread(stored.job_mp3.read_bytes)
+    return web.Response(
+        body=data,
+        content_type="audio/mpeg",
+        headers={
+            "X-Loudness-LUFS": f"{stored.loudness_lufs:.1f}",
+            "X-Duration-S": f"{stored.duration_s:.2f}",
+        },
+    )
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def get_content(request: web.Request) -> web.Response:
+    c, p, cid = ctx(request), principal(request), _content_id(request)
+
+    def load(s: Session) -> dict[str, Any] | None:
+        row = lib.get_content(s, p, cid)
+        if row is None:
+            return None
+        return {**lib.content_dict(row), "used_by": lib.programmes_using(s, cid)}
+
+    data = await c.db.run(load)
+    if data is None:
+        raise ApiError(404, "not_found", "Không tìm thấy nội dung")
+    return json_response(data)
+
+
+@requires(Perm.EDIT_BROADCASTS)
+async def delete_content(request: web.Request) -> web.Response:
+    c, p, cid = ctx(request), principal(request), _content_id(request)
+    now = c.clock()
+    try:
+        data = await c.db.run(lambda s: lib.delete_content(s, p, cid, now))
+    except lib.ContentError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    log.info("content %s deleted by %s", cid, p.username)
+    return json_response(data)
+
+
+@requires(Perm.VIEW_BROADCASTS)
+async def get_original(request: web.Request) -> web.StreamResponse:
+    c, p, cid = ctx(request), principal(request), _content_id(request)
+    row: BroadcastContent | None = await c.db.run(lambda s: lib.get_content(s, p, cid))
+    if row is None:
+        raise ApiError(404, "not_found", "Không tìm thấy nội dung")
+    path = store_of(request).original_file(row.original_path)
+    if not await asyncio.to_thread(path.is_file):
+        log.error("original of content %s missing on disk: %s", cid, row.original_path)
+        raise ApiError(404, "not_found", "Không tìm thấy tệp gốc")
+    ext = row.original_path.rsplit(".", 1)[-1]
+    name = row.original_name or f"noi-dung-{cid}.{ext}"
+    ascii_name = "".join(ch if ch.isascii() and ch.isalnum() or ch in ".-_" else "_" for ch in name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": ORIGINAL_TYPES.get(ext, "application/octet-stream"),
+            "Content-Disposition": disposition,
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+_MEDIA_NAME = re.compile(r"^([0-9a-f]{64})\.mp3$")
+
+
+@public
+async def media_file(request: web.Request) -> web.StreamResponse:
+    """A processed MP3 by its sha256 (the 256-bit hash is the capability): receivers and <audio> players.
+    Range requests and conditional GETs are answered by FileResponse."""
+    c = ctx(request)
+    m = _MEDIA_NAME.match(request.match_info["name"])
+    if m is None:
+        raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
+    sha = m.group(1)
+    path = store_of(request).media_file(sha)
+    if not await c.db.run(lambda s: lib.media_available(s, sha)) or not await asyncio.to_thread(path.is_file):
+        raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
+    return web.FileResponse(
+        path,
+        headers={"Content-Type": "audio/mpeg", "Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+def add_media_route(app: web.Application) -> None:
+    app.router.add_get("/media/{name}", media_file)
+
+
+# route table --------------------------------------------------------------------------------------------------
+
+_ID = Param("id", "Content id", {"type": "integer", "minimum": 1}, where="path")
+_CONTENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "district", "commune", "title", "source", "sha256", "duration_s", "loudness_lufs"],
+    "properties": {
+        "id": {"type": "integer"},
+        "district": {"type": "string"},
+        "commune": {"type": "string"},
+        "title": {"type": "string"},
+        "source": {"type": "string", "enum": list(lib.SOURCES)},
+        "source_label": {"type": "string"},
+        "text": {"type": ["string", "null"], "description": "The TTS input"},
+        "original_name": {"type": ["string", "null"]},
+        "sha256": {"type": "string", "description": "Of the processed MP3"},
+        "size": {"type": "integer", "description": "Bytes of the processed MP3"},
+        "duration_s": {"type": "number"},
+        "loudness_lufs": {"type": "number", "description": "Measured integrated loudness of the MP3"},
+        "true_peak_dbtp": {"type": "number", "description": "Measured true peak of the MP3"},
+        "created_by": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "deleted_at": {"type": ["string", "null"], "format": "date-time"},
+        "media_url": {"type": "string", "description": "/media/{sha256}.mp3 (no login needed)"},
+        "original_url": {"type": "string"},
+        "used_by": {"type": "array", "description": "Programmes still to air that play it (GET one only)"},
+    },
+}
+_LIST = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": _CONTENT},
+        "total": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+    },
+}
+
+ROUTES = [
+    ApiRoute(
+        "GET",
+        "/content",
+        list_content,
+        "Content library in scope (newest first)",
+        (
+            Param("district", "Only this district", {"type": "string"}),
+            Param("commune", "Only this commune", {"type": "string"}),
+            Param("q", "Words in the title or TTS text", {"type": "string", "maxLength": 100}),
+            Param("source", "recording, upload or tts", {"type": "string", "enum": list(lib.SOURCES)}),
+            Param("include_deleted", "Also deleted items", {"type": "boolean"}),
+            Param("limit", "Page size (1–500, default 50)", {"type": "integer"}),
+            Param("offset", "Items to skip", {"type": "integer"}),
+        ),
+        _LIST,
+    ),
+    ApiRoute(
+        "POST",
+        "/content",
+        create_content,
+        "Upload audio (multipart/form-data: file, title, source=recording|upload, district, commune); it is "
+        "validated, cleaned, levelled to the loudness target and stored as MP3. 413 when too large or long",
+        (),
+        _CONTENT,
+        errors=(400, 401, 403, 413),
+    ),
+    ApiRoute(
+        "POST",
+        "/content/tts",
+        create_tts,
+        "Create content from Vietnamese text (JSON: title, text, voice, district, commune)",
+        (),
+        _CONTENT,
+    ),
+    ApiRoute(
+        "POST",
+        "/content/tts/preview",
+        preview_tts,
+        "The processed MP3 a text would become (JSON: text, voice); nothing stored",
+        (),
+        {"type": "string", "format": "binary"},
+        content_type="audio/mpeg",
+    ),
+    ApiRoute(
+        "GET", r"/content/{id:\d+}", get_content, "One content item", (_ID,), _CONTENT, errors=(401, 403, 404)
+    ),
+    ApiRoute(
+        "DELETE",
+        r"/content/{id:\d+}",
+        delete_content,
+        "Delete (kept for history); 409 while a programme still to air uses it",
+        (_ID,),
+        _CONTENT,
+        errors=(401, 403, 404, 409),
+    ),
+    ApiRoute(
+        "GET",
+        r"/content/{id:\d+}/original",
+        get_original,
+        "The original file as uploaded",
+        (_ID,),
+        {"type": "string", "format": "binary"},
+        "application/octet-stream",
+        errors=(401, 403, 404),
+    ),
+]

@@ -1,0 +1,248 @@
+"""Creating content from what a person sends: a streamed upload (recording or file) or Vietnamese text.
+
+Shared by the JSON API and the pages. Every refusal is counted (`content_rejected_<code>` in /api/v1/stats),
+logged, and answered with a Vietnamese message; the job dir of a refused request is removed with all in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from sqlalchemy.orm import Session
+
+from broadcast.config import broadcast_settings
+from broadcast.content import store as lib
+from broadcast.content.audio_input import AudioError
+from broadcast.content.tts import TtsEngine, clean_text, make_engine
+from contract.topics import is_slug
+from hub.core.auth import Principal
+from hub.core.config import CoreConfig
+from hub.web.access import in_scope, principal
+from hub.web.context import ctx
+from hub.web.errors import ApiError
+from hub.web.queries import area_names
+
+log = logging.getLogger("broadcast.web.content")
+CONTENT_STORE = web.AppKey("broadcast_content_store", lib.ContentStore)
+TTS_ENGINE = web.AppKey("broadcast_tts_engine", TtsEngine)
+CHUNK = 64 * 1024
+FIELD_MAX = 8 * 1024  # a text field of the upload form (title, slugs)
+UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf")
+TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf")
+
+
+def setup(app: web.Application, config: CoreConfig) -> None:
+    cfg = broadcast_settings(config).content
+    app[CONTENT_STORE] = lib.ContentStore(cfg.directory(config.data_dir), cfg)
+    app[TTS_ENGINE] = make_engine(cfg)
+
+
+def store_of(request: web.Request) -> lib.ContentStore:
+    return request.app[CONTENT_STORE]
+
+
+def refused(request: web.Request, status: int, code: str, message: str) -> ApiError:
+    """Count and log a refusal, and build the error to raise."""
+    ctx(request).count(f"content_rejected_{code}")
+    store_of(request).refuse(code, message)
+    return ApiError(status, code, message)
+
+
+def too_large_message(store: lib.ContentStore) -> str:
+    return f"Tệp quá lớn: tối đa {store.cfg.max_upload_mb:g} MB"
+
+
+def needs_area_choice(p: Principal) -> bool:
+    return p.role == "admin" or p.district is None or p.commune is None
+
+
+def resolve_area(
+    s: Session, p: Principal, config: CoreConfig, district: str | None, commune: str | None
+) -> tuple[str, str]:
+    """The commune new content belongs to: a commune user's own; others choose one in their scope."""
+    if not needs_area_choice(p):
+        assert p.district is not None and p.commune is not None
+        if (district and district != p.district) or (commune and commune != p.commune):
+            raise lib.ContentError(403, "forbidden", "Bạn chỉ được tạo nội dung cho xã của mình")
+        return p.district, p.commune
+    if not district or not commune:
+        raise lib.ContentError(400, "bad_area", "Hãy chọn xã / phường cho nội dung")
+    if not is_slug(district) or not is_slug(commune):
+        raise lib.ContentError(400, "bad_area", "Mã huyện / xã không hợp lệ")
+    if not in_scope(p, district, commune):
+        raise lib.ContentError(403, "forbidden", "Xã / phường này nằm ngoài phạm vi của bạn")
+    if (district, commune) not in area_names(s, config):
+        raise lib.ContentError(400, "bad_area", f"Không có xã / phường '{commune}' thuộc '{district}'")
+    return district, commune
+
+
+async def _read_field(part: BodyPartReader) -> str:
+    data = bytearray()
+    while chunk := await part.read_chunk(4096):
+        data += chunk
+        if len(data) > FIELD_MAX:
+            raise ApiError(400, "bad_field", f"Trường '{part.name}' quá dài")
+    try:
+        return data.decode().strip()
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_field", f"Trường '{part.name}' không phải văn bản UTF-8") from None
+
+
+async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str], str | None]:
+    """Stream a multipart upload: the `file` part into `dest` (at most max_upload_mb), text fields in memory.
+    Returns (fields, the file's own name)."""
+    store = store_of(request)
+    cap = store.max_upload_bytes
+    if request.content_length is not None and request.content_length > cap + FIELD_MAX * len(UPLOAD_FIELDS):
+        raise refused(request, 413, "too_large", too_large_message(store))
+    if request.content_type != "multipart/form-data":
+        raise refused(request, 400, "bad_form", "Hãy gửi tệp dưới dạng multipart/form-data (trường 'file')")
+    fields: dict[str, str] = {}
+    file_name: str | None = None
+    got_file = False
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise refused(request, 400, "bad_form", "Biểu mẫu lồng nhau không được hỗ trợ")
+        if part.name == "file":
+            if got_file:
+                raise refused(request, 400, "bad_form", "Mỗi lần chỉ tải lên một tệp")
+            got_file, file_name = True, part.filename
+            size = 0
+            f = await asyncio.to_thread(dest.open, "wb")
+            try:
+                while chunk := await part.read_chunk(CHUNK):
+                    size += len(chunk)
+                    if size > cap:
+                        raise refused(request, 413, "too_large", too_large_message(store))
+                    await asyncio.to_thread(f.write, chunk)
+            finally:
+                await asyncio.to_thread(f.close)
+        elif part.name in UPLOAD_FIELDS:
+            fields[part.name] = await _read_field(part)
+        else:
+            raise refused(request, 400, "bad_form", f"Trường '{str(part.name)[:40]}' không được hỗ trợ")
+    if not got_file:
+        raise refused(request, 400, "no_file", "Chưa chọn tệp âm thanh (trường 'file')")
+    return fields, file_name
+
+
+async def _processed(request: web.Request, job: Path, src: Path) -> lib.StoredAudio:
+    try:
+        return await store_of(request).process(job, src)
+    except AudioError as exc:
+        raise refused(request, 413 if exc.code == "too_long" else 400, exc.code, exc.message) from None
+
+
+async def _insert(request: web.Request, new: lib.NewContent, stored: lib.StoredAudio) -> dict[str, Any]:
+    c, store = ctx(request), store_of(request)
+    now = c.clock()
+    data = await c.db.run(lambda s: lib.insert_content(s, store, new, stored, now))
+    log.info(
+        "content %s (%s) created by %s in %s/%s: %.1f s, %.1f LUFS (input %.1f), %.1f dBTP",
+        data["id"],
+        new.source,
+        new.created_by,
+        new.district,
+        new.commune,
+        stored.duration_s,
+        stored.loudness_lufs,
+        stored.input_lufs,
+        stored.true_peak_dbtp,
+    )
+    return data
+
+
+async def _area(request: web.Request, fields: dict[str, str]) -> tuple[str, str]:
+    c, p = ctx(request), principal(request)
+    district, commune = fields.get("district") or None, fields.get("commune") or None
+    if area := fields.get("area"):  # the pages' commune picker: "district/commune"
+        district, _, commune = area.partition("/")
+    return await c.db.run(lambda s: resolve_area(s, p, c.config, district, commune))
+
+
+async def create_from_upload(request: web.Request) -> dict[str, Any]:
+    """Recording or file upload: stream, check the form, process, store."""
+    p, store = principal(request), store_of(request)
+    await store.ensure_ready()
+    with store.job() as job:
+        src = job / "input"
+        fields, file_name = await read_upload(request, src)
+        source = fields.get("source") or "upload"
+        if source not in ("recording", "upload"):
+            raise refused(
+                request, 400, "bad_source", "Nguồn phải là 'recording' (ghi âm) hoặc 'upload' (tệp)"
+            )
+        try:
+            title = lib.clean_title(fields.get("title", ""))
+            district, commune = await _area(request, fields)
+        except lib.ContentError as exc:
+            raise refused(request, exc.status, exc.code, exc.message) from None
+        stored = await _processed(request, job, src)
+        name = lib.clean_file_name(file_name)
+        new = lib.NewContent(district, commune, title, source, p.username, original_name=name)
+        return await _insert(request, new, stored)
+
+
+async def tts_input(request: web.Request) -> dict[str, str]:
+    """JSON body or an urlencoded form: title, text, voice, district and commune (or area=district/commune)."""
+    body: Any
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "bad_json", "Nội dung gửi lên không phải JSON hợp lệ") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "bad_json", "Cần một đối tượng JSON")
+    else:
+        body = dict(await request.post())
+    unknown = sorted(str(k) for k in body if k not in TTS_FIELDS)
+    if unknown:
+        raise ApiError(400, "bad_field", f"Trường không được hỗ trợ: {', '.join(unknown)[:100]}")
+    out: dict[str, str] = {}
+    for k, v in body.items():
+        if v is not None and not isinstance(v, str):
+            raise ApiError(400, "bad_field", f"Trường '{k}' phải là chuỗi")
+        out[k] = v or ""
+    return out
+
+
+async def speak(request: web.Request, job: Path, text: str, voice: str | None) -> lib.StoredAudio:
+    """Synthesize (text already cleaned) and process like any recording."""
+    store, engine = store_of(request), request.app[TTS_ENGINE]
+    try:
+        wav = await engine.synthesize(text, voice or store.cfg.tts_voice)
+    except AudioError as exc:
+        raise refused(request, 400, exc.code, exc.message) from None
+    src = job / "input"
+    await asyncio.to_thread(src.write_bytes, wav)
+    return await _processed(request, job, src)
+
+
+def tts_text(request: web.Request, body: dict[str, str]) -> str:
+    try:
+        return clean_text(body.get("text", ""), store_of(request).cfg.tts_max_chars)
+    except AudioError as exc:
+        raise refused(request, 400, exc.code, exc.message) from None
+
+
+async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[str, Any]:
+    p, store = principal(request), store_of(request)
+    try:
+        title = lib.clean_title(body.get("title", ""))
+    except lib.ContentError as exc:
+        raise refused(request, exc.status, exc.code, exc.message) from None
+    text = tts_text(request, body)
+    try:
+        district, commune = await _area(request, body)
+    except lib.ContentError as exc:
+        raise refused(request, exc.status, exc.code, exc.message) from None
+    await store.ensure_ready()
+    with store.job() as job:
+        stored = await speak(request, job, text, body.get("voice") or None)
+        new = lib.NewContent(district, commune, title, "tts", p.username, text=text)
+        return await _insert(request, new, stored)
