@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
+from hub.core.areas import area_names, config_area_names
 from hub.core.audit import record_change
 from hub.core.db import Agent, Area, Camera, User
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, area_names, config_areas, field, rejected, see_other
+from hub.web.admin_common import FormError, admin_page, field, rejected, see_other
 from hub.web.context import ctx
 
 
@@ -31,7 +32,7 @@ def _slug(form: Any, name: str, label: str, required: bool = True) -> str:
 
 async def _areas_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     c = ctx(request)
-    fixed = config_areas(c.config)
+    fixed = config_area_names(c.config)
 
     def load(s: Session) -> dict[str, Any]:
         names = area_names(s, c.config)
@@ -69,7 +70,7 @@ async def save_area(request: web.Request) -> web.StreamResponse:
         district = _slug(form, "district", "Mã huyện")
         commune = _slug(form, "commune", "Mã xã", required=False)
         name = field(form, "name", "Tên")
-        if (district, commune) in config_areas(c.config):
+        if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy sửa tên ở đó")
     except FormError as exc:
         rejected(request, "area", str(exc))
@@ -133,7 +134,7 @@ async def delete_area(request: web.Request) -> web.StreamResponse:
     try:
         district = _slug(form, "district", "Mã huyện")
         commune = _slug(form, "commune", "Mã xã", required=False)
-        if (district, commune) in config_areas(c.config):
+        if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy xoá ở đó")
     except FormError as exc:
         rejected(request, "area_delete", str(exc))

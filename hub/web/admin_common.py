@@ -7,11 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from hub.core.config import HubConfig
-from hub.core.db import Area
 from hub.web.access import Perm, has_perm, principal
 from hub.web.context import ctx
 from hub.web.render import render
@@ -69,23 +65,6 @@ def field(
 
 def optional(form: MultiDictProxy[Any], name: str, label: str, max_len: int = 200) -> str | None:
     return field(form, name, label, max_len=max_len, required=False) or None
-
-
-def config_areas(config: HubConfig) -> dict[tuple[str, str], str]:
-    """Areas named in the hub config: kept in sync from the file at every start, so read-only on the page."""
-    out: dict[tuple[str, str], str] = {}
-    for d_slug, d in config.districts.items():
-        out[(d_slug, "")] = d.name
-        for c_slug, c_name in d.communes.items():
-            out[(d_slug, c_slug)] = c_name
-    return out
-
-
-def area_names(s: Session, config: HubConfig) -> dict[tuple[str, str], str]:
-    """(district, commune) → display name; district rows have commune ""."""
-    names = {(a.district, a.commune): a.name for a in s.scalars(select(Area))}
-    names.update(config_areas(config))
-    return names
 
 
 def known_communes(names: dict[tuple[str, str], str]) -> set[tuple[str, str]]:

@@ -17,13 +17,14 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from contract import Channel, Kind, Topic
+from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import Agent, Camera, Snapshot
 from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, area_names, optional, rejected, see_other
+from hub.web.admin_common import FormError, admin_page, optional, rejected, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN

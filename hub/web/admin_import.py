@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import devices_import as di
+from hub.core.areas import area_names
 from hub.core.geo import Village
 from hub.core.openapi import ApiRoute, Param
 from hub.core.state import CameraState
 from hub.web import params
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import admin_page, area_names, known_communes, rejected, see_other
+from hub.web.admin_common import admin_page, known_communes, rejected, see_other
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response

@@ -15,13 +15,13 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core import auth
+from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import User, WebSession
 from hub.web.access import Perm, principal, requires
 from hub.web.admin_common import (
     FormError,
     admin_page,
-    area_names,
     field,
     known_communes,
     optional,
