@@ -18,31 +18,22 @@ from hub.core import openapi
 from hub.core.config import HubConfig
 from hub.core.db import Database
 from hub.core.events import EventBus
-from hub.web import (
-    account,
-    admin_areas,
-    admin_audit,
-    admin_devices,
-    admin_import,
-    admin_users,
-    alerts_page,
-    api_alerts,
-    api_cameras,
-    api_commands,
-    api_events,
-    api_history,
-    api_misc,
-    api_notify,
-    api_reports,
-    files,
-    login,
-    outbox_page,
-    pages,
-    params,
-    reports_page,
-)
+from hub.web import alerts_page, api_alerts, api_commands, api_notify, files, outbox_page, params
+from hub.web.admin import areas as admin_areas
+from hub.web.admin import audit as admin_audit
+from hub.web.admin import csv_import as admin_import
+from hub.web.admin import devices as admin_devices
+from hub.web.admin import users as admin_users
+from hub.web.api import cameras as api_cameras
+from hub.web.api import events as api_events
+from hub.web.api import history as api_history
+from hub.web.api import misc as api_misc
+from hub.web.api import reports as api_reports
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
+from hub.web.pages import account, login
+from hub.web.pages import cameras as pages
+from hub.web.pages import reports as reports_page
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
 

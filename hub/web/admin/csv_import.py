@@ -17,7 +17,7 @@ from hub.core.openapi import ApiRoute, Param
 from hub.core.state import CameraState
 from hub.web import params
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import admin_page, known_communes, rejected, see_other
+from hub.web.admin.common import admin_page, known_communes, rejected, see_other
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response

@@ -19,7 +19,7 @@ from hub.core.db import Agent, Area, Camera, User
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, field, rejected, see_other
+from hub.web.admin.common import FormError, admin_page, field, rejected, see_other
 from hub.web.context import ctx
 
 

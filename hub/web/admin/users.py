@@ -19,7 +19,7 @@ from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import User, WebSession
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import (
+from hub.web.admin.common import (
     FormError,
     admin_page,
     field,

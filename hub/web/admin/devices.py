@@ -24,7 +24,7 @@ from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, optional, rejected, see_other
+from hub.web.admin.common import FormError, admin_page, optional, rejected, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN
