@@ -19,7 +19,7 @@ from hub.core.db import Agent, Area, Camera, User
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin.common import FormError, admin_page, field, rejected, see_other
+from hub.web.admin.common import FormError, admin_page, apply_change, field, refuse
 from hub.web.context import ctx
 
 
@@ -73,8 +73,7 @@ async def save_area(request: web.Request) -> web.StreamResponse:
         if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy sửa tên ở đó")
     except FormError as exc:
-        rejected(request, "area", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "area", str(exc), _areas_page)
     now = c.clock()
 
     def save(s: Session) -> str | None:
@@ -95,11 +94,7 @@ async def save_area(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
         return None
 
-    problem = await c.db.run(save)
-    if problem:
-        rejected(request, "area", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=area_saved")
+    return await apply_change(request, "area", save, _areas_page, "/admin/areas?msg=area_saved")
 
 
 def _area_in_use(s: Session, district: str, commune: str) -> str | None:
@@ -137,8 +132,7 @@ async def delete_area(request: web.Request) -> web.StreamResponse:
         if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy xoá ở đó")
     except FormError as exc:
-        rejected(request, "area_delete", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "area_delete", str(exc), _areas_page)
     now = c.clock()
 
     def delete(s: Session) -> str | None:
@@ -156,11 +150,7 @@ async def delete_area(request: web.Request) -> web.StreamResponse:
         s.delete(row)
         return None
 
-    problem = await c.db.run(delete)
-    if problem:
-        rejected(request, "area_delete", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=area_deleted")
+    return await apply_change(request, "area_delete", delete, _areas_page, "/admin/areas?msg=area_deleted")
 
 
 @requires(Perm.MANAGE_DEVICES)
@@ -174,8 +164,7 @@ async def save_village(request: web.Request) -> web.StreamResponse:
         slug = _slug(form, "slug", "Mã thôn")
         name = field(form, "name", "Tên thôn")
     except FormError as exc:
-        rejected(request, "village", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "village", str(exc), _areas_page)
     now = c.clock()
 
     def save(s: Session) -> str | None:
@@ -196,11 +185,7 @@ async def save_village(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
         return None
 
-    problem = await c.db.run(save)
-    if problem:
-        rejected(request, "village", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=village_saved")
+    return await apply_change(request, "village", save, _areas_page, "/admin/areas?msg=village_saved")
 
 
 @requires(Perm.MANAGE_DEVICES)
@@ -212,8 +197,7 @@ async def delete_village(request: web.Request) -> web.StreamResponse:
         commune = _slug(form, "commune", "Mã xã")
         slug = _slug(form, "slug", "Mã thôn")
     except FormError as exc:
-        rejected(request, "village_delete", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "village_delete", str(exc), _areas_page)
     now = c.clock()
 
     def delete(s: Session) -> str | None:
@@ -234,11 +218,9 @@ async def delete_village(request: web.Request) -> web.StreamResponse:
         s.delete(row)
         return None
 
-    problem = await c.db.run(delete)
-    if problem:
-        rejected(request, "village_delete", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=village_deleted")
+    return await apply_change(
+        request, "village_delete", delete, _areas_page, "/admin/areas?msg=village_deleted"
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from sqlalchemy.orm import Session
 
 from hub.web.access import Perm, has_perm, principal
 from hub.web.context import ctx
@@ -75,6 +77,28 @@ def rejected(request: web.Request, what: str, message: str) -> None:
     c = ctx(request)
     c.count(f"admin_rejected_{what}")
     log.info("admin %s rejected for %s: %s", what, principal(request).username, message)
+
+
+# A page that shows itself again with an error: (request, status, error message).
+PageAgain = Callable[[web.Request, int, str | None], Awaitable[web.Response]]
+
+
+async def refuse(
+    request: web.Request, what: str, message: str, page: PageAgain, status: int = 400
+) -> web.Response:
+    """A change refused (bad form, or the data does not allow it): counted, logged, and the page shown again."""
+    rejected(request, what, message)
+    return await page(request, status, message)
+
+
+async def apply_change(
+    request: web.Request, what: str, change: Callable[[Session], str | None], page: PageAgain, done: str
+) -> web.Response:
+    """Runs a change in the SQL thread: a problem it returns is refused, otherwise see the `done` page."""
+    problem = await ctx(request).db.run(change)
+    if problem:
+        return await refuse(request, what, problem, page)
+    return see_other(done)
 
 
 def admin_page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:

@@ -100,6 +100,14 @@ async def _preview(request: web.Request, kind: str, text: str, status: int = 200
     )
 
 
+def _bad_file(request: web.Request, exc: di.CsvFileError) -> web.Response:
+    rejected(request, "import", str(exc))
+    return admin_page(
+        request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
+        result=None, preview=None,
+    )  # fmt: skip
+
+
 @requires(Perm.MANAGE_DEVICES)
 async def preview_import(request: web.Request) -> web.StreamResponse:
     try:
@@ -108,11 +116,7 @@ async def preview_import(request: web.Request) -> web.StreamResponse:
             raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
         return await _preview(request, kind, text)
     except di.CsvFileError as exc:
-        rejected(request, "import", str(exc))
-        return admin_page(
-            request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
-            result=None, preview=None,
-        )  # fmt: skip
+        return _bad_file(request, exc)
 
 
 async def _apply(request: web.Request, kind: str, text: str) -> tuple[di.ParsedFile, di.ImportSummary | None]:
@@ -140,11 +144,7 @@ async def apply_import(request: web.Request) -> web.StreamResponse:
             raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
         parsed, summary = await _apply(request, kind, text)
     except di.CsvFileError as exc:
-        rejected(request, "import", str(exc))
-        return admin_page(
-            request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
-            result=None, preview=None,
-        )  # fmt: skip
+        return _bad_file(request, exc)
     if summary is None:  # the registry changed since the preview and a row no longer fits
         return await _preview(request, kind, text, 400)
     return see_other(
