@@ -1,4 +1,4 @@
-"""What the admin pages share: the tab bar, form reading, area lookups, notices after a redirect."""
+"""What the admin pages share: the tab bar, form reading, refusing a change, notices after a redirect."""
 
 from __future__ import annotations
 
