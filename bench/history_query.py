@@ -2,7 +2,7 @@
 
 Starts its own InfluxDB 1.x, writes 30 days of `camera_health` points (one probe every 30 s, the hub's own
 line builder) for `--cameras` cameras of one commune, then times the queries the camera page sends
-(hub/web/api_history.py through hub/core/influx_read.py) for every range: the status chart (two statements) and
+(hub/web/api/history.py through hub/core/influx_read.py) for every range: the status chart (two statements) and
 one numeric chart (mean/min/max), `--repeat` times each, cold first run reported apart. The camera page
 sends six of them at once when it opens (status + five metrics), so `page_24h_ms` times those six in parallel.
 """
@@ -28,7 +28,7 @@ from hub.core.influx_read import InfluxReader
 from hub.core.ingest import Ingest
 from hub.core.state import StateStore
 from hub.core.stats import HubStats
-from hub.web.api_history import RANGES, build_query
+from hub.web.api.history import RANGES, build_query
 
 D, C = "soc-son", "phu-linh"
 PERIOD_S = 30

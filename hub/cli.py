@@ -27,7 +27,7 @@ from hub.core import auth
 from hub.core.audit import record_change
 from hub.core.config import CoreConfig
 from hub.core.db import Database, User, utcnow
-from hub.web.labels import local_time
+from hub.core.labels import local_time
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_EXISTS = 0, 1, 2, 3

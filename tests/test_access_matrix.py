@@ -20,10 +20,11 @@ from aiohttp import web
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, String, Text, insert
 
 from hub.core import auth
+from hub.core.access import ROLE_PERMS, SIGNED_IN
 from hub.core.db import Agent, Base
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
-from hub.web.access import PUBLIC, ROLE_PERMS, SIGNED_IN, access_of
+from hub.web.access import PUBLIC, access_of
 from hub.web.security import SESSION_COOKIE
 from tests.fixtures_web import T0, WebEnv
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hub.cli import main
 from hub.compose import open_database
 from hub.core.audit import AuditEntry, record_change
-from hub.web.admin_audit import diff_rows
+from hub.web.admin.audit import diff_rows
 from tests.fixtures_web import WebEnv
 from tests.test_admin_users import sign_in
 

@@ -9,7 +9,7 @@ import pytest
 
 from hub.core import auth
 from hub.core.db import User, WebSession
-from hub.web.login import safe_next
+from hub.web.pages.login import safe_next
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.security import SESSION_COOKIE
 from tests.fixtures_web import PASSWORD, T0, WebEnv

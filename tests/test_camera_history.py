@@ -19,7 +19,7 @@ from hub.core.influx_read import string_literal
 from hub.core.ingest import Ingest
 from hub.core.state import StateStore
 from hub.core.stats import HubStats
-from hub.web.api_history import build_query
+from hub.web.api.history import build_query
 from tests.fixtures_web import WebEnv
 
 D, C = "soc-son", "phu-linh"

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import ClientResponse
 
 from hub.core import auth
-from hub.web.api_events import event_area, visible
+from hub.web.api.events import event_area, visible
 from tests.fixtures_web import T0, WebEnv
 
 

@@ -6,7 +6,7 @@ import html as html_lib
 import re
 from datetime import datetime
 
-from hub.web.pages import WallFilter, build_wall
+from hub.web.pages.cameras import WallFilter, build_wall
 from tests.fixtures_web import T0, WebEnv
 
 

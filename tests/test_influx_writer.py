@@ -11,7 +11,8 @@ from influxdb_client import Point, WritePrecision
 
 from devtools.services import Service, free_port, influx_query
 from hub.core.config import InfluxConfig
-from hub.core.influx import InfluxRejected, InfluxWriter, V1Sender, partial_write_rejected
+from hub.core.influx import InfluxWriter
+from hub.core.influx_send import InfluxRejected, V1Sender, partial_write_rejected
 from hub.core.lineproto import line, series_key
 from hub.core.stats import HubStats
 from tests.fixtures_hub import wait_for

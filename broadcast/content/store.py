@@ -32,10 +32,10 @@ from broadcast.config import ContentConfig
 from broadcast.content import audio
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
+from hub.core.access import scope_where
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.serialize import iso
-from hub.web.access import scope_where
 
 log = logging.getLogger("broadcast.content")
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from hub.alerts.labels import alert_dict
 from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
 from hub.alerts.store import state_of
+from hub.core.access import in_scope, scope_where
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.serialize import iso
-from hub.web.access import in_scope, scope_where
 
 STATUSES = ("pending", "firing", "resolved")
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from hub.alerts.config import RuleSettings
 from hub.core.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
 from hub.core.facts import Fact, FactKind
+from hub.core.labels import PROBLEM_LABELS, SIGNAL_LOST
 from hub.core.state import AGENT_OFFLINE, CameraState, StateStore, reported_status
-from hub.web.labels import PROBLEM_LABELS, SIGNAL_LOST
 
 Settings = Callable[[FactKind, str], RuleSettings]
 SUMMARY_MAX = 300

@@ -17,7 +17,7 @@ from hub.core.mqtt_bridge import PublishError
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, requires
-from hub.web.api_cameras import CAMERA_PATH, _camera_or_404
+from hub.web.api.cameras import CAMERA_PATH, _camera_or_404
 from hub.web.context import ctx
 from hub.web.errors import ApiError, bad_parameter
 from hub.web.jsonout import json_response

@@ -11,7 +11,7 @@ import concurrent.futures
 from typing import Any
 
 from hub.core.config import InfluxConfig
-from hub.core.influx import InfluxRejected, InfluxUnavailable
+from hub.core.influx_send import InfluxRejected, InfluxUnavailable
 from hub.core.lineproto import PRECISION
 
 

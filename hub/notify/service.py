@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from sqlalchemy.orm import Session
 
+from hub.core.areas import area_names, config_area_names
 from hub.core.db import Database, Snapshot, to_db_time
 from hub.core.facts import AlertNotice, DigestSection, Fact
 from hub.core.features import ServiceKey
@@ -45,11 +46,10 @@ from hub.notify.models import (
     OutboxRow,
 )
 from hub.notify.outbox import NewRow
-from hub.notify.render import AreaNames, render_notice
+from hub.notify.render import render_notice
 from hub.notify.routing import Target, exempt_from_quiet, quiet_until, route_notice
 from hub.notify.tokens import TokenStore, TokenUnavailable
 from hub.notify.zalo import Outcome, Result, ZaloBot, ZaloOa
-from hub.web import queries
 
 if TYPE_CHECKING:
     from hub.core.config import CoreConfig
@@ -78,15 +78,6 @@ def backoff_s(attempt: int, outcome: Outcome, cfg: RetryConfig, rng: random.Rand
     return delay * (0.5 + rng.random() * 0.5)
 
 
-def area_names(config: CoreConfig) -> AreaNames:
-    names: AreaNames = {}
-    for d, dc in config.districts.items():
-        names[(d, "")] = dc.name
-        for c, cname in dc.communes.items():
-            names[(d, c)] = cname
-    return names
-
-
 class Notifier:
     name = "notify"
 
@@ -103,7 +94,7 @@ class Notifier:
         self.db = hub.db
         self.tz = ZoneInfo(hub.config.timezone)
         self.public_url = hub.config.http.public_url
-        self.names = area_names(hub.config)
+        self.names = config_area_names(hub.config)
         self._names_at = 0.0
         self.clock = clock
         self.rng = rng or random.Random()
@@ -259,12 +250,12 @@ class Notifier:
             log.warning("notify: notice %s has receivers that could not be resolved", notice.event_id)
 
     async def _refresh_names(self, now: float) -> None:
-        """Area names as people edited them (SQL `areas` over config), re-read every few minutes."""
+        """Area names as people edited them on the admin page (hub.core.areas), re-read every few minutes."""
         if now - self._names_at < NAMES_TTL_S:
             return
         self._names_at = now
         try:
-            self.names = await self.db.run(lambda s: queries.area_names(s, self.hub.config))
+            self.names = await self.db.run(lambda s: area_names(s, self.hub.config))
         except Exception as exc:  # names are cosmetic: keep the previous ones
             log.warning("notify: area names not refreshed: %r", exc)
 

@@ -13,26 +13,22 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database
 from hub.core.events import EventBus
 from hub.core.features import Feature, Services
-from hub.web import (
-    account,
-    admin_areas,
-    admin_audit,
-    admin_devices,
-    admin_import,
-    admin_users,
-    api_cameras,
-    api_events,
-    api_history,
-    api_misc,
-    api_reports,
-    files,
-    login,
-    pages,
-    params,
-    reports_page,
-)
+from hub.web import files, params
+from hub.web.admin import areas as admin_areas
+from hub.web.admin import audit as admin_audit
+from hub.web.admin import csv_import as admin_import
+from hub.web.admin import devices as admin_devices
+from hub.web.admin import users as admin_users
+from hub.web.api import cameras as api_cameras
+from hub.web.api import events as api_events
+from hub.web.api import history as api_history
+from hub.web.api import misc as api_misc
+from hub.web.api import reports as api_reports
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
+from hub.web.pages import account, login
+from hub.web.pages import cameras as pages
+from hub.web.pages import reports as reports_page
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.core.openapi import API_PREFIX, Handler
 from hub.web.context import ctx
 from hub.web.jsonout import json_response
+from hub.web.render import render
 
 log = logging.getLogger("hub.web")
 
@@ -58,8 +59,6 @@ def _page_error(request: web.Request, err: ApiError) -> web.StreamResponse:
     if err.status == 401:
         target = request.path_qs if request.method == "GET" else "/"
         raise web.HTTPFound("/login?next=" + quote(target, safe="/"))
-    from hub.web.render import render  # render → access → errors: imported late to break the cycle
-
     resp = render(request, "error.html", status=err.status, code=err.status, message=err.message)
     resp.headers.update(err.headers)
     return resp

@@ -10,11 +10,12 @@ from typing import Any, cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from hub.core.access import in_scope, province_wide, scope_where
+from hub.core.areas import area_names  # web handlers also call it as queries.area_names
 from hub.core.auth import Principal
 from hub.core.config import CoreConfig
-from hub.core.db import STATUSES, Agent, Area, Camera, Snapshot, Transition
-from hub.web.access import in_scope, province_wide, scope_where
-from hub.web.labels import fold
+from hub.core.db import STATUSES, Agent, Camera, Snapshot, Transition
+from hub.core.labels import fold
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,6 @@ class CameraList:
     items: list[Camera]  # after every filter, sorted by district, commune, id
     counts: dict[str, int]  # per status, after every filter except status
     total: int  # len(items) before limit/offset
-
-
-def area_names(s: Session, config: CoreConfig) -> dict[tuple[str, str], str]:
-    """(district, commune) → display name; commune "" names the district. SQL `areas` wins over config."""
-    names: dict[tuple[str, str], str] = {}
-    for d_slug, d in config.districts.items():
-        names[(d_slug, "")] = d.name
-        for c_slug, c_name in d.communes.items():
-            names[(d_slug, c_slug)] = c_name
-    for a in s.scalars(select(Area)):
-        names[(a.district, a.commune or "")] = a.name
-    return names
 
 
 def _matches(c: Camera, q: str, names: dict[tuple[str, str], str]) -> bool:

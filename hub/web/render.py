@@ -13,10 +13,10 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from hub.core.access import Perm, has_perm
 from hub.core.auth import Principal
-from hub.web.access import Perm, has_perm
+from hub.core.labels import browser_labels, local_time
 from hub.web.context import CSRF, PRINCIPAL, ctx
-from hub.web.labels import browser_labels, local_time
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"

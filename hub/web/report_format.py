@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from hub.core import reports
+from hub.core.labels import STATUS_LABELS, problem_label
 from hub.core.serialize import iso
-from hub.web.labels import STATUS_LABELS, problem_label
 
 CSV_TIME = "%Y-%m-%d %H:%M:%S"
 

@@ -24,11 +24,11 @@ from broadcast.web.content.create import (
     tts_input,
 )
 from hub.core.config import CoreConfig
+from hub.core.labels import local_time
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.context import ctx
 from hub.web.errors import ApiError
-from hub.web.labels import local_time
 from hub.web.render import render
 from hub.web.security import CSP
 

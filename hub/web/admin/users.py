@@ -15,16 +15,17 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core import auth
+from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import User, WebSession
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import (
+from hub.web.admin.common import (
     FormError,
     admin_page,
-    area_names,
     field,
     known_communes,
     optional,
+    refuse,
     rejected,
     see_other,
 )
@@ -261,8 +262,7 @@ async def save_user(request: web.Request) -> web.StreamResponse:
         if username == p.username and f.role != "admin":
             raise FormError("Không thể tự bỏ vai trò quản trị của chính mình (nhờ một quản trị viên khác)")
     except FormError as exc:
-        rejected(request, "user_edit", str(exc))
-        return await _user_page(request, 400, str(exc))
+        return await refuse(request, "user_edit", str(exc), _user_page)
 
     def mutate(s: Session, u: User) -> None:
         u.full_name, u.role, u.district, u.commune = f.full_name, f.role, f.district, f.commune
@@ -315,8 +315,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         password = field(form, "password", "Mật khẩu mới", max_len=auth.MAX_PASSWORD_LENGTH)
         auth.check_password_rules(password, username)
     except (FormError, auth.AuthError) as exc:
-        rejected(request, "password_reset", str(exc))
-        return await _user_page(request, 400, str(exc))
+        return await refuse(request, "password_reset", str(exc), _user_page)
     pw_hash = await _hash(request, password)
 
     def mutate(s: Session, u: User) -> None:

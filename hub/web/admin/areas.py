@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
+from hub.core.areas import area_names, config_area_names
 from hub.core.audit import record_change
 from hub.core.db import Agent, Area, Camera, User
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, area_names, config_areas, field, rejected, see_other
+from hub.web.admin.common import FormError, admin_page, apply_change, field, refuse
 from hub.web.context import ctx
 
 
@@ -31,7 +32,7 @@ def _slug(form: Any, name: str, label: str, required: bool = True) -> str:
 
 async def _areas_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     c = ctx(request)
-    fixed = config_areas(c.config)
+    fixed = config_area_names(c.config)
 
     def load(s: Session) -> dict[str, Any]:
         names = area_names(s, c.config)
@@ -69,11 +70,10 @@ async def save_area(request: web.Request) -> web.StreamResponse:
         district = _slug(form, "district", "Mã huyện")
         commune = _slug(form, "commune", "Mã xã", required=False)
         name = field(form, "name", "Tên")
-        if (district, commune) in config_areas(c.config):
+        if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy sửa tên ở đó")
     except FormError as exc:
-        rejected(request, "area", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "area", str(exc), _areas_page)
     now = c.clock()
 
     def save(s: Session) -> str | None:
@@ -94,11 +94,7 @@ async def save_area(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
         return None
 
-    problem = await c.db.run(save)
-    if problem:
-        rejected(request, "area", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=area_saved")
+    return await apply_change(request, "area", save, _areas_page, "/admin/areas?msg=area_saved")
 
 
 def _area_in_use(s: Session, district: str, commune: str) -> str | None:
@@ -133,11 +129,10 @@ async def delete_area(request: web.Request) -> web.StreamResponse:
     try:
         district = _slug(form, "district", "Mã huyện")
         commune = _slug(form, "commune", "Mã xã", required=False)
-        if (district, commune) in config_areas(c.config):
+        if (district, commune) in config_area_names(c.config):
             raise FormError("Địa bàn này khai báo trong tệp cấu hình hub; hãy xoá ở đó")
     except FormError as exc:
-        rejected(request, "area_delete", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "area_delete", str(exc), _areas_page)
     now = c.clock()
 
     def delete(s: Session) -> str | None:
@@ -155,11 +150,7 @@ async def delete_area(request: web.Request) -> web.StreamResponse:
         s.delete(row)
         return None
 
-    problem = await c.db.run(delete)
-    if problem:
-        rejected(request, "area_delete", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=area_deleted")
+    return await apply_change(request, "area_delete", delete, _areas_page, "/admin/areas?msg=area_deleted")
 
 
 @requires(Perm.MANAGE_DEVICES)
@@ -173,8 +164,7 @@ async def save_village(request: web.Request) -> web.StreamResponse:
         slug = _slug(form, "slug", "Mã thôn")
         name = field(form, "name", "Tên thôn")
     except FormError as exc:
-        rejected(request, "village", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "village", str(exc), _areas_page)
     now = c.clock()
 
     def save(s: Session) -> str | None:
@@ -195,11 +185,7 @@ async def save_village(request: web.Request) -> web.StreamResponse:
         )  # fmt: skip
         return None
 
-    problem = await c.db.run(save)
-    if problem:
-        rejected(request, "village", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=village_saved")
+    return await apply_change(request, "village", save, _areas_page, "/admin/areas?msg=village_saved")
 
 
 @requires(Perm.MANAGE_DEVICES)
@@ -211,8 +197,7 @@ async def delete_village(request: web.Request) -> web.StreamResponse:
         commune = _slug(form, "commune", "Mã xã")
         slug = _slug(form, "slug", "Mã thôn")
     except FormError as exc:
-        rejected(request, "village_delete", str(exc))
-        return await _areas_page(request, 400, str(exc))
+        return await refuse(request, "village_delete", str(exc), _areas_page)
     now = c.clock()
 
     def delete(s: Session) -> str | None:
@@ -233,11 +218,9 @@ async def delete_village(request: web.Request) -> web.StreamResponse:
         s.delete(row)
         return None
 
-    problem = await c.db.run(delete)
-    if problem:
-        rejected(request, "village_delete", problem)
-        return await _areas_page(request, 400, problem)
-    return see_other("/admin/areas?msg=village_deleted")
+    return await apply_change(
+        request, "village_delete", delete, _areas_page, "/admin/areas?msg=village_deleted"
+    )
 
 
 def add_routes(app: web.Application) -> None:

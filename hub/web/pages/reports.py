@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.core import reports
 from hub.web import params, queries
 from hub.web.access import Perm, principal, requires
-from hub.web.api_reports import load_report
+from hub.web.api.report_query import load_report
 from hub.web.context import ctx
 from hub.web.render import render, scope_label
 from hub.web.report_format import area_dict, camera_dict, outage_dict, period_dict

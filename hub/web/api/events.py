@@ -23,7 +23,7 @@ from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import camera_to_dict, iso
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, signed_in
-from hub.web.api_misc import me_dict
+from hub.web.api.misc import me_dict
 from hub.web.context import ctx
 from hub.web.sse import sse
 

@@ -18,7 +18,7 @@ from hub.core import auth
 from hub.core.audit import record_change
 from hub.core.db import ApiToken, User, WebSession
 from hub.web.access import principal, signed_in
-from hub.web.admin_common import NOTICES, FormError, field, see_other
+from hub.web.admin.common import NOTICES, FormError, field, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.render import render

@@ -1,17 +1,15 @@
-"""What the admin pages share: the tab bar, form reading, area lookups, notices after a redirect."""
+"""What the admin pages share: the tab bar, form reading, refusing a change, notices after a redirect."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.config import CoreConfig
-from hub.core.db import Area
 from hub.web.access import Perm, has_perm, principal
 from hub.web.context import ctx
 from hub.web.render import render
@@ -71,23 +69,6 @@ def optional(form: MultiDictProxy[Any], name: str, label: str, max_len: int = 20
     return field(form, name, label, max_len=max_len, required=False) or None
 
 
-def config_areas(config: CoreConfig) -> dict[tuple[str, str], str]:
-    """Areas named in the hub config: kept in sync from the file at every start, so read-only on the page."""
-    out: dict[tuple[str, str], str] = {}
-    for d_slug, d in config.districts.items():
-        out[(d_slug, "")] = d.name
-        for c_slug, c_name in d.communes.items():
-            out[(d_slug, c_slug)] = c_name
-    return out
-
-
-def area_names(s: Session, config: CoreConfig) -> dict[tuple[str, str], str]:
-    """(district, commune) → display name; district rows have commune ""."""
-    names = {(a.district, a.commune): a.name for a in s.scalars(select(Area))}
-    names.update(config_areas(config))
-    return names
-
-
 def known_communes(names: dict[tuple[str, str], str]) -> set[tuple[str, str]]:
     return {k for k in names if k[1]}
 
@@ -96,6 +77,28 @@ def rejected(request: web.Request, what: str, message: str) -> None:
     c = ctx(request)
     c.count(f"admin_rejected_{what}")
     log.info("admin %s rejected for %s: %s", what, principal(request).username, message)
+
+
+# A page that shows itself again with an error: (request, status, error message).
+PageAgain = Callable[[web.Request, int, str | None], Awaitable[web.Response]]
+
+
+async def refuse(
+    request: web.Request, what: str, message: str, page: PageAgain, status: int = 400
+) -> web.Response:
+    """A change refused (bad form, or the data does not allow it): counted, logged, and the page shown again."""
+    rejected(request, what, message)
+    return await page(request, status, message)
+
+
+async def apply_change(
+    request: web.Request, what: str, change: Callable[[Session], str | None], page: PageAgain, done: str
+) -> web.Response:
+    """Runs a change in the SQL thread: a problem it returns is refused, otherwise see the `done` page."""
+    problem = await ctx(request).db.run(change)
+    if problem:
+        return await refuse(request, what, problem, page)
+    return see_other(done)
 
 
 def admin_page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:

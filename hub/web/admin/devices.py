@@ -17,13 +17,14 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from contract import Channel, Kind, Topic
+from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import Agent, Camera, Snapshot
 from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import FormError, admin_page, area_names, optional, rejected, see_other
+from hub.web.admin.common import FormError, admin_page, optional, refuse, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN
@@ -186,8 +187,7 @@ async def save_device(request: web.Request) -> web.StreamResponse:
         name = optional(form, "name", "Tên", max_len=200)
         village = optional(form, "village", "Thôn", max_len=64) if kind == "speakers" else None
     except FormError as exc:
-        rejected(request, "device_edit", str(exc))
-        return await _device_page(request, 400, str(exc))
+        return await refuse(request, "device_edit", str(exc), _device_page)
     now = c.clock()
 
     def save(s: Session) -> str | None:
@@ -208,8 +208,7 @@ async def save_device(request: web.Request) -> web.StreamResponse:
 
     problem = await c.db.run(save)
     if problem:
-        rejected(request, "device_edit", problem)
-        return await _device_page(request, 400, problem)
+        return await refuse(request, "device_edit", problem, _device_page)
     if kind == "cameras" and c.hub is not None:
         renamed_in_memory(c.hub, key, name)
     return see_other(f"/admin/devices/{kind}/{key}?msg=device_saved")
@@ -249,8 +248,7 @@ async def remove_device(request: web.Request) -> web.StreamResponse:
 
     problem = await c.db.run(remove)
     if problem:
-        rejected(request, "device_remove", problem)
-        return await _device_page(request, 409, problem)
+        return await refuse(request, "device_remove", problem, _device_page, 409)
     if c.hub is not None:
         removed_in_memory(c.hub, kind, key)
         await clear_retained(c.hub, kind, key)

@@ -26,7 +26,7 @@ from hub.core.influx_read import (
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, requires
-from hub.web.api_cameras import CAMERA_PATH, _camera_or_404
+from hub.web.api.cameras import CAMERA_PATH, _camera_or_404
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response

@@ -19,7 +19,7 @@ from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
-from hub.web.admin_common import admin_page
+from hub.web.admin.common import admin_page
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter
 from hub.web.jsonout import json_response

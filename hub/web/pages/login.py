@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from hub.core import auth
 from hub.core.audit import record_change
+from hub.core.labels import local_time
 from hub.web.access import principal, public, signed_in
 from hub.web.context import PRINCIPAL, ctx
-from hub.web.labels import local_time
 from hub.web.render import render
 from hub.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 

@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import devices_import as di
+from hub.core.areas import area_names
 from hub.core.geo import Village
 from hub.core.openapi import ApiRoute, Param
 from hub.core.state import CameraState
 from hub.web import params
 from hub.web.access import Perm, principal, requires
-from hub.web.admin_common import admin_page, area_names, known_communes, rejected, see_other
+from hub.web.admin.common import admin_page, known_communes, rejected, see_other
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
@@ -99,6 +100,14 @@ async def _preview(request: web.Request, kind: str, text: str, status: int = 200
     )
 
 
+def _bad_file(request: web.Request, exc: di.CsvFileError) -> web.Response:
+    rejected(request, "import", str(exc))
+    return admin_page(
+        request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
+        result=None, preview=None,
+    )  # fmt: skip
+
+
 @requires(Perm.MANAGE_DEVICES)
 async def preview_import(request: web.Request) -> web.StreamResponse:
     try:
@@ -107,11 +116,7 @@ async def preview_import(request: web.Request) -> web.StreamResponse:
             raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
         return await _preview(request, kind, text)
     except di.CsvFileError as exc:
-        rejected(request, "import", str(exc))
-        return admin_page(
-            request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
-            result=None, preview=None,
-        )  # fmt: skip
+        return _bad_file(request, exc)
 
 
 async def _apply(request: web.Request, kind: str, text: str) -> tuple[di.ParsedFile, di.ImportSummary | None]:
@@ -139,11 +144,7 @@ async def apply_import(request: web.Request) -> web.StreamResponse:
             raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
         parsed, summary = await _apply(request, kind, text)
     except di.CsvFileError as exc:
-        rejected(request, "import", str(exc))
-        return admin_page(
-            request, "admin_import.html", status=400, error=str(exc), kinds=di.KINDS, kind="cameras",
-            result=None, preview=None,
-        )  # fmt: skip
+        return _bad_file(request, exc)
     if summary is None:  # the registry changed since the preview and a row no longer fits
         return await _preview(request, kind, text, 400)
     return see_other(

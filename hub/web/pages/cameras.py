@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 from hub.core import reports
 from hub.core.auth import Principal
 from hub.core.db import STATUSES, Agent
+from hub.core.labels import STATUS_LABELS, fold, problem_labels
 from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
-from hub.web.api_cameras import format_cursor, parse_cursor
-from hub.web.api_history import DEFAULT_RANGE, NUMERIC_METRICS, RANGES
-from hub.web.api_reports import ReportQuery, load_changes
+from hub.web.api.cameras import format_cursor, parse_cursor
+from hub.web.api.history import DEFAULT_RANGE, NUMERIC_METRICS, RANGES
+from hub.web.api.report_query import ReportQuery, load_changes
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
-from hub.web.labels import STATUS_LABELS, fold, problem_labels
 from hub.web.render import html_response, page_values, render, scope_label
 
 AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")

@@ -1,0 +1,1 @@
+"""Pages for people: the camera wall and camera page, reports, sign-in, the own account."""
