@@ -12,7 +12,7 @@ from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
 from hub.notify.config import GroupDirectory, NotifyConfig, QuietHours, Receiver, RetryConfig, RouteConfig
 from hub.notify.render import duration_vi, fit_lines, render_notice
 from hub.notify.routing import Target, Unresolved, exempt_from_quiet, quiet_until, route_notice
-from hub.notify.service import backoff_s
+from hub.notify.sender import backoff_s
 from hub.notify.zalo import Outcome, classify
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
