@@ -19,24 +19,12 @@ from hub.core import auth
 from hub.core.config import HubConfig
 from hub.core.runtime import Hub
 from hub.web.app import create_app
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_hub import make_hub_config
 from tests.fixtures_web import PASSWORD
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PHONE: ViewportSize = {"width": 360, "height": 780}
 COMMAND_ROOM: ViewportSize = {"width": 1920, "height": 1080}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--headless=new",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--use-fake-device-for-media-stream",  # a beeping microphone for the recording page
-    "--use-fake-ui-for-media-stream",  # and its permission prompt answered yes
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 def journey_config(tmp_path: Path, mqtt_port: int, **sections: Any) -> HubConfig:

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from hub.core import auth
 from hub.core.audit import AuditEntry
 from hub.core.db import WebSession
-from tests.fixtures_web import PASSWORD, WebEnv
-from tests.test_admin_users import sign_in
+from tests.fixtures_web import PASSWORD, WebEnv, sign_in
 
 NEW_PASSWORD = "mat-khau-moi-987654"
 

@@ -13,8 +13,7 @@ from hub.cli import main
 from hub.core.audit import AuditEntry, record_change
 from hub.core.db import Database
 from hub.web.admin_audit import diff_rows
-from tests.fixtures_web import WebEnv
-from tests.test_admin_users import sign_in
+from tests.fixtures_web import WebEnv, sign_in
 
 
 def _seed(web: WebEnv) -> None:

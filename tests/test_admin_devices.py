@@ -4,19 +4,17 @@ route, device edit and removal, areas and villages."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
-from yarl import URL
 
-from hub.core import auth
 from hub.core import devices_import as di
 from hub.core.audit import AuditEntry
 from hub.core.db import Agent, Camera
 from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
-from tests.fixtures_web import WebEnv
+from tests.fixtures_web import WebEnv, admin_csrf
 
 AREAS = {("soc-son", "phu-linh"), ("soc-son", "tien-duoc")}
 CAMERAS_CSV = (
@@ -25,15 +23,6 @@ CAMERAS_CSV = (
     "soc-son,phu-linh,ubnd,Cổng UBND xã,edge-pl\n"
     "soc-son,tien-duoc,truong,Trường THCS Tiên Dược,\n"
 )
-
-
-def sign_in(web: WebEnv, username: str) -> None:
-    """A session straight in the database and its cookie in the client (argon2 only where login is tested)."""
-    with web.db.session() as s, s.begin():
-        u = auth.get_user(s, username)
-        assert u is not None
-        cookie, _ = auth.create_session(s, u.id, datetime.now(UTC).replace(tzinfo=None), 8)
-    web.client.session.cookie_jar.update_cookies({"ops_session": cookie}, URL(str(web.client.make_url("/"))))
 
 
 def test_parse_accepts_bom_semicolons_and_vietnamese() -> None:
@@ -93,10 +82,7 @@ def test_speaker_village_must_exist_in_that_commune() -> None:
 
 
 async def _admin(web: WebEnv) -> str:
-    web.add_area("soc-son", "tien-duoc", "Xã Tiên Dược")
-    web.add_user("quantri", "admin")
-    sign_in(web, "quantri")
-    return await web.page_csrf("/admin/import")
+    return await admin_csrf(web, "/admin/import")
 
 
 def _audit(web: WebEnv, prefix: str) -> list[AuditEntry]:

@@ -4,33 +4,20 @@ audited in the same transaction; bad input refused with a message naming the fie
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from yarl import URL
 
 from hub.core import auth
 from hub.core.audit import AuditEntry
 from hub.core.db import User, WebSession
-from tests.fixtures_web import PASSWORD, T0, WebEnv
+from tests.fixtures_web import PASSWORD, T0, WebEnv, admin_csrf
 
 NEW_PASSWORD = "mat-khau-moi-456789"
 
 
-def sign_in(web: WebEnv, username: str) -> None:
-    """A session straight in the database and its cookie in the client (argon2 only where login is tested)."""
-    with web.db.session() as s, s.begin():
-        u = auth.get_user(s, username)
-        assert u is not None
-        cookie, _ = auth.create_session(s, u.id, datetime.now(UTC).replace(tzinfo=None), 8)
-    web.client.session.cookie_jar.update_cookies({"ops_session": cookie}, URL(str(web.client.make_url("/"))))
-
-
 async def _admin(web: WebEnv) -> str:
-    web.add_area("soc-son", "tien-duoc", "Xã Tiên Dược")
-    web.add_user("quantri", "admin")
-    sign_in(web, "quantri")
-    return await web.page_csrf("/admin/users")
+    return await admin_csrf(web, "/admin/users")
 
 
 def _audit(web: WebEnv, action: str) -> list[AuditEntry]:

@@ -4,20 +4,18 @@ with a note; a maintenance window is created from an alert's 'Tắt' link. Scree
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import PASSWORD, T0, WebEnv
 from tests.test_alerts_api import add_alert
-from tests.test_browser_wall import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-async def test_alert_list_live_ack_and_silence(web: WebEnv, browser: Browser) -> None:  # noqa: F811
+async def test_alert_list_live_ack_and_silence(web: WebEnv, browser: Browser) -> None:
     web.set_clock(lambda: T0)
     first = add_alert(web, "soc-son", "phu-linh", "soc-son/phu-linh/cong-ubnd")
     web.add_user("cs.socson", "police", district="soc-son")

@@ -3,30 +3,15 @@ a change in the database without a reload; screenshots at 360 px go to test-arti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from hub.core.speaker_models import Speaker
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_broadcast_reporting import C, D, T, seed
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--headless=new", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-]  # fmt: skip
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def test_speakers_history_and_report_on_a_phone(web: WebEnv, browser: Browser) -> None:

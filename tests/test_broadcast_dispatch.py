@@ -37,7 +37,7 @@ from hub.core.db import Database
 from hub.core.facts import FactKind
 from hub.core.runtime import Hub
 from hub.core.speaker_models import Speaker
-from tests.fixtures_hub import Publisher, make_hub_config, wait_for
+from tests.fixtures_hub import Publisher, make_hub_config, started_hub, wait_for
 
 D, C = "dinh-hoa", "dinh-long"
 SHA = "ab" * 32
@@ -47,12 +47,8 @@ SHA = "ab" * 32
 async def bhub(tmp_path: Path, mosquitto: Service, influxd: Service, influx_db: str) -> AsyncIterator[Hub]:
     cfg = make_hub_config(tmp_path, mosquitto.port, influxd.url, influx_db)
     cfg.broadcast.dispatch = DispatchConfig(answer_margin_s=1, finish_margin_s=1, speaker_stale_after_s=60)
-    h = Hub(cfg)
-    await h.start()
-    try:
+    async with started_hub(cfg) as h:
         yield h
-    finally:
-        await h.stop()
 
 
 class CommandLog:

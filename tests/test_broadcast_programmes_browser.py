@@ -3,38 +3,19 @@ screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from broadcast.config import ScheduleConfig
 from broadcast.scheduler import BroadcastScheduler
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import PASSWORD, WebEnv
 from tests.test_broadcast_programmes import TZ, RecordingDispatcher, seed
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--headless=new",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 PHONE: ViewportSize = {"width": 360, "height": 780}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def signed_in(browser: Browser, base: str, username: str, path: str) -> tuple[BrowserContext, Page]:

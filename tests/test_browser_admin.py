@@ -3,16 +3,15 @@ audit log; the same pages on a 360 px phone. Screenshots go to test-artifacts/ad
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from hub.core.db import Camera
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import PASSWORD, WebEnv
-from tests.test_browser_wall import ARTIFACTS, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 CSV = (
@@ -21,14 +20,6 @@ CSV = (
     "soc-son,phu-linh,ubnd,Cổng UBND xã Phù Linh,edge-pl\n"
     "soc-son,tien-duoc,truong,Trường THCS Tiên Dược,\n"
 )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def _no_horizontal_scroll(page: Page) -> None:

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from devtools.services import Service
 from hub.core.config import DistrictConfig, HttpConfig, HubConfig, InfluxConfig
 from hub.core.db import Camera
 from hub.core.serialize import camera_to_dict
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import T0, WebEnv
-from tests.test_browser_wall import CHROMIUM_ARGS, _jpeg, _login
+from tests.test_browser_wall import _jpeg, _login
 from tests.test_camera_history import write_health
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 D = "soc-son"
 COMMUNES = {"phu-linh": "Xã Phù Linh", "tien-duoc": "Xã Tiên Dược", "minh-tri": "Xã Minh Trí"}
 PER_COMMUNE = 8
@@ -35,14 +34,6 @@ def web_config(tmp_path: Path, influxd: Service, influx_db: str) -> HubConfig:
         influx=InfluxConfig(url=influxd.url, database=influx_db),
         districts={D: DistrictConfig(name="Huyện Sóc Sơn", communes=COMMUNES)},
     )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 def seed(web: WebEnv, influxd: Service, db: str) -> None:

@@ -14,20 +14,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from broadcast.airing_models import Airing
 from devtools.services import Service
 from hub.alerts.models import AlertAck
+from tests.fixtures_browser import CHROMIUM_ARGS, MEDIA_ARGS
 from tests.fixtures_hub import Publisher, wait_for
 from tests.journey_support import (
-    CHROMIUM_ARGS,
     COMMAND_ROOM,
     PHONE,
     PageErrors,
@@ -48,11 +47,8 @@ CAMERAS = ("cong-ubnd", "cho")
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
+def chromium_args() -> list[str]:
+    return CHROMIUM_ARGS + MEDIA_ARGS  # the recording page needs a microphone
 
 
 def _health(online: bool, seq: int) -> dict[str, Any]:

@@ -5,38 +5,21 @@ go to test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
 from broadcast.content_models import BroadcastContent
+from tests.fixtures_browser import ARTIFACTS, CHROMIUM_ARGS, MEDIA_ARGS
 from tests.fixtures_web import PASSWORD, WebEnv
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--headless=new",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--use-fake-device-for-media-stream",  # a beeping microphone
-    "--use-fake-ui-for-media-stream",  # and the permission prompt answered yes
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
+def chromium_args() -> list[str]:
+    return CHROMIUM_ARGS + MEDIA_ARGS  # a beeping microphone, its prompt answered yes
 
 
 async def login(page: Page, base: str, next_path: str) -> None:

@@ -4,29 +4,18 @@ see the lost-connection banner; screenshots at 360 px and 1920 px go to test-art
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from hub.core.db import Camera, Transition
 from hub.core.serialize import camera_to_dict, iso
+from tests.fixtures_browser import ARTIFACTS
 from tests.fixtures_web import PASSWORD, T0, WebEnv
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--headless=new",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 def _jpeg(colour: tuple[int, int, int], label: str) -> bytes:
@@ -37,14 +26,6 @@ def _jpeg(colour: tuple[int, int, int], label: str) -> bytes:
     ok, buf = cv2.imencode(".jpg", img)
     assert ok
     return buf.tobytes()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 def _seed(web: WebEnv) -> None:

@@ -12,7 +12,7 @@ from devtools.fakezalo import FakeZalo
 from hub.alerts.config import AlertsConfig
 from hub.core.config import HubConfig
 from hub.core.runtime import Hub
-from tests.fixtures_hub import Publisher, wait_for
+from tests.fixtures_hub import Publisher, started_hub, wait_for
 from tests.notify_support import fake, notify_config
 
 __all__ = ["fake"]
@@ -44,12 +44,8 @@ async def zalo_hub(hub_config: HubConfig, fake: FakeZalo) -> AsyncIterator[Hub]:
         }
     )
     cfg = hub_config.model_copy(update={"notify": notify_config(fake), "alerts": alerts})
-    h = Hub(cfg)
-    await h.start()
-    try:
+    async with started_hub(cfg) as h:
         yield h
-    finally:
-        await h.stop()
 
 
 async def test_twelve_cameras_down_is_one_message_with_snapshot_and_one_resolved(
