@@ -1,7 +1,7 @@
 """Writes the commune detail, speakers/broadcasts and hub internals dashboards (dashboards/*.json).
 
 Run `.venv/bin/python dashboards/generate.py` after editing; the JSON files are what Grafana provisions and
-what tests/test_dashboards.py runs against a real InfluxDB. Every query is raw InfluxQL on the provisioned
+what tests/e2e/test_dashboards.py runs against a real InfluxDB. Every query is raw InfluxQL on the provisioned
 datasource (uid `influxdb-ops`); measurements and fields are those of docs/INFLUX.md. The camera health
 overview (camera-health-overview.json) is maintained by hand.
 

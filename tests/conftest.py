@@ -37,7 +37,6 @@ def influx_db(influxd: Service) -> str:
 
 # Fixture modules owned by each part (camera simulator, hub); kept apart so they can grow independently.
 pytest_plugins = [
-    "tests.fixtures_browser",
     "tests.fixtures_camsim",
     "tests.fixtures_hub",
     "tests.fixtures_web",
