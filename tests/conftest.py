@@ -36,4 +36,8 @@ def influx_db(influxd: Service) -> str:
 
 
 # Fixture modules owned by each part (camera simulator, hub); kept apart so they can grow independently.
-pytest_plugins = ["tests.fixtures_camsim", "tests.fixtures_hub", "tests.fixtures_web"]
+pytest_plugins = [
+    "tests.fixtures_camsim",
+    "tests.fixtures_hub",
+    "tests.fixtures_web",
+]

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,14 @@ def hub_config(tmp_path: Path, mosquitto: Service, influxd: Service, influx_db: 
 
 @pytest.fixture
 async def hub(hub_config: HubConfig) -> AsyncIterator[Hub]:
-    h = Hub(hub_config)
+    async with started_hub(hub_config) as h:
+        yield h
+
+
+@asynccontextmanager
+async def started_hub(cfg: HubConfig) -> AsyncIterator[Hub]:
+    """A started `Hub` on `cfg`, stopped on the way out."""
+    h = Hub(cfg)
     await h.start()
     try:
         yield h

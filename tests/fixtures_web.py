@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from hub.compose import HubConfig, create_app, open_database
 from hub.core import auth
@@ -141,3 +142,20 @@ async def web(web_config: HubConfig, web_db: Database, password_hash: str) -> As
         yield env
     finally:
         await client.close()
+
+
+def sign_in(web: WebEnv, username: str) -> None:
+    """A session straight in the database and its cookie in the client (argon2 only where login is tested)."""
+    with web.db.session() as s, s.begin():
+        u = auth.get_user(s, username)
+        assert u is not None
+        cookie, _ = auth.create_session(s, u.id, datetime.now(UTC).replace(tzinfo=None), 8)
+    web.client.session.cookie_jar.update_cookies({"ops_session": cookie}, URL(str(web.client.make_url("/"))))
+
+
+async def admin_csrf(web: WebEnv, path: str) -> str:
+    """Signs in an admin (quantri; a second commune, Tiên Dược, to manage) and returns `path`'s CSRF token."""
+    web.add_area("soc-son", "tien-duoc", "Xã Tiên Dược")
+    web.add_user("quantri", "admin")
+    sign_in(web, "quantri")
+    return await web.page_csrf(path)

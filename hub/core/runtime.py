@@ -31,6 +31,7 @@ from hub.core.persist import FlushBatch, agent_model, camera_model, load_registr
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
+from hub.core.tasks import guarded
 
 log = logging.getLogger("hub")
 
@@ -174,16 +175,12 @@ class HubCore:
 
     async def _guard(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         """Keeps a periodic task alive: an unexpected error is logged and the task starts again."""
-        while True:
-            try:
-                await fn()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.stats.error(f"{name}: {exc!r}")
-                log.exception("hub task %s failed; restarting it", name)
-                await asyncio.sleep(1.0)
+
+        def failed(name: str, exc: Exception) -> None:
+            self.stats.error(f"{name}: {exc!r}")
+            log.exception("hub task %s failed; restarting it", name)
+
+        await guarded(name, fn, failed, 1.0)
 
     # public helpers ---------------------------------------------------------------------------------------
     def add_component(self, component: Component) -> None:

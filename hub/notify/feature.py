@@ -12,12 +12,7 @@ from hub.notify.web import api, outbox_page
 def setup(ctx: FeatureContext) -> None:
     notifier = Notifier(ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items)
     ctx.add_fact_source(notifier.channel_facts)
-    ctx.add_gauges(
-        notify_sent=lambda: sum(h.sent for h in notifier.health.values()),
-        notify_failed=lambda: sum(h.failed for h in notifier.health.values()),
-        notify_retried=lambda: sum(h.retried for h in notifier.health.values()),
-        notify_blocked=lambda: len(notifier.paused()),
-    )
+    ctx.add_gauges(**notifier.channels.gauges())
     ctx.services.provide(NOTIFIER, notifier)
     ctx.services.provide(NOTICE_SINK, notifier)
     ctx.add_component(notifier)

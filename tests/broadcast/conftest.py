@@ -1,0 +1,1 @@
+"""Tests of the hub side of broadcasting (broadcast/): audio processing, content, programmes, scheduling, dispatch, reporting."""

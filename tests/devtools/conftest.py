@@ -1,0 +1,1 @@
+"""Tests of the development tools (devtools/): the RTSP camera simulator and the fake Zalo server."""

@@ -1,0 +1,378 @@
+"""The demo supervisor: its pieces on their own, then the whole `make demo` started as a subprocess on free ports
+in a temp run folder, checked through the hub's API, and stopped with SIGINT leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from demo_api import summary_line  # noqa: E402
+from demo_receivers import DEMO_SPEAKERS  # noqa: E402
+from demo_setup import FlakyToggler, Ports, port_problems  # noqa: E402
+from demo_supervisor import (  # noqa: E402
+    Child,
+    ChildFailed,
+    LogTail,
+    RestartBudget,
+    Supervisor,
+    ancestors,
+    is_notable,
+    pid_alive,
+    processes_with_env,
+    spawn,
+)
+
+from devtools.services import free_port, influx_query  # noqa: E402
+
+# --- pieces -------------------------------------------------------------------------------------------------
+
+
+def test_restart_budget_counts_within_its_window() -> None:
+    b = RestartBudget(max_restarts=2, window_s=60)
+    assert b.allows(0)
+    b.record(0)
+    b.record(10)
+    assert not b.allows(30)
+    assert b.allows(61)  # the first restart has left the window
+
+
+def test_flaky_toggler_alternates_and_can_be_off() -> None:
+    t = FlakyToggler(["cam"], period_s=60, start=100)
+    assert t.due(159) == []
+    assert t.due(160) == [("cam", True)]
+    assert t.due(200) == []
+    assert t.due(220) == [("cam", False)]
+    assert FlakyToggler(["cam"], period_s=0, start=0).due(1e9) == []
+
+
+def test_log_tail_returns_whole_new_lines(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("old line\n")
+    tail = LogTail(log)
+    assert tail.new_lines() == []
+    with log.open("a") as fh:
+        fh.write("one\ntw")
+    assert tail.new_lines() == ["one"]
+    with log.open("a") as fh:
+        fh.write("o\n")
+    assert tail.new_lines() == ["two"]
+    log.write_text("rotated\n")  # shorter: started afresh
+    assert tail.new_lines() == ["rotated"]
+
+
+@pytest.mark.parametrize(
+    ("line", "notable"),
+    [
+        ("2026-11-23 10:00:01 WARNING hub.ingest rejected 3 messages", True),
+        ("2026-11-23 10:00:01 ERROR edge_agent.link connection refused", True),
+        ("Traceback (most recent call last):", True),
+        ('ts=2026-11-23T03:00:00Z lvl=error msg="write failed"', True),
+        ("1795417052: Warning: Address already in use", True),
+        ("2026-11-23 10:00:01 INFO hub.runtime started", False),
+        ("camsim ready rtsp://127.0.0.1:18554/cam1", False),
+    ],
+)
+def test_notable_lines(line: str, notable: bool) -> None:
+    assert is_notable(line) is notable
+
+
+def test_summary_line_names_the_troubled_cameras() -> None:
+    cams = [
+        {"id": "a", "status": "ok", "problems": []},
+        {"id": "b", "status": "problem", "problems": ["black"]},
+        {"id": "c", "status": "offline", "problems": ["unreachable"]},
+    ]
+    line = summary_line(cams)
+    assert line.startswith("3 camera: 1 hoạt động, 1 có sự cố (b: black), 1 mất kết nối (c: unreachable)")
+    assert summary_line(None) == ""
+
+
+def test_port_problems_name_the_port_and_the_flag() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        ports = Ports(mqtt=taken, influx=free_port(), rtsp=free_port(), control=free_port(), hang=free_port())
+        problems = port_problems(Ports(**{**ports.as_dict(), "http": free_port()}))
+    assert len(problems) == 1
+    assert f"port {taken} (MQTT broker) is already in use" in problems[0] and "--mqtt-port" in problems[0]
+    same = Ports(
+        mqtt=free_port(), influx=taken, rtsp=taken, control=free_port(), hang=free_port(), http=free_port()
+    )
+    assert any("--rtsp-port" in p and "InfluxDB" in p for p in port_problems(same))
+
+
+def test_supervisor_restarts_within_budget_then_gives_up(tmp_path: Path) -> None:
+    said: list[str] = []
+    sup = Supervisor(said.append)
+    log = tmp_path / "child.log"
+    cmd = [sys.executable, "-c", "import sys; print('ERROR boom', flush=True); sys.exit(3)"]
+    child = sup.add(
+        Child("crasher", lambda: spawn(cmd, log), log, RestartBudget(max_restarts=1, window_s=60))
+    )
+    first = child.handle
+    assert first is not None
+    deadline = time.monotonic() + 10
+    while first.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sup.check(now=0)
+    assert child.handle is not first and any("crasher restarted" in s for s in said)
+    while child.handle.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(ChildFailed, match="crasher died 2 times"):
+        sup.check(now=1)
+    assert ("crasher", "ERROR boom") in list(sup.log_lines())
+    sup.stop_all()
+
+
+def test_stop_all_ends_process_groups_in_reverse_order(tmp_path: Path) -> None:
+    said: list[str] = []
+    sup = Supervisor(said.append)
+    # A child with a grandchild: stopping the child's group must end both.
+    script = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    a = sup.add(
+        Child("first", lambda: spawn([sys.executable, "-c", script], tmp_path / "a.log"), tmp_path / "a.log")
+    )
+    b = sup.add(Child("second", lambda: spawn(["sleep", "60"], tmp_path / "b.log"), tmp_path / "b.log"))
+    assert a.handle is not None and b.handle is not None
+    group: list[int] = []
+    deadline = time.monotonic() + 15  # the child's interpreter must start and spawn its own child first
+    while len(group) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        group = [p for p in _all_pids() if _pgid(p) == a.handle.pid]
+    assert len(group) == 2
+    sup.stop_all()
+    stops = [s for s in said if s.endswith("s)") and "stopped" in s]
+    assert stops[0].startswith("second") and stops[1].startswith("first")
+    # Signals are delivered asynchronously: give the orphaned grandchild a moment to go.
+    deadline = time.monotonic() + 5
+    while any(pid_alive(p) for p in [*group, b.handle.pid]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(pid_alive(p) for p in [*group, b.handle.pid])
+
+
+def _all_pids() -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def test_processes_with_env_finds_marked_children_but_not_ancestors(tmp_path: Path) -> None:
+    mark = f"ops-test-{os.getpid()}"
+    env = {**os.environ, "OPS_TEST_MARK": mark}
+    child = subprocess.Popen(["sleep", "30"], env=env)
+    try:
+        found = processes_with_env("OPS_TEST_MARK", mark)
+        assert found == [child.pid]
+        assert os.getpid() in ancestors(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert processes_with_env("OPS_TEST_MARK", mark) == []
+
+
+def test_leftovers_of_a_killed_demo_are_stopped_and_only_they(tmp_path: Path) -> None:
+    import demo
+
+    run_dir = tmp_path / "run"
+    ours = subprocess.Popen(["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(run_dir)})
+    other = subprocess.Popen(
+        ["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(tmp_path / "other")}
+    )
+    try:
+        assert demo.stop_leftovers(run_dir) is True
+        assert ours.wait(5) is not None
+        assert other.poll() is None, "a process of another run folder was touched"
+        assert demo.stop_leftovers(run_dir) is False
+    finally:
+        for p in (ours, other):
+            p.kill()
+            p.wait()
+
+
+def test_one_demo_per_run_folder(tmp_path: Path) -> None:
+    import demo
+    from demo_setup import DemoError
+
+    with (
+        demo.run_dir_lock(tmp_path),
+        pytest.raises(DemoError, match=f"another demo is running with {tmp_path}"),
+    ):
+        with demo.run_dir_lock(tmp_path):
+            pass
+
+
+# --- the whole demo -----------------------------------------------------------------------------------------
+
+DEMO_TIMEOUT_S = 90
+
+
+class DemoProcess:
+    def __init__(self, run_dir: Path, ports: dict[str, int], *extra: str) -> None:
+        args = [f"--{k}-port={v}" for k, v in ports.items()]
+        cmd = [sys.executable, str(ROOT / "scripts" / "demo.py"), "--run-dir", str(run_dir), *args, *extra]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                raise AssertionError(f"demo exited ({self.proc.returncode}) before {text!r}:\n{self.output}")
+            time.sleep(0.2)
+        raise AssertionError(f"no {text!r} after {timeout} s:\n{self.output}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._reader.join(5)
+
+
+def demo_ports() -> dict[str, int]:
+    return {k: free_port() for k in ("mqtt", "influx", "rtsp", "control", "hang", "http")}
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[DemoProcess, Path, dict[str, int]]]:
+    run_dir = tmp_path / "run"
+    ports = demo_ports()
+    d = DemoProcess(run_dir, ports, "--flaky-period=25")
+    yield d, run_dir, ports
+    if d.proc.poll() is None:
+        d.stop()
+
+
+def api_cameras(port: int, token: str) -> list[dict[str, Any]]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/cameras", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return list(json.loads(r.read())["items"])
+
+
+def expected_status(cam: dict[str, Any], behaviours: dict[str, str]) -> bool:
+    """Whether a camera shows what its simulated behaviour should produce."""
+    b = behaviours.get(cam["id"], "hang")
+    if b == "normal":
+        return bool(cam["status"] == "ok")
+    if b == "flaky":  # the demo may already have stopped its stream
+        return cam["status"] in ("ok", "offline")
+    if b in ("black", "frozen"):
+        return cam["status"] == "problem" and b in cam["problems"]
+    return cam["status"] == "offline" and "unreachable" in cam["problems"]
+
+
+def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None:
+    d, run_dir, ports = demo
+    d.wait_for("Demo ready", DEMO_TIMEOUT_S)
+    token = (run_dir / "demo-token").read_text().strip()
+    assert oct((run_dir / "demo-token").stat().st_mode & 0o777) == "0o600"
+    sim = json.loads((ROOT / "config/demo/camsim.json").read_text("utf-8"))
+    behaviours = {c["name"]: c["behaviour"] for c in sim["cameras"]}
+
+    # Every demo camera reaches the status its behaviour should give.
+    deadline = time.monotonic() + 60
+    cams: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        cams = api_cameras(ports["http"], token)
+        if len(cams) == 9 and all(expected_status(c, behaviours) for c in cams):
+            break
+        time.sleep(1)
+    wrong = {c["id"]: (c["status"], c["problems"]) for c in cams if not expected_status(c, behaviours)}
+    assert len(cams) == 9 and not wrong, f"cameras not as expected: {wrong}\n{d.output}"
+    assert {c["commune"] for c in cams} == {"dinh_long", "dinh_tan"}
+    assert all(c["name"] for c in cams), "display names come from the agent's inventory"
+
+    # The flaky camera's stream is stopped by the demo, and the hub sees it go offline.
+    d.wait_for("tram-y-te-dl: stream stopped", 40)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        flaky = next(c for c in api_cameras(ports["http"], token) if c["id"] == "tram-y-te-dl")
+        if flaky["status"] == "offline":
+            break
+        time.sleep(1)
+    assert flaky["status"] == "offline", f"{flaky}\n{d.output}"
+
+    # The Grafana overview's queries run on the demo's InfluxDB, filled by the real hub.
+    dash = json.loads((ROOT / "dashboards/camera-health-overview.json").read_text("utf-8"))
+    for panel in dash["panels"]:
+        for t in panel["targets"]:
+            q = (
+                t["query"]
+                .replace("$timeFilter", "time > now() - 1h")
+                .replace("$__interval", "10s")
+                .replace("$district", ".*")
+                .replace("$commune", ".*")
+            )
+            res = influx_query(ports["influx"], "ops", q)["results"][0]  # type: ignore[index]
+            assert "error" not in res and res.get("series"), f"{panel['title']}: {res}"
+
+    # The simulated loudspeakers air the demo's test broadcast and it comes back as a report.
+    d.wait_for("speakers played, start skew", 120)
+    assert re.search(r"test broadcast \S+: aired, 2/2 speakers played", d.output), d.output
+
+    children = json.loads((run_dir / "demo.json").read_text())["children"]
+    receivers = [sp.child_name for sp in DEMO_SPEAKERS]
+    assert set(children) == {"mosquitto", "influxd", "camsim", "hub", "edge-agent", *receivers}
+    rc = d.stop()
+    assert rc == 0, d.output
+    assert "SIGINT: stopped" in d.output
+    stops = [m[1] for m in (re.search(r"\| (\S+) stopped \(\d", line) for line in d.lines) if m]
+    assert stops == [*reversed(receivers), "edge-agent", "hub", "camsim", "influxd", "mosquitto"], stops
+    assert not [p for p in children.values() if pid_alive(p)], "a child outlived the demo"
+    assert processes_with_env("OPS_DEMO_CHILD_OF", str(run_dir.resolve())) == []
+
+
+def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
+    ports = demo_ports()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports["mqtt"]))
+        s.listen()
+        d = DemoProcess(tmp_path / "run", ports)
+        rc = d.proc.wait(60)
+        d._reader.join(5)
+    assert rc == 2, d.output
+    assert f"port {ports['mqtt']} (MQTT broker) is already in use" in d.output and "--mqtt-port" in d.output
+    assert "started" not in d.output

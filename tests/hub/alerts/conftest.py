@@ -1,0 +1,1 @@
+"""Tests of the alert engine (hub/alerts/): rules, the service, its API, live alerts on a running hub."""

@@ -1,0 +1,1 @@
+"""Tests of the hub's web app (hub/web/): pages, JSON API, live events, accounts, administration, access control."""
