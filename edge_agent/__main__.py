@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from contract.configfile import ConfigError
+from device_runtime.redact import scrub_text
 from edge_agent.config import load_config
-from edge_agent.redact import scrub_text
 from edge_agent.status import check_publishable
 
 if TYPE_CHECKING:
@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     # Imported only to run: `--check` stays quick (no OpenCV, no numpy).
+    from device_runtime.diskqueue import DiskQueueError
+    from device_runtime.logsetup import setup_logging
+    from device_runtime.redact import Redactor
     from edge_agent.app import EdgeAgent
-    from edge_agent.diskqueue import DiskQueueError
-    from edge_agent.logsetup import setup_logging
-    from edge_agent.redact import Redactor
 
     redactor = Redactor(config.secrets())
     setup_logging(args.log_level, redactor)

@@ -14,6 +14,11 @@ from typing import Any
 
 from contract import MAX_SNAPSHOT_BYTES, CommandReply, EdgeCommand, SnapshotMeta, encode, topics
 from contract.configfile import ConfigError
+from device_runtime.diskqueue import DiskOutbox, open_outbox
+from device_runtime.link import Incoming, LinkEvent, MqttLink
+from device_runtime.outbox import OutMessage
+from device_runtime.publisher import Publisher
+from device_runtime.redact import Redactor, redact_url
 from edge_agent.commands import (
     BadCommand,
     ReloadRefused,
@@ -23,7 +28,6 @@ from edge_agent.commands import (
     reload_plan,
 )
 from edge_agent.config import CameraConfig, EdgeConfig, load_config
-from edge_agent.diskqueue import DiskOutbox, open_outbox
 from edge_agent.health import (
     CameraState,
     build_health,
@@ -35,11 +39,7 @@ from edge_agent.health import (
     state_key,
 )
 from edge_agent.judgement import CameraJudge
-from edge_agent.link import Incoming, LinkEvent, MqttLink
-from edge_agent.outbox import OutMessage
 from edge_agent.probe import ProbeResult
-from edge_agent.publisher import Publisher
-from edge_agent.redact import Redactor, redact_url
 from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import check_publishable, free_mb, status_payload

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from contract.configfile import ConfigError, parse_text
+from device_runtime.redact import RedactingFilter, Redactor, redact_url, scrub_text, url_secrets
 from edge_agent.commands import ReloadRefused, reload_plan
 from edge_agent.config import EdgeConfig, load_config
-from edge_agent.redact import RedactingFilter, Redactor, redact_url, scrub_text, url_secrets
 from edge_agent.status import check_publishable
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device_runtime.config import MqttSection
+from device_runtime.link import Acked, ConnectFailed, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
+from device_runtime.outbox import OutMessage
 from devtools.services import Service, free_port, start_mosquitto
-from edge_agent.config import MqttSection
-from edge_agent.link import Acked, ConnectFailed, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
-from edge_agent.outbox import OutMessage
 
 WILL_TOPIC = "ops/v1/d/c/edge/box/status"
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from edge_agent.link import backoff_delay
-from edge_agent.outbox import MemoryOutbox, OutMessage
+from device_runtime.link import backoff_delay
+from device_runtime.outbox import MemoryOutbox, OutMessage
 from edge_agent.scheduler import first_due, next_due
 
 
@@ -44,7 +44,7 @@ def test_full_outbox_drops_oldest_unsent_and_counts(caplog: pytest.LogCaptureFix
     box.put_now(msg(0))
     on_wire = box.next_unsent()
     assert on_wire is not None
-    with caplog.at_level(logging.WARNING, logger="edge_agent.outbox"):
+    with caplog.at_level(logging.WARNING, logger="device_runtime.outbox"):
         for i in range(1, 13):
             box.put_now(msg(i))
     assert len(box) == 10 and box.dropped == 3

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from contract import Problem
+from device_runtime.supervisor import RestartBudget, WorkerSupervisor, decide_restart, in_window
 from edge_agent.config import ProbeSection, Thresholds
-from edge_agent.supervisor import RestartBudget, WorkerSupervisor, decide_restart, in_window
 from edge_agent.workers import WorkerPool, probe_in_pool
 
 BUDGET = RestartBudget(max_restarts=3, window_s=60.0)

@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Imported only to run: `--check` stays quick.
     from broadcast.receiver.app import ReceiverAgent
-    from edge_agent.diskqueue import DiskQueueError
-    from edge_agent.logsetup import setup_logging
-    from edge_agent.redact import Redactor
+    from device_runtime.diskqueue import DiskQueueError
+    from device_runtime.logsetup import setup_logging
+    from device_runtime.redact import Redactor
 
     setup_logging(args.log_level, Redactor(config.secrets()))
     try:

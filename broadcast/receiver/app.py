@@ -1,6 +1,6 @@
 """The receiver agent: MQTT link (Last Will, reconnect), disk outbox for events, commands, health, the engine.
 
-Reuses the edge agent's link (`edge_agent.link`: one paho thread that hands everything to asyncio through
+Reuses the edge agent's link (`device_runtime.link`: one paho thread that hands everything to asyncio through
 `_post`), its publisher (outbox onto the wire, in order, after PUBACK) and its crash-safe disk outbox.
 """
 
@@ -38,11 +38,11 @@ from contract import (
 )
 from contract.payloads import TS_MAX, TS_MIN
 from contract.topics import speaker_topic
-from edge_agent.diskqueue import DiskOutbox, open_outbox
-from edge_agent.link import Incoming, LinkEvent, MqttLink
-from edge_agent.outbox import OutMessage
-from edge_agent.publisher import Publisher
-from edge_agent.status import VERSION
+from device_runtime.diskqueue import DiskOutbox, open_outbox
+from device_runtime.link import Incoming, LinkEvent, MqttLink
+from device_runtime.outbox import OutMessage
+from device_runtime.publisher import Publisher
+from device_runtime.version import VERSION
 
 log = logging.getLogger(__name__)
 
