@@ -142,7 +142,10 @@ class DeviceAgent:
         if isinstance(self.outbox, DiskOutbox):
             if len(self.outbox):
                 self.log.info(
-                    "%d unsent %s stay in %s for the next start", len(self.outbox), self.unsent, self.outbox.path
+                    "%d unsent %s stay in %s for the next start",
+                    len(self.outbox),
+                    self.unsent,
+                    self.outbox.path,
                 )
             await asyncio.to_thread(self.outbox.close)
         elif len(self.outbox):
