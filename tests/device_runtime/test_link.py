@@ -1,4 +1,4 @@
-"""Edge agent: the MQTT link thread against a real Mosquitto (connect, publish/ack, commands in, backoff,
+"""Device runtime: the MQTT link thread against a real Mosquitto (connect, publish/ack, commands in, backoff,
 broker restart, a clean stop without the Last Will, and waiting for a sane clock)."""
 
 from __future__ import annotations

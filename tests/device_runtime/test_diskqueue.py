@@ -1,4 +1,4 @@
-"""Edge agent: the disk-backed store-and-forward queue (device_runtime/diskqueue.py) on a real SQLite file.
+"""Device runtime: the disk-backed store-and-forward queue (device_runtime/diskqueue.py) on a real SQLite file.
 
 Crash safety is checked with a real `kill -9` of a child process that is writing; order, bounds, drop-oldest with
 a persisted gap count, snapshots replacing each other, and acknowledgements surviving a reopen.
@@ -21,7 +21,7 @@ from device_runtime.config import OutboxSection
 from device_runtime.diskqueue import DiskOutbox, DiskQueueError, open_outbox
 from device_runtime.outbox import MemoryOutbox, OutMessage
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def msg(i: int, size: int = 10, key: str | None = None) -> OutMessage:
