@@ -18,7 +18,10 @@ class MqttSection(StrictModel):
     username: str | None = None
     password: str | None = None
     client_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="Default: edge-{agent.id}"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Default: edge-{agent.id} (edge agent), speaker-{receiver.id} (receiver)",
     )
     keepalive: int = Field(default=30, ge=5, le=600)
     connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
