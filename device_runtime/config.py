@@ -36,6 +36,10 @@ class MqttSection(StrictModel):
             raise ValueError("backoff_max_s must not be smaller than backoff_min_s")
         return self
 
+    def secrets(self) -> list[str]:
+        """The broker password, when there is one, for the logs to scrub."""
+        return [self.password] if self.password else []
+
 
 class OutboxSection(StrictModel):
     path: Path | None = Field(

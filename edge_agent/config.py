@@ -188,7 +188,7 @@ class EdgeConfig(StrictModel):
 
     def secrets(self) -> list[str]:
         """Every secret string in this config, so logs can scrub them wherever they turn up."""
-        found = [self.mqtt.password] if self.mqtt.password else []
+        found = self.mqtt.secrets()
         for cam in self.cameras:
             found += url_secrets(cam.url)
         return found

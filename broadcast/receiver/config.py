@@ -118,7 +118,7 @@ class ReceiverConfig(StrictModel):
         return self.mqtt.client_id or f"speaker-{self.receiver.id}"
 
     def secrets(self) -> list[str]:
-        return [self.mqtt.password] if self.mqtt.password else []
+        return self.mqtt.secrets()
 
 
 def load_config(path: str | Path) -> ReceiverConfig:
