@@ -14,6 +14,7 @@ WORKDIR /opt/ops
 COPY pyproject.toml ./
 COPY contract ./contract
 COPY hub ./hub
+COPY device_runtime ./device_runtime
 COPY edge_agent ./edge_agent
 COPY broadcast ./broadcast
 COPY devtools ./devtools

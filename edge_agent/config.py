@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from edge_agent.redact import url_secrets
-
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.redact import url_secrets
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 
@@ -23,28 +21,6 @@ class AgentSection(StrictModel):
     name: str | None = Field(
         default=None, max_length=200, description="Display name, e.g. 'Hộp xã Định Long'"
     )
-
-
-class MqttSection(StrictModel):
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
-    password: str | None = None
-    client_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="Default: edge-{agent.id}"
-    )
-    keepalive: int = Field(default=30, ge=5, le=600)
-    connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    backoff_min_s: float = Field(default=1.0, gt=0, le=60, description="First reconnect delay")
-    backoff_max_s: float = Field(default=60.0, gt=0, le=3600, description="Longest reconnect delay")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> MqttSection:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password must be given together")
-        if self.backoff_max_s < self.backoff_min_s:
-            raise ValueError("backoff_max_s must not be smaller than backoff_min_s")
-        return self
 
 
 class ProbeSection(StrictModel):
@@ -143,17 +119,6 @@ class ReferenceSection(StrictModel):
     )
 
 
-class OutboxSection(StrictModel):
-    path: Path | None = Field(
-        default=None,
-        description="SQLite file of the crash-safe disk queue; unset: in memory, lost on a crash or power cut",
-    )
-    max_messages: int = Field(
-        default=5000, ge=10, le=10_000_000, description="Messages kept while the broker is unreachable"
-    )
-    max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
-
-
 class CameraConfig(StrictModel):
     id: Slug
     name: str | None = Field(default=None, max_length=200, description="Display name, e.g. 'Cổng UBND xã'")
@@ -223,7 +188,7 @@ class EdgeConfig(StrictModel):
 
     def secrets(self) -> list[str]:
         """Every secret string in this config, so logs can scrub them wherever they turn up."""
-        found = [self.mqtt.password] if self.mqtt.password else []
+        found = self.mqtt.secrets()
         for cam in self.cameras:
             found += url_secrets(cam.url)
         return found

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from contract import Problem
-from edge_agent.redact import host_port
+from device_runtime.redact import host_port
 
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 MAX_HEADER_BYTES = 16 * 1024

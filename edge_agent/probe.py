@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from contract import Problem
+from device_runtime.redact import redact_url
 from edge_agent.checks import PictureMetrics, picture_metrics
 from edge_agent.config import ProbeSection
 from edge_agent.preflight import preflight
-from edge_agent.redact import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
 from contract import MAX_JSON_BYTES, CameraInfo, EdgeStatus, encode
 from contract.configfile import ConfigError
+from device_runtime.version import VERSION
 from edge_agent.config import EdgeConfig
-
-
-def agent_version() -> str:
-    try:
-        return metadata.version("commune-ops")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
-VERSION = agent_version()
 
 
 def inventory(config: EdgeConfig) -> list[CameraInfo]:

@@ -31,9 +31,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from contract import Problem
+from device_runtime.supervisor import RestartBudget, WorkerSupervisor
 from edge_agent.config import ProbeSection
 from edge_agent.probe import ProbeResult
-from edge_agent.supervisor import RestartBudget, WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ def _worker_main(conn: Connection) -> None:
     # a worker dying first would turn its probe in flight into a false camera fault.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from edge_agent.logsetup import setup_logging
+    from device_runtime.logsetup import setup_logging
+    from device_runtime.redact import Redactor, url_secrets
     from edge_agent.probe import configure_opencv, safe_probe
-    from edge_agent.redact import Redactor, url_secrets
 
     redactor = Redactor()
     setup_logging("WARNING", redactor)
@@ -182,7 +182,7 @@ class WorkerPool:
         self._closed = False
         self._clock = clock
         self._watcher: asyncio.Task[None] | None = None
-        self.supervisor = WorkerSupervisor(budget or RestartBudget())
+        self.supervisor = WorkerSupervisor(budget or RestartBudget(), label="probe worker")
         self.on_change: Callable[[], None] | None = None  # called when restarts or the failing state change
         self.killed = 0
 

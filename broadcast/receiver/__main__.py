@@ -2,71 +2,51 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import signal
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from broadcast.receiver.config import load_config, resolve
-from contract.configfile import ConfigError
+from broadcast.receiver.config import ReceiverConfig, load_config, resolve
+from device_runtime.cli import AgentProgram
+from device_runtime.redact import scrub_text
 
 if TYPE_CHECKING:
     from broadcast.receiver.app import ReceiverAgent
-
-log = logging.getLogger("broadcast.receiver")
-
-EXIT_CONFIG = 2
+    from device_runtime.redact import Redactor
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m broadcast.receiver", description="Loudspeaker receiver agent")
-    p.add_argument(
-        "--config", required=True, type=Path, help="YAML config (see config/receiver.example.yaml)"
+def _check_line(path: Path, config: ReceiverConfig) -> str:
+    r = config.receiver
+    cache = resolve(path.resolve().parent, config.cache.dir)
+    return (
+        f"config OK: {path}: receiver {r.id} in {r.district}/{r.commune}, sink {config.sink.type}, "
+        f"cache {cache} ({config.cache.max_mb:g} MB)"
     )
-    p.add_argument("--check", action="store_true", help="validate the config and exit (0 valid, 2 invalid)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    return p.parse_args(argv)
 
 
-async def _serve(agent: ReceiverAgent) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return await agent.run(stop)
+def _start(path: Path, config: ReceiverConfig, redactor: Redactor) -> ReceiverAgent:
+    # Imported only to run: `--check` stays quick.
+    from broadcast.receiver.app import ReceiverAgent
+
+    return ReceiverAgent(config, path.resolve().parent)
+
+
+PROGRAM = AgentProgram(
+    prog="python -m broadcast.receiver",
+    description="Loudspeaker receiver agent",
+    config_help="YAML config (see config/receiver.example.yaml)",
+    load=load_config,
+    check_line=_check_line,
+    start=_start,
+    logger="broadcast.receiver",
+    start_errors=(OSError,),
+    start_failed="cannot start: %s",
+    # A config error quotes the offending line, which may hold a URL with its password (allowed_urls).
+    scrub=scrub_text,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
-    base_dir = args.config.resolve().parent
-    if args.check:
-        r = config.receiver
-        print(
-            f"config OK: {args.config}: receiver {r.id} in {r.district}/{r.commune}, sink {config.sink.type}, "
-            f"cache {resolve(base_dir, config.cache.dir)} ({config.cache.max_mb:g} MB)"
-        )
-        return 0
-    # Imported only to run: `--check` stays quick.
-    from broadcast.receiver.app import ReceiverAgent
-    from edge_agent.diskqueue import DiskQueueError
-    from edge_agent.logsetup import setup_logging
-    from edge_agent.redact import Redactor
-
-    setup_logging(args.log_level, Redactor(config.secrets()))
-    try:
-        agent = ReceiverAgent(config, base_dir)
-    except (DiskQueueError, OSError) as exc:
-        log.error("cannot start: %s", exc)
-        return EXIT_CONFIG
-    return asyncio.run(_serve(agent))
+    return PROGRAM.main(argv)
 
 
 if __name__ == "__main__":

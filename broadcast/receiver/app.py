@@ -1,7 +1,7 @@
 """The receiver agent: MQTT link (Last Will, reconnect), disk outbox for events, commands, health, the engine.
 
-Reuses the edge agent's link (`edge_agent.link`: one paho thread that hands everything to asyncio through
-`_post`), its publisher (outbox onto the wire, in order, after PUBACK) and its crash-safe disk outbox.
+Built on `device_runtime.agent.DeviceAgent` (the link: one paho thread that hands everything to asyncio through
+`_post`; the publisher: outbox onto the wire, in order, after PUBACK; the crash-safe disk outbox).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -38,18 +37,14 @@ from contract import (
 )
 from contract.payloads import TS_MAX, TS_MIN
 from contract.topics import speaker_topic
-from edge_agent.diskqueue import DiskOutbox, open_outbox
-from edge_agent.link import Incoming, LinkEvent, MqttLink
-from edge_agent.outbox import OutMessage
-from edge_agent.publisher import Publisher
-from edge_agent.status import VERSION
+from device_runtime.agent import DeviceAgent
+from device_runtime.link import Incoming
+from device_runtime.outbox import OutMessage
+from device_runtime.version import VERSION
 
 log = logging.getLogger(__name__)
 
 COMMAND_QUEUE = 64
-DRAIN_ON_STOP_S = 2.0
-OFFLINE_ACK_S = 2.0
-STATS_EVERY_S = 300.0
 AMPLIFIER_STATES = ("on", "off", "fault")
 
 
@@ -62,19 +57,19 @@ class Counters:
     health_sent: int = 0
 
 
-class ReceiverAgent:
+class ReceiverAgent(DeviceAgent):
+    log = log
+    unsent = "events"
+    drain_on_stop_s = 2.0
+    offline_ack_s = 2.0
+
     def __init__(
         self, config: ReceiverConfig, base_dir: Path, clock: Callable[[], float] = time.time
     ) -> None:
         self.config = config
         self.base_dir = base_dir
-        self.clock = clock
-        self.boot = secrets.token_hex(6)
-        self.seq = 0
         r = config.receiver
-        self.status_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.STATUS))
         self.health_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.HEALTH))
-        self.cmd_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.CMD))
         self.event_topic = str(speaker_topic(r.district, r.commune, r.id, Channel.EVENT))
         cache_dir = resolve(base_dir, config.cache.dir)
         self.cache = AudioCache(cache_dir, int(config.cache.max_mb * MB))
@@ -83,35 +78,25 @@ class ReceiverAgent:
         outbox_cfg = config.outbox
         if outbox_cfg.path is None:  # a receiver always keeps its events on disk: default beside the cache
             outbox_cfg = outbox_cfg.model_copy(update={"path": cache_dir / "outbox.sqlite3"})
-        # Raises DiskQueueError when the queue file cannot be opened.
-        self.outbox = open_outbox(outbox_cfg, base_dir)
+        super().__init__(
+            config.mqtt,
+            config.client_id,
+            str(speaker_topic(r.district, r.commune, r.id, Channel.STATUS)),
+            str(speaker_topic(r.district, r.commune, r.id, Channel.CMD)),
+            outbox_cfg,
+            base_dir,
+            clock,
+        )
         self.counters = Counters()
         self.engine = Engine(
             config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), clock
         )
-        self.link = MqttLink(
-            config.mqtt, config.client_id, self.status_topic, self._offline_payload, self._post
-        )
-        self.publisher = Publisher(self.link, self.outbox, self._on_link_up, self._on_incoming)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: asyncio.Queue[LinkEvent] = asyncio.Queue()
         self._commands: asyncio.Queue[Incoming] = asyncio.Queue(COMMAND_QUEUE)
-
-    # --- the one place where the paho thread hands over to asyncio -------------------------------------------
-
-    def _post(self, event: LinkEvent) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            loop.call_soon_threadsafe(self._events.put_nowait, event)
-        except RuntimeError:
-            pass  # the loop closed while shutting down
 
     # --- life cycle --------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> int:
-        self._loop = asyncio.get_running_loop()
+        self._attach()
         r = self.config.receiver
         log.info(
             "receiver starting id=%s %s/%s boot=%s broker=%s:%d sink=%s volume=%d",
@@ -126,55 +111,22 @@ class ReceiverAgent:
         )
         self.link.start()
         background = [
-            asyncio.create_task(self._consume_link(), name="link-events"),
+            asyncio.create_task(self._consume_link_events(), name="link-events"),
             asyncio.create_task(self._consume_commands(), name="commands"),
             asyncio.create_task(self._health_forever(), name="health"),
             asyncio.create_task(self._stats_forever(), name="stats"),
         ]
         await self.engine.resume()
-        stopped = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopped, *background], return_when=asyncio.FIRST_COMPLETED)
-        failed = False
-        for task in done:
-            if task is not stopped:
-                failed = True
-                log.error("internal task %s ended: %r", task.get_name(), task.exception())
-        stopped.cancel()
-        await self._shutdown(background)
-        return 1 if failed else 0
+        return await self._supervise(stop, background)
 
-    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
-        log.info("stopping")
+    async def _stop_work(self) -> None:
         await self.engine.close()
-        await self.publisher.drain(DRAIN_ON_STOP_S)
-        if self.publisher.gen is not None and self._clock_ok():
-            offline = OutMessage(self.status_topic, self._offline_payload(), qos=1, retain=True)
-            if not await self.publisher.publish_and_wait(offline, OFFLINE_ACK_S):
-                log.warning("broker did not acknowledge the offline status")
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-        if isinstance(self.outbox, DiskOutbox):
-            if len(self.outbox):
-                log.info("%d unsent events stay in %s for the next start", len(self.outbox), self.outbox.path)
-            await asyncio.to_thread(self.outbox.close)
-        await asyncio.to_thread(self.link.stop)
-        self._log_stats()
-        log.info("stopped")
 
-    # --- link ------------------------------------------------------------------------------------------------
+    # --- status ----------------------------------------------------------------------------------------------
 
-    async def _consume_link(self) -> None:
-        while True:
-            self.publisher.handle(await self._events.get())
-
-    def _on_link_up(self, gen: int) -> None:
-        if not self.link.subscribe(gen, self.cmd_topic, 1):
-            log.error("could not subscribe to %s", self.cmd_topic)
+    def _publish_status(self) -> None:
         if self._clock_ok():
-            status = self._status("online")
-            if self.publisher.publish_now(OutMessage(self.status_topic, status, qos=1, retain=True)) is None:
-                log.warning("could not publish the online status")
+            self._publish_online(self._status("online"))
 
     def _status(self, state: Literal["online", "offline"]) -> bytes:
         r = self.config.receiver
@@ -189,6 +141,9 @@ class ReceiverAgent:
 
     def _clock_ok(self) -> bool:
         return TS_MIN <= self.clock() <= TS_MAX
+
+    def _can_send(self) -> bool:
+        return self._clock_ok()
 
     # --- events ------------------------------------------------------------------------------------------------
 
@@ -343,14 +298,6 @@ class ReceiverAgent:
             "outbox_dropped": self.outbox.dropped,
             "connected": self.publisher.gen is not None,
         }
-
-    def _log_stats(self) -> None:
-        log.info("stats %s", " ".join(f"{k}={v}" for k, v in self.stats().items()))
-
-    async def _stats_forever(self) -> None:
-        while True:
-            await asyncio.sleep(STATS_EVERY_S)
-            self._log_stats()
 
 
 def _read_small(path: Path) -> str | None:

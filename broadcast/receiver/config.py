@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from edge_agent.config import MqttSection, OutboxSection
-
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+from device_runtime.config import MqttSection, OutboxSection, Slug
 
 
 class ReceiverSection(StrictModel):
@@ -120,7 +118,7 @@ class ReceiverConfig(StrictModel):
         return self.mqtt.client_id or f"speaker-{self.receiver.id}"
 
     def secrets(self) -> list[str]:
-        return [self.mqtt.password] if self.mqtt.password else []
+        return self.mqtt.secrets()
 
 
 def load_config(path: str | Path) -> ReceiverConfig:

@@ -39,7 +39,7 @@ from tests.browser.journey_support import (
     signed_in,
 )
 from tests.fixtures_hub import Publisher, wait_for
-from tests.test_receiver_support import COMMUNE, DISTRICT, ReceiverProcess, write_config
+from tests.receiver_support import COMMUNE, DISTRICT, ReceiverProcess, write_config
 
 pytestmark = pytest.mark.browser
 BASE_TOPIC = "ops/v1/soc-son/phu-linh"

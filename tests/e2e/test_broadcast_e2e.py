@@ -20,7 +20,7 @@ from broadcast.orders import AiringOrder, PlayItem, Priority
 from devtools.services import Service, free_port
 from hub.compose import Hub, create_app
 from tests.fixtures_hub import make_hub_config, wait_for
-from tests.test_receiver_support import COMMUNE, DISTRICT, ReceiverProcess, make_mp3, write_config
+from tests.receiver_support import COMMUNE, DISTRICT, ReceiverProcess, make_mp3, write_config
 
 SPEAKERS = ("loa-1", "loa-2", "loa-3")
 

@@ -80,7 +80,7 @@ def test_log_tail_returns_whole_new_lines(tmp_path: Path) -> None:
     ("line", "notable"),
     [
         ("2026-11-23 10:00:01 WARNING hub.ingest rejected 3 messages", True),
-        ("2026-11-23 10:00:01 ERROR edge_agent.link connection refused", True),
+        ("2026-11-23 10:00:01 ERROR device_runtime.link connection refused", True),
         ("Traceback (most recent call last):", True),
         ('ts=2026-11-23T03:00:00Z lvl=error msg="write failed"', True),
         ("1795417052: Warning: Address already in use", True),

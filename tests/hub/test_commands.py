@@ -17,10 +17,10 @@ from contract import CommandReply, encode, topics
 from devtools.services import Service
 from hub.compose import Hub, create_app
 from hub.core.audit import AuditEntry
+from tests.edge_support import AgentProcess
 from tests.fixtures_camsim import CamSimFactory
 from tests.fixtures_hub import Publisher, make_hub_config, wait_for
 from tests.fixtures_web import WebEnv
-from tests.test_edge_support import AgentProcess
 
 D, C, AGENT = "soc-son", "phu-linh", "pl-edge"
 URL = f"/api/v1/cameras/{D}/{C}/gate/commands"

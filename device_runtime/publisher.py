@@ -1,6 +1,6 @@
 """The asyncio side of the MQTT link: consumes the link's events, moves the outbox onto the wire in order.
 
-The link thread posts events (`edge_agent.link`); this class is the only consumer. It keeps the generation of
+The link thread posts events (`device_runtime.link`); this class is the only consumer. It keeps the generation of
 the live connection, a window of unacknowledged messages (paho mid → outbox entry), and hands the agent what
 is its business: a connection that just came up (to subscribe and send its birth message) and incoming
 commands.
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from edge_agent.link import (
+from device_runtime.link import (
     INFLIGHT_WINDOW,
     Acked,
     ConnectFailed,
@@ -23,7 +23,7 @@ from edge_agent.link import (
     LinkUp,
     MqttLink,
 )
-from edge_agent.outbox import Outbox, OutMessage
+from device_runtime.outbox import Outbox, OutMessage
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from edge_agent.config import OutboxSection
-from edge_agent.outbox import Entry, MemoryOutbox, OutMessage
+from device_runtime.config import OutboxSection
+from device_runtime.outbox import Entry, MemoryOutbox, OutMessage
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Edge agent: the MQTT link thread against a real Mosquitto (connect, publish/ack, commands in, backoff,
+"""Device runtime: the MQTT link thread against a real Mosquitto (connect, publish/ack, commands in, backoff,
 broker restart, a clean stop without the Last Will, and waiting for a sane clock)."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device_runtime.config import MqttSection
+from device_runtime.link import Acked, ConnectFailed, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
+from device_runtime.outbox import OutMessage
 from devtools.services import Service, free_port, start_mosquitto
-from edge_agent.config import MqttSection
-from edge_agent.link import Acked, ConnectFailed, Incoming, LinkDown, LinkEvent, LinkUp, MqttLink
-from edge_agent.outbox import OutMessage
 
 WILL_TOPIC = "ops/v1/d/c/edge/box/status"
 

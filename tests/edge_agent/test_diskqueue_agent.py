@@ -19,7 +19,7 @@ import yaml
 
 from contract import CameraHealth
 from devtools.services import Service, free_port, start_mosquitto
-from tests.test_edge_support import AgentProcess, FaultProxy, Recorder
+from tests.edge_support import AgentProcess, FaultProxy, Recorder
 
 DISTRICT, COMMUNE, AGENT = "yen_dinh", "dinh_long", "box-queue"
 CAMERAS = ("cam-a", "cam-b")

@@ -26,8 +26,8 @@ from paho.mqtt.properties import Properties
 from pydantic import ValidationError
 
 from contract import format_validation_error
-from edge_agent.config import MqttSection
-from edge_agent.outbox import OutMessage
+from device_runtime.config import MqttSection
+from device_runtime.outbox import OutMessage
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Restart budget for probe worker processes (in the manner of Frigate's process watchdog).
+"""Restart budget for worker processes (in the manner of Frigate's process watchdog); the edge agent's probe
+workers use it.
 
 A worker that dies (a decoder crash, the OOM killer, someone's `kill`) or overruns its hard cap is replaced at
 once, but at most `max_restarts` times within `window_s`. Past that something is wrong beyond one bad stream
@@ -58,8 +59,9 @@ def decide_restart(history: Iterable[float], now: float, budget: RestartBudget) 
 class WorkerSupervisor:
     """Keeps the restart history and the counters the agent reports; decisions come from decide_restart."""
 
-    def __init__(self, budget: RestartBudget) -> None:
+    def __init__(self, budget: RestartBudget, label: str = "worker") -> None:
         self.budget = budget
+        self.label = label  # what the workers are, in log lines ("probe worker")
         self._history: deque[float] = deque()
         self.restarts = 0  # workers started to replace a lost one, since the agent started
         self.refused = 0  # replacements the budget refused (each also logged)
@@ -85,8 +87,9 @@ class WorkerSupervisor:
                 if self.retry_at != decision.retry_at:
                     self.refused += 1
                     log.error(
-                        "probe worker restart budget spent: %d restarts in %g s (last cause: %s); "
+                        "%s restart budget spent: %d restarts in %g s (last cause: %s); "
                         "%d worker(s) missing, next restart allowed in %s s",
+                        self.label,
                         decision.recent,
                         self.budget.window_s,
                         self.last_cause,
@@ -103,7 +106,8 @@ class WorkerSupervisor:
             self.retry_at = None
             granted += 1
             log.warning(
-                "probe worker restarted (cause: %s); %d restart(s) in the last %g s, budget %d",
+                "%s restarted (cause: %s); %d restart(s) in the last %g s, budget %d",
+                self.label,
                 self.last_cause,
                 decision.recent + 1,
                 self.budget.window_s,

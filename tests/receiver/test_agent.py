@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from devtools.services import Service
-from tests.test_edge_support import Recorder
-from tests.test_receiver_support import (
+from tests.edge_support import Recorder
+from tests.receiver_support import (
     FileServer,
     ReceiverProcess,
     Speaker,

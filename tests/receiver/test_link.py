@@ -14,8 +14,8 @@ import pytest
 
 from contract import SpeakerEvent
 from devtools.services import Service, start_mosquitto
-from tests.test_edge_support import FaultProxy, Recorder
-from tests.test_receiver_support import (
+from tests.edge_support import FaultProxy, Recorder
+from tests.receiver_support import (
     FileServer,
     ReceiverProcess,
     Speaker,

@@ -1,4 +1,4 @@
-"""Keep secrets (camera passwords, URL tokens, the MQTT password) out of logs and published messages.
+"""Keep secrets (passwords and tokens in camera and other URLs, the MQTT password) out of logs and messages.
 
 Two layers: `redact_url` for URLs we print on purpose, and `Redactor.scrub` for any free text (ffmpeg and
 socket errors can quote a URL back at us), installed as a logging filter so nothing slips through.

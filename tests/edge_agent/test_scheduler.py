@@ -1,6 +1,6 @@
-"""Edge agent: per-camera schedules, the concurrency bound, overruns, on-demand probes and reloads.
+"""Edge agent: schedule arithmetic, per-camera schedules, the concurrency bound, overruns, on-demand probes and reloads.
 
-The runner stands in for the worker pool (the real pool is exercised by tests/test_edge_agent.py); here it
+The runner stands in for the worker pool (the real pool is exercised by tests/edge_agent/test_agent.py); here it
 is a coroutine the test controls, so every assertion is about order and counts, never about durations.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from contract import Problem
 from edge_agent.config import CameraConfig, ProbeSection, Thresholds
 from edge_agent.probe import ProbeResult
-from edge_agent.scheduler import ProbeScheduler
+from edge_agent.scheduler import ProbeScheduler, first_due, next_due
 
 
 def cams(*ids: str) -> list[CameraConfig]:
@@ -137,3 +137,16 @@ async def test_stop_answers_pending_waiters() -> None:
     await sched.stop()
     task.cancel()
     assert waiter.result() == {"camera": "a", "error": "Agent đang dừng"}
+
+
+def test_next_due_skips_missed_slots_instead_of_stacking() -> None:
+    assert next_due(100.0, 30.0, now=102.0) == 130.0
+    assert next_due(100.0, 30.0, now=130.0) == 130.0
+    # A probe that took 70 s: the slots at 130 and 160 are gone, the next is 190, not "now" twice.
+    assert next_due(100.0, 30.0, now=170.0) == 190.0
+
+
+def test_first_probes_are_spread_over_one_interval() -> None:
+    dues = [first_due(i, 4, 30.0, now=1000.0) for i in range(4)]
+    assert dues == [1000.0, 1007.5, 1015.0, 1022.5]
+    assert first_due(0, 0, 30.0, now=5.0) == 5.0

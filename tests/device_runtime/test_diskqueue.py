@@ -1,4 +1,4 @@
-"""Edge agent: the disk-backed store-and-forward queue (edge_agent/diskqueue.py) on a real SQLite file.
+"""Device runtime: the disk-backed store-and-forward queue (device_runtime/diskqueue.py) on a real SQLite file.
 
 Crash safety is checked with a real `kill -9` of a child process that is writing; order, bounds, drop-oldest with
 a persisted gap count, snapshots replacing each other, and acknowledgements surviving a reopen.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.config import OutboxSection
-from edge_agent.diskqueue import DiskOutbox, DiskQueueError, open_outbox
-from edge_agent.outbox import MemoryOutbox, OutMessage
+from device_runtime.config import OutboxSection
+from device_runtime.diskqueue import DiskOutbox, DiskQueueError, open_outbox
+from device_runtime.outbox import MemoryOutbox, OutMessage
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def msg(i: int, size: int = 10, key: str | None = None) -> OutMessage:
@@ -118,7 +118,7 @@ async def test_full_queue_drops_oldest_unsent_counts_and_remembers_the_gap(
     await box.put(msg(0))
     on_wire = box.next_unsent()
     assert on_wire is not None
-    with caplog.at_level(logging.WARNING, logger="edge_agent.diskqueue"):
+    with caplog.at_level(logging.WARNING, logger="device_runtime.diskqueue"):
         for i in range(1, 13):
             await box.put(msg(i))
     assert len(box) == 10 and box.dropped == 3
@@ -179,8 +179,8 @@ def test_open_outbox_follows_the_config(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from edge_agent.diskqueue import DiskOutbox
-    from edge_agent.outbox import OutMessage
+    from device_runtime.diskqueue import DiskOutbox
+    from device_runtime.outbox import OutMessage
 
     import asyncio
 
@@ -246,7 +246,7 @@ async def test_a_full_disk_costs_the_message_not_the_agent(
     # SQLite's own size cap stands in for a full SD card: writes fail with SQLITE_FULL.
     pages = box._db.execute("PRAGMA page_count").fetchone()[0]
     box._db.execute(f"PRAGMA max_page_count = {pages}")
-    with caplog.at_level(logging.ERROR, logger="edge_agent.diskqueue"):
+    with caplog.at_level(logging.ERROR, logger="device_runtime.diskqueue"):
         for i in range(1, 4):
             await box.put(msg(i, size=20_000))
     assert box.write_failures == 3 and box.dropped == 3 and len(box) == 1

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from contract import SpeakerEvent, SpeakerHealth, SpeakerStatus
 from devtools.services import free_port, terminate
-from tests.test_edge_support import REPO, Recorder
+from tests.edge_support import REPO, Recorder
 
 DISTRICT, COMMUNE = "yen_dinh", "dinh_long"
 

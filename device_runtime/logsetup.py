@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from edge_agent.redact import RedactingFilter, Redactor
+from device_runtime.redact import RedactingFilter, Redactor
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -23,7 +23,7 @@ from broadcast.receiver.sinks import FileSink
 from broadcast.receiver.timing import overlaps, planned_duration, resumable, start_decision
 from contract import PreparePlaylist, SpeakerCommand
 from contract.configfile import ConfigError, parse_text
-from tests.test_edge_support import REPO
+from tests.edge_support import REPO
 
 SHA = "ab" * 32
 TS = 1_800_000_000.0

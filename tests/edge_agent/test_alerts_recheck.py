@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from contract import EdgeStatus, Problem
+from device_runtime.redact import Redactor
 from edge_agent.app import EdgeAgent
 from edge_agent.config import CameraConfig, EdgeConfig, ProbeSection, Thresholds
 from edge_agent.health import recheck_first
 from edge_agent.probe import ProbeResult
-from edge_agent.redact import Redactor
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import free_mb, status_payload
 

@@ -15,8 +15,8 @@ import yaml
 from contract import CameraHealth, EdgeStatus, topics
 from devtools.camsim_client import CamSim
 from devtools.services import Service
+from tests.edge_support import AgentProcess, FaultProxy, Recorder, retained_status, wait_gone
 from tests.fixtures_camsim import CamSimFactory
-from tests.test_edge_support import AgentProcess, FaultProxy, Recorder, retained_status, wait_gone
 
 DISTRICT, COMMUNE, AGENT = "yen_dinh", "dinh_long", "box-test"
 STATUS = str(topics.edge_status(DISTRICT, COMMUNE, AGENT))

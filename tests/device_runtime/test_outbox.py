@@ -1,4 +1,4 @@
-"""Edge agent: the store-and-forward outbox, reconnect backoff and probe schedule arithmetic (pure parts)."""
+"""Device runtime: the store-and-forward outbox and the reconnect backoff (pure parts)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import logging
 
 import pytest
 
-from edge_agent.link import backoff_delay
-from edge_agent.outbox import MemoryOutbox, OutMessage
-from edge_agent.scheduler import first_due, next_due
+from device_runtime.link import backoff_delay
+from device_runtime.outbox import MemoryOutbox, OutMessage
 
 
 def msg(i: int, size: int = 10, key: str | None = None) -> OutMessage:
@@ -44,7 +43,7 @@ def test_full_outbox_drops_oldest_unsent_and_counts(caplog: pytest.LogCaptureFix
     box.put_now(msg(0))
     on_wire = box.next_unsent()
     assert on_wire is not None
-    with caplog.at_level(logging.WARNING, logger="edge_agent.outbox"):
+    with caplog.at_level(logging.WARNING, logger="device_runtime.outbox"):
         for i in range(1, 13):
             box.put_now(msg(i))
     assert len(box) == 10 and box.dropped == 3
@@ -85,16 +84,3 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert backoff_delay(3, 1.0, 60.0, 0.5) == 6.0
     assert backoff_delay(50, 1.0, 60.0, 1.0) == 60.0
     assert backoff_delay(10_000, 2.0, 30.0, 0.0) == 15.0
-
-
-def test_next_due_skips_missed_slots_instead_of_stacking() -> None:
-    assert next_due(100.0, 30.0, now=102.0) == 130.0
-    assert next_due(100.0, 30.0, now=130.0) == 130.0
-    # A probe that took 70 s: the slots at 130 and 160 are gone, the next is 190, not "now" twice.
-    assert next_due(100.0, 30.0, now=170.0) == 190.0
-
-
-def test_first_probes_are_spread_over_one_interval() -> None:
-    dues = [first_due(i, 4, 30.0, now=1000.0) for i in range(4)]
-    assert dues == [1000.0, 1007.5, 1015.0, 1022.5]
-    assert first_due(0, 0, 30.0, now=5.0) == 5.0

@@ -1,0 +1,1 @@
+"""What runs on every piece of commune hardware: the MQTT link, the crash-safe outbox, logging, the shell."""

@@ -1,0 +1,1 @@
+"""Tests of the loudspeaker receiver (broadcast/receiver/): playback, its config, its link to the hub."""
