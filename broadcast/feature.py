@@ -7,7 +7,7 @@ from aiohttp import web
 
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
-from broadcast.service import BROADCAST, BroadcastService
+from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
 from broadcast.web import airings, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
@@ -21,6 +21,7 @@ def setup(ctx: FeatureContext) -> None:
     service = BroadcastService(ctx)
     ctx.add_digest_section(airings_digest)
     ctx.services.provide(BROADCAST, service)
+    ctx.services.provide(SCHEDULER, service.scheduler)
     ctx.add_component(service)
 
 
@@ -43,7 +44,7 @@ FEATURE = Feature(
         "broadcast.programmes.models",
         "broadcast.scheduling.lease",
     ),
-    provides=(BROADCAST,),
+    provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
     api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
     add_pages=add_pages,

@@ -81,3 +81,5 @@ class BroadcastService:
 
 
 BROADCAST = ServiceKey("broadcast", BroadcastService)
+# The programme pages need only the scheduler (replan after a change, air now): a key of its own.
+SCHEDULER = ServiceKey("broadcast-scheduler", BroadcastScheduler)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from contract.configfile import ConfigError
 from devtools import camsim_spec
 from edge_agent.config import load_config as load_edge_config
-from hub.core.config import load_config as load_hub_config
+from hub.compose import load_config as load_hub_config
 
 CLI_TIMEOUT_S = 60
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, Priority
 from broadcast.programmes.models import ApprovalStep, Programme, ProgrammeSkip
 from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.service import SCHEDULER
 from broadcast.web.programmes import schemas
 from hub.core import auth
 from hub.core.audit import AuditEntry
@@ -262,7 +262,7 @@ async def test_emergency_air_now_and_review(web: WebEnv) -> None:
     seed(web)
     rec = RecordingDispatcher()
     sched = BroadcastScheduler(web.db, rec, TZ, ScheduleConfig())
-    web.ctx.hub = SimpleNamespace(broadcast=SimpleNamespace(scheduler=sched))
+    web.ctx.services.provide(SCHEDULER, sched)
     csrf = await as_user(web, "chutich")  # approver: may air emergencies, cannot compose normal programmes
     status, data = await call(web, csrf, "POST", "/api/v1/programmes", programme())
     assert status == 403

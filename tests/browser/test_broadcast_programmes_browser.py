@@ -3,13 +3,12 @@ screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from broadcast.config import ScheduleConfig
 from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.service import SCHEDULER
 from tests.broadcast.test_broadcast_programmes import TZ, RecordingDispatcher, seed
 from tests.browser.browser_support import ARTIFACTS
 from tests.fixtures_web import PASSWORD, WebEnv
@@ -40,9 +39,7 @@ async def test_compose_conflict_approve_calendar_emergency(web: WebEnv, browser:
     ARTIFACTS.mkdir(exist_ok=True)
     seed(web)
     rec = RecordingDispatcher()
-    web.ctx.hub = SimpleNamespace(
-        broadcast=SimpleNamespace(scheduler=BroadcastScheduler(web.db, rec, TZ, ScheduleConfig()))
-    )
+    web.ctx.services.provide(SCHEDULER, BroadcastScheduler(web.db, rec, TZ, ScheduleConfig()))
     base = str(web.client.make_url("")).rstrip("/")
     ctx, page = await signed_in(browser, base, "canbo", "/broadcasts/programmes/new")
     await expect(page.locator("h1")).to_contain_text("Soạn chương trình")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from broadcast.programmes.input import ProgrammeError
 from broadcast.programmes.models import Programme
 from broadcast.scheduling.scheduler import BroadcastScheduler
-from broadcast.service import BROADCAST
+from broadcast.service import SCHEDULER
 from hub.core.auth import Principal
 from hub.web.access import in_scope, principal
 from hub.web.context import ctx
@@ -25,8 +25,7 @@ MAX_COMMENT = 1000
 
 
 def scheduler_of(request: web.Request) -> BroadcastScheduler | None:
-    service = ctx(request).services.find(BROADCAST)
-    return service.scheduler if service is not None else None
+    return ctx(request).services.find(SCHEDULER)
 
 
 async def reload_scheduler(request: web.Request) -> None:
