@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from typing import Any
@@ -32,13 +33,23 @@ class DemoApi:
             return json.loads(r.read())
 
     def cameras(self) -> list[dict[str, Any]] | None:
-        """The cameras the hub knows, or None while it cannot be asked (restarting, busy)."""
-        try:
-            data = self.get("/api/v1/cameras")
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
-        items = data.get("items") if isinstance(data, dict) else None
-        return items if isinstance(items, list) else None
+        """The cameras the hub knows (every page of the list), or None while it cannot be asked (restarting,
+        busy)."""
+        out: list[dict[str, Any]] = []
+        path = "/api/v1/cameras?limit=1000"
+        while True:
+            try:
+                data = self.get(path)
+            except (urllib.error.URLError, OSError, ValueError):
+                return None
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                return None
+            out.extend(items)
+            cursor = data.get("next_cursor")
+            if not cursor:
+                return out
+            path = "/api/v1/cameras?limit=1000&cursor=" + urllib.parse.quote(str(cursor))
 
 
 def summary_line(cameras: list[dict[str, Any]] | None) -> str:

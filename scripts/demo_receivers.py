@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,8 +107,14 @@ class TestBroadcast:
         self.thread.start()
 
     def _speakers_online(self) -> int:
-        res = self.api.call("GET", f"/api/v1/speakers?district={DISTRICT}&commune={self.commune}", timeout=10)
-        return sum(1 for s in res["speakers"] if s["status"] == "online")
+        base = f"/api/v1/speakers?district={DISTRICT}&commune={self.commune}&limit=1000"
+        online, path = 0, base
+        while True:  # every page of the list
+            res = self.api.call("GET", path, timeout=10)
+            online += sum(1 for s in res["speakers"] if s["status"] == "online")
+            if not res.get("next_cursor"):
+                return online
+            path = f"{base}&cursor={urllib.parse.quote(res['next_cursor'])}"
 
     def _run(self) -> None:
         try:

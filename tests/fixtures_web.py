@@ -135,6 +135,8 @@ async def web(web_config: HubConfig, web_db: Database, password_hash: str) -> As
     events = EventBus()
     holder: dict[str, WebEnv] = {}
     app = create_app(web_config, web_db, events, lambda: holder["env"].hub_stats)
+    # Tests change the database between requests: the camera views read it again every time.
+    app[CTX].views.max_age_s = app[CTX].views.names_max_age_s = 0.0
     client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     env = holder["env"] = WebEnv(client, web_db, events, password_hash)

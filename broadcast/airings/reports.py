@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.airings.store import airing_dict
 from broadcast.orders import Priority
+from hub.core import keyset
 from hub.core.db import utc
 from hub.core.geo import Village
 from hub.core.serialize import iso
@@ -179,22 +180,43 @@ def report_dict(rep: AiringReport) -> dict[str, Any]:
 # playout history --------------------------------------------------------------------------------------------
 
 
-def playout_history(s: Session, district: str, commune: str, start: datetime, end: datetime) -> list[Airing]:
-    """The commune's airings planned in [start, end) (naive UTC), in time order."""
+HISTORY_ORDER = ((Airing.start_at, False), (Airing.id, False))
+
+
+def playout_history(
+    s: Session,
+    district: str,
+    commune: str,
+    start: datetime,
+    end: datetime,
+    after: keyset.Key | None = None,
+    limit: int | None = None,
+) -> list[Airing]:
+    """The commune's airings planned in [start, end) (naive UTC), in time order; with `limit`, at most
+    limit + 1 of them after the (start_at, id) key `after`."""
     q = select(Airing).where(
         Airing.district == district,
         Airing.commune == commune,
         Airing.start_at >= start,
         Airing.start_at < end,
     )
-    return list(s.scalars(q.order_by(Airing.start_at, Airing.id)))
+    if after is not None:
+        q = q.where(keyset.after(HISTORY_ORDER, after))
+    q = q.order_by(*keyset.order_by(HISTORY_ORDER))
+    return list(s.scalars(q if limit is None else q.limit(limit + 1)))
 
 
 def history_reports(
-    s: Session, district: str, commune: str, start: datetime, end: datetime
+    s: Session,
+    district: str,
+    commune: str,
+    start: datetime,
+    end: datetime,
+    after: keyset.Key | None = None,
+    limit: int | None = None,
 ) -> list[AiringReport]:
     out = []
-    for a in playout_history(s, district, commune, start, end):
+    for a in playout_history(s, district, commune, start, end, after, limit):
         rep = airing_report(s, a.id)
         if rep is not None:
             out.append(rep)

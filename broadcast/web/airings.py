@@ -19,10 +19,11 @@ from broadcast.airings import reports as reporting
 from broadcast.airings.models import Airing
 from broadcast.airings.playout_pdf import history_pdf
 from broadcast.web.programmes.pages import tabs as programme_tabs
+from hub.core import keyset
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
 from hub.core.speaker_models import Speaker
-from hub.web import params, queries
+from hub.web import params, queries, schemas
 from hub.web.access import Perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
@@ -123,7 +124,11 @@ class History:
 
 
 async def _history(
-    request: web.Request, required: bool = True, area: tuple[str, str] | None = None
+    request: web.Request,
+    required: bool = True,
+    area: tuple[str, str] | None = None,
+    after: keyset.Key | None = None,
+    limit: int | None = None,
 ) -> History | None:
     c, p = ctx(request), principal(request)
     month = month_param(request)
@@ -137,7 +142,8 @@ async def _history(
     start, end = month.bounds(c.tz)
 
     def load(s: Session) -> tuple[list[reporting.AiringReport], dict[tuple[str, str], str]]:
-        return reporting.history_reports(s, area[0], area[1], start, end), queries.area_names(s, c.config)
+        reports = reporting.history_reports(s, area[0], area[1], start, end, after, limit)
+        return reports, queries.area_names(s, c.config)
 
     reports, names = await c.db.run(load)
     return History(area[0], area[1], month, reports, names)
@@ -158,16 +164,23 @@ async def get_airing(request: web.Request) -> web.Response:
     return json_response(reporting.report_dict(await _report(request)))
 
 
+AIRINGS_LIMIT, AIRINGS_MAX = 100, 500
+
+
 @requires(Perm.VIEW_BROADCASTS)
 async def list_airings(request: web.Request) -> web.Response:
-    h = await _history(request)
+    limit = params.integer(request, "limit", AIRINGS_LIMIT, 1, AIRINGS_MAX)
+    after = params.cursor(request, (datetime, str))
+    h = await _history(request, after=after, limit=limit)
     assert h is not None
+    reports, nxt = keyset.page(h.reports, limit, lambda r: (r.airing.start_at, r.airing.id))
     return json_response(
         {
             "district": h.district,
             "commune": h.commune,
             "month": h.month.iso,
-            "airings": [_history_item(r) for r in h.reports],
+            "airings": [_history_item(r) for r in reports],
+            "next_cursor": nxt,
         }
     )
 
@@ -305,6 +318,7 @@ HISTORY_SCHEMA = {
         "commune": _S,
         "month": _S,
         "airings": {"type": "array", "items": {"type": "object", "properties": {**_AIRING_PROPS}}},
+        "next_cursor": schemas.NEXT_CURSOR,
     },
 }
 _HISTORY_PARAMS = (
@@ -328,8 +342,8 @@ ROUTES = [
         "GET",
         "/airings",
         list_airings,
-        "Playout history of a commune for a month",
-        params=_HISTORY_PARAMS,
+        "Playout history of a commune for a month, in time order; paged by cursor",
+        params=(*_HISTORY_PARAMS, *schemas.page_params(AIRINGS_LIMIT, AIRINGS_MAX)),
         response=HISTORY_SCHEMA,
         errors=_ERRORS,
     ),

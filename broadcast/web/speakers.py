@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from broadcast.airings.dispatcher import HubDispatcher
@@ -16,13 +16,14 @@ from broadcast.config import broadcast_settings
 from broadcast.service import BROADCAST
 from broadcast.speakers.registry import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
 from contract.topics import is_slug
+from hub.core import keyset
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.geo import Village
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.core.speaker_models import Speaker
-from hub.web import params, queries
+from hub.web import params, queries, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx
 from hub.web.errors import ApiError, not_found
@@ -43,17 +44,44 @@ def speaker_row_dict(r: Speaker, villages: dict[tuple[str, str, str], str]) -> d
     }  # fmt: skip
 
 
-def load_speakers(
-    s: Session, p: Principal, district: str | None, commune: str | None, status: str | None
-) -> list[dict[str, Any]]:
-    q = select(Speaker).where(scope_where(p, Speaker.district, Speaker.commune))
+# The list's order and keyset: a speaker without a village sorts first in its commune (on every database).
+SPEAKER_ORDER = (
+    (Speaker.district, False),
+    (Speaker.commune, False),
+    (func.coalesce(Speaker.village, ""), False),
+    (Speaker.slug, False),
+)
+SPEAKERS_LIMIT, SPEAKERS_MAX = 500, 1000
+
+
+def _speaker_filter(
+    p: Principal, district: str | None, commune: str | None, status: str | None
+) -> list[ColumnElement[bool]]:
+    cond = [scope_where(p, Speaker.district, Speaker.commune)]
     if district:
-        q = q.where(Speaker.district == district)
+        cond.append(Speaker.district == district)
     if commune:
-        q = q.where(Speaker.commune == commune)
+        cond.append(Speaker.commune == commune)
     if status:
-        q = q.where(Speaker.status == status)
-    rows = list(s.scalars(q.order_by(Speaker.district, Speaker.commune, Speaker.village, Speaker.slug)))
+        cond.append(Speaker.status == status)
+    return cond
+
+
+def load_speakers(
+    s: Session,
+    p: Principal,
+    district: str | None,
+    commune: str | None,
+    status: str | None,
+    after: keyset.Key | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Sorted by district, commune, village, id; with `limit`, at most limit + 1 rows after the key `after`."""
+    q = select(Speaker).where(*_speaker_filter(p, district, commune, status))
+    if after is not None:
+        q = q.where(keyset.after(SPEAKER_ORDER, after))
+    q = q.order_by(*keyset.order_by(SPEAKER_ORDER))
+    rows = list(s.scalars(q if limit is None else q.limit(limit + 1)))
     villages = {
         (v.district, v.commune, v.slug): v.name
         for v in s.scalars(select(Village).where(Village.commune.in_({r.commune for r in rows})))
@@ -73,8 +101,18 @@ def _filters(request: web.Request) -> tuple[str | None, str | None, str | None]:
 async def list_speakers(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     d, co, st = _filters(request)
-    items = await c.db.run(lambda s: load_speakers(s, p, d, co, st))
-    return json_response({"speakers": items, "total": len(items)})
+    limit = params.integer(request, "limit", SPEAKERS_LIMIT, 1, SPEAKERS_MAX)
+    after = params.cursor(request, (str, str, str, str))
+
+    def load(s: Session) -> tuple[list[dict[str, Any]], int]:
+        total = s.scalar(select(func.count()).select_from(Speaker).where(*_speaker_filter(p, d, co, st)))
+        return load_speakers(s, p, d, co, st, after, limit), total or 0
+
+    rows, total = await c.db.run(load)
+    items, nxt = keyset.page(
+        rows, limit, lambda x: (x["district"], x["commune"], x["village"] or "", x["id"])
+    )
+    return json_response({"speakers": items, "total": total, "limit": limit, "next_cursor": nxt})
 
 
 async def _target(request: web.Request) -> tuple[str, str, str, dict[str, Any]]:
@@ -234,17 +272,21 @@ ROUTES = [
         "GET",
         "/speakers",
         list_speakers,
-        "Loudspeaker receivers in scope with their latest health",
+        "Loudspeaker receivers in scope with their latest health, sorted by district, commune, village, id; "
+        "paged by cursor",
         params=(
             Param("district", "Only this district", {"type": "string", "pattern": f"^{SLUG}$"}),
             Param("commune", "Only this commune", {"type": "string", "pattern": f"^{SLUG}$"}),
             Param("status", "Only this status", {"type": "string", "enum": list(SPEAKER_STATUS_LABELS)}),
+            *schemas.page_params(SPEAKERS_LIMIT, SPEAKERS_MAX),
         ),
         response={
             "type": "object",
             "properties": {
                 "speakers": {"type": "array", "items": SPEAKER_SCHEMA},
-                "total": {"type": "integer"},
+                "total": {"type": "integer", "description": "matches of the filters, on all pages"},
+                "limit": {"type": "integer"},
+                "next_cursor": schemas.NEXT_CURSOR,
             },
         },
     ),

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from hub.alerts.labels import alert_dict
 from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
 from hub.alerts.store import state_of
+from hub.core import keyset
 from hub.core.access import in_scope, scope_where
 from hub.core.audit import record_change
 from hub.core.auth import Principal
@@ -38,7 +39,29 @@ def row_dict(r: AlertRow, ack: AlertAck | None) -> dict[str, Any]:
     return alert_dict(state_of(r), r.silenced_by, r.inhibited, ack_dict(ack))
 
 
-def list_alerts(s: Session, p: Principal, f: AlertFilter, limit: int) -> dict[str, Any]:
+# Active before resolved, then (as before paging came) non-critical before critical, newest first; the id
+# makes the order total, so a cursor (hub/core/keyset.py) names one place in it.
+ALERT_ORDER = (
+    (case((AlertRow.status == "resolved", 1), else_=0), False),
+    (case((AlertRow.severity == "critical", 1), else_=0), False),
+    (func.coalesce(AlertRow.resolved_at, AlertRow.fired_at, AlertRow.since), True),
+    (AlertRow.id, True),
+)
+ALERT_CURSOR = (int, int, datetime, str)
+
+
+def alert_key(r: AlertRow) -> keyset.Key:
+    return (
+        int(r.status == "resolved"),
+        int(r.severity == "critical"),
+        r.resolved_at or r.fired_at or r.since,
+        r.id,
+    )
+
+
+def list_alerts(
+    s: Session, p: Principal, f: AlertFilter, limit: int, after: keyset.Key | None = None
+) -> dict[str, Any]:
     cond = [scope_where(p, AlertRow.district, AlertRow.commune)]
     for col, v in ((AlertRow.district, f.district), (AlertRow.commune, f.commune), (AlertRow.kind, f.kind)):
         if v is not None:
@@ -52,19 +75,18 @@ def list_alerts(s: Session, p: Principal, f: AlertFilter, limit: int) -> dict[st
         cond.append(AlertRow.status.in_(("pending", "firing")))
     elif f.status is not None:
         cond.append(AlertRow.status == f.status)
+    if after is not None:
+        cond.append(keyset.after(ALERT_ORDER, after))
     join = and_(AlertAck.alert_id == AlertRow.id, AlertAck.episode == AlertRow.episode)
     rows = s.execute(
         select(AlertRow, AlertAck)
         .outerjoin(AlertAck, join)
         .where(*cond)
-        .order_by(
-            (AlertRow.status == "resolved").asc(),
-            AlertRow.severity == "critical",
-            func.coalesce(AlertRow.resolved_at, AlertRow.fired_at, AlertRow.since).desc(),
-        )
-        .limit(limit)
+        .order_by(*keyset.order_by(ALERT_ORDER))
+        .limit(limit + 1)
     ).all()
-    return {"items": [row_dict(r, a) for r, a in rows], "counts": counts}
+    page, nxt = keyset.page(rows, limit, lambda ra: alert_key(ra[0]))
+    return {"items": [row_dict(r, a) for r, a in page], "counts": counts, "next_cursor": nxt}
 
 
 def get_alert(s: Session, p: Principal, alert_id: str) -> tuple[AlertRow, AlertAck | None] | None:
@@ -133,12 +155,22 @@ def _silence_scope(p: Principal) -> Any:
     )
 
 
-def list_silences(s: Session, p: Principal, current: bool, now: datetime, limit: int) -> list[dict[str, Any]]:
+SILENCE_ORDER = ((Silence.starts_at, True), (Silence.id, True))
+SILENCE_CURSOR = (datetime, int)
+
+
+def list_silences(
+    s: Session, p: Principal, current: bool, now: datetime, limit: int, after: keyset.Key | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest start first; the page and the cursor of the next one."""
     q = select(Silence).where(_silence_scope(p))
     if current:
         q = q.where(Silence.ends_at > now, Silence.expired_at.is_(None))
-    rows = s.scalars(q.order_by(Silence.starts_at.desc()).limit(limit))
-    return [silence_dict(x, now) for x in rows]
+    if after is not None:
+        q = q.where(keyset.after(SILENCE_ORDER, after))
+    rows = list(s.scalars(q.order_by(*keyset.order_by(SILENCE_ORDER)).limit(limit + 1)))
+    page, nxt = keyset.page(rows, limit, lambda x: (x.starts_at, x.id))
+    return [silence_dict(x, now) for x in page], nxt
 
 
 def create_silence(s: Session, p: Principal, values: dict[str, Any], now: datetime) -> dict[str, Any]:

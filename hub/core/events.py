@@ -1,22 +1,65 @@
 """In-process fan-out of live events to web clients (server-sent events).
 
 Each subscriber gets a bounded queue; a client too slow to keep up is dropped (it reconnects and reloads
-the current state) rather than letting memory grow or slowing ingest.
+the current state) rather than letting memory grow or slowing ingest. A subscriber may name the event types
+and the district/commune it wants: other events never reach its queue, and a producer can ask `wants` before
+building an event nobody would receive (at province scale most health reports interest no open page).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
 from typing import Any
 
 Event = dict[str, Any]
 
 
+def event_area(ev: Event) -> tuple[str, str] | None:
+    """The district and commune an event is about, or None when it cannot be told."""
+    kind = ev.get("type")
+    body = ev.get(kind) if isinstance(kind, str) else None
+    src = body if isinstance(body, dict) else ev
+    district, commune = src.get("district"), src.get("commune")
+    if isinstance(district, str) and isinstance(commune, str):
+        return district, commune
+    key = ev.get("key")
+    if isinstance(key, str) and key.count("/") == 2:
+        d, c, _ = key.split("/")
+        return d, c
+    return None
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue: asyncio.Queue[Event | None]
+    types: frozenset[str] | None = None  # None: every type
+    district: str | None = None
+    commune: str | None = None
+
+    def wants(self, kind: str | None, district: str | None, commune: str | None) -> bool:
+        if self.types is not None and kind not in self.types:
+            return False
+        # Events about no single area (a province summary) pass; the reader filters them by scope.
+        if district is None:
+            return True
+        return (self.district is None or self.district == district) and (
+            self.commune is None or self.commune == commune
+        )
+
+    def accepts(self, ev: Event) -> bool:
+        if self.types is None and self.district is None and self.commune is None:
+            return True
+        area = event_area(ev) if self.district is not None or self.commune is not None else None
+        kind = ev.get("type")
+        return self.wants(kind if isinstance(kind, str) else None, *(area or (None, None)))
+
+
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
-        self._subs: set[asyncio.Queue[Event | None]] = set()
+        self._subs: set[Subscription] = set()
         self._queue_size = queue_size
         self.dropped_subscribers = 0
 
@@ -24,32 +67,49 @@ class EventBus:
     def subscribers(self) -> int:
         return len(self._subs)
 
+    def wants(self, kind: str, district: str | None = None, commune: str | None = None) -> bool:
+        """Whether any subscriber would receive an event of this type about this area."""
+        return any(sub.wants(kind, district, commune) for sub in self._subs)
+
     def publish(self, event: Event) -> None:
         """Non-blocking; call from the event loop thread only."""
-        for q in list(self._subs):
+        for sub in list(self._subs):
+            if not sub.accepts(event):
+                continue
+            q = sub.queue
             try:
                 q.put_nowait(event)
             except asyncio.QueueFull:
-                self._subs.discard(q)
+                self._subs.discard(sub)
                 self.dropped_subscribers += 1
                 with contextlib.suppress(asyncio.QueueFull):
                     q.get_nowait()
                     q.put_nowait(None)  # tells the reader it was cut off
 
-    async def subscribe(self) -> AsyncIterator[Event]:
-        q: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
-        self._subs.add(q)
+    async def subscribe(
+        self,
+        types: Collection[str] | None = None,
+        district: str | None = None,
+        commune: str | None = None,
+    ) -> AsyncIterator[Event]:
+        sub = Subscription(
+            asyncio.Queue(self._queue_size),
+            frozenset(types) if types is not None else None,
+            district,
+            commune,
+        )
+        self._subs.add(sub)
         try:
             while True:
-                ev = await q.get()
+                ev = await sub.queue.get()
                 if ev is None:
                     return
                 yield ev
         finally:
-            self._subs.discard(q)
+            self._subs.discard(sub)
 
     def close(self) -> None:
-        for q in list(self._subs):
+        for sub in list(self._subs):
             with contextlib.suppress(asyncio.QueueFull):
-                q.put_nowait(None)
+                sub.queue.put_nowait(None)
         self._subs.clear()

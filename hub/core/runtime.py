@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from contract import Channel, Kind, Topic
+from hub.core.camera_views import CameraViews
 from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
@@ -27,8 +28,8 @@ from hub.core.influx import InfluxWriter
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
-from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
-from hub.core.serialize import agent_to_dict, camera_to_dict, iso
+from hub.core.persist import FlushBatch, agent_model, load_registry, sync_areas, write_batch
+from hub.core.serialize import agent_to_dict, camera_state_dict, iso
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
 from hub.core.tasks import guarded
@@ -81,6 +82,8 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
+        # What the web reads: each camera's JSON as of the last SQL flush, rebuilt only for cameras that changed.
+        self.views = CameraViews()
         self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
         self.ingest = Ingest(self.store, self.stats, self.influx)
         self.bridge = MqttBridge(
@@ -120,6 +123,9 @@ class HubCore:
         await self.db.run(lambda s: self.db.create_all())
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
+        for cam in self.store.cameras.values():
+            self.views.put(camera_state_dict(cam))
+        self.views.take_summary_delta()  # the loaded state is the starting point, not a change
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
         log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
@@ -261,12 +267,42 @@ class HubCore:
         st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
         st.sql_flush_ms_last = ms
         st.transitions += len(changes.transitions)
+        self._update_views(changes)
         if snaps and self.events.subscribers:
             # After the commit, so a client fetching the picture gets the new one.
             for key, row in snaps.items():
-                self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
-                st.events += 1
+                district, commune, _ = key.split("/")
+                if self.events.wants("snapshot", district, commune):
+                    self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
+                    st.events += 1
         return True
+
+    def _update_views(self, written: Changes) -> None:
+        """After a commit: the web's views follow what SQL now holds, and a summary delta goes out when counts
+        per commune changed."""
+        cameras = self.store.cameras
+        for keys in (written.cameras, written.metrics):
+            for k in keys:
+                c = cameras.get(k)
+                if c is not None:
+                    self.views.put(camera_state_dict(c))
+        delta = self.views.take_summary_delta()
+        if delta is not None and self.events.wants("summary"):
+            since, version, areas = delta
+            self.events.publish(
+                {
+                    "type": "summary",
+                    "epoch": self.views.epoch,
+                    "from": since,
+                    "version": version,
+                    "communes": [a.summary() for a in areas],
+                }
+            )
+            self.stats.events += 1
+
+    def forget_camera(self, key: str) -> None:
+        """An administrator removed the camera from the registry (SQL already done)."""
+        self.views.remove(key)
 
     def _requeue(self, changes: Changes) -> None:
         pending = self.store.changes
@@ -291,13 +327,15 @@ class HubCore:
             return  # nobody listening; a client that connects loads the current state first
         for k in agent_keys:
             a = self.store.agents.get(k)
-            if a is not None:
+            if a is not None and self.events.wants("agent", a.district, a.commune):
                 self.events.publish({"type": "agent", "agent": agent_to_dict(agent_model(a))})
                 self.stats.events += 1
+        if not self.events.wants("camera"):
+            return
         for k in camera_keys:
             c = self.store.cameras.get(k)
-            if c is not None:
-                self.events.publish({"type": "camera", "camera": camera_to_dict(camera_model(c))})
+            if c is not None and self.events.wants("camera", c.district, c.commune):
+                self.events.publish({"type": "camera", "camera": camera_state_dict(c)})
                 self.stats.events += 1
 
     async def _event_loop(self) -> None:

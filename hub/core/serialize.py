@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.core.db import Agent, Camera, Transition, utc
+from hub.core.state import CameraState
 
 
 def iso(dt: datetime | None) -> str | None:
     d = utc(dt)
     return d.isoformat().replace("+00:00", "Z") if d else None
+
+
+def iso_ts(ts: float | None) -> str | None:
+    """Epoch seconds as `iso` writes the same instant read back from SQL (microseconds, `Z`)."""
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts is not None else None
 
 
 def camera_to_dict(c: Camera) -> dict[str, Any]:
@@ -36,6 +42,34 @@ def camera_to_dict(c: Camera) -> dict[str, Any]:
         "last_ts": iso(c.last_ts),
         "last_seen": iso(c.last_seen),
         "snapshot_ts": iso(c.snapshot_ts),
+    }
+
+
+def camera_state_dict(c: CameraState) -> dict[str, Any]:
+    """`camera_to_dict` of the row the hub writes for this state, without building the row (live events, the
+    web's camera views)."""
+    return {
+        "key": c.key,
+        "district": c.district,
+        "commune": c.commune,
+        "id": c.slug,
+        "name": c.name,
+        "agent": c.agent_key,
+        "status": c.status,
+        "status_since": iso_ts(c.status_since),
+        "problems": list(c.problems),
+        "reason": c.reason,
+        "online": c.online,
+        "fps": c.fps,
+        "width": c.width,
+        "height": c.height,
+        "open_ms": c.open_ms,
+        "brightness": c.brightness,
+        "sharpness": c.sharpness,
+        "motion": c.motion,
+        "last_ts": iso_ts(c.last_ts),
+        "last_seen": iso_ts(c.last_seen),
+        "snapshot_ts": iso_ts(c.snapshot_ts),
     }
 
 

@@ -31,6 +31,7 @@ from hub.web.pages import cameras as pages
 from hub.web.pages import reports as reports_page
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
+from hub.web.views import ViewSource
 
 if TYPE_CHECKING:
     from hub.core.runtime import HubCore
@@ -45,6 +46,8 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
 ]
+# Without the hub runtime in the process, the camera views follow SQL this far behind (with it: its flushes).
+VIEWS_MAX_AGE_S = 2.0
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
 
@@ -87,6 +90,7 @@ def create_app(
         make_environment(assets, tz),
         tz,
         assets,
+        ViewSource(db, config, hub.views if hub is not None else None, VIEWS_MAX_AGE_S),
         hub=hub,
         services=services if services is not None else Services(),
     )

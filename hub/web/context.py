@@ -20,6 +20,7 @@ from hub.core.events import EventBus
 from hub.core.features import Services
 from hub.web.ratelimit import LoginRateLimiter
 from hub.web.sse import EncodedEvents
+from hub.web.views import ViewSource
 
 if TYPE_CHECKING:
     from hub.core.runtime import HubCore
@@ -34,6 +35,7 @@ class WebContext:
     templates: jinja2.Environment
     tz: ZoneInfo
     assets: dict[str, str]  # static file name → content hash, for cache-busting URLs
+    views: ViewSource  # cameras as JSON fragments, counts per commune, area names (hub/web/views.py)
     clock: Callable[[], datetime] = utcnow  # naive UTC, like the database
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     counters: Counter[str] = field(default_factory=Counter)

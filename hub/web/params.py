@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from contract.topics import is_slug
+from hub.core.keyset import Key, decode_cursor
 from hub.web.errors import bad_parameter
 
 _PLUS_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
@@ -102,3 +103,14 @@ def reject_unknown(request: web.Request, known: Collection[str]) -> None:
     for name in request.query:
         if name not in known:
             raise bad_parameter(name, "tham số không được hỗ trợ ở đây")
+
+
+def cursor(request: web.Request, types: Sequence[type], name: str = "cursor") -> Key | None:
+    """A keyset cursor (hub/core/keyset.py) this list handed out as `next_cursor`, or None."""
+    v = one(request, name)
+    if v is None or v == "":
+        return None
+    try:
+        return decode_cursor(v, types)
+    except ValueError:
+        raise bad_parameter(name, "không đúng; dùng nguyên giá trị next_cursor của trang trước") from None

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from hub.core import keyset
 from hub.core.access import in_scope, province_wide, scope_where
 from hub.core.areas import area_names  # web handlers also call it as queries.area_names
 from hub.core.auth import Principal
@@ -120,13 +121,27 @@ def transitions(
     return rows, ((rows[-1].at, rows[-1].id) if more and rows else None)
 
 
-def list_agents(s: Session, p: Principal, district: str | None, commune: str | None) -> list[Agent]:
+AGENT_ORDER = ((Agent.district, False), (Agent.commune, False), (Agent.slug, False))
+
+
+def list_agents(
+    s: Session,
+    p: Principal,
+    district: str | None,
+    commune: str | None,
+    after: keyset.Key | None = None,
+    limit: int = 1_000_000,
+) -> list[Agent]:
+    """Sorted by district, commune, id; `after` the sort key to start after; at most `limit` + 1 rows (the
+    extra one tells a next page exists)."""
     stmt = select(Agent).where(scope_where(p, Agent.district, Agent.commune))
     if district:
         stmt = stmt.where(Agent.district == district)
     if commune:
         stmt = stmt.where(Agent.commune == commune)
-    return list(s.scalars(stmt.order_by(Agent.district, Agent.commune, Agent.slug)))
+    if after is not None:
+        stmt = stmt.where(keyset.after(AGENT_ORDER, after))
+    return list(s.scalars(stmt.order_by(*keyset.order_by(AGENT_ORDER)).limit(limit + 1)))
 
 
 def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from hub.core.auth import ROLES
 from hub.core.db import STATUSES
+from hub.core.openapi import Param
 
 _S = {"type": "string"}
 _NS = {"type": ["string", "null"]}
@@ -16,6 +17,25 @@ _NI = {"type": ["integer", "null"]}
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": required or list(props)}
+
+
+def page_params(default: int, maximum: int) -> tuple[Param, Param]:
+    """`limit` and `cursor` of a list paged by keyset (hub/core/keyset.py)."""
+    return (
+        Param(
+            "limit",
+            f"Page size (default {default})",
+            {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+        ),
+        Param("cursor", "`next_cursor` of the previous page, unchanged (opaque)", {"type": "string"}),
+    )
+
+
+NEXT_CURSOR = {
+    **_NS,
+    "description": "pass as `cursor` for the next page; null on the last page. Keyset paging: rows added "
+    "meanwhile never shift the following pages",
+}
 
 
 CAMERA = _obj(
@@ -47,10 +67,44 @@ COUNTS = _obj({st: {"type": "integer"} for st in STATUSES})
 CAMERA_LIST = _obj(
     {
         "items": {"type": "array", "items": CAMERA},
-        "total": {"type": "integer", "description": "matches before limit/offset"},
+        "total": {"type": "integer", "description": "matches of every filter, on all pages"},
         "counts": {**COUNTS, "description": "per status, after every filter except status"},
         "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
+        "next_cursor": NEXT_CURSOR,
+    }
+)
+AREA_COUNTS = _obj(
+    {
+        "district": _S,
+        "commune": _S,
+        "name": {**_S, "description": "display name"},
+        "counts": COUNTS,
+        "total": {"type": "integer"},
+    }
+)
+CAMERA_SUMMARY = _obj(
+    {
+        "epoch": {
+            **_S,
+            "description": "changes when the hub restarts: versions of another epoch do not compare",
+        },
+        "version": {
+            "type": "integer",
+            "description": "grows when any commune's counts change (`summary` events)",
+        },
+        "counts": COUNTS,
+        "total": {"type": "integer"},
+        "districts": {
+            "type": "array",
+            "description": "per district (the config's grouping of communes), sorted by id",
+            "items": _obj({"district": _S, "name": _S, "counts": COUNTS, "total": {"type": "integer"}}),
+        },
+        "communes": {
+            "type": "array",
+            "description": "communes with cameras, problems first: most offline + problem, then most offline, "
+            "then most stale, then by district and commune",
+            "items": AREA_COUNTS,
+        },
     }
 )
 TRANSITION = _obj(
@@ -89,7 +143,7 @@ AGENT = _obj(
         "seq_gaps": {"type": "integer"},
     }
 )
-AGENT_LIST = _obj({"items": {"type": "array", "items": AGENT}})
+AGENT_LIST = _obj({"items": {"type": "array", "items": AGENT}, "next_cursor": NEXT_CURSOR})
 AREA_LIST = _obj(
     {
         "items": {
@@ -119,8 +173,9 @@ STATS = _obj(
 )
 EVENT_STREAM = {
     "type": "string",
-    "description": "text/event-stream. First `event: hello` with data {server_time, user, counts, cameras}, "
-    "then `event: camera` {camera}, `event: agent` {agent}, `event: snapshot` {key, ts}; "
-    "comment lines (`: ping`) as heartbeat. The stream ends when the client is too slow; reconnect.",
+    "description": "text/event-stream. First `event: hello` with data {server_time, user, counts, cameras, "
+    "summary}, then `event: camera` {camera}, `event: agent` {agent}, `event: snapshot` {key, ts}, "
+    "`event: summary` {epoch, from, version, communes: changed communes' counts} (only when asked for with "
+    "`types`); comment lines (`: ping`) as heartbeat. The stream ends when the client is too slow; reconnect.",
 }
 OPENAPI = {"type": "object", "description": "this document"}

@@ -15,7 +15,7 @@ from hub.alerts.silences import SILENCE_TYPES
 from hub.alerts.web.requests import KINDS, SEVERITIES, SLUG, json_body, nudge, text_field, time_field
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
-from hub.web import params
+from hub.web import params, schemas
 from hub.web.access import Perm, in_scope, principal, province_wide, requires
 from hub.web.context import ctx
 from hub.web.errors import ApiError, not_found
@@ -35,7 +35,8 @@ async def list_alerts(request: web.Request) -> web.Response:
         severity=params.choice(request, "severity", SEVERITIES),
     )
     limit = params.integer(request, "limit", 500, 1, 5000)
-    return json_response(await c.db.run(lambda s: q.list_alerts(s, p, f, limit)))
+    after = params.cursor(request, q.ALERT_CURSOR)
+    return json_response(await c.db.run(lambda s: q.list_alerts(s, p, f, limit, after)))
 
 
 @requires(Perm.VIEW_ALERTS)
@@ -124,8 +125,10 @@ async def list_silences(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     current = params.boolean(request, "current", True)
     limit = params.integer(request, "limit", 500, 1, 5000)
+    after = params.cursor(request, q.SILENCE_CURSOR)
     now = c.clock()
-    return json_response({"items": await c.db.run(lambda s: q.list_silences(s, p, current, now, limit))})
+    items, nxt = await c.db.run(lambda s: q.list_silences(s, p, current, now, limit, after))
+    return json_response({"items": items, "next_cursor": nxt})
 
 
 @requires(Perm.SILENCE_ALERTS)
@@ -222,11 +225,15 @@ ROUTES = [
             Param("commune", "Only this commune", _SLUGP),
             Param("kind", "Only this kind", {"enum": list(KINDS)}),
             Param("severity", "Only this severity", {"enum": list(SEVERITIES)}),
-            Param("limit", "Most items (default 500)", {"type": "integer", "minimum": 1, "maximum": 5000}),
+            *schemas.page_params(500, 5000),
         ),
         response={
             "type": "object",
-            "properties": {"items": {"type": "array", "items": ALERT_SCHEMA}, "counts": {"type": "object"}},
+            "properties": {
+                "items": {"type": "array", "items": ALERT_SCHEMA},
+                "counts": {"type": "object"},
+                "next_cursor": schemas.NEXT_CURSOR,
+            },
         },
     ),
     ApiRoute(
@@ -254,9 +261,15 @@ ROUTES = [
         "Silences and maintenance windows in the caller's scope",
         params=(
             Param("current", "Only active and scheduled ones (default true)", {"type": "boolean"}),
-            Param("limit", "Most items (default 500)", {"type": "integer", "minimum": 1, "maximum": 5000}),
+            *schemas.page_params(500, 5000),
         ),
-        response={"type": "object", "properties": {"items": {"type": "array", "items": SILENCE_SCHEMA}}},
+        response={
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": SILENCE_SCHEMA},
+                "next_cursor": schemas.NEXT_CURSOR,
+            },
+        },
     ),
     ApiRoute(
         "POST",

@@ -84,7 +84,7 @@ async def silences_page(request: web.Request) -> web.Response:
     now = c.clock()
     items, areas, names = await c.db.run(
         lambda s: (
-            q.list_silences(s, p, not show_all, now, 1000),
+            q.list_silences(s, p, not show_all, now, 1000)[0],
             queries.list_areas(s, p, c.config),
             queries.area_names(s, c.config),
         )

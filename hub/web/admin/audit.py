@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.audit import AuditEntry
 from hub.core.auth import Principal
+from hub.core.keyset import encode_cursor
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
@@ -23,6 +24,7 @@ from hub.web.admin.common import admin_page
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter
 from hub.web.jsonout import json_response
+from hub.web.schemas import NEXT_CURSOR, page_params
 
 PAGE_SIZE = 100
 # Vietnamese names for the fields and actions this part writes; others' show as recorded.
@@ -73,7 +75,7 @@ ACTION_LABELS = {
     "speaker.remove": "Gỡ loa",
     "agent.remove": "Gỡ edge agent",
 }
-FILTERS = ("actor", "action", "target", "from", "to", "before", "limit")
+FILTERS = ("actor", "action", "target", "from", "to", "before", "limit", "cursor")
 
 
 def _day(request: web.Request, name: str) -> date | None:
@@ -131,6 +133,9 @@ def _query(request: web.Request, p: Principal, limit: int) -> Any:
     before = params.integer(request, "before", 0, 0, 2**62)
     if before:
         stmt = stmt.where(AuditEntry.id < before)
+    after = params.cursor(request, (int,))
+    if after is not None:
+        stmt = stmt.where(AuditEntry.id < after[0])
     return stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)
 
 
@@ -182,13 +187,14 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
 async def api_audit(request: web.Request) -> web.Response:
     limit = params.integer(request, "limit", PAGE_SIZE, 1, 1000)
     rows, more = await _entries(request, limit)
-    return json_response({"items": [entry_dict(e) for e in rows], "more": more})
+    nxt = encode_cursor([rows[-1].id]) if more and rows else None
+    return json_response({"items": [entry_dict(e) for e in rows], "more": more, "next_cursor": nxt})
 
 
 _NULL_OBJ = {"type": ["object", "null"]}
 AUDIT_PAGE = {
     "type": "object",
-    "required": ["items", "more"],
+    "required": ["items", "more", "next_cursor"],
     "properties": {
         "items": {
             "type": "array",
@@ -209,6 +215,7 @@ AUDIT_PAGE = {
             },
         },
         "more": {"type": "boolean", "description": "older entries exist: pass the last id as `before`"},
+        "next_cursor": NEXT_CURSOR,
     },
 }
 
@@ -226,8 +233,8 @@ ROUTES = [
             Param("target", "Substring of the target, e.g. user:congan", {"type": "string"}),
             Param("from", "First local day (YYYY-MM-DD)", {"type": "string", "format": "date"}),
             Param("to", "Last local day (YYYY-MM-DD), inclusive", {"type": "string", "format": "date"}),
-            Param("before", "Only entries with a smaller id (paging)", {"type": "integer"}),
-            Param("limit", "Entries per page (1–1000, default 100)", {"type": "integer"}),
+            Param("before", "Only entries with a smaller id (paging by id)", {"type": "integer"}),
+            *page_params(PAGE_SIZE, 1000),
         ),
         AUDIT_PAGE,
     )

@@ -41,6 +41,7 @@ def imported_in_memory(hub: HubCore, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         key = f"{r['district']}/{r['commune']}/{r['id']}"
         cam = store.cameras.get(key)
+        store.changes.cameras.add(key)  # the web's views follow at the next flush
         if cam is None:
             store.load(
                 [CameraState(key, r["district"], r["commune"], r["id"], r["name"], r["agent"], in_db=True)],

@@ -263,6 +263,7 @@ def renamed_in_memory(hub: HubCore, key: str, name: str | None) -> None:
     if cam is not None and cam.name != name:
         cam.name = name
         hub.store.announce.cameras.add(key)
+        hub.store.changes.cameras.add(key)  # the flush rewrites the row as saved and the web's views follow
 
 
 def removed_in_memory(hub: HubCore, kind: str, key: str) -> None:
@@ -273,12 +274,14 @@ def removed_in_memory(hub: HubCore, kind: str, key: str) -> None:
             store.cameras_of(cam.agent_key).discard(key)
         for pending in (store.changes.cameras, store.changes.metrics):
             pending.discard(key)
+        hub.forget_camera(key)
     elif kind == "agents":
         agent = store.agents.pop(key, None)
         if agent is not None:
             for cam_key in list(store.cameras_of(key)):
                 if (cam := store.cameras.get(cam_key)) is not None:
                     cam.agent_key = None
+                    store.changes.cameras.add(cam_key)
             store.changes.agents.discard(key)
 
 

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
+from hub.core.auth import Principal
+from hub.core.camera_views import CameraViews
 from hub.core.db import STATUSES, Camera, utc
+from hub.core.keyset import encode_cursor
+from hub.core.labels import fold
 from hub.core.openapi import ApiRoute, Param
-from hub.core.serialize import camera_to_dict, transition_to_dict
+from hub.core.serialize import transition_to_dict
 from hub.web import params, queries, schemas
-from hub.web.access import Perm, principal, requires
+from hub.web.access import Perm, in_scope, principal, requires
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
+from hub.web.etag import caller_tag, json_bytes, matches, not_modified, weak_etag
 from hub.web.jsonout import dumps, json_response
 
-MAX_LIMIT = 50_000
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
 SLUG = params.SLUG_PATTERN
 CAMERA_PATH = f"/cameras/{{district:{SLUG}}}/{{commune:{SLUG}}}/{{camera:{SLUG}}}"
+CURSOR_TYPES = (str, str, str)  # district, commune, id: the list's sort key
 
 
 def camera_filter(request: web.Request) -> queries.CameraFilter:
@@ -30,30 +38,84 @@ def camera_filter(request: web.Request) -> queries.CameraFilter:
     )
 
 
+def area_filter(p: Principal, district: str | None, commune: str | None) -> Callable[[str, str], bool]:
+    """The communes a caller may see, narrowed by the district/commune filters."""
+
+    def keep(d: str, c: str) -> bool:
+        return (district is None or d == district) and (commune is None or c == commune) and in_scope(p, d, c)
+
+    return keep
+
+
 @requires(Perm.VIEW_CAMERAS)
 async def list_cameras(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     f = camera_filter(request)
-    limit = params.integer(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
-    offset = params.integer(request, "offset", 0, 0, 10_000_000)
+    limit = params.integer(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    after = params.cursor(request, CURSOR_TYPES)
+    views = await c.views.views()
+    keep = area_filter(p, f.district, f.commune)
+    names = await c.views.names() if f.q else None
+    # The version of the communes asked about: a health report elsewhere in the province keeps this ETag.
+    rev = max((a.rev for a in views.select_areas(keep)), default=0)
+    etag = weak_etag("c", views.epoch, rev, c.views.names_tag if f.q else 0, caller_tag(request, p))
+    if matches(request, etag):
+        return not_modified(etag)
+    res = views.query(keep, f.status, fold(f.q) if f.q else None, names, after, limit)
+    tail = dumps(
+        {
+            "total": res.total,
+            "counts": res.counts,
+            "limit": limit,
+            "next_cursor": encode_cursor(res.next_after) if res.next_after else None,
+        }
+    )
+    body = b'{"items":[' + b",".join(v.json for v in res.items) + b"]," + tail[1:].encode()
+    return json_bytes(body, etag)
 
-    cams, names = await c.db.run(lambda s: (queries.fetch_cameras(s, p, f), queries.area_names(s, c.config)))
 
-    def build() -> str:  # in a worker thread when large: 20,000 cameras take ~0.4 s to shape and encode
-        res = queries.filter_cameras(cams, f, names)
-        page = res.items[offset : offset + limit]
-        return dumps(
+@requires(Perm.VIEW_CAMERAS)
+async def camera_summary(request: web.Request) -> web.Response:
+    """Counts per status for each commune (problems first) and each district: where a province wall starts."""
+    c, p = ctx(request), principal(request)
+    district = params.slug(request, "district")
+    views = await c.views.views()
+    names = await c.views.names()
+    etag = weak_etag("s", views.epoch, views.summary_version, c.views.names_tag, caller_tag(request, p))
+    if matches(request, etag):
+        return not_modified(etag)
+    body = summary_dict(views, area_filter(p, district, None), names)
+    return json_bytes(dumps(body).encode(), etag)
+
+
+def summary_dict(
+    views: CameraViews, keep: Callable[[str, str], bool], names: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    areas = views.summary(keep)
+    total = dict.fromkeys(STATUSES, 0)
+    districts: dict[str, dict[str, Any]] = {}
+    for a in areas:
+        d = districts.setdefault(
+            a.district,
             {
-                "items": [camera_to_dict(x) for x in page],
-                "total": res.total,
-                "counts": res.counts,
-                "limit": limit,
-                "offset": offset,
-            }
+                "district": a.district,
+                "name": names.get((a.district, ""), a.district),
+                "counts": dict.fromkeys(STATUSES, 0),
+                "total": 0,
+            },
         )
-
-    body = await asyncio.to_thread(build) if len(cams) > 500 else build()
-    return web.Response(text=body, content_type="application/json")
+        for st, n in a.counts.items():
+            total[st] += n
+            d["counts"][st] += n
+        d["total"] += a.total
+    return {
+        "epoch": views.epoch,
+        "version": views.summary_version,
+        "counts": total,
+        "total": sum(total.values()),
+        "districts": [districts[k] for k in sorted(districts)],
+        "communes": [{**a.summary(), "name": names.get((a.district, a.commune), a.commune)} for a in areas],
+    }
 
 
 async def _camera_or_404(request: web.Request) -> Camera:
@@ -67,7 +129,16 @@ async def _camera_or_404(request: web.Request) -> Camera:
 
 @requires(Perm.VIEW_CAMERAS)
 async def get_camera(request: web.Request) -> web.Response:
-    return json_response(camera_to_dict(await _camera_or_404(request)))
+    c, p = ctx(request), principal(request)
+    d, co, cam = (request.match_info[k] for k in ("district", "commune", "camera"))
+    views = await c.views.views()
+    view = views.get(f"{d}/{co}/{cam}") if in_scope(p, d, co) else None
+    if view is None:
+        raise not_found(f"Không có camera {d}/{co}/{cam}")
+    etag = weak_etag("k", views.epoch, view.rev)
+    if matches(request, etag):
+        return not_modified(etag)
+    return json_bytes(view.json, etag)
 
 
 @requires(Perm.VIEW_CAMERAS)
@@ -151,22 +222,30 @@ ROUTES = [
         "GET",
         "/cameras",
         list_cameras,
-        "Cameras in the caller's scope, sorted by district, commune, id, with counts per status",
-        params=(
-            *_FILTERS,
-            Param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-            Param("offset", "Items to skip", {"type": "integer", "minimum": 0}),
-        ),
+        "Cameras in the caller's scope, sorted by district, commune, id, with counts per status; paged by "
+        "cursor; weak ETag (If-None-Match → 304)",
+        params=(*_FILTERS, *schemas.page_params(DEFAULT_LIMIT, MAX_LIMIT)),
         response=schemas.CAMERA_LIST,
+        errors=(304, 400, 401, 403),
+    ),
+    ApiRoute(
+        "GET",
+        "/cameras/summary",
+        camera_summary,
+        "Counts per status for each commune (problems first) and district in the caller's scope: the province "
+        "wall's starting point; weak ETag (If-None-Match → 304); `summary` live events carry its changes",
+        params=(_FILTERS[0],),
+        response=schemas.CAMERA_SUMMARY,
+        errors=(304, 400, 401, 403),
     ),
     ApiRoute(
         "GET",
         CAMERA_PATH,
         get_camera,
-        "One camera's current state",
+        "One camera's current state; weak ETag (If-None-Match → 304)",
         params=_CAMERA_PARAMS,
         response=schemas.CAMERA,
-        errors=(400, 401, 403, 404),
+        errors=(304, 400, 401, 403, 404),
     ),
     ApiRoute(
         "GET",

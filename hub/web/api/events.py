@@ -3,6 +3,10 @@
 The subscription is opened before the state is read, so nothing that changes in between is missed (an event
 may repeat what hello already shows; clients apply events as "latest wins"). A client the bus drops for being
 too slow sees its stream end and reconnects, getting a fresh hello.
+
+A client names the event types it wants (`types`) and may narrow to a district or commune: the bus then never
+queues anything else for it, so a province wall that asks for `summary` (counts per commune, only when they
+change) plus the cameras of the one commune it shows is not sent every health report of the province.
 """
 
 from __future__ import annotations
@@ -11,49 +15,38 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from hub.core.auth import Principal
-from hub.core.db import Camera
-from hub.core.events import Event
+from hub.core.events import Event, event_area
 from hub.core.openapi import ApiRoute, Param
-from hub.core.serialize import camera_to_dict, iso
-from hub.web import params, queries, schemas
-from hub.web.access import Perm, has_perm, in_scope, principal, signed_in
+from hub.core.serialize import iso
+from hub.web import params, schemas
+from hub.web.access import Perm, has_perm, in_scope, principal, province_wide, signed_in
+from hub.web.api.cameras import area_filter, summary_dict
 from hub.web.api.misc import me_dict
-from hub.web.context import ctx
+from hub.web.context import WebContext, ctx
+from hub.web.errors import bad_parameter
+from hub.web.jsonout import dumps
 from hub.web.sse import sse
 
+__all__ = ["event_area", "stream_events", "visible"]
 log = logging.getLogger("hub.web")
 RETRY_MS = 3000
-
-
-def event_area(ev: Event) -> tuple[str, str] | None:
-    """The district and commune an event is about, or None when it cannot be told (then it is not sent)."""
-    kind = ev.get("type")
-    body = ev.get(kind) if isinstance(kind, str) else None
-    src = body if isinstance(body, dict) else ev
-    district, commune = src.get("district"), src.get("commune")
-    if isinstance(district, str) and isinstance(commune, str):
-        return district, commune
-    key = ev.get("key")
-    if isinstance(key, str) and key.count("/") == 2:
-        d, c, _ = key.split("/")
-        return d, c
-    return None
-
 
 _EVENT_PERMS = {
     "camera": Perm.VIEW_CAMERAS,
     "snapshot": Perm.VIEW_CAMERAS,
+    "summary": Perm.VIEW_CAMERAS,
     "agent": Perm.VIEW_AGENTS,
     "alert": Perm.VIEW_ALERTS,
     "speaker": Perm.VIEW_SPEAKERS,
     "airing": Perm.VIEW_BROADCASTS,
 }
+EVENT_TYPES = tuple(_EVENT_PERMS)
+DEFAULT_TYPES = tuple(t for t in EVENT_TYPES if t != "summary")  # summary deltas only when asked for
 
 
 def visible(ev: Event, p: Principal, district: str | None = None, commune: str | None = None) -> bool:
@@ -67,6 +60,31 @@ def visible(ev: Event, p: Principal, district: str | None = None, commune: str |
     return (district is None or area[0] == district) and (commune is None or area[1] == commune)
 
 
+def scoped_summary(ev: Event, p: Principal, district: str | None, commune: str | None) -> Event | None:
+    """A summary delta cut to the communes the caller may see and asked for (None: nothing for them; the same
+    dict when nothing is cut, so its encoding is shared)."""
+    if not has_perm(p, Perm.VIEW_CAMERAS):
+        return None
+    if province_wide(p) and district is None and commune is None:
+        return ev
+    keep = area_filter(p, district, commune)
+    communes = [a for a in ev.get("communes", []) if keep(a["district"], a["commune"])]
+    return {**ev, "communes": communes} if communes else None
+
+
+def _types(request: web.Request) -> tuple[str, ...]:
+    raw = params.text(request, "types", 200)
+    if raw is None:
+        return DEFAULT_TYPES
+    names = tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+    unknown = [t for t in names if t not in EVENT_TYPES]
+    if unknown or not names:
+        raise bad_parameter(
+            "types", f"{raw[:70]!r} (cho phép, cách nhau bởi dấu phẩy: {', '.join(EVENT_TYPES)})"
+        )
+    return names
+
+
 async def _next_or_none(gen: AsyncIterator[Event]) -> Event | None:
     try:
         return await gen.__anext__()
@@ -77,13 +95,13 @@ async def _next_or_none(gen: AsyncIterator[Event]) -> Event | None:
 @signed_in  # every role has live events of its own kinds (officers: speakers, airings); visible() filters each
 async def stream_events(request: web.Request) -> web.StreamResponse:
     c, p = ctx(request), principal(request)
-    f = queries.CameraFilter(
-        district=params.slug(request, "district"), commune=params.slug(request, "commune")
-    )
+    district, commune = params.slug(request, "district"), params.slug(request, "commune")
+    types = _types(request)
     may_see_cameras = has_perm(p, Perm.VIEW_CAMERAS)
     with_cameras = params.boolean(request, "cameras", True) and may_see_cameras
+    with_summary = "summary" in types and may_see_cameras
 
-    gen = c.events.subscribe()
+    gen = c.events.subscribe(types, district, commune)
     pending: asyncio.Task[Event | None] = asyncio.ensure_future(_next_or_none(gen))
     await asyncio.sleep(0)  # lets the subscription register its queue before the state is read
     closing = asyncio.ensure_future(c.closing.wait())
@@ -93,10 +111,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     c.sse_clients += 1
     c.count("sse_connections")
     try:
-        rows = await c.db.run(lambda s: queries.fetch_cameras(s, p, f)) if may_see_cameras else []
-        now, heartbeat = c.clock(), c.heartbeat_s
-        # shaping and encoding thousands of cameras stays off both the SQL thread and the event loop
-        hello = await asyncio.to_thread(lambda: sse("hello", _hello(rows, p, with_cameras, now, heartbeat)))
+        hello = await _hello(c, p, district, commune, with_cameras, with_summary)
         await resp.prepare(request)
         await resp.write(f"retry: {RETRY_MS}\n\n".encode() + hello)
         while not c.closing.is_set():
@@ -112,7 +127,11 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
                 c.count("sse_dropped")
                 break
             pending = asyncio.ensure_future(_next_or_none(gen))
-            if visible(ev, p, f.district, f.commune):
+            if ev.get("type") == "summary":
+                cut = scoped_summary(ev, p, district, commune)
+                if cut is not None:
+                    await resp.write(c.sse_cache.get(cut) if cut is ev else sse("summary", cut))
+            elif visible(ev, p, district, commune):
                 await resp.write(c.sse_cache.get(ev))
     except ConnectionError:
         pass  # client went away
@@ -127,17 +146,30 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-def _hello(
-    rows: list[Camera], p: Principal, with_cameras: bool, now: datetime, heartbeat_s: float
-) -> dict[str, Any]:
-    res = queries.filter_cameras(rows, queries.CameraFilter(), {})
-    return {
-        "server_time": iso(now),
+async def _hello(
+    c: WebContext,
+    p: Principal,
+    district: str | None,
+    commune: str | None,
+    with_cameras: bool,
+    with_summary: bool,
+) -> bytes:
+    """The hello event, its camera list joined from the views' ready JSON (no camera is encoded here)."""
+    views = await c.views.views()
+    keep = area_filter(p, district, commune)
+    head: dict[str, Any] = {
+        "server_time": iso(c.clock()),
         "user": me_dict(p),
-        "counts": res.counts,
-        "cameras": [camera_to_dict(x) for x in res.items] if with_cameras else None,
-        "heartbeat_s": heartbeat_s,
+        "counts": views.counts(keep),
+        "heartbeat_s": c.heartbeat_s,
+        "summary": summary_dict(views, keep, await c.views.names()) if with_summary else None,
     }
+    if with_cameras:
+        items = views.query(keep, limit=max(1, len(views.cameras))).items
+        cameras = b"[" + b",".join(v.json for v in items) + b"]"
+    else:
+        cameras = b"null"
+    return b"event: hello\ndata: " + dumps(head)[:-1].encode() + b',"cameras":' + cameras + b"}\n\n"
 
 
 ROUTES = [
@@ -145,13 +177,19 @@ ROUTES = [
         "GET",
         "/events",
         stream_events,
-        "Live changes as server-sent events (hello first, then camera/agent/snapshot; heartbeat comments)",
+        "Live changes as server-sent events (hello first, then the types asked for; heartbeat comments)",
         params=(
             Param(
                 "district", "Only this district", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}
             ),
             Param("commune", "Only this commune", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
             Param("cameras", "Include the camera list in hello (default true)", {"type": "boolean"}),
+            Param(
+                "types",
+                "Event types to receive, comma-separated (default: all but summary); with `summary`, hello "
+                "carries the summary (as GET /cameras/summary) and `summary` events its changes",
+                {"type": "string", "examples": ["summary", "camera,snapshot"]},
+            ),
         ),
         response=schemas.EVENT_STREAM,
         content_type="text/event-stream",

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.core import keyset
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param, build_document
 from hub.core.serialize import agent_to_dict
@@ -20,13 +21,21 @@ API_VERSION = "1.0.0"
 ROUTE_TABLE = web.AppKey("ops_api_routes", list[ApiRoute])
 
 
+AGENTS_LIMIT, AGENTS_MAX = 500, 1000
+
+
 @requires(Perm.VIEW_AGENTS)
 async def list_agents(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     district = params.slug(request, "district")
     commune = params.slug(request, "commune")
-    items = await c.db.run(lambda s: [agent_to_dict(a) for a in queries.list_agents(s, p, district, commune)])
-    return json_response({"items": items})
+    limit = params.integer(request, "limit", AGENTS_LIMIT, 1, AGENTS_MAX)
+    after = params.cursor(request, (str, str, str))
+    rows = await c.db.run(
+        lambda s: [agent_to_dict(a) for a in queries.list_agents(s, p, district, commune, after, limit)]
+    )
+    items, nxt = keyset.page(rows, limit, lambda a: (a["district"], a["commune"], a["id"]))
+    return json_response({"items": items, "next_cursor": nxt})
 
 
 @requires(Perm.VIEW_CAMERAS)
@@ -88,7 +97,14 @@ _AREA_FILTERS = (
 )
 
 ROUTES = [
-    ApiRoute("GET", "/agents", list_agents, "Edge agents in scope", _AREA_FILTERS, schemas.AGENT_LIST),
+    ApiRoute(
+        "GET",
+        "/agents",
+        list_agents,
+        "Edge agents in scope, sorted by district, commune, id; paged by cursor",
+        (*_AREA_FILTERS, *schemas.page_params(AGENTS_LIMIT, AGENTS_MAX)),
+        schemas.AGENT_LIST,
+    ),
     ApiRoute(
         "GET",
         "/areas",

@@ -122,7 +122,7 @@
     renderAlerts(data.alerts);
 
     var poll = null;
-    var es = new EventSource('/api/v1/events?cameras=false');
+    var es = new EventSource('/api/v1/events?cameras=false&types=alert');
     es.addEventListener('hello', reload);
     es.addEventListener('alert', reload);
     es.onerror = function () {

@@ -186,7 +186,7 @@
   }
 
   var q = 'district=' + encodeURIComponent(root.getAttribute('data-district')) +
-    '&commune=' + encodeURIComponent(root.getAttribute('data-commune')) + '&cameras=false';
+    '&commune=' + encodeURIComponent(root.getAttribute('data-commune')) + '&cameras=false&types=camera,snapshot';
   OPS.connect('/api/v1/events?' + q, {
     hello: function () {
       // Catch up on anything missed while the stream was down.

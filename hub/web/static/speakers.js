@@ -62,20 +62,30 @@
     if (total) total.textContent = String(list.length);
   }
 
+  /* Every page of the list (the API pages by cursor), then one pass over the table. */
+  function fetchAll(cursor, acc) {
+    var q = data.query ? data.query + '&' : '';
+    var url = '/api/v1/speakers?' + q + 'limit=1000' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+    return fetch(url, { credentials: 'same-origin' }).then(function (r) {
+      if (r.status === 401) { window.location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); return null; }
+      if (!r.ok) throw new Error(String(r.status));
+      return r.json();
+    }).then(function (body) {
+      if (!body) return null;
+      acc = acc.concat(body.speakers);
+      return body.next_cursor ? fetchAll(body.next_cursor, acc) : acc;
+    });
+  }
+
   function refresh() {
-    fetch('/api/v1/speakers' + (data.query ? '?' + data.query : ''), { credentials: 'same-origin' })
-      .then(function (r) {
-        if (r.status === 401) { window.location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); return null; }
-        if (!r.ok) throw new Error(String(r.status));
-        return r.json();
-      })
-      .then(function (body) {
-        if (!body) return;
+    fetchAll(null, [])
+      .then(function (list) {
+        if (!list) return;
         if (banner) banner.hidden = true;
-        var missing = body.speakers.filter(function (s) { return !update(s); });
-        counts(body.speakers);
+        var missing = list.filter(function (s) { return !update(s); });
+        counts(list);
         var rows = document.querySelectorAll('tr[data-key]').length;
-        if (missing.length || rows !== body.speakers.length) window.location.reload();  // speakers came or went
+        if (missing.length || rows !== list.length) window.location.reload();  // speakers came or went
       })
       .catch(function () { if (banner) banner.hidden = false; })
       .then(function () { setTimeout(refresh, PERIOD_MS); });

@@ -77,8 +77,10 @@ async def test_camera_list_filters_counts_and_search(web: WebEnv) -> None:
     assert [c["id"] for c in body["items"]] == ["cong-ubnd"]
     _, body = await _get(web, "/api/v1/cameras?q=uy%20no", tok)
     assert {c["id"] for c in body["items"]} == {"nga-tu", "den"}
-    _, body = await _get(web, "/api/v1/cameras?limit=2&offset=1", tok)
-    assert body["total"] == 5 and [c["id"] for c in body["items"]] == ["nga-tu", "cho"]
+    _, body = await _get(web, "/api/v1/cameras?limit=2", tok)
+    assert body["total"] == 5 and [c["id"] for c in body["items"]] == ["den", "nga-tu"]
+    _, body = await _get(web, f"/api/v1/cameras?limit=2&cursor={body['next_cursor']}", tok)
+    assert [c["id"] for c in body["items"]] == ["cho", "cong-ubnd"] and body["next_cursor"]
 
 
 async def test_bad_parameters_are_named(web: WebEnv) -> None:
@@ -91,6 +93,9 @@ async def test_bad_parameters_are_named(web: WebEnv) -> None:
         "/api/v1/cameras?limit=abc": "limit",
         "/api/v1/cameras?status=ok&status=problem": "status",
         "/api/v1/cameras?colour=red": "colour",
+        "/api/v1/cameras?offset=10": "offset",
+        "/api/v1/cameras?cursor=bm90LWEtY3Vyc29y": "cursor",
+        "/api/v1/cameras?limit=1001": "limit",
         "/api/v1/agents?commune=A/B": "commune",
     }
     for path, name in cases.items():
@@ -195,7 +200,7 @@ async def test_me_agents_areas_and_stats(web: WebEnv) -> None:
     assert names[("soc-son", None)] == "Huyện Sóc Sơn" and names[("soc-son", "phu-linh")] == "Xã Phù Linh"
     assert names[("soc-son", "tien-duoc")] == "tien-duoc"  # no display name: the slug
     status, agents = await _get(web, "/api/v1/agents", tok)
-    assert status == 200 and agents == {"items": []}
+    assert status == 200 and agents == {"items": [], "next_cursor": None}
     web.hub_stats["received"] = 42
     status, stats = await _get(web, "/api/v1/stats", tok)
     assert status == 200 and stats["hub"]["received"] == 42
