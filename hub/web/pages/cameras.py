@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,7 +20,7 @@ from hub.core.labels import STATUS_LABELS, fold, problem_labels
 from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires
-from hub.web.api.cameras import format_cursor, parse_cursor
+from hub.web.api.cameras import area_filter, format_cursor, parse_cursor, summary_dict
 from hub.web.api.history import DEFAULT_RANGE, NUMERIC_METRICS, RANGES
 from hub.web.api.report_query import ReportQuery, load_changes
 from hub.web.context import ctx
@@ -104,6 +105,8 @@ def wall_query(f: WallFilter) -> dict[str, str]:
 
 @requires(Perm.VIEW_CAMERAS)
 async def wall(request: web.Request) -> web.Response:
+    """Every tile for a scope of at most `http.wall_tiles_max` cameras (a district); above that (a province) the
+    counts per commune first, and one commune's tiles when the `commune` filter names it."""
     c, p = ctx(request), principal(request)
     params.reject_unknown(request, ("status", "commune", "q", "tv"))
     tv = params.boolean(request, "tv", False)  # command-room mode: full screen for a TV, no menus
@@ -113,32 +116,57 @@ async def wall(request: web.Request) -> web.Response:
         raise bad_parameter("commune", "cần dạng huyện/xã")
     f = WallFilter(status, area, params.text(request, "q", 100))
 
-    rows, names = await c.db.run(
-        lambda s: (queries.fetch_cameras(s, p, queries.CameraFilter()), queries.area_names(s, c.config))
-    )
+    views = await c.views.views()
+    names = await c.views.names()
+    scope = area_filter(p, None, None)
+    scoped = [a for a in views.select_areas(scope) if a.cameras]
+    by_commune = sum(a.total for a in scoped) > c.config.http.wall_tiles_max
+    drill = area if by_commune else None
+    keep = area_filter(p, *drill.split("/")) if drill else scope
     page = page_values(request)
     template = c.templates.get_template("wall.html")
+    multi_district = len({a.district for a in scoped}) > 1
+    common = {
+        "filter": f,
+        "statuses": STATUSES,
+        "multi_district": multi_district,
+        "areas": [
+            (f"{a.district}/{a.commune}", _area_label(a.district, a.commune, names, multi_district))
+            for a in scoped
+        ],
+        "area_names": {f"{d}/{co}" if co else d: n for (d, co), n in names.items()},
+        "scope_label": scope_label(p, names),
+        "tv": tv,
+        "tv_url": "/?" + urlencode({"tv": "1", **wall_query(f)}),
+        "wall_url": "/" + (("?" + urlencode(wall_query(f))) if wall_query(f) else ""),
+        "mode": "summary" if by_commune and not drill else "tiles",
+        "drill": drill,
+        "drill_name": _area_label(*drill.split("/"), names, True) if drill else None,
+        "back_url": "/" + ("?tv=1" if tv else ""),
+    }
+    if by_commune and not drill:
+        summary = summary_dict(views, scope, names)
+        for a in summary["communes"]:
+            a["href"] = _drill_url(f"{a['district']}/{a['commune']}", tv)
+        values = {**common, "summary": summary, "counts": summary["counts"], "total": summary["total"]}
+        return html_response(template.render({**page, **values}))
+    cams = [json.loads(v.json) for v in views.query(keep, limit=max(1, len(views.cameras))).items]
 
-    def build() -> str:  # in a worker thread: a district of ~700 cameras takes tens of ms, a province seconds
-        groups, counts = build_wall([camera_to_dict(x) for x in rows], names, f)
-        multi_district = len({g.key.split("/")[0] for g in groups}) > 1
-        values = {
-            "groups": groups,
-            "counts": counts,
-            "total": sum(counts.values()),
-            "filter": f,
-            "statuses": STATUSES,
-            "multi_district": multi_district,
-            "areas": [(g.key, g.name + (f" ({g.district_name})" if multi_district else "")) for g in groups],
-            "area_names": {f"{d}/{co}" if co else d: n for (d, co), n in names.items()},
-            "scope_label": scope_label(p, names),
-            "tv": tv,
-            "tv_url": "/?" + urlencode({"tv": "1", **wall_query(f)}),
-            "wall_url": "/" + (("?" + urlencode(wall_query(f))) if wall_query(f) else ""),
-        }
+    def build() -> str:  # in a worker thread: a district of ~700 cameras takes tens of ms
+        groups, counts = build_wall(cams, names, f)
+        values = {**common, "groups": groups, "counts": counts, "total": sum(counts.values())}
         return template.render({**page, **values})
 
     return html_response(await asyncio.to_thread(build))
+
+
+def _drill_url(area: str, tv: bool) -> str:
+    return "/?" + urlencode({"commune": area, **({"tv": "1"} if tv else {})})
+
+
+def _area_label(district: str, commune: str, names: dict[tuple[str, str], str], with_district: bool) -> str:
+    name = names.get((district, commune), commune)
+    return name + (f" ({names.get((district, ''), district)})" if with_district else "")
 
 
 def _agent_for(s: Session, p: Principal, key: str | None) -> dict[str, Any] | None:

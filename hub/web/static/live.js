@@ -44,7 +44,7 @@
     document.body.classList.toggle('disconnected', !ok);
   }
 
-  /* handlers: {hello, camera, agent, snapshot}. EventSource retries by itself after a dropped stream; when it
+  /* handlers: {hello, camera, agent, snapshot, summary…}, one per event type the page asked for. EventSource retries by itself after a dropped stream; when it
      gives up (an HTTP error such as 401), we check whether the session ended and otherwise retry with backoff. */
   function connect(url, handlers) {
     var es = null;
@@ -56,10 +56,9 @@
         setConnected(true);
         if (handlers.hello) handlers.hello(JSON.parse(e.data));
       });
-      ['camera', 'agent', 'snapshot'].forEach(function (name) {
-        es.addEventListener(name, function (e) {
-          if (handlers[name]) handlers[name](JSON.parse(e.data));
-        });
+      Object.keys(handlers).forEach(function (name) {
+        if (name === 'hello') return;
+        es.addEventListener(name, function (e) { handlers[name](JSON.parse(e.data)); });
       });
       es.onerror = function () {
         setConnected(false);
