@@ -122,7 +122,8 @@ async def wall(request: web.Request) -> web.Response:
     scoped = [a for a in views.select_areas(scope) if a.cameras]
     by_commune = sum(a.total for a in scoped) > c.config.http.wall_tiles_max
     drill = area if by_commune else None
-    keep = area_filter(p, *drill.split("/")) if drill else scope
+    drill_d, drill_c = drill.split("/") if drill else ("", "")
+    keep = area_filter(p, drill_d, drill_c) if drill else scope
     page = page_values(request)
     template = c.templates.get_template("wall.html")
     multi_district = len({a.district for a in scoped}) > 1
@@ -141,7 +142,7 @@ async def wall(request: web.Request) -> web.Response:
         "wall_url": "/" + (("?" + urlencode(wall_query(f))) if wall_query(f) else ""),
         "mode": "summary" if by_commune and not drill else "tiles",
         "drill": drill,
-        "drill_name": _area_label(*drill.split("/"), names, True) if drill else None,
+        "drill_name": _area_label(drill_d, drill_c, names, True) if drill else None,
         "back_url": "/" + ("?tv=1" if tv else ""),
     }
     if by_commune and not drill:

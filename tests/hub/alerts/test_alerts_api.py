@@ -191,3 +191,18 @@ async def test_police_cannot_edit_rules(web: WebEnv) -> None:
     assert r.status == 403
     assert (await web.client.get("/alerts/rules")).status == 403
     assert (await web.client.get("/api/v1/alert-rules")).status == 200  # viewing is allowed
+
+
+async def test_alert_list_pages_by_cursor(web: WebEnv) -> None:
+    env = web
+    env.set_clock(lambda: T0)
+    ids = {add_alert(env, "soc-son", "phu-linh", f"soc-son/phu-linh/cam-{i}") for i in range(3)}
+    add_alert(env, "soc-son", "phu-linh", "soc-son/phu-linh/cam-old", status="resolved")
+    await as_user(env, "quantri", "admin")
+    first = await (await env.client.get("/api/v1/alerts?limit=2")).json()
+    assert len(first["items"]) == 2 and first["next_cursor"] and first["counts"]["firing"] == 3
+    second = await (await env.client.get(f"/api/v1/alerts?limit=2&cursor={first['next_cursor']}")).json()
+    seen = [a["id"] for a in first["items"] + second["items"]]
+    assert set(seen[:3]) == ids and len(set(seen)) == 4  # active ones first, none twice
+    assert second["items"][-1]["status"] == "resolved" and second["next_cursor"] is None
+    assert (await env.client.get("/api/v1/alerts?cursor=abc")).status == 400

@@ -67,6 +67,8 @@ async def test_api_pages_back_and_logins_are_logged(web: WebEnv) -> None:
     r = await web.client.get(f"/api/v1/audit?limit=10&before={page['items'][-1]['id']}")
     older = (await r.json())["items"]
     assert [i["action"] for i in older] == ["camera.import", "user.update", "user.create"]
+    by_cursor = await (await web.client.get(f"/api/v1/audit?limit=10&cursor={page['next_cursor']}")).json()
+    assert by_cursor["items"] == older and by_cursor["next_cursor"] is None
     assert older[0]["at"] == "2026-11-03T02:00:00Z"
     csrf = await web.page_csrf("/")
     await web.client.post("/logout", data={"csrf": csrf})
