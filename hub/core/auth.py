@@ -272,6 +272,17 @@ def create_token(s: Session, username: str, name: str, now: datetime) -> tuple[A
 
 
 def load_token(s: Session, token: str, now: datetime) -> Principal | None:
+    found = read_token(s, token, now)
+    if found is None:
+        return None
+    p, stale = found
+    if stale and p.token_id is not None:
+        touch_token(s, p.token_id, now)
+    return p
+
+
+def read_token(s: Session, token: str, now: datetime) -> tuple[Principal, bool] | None:
+    """The token's principal, and whether its `last_used` is older than TOKEN_TOUCH_S; writes nothing."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = s.execute(
@@ -284,9 +295,12 @@ def load_token(s: Session, token: str, now: datetime) -> Principal | None:
     tok, user = row
     if tok.revoked_at is not None or user.disabled:
         return None
-    if tok.last_used is None or (now - tok.last_used).total_seconds() >= TOKEN_TOUCH_S:
-        tok.last_used = now
-    return _principal(user, "token", tok.id)
+    stale = tok.last_used is None or (now - tok.last_used).total_seconds() >= TOKEN_TOUCH_S
+    return _principal(user, "token", tok.id), stale
+
+
+def touch_token(s: Session, token_id: int, now: datetime) -> None:
+    s.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used=now))
 
 
 def list_tokens(s: Session) -> list[tuple[ApiToken, str]]:

@@ -233,6 +233,14 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql")
+        # Reads the web needs on every request (who is calling) must not queue behind ingest's flushes. An
+        # in-memory SQLite database lives in one connection: its reads stay in the SQL thread.
+        memory = url.startswith("sqlite") and self.engine.url.database in (None, "", ":memory:")
+        self._reader = (
+            None
+            if memory
+            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-read")
+        )
 
     def create_all(self) -> None:
         for name in self.table_modules:
@@ -251,6 +259,20 @@ class Database:
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run a read-only `fn(session)` in a reader thread of its own, beside the SQL thread (SQLite's WAL mode
+        lets one reader run while the writer commits); nothing is committed."""
+        if self._reader is None:
+            return await self.run(fn)
+
+        def call() -> T:
+            with self.sessions() as s:  # closing ends the transaction; loaded objects keep their values
+                return fn(s)
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
         self.engine.dispose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from hub.core.auth import Principal, csrf_matches, load_session, load_token
+from hub.core.auth import Principal, csrf_matches, load_session, read_token, touch_token
 from hub.core.openapi import Handler
 from hub.web.access import PUBLIC, access_of, has_perm
 from hub.web.context import CSRF, PRINCIPAL, ctx
@@ -43,6 +45,9 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
         response.headers["Cache-Control"] = "no-store"
 
 
+_touches: set[asyncio.Future[Any]] = set()
+
+
 async def _authenticate(request: web.Request) -> tuple[Principal, str | None] | None:
     c = ctx(request)
     now = c.clock()
@@ -52,14 +57,21 @@ async def _authenticate(request: web.Request) -> tuple[Principal, str | None] | 
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "Tiêu đề Authorization phải có dạng 'Bearer <token>'")
         token = token.strip()
-        p = await c.db.run(lambda s: load_token(s, token, now))
-        if p is None:
+        # Read beside the SQL thread: a script's request never waits behind ingest's flushes.
+        read = await c.db.read(lambda s: read_token(s, token, now))
+        if read is None:
             c.count("auth_bad_token")
             raise ApiError(401, "unauthorized", "Token không hợp lệ hoặc đã bị thu hồi")
+        p, stale = read
+        if stale and p.token_id is not None:
+            token_id = p.token_id
+            touch = asyncio.ensure_future(c.db.run(lambda s: touch_token(s, token_id, now)))
+            _touches.add(touch)  # kept until done; last_used is a hint, not worth making the caller wait
+            touch.add_done_callback(_touches.discard)
         return p, None
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        found = await c.db.run(lambda s: load_session(s, cookie, now))
+        found = await c.db.read(lambda s: load_session(s, cookie, now))
         if found is not None:
             return found
     return None

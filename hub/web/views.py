@@ -59,14 +59,14 @@ class ViewSource:
             async with self._lock:
                 if time.monotonic() - self._synced >= self.max_age_s:
                     started = time.monotonic()
-                    rows = await self.db.run(_rows)
+                    rows = await self.db.read(_rows)
                     own.sync((r.key, tuple(r), _builder(r)) for r in rows)
                     self._synced = started
         return own
 
     async def names(self) -> Names:
         if time.monotonic() - self._names_at >= self.names_max_age_s:
-            self._names = await self.db.run(lambda s: area_names(s, self.config))
+            self._names = await self.db.read(lambda s: area_names(s, self.config))
             self._names_tag = zlib.crc32(repr(sorted(self._names.items())).encode())
             self._names_at = time.monotonic()
         return self._names

@@ -121,7 +121,7 @@ def summary_dict(
 async def _camera_or_404(request: web.Request) -> Camera:
     c, p = ctx(request), principal(request)
     d, co, cam = (request.match_info[k] for k in ("district", "commune", "camera"))
-    found = await c.db.run(lambda s: queries.get_camera(s, p, d, co, cam))
+    found = await c.db.read(lambda s: queries.get_camera(s, p, d, co, cam))
     if found is None:
         raise not_found(f"Không có camera {d}/{co}/{cam}")
     return found
@@ -146,7 +146,7 @@ async def get_snapshot(request: web.Request) -> web.Response:
     cam = await _camera_or_404(request)
     params.text(request, "v", 64)  # cache-buster from the page; validated, otherwise unused
     inm = request.headers.get("If-None-Match")
-    snap = await ctx(request).db.run(lambda s: queries.get_snapshot(s, cam.key, inm))
+    snap = await ctx(request).db.read(lambda s: queries.get_snapshot(s, cam.key, inm))
     if snap is None:
         raise not_found(f"Camera {cam.key} chưa có ảnh chụp")
     headers = {
@@ -193,7 +193,7 @@ async def get_transitions(request: web.Request) -> web.Response:
         raise bad_parameter("until", "phải sau 'since'")
     limit = params.integer(request, "limit", 100, 1, 1000)
     before = parse_cursor(params.text(request, "cursor", 64))
-    rows, nxt = await ctx(request).db.run(
+    rows, nxt = await ctx(request).db.read(
         lambda s: queries.transitions(s, cam.key, since, until, before, limit)
     )
     return json_response(

@@ -31,7 +31,7 @@ async def list_agents(request: web.Request) -> web.Response:
     commune = params.slug(request, "commune")
     limit = params.integer(request, "limit", AGENTS_LIMIT, 1, AGENTS_MAX)
     after = params.cursor(request, (str, str, str))
-    rows = await c.db.run(
+    rows = await c.db.read(
         lambda s: [agent_to_dict(a) for a in queries.list_agents(s, p, district, commune, after, limit)]
     )
     items, nxt = keyset.page(rows, limit, lambda a: (a["district"], a["commune"], a["id"]))
@@ -41,7 +41,7 @@ async def list_agents(request: web.Request) -> web.Response:
 @requires(Perm.VIEW_CAMERAS)
 async def list_areas(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
-    items = await c.db.run(lambda s: queries.list_areas(s, p, c.config))
+    items = await c.db.read(lambda s: queries.list_areas(s, p, c.config))
     return json_response({"items": items})
 
 

@@ -205,7 +205,7 @@ async def camera_page(request: web.Request) -> web.Response:
         }
 
     now = c.clock()
-    data = await c.db.run(load)
+    data = await c.db.read(load)
     if data is None:
         raise not_found(f"Không có camera {d}/{co}/{slug} trong phạm vi của bạn")
     charts = {
