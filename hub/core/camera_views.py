@@ -1,9 +1,11 @@
-"""The cameras as the web reads them: each camera's JSON encoded once per change, counts per commune, versions.
+"""The cameras as the web reads them: each camera's JSON encoded at most once per change, counts per commune,
+versions.
 
 A list, the live stream's hello or the province summary then costs a walk over ready bytes, not a
 serialisation of every camera per request. The hub runtime (hub/core/runtime.py) feeds it after each SQL
-flush from its in-memory state, so it shows what SQL holds; a process without the runtime feeds it from SQL rows
-(hub/web/views.py). Nothing here does I/O.
+flush from its in-memory state (`update`: the counts at once, the JSON when first asked for after the change,
+so the ~700 cameras a second that report and that no page looks at cost no encoding); a process without the
+runtime feeds it from SQL rows (hub/web/views.py, `sync`/`put`). Nothing here does I/O.
 
 Versions: `version` grows with every change (ETags of lists and of one camera: `rev` per camera and per
 commune); `summary_version` grows only when a commune's counts per status change, so a province wall is told
@@ -38,10 +40,26 @@ class CameraView:
     commune: str
     slug: str
     status: str
-    search: str  # folded id, name, commune, district (the commune's display name is added at query time)
-    json: bytes  # the camera's JSON (hub.core.serialize shape), ready to concatenate
+    name: str | None
     rev: int
+    build: Callable[[], dict[str, Any]] | None = None  # the camera's JSON shape, when it is asked for
+    encoded: bytes | None = None  # the camera's JSON (hub.core.serialize shape), ready to concatenate
     source: Any = None  # what it was built from, when fed from SQL rows: an unchanged row is not re-encoded
+    folded: str | None = None
+
+    @property
+    def json(self) -> bytes:
+        if self.encoded is None:
+            assert self.build is not None
+            self.encoded = encode(self.build())
+        return self.encoded
+
+    @property
+    def search(self) -> str:
+        """Folded id, name, commune, district (the commune's display name is added at query time)."""
+        if self.folded is None:
+            self.folded = fold(" ".join([self.slug, self.name or "", self.commune, self.district]))
+        return self.folded
 
 
 @dataclass(slots=True)
@@ -102,39 +120,51 @@ class CameraViews:
 
     # changes ------------------------------------------------------------------------------------------------
     def put(self, camera: dict[str, Any], source: Any = None) -> bool:
-        """Stores one camera (the API's JSON shape); False when its JSON did not change."""
+        """Stores one camera (the API's JSON shape), encoded now; False when its JSON did not change."""
         data = encode(camera)
-        key = camera["key"]
-        old = self.cameras.get(key)
-        if old is not None and old.json == data:
+        old = self.cameras.get(camera["key"])
+        if old is not None and old.encoded == data:
             old.source = source
             return False
-        self.version += 1
-        area = self._area(camera["district"], camera["commune"])  # part of the key: a camera never moves
-        search = fold(
-            " ".join([camera["id"], camera.get("name") or "", camera["commune"], camera["district"]])
+        view = self._store(
+            camera["key"], camera["district"], camera["commune"], camera["id"], camera["status"]
         )
-        view = CameraView(
-            key,
-            area.district,
-            area.commune,
-            camera["id"],
-            camera["status"],
-            search,
-            data,
-            self.version,
-            source,
-        )
-        self.cameras[key] = view
-        area.cameras[view.slug] = view
-        area.rev = self.version
-        if old is None:
-            area.order = None
-            self._count(area, view.status, 1)
-        elif old.status != view.status:
-            self._count(area, old.status, -1)
-            self._count(area, view.status, 1)
+        if view.name != camera.get("name"):
+            view.name, view.folded = camera.get("name"), None
+        view.encoded, view.source = data, source
         return True
+
+    def update(
+        self,
+        key: str,
+        district: str,
+        commune: str,
+        slug: str,
+        status: str,
+        name: str | None,
+        build: Callable[[], dict[str, Any]],
+    ) -> None:
+        """The camera changed: counts follow now, its JSON is built by `build` when first asked for."""
+        view = self._store(key, district, commune, slug, status)
+        if view.name != name:
+            view.name, view.folded = name, None
+        view.build, view.encoded = build, None
+
+    def _store(self, key: str, district: str, commune: str, slug: str, status: str) -> CameraView:
+        self.version += 1
+        area = self._area(district, commune)  # part of the key: a camera never moves
+        view = self.cameras.get(key)
+        if view is None:
+            view = CameraView(key, district, commune, slug, status, None, 0)
+            self.cameras[key] = area.cameras[slug] = view
+            area.order = None
+            self._count(area, status, 1)
+        elif view.status != status:
+            self._count(area, view.status, -1)
+            self._count(area, status, 1)
+            view.status = status
+        view.rev = area.rev = self.version
+        return view
 
     def remove(self, key: str) -> bool:
         view = self.cameras.pop(key, None)

@@ -57,6 +57,18 @@ class Subscription:
         return self.wants(kind if isinstance(kind, str) else None, *(area or (None, None)))
 
 
+@dataclass(frozen=True)
+class Interest:
+    """Which areas' events of one type some subscriber wants: all of them, or these districts and communes."""
+
+    everywhere: bool
+    districts: frozenset[str]
+    communes: frozenset[tuple[str, str]]
+
+    def covers(self, district: str, commune: str) -> bool:
+        return self.everywhere or district in self.districts or (district, commune) in self.communes
+
+
 class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._subs: set[Subscription] = set()
@@ -70,6 +82,24 @@ class EventBus:
     def wants(self, kind: str, district: str | None = None, commune: str | None = None) -> bool:
         """Whether any subscriber would receive an event of this type about this area."""
         return any(sub.wants(kind, district, commune) for sub in self._subs)
+
+    def interest(self, kind: str) -> Interest | None:
+        """What subscribers want of `kind`, for a producer about to build many events (None: nobody)."""
+        subs = [sub for sub in self._subs if sub.types is None or kind in sub.types]
+        if not subs:
+            return None
+        everywhere = any(sub.district is None and sub.commune is None for sub in subs)
+        districts = frozenset(
+            sub.district for sub in subs if sub.district is not None and sub.commune is None
+        )
+        communes = frozenset(
+            (sub.district, sub.commune)
+            for sub in subs
+            if sub.district is not None and sub.commune is not None
+        )
+        # A subscriber naming only a commune (no district) is rare: treat it as wanting everything.
+        everywhere = everywhere or any(sub.district is None and sub.commune is not None for sub in subs)
+        return Interest(everywhere, districts, communes)
 
     def publish(self, event: Event) -> None:
         """Non-blocking; call from the event loop thread only."""

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -82,7 +83,8 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
-        # What the web reads: each camera's JSON as of the last SQL flush, rebuilt only for cameras that changed.
+        # What the web reads: counts per commune as of the last SQL flush, and each camera's JSON, built when
+        # first asked for after it changed (most cameras of a province are not looked at between reports).
         self.views = CameraViews()
         self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
         self.ingest = Ingest(self.store, self.stats, self.influx)
@@ -123,8 +125,10 @@ class HubCore:
         await self.db.run(lambda s: self.db.create_all())
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
-        for cam in self.store.cameras.values():
-            self.views.put(camera_state_dict(cam))
+        for c in self.store.cameras.values():
+            self.views.update(
+                c.key, c.district, c.commune, c.slug, c.status, c.name, partial(camera_state_dict, c)
+            )
         self.views.take_summary_delta()  # the loaded state is the starting point, not a change
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
@@ -280,12 +284,14 @@ class HubCore:
     def _update_views(self, written: Changes) -> None:
         """After a commit: the web's views follow what SQL now holds, and a summary delta goes out when counts
         per commune changed."""
-        cameras = self.store.cameras
+        cameras, views = self.store.cameras, self.views
         for keys in (written.cameras, written.metrics):
             for k in keys:
                 c = cameras.get(k)
                 if c is not None:
-                    self.views.put(camera_state_dict(c))
+                    views.update(
+                        c.key, c.district, c.commune, c.slug, c.status, c.name, partial(camera_state_dict, c)
+                    )
         delta = self.views.take_summary_delta()
         if delta is not None and self.events.wants("summary"):
             since, version, areas = delta
@@ -330,11 +336,12 @@ class HubCore:
             if a is not None and self.events.wants("agent", a.district, a.commune):
                 self.events.publish({"type": "agent", "agent": agent_to_dict(agent_model(a))})
                 self.stats.events += 1
-        if not self.events.wants("camera"):
+        wanted = self.events.interest("camera")  # most reports at a province interest no open page
+        if wanted is None:
             return
         for k in camera_keys:
             c = self.store.cameras.get(k)
-            if c is not None and self.events.wants("camera", c.district, c.commune):
+            if c is not None and wanted.covers(c.district, c.commune):
                 self.events.publish({"type": "camera", "camera": camera_state_dict(c)})
                 self.stats.events += 1
 

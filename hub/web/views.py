@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from hub.core.serialize import camera_to_dict
 
 Names = dict[tuple[str, str], str]
 NAMES_MAX_AGE_S = 5.0
+ANSWERS_KEPT = 32
 
 
 def _rows(s: Session) -> list[Any]:
@@ -49,6 +51,7 @@ class ViewSource:
         self._names_tag = 0
         self._names_at = float("-inf")
         self.names_max_age_s = NAMES_MAX_AGE_S
+        self._answers: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 
     async def views(self) -> CameraViews:
         if self.hub_views is not None:
@@ -70,6 +73,16 @@ class ViewSource:
             self._names_tag = zlib.crc32(repr(sorted(self._names.items())).encode())
             self._names_at = time.monotonic()
         return self._names
+
+    def answer(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+        """An answer built once per key (which must hold the versions it depends on): ten walls asking for
+        the province summary after each change cost one build."""
+        hit = self._answers.get(key)
+        if hit is None:
+            hit = self._answers[key] = build()
+            if len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return hit
 
     @property
     def names_tag(self) -> int:

@@ -16,8 +16,8 @@ from hub.core.labels import fold
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import transition_to_dict
 from hub.web import params, queries, schemas
-from hub.web.access import Perm, in_scope, principal, requires
-from hub.web.context import ctx
+from hub.web.access import Perm, in_scope, principal, province_wide, requires
+from hub.web.context import WebContext, ctx
 from hub.web.errors import bad_parameter, not_found
 from hub.web.etag import caller_tag, json_bytes, matches, not_modified, weak_etag
 from hub.web.jsonout import dumps, json_response
@@ -84,8 +84,23 @@ async def camera_summary(request: web.Request) -> web.Response:
     etag = weak_etag("s", views.epoch, views.summary_version, c.views.names_tag, caller_tag(request, p))
     if matches(request, etag):
         return not_modified(etag)
-    body = summary_dict(views, area_filter(p, district, None), names)
-    return json_bytes(dumps(body).encode(), etag)
+    return json_bytes(summary_bytes(c, views, names, p, district, None), etag)
+
+
+def summary_bytes(
+    c: WebContext,
+    views: CameraViews,
+    names: dict[tuple[str, str], str],
+    p: Principal,
+    district: str | None,
+    commune: str | None,
+) -> bytes:
+    """The summary's JSON, built once per version, names and scope however many walls ask for it."""
+    scope = None if province_wide(p) else (p.district, p.commune)
+    key = ("summary", views.epoch, views.summary_version, c.views.names_tag, scope, district, commune)
+    return c.views.answer(
+        key, lambda: dumps(summary_dict(views, area_filter(p, district, commune), names)).encode()
+    )
 
 
 def summary_dict(

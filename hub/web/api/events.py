@@ -25,7 +25,7 @@ from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.web import params, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, province_wide, signed_in
-from hub.web.api.cameras import area_filter, summary_dict
+from hub.web.api.cameras import area_filter, summary_bytes
 from hub.web.api.misc import me_dict
 from hub.web.context import WebContext, ctx
 from hub.web.errors import bad_parameter
@@ -162,14 +162,17 @@ async def _hello(
         "user": me_dict(p),
         "counts": views.counts(keep),
         "heartbeat_s": c.heartbeat_s,
-        "summary": summary_dict(views, keep, await c.views.names()) if with_summary else None,
     }
+    summary = (
+        summary_bytes(c, views, await c.views.names(), p, district, commune) if with_summary else b"null"
+    )
     if with_cameras:
         items = views.query(keep, limit=max(1, len(views.cameras))).items
         cameras = b"[" + b",".join(v.json for v in items) + b"]"
     else:
         cameras = b"null"
-    return b"event: hello\ndata: " + dumps(head)[:-1].encode() + b',"cameras":' + cameras + b"}\n\n"
+    body = dumps(head)[:-1].encode() + b',"summary":' + summary + b',"cameras":' + cameras + b"}"
+    return b"event: hello\ndata: " + body + b"\n\n"
 
 
 ROUTES = [

@@ -138,3 +138,26 @@ def test_keyset_cursor_round_trip_and_refusals() -> None:
     rows = list(range(5))
     assert keyset.page(rows, 4, lambda r: (r,)) == ([0, 1, 2, 3], keyset.encode_cursor([3]))
     assert keyset.page(rows[:3], 4, lambda r: (r,)) == ([0, 1, 2], None)
+
+
+def test_update_counts_at_once_and_encodes_only_when_read() -> None:
+    v = CameraViews()
+    builds: list[str] = []
+
+    def builder(key: str, status: str) -> Any:
+        def build() -> dict[str, Any]:
+            builds.append(key)
+            return cam(key, status)
+
+        return build
+
+    for i in range(3):
+        v.update(f"d/c/{i}", "d", "c", str(i), "ok", None, builder(f"d/c/{i}", "ok"))
+    v.update("d/c/1", "d", "c", "1", "offline", "Chợ", builder("d/c/1", "offline"))
+    assert v.areas[("d", "c")].counts["offline"] == 1 and v.areas[("d", "c")].counts["ok"] == 2
+    assert builds == []  # nothing encoded yet: nobody asked
+    page = v.query(everything, needle="cho", limit=10)
+    assert [x.key for x in page.items] == ["d/c/1"] and builds == []  # the search needs no JSON either
+    assert json.loads(page.items[0].json)["status"] == "offline"
+    assert json.loads(page.items[0].json)["status"] == "offline"
+    assert builds == ["d/c/1"]  # built once, then reused
