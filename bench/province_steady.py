@@ -8,7 +8,7 @@ child process over SQLite. Then:
    (in SQL, in the hub's memory, in InfluxDB's series), as on any day but the first.
 1. Steady state for `STEADY_S` seconds at the real pace, not compressed: each of the 20,000 cameras sends its
    health every 30 s and each of the 5,000 speakers every 30 s (about 833 messages/s, spread evenly; one paced
-   QoS 1 publisher as in bench/ingest.py). About 0.5 % of the cameras change status per round (a picture
+   QoS 1 publisher as in bench/ingest.py). About 0.1 % of the cameras change status per round (a picture
    freezes or comes back), so commune counts change and summary deltas flow.
    Meanwhile 10 walls are open, as the wall page makes them: 6 province walls (an event stream of `summary`
    deltas, the summary fetched on connect and revalidated with its ETag every `WALL_RESYNC_S`) and 4 walls
@@ -50,7 +50,7 @@ CAMERAS, SPEAKERS = 20_000, 5_000
 PER_AGENT = 20
 INTERVAL_S = 30.0  # camera health and speaker health, each endpoint once per interval
 STEADY_S = int(os.environ.get("PROVINCE_STEADY_S", "150"))  # five rounds of every endpoint
-FLIP_SHARE = 0.005  # cameras whose status changes per round
+FLIP_SHARE = 0.001  # cameras whose status changes per round: 20 every 30 s, 40 status changes a minute
 WALLS_SUMMARY, WALLS_COMMUNE = 6, 4
 WALL_RESYNC_S = 60.0  # wall.js RESYNC_MS
 PROBE_PERIOD_S = 1.0

@@ -70,6 +70,7 @@ class AreaView:
     cameras: dict[str, CameraView] = field(default_factory=dict)  # slug → view
     rev: int = 0  # version of its latest change (kept at 0 cameras: a removal must change ETags too)
     order: list[str] | None = None  # sorted slugs; None after an insert or a removal
+    encoded: tuple[str, bytes] | None = None  # (display name, its summary entry's JSON) until counts change
 
     @property
     def total(self) -> int:
@@ -87,6 +88,12 @@ class AreaView:
             "counts": dict(self.counts),
             "total": self.total,
         }
+
+    def summary_json(self, name: str) -> bytes:
+        """Its entry in a summary (with its display name), encoded once per change of its counts."""
+        if self.encoded is None or self.encoded[0] != name:
+            self.encoded = (name, encode({**self.summary(), "name": name}))
+        return self.encoded[1]
 
 
 def problem_rank(counts: dict[str, int]) -> tuple[int, int, int]:
@@ -202,6 +209,7 @@ class CameraViews:
 
     def _count(self, area: AreaView, status: str, n: int) -> None:
         area.counts[status] = area.counts.get(status, 0) + n
+        area.encoded = None
         self.summary_version = self.version
         self._summary_changed.add((area.district, area.commune))
 

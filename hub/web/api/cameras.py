@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.core.auth import Principal
-from hub.core.camera_views import CameraViews
+from hub.core.camera_views import AreaView, CameraViews
 from hub.core.db import STATUSES, Camera, utc
 from hub.core.keyset import encode_cursor
 from hub.core.labels import fold
@@ -107,18 +107,37 @@ def summary_dict(
     views: CameraViews, keep: Callable[[str, str], bool], names: dict[tuple[str, str], str]
 ) -> dict[str, Any]:
     areas = views.summary(keep)
+    head = _summary_head(views, areas, names)
+    return {
+        **head,
+        "communes": [{**a.summary(), "name": names.get((a.district, a.commune), a.commune)} for a in areas],
+    }
+
+
+def summary_json(
+    views: CameraViews, keep: Callable[[str, str], bool], names: dict[tuple[str, str], str]
+) -> bytes:
+    """`summary_dict` encoded, from each commune's entry encoded once per change of its counts."""
+    areas = views.summary(keep)
+    head = dumps(_summary_head(views, areas, names))[:-1].encode()
+    entries = b",".join(a.summary_json(names.get((a.district, a.commune), a.commune)) for a in areas)
+    return head + b',"communes":[' + entries + b"]}"
+
+
+def _summary_head(
+    views: CameraViews, areas: list[AreaView], names: dict[tuple[str, str], str]
+) -> dict[str, Any]:
     total = dict.fromkeys(STATUSES, 0)
     districts: dict[str, dict[str, Any]] = {}
     for a in areas:
-        d = districts.setdefault(
-            a.district,
-            {
+        d = districts.get(a.district)
+        if d is None:
+            d = districts[a.district] = {
                 "district": a.district,
                 "name": names.get((a.district, ""), a.district),
                 "counts": dict.fromkeys(STATUSES, 0),
                 "total": 0,
-            },
-        )
+            }
         for st, n in a.counts.items():
             total[st] += n
             d["counts"][st] += n
@@ -129,7 +148,6 @@ def summary_dict(
         "counts": total,
         "total": sum(total.values()),
         "districts": [districts[k] for k in sorted(districts)],
-        "communes": [{**a.summary(), "name": names.get((a.district, a.commune), a.commune)} for a in areas],
     }
 
 

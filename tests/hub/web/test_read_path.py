@@ -3,6 +3,7 @@ what the live stream sends to a client that asked only for some event types."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hub.core import auth
@@ -180,3 +181,17 @@ async def test_agent_and_speaker_lists_page_by_cursor(web: WebEnv) -> None:
     assert [x["id"] for x in s1["speakers"] + s2["speakers"]] == ["loa-1", "loa-2", "loa-3"]
     assert s1["total"] == 3 and s2["next_cursor"] is None
     assert (await _get(web, f"/api/v1/speakers?cursor={a1['next_cursor']}", h))[0] == 400  # another list's
+
+
+def test_summary_json_is_summary_dict_encoded() -> None:
+    from hub.core.camera_views import CameraViews
+    from hub.web.api.cameras import summary_dict, summary_json
+
+    v = CameraViews()
+    for key, st in [("d1/a/1", "ok"), ("d1/b/1", "offline"), ("d2/a/1", "problem"), ("d2/a/2", "stale")]:
+        d, c, slug = key.split("/")
+        v.put({"key": key, "district": d, "commune": c, "id": slug, "name": None, "status": st})
+    names = {("d1", ""): "Huyện Một", ("d1", "b"): "Xã Bê"}
+    assert json.loads(summary_json(v, lambda d, c: True, names)) == summary_dict(v, lambda d, c: True, names)
+    v.put({"key": "d1/a/1", "district": "d1", "commune": "a", "id": "1", "name": None, "status": "offline"})
+    assert json.loads(summary_json(v, lambda d, c: True, names)) == summary_dict(v, lambda d, c: True, names)
