@@ -5,7 +5,9 @@ Starts its own Mosquitto and InfluxDB and runs the hub (runtime and web app, as 
 child process over SQLite. Then:
 
 0. Warm-up: every camera and speaker reports once, so all 20,000 cameras and 5,000 speakers are registered
-   (in SQL, in the hub's memory, in InfluxDB's series), as on any day but the first.
+   (in SQL, in the hub's memory, in InfluxDB's series), as on any day but the first; then `SETTLE_S` seconds
+   so the alert engine has told about the cameras that were already broken (a hub that has been running
+   has done so long ago: that first burst of notices is not the steady state).
 1. Steady state for `STEADY_S` seconds at the real pace, not compressed: each of the 20,000 cameras sends its
    health every 30 s and each of the 5,000 speakers every 30 s (about 833 messages/s, spread evenly; one paced
    QoS 1 publisher as in bench/ingest.py). About 0.1 % of the cameras change status per round (a picture
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -51,6 +54,7 @@ PER_AGENT = 20
 INTERVAL_S = 30.0  # camera health and speaker health, each endpoint once per interval
 STEADY_S = int(os.environ.get("PROVINCE_STEADY_S", "150"))  # five rounds of every endpoint
 FLIP_SHARE = 0.001  # cameras whose status changes per round: 20 every 30 s, 40 status changes a minute
+SETTLE_S = 20  # > the alerts' group_wait_s (10 s) plus an evaluation round
 WALLS_SUMMARY, WALLS_COMMUNE = 6, 4
 WALL_RESYNC_S = 60.0  # wall.js RESYNC_MS
 PROBE_PERIOD_S = 1.0
@@ -115,6 +119,18 @@ def role_hub(args: argparse.Namespace) -> None:
         await web.TCPSite(runner, cfg.http.host, cfg.http.port).start()
         print(json.dumps({"event": "started"}), flush=True)
         st = hub.stats
+        started = [0.0]
+        pauses: list[tuple[float, float, int]] = []  # (time, ms, generation) of collections over 5 ms
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:  # how long collections stop the event loop
+            if phase == "start":
+                started[0] = time.perf_counter()
+                return
+            ms = (time.perf_counter() - started[0]) * 1000
+            if ms > 5:
+                pauses.append((round(time.time(), 2), round(ms, 1), info["generation"]))
+
+        gc.callbacks.append(on_gc)
         while not stop.is_set():
             # The counters themselves, not snapshot(): its gauges (sums over 25,000 devices) would be the
             # bench's own load; the hub computes them every 10 s for hub_stats.
@@ -122,6 +138,7 @@ def role_hub(args: argparse.Namespace) -> None:
                 "t": time.time(), "threads": threads_cpu(), "influx_written": st.influx_written,
                 "influx_dropped": st.influx_dropped, "rejected_total": sum(st.rejected.values()),
                 "events": st.events, "sql_flush_ms_max": round(st.sql_flush_ms_max, 1),
+                "gc_pauses": pauses[-300:],
             }  # fmt: skip
             print(json.dumps(line), flush=True)
             with contextlib.suppress(TimeoutError):
@@ -445,6 +462,7 @@ def main() -> int:
         everything = CAMERAS + SPEAKERS
         wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= everything, 120)
         result["warmup_written"] = hub.latest().get("influx_written")
+        time.sleep(SETTLE_S)
 
         t0, cpu0 = time.time(), hub.cpu_s()
         threads0 = hub.latest().get("threads", {})
@@ -495,6 +513,12 @@ def main() -> int:
             hub_events=snap.get("events"),
             sql_flush_ms_max=snap.get("sql_flush_ms_max"),
         )
+        steady_pauses = [(ms, gen) for t, ms, gen in snap.get("gc_pauses", []) if t0 <= t <= t1]
+        result["gc_pauses_over_5ms"] = len(steady_pauses)
+        result["gc_pause_ms_max"] = max((ms for ms, _ in steady_pauses), default=0.0)
+        result["gc_pauses_by_generation"] = {
+            g: len([1 for _, gen in steady_pauses if gen == g]) for g in (0, 1, 2)
+        }
     except Exception as exc:  # the JSON line still comes out, saying what broke
         result["error"] = repr(exc)
     finally:

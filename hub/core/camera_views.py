@@ -42,7 +42,10 @@ class CameraView:
     status: str
     name: str | None
     rev: int
-    build: Callable[[], dict[str, Any]] | None = None  # the camera's JSON shape, when it is asked for
+    # The camera's JSON shape is build(state), made when asked for. The state object stays the same from one
+    # change to the next: an update allocates nothing the cyclic GC would have to walk.
+    build: Callable[[Any], dict[str, Any]] | None = None
+    state: Any = None
     encoded: bytes | None = None  # the camera's JSON (hub.core.serialize shape), ready to concatenate
     source: Any = None  # what it was built from, when fed from SQL rows: an unchanged row is not re-encoded
     folded: str | None = None
@@ -51,7 +54,7 @@ class CameraView:
     def json(self) -> bytes:
         if self.encoded is None:
             assert self.build is not None
-            self.encoded = encode(self.build())
+            self.encoded = encode(self.build(self.state))
         return self.encoded
 
     @property
@@ -149,13 +152,14 @@ class CameraViews:
         slug: str,
         status: str,
         name: str | None,
-        build: Callable[[], dict[str, Any]],
+        state: Any,
+        build: Callable[[Any], dict[str, Any]],
     ) -> None:
-        """The camera changed: counts follow now, its JSON is built by `build` when first asked for."""
+        """The camera changed: counts follow now, its JSON is `build(state)` when first asked for."""
         view = self._store(key, district, commune, slug, status)
         if view.name != name:
             view.name, view.folded = name, None
-        view.build, view.encoded = build, None
+        view.state, view.build, view.encoded = state, build, None
 
     def _store(self, key: str, district: str, commune: str, slug: str, status: str) -> CameraView:
         self.version += 1

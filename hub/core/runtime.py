@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -126,9 +126,7 @@ class HubCore:
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
         for c in self.store.cameras.values():
-            self.views.update(
-                c.key, c.district, c.commune, c.slug, c.status, c.name, partial(camera_state_dict, c)
-            )
+            self.views.update(c.key, c.district, c.commune, c.slug, c.status, c.name, c, camera_state_dict)
         self.views.take_summary_delta()  # the loaded state is the starting point, not a change
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
@@ -145,6 +143,10 @@ class HubCore:
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         for comp in self.components:
             await comp.start()
+        # What start() loaded (the registry, its views, the features' state) lives as long as the process: the
+        # cyclic GC need not walk it again. At province scale a full collection over it pauses the event loop,
+        # so every answer waiting on it, for a tenth of a second or more.
+        gc.freeze()
         self._started = True
         if not await self.bridge.wait_subscribed(self.connect_wait_s):
             log.warning(
@@ -289,9 +291,7 @@ class HubCore:
             for k in keys:
                 c = cameras.get(k)
                 if c is not None:
-                    views.update(
-                        c.key, c.district, c.commune, c.slug, c.status, c.name, partial(camera_state_dict, c)
-                    )
+                    views.update(c.key, c.district, c.commune, c.slug, c.status, c.name, c, camera_state_dict)
         delta = self.views.take_summary_delta()
         if delta is not None and self.events.wants("summary"):
             since, version, areas = delta

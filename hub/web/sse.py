@@ -19,7 +19,9 @@ class EncodedEvents:
     Keyed by identity; the entry keeps the event alive so its id cannot be reused while cached. Bounded.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    # Only events being handed to several streams right now need their bytes kept: a larger cache would keep
+    # every recent event alive long enough for the cyclic GC to walk them all again and again.
+    def __init__(self, size: int = 256) -> None:
         self.size = size
         self._cache: OrderedDict[int, tuple[Event, bytes]] = OrderedDict()
         self.hits = 0

@@ -144,16 +144,13 @@ def test_update_counts_at_once_and_encodes_only_when_read() -> None:
     v = CameraViews()
     builds: list[str] = []
 
-    def builder(key: str, status: str) -> Any:
-        def build() -> dict[str, Any]:
-            builds.append(key)
-            return cam(key, status)
-
-        return build
+    def builder(state: tuple[str, str]) -> dict[str, Any]:
+        builds.append(state[0])
+        return cam(*state)
 
     for i in range(3):
-        v.update(f"d/c/{i}", "d", "c", str(i), "ok", None, builder(f"d/c/{i}", "ok"))
-    v.update("d/c/1", "d", "c", "1", "offline", "Chợ", builder("d/c/1", "offline"))
+        v.update(f"d/c/{i}", "d", "c", str(i), "ok", None, (f"d/c/{i}", "ok"), builder)
+    v.update("d/c/1", "d", "c", "1", "offline", "Chợ", ("d/c/1", "offline"), builder)
     assert v.areas[("d", "c")].counts["offline"] == 1 and v.areas[("d", "c")].counts["ok"] == 2
     assert builds == []  # nothing encoded yet: nobody asked
     page = v.query(everything, needle="cho", limit=10)
