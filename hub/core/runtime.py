@@ -74,6 +74,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 COMPONENT_STOP_S = 5.0
+GC_YOUNG = 20_000  # allocations between collections of the young generation (Python's default: 700)
 
 
 class HubCore:
@@ -147,6 +148,10 @@ class HubCore:
         # cyclic GC need not walk it again. At province scale a full collection over it pauses the event loop,
         # so every answer waiting on it, for a tenth of a second or more.
         gc.freeze()
+        # Rounds that build tens of thousands of short-lived objects (the alert engine's facts, a flush's rows)
+        # would otherwise run many young collections each and push those objects into the old generation,
+        # which then needs full collections: collect the young generation less often.
+        gc.set_threshold(GC_YOUNG, 20, 50)
         self._started = True
         if not await self.bridge.wait_subscribed(self.connect_wait_s):
             log.warning(
