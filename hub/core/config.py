@@ -80,7 +80,7 @@ class HttpConfig(StrictModel):
     secure_cookies: bool = Field(default=False, description="Set Secure on cookies (when served over HTTPS)")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     wall_tiles_max: int = Field(
-        default=500,
+        default=1000,
         ge=0,
         description="The camera wall shows every camera's tile when the viewer's scope holds at most this many; "
         "above, it starts from the counts per commune and opens one commune at a time",
