@@ -285,11 +285,18 @@ def demo(tmp_path: Path) -> Iterator[tuple[DemoProcess, Path, dict[str, int]]]:
 
 
 def api_cameras(port: int, token: str) -> list[dict[str, Any]]:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/cameras", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return list(json.loads(r.read())["items"])
+    """Every camera, following the list's cursors as any client must."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        url = f"http://127.0.0.1:{port}/api/v1/cameras" + (f"?cursor={cursor}" if cursor else "")
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            page = json.loads(r.read())
+        out += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return out
 
 
 def expected_status(cam: dict[str, Any], behaviours: dict[str, str]) -> bool:
