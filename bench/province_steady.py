@@ -135,7 +135,7 @@ def role_hub(args: argparse.Namespace) -> None:
         await web.TCPSite(runner, cfg.http.host, cfg.http.port).start()
         print(json.dumps({"event": "started"}), flush=True)
         st = hub.stats
-        started = [0.0]
+        started = [0.0, 0.0]  # start of the collection under way, total ms of all collections
         pauses: list[tuple[float, float, int]] = []  # (time, ms, generation) of collections over 5 ms
 
         def on_gc(phase: str, info: dict[str, int]) -> None:  # how long collections stop the event loop
@@ -143,6 +143,7 @@ def role_hub(args: argparse.Namespace) -> None:
                 started[0] = time.perf_counter()
                 return
             ms = (time.perf_counter() - started[0]) * 1000
+            started[1] += ms
             if ms > 5:
                 pauses.append((round(time.time(), 2), round(ms, 1), info["generation"]))
 
@@ -165,6 +166,7 @@ def role_hub(args: argparse.Namespace) -> None:
                 "influx_dropped": st.influx_dropped, "rejected_total": sum(st.rejected.values()),
                 "events": st.events, "sql_flush_ms_max": round(st.sql_flush_ms_max, 1),
                 "gc_pauses": pauses[-300:],
+                "gc_total_ms": round(started[1], 1),
                 "served_p95_ms": {k: percentile(v, 0.95) for k, v in served.items()},
                 "loop_lag_ms": {"p95": percentile(lags[-15_000:], 0.95), "max": round(max(lags[-15_000:], default=0), 1)},
                 "alert_eval_ms_max": round(hub.alerts.counters.eval_ms_max, 1),
@@ -496,6 +498,7 @@ def main() -> int:
 
         t0, cpu0 = time.time(), hub.cpu_s()
         threads0 = hub.latest().get("threads", {})
+        gc0 = hub.latest().get("gc_total_ms", 0.0)
         pub = child(
             "publish", "--port", str(mosq.port), "--seconds", str(STEADY_S), "--interval", str(INTERVAL_S),
             "--round", "1",
@@ -504,6 +507,9 @@ def main() -> int:
         asyncio.run(walls.run(STEADY_S))
         t1, cpu1 = time.time(), hub.cpu_s()
         threads1 = hub.latest().get("threads", {})
+        result["gc_share_of_one_core_pct"] = round(
+            (hub.latest().get("gc_total_ms", 0.0) - gc0) / 10 / (t1 - t0), 2
+        )
         steady = last_json(pub, 180)
         for k in published:
             published[k] += steady.get(k, 0)

@@ -98,9 +98,7 @@ def summary_bytes(
     """The summary's JSON, built once per version, names and scope however many walls ask for it."""
     scope = None if province_wide(p) else (p.district, p.commune)
     key = ("summary", views.epoch, views.summary_version, c.views.names_tag, scope, district, commune)
-    return c.views.answer(
-        key, lambda: dumps(summary_dict(views, area_filter(p, district, commune), names)).encode()
-    )
+    return c.views.answer(key, lambda: summary_json(views, area_filter(p, district, commune), names))
 
 
 def summary_dict(
