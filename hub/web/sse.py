@@ -19,9 +19,9 @@ class EncodedEvents:
     Keyed by identity; the entry keeps the event alive so its id cannot be reused while cached. Bounded.
     """
 
-    # Only events being handed to several streams right now need their bytes kept: a larger cache would keep
-    # every recent event alive long enough for the cyclic GC to walk them all again and again.
-    def __init__(self, size: int = 256) -> None:
+    # As many as a subscriber's queue holds (EventBus: 1000; one further behind is dropped): every stream still
+    # connected finds its event encoded. Not more: each entry keeps its event alive for the cyclic GC to walk.
+    def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._cache: OrderedDict[int, tuple[Event, bytes]] = OrderedDict()
         self.hits = 0
