@@ -50,10 +50,9 @@ log = logging.getLogger("hub.mqtt")
 RawMessage = tuple[str | None, bytes, Any, float, bool]
 
 LOOP_TIMEOUT_S = 0.05  # also the longest a publish waits in the outbox
-COALESCE_S, COALESCE_BELOW = (
-    0.01,
-    50,
-)  # see _run: at most 10 ms more before a message is read and acknowledged
+# See _run: a trickle of messages waits at most COALESCE_S more to be read and acknowledged.
+COALESCE_S = 0.01
+COALESCE_BELOW = 50
 # The loop drains the deque this long after the first message of a batch arrives. Waking the loop per message
 # (it drains faster than paho reads) cost ~5 messages per wakeup and a GIL hand-over each: measured 2x the CPU.
 BATCH_DELAY_S = 0.005
