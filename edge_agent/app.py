@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from device_runtime.diskqueue import DiskOutbox
 from device_runtime.redact import Redactor, redact_url
 from edge_agent.command_runner import CommandRunner
 from edge_agent.config import EdgeConfig
+from edge_agent.counters import Counters
 from edge_agent.health import CameraState, clock_is_sane
 from edge_agent.judgement import CameraJudge
 from edge_agent.probe_results import ProbeResults
@@ -32,15 +33,6 @@ from edge_agent.workers import WorkerPool, probe_in_pool
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 60.0  # the retained status is refreshed so the hub sees the queue drain and the disk fill
-
-
-@dataclass
-class Counters:
-    probes: int = 0
-    snapshots: int = 0
-    commands: int = 0
-    commands_rejected: int = 0
-    clock_wrong: int = 0  # results and replies not sent because the system clock is not set
 
 
 class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):

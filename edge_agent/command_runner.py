@@ -37,7 +37,7 @@ from edge_agent.workers import WorkerPool
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from edge_agent.app import Counters
+    from edge_agent.counters import Counters
 
 log = logging.getLogger(__name__)
 

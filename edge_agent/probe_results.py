@@ -27,7 +27,7 @@ from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
 
 if TYPE_CHECKING:
-    from edge_agent.app import Counters
+    from edge_agent.counters import Counters
 
 log = logging.getLogger(__name__)
 
