@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -164,6 +165,10 @@ def _no_pages(app: web.Application, config: CoreConfig) -> None:
     return None
 
 
+def _no_dirs(section: Any, data_dir: Path) -> Sequence[Path]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Feature:
     """Everything a feature brings to the hub, declared in one place (the feature's `feature.py`)."""
@@ -179,6 +184,8 @@ class Feature:
     after: tuple[ServiceKey[Any], ...] = ()  # used when present: set up after whoever provides them
     api_routes: Sequence[ApiRoute] = ()
     add_pages: Callable[[web.Application, CoreConfig], None] = _no_pages
+    # Folders of files the feature keeps, from its config section and the hub's data_dir (backups copy them).
+    file_dirs: Callable[[Any, Path], Sequence[Path]] = _no_dirs
 
 
 def setup_order(features: Iterable[Feature], available: Iterable[ServiceKey[Any]] = ()) -> list[Feature]:
