@@ -22,7 +22,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -58,20 +57,8 @@ def utc(dt: datetime | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-# Constraint names as PostgreSQL chooses them for unnamed constraints, so a database made before migrations
-# existed (create_all, unnamed constraints) carries the same names as the models, and a migration can name the
-# constraint it changes. Indexes keep SQLAlchemy's default names.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "%(table_name)s_%(column_0_N_name)s_key",
-    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
-    "pk": "%(table_name)s_pkey",
-    "ck": "%(table_name)s_%(constraint_name)s_check",
-}
-
-
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    pass
 
 
 class Area(Base):

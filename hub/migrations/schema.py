@@ -36,6 +36,16 @@ log = logging.getLogger("hub.schema")
 MIGRATIONS_DIR = Path(__file__).parent
 BASELINE = "0001"  # the schema of the last release before migrations
 MIGRATION_LOCK_KEY = 0x6875625F736368  # "hub_sch": one advisory lock per PostgreSQL database
+# Constraint names as PostgreSQL chooses them. The models leave constraints unnamed, as the releases before
+# migrations did: PostgreSQL names them so, SQLite not at all. A revision that drops or changes one uses this
+# name, in `op.batch_alter_table(table, naming_convention=CONSTRAINT_NAMES)`, so that the same revision finds
+# it on both (batch mode names SQLite's unnamed constraints by this convention when it copies the table).
+CONSTRAINT_NAMES = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
 CONFIG_PLACEHOLDER = "<tệp cấu hình>"
 UPGRADE_COMMAND = f"python -m hub --config {CONFIG_PLACEHOLDER} db upgrade"
 

@@ -23,7 +23,7 @@ def create() -> None:
         sa.Column("by", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("note", sa.String(length=500), nullable=False),
-        sa.PrimaryKeyConstraint("alert_id", "episode", name=op.f("alert_acks_pkey")),
+        sa.PrimaryKeyConstraint("alert_id", "episode"),
     )
     op.create_table(
         "alert_groups",
@@ -35,7 +35,7 @@ def create() -> None:
         sa.Column("opened_at", sa.DateTime(), nullable=True),
         sa.Column("last_notice_at", sa.DateTime(), nullable=True),
         sa.Column("told", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("alert_groups_pkey")),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "alert_rule_overrides",
@@ -44,7 +44,7 @@ def create() -> None:
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("district", "kind", name=op.f("alert_rule_overrides_pkey")),
+        sa.PrimaryKeyConstraint("district", "kind"),
     )
     op.create_table(
         "alert_silences",
@@ -61,7 +61,7 @@ def create() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expired_at", sa.DateTime(), nullable=True),
         sa.Column("expired_by", sa.String(length=64), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("alert_silences_pkey")),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_alert_silences_ends", "alert_silences", ["ends_at"], unique=False)
     op.create_table(
@@ -87,8 +87,8 @@ def create() -> None:
         sa.Column("silenced_by", sa.Integer(), nullable=True),
         sa.Column("inhibited", sa.Boolean(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("alerts_pkey")),
-        sa.UniqueConstraint("key", name=op.f("alerts_key_key")),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     op.create_index("ix_alerts_area", "alerts", ["district", "commune"], unique=False)
     op.create_index("ix_alerts_status", "alerts", ["status"], unique=False)
@@ -117,7 +117,7 @@ def create() -> None:
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("message_id", sa.String(length=100), nullable=True),
         sa.Column("image", sa.String(length=300), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("notify_outbox_pkey")),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id", "channel", "target", name="uq_notify_event_target"),
     )
     op.create_index(
@@ -136,7 +136,7 @@ def create() -> None:
         sa.Column("refreshed_at", sa.DateTime(), nullable=True),
         sa.Column("blocked_reason", sa.String(length=300), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("channel", name=op.f("notify_tokens_pkey")),
+        sa.PrimaryKeyConstraint("channel"),
     )
 
 

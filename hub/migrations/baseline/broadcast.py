@@ -36,7 +36,7 @@ def create() -> None:
         sa.Column("order", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("airings_pkey")),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("programme_id", "occurrence_at", name="uq_airing_occurrence"),
     )
     op.create_index("ix_airings_area_start", "airings", ["district", "commune", "start_at"], unique=False)
@@ -60,7 +60,7 @@ def create() -> None:
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("deleted_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("broadcast_content_pkey")),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_broadcast_content_sha256", "broadcast_content", ["sha256"], unique=False)
     op.create_index("ix_content_area", "broadcast_content", ["district", "commune"], unique=False)
@@ -89,7 +89,7 @@ def create() -> None:
         sa.Column("approved_at", sa.DateTime(), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("programmes_pkey")),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_programmes_area_state", "programmes", ["district", "commune", "state"], unique=False)
     op.create_table(
@@ -98,7 +98,7 @@ def create() -> None:
         sa.Column("holder", sa.String(length=128), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("acquired_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("scheduler_lease_pkey")),
+        sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
         "airing_receipts",
@@ -112,23 +112,16 @@ def create() -> None:
         sa.Column("error", sa.String(length=300), nullable=True),
         sa.Column("played_s", sa.Float(), nullable=True),
         sa.Column("reported_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["airing_id"], ["airings.id"], name=op.f("airing_receipts_airing_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("airing_id", "speaker_key", name=op.f("airing_receipts_pkey")),
+        sa.ForeignKeyConstraint(["airing_id"], ["airings.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("airing_id", "speaker_key"),
     )
     op.create_table(
         "programme_items",
         sa.Column("programme_id", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("content_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["programme_id"],
-            ["programmes.id"],
-            name=op.f("programme_items_programme_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("programme_id", "position", name=op.f("programme_items_pkey")),
+        sa.ForeignKeyConstraint(["programme_id"], ["programmes.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("programme_id", "position"),
     )
     op.create_index("ix_programme_items_content_id", "programme_items", ["content_id"], unique=False)
     op.create_table(
@@ -140,19 +133,9 @@ def create() -> None:
         sa.Column("by_programme_id", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["by_programme_id"],
-            ["programmes.id"],
-            name=op.f("programme_skips_by_programme_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["programme_id"],
-            ["programmes.id"],
-            name=op.f("programme_skips_programme_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("programme_skips_pkey")),
+        sa.ForeignKeyConstraint(["by_programme_id"], ["programmes.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["programme_id"], ["programmes.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
         "ix_programme_skips_by_programme_id", "programme_skips", ["by_programme_id"], unique=False
@@ -168,13 +151,8 @@ def create() -> None:
         sa.Column("from_state", sa.String(length=20), nullable=True),
         sa.Column("to_state", sa.String(length=20), nullable=False),
         sa.Column("comment", sa.String(length=1000), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["programme_id"],
-            ["programmes.id"],
-            name=op.f("programme_steps_programme_id_fkey"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("programme_steps_pkey")),
+        sa.ForeignKeyConstraint(["programme_id"], ["programmes.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_programme_steps_programme_id", "programme_steps", ["programme_id"], unique=False)
 

@@ -35,7 +35,7 @@ def create() -> None:
         sa.Column("queue", sa.Integer(), nullable=True),
         sa.Column("last_seen", sa.DateTime(), nullable=True),
         sa.Column("seq_gaps", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("agents_pkey")),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_index("ix_agents_district", "agents", ["district"], unique=False)
     op.create_table(
@@ -43,7 +43,7 @@ def create() -> None:
         sa.Column("district", sa.String(length=64), nullable=False),
         sa.Column("commune", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("district", "commune", name=op.f("areas_pkey")),
+        sa.PrimaryKeyConstraint("district", "commune"),
     )
     op.create_table(
         "audit_log",
@@ -56,7 +56,7 @@ def create() -> None:
         sa.Column("commune", sa.String(length=64), nullable=True),
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("audit_log_pkey")),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_audit_at", "audit_log", ["at"], unique=False)
     op.create_index("ix_audit_target", "audit_log", ["target"], unique=False)
@@ -84,8 +84,8 @@ def create() -> None:
         sa.Column("last_seen", sa.DateTime(), nullable=True),
         sa.Column("last_seq", sa.Integer(), nullable=True),
         sa.Column("snapshot_ts", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("key", name=op.f("cameras_pkey")),
-        sa.UniqueConstraint("district", "commune", "slug", name=op.f("cameras_district_commune_slug_key")),
+        sa.PrimaryKeyConstraint("key"),
+        sa.UniqueConstraint("district", "commune", "slug"),
     )
     op.create_index("ix_cameras_agent_key", "cameras", ["agent_key"], unique=False)
     op.create_index("ix_cameras_area_status", "cameras", ["district", "commune", "status"], unique=False)
@@ -93,7 +93,7 @@ def create() -> None:
         "settings",
         sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("settings_pkey")),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "speakers",
@@ -112,7 +112,7 @@ def create() -> None:
         sa.Column("disk_free_mb", sa.Float(), nullable=True),
         sa.Column("playing", sa.String(length=64), nullable=True),
         sa.Column("last_seen", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("key", name=op.f("speakers_pkey")),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_index("ix_speakers_area", "speakers", ["district", "commune"], unique=False)
     op.create_table(
@@ -127,7 +127,7 @@ def create() -> None:
         sa.Column("to_status", sa.String(length=16), nullable=False),
         sa.Column("problems", sa.JSON(), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("transitions_pkey")),
+        sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_transitions_area_at", "transitions", ["district", "commune", "at"], unique=False)
     op.create_index(
@@ -146,8 +146,8 @@ def create() -> None:
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("users_pkey")),
-        sa.UniqueConstraint("username", name=op.f("users_username_key")),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("username"),
     )
     op.create_table(
         "villages",
@@ -155,7 +155,7 @@ def create() -> None:
         sa.Column("commune", sa.String(length=64), nullable=False),
         sa.Column("slug", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("district", "commune", "slug", name=op.f("villages_pkey")),
+        sa.PrimaryKeyConstraint("district", "commune", "slug"),
     )
     op.create_table(
         "api_tokens",
@@ -167,11 +167,9 @@ def create() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used", sa.DateTime(), nullable=True),
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("api_tokens_user_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("api_tokens_pkey")),
-        sa.UniqueConstraint("token_hash", name=op.f("api_tokens_token_hash_key")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"], unique=False)
     op.create_table(
@@ -181,10 +179,8 @@ def create() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["camera_key"], ["cameras.key"], name=op.f("snapshots_camera_key_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("camera_key", name=op.f("snapshots_pkey")),
+        sa.ForeignKeyConstraint(["camera_key"], ["cameras.key"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("camera_key"),
     )
     op.create_table(
         "web_sessions",
@@ -193,10 +189,8 @@ def create() -> None:
         sa.Column("csrf", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("web_sessions_user_id_fkey"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id_hash", name=op.f("web_sessions_pkey")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id_hash"),
     )
     op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"], unique=False)
 
