@@ -5,6 +5,7 @@ and Home Assistant's integrations (one setup call registers what the integration
 
 - its config section (key and pydantic model), which the composition root adds to the hub's config model;
 - its tables (modules whose import puts them on `hub.core.db.Base.metadata`);
+- the folders of files it keeps (`file_dirs`: backups copy them);
 - the services it provides and the services it needs (`ServiceKey`s), from which the start order is derived;
 - `setup(ctx)`, which builds its parts from a `FeatureContext` (never the whole hub) and registers them:
   components to start and stop, MQTT handlers, fact sources for the alert engine, gauges, services;
