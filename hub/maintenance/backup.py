@@ -99,6 +99,8 @@ def make_backup(
     _check_destination(dest, all_roots)
     url = config.database.url
     backend = sql_dump.backend(url)
+    if backend == "sqlite" and not sql_dump.sqlite_path(url).is_file():  # opening it would create it
+        raise BackupRefused(f"không có tệp cơ sở dữ liệu {sql_dump.sqlite_path(url)}: không có gì để sao lưu")
     db = open_database(url)
     try:
         revision = schema.read_state(db).revision

@@ -53,6 +53,12 @@ def restore_backup(
             f"bộ sao lưu là cơ sở dữ liệu {manifest.database.backend}, cấu hình dùng {backend}: "
             "không khôi phục chéo được"
         )
+    revision = manifest.database.schema_revision
+    if revision is not None and revision not in schema.known_revisions():
+        raise RestoreRefused(
+            f"bộ sao lưu ở phiên bản lược đồ {revision}, mã này không biết (một bản phát hành mới hơn đã ghi nó): "
+            "khôi phục bằng bản phát hành đó"
+        )
     if backend == "sqlite":
         sql_dump.sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
     db = open_database(url)

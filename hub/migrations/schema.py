@@ -110,6 +110,10 @@ def head() -> str:
     return heads[0]
 
 
+def known_revisions() -> set[str]:
+    return {s.revision for s in scripts().walk_revisions()}
+
+
 @dataclass(frozen=True)
 class SchemaState:
     revision: str | None  # what alembic_version says; None when it is absent or empty
@@ -131,7 +135,7 @@ def read_state(db: Database) -> SchemaState:
     with db.engine.connect() as conn:
         revision = MigrationContext.configure(conn).get_current_revision()
         present = tuple(sorted(model_tables & set(inspect(conn).get_table_names())))
-    known = revision is None or any(s.revision == revision for s in scripts().walk_revisions())
+    known = revision is None or revision in known_revisions()
     return SchemaState(revision=revision, head=head(), hub_tables=present, known=known)
 
 
@@ -221,7 +225,8 @@ def create_head_revision(db: Database, message: str) -> str:
     """For developers: autogenerates the next revision from the models against `db` (brought to head first).
     Returns the new file's path."""
     upgrade(db)
-    script = command.revision(alembic_config(db), message=message, autogenerate=True)
+    next_id = f"{len(known_revisions()) + 1:04d}"  # 0002, 0003 …: the order at a glance
+    script = command.revision(alembic_config(db), message=message, autogenerate=True, rev_id=next_id)
     if script is None or isinstance(script, list):
         raise SchemaError("alembic did not write one revision")
     return str(script.path)

@@ -234,3 +234,63 @@ async def test_restore_drill(
         assert schema.read_state(db).kind == "current"
     finally:
         db.close()
+
+
+@pytest.fixture
+def small_install(tmp_path: Path) -> str:
+    """A hub config over a SQLite database at head with one user, no InfluxDB."""
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        f"data_dir: {tmp_path / 'data'}\ninflux: {{enabled: false}}\n"
+        f"database: {{url: 'sqlite:///{tmp_path / 'data' / 'hub.db'}'}}\n"
+    )
+    assert main(["--config", str(path), "db", "upgrade"]) == 0
+    db = open_database(load_config(path).database.url)
+    with db.session() as s, s.begin():
+        auth.add_user(s, "quantri", "x" * 40, "admin", full_name=None, now=datetime(2026, 11, 1))
+    db.close()
+    return str(path)
+
+
+def test_backup_and_restore_refuse_what_they_cannot_do(
+    small_install: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sets = tmp_path / "sets"
+    (sets / "taken").mkdir(parents=True)
+    (sets / "taken" / "x").write_text("x")
+    assert main(["--config", small_install, "backup", str(sets / "taken")]) == 1
+    assert "không trống" in capsys.readouterr().err
+    assert main(["--config", small_install, "backup", str(tmp_path / "data" / "inside")]) == 1
+    assert "nằm trong thư mục" in capsys.readouterr().err
+
+    assert main(["--config", small_install, "backup", str(sets / "ok")]) == 0
+    assert "InfluxDB tắt" in capsys.readouterr().out  # skipped, and said so
+    manifest = json.loads((sets / "ok" / "manifest.json").read_text())
+    assert manifest["influx"] == {
+        "saved": False,
+        "note": manifest["influx"]["note"],
+        "database": None,
+        "folder": None,
+    }
+
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text(
+        f"data_dir: {tmp_path / 'fresh'}\ninflux: {{enabled: false}}\n"
+        f"database: {{url: 'sqlite:///{tmp_path / 'fresh' / 'hub.db'}'}}\n"
+    )
+    refusals = (
+        ({"extra": 1}, "extra: Extra inputs are not permitted"),
+        ({"database": {**manifest["database"], "schema_revision": "f00d"}}, "f00d"),
+        ({"database": {**manifest["database"], "backend": "postgresql"}}, "không khôi phục chéo"),
+    )
+    for n, (change, expect) in enumerate(refusals):
+        bad = tmp_path / f"bad-{n}"
+        shutil.copytree(sets / "ok", bad)
+        (bad / "manifest.json").write_text(json.dumps({**manifest, **change}))
+        assert main(["--config", str(fresh), "restore", str(bad)]) == 1
+        assert expect in capsys.readouterr().err
+    assert not (tmp_path / "fresh" / "hub.db").exists()  # refused before anything was written
+
+    assert main(["--config", str(fresh), "restore", str(sets / "ok")]) == 0
+    assert main(["--config", str(fresh), "user", "list"]) == 0
+    assert "quantri" in capsys.readouterr().out

@@ -112,13 +112,8 @@ def test_create_all_database_is_stamped_head(db: Database) -> None:
 
 
 @pytest.fixture
-def next_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The migrations and models as a later release ships them: today's plus a table and then a column."""
-    folder = tmp_path / "migrations"
-    shutil.copytree(schema.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    for name, source in NEXT_REVISIONS.items():
-        (folder / "versions" / name).write_text(source)
-    monkeypatch.setattr(schema, "MIGRATIONS_DIR", folder)
+def camera_notes_model() -> Iterator[Table]:
+    """The model of a later release's table (removed from the shared metadata afterwards)."""
     notes = Table(
         "camera_notes",
         Base.metadata,
@@ -126,8 +121,23 @@ def next_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         Column("note", String(200), nullable=False),
         Column("author", String(64), nullable=False, server_default="?"),
     )
-    yield folder
+    yield notes
     Base.metadata.remove(notes)
+
+
+def copy_migrations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, revisions: dict[str, str]) -> Path:
+    folder = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, source in revisions.items():
+        (folder / "versions" / name).write_text(source)
+    monkeypatch.setattr(schema, "MIGRATIONS_DIR", folder)
+    return folder
+
+
+@pytest.fixture
+def next_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, camera_notes_model: Table) -> Path:
+    """The migrations and models as a later release ships them: today's plus a table and then a column."""
+    return copy_migrations(tmp_path, monkeypatch, NEXT_REVISIONS)
 
 
 def upgrade_to(db: Database, revision: str) -> None:
@@ -240,17 +250,35 @@ def test_a_revision_finds_an_unnamed_constraint_by_its_postgresql_name(
 ) -> None:
     """Constraints are unnamed in the models (as before migrations): PostgreSQL names them, SQLite does not.
     A revision that changes one finds it on both by CONSTRAINT_NAMES, on a database made by create_all."""
-    folder = tmp_path / "migrations"
-    shutil.copytree(schema.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_cameras_unique.py").write_text(RENAME_CONSTRAINT)
     db.create_all()
     schema.prepare(db, auto_upgrade=False)  # stamped 0001, the head of today's migrations
-    monkeypatch.setattr(schema, "MIGRATIONS_DIR", folder)
+    copy_migrations(tmp_path, monkeypatch, {"0002_cameras_unique.py": RENAME_CONSTRAINT})
     assert schema.prepare(db, auto_upgrade=True).revision == "0002"
     assert schema.differences(db) == []
     with db.engine.connect() as conn:
         uniques = inspect(conn).get_unique_constraints("cameras")
     assert [u["column_names"] for u in uniques] == [["district", "commune", "slug"]]
+
+
+def test_db_revision_writes_what_the_models_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, camera_notes_model: Table, url: str
+) -> None:
+    """A developer added a table to the models: `db revision` writes the revision that creates it, numbered
+    after the last, and applied it brings the database to the models."""
+    folder = copy_migrations(tmp_path, monkeypatch, {})
+    assert main(["--config", hub_config(tmp_path, url), "db", "revision", "-m", "camera notes"]) == 0
+    written = folder / "versions" / "0002_camera_notes.py"
+    source = written.read_text()
+    assert (
+        "revision: str = '0002'" in source and "down_revision: str | Sequence[str] | None = '0001'" in source
+    )
+    assert "op.create_table('camera_notes'" in source
+    db = open_database(url)
+    try:
+        assert schema.prepare(db, auto_upgrade=False).revision == "0002"  # empty: created at the new head
+        assert schema.differences(db) == []
+    finally:
+        db.close()
 
 
 def test_a_database_ahead_of_the_code_is_refused(db: Database, url: str, tmp_path: Path) -> None:
