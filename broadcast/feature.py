@@ -3,6 +3,8 @@ the tables, alert facts (speakers, airings), gauges, the JSON API and the pages.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from broadcast.config import BroadcastConfig
@@ -23,6 +25,11 @@ def setup(ctx: FeatureContext) -> None:
     ctx.services.provide(BROADCAST, service)
     ctx.services.provide(SCHEDULER, service.scheduler)
     ctx.add_component(service)
+
+
+def content_dirs(section: BroadcastConfig, data_dir: Path) -> tuple[Path, ...]:
+    """Uploaded originals and the processed MP3s the receivers fetch: backups copy them."""
+    return (section.content.directory(data_dir),)
 
 
 def add_pages(app: web.Application, config: CoreConfig) -> None:
@@ -48,4 +55,5 @@ FEATURE = Feature(
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
     api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
     add_pages=add_pages,
+    file_dirs=content_dirs,
 )

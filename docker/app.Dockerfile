@@ -2,9 +2,10 @@
 # Built from the repository root: docker build -f docker/app.Dockerfile .
 FROM python:3.11-slim-bookworm
 
-# ffmpeg: audio processing for broadcasts; the hub and the agent never need a compiler at run time.
+# ffmpeg: audio processing for broadcasts; postgresql-client: pg_dump/psql for `python -m hub backup|restore`
+# against PostgreSQL. The hub and the agent never need a compiler at run time.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg tzdata \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg postgresql-client tzdata \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --create-home --home-dir /home/ops --uid 10001 ops

@@ -1,7 +1,9 @@
-"""Command line of the hub: run it, manage users and API tokens, check a config file.
+"""Command line of the hub: run it, manage users and API tokens, check a config file; the database's schema,
+backups and restores (hub/maintenance/commands.py).
 
 Exit codes: 0 done; 1 the operation failed (unknown user, weak password…); 2 bad config or usage;
-3 `user add` for a user that exists (without --if-missing).
+3 `user add` for a user that exists (without --if-missing); 4 the database's schema is behind this code
+(or ahead of it): `db upgrade`, or `database.auto_upgrade`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from hub.core.audit import record_change
 from hub.core.config import CoreConfig
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
+from hub.maintenance.commands import COMMANDS, EXIT_SCHEMA, CommandFailed, add_commands, run_command
+from hub.migrations import schema
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_EXISTS = 0, 1, 2, 3
@@ -87,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[common], help="list tokens (never the tokens themselves)")
     revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
     revoke.add_argument("id", type=int)
+    add_commands(sub, common)
     return p
 
 
@@ -114,7 +119,11 @@ def _open_db(config: CoreConfig) -> Database:
     if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
     db = open_database(config.database.url)
-    db.create_all()
+    try:
+        schema.prepare(db, config.database.auto_upgrade)  # the same check as a start: never on a stale schema
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
@@ -287,11 +296,22 @@ def _dispatch(args: argparse.Namespace) -> int:
             f"Cấu hình hợp lệ: {path} (web {config.http.host}:{config.http.port}, MQTT {config.mqtt.host}:{config.mqtt.port})"
         )
         return EXIT_OK
+    if command in COMMANDS:
+        return run_command(args, config, Path(path))
+    try:
+        return _dispatch_on_db(args, command, config)
+    except schema.SchemaError as exc:
+        raise CliError(schema.for_config(exc, path), EXIT_SCHEMA) from None
+
+
+def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) -> int:
     if command == "run":
         from hub.server import serve
 
         try:
             return asyncio.run(serve(config))
+        except schema.SchemaError:
+            raise
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None
@@ -313,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
-    except CliError as exc:
+    except (CliError, CommandFailed) as exc:
         print(f"lỗi: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

@@ -72,6 +72,17 @@ def table_modules(features: Sequence[Feature] = FEATURES) -> tuple[str, ...]:
     return tuple(m for f in features for m in f.tables)
 
 
+def file_dirs(config: CoreConfig, features: Sequence[Feature] = FEATURES) -> list[tuple[str, Path]]:
+    """The folders of files the hub keeps, each with a name that stays the same from one install to another
+    (`data_dir`, then each feature's, named after it), for backups."""
+    found = [("data_dir", config.data_dir)]
+    for f in features:
+        section = getattr(config, f.config_key, None) if f.config_key else None
+        dirs = list(f.file_dirs(section, config.data_dir))
+        found += [(f.name if len(dirs) == 1 else f"{f.name}-{i}", d) for i, d in enumerate(dirs, 1)]
+    return found
+
+
 def open_database(url: str) -> Database:
     """A database that knows every table of the core and of each feature (for create_all)."""
     return Database(url, table_modules())
@@ -80,8 +91,13 @@ def open_database(url: str) -> Database:
 class Hub(HubCore):
     """The whole hub process: the core, with every feature set up on it and its components added."""
 
-    def __init__(self, config: CoreConfig, features: Sequence[Feature] = FEATURES) -> None:
-        super().__init__(config, table_modules(features))
+    def __init__(
+        self,
+        config: CoreConfig,
+        features: Sequence[Feature] = FEATURES,
+        prepare_schema: Callable[[Database], object] | None = None,
+    ) -> None:
+        super().__init__(config, table_modules(features), prepare_schema)
         self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).

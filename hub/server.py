@@ -20,13 +20,18 @@ async def serve(config: CoreConfig, stop: asyncio.Event | None = None) -> int:
         Hub,
         create_app,
     )
+    from hub.migrations import schema
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    hub = Hub(config)
-    await hub.start()
+    hub = Hub(config, prepare_schema=lambda db: schema.prepare(db, config.database.auto_upgrade))
+    try:
+        await hub.start()
+    except BaseException:
+        await hub.stop()  # a refused schema stops the start before MQTT: only the database to close
+        raise
     runner = web.AppRunner(
         create_app(config, hub.db, hub.events, hub.stats.snapshot, hub=hub),
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,

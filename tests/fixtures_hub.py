@@ -160,6 +160,25 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """A database of its own in the session's PostgreSQL cluster, empty, dropped afterwards: for tests that
+    must start from nothing (migrations, restores) while others share the cluster's default database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t{os.getpid()}_{next(_ids)}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
 def publisher(mosquitto: Service) -> Iterator[Publisher]:
     p = Publisher(mosquitto.port)
     yield p

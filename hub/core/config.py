@@ -69,6 +69,12 @@ class DatabaseConfig(StrictModel):
         default="sqlite:///.run/hub.db",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://…",
     )
+    auto_upgrade: bool = Field(
+        default=False,
+        description="Apply schema migrations at start. Off: a hub whose database is behind the code refuses to "
+        "start and names `python -m hub db upgrade` (an upgrade is a step taken after a backup, while no older "
+        "hub still uses the database). The demo and docker-compose turn it on.",
+    )
 
 
 class HttpConfig(StrictModel):

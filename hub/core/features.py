@@ -5,6 +5,7 @@ and Home Assistant's integrations (one setup call registers what the integration
 
 - its config section (key and pydantic model), which the composition root adds to the hub's config model;
 - its tables (modules whose import puts them on `hub.core.db.Base.metadata`);
+- the folders of files it keeps (`file_dirs`: backups copy them);
 - the services it provides and the services it needs (`ServiceKey`s), from which the start order is derived;
 - `setup(ctx)`, which builds its parts from a `FeatureContext` (never the whole hub) and registers them:
   components to start and stop, MQTT handlers, fact sources for the alert engine, gauges, services;
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -164,6 +166,10 @@ def _no_pages(app: web.Application, config: CoreConfig) -> None:
     return None
 
 
+def _no_dirs(section: Any, data_dir: Path) -> Sequence[Path]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Feature:
     """Everything a feature brings to the hub, declared in one place (the feature's `feature.py`)."""
@@ -179,6 +185,8 @@ class Feature:
     after: tuple[ServiceKey[Any], ...] = ()  # used when present: set up after whoever provides them
     api_routes: Sequence[ApiRoute] = ()
     add_pages: Callable[[web.Application, CoreConfig], None] = _no_pages
+    # Folders of files the feature keeps, from its config section and the hub's data_dir (backups copy them).
+    file_dirs: Callable[[Any, Path], Sequence[Path]] = _no_dirs
 
 
 def setup_order(features: Iterable[Feature], available: Iterable[ServiceKey[Any]] = ()) -> list[Feature]:

@@ -75,9 +75,17 @@ COMPONENT_STOP_S = 5.0
 
 
 class HubCore:
-    def __init__(self, config: CoreConfig, table_modules: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        config: CoreConfig,
+        table_modules: Iterable[str] = (),
+        prepare_schema: Callable[[Database], object] | None = None,
+    ) -> None:
         self.config = config
         self.db = Database(config.database.url, table_modules)
+        # Brings the database to the code's schema before anything reads it. `python -m hub run` passes the
+        # migration check (hub/migrations/schema.py); without one (tests, tools) the tables are created.
+        self.prepare_schema: Callable[[Database], object] = prepare_schema or Database.create_all
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
@@ -117,7 +125,7 @@ class HubCore:
         self._flush_wake = asyncio.Event()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         _ensure_sqlite_dir(self.config.database.url)
-        await self.db.run(lambda s: self.db.create_all())
+        await self.db.run(lambda s: self.prepare_schema(self.db))
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
         if self.config.districts:
