@@ -21,6 +21,14 @@ from hub.web.context import CTX
 
 PASSWORD = "mat-khau-dung-123"
 T0 = datetime(2026, 11, 2, 7, 0, 0)  # naive UTC, as stored (14:00 in Hà Nội)
+# One user of each role in the test area (Xã Phù Linh, Huyện Sóc Sơn): username → (role, district, commune).
+ROLE_USERS: dict[str, tuple[str, str | None, str | None]] = {
+    "cs.socson": ("police", "soc-son", None),
+    "vanhoa.pl": ("officer", "soc-son", "phu-linh"),
+    "chutich.pl": ("approver", "soc-son", "phu-linh"),
+    "kythuat.ss": ("technician", "soc-son", None),
+    "quantri": ("admin", None, None),
+}
 
 
 @pytest.fixture(scope="session")

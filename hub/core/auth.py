@@ -172,6 +172,7 @@ class LoginCandidate:
     user_id: int | None
     password_hash: str | None
     locked_until: datetime | None
+    role: str | None = None  # where the login sends the user when no page was asked for
 
 
 def login_candidate(s: Session, username: str, now: datetime) -> LoginCandidate:
@@ -179,7 +180,7 @@ def login_candidate(s: Session, username: str, now: datetime) -> LoginCandidate:
     if user is None or user.disabled:
         return LoginCandidate(None, None, None)
     locked = user.locked_until if user.locked_until and user.locked_until > now else None
-    return LoginCandidate(user.id, user.password_hash, locked)
+    return LoginCandidate(user.id, user.password_hash, locked, user.role)
 
 
 def next_failure_state(

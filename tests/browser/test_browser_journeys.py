@@ -273,9 +273,10 @@ async def test_officer_records_approver_approves_two_speakers_play_it(
             await shot(dpage, "officer-airing-report-1920")
             await desk.close()
 
-            # the camera wall is not the officer's, broadcasts are not the police's
-            refused = await page.goto(base + "/")
-            assert refused is not None and refused.status == 403
+            # the camera wall is not the officer's: `/` takes her home; broadcasts are not the police's
+            home = await page.goto(base + "/")
+            assert home is not None and home.status == 200
+            await expect(page).to_have_url(base + "/broadcasts/programmes")
             pctx, ppage = await signed_in(browser, base, "cs.yendinh", "/", COMMAND_ROOM)
             refused = await ppage.goto(base + "/broadcasts")
             assert refused is not None and refused.status == 403

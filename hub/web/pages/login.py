@@ -16,6 +16,7 @@ from hub.core.audit import record_change
 from hub.core.labels import local_time
 from hub.web.access import principal, public, signed_in
 from hub.web.context import PRINCIPAL, ctx
+from hub.web.home import home_for_role
 from hub.web.render import render
 from hub.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
@@ -28,6 +29,12 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+def after_login(next_value: str | None, role: str | None) -> str:
+    """A valid `next`, else the user's home ("/", what the form carries when nothing was asked, counts as none)."""
+    wanted = safe_next(next_value)
+    return wanted if wanted != "/" or role is None else home_for_role(role)
 
 
 def redirect(location: str) -> web.Response:
@@ -72,8 +79,8 @@ def _audit_failure(s: Session, username: str | None, client: str, now: datetime,
 
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if request.get(PRINCIPAL) is not None:
-        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    if (p := request.get(PRINCIPAL)) is not None:
+        raise web.HTTPSeeOther(after_login(request.query.get("next"), p.role))
     return _login_page(request)
 
 
@@ -163,7 +170,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     cookie, _csrf = await c.db.run(start)
     c.count("login_ok")
     log.info("login %r from %s", username, client)
-    resp = redirect(safe_next(str(form.get("next", "")) or None))
+    resp = redirect(after_login(str(form.get("next", "")) or None, cand.role))
     resp.set_cookie(
         SESSION_COOKIE,
         cookie,
