@@ -1,4 +1,5 @@
-"""Command line of the hub: run it, manage users and API tokens, check a config file.
+"""Command line of the hub: run it, manage users and API tokens, check a config file; the CA, the broker's
+account file and device accounts are in hub/cli_broker.py.
 
 Exit codes: 0 done; 1 the operation failed (unknown user, weak password…); 2 bad config or usage;
 3 `user add` for a user that exists (without --if-missing).
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
+from hub import cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
@@ -87,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[common], help="list tokens (never the tokens themselves)")
     revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
     revoke.add_argument("id", type=int)
+    cli_broker.add_parsers(sub, common)
     return p
 
 
@@ -295,6 +298,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None
+    if command in cli_broker.COMMANDS:
+        try:
+            return cli_broker.dispatch(args, config, _open_db)
+        except cli_broker.BrokerCliError as exc:
+            raise CliError(str(exc), exc.code) from None
     if command == "user":
         if args.action == "add":
             return _user_add(args, config)
