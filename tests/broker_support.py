@@ -60,8 +60,9 @@ class SecureBroker:
         self.service.stop()
 
 
-def write_hub_config(root: Path, mqtt_port: int, http_port: int) -> Path:
+def write_hub_config(root: Path, mqtt_port: int, http_port: int, client_cert: bool = False) -> Path:
     hub = root / "hub"
+    cert = f"  tls_cert_file: {hub}/ca/issued/{HUB_CLIENT}.crt\n  tls_key_file: {hub}/ca/issued/{HUB_CLIENT}.key\n"
     text = f"""data_dir: {hub}
 mqtt:
   host: 127.0.0.1
@@ -70,7 +71,7 @@ mqtt:
   password_file: {hub}/secrets/{HUB_CLIENT}.password
   client_id: {HUB_CLIENT}
   tls_ca_file: {hub}/ca/ca.crt
-broker:
+{cert if client_cert else ""}broker:
   accounts: dynsec
   dynsec_file: {root}/broker/dynamic-security.json
 influx:
@@ -94,12 +95,13 @@ districts:
 
 def secure_broker_in(root: Path, require_certificate: bool = False) -> SecureBroker:
     port = free_port()
-    config_path = write_hub_config(root, port, free_port())
+    config_path = write_hub_config(root, port, free_port(), client_cert=require_certificate)
     broker = SecureBroker(root, config_path, None, root / "hub" / "secrets" / f"{HUB_CLIENT}.password", 0)  # type: ignore[arg-type]
     for args in (
         ("ca", "init"),
         ("ca", "issue-server", "--name", "127.0.0.1", "--name", "localhost", "--file-name", "broker"),
         ("broker", "init"),
+        *([("ca", "issue-client", "--name", HUB_CLIENT)] if require_certificate else []),
     ):
         rc, _out, err = broker.cli(*args)
         assert rc == 0, err

@@ -210,7 +210,13 @@ class DynsecAccounts:
             if len(answers) >= len(commands):
                 done.set()
 
+        def on_disconnect(_cl: mqtt.Client, _u: object, _f: object, rc: Any, _p: object) -> None:
+            if not done.is_set():
+                failure.append(f"the broker closed the administrative connection: {rc}")
+                done.set()
+
         c.on_connect = on_connect
+        c.on_disconnect = on_disconnect
         c.on_subscribe = on_subscribe
         c.on_message = on_message
         try:
