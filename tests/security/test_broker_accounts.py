@@ -4,6 +4,7 @@ plugin over TLS: who may connect, under which client id, to which topics, and wh
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -110,12 +111,12 @@ async def _steal_ids(b: SecureBroker, box1_file: ProvisioningFile, box2_file: Pr
             connect(b, box1_file, client_id=box2_file.mqtt.client_id),
         ):
             assert thief.refused == "Not authorized", thief.client_id
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         assert hub.stats.mqtt_connected and hub.stats.mqtt_disconnects == 0
         assert box1.up, "box 1 was pushed off by someone using its client id"
         # The hub still receives what box 1 sends.
-        status = '{"state":"online","ts":%f,"version":"t"}' % time.time()
-        assert box1.publish(topic(BOX1, "edge", "status"), status.encode(), retain=True) == 0
+        status = json.dumps({"state": "online", "ts": time.time(), "version": "t"}).encode()
+        assert box1.publish(topic(BOX1, "edge", "status"), status, retain=True) == 0
         await wait_for(lambda: BOX1 in hub.store.agents, 10, "box 1 registered by the hub")
         box1.stop()
 
