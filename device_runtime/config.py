@@ -59,6 +59,18 @@ class MqttSection(StrictModel):
     def tls(self) -> bool:
         return self.tls_ca_file is not None or self.tls_ca_pem is not None
 
+    def https_context(self) -> ssl.SSLContext | None:
+        """For HTTPS to the hub (media downloads): the system's trusted CAs plus the deployment's CA, so a web
+        certificate from either (ACME or `python -m hub ca`) is accepted; None when there is no deployment CA."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context()
+        if self.tls_ca_file is not None:
+            ctx.load_verify_locations(cafile=str(self.tls_ca_file))
+        if self.tls_ca_pem is not None:
+            ctx.load_verify_locations(cadata=self.tls_ca_pem)
+        return ctx
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS settings of the connection (the broker's certificate checked against the CA, host name
         included), or None for plain MQTT."""

@@ -132,7 +132,13 @@ class InfluxConfig(StrictModel):
     retention_policy: str | None = None
     username: str | None = None
     password: str | None = None
-    token: str | None = Field(default=None, description="v2 API token")
+    token: str | None = Field(default=None, description="v2 API token (prefer token_file)")
+    token_file: Path | None = Field(
+        default=None, description="File holding the v2 token the hub writes with (a write-only one)"
+    )
+    read_token_file: Path | None = Field(
+        default=None, description="File holding a read-only v2 token for the charts; default: the write token"
+    )
     org: str | None = Field(default=None, description="v2 organisation")
     bucket: str | None = Field(default=None, description="v2 bucket")
     batch_size: int = Field(default=5000, ge=1, le=100_000)
@@ -142,11 +148,22 @@ class InfluxConfig(StrictModel):
 
     @model_validator(mode="after")
     def _v2_needs(self) -> InfluxConfig:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give token or token_file, not both")
         if self.enabled and self.api == "v2":
-            missing = [n for n in ("token", "org", "bucket") if not getattr(self, n)]
+            missing = [n for n in ("org", "bucket") if not getattr(self, n)]
+            if not (self.token or self.token_file):
+                missing.insert(0, "token (or token_file)")
             if missing:
                 raise ValueError(f"api v2 needs {', '.join(missing)}")
         return self
+
+    def write_token(self) -> str | None:
+        """The token for writes, read from token_file at start when given so."""
+        return read_secret(self.token_file) if self.token_file is not None else self.token
+
+    def read_token(self) -> str | None:
+        return read_secret(self.read_token_file) if self.read_token_file is not None else self.write_token()
 
 
 class DatabaseConfig(StrictModel):
