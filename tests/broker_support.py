@@ -93,8 +93,11 @@ districts:
     return path
 
 
-def secure_broker_in(root: Path, require_certificate: bool = False) -> SecureBroker:
-    port = free_port()
+def prepare_secure_broker(
+    root: Path, port: int, require_certificate: bool = False
+) -> tuple[SecureBroker, Path]:
+    """The hub's config, CA, broker certificate and dynamic-security file (its real command line) for a broker
+    on `port` that is not started yet; the broker (without its service) and the folder of issued certificates."""
     config_path = write_hub_config(root, port, free_port(), client_cert=require_certificate)
     broker = SecureBroker(root, config_path, None, root / "hub" / "secrets" / f"{HUB_CLIENT}.password", 0)  # type: ignore[arg-type]
     for args in (
@@ -105,7 +108,12 @@ def secure_broker_in(root: Path, require_certificate: bool = False) -> SecureBro
     ):
         rc, _out, err = broker.cli(*args)
         assert rc == 0, err
-    issued = root / "hub" / "ca" / "issued"
+    return broker, root / "hub" / "ca" / "issued"
+
+
+def secure_broker_in(root: Path, require_certificate: bool = False) -> SecureBroker:
+    port = free_port()
+    broker, issued = prepare_secure_broker(root, port, require_certificate)
     sec = BrokerSecurity(
         dynsec_file=root / "broker" / "dynamic-security.json",
         certfile=issued / "broker.crt",
