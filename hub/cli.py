@@ -27,7 +27,7 @@ from hub import cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import CoreConfig
+from hub.core.config import CoreConfig, SecretFileError
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
 
@@ -295,6 +295,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         try:
             return asyncio.run(serve(config))
+        except SecretFileError as exc:  # the MQTT password or an InfluxDB token file missing or empty
+            raise CliError(f"hub không khởi động được: {exc}", EXIT_CONFIG) from None
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None

@@ -68,15 +68,19 @@ class MqttConfig(StrictModel):
         return read_secret(self.password_file)
 
 
+class SecretFileError(ValueError):
+    """A secret file (password, token) that cannot be read or is empty."""
+
+
 def read_secret(path: Path) -> str:
     """First line of a secret file; a missing or empty file is an error that names it."""
     try:
         with path.open(encoding="utf-8") as fh:
             value = fh.readline().rstrip("\r\n")
     except OSError as exc:
-        raise ValueError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
+        raise SecretFileError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
     if not value:
-        raise ValueError(f"the secret file {path} is empty")
+        raise SecretFileError(f"the secret file {path} is empty")
     return value
 
 

@@ -113,8 +113,9 @@ class DynsecAccounts:
     def upsert(self, account: BrokerAccount, password: str) -> None:
         acls = [a.as_dict() for a in account.acls]
         # Roles are replaced whole: delete (absent is fine) and create, so no stale rule survives an update.
-        self.run([{"command": "deleteRole", "rolename": account.role}], tolerate=("not found",))
-        self.run([{"command": "createRole", "rolename": account.role, "acls": acls}])
+        # One message, one connection: the plugin runs the commands in order.
+        delete_role = {"command": "deleteRole", "rolename": account.role}
+        create_role = {"command": "createRole", "rolename": account.role, "acls": acls}
         create: dict[str, Any] = {
             "command": "createClient",
             "username": account.username,
@@ -124,8 +125,10 @@ class DynsecAccounts:
         }
         if account.client_id:
             create["clientid"] = account.client_id
-        answers = self.run([create], tolerate=("already exists",))
-        if answers[0].get("error"):
+        answers = self.run([delete_role, create_role, create], tolerate=("not found", "already exists"))
+        if answers[1].get("error"):
+            raise BrokerAccountsError(f"the broker refused createRole {account.role}: {answers[1]['error']}")
+        if answers[2].get("error"):
             self.run(
                 [
                     {
@@ -144,8 +147,13 @@ class DynsecAccounts:
         self.run([{"command": "setClientPassword", "username": username, "password": password}])
 
     def remove(self, username: str) -> None:
-        self.run([{"command": "deleteClient", "username": username}], tolerate=("not found",))
-        self.run([{"command": "deleteRole", "rolename": f"device.{username}"}], tolerate=("not found",))
+        self.run(
+            [
+                {"command": "deleteClient", "username": username},
+                {"command": "deleteRole", "rolename": f"device.{username}"},
+            ],
+            tolerate=("not found",),
+        )
 
     def usernames(self) -> list[str]:
         answers = self.run([{"command": "listClients", "verbose": False, "count": -1, "offset": 0}])
