@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
 from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.provisioning import apply_provisioning
 from device_runtime.redact import url_secrets
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
@@ -195,5 +196,9 @@ class EdgeConfig(StrictModel):
 
 
 def load_config(path: str | Path) -> EdgeConfig:
-    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
-    return load(EdgeConfig, path)
+    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path. The `mqtt`
+    section takes what the provisioning file it names holds (device_runtime/provisioning.py)."""
+    cfg = load(EdgeConfig, path)
+    me = cfg.agent
+    mqtt = apply_provisioning(cfg.mqtt, Path(path).parent, "edge", me.district, me.commune, me.id)
+    return cfg if mqtt is cfg.mqtt else cfg.model_copy(update={"mqtt": mqtt})

@@ -1,5 +1,6 @@
 """Command line of the hub: run it, manage users and API tokens, check a config file; the database's schema,
-backups and restores (hub/maintenance/commands.py).
+backups and restores are in hub/maintenance/commands.py; the CA, the broker's account file and device accounts
+are in hub/cli_broker.py.
 
 Exit codes: 0 done; 1 the operation failed (unknown user, weak password…); 2 bad config or usage;
 3 `user add` for a user that exists (without --if-missing); 4 the database's schema is behind this code
@@ -24,10 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
+from hub import cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import CoreConfig
+from hub.core.config import CoreConfig, SecretFileError
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
 from hub.maintenance.commands import COMMANDS, EXIT_SCHEMA, CommandFailed, add_commands, run_command
@@ -92,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
     revoke.add_argument("id", type=int)
     add_commands(sub, common)
+    cli_broker.add_parsers(sub, common)
     return p
 
 
@@ -312,9 +315,16 @@ def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) 
             return asyncio.run(serve(config))
         except schema.SchemaError:
             raise
+        except SecretFileError as exc:  # the MQTT password or an InfluxDB token file missing or empty
+            raise CliError(f"hub không khởi động được: {exc}", EXIT_CONFIG) from None
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None
+    if command in cli_broker.COMMANDS:
+        try:
+            return cli_broker.dispatch(args, config, _open_db)
+        except cli_broker.BrokerCliError as exc:
+            raise CliError(str(exc), exc.code) from None
     if command == "user":
         if args.action == "add":
             return _user_add(args, config)

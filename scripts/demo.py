@@ -29,7 +29,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_api import DemoApi, summary_line  # noqa: E402
-from demo_receivers import DEMO_SPEAKERS, Api, TestBroadcast, receiver_command, write_receiver_config  # noqa: E402
+from demo_broker import prepare_broker, provision, provision_edge  # noqa: E402
+from demo_receivers import (  # noqa: E402
+    DEMO_SPEAKERS,
+    DISTRICT,
+    Api,
+    TestBroadcast,
+    receiver_command,
+    write_receiver_config,
+)
 from demo_setup import (  # noqa: E402
     DEMO_USERS,
     DemoError,
@@ -196,8 +204,11 @@ def start_children(
 ) -> None:
     logs = run_dir / "logs"
 
+    cli_log = logs / "hub-cli.log"
+    security = prepare_broker(hub_command, env, cli_log, run_dir)
+
     def mosquitto() -> Handle:
-        return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt))
+        return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt, security=security))
 
     def influxd() -> Handle:
         return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx))
@@ -233,11 +244,15 @@ def start_children(
     link_log(run_dir, "influxd", run_dir / "influxd" / "influxd.log")
     sup.add(Child("camsim", camsim, run_dir / "camsim" / "camsim.log"))
     link_log(run_dir, "camsim", run_dir / "camsim" / "camsim.log")
-    ensure_users(hub_command, env, logs / "hub-cli.log")
+    # Every device gets its own account and file through the registry, as an administrator would give it.
+    provision_edge(hub_command, env, cli_log, run_dir)
+    ensure_users(hub_command, env, cli_log)
     sup.add(Child("hub", hub, logs / "hub.log"))
     sup.add(Child("edge-agent", edge, logs / "edge-agent.log"))
     for sp in DEMO_SPEAKERS:  # simulated loudspeaker receivers (null sink), two per demo commune
-        config = write_receiver_config(run_dir, sp, ports.mqtt, ports.http)
+        device = f"{DISTRICT}/{sp.commune}/{sp.id}"
+        account = provision(hub_command, env, cli_log, run_dir, "speaker", device, "--name", sp.name)
+        config = write_receiver_config(run_dir, sp, account, ports.http)
         log = logs / f"{sp.child_name}.log"
         start = functools.partial(spawn, receiver_command(sys.executable, config), log, env)
         sup.add(Child(sp.child_name, start, log))

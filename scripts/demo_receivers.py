@@ -45,8 +45,9 @@ TEST_TEXT = (
 )
 
 
-def write_receiver_config(run_dir: Path, sp: DemoSpeaker, mqtt_port: int, http_port: int) -> Path:
-    """A receiver config under run_dir/receivers/{id}/, checked with the receiver's own model."""
+def write_receiver_config(run_dir: Path, sp: DemoSpeaker, provisioning: Path, http_port: int) -> Path:
+    """A receiver config under run_dir/receivers/{id}/ on its provisioning file (broker address, its account,
+    the CA), checked with the receiver's own model."""
     folder = run_dir / "receivers" / sp.id
     folder.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {
@@ -57,7 +58,7 @@ def write_receiver_config(run_dir: Path, sp: DemoSpeaker, mqtt_port: int, http_p
             "name": sp.name,
             "village": sp.village,
         },
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 5},
+        "mqtt": {"provisioning": str(provisioning), "backoff_min_s": 0.5, "backoff_max_s": 5},
         "hub": {"allowed_urls": [f"http://127.0.0.1:{http_port}/media/"]},
         "cache": {"dir": "cache", "max_mb": 200},
         "sink": {"type": "null"},

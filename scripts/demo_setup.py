@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from contract.configfile import ConfigError
+from contract.configfile import ConfigError, load
 from devtools import camsim_spec
-from edge_agent.config import load_config as load_edge_config
+from edge_agent.config import EdgeConfig
 from hub.compose import load_config as load_hub_config
 
 CLI_TIMEOUT_S = 60
@@ -104,7 +104,8 @@ def check_configs(config_dir: Path, sim: camsim_spec.SimConfig, ports: Ports) ->
     check that the edge agent watches exactly the simulator's cameras, before anything starts."""
     try:
         hub = load_hub_config(config_dir / "hub.yaml")
-        edge = load_edge_config(config_dir / "edge.yaml")
+        # Its provisioning file is made later, once the broker runs: the config alone is checked here.
+        edge = load(EdgeConfig, config_dir / "edge.yaml")
     except ConfigError as exc:
         raise DemoError(str(exc)) from exc
     problems = []

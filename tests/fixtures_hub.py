@@ -45,7 +45,7 @@ def make_hub_config(
             batch_size=1000,
         ),
         database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'hub.db'}"),
-        http=HttpConfig(port=free_port()),
+        http=HttpConfig(port=free_port(), secure_cookies=False),
         ingest=IngestConfig(**{"state_flush_s": 0.2, **ingest}),
     )
 

@@ -40,7 +40,7 @@ def password_hash() -> str:
 def web_config(tmp_path: Path) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
         influx=InfluxConfig(enabled=False),  # no InfluxDB behind these tests: the camera page shows no charts
         districts={
             "soc-son": DistrictConfig(name="Huyện Sóc Sơn", communes={"phu-linh": "Xã Phù Linh"}),

@@ -65,7 +65,7 @@ def notify_config(fake: FakeZalo | None, **over: Any) -> NotifyConfig:
 def hub_config(tmp_path: Path, notify: NotifyConfig) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://hub.example:8080"),
+        http=HttpConfig(public_url="http://hub.example:8080", secure_cookies=False),
         districts=DISTRICTS,
         notify=notify,
     )

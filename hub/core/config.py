@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -14,8 +15,17 @@ class MqttConfig(StrictModel):
     host: str = Field(default="127.0.0.1", description="Broker host")
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = None
-    client_id: str = Field(default="hub", min_length=1, max_length=64)
+    password: str | None = Field(default=None, description="Prefer password_file: a file holding only it")
+    password_file: Path | None = Field(
+        default=None,
+        description="File whose first line is the password (0600; written by `hub device add hub`)",
+    )
+    client_id: str = Field(default="hub", min_length=1, max_length=256)
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA certificate that signed the broker's: set it to connect over TLS"
+    )
+    tls_cert_file: Path | None = Field(default=None, description="Client certificate, for mutual TLS")
+    tls_key_file: Path | None = Field(default=None, description="Its private key")
     shared_group: str | None = Field(
         default=None, description="MQTT 5 shared-subscription group, when several hub workers split the load"
     )
@@ -31,9 +41,88 @@ class MqttConfig(StrictModel):
 
     @model_validator(mode="after")
     def _auth_pair(self) -> MqttConfig:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password must be given together")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        if (self.username is None) != (self.password is None and self.password_file is None):
+            raise ValueError("username and password (or password_file) must be given together")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be given together")
+        if self.tls_cert_file is not None and self.tls_ca_file is None:
+            raise ValueError("a client certificate needs tls_ca_file (TLS)")
         return self
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS towards the broker (its certificate and host name checked against tls_ca_file), or None."""
+        if self.tls_ca_file is None:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.tls_ca_file))
+        if self.tls_cert_file is not None and self.tls_key_file is not None:
+            ctx.load_cert_chain(str(self.tls_cert_file), str(self.tls_key_file))
+        return ctx
+
+    def secret(self) -> str | None:
+        """The password, read from password_file when that is how it is given (at connect time, so the file
+        may be written after the config was checked)."""
+        if self.password_file is None:
+            return self.password
+        return read_secret(self.password_file)
+
+
+class SecretFileError(ValueError):
+    """A secret file (password, token) that cannot be read or is empty."""
+
+
+def read_secret(path: Path) -> str:
+    """First line of a secret file; a missing or empty file is an error that names it."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            value = fh.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise SecretFileError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
+    if not value:
+        raise SecretFileError(f"the secret file {path} is empty")
+    return value
+
+
+class QuotaConfig(StrictModel):
+    """Limits per device, counted by the hub over one-minute windows (0: no limit). A camera's messages count for
+    the edge box it belongs to. What goes over is dropped and counted in the stats (`rejected`, by reason)."""
+
+    messages_per_min: int = Field(
+        default=6000, ge=0, description="Messages of one device (box + its cameras)"
+    )
+    snapshot_bytes_per_min: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="Snapshot bytes of one edge box's cameras"
+    )
+    cameras_per_box: int = Field(
+        default=500, ge=0, description="Cameras one edge box may report (inventory and health)"
+    )
+
+
+class BrokerConfig(StrictModel):
+    """Broker accounts from the device registry (`python -m hub device …`, the admin devices page)."""
+
+    accounts: Literal["none", "dynsec"] = Field(
+        default="none",
+        description="none: the broker's accounts are kept elsewhere; dynsec: Mosquitto's dynamic-security "
+        "plugin, driven by the hub",
+    )
+    admin_username: str = Field(default="hub-admin", min_length=1, max_length=64)
+    admin_password_file: Path | None = Field(
+        default=None, description="Default: {data_dir}/secrets/broker-admin.password (`hub broker init`)"
+    )
+    public_host: str | None = Field(
+        default=None, description="Broker address written into provisioning files; default mqtt.host"
+    )
+    public_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Its port (the TLS listener); default mqtt.port"
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificate given to devices; default {data_dir}/ca/ca.crt"
+    )
+    dynsec_file: Path | None = Field(
+        default=None, description="Where `hub broker init` writes the plugin's first file"
+    )
 
 
 class InfluxConfig(StrictModel):
@@ -47,7 +136,13 @@ class InfluxConfig(StrictModel):
     retention_policy: str | None = None
     username: str | None = None
     password: str | None = None
-    token: str | None = Field(default=None, description="v2 API token")
+    token: str | None = Field(default=None, description="v2 API token (prefer token_file)")
+    token_file: Path | None = Field(
+        default=None, description="File holding the v2 token the hub writes with (a write-only one)"
+    )
+    read_token_file: Path | None = Field(
+        default=None, description="File holding a read-only v2 token for the charts; default: the write token"
+    )
     org: str | None = Field(default=None, description="v2 organisation")
     bucket: str | None = Field(default=None, description="v2 bucket")
     batch_size: int = Field(default=5000, ge=1, le=100_000)
@@ -57,11 +152,22 @@ class InfluxConfig(StrictModel):
 
     @model_validator(mode="after")
     def _v2_needs(self) -> InfluxConfig:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give token or token_file, not both")
         if self.enabled and self.api == "v2":
-            missing = [n for n in ("token", "org", "bucket") if not getattr(self, n)]
+            missing = [n for n in ("org", "bucket") if not getattr(self, n)]
+            if not (self.token or self.token_file):
+                missing.insert(0, "token (or token_file)")
             if missing:
                 raise ValueError(f"api v2 needs {', '.join(missing)}")
         return self
+
+    def write_token(self) -> str | None:
+        """The token for writes, read from token_file at start when given so."""
+        return read_secret(self.token_file) if self.token_file is not None else self.token
+
+    def read_token(self) -> str | None:
+        return read_secret(self.read_token_file) if self.read_token_file is not None else self.write_token()
 
 
 class DatabaseConfig(StrictModel):
@@ -83,7 +189,10 @@ class HttpConfig(StrictModel):
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="Base URL used in links sent to people"
     )
-    secure_cookies: bool = Field(default=False, description="Set Secure on cookies (when served over HTTPS)")
+    secure_cookies: bool = Field(
+        default=True,
+        description="Set Secure on cookies (served over HTTPS); false only for a plain-HTTP demo",
+    )
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
 
 
@@ -100,6 +209,7 @@ class IngestConfig(StrictModel):
     queue_max: int = Field(
         default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
     )
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
 
 
 class DistrictConfig(StrictModel):
@@ -118,6 +228,7 @@ class CoreConfig(StrictModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
 
 

@@ -215,6 +215,7 @@ CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
     "hub.core.geo",
     "hub.core.speaker_models",
+    "hub.core.account_models",
 )
 
 

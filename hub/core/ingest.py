@@ -31,10 +31,12 @@ from contract import (
     format_validation_error,
     parse,
 )
+from hub.core.config import QuotaConfig
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import RawMessage
 from hub.core.persist import SnapshotRow
+from hub.core.quotas import CAMERAS, Quotas
 from hub.core.state import CameraState, StateStore, reported_status
 from hub.core.stats import HubStats, RateLimitedLog
 
@@ -92,8 +94,15 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 
 
 class Ingest:
-    def __init__(self, store: StateStore, stats: HubStats, influx: InfluxWriter | None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        stats: HubStats,
+        influx: InfluxWriter | None,
+        quotas: QuotaConfig | None = None,
+    ) -> None:
         self.store = store
+        self.quotas = Quotas(quotas or QuotaConfig())
         self.stats = stats
         self.influx = influx
         self.inbox: deque[RawMessage] = deque()
@@ -160,6 +169,11 @@ class Ingest:
             # nothing to apply, and not a contract violation.
             self.stats.retained_cleared += 1
             return
+        device = self._device_of(t, key)
+        over = self.quotas.message(device, received, len(payload) if t.channel is Channel.SNAPSHOT else 0)
+        if over is not None:
+            self._over_quota(device, over, topic)
+            return
         try:
             value = decode(t, payload)
         except ContractError as exc:
@@ -167,12 +181,15 @@ class Ingest:
             return
         kc = (t.kind, t.channel)
         if kc == _HEALTH:
-            self._health(t, key, cast(CameraHealth, value), received)
+            health = cast(CameraHealth, value)
+            if health.agent and self._camera_refused(t, key, health.agent):
+                return
+            self._health(t, key, health, received)
         elif kc == _SNAPSHOT:
             if not self._snapshot(t, key, cast(bytes, value), props, received):
                 return
         elif kc == _EDGE_STATUS:
-            self._edge_status(t, cast(EdgeStatus, value), received)
+            self._edge_status(t, self._within_camera_quota(t, cast(EdgeStatus, value)), received)
         elif kc not in self.handlers:
             self.stats.unhandled += 1
         self.stats.accepted += 1
@@ -184,6 +201,48 @@ class Ingest:
                 except Exception:
                     self.stats.handler_errors += 1
                     log.exception("handler %r failed on %s", fn, topic)
+
+    # quotas ---------------------------------------------------------------------------------------------
+    def _device_of(self, t: Topic, key: str) -> str:
+        """Whose quota a message counts against: the edge box of a camera (when known), else the device."""
+        if t.kind is Kind.CAMERA:
+            cam = self.store.cameras.get(key)
+            return f"edge:{cam.agent_key}" if cam is not None and cam.agent_key else f"camera:{key}"
+        return f"{t.kind.value}:{key}"
+
+    def _over_quota(self, device: str, reason: str, topic: str | None) -> None:
+        self.stats.rejected[reason] += 1
+        if self.quotas.first_time(device, reason):
+            log.warning("device %s over its quota (%s): dropping its messages until the minute ends (%r)",
+                        device, reason, topic)  # fmt: skip
+
+    def _camera_refused(self, t: Topic, key: str, agent_slug: str) -> bool:
+        """A camera new to its box when the box already has all the cameras it may report."""
+        agent_key = self.store.agent_key_of(t.district, t.commune, agent_slug)
+        cam = self.store.cameras.get(key)
+        if cam is not None and cam.agent_key == agent_key:
+            return False
+        if self.quotas.cameras_allowed(len(self.store.cameras_of(agent_key)), 1):
+            return False
+        self._over_quota(f"edge:{agent_key}", CAMERAS, str(t))
+        return True
+
+    def _within_camera_quota(self, t: Topic, s: EdgeStatus) -> EdgeStatus:
+        """The status with its inventory cut to the cameras the box may still add (the rest counted)."""
+        if not s.inventory:
+            return s
+        agent_key = f"{t.district}/{t.commune}/{t.id}"
+        known = self.store.cameras_of(agent_key)
+        new = [i for i in s.inventory if f"{t.district}/{i.commune}/{i.id}" not in known]
+        allowed = self.quotas.cameras_allowed(len(known), len(new))
+        if allowed == len(new):
+            return s
+        dropped = {id(i) for i in new[allowed:]}
+        self.stats.rejected[CAMERAS] += len(dropped)
+        if self.quotas.first_time(f"edge:{agent_key}", CAMERAS):
+            log.warning("edge %s reports %d cameras more than its quota allows: they are not registered",
+                        agent_key, len(dropped))  # fmt: skip
+        return s.model_copy(update={"inventory": [i for i in s.inventory if id(i) not in dropped]})
 
     def _camera(self, t: Topic, key: str) -> CameraState:
         cam = self.store.cameras.get(key)

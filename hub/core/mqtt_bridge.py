@@ -96,7 +96,10 @@ class MqttBridge:
             reconnect_on_failure=False,
         )
         if self.cfg.username is not None:
-            c.username_pw_set(self.cfg.username, self.cfg.password)
+            c.username_pw_set(self.cfg.username, self.cfg.secret())
+        tls = self.cfg.ssl_context()
+        if tls is not None:
+            c.tls_set_context(tls)
         c.max_queued_messages_set(10_000)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect

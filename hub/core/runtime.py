@@ -90,7 +90,7 @@ class HubCore:
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
         self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
-        self.ingest = Ingest(self.store, self.stats, self.influx)
+        self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest.quotas)
         self.bridge = MqttBridge(
             config.mqtt,
             self.stats,

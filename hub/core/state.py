@@ -185,6 +185,11 @@ class StateStore:
     def cameras_of(self, agent_key: str) -> set[str]:
         return self._agent_cameras.get(agent_key, set())
 
+    def agent_key_of(self, district: str, commune: str, slug: str) -> str:
+        """The key of the agent `slug` that a camera message of (district, commune) names (as `_agent_for_health`
+        finds it: an agent of that slug anywhere in the district, else the camera's commune)."""
+        return self._agents_by_slug.get((district, slug)) or f"{district}/{commune}/{slug}"
+
     def _assign(self, cam: CameraState, agent_key: str) -> None:
         if cam.agent_key == agent_key:
             return

@@ -14,6 +14,7 @@ from hub.core.db import Database
 from hub.core.events import EventBus
 from hub.core.features import Feature, Services
 from hub.web import files, params
+from hub.web.admin import accounts as admin_accounts
 from hub.web.admin import areas as admin_areas
 from hub.web.admin import audit as admin_audit
 from hub.web.admin import csv_import as admin_import
@@ -44,6 +45,7 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *api_history.ROUTES,
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
+    *admin_accounts.ROUTES,
 ]
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
@@ -105,7 +107,15 @@ def create_app(
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
     )
-    for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
+    for module in (
+        admin_users,
+        admin_areas,
+        admin_devices,
+        admin_accounts,
+        admin_import,
+        admin_audit,
+        account,
+    ):
         module.add_routes(app)
     for feature in features:
         feature.add_pages(app, config)

@@ -19,3 +19,17 @@ influx v1 auth create \
   --password "$GRAFANA_INFLUX_PASSWORD" \
   --read-bucket "$DOCKER_INFLUXDB_INIT_BUCKET_ID" \
   --description "Grafana (read only)"
+
+# The hub's own tokens: one that may only write the bucket (its points), one that may only read it (the camera
+# page's charts). The admin token stays with the administrator. They go to a volume only the hub mounts besides
+# this container (read-only there), readable by the hub's user.
+token() {
+  influx auth create --org "$DOCKER_INFLUXDB_INIT_ORG" "$@" --json \
+    | sed -n 's/^[[:space:]]*"token":[[:space:]]*"\([^"]*\)".*/\1/p'
+}
+umask 022
+token --write-bucket "$DOCKER_INFLUXDB_INIT_BUCKET_ID" --description "hub (write only)" > /var/lib/ops-tokens/hub-write.token
+token --read-bucket "$DOCKER_INFLUXDB_INIT_BUCKET_ID" --description "hub (read only)" > /var/lib/ops-tokens/hub-read.token
+for f in hub-write hub-read; do
+  [ -s "/var/lib/ops-tokens/$f.token" ] || { echo "10-ops-setup: no $f token" >&2; exit 1; }
+done

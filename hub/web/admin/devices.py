@@ -22,8 +22,10 @@ from hub.core.audit import record_change
 from hub.core.db import Agent, Camera, Snapshot
 from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
+from hub.core.provisioning import account_states
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
+from hub.web.admin.accounts import PAGE_KIND, account_of
 from hub.web.admin.common import FormError, admin_page, optional, refuse, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.web")
 KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}
 LIST_LIMIT = 1000
+ACCOUNT_LABELS = {"active": "đang hoạt động", "revoked": "đã thu hồi", "pending": "chờ cấp"}
 STILL_REPORTING = timedelta(minutes=10)  # a device heard this recently would come straight back
 
 
@@ -84,6 +87,7 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
 
     def load(s: Session) -> tuple[list[dict[str, Any]], int, dict[tuple[str, str], str]]:
         rows, total = _list(s, kind, district or None, commune or None, q)
+        accounts = account_states(s, PAGE_KIND[kind], [r.key for r in rows]) if kind in PAGE_KIND else {}
         items = [
             {
                 "district": r.district,
@@ -95,6 +99,7 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
                 "extra": getattr(r, "agent_key", None)
                 or getattr(r, "village", None)
                 or getattr(r, "version", None),
+                "account": accounts.get(r.key, "pending") if kind in PAGE_KIND else None,
             }
             for r in rows
         ]
@@ -116,6 +121,7 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
             for (d, cm), n in sorted(names.items())
         ],
         names={f"{d}/{cm}": n for (d, cm), n in names.items()},
+        account_labels=ACCOUNT_LABELS,
     )
 
 
@@ -153,7 +159,7 @@ async def _device_page(request: web.Request, status: int = 200, error: str | Non
                     select(Village).where(Village.district == obj.district, Village.commune == obj.commune)
                 )
             ]
-        rec = {**_record(kind, obj), "last_seen": obj.last_seen}
+        rec = {**_record(kind, obj), "last_seen": obj.last_seen, "account": account_of(s, kind, key)}
         return rec, villages, area_names(s, c.config)
 
     device, villages, names = await c.db.run(load)

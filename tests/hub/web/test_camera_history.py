@@ -31,7 +31,7 @@ BASE = f"/api/v1/cameras/{KEY}/history"
 def web_config(tmp_path: Path, influxd: Service, influx_db: str) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
         influx=InfluxConfig(url=influxd.url, database=influx_db),
         districts={D: DistrictConfig(name="Huyện Sóc Sơn", communes={C: "Xã Phù Linh"})},
     )
