@@ -23,7 +23,9 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
 from hub.core.features import Component
-from hub.core.influx import InfluxWriter
+from hub.core.influx import InfluxWriter, Retention
+from hub.core.influx_retention import InfluxSchemaError
+from hub.core.influx_send import InfluxUnavailable
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
@@ -37,6 +39,11 @@ log = logging.getLogger("hub")
 
 EVENT_PERIOD_S = 1.0  # at most one live event per camera per period, unless its status changed
 STATS_PERIOD_S = 10.0  # hub_stats points
+LAYOUT_PERIOD_S = 3600.0  # InfluxDB layout re-asserted, rp_config's horizons moved on
+# Refusal reasons (hub/core/ingest.py, contract/payloads.py): the downsampled hub_stats keeps a field for each
+# even before the first refusal of that kind.
+REJECT_REASONS = ("bad_topic", "too_large", "not_json", "not_object", "invalid", "not_jpeg", "bad_jpeg",
+                  "invalid_meta", "unknown_channel")  # fmt: skip
 CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
 SQL_RETRY_S = 1.0
 # Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
@@ -81,7 +88,12 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
-        self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
+        self.influx = (
+            InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
+            if config.influx.enabled
+            else None
+        )
+        self.retention: Retention | None = self.influx.retention if self.influx is not None else None
         self.ingest = Ingest(self.store, self.stats, self.influx)
         self.bridge = MqttBridge(
             config.mqtt,
@@ -131,6 +143,7 @@ class HubCore:
             ("stale-check", self._stale_loop),
             ("events", self._event_loop),
             ("stats", self._stats_loop),
+            ("influx-layout", self._layout_loop),
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         for comp in self.components:
@@ -319,7 +332,7 @@ class HubCore:
             self.check_stale(time.time())
 
     # hub_stats --------------------------------------------------------------------------------------------
-    def stats_line(self, now: float) -> str:
+    def stats_fields(self) -> dict[str, bool | int | float | str | None]:
         snap = self.stats.snapshot()
         fields: dict[str, bool | int | float | str | None] = {}
         for k, v in snap.items():
@@ -328,7 +341,32 @@ class HubCore:
         for reason, n in snap["rejected"].items():
             fields[f"rejected_{reason}"] = n
         fields["last_error"] = snap["last_error"]
+        return fields
+
+    def stats_field_types(self) -> dict[str, type]:
+        """The numeric and boolean fields of `hub_stats` (what its downsampling aggregates)."""
+        types: dict[str, type] = {f"rejected_{r}": int for r in REJECT_REASONS}
+        for k, v in self.stats_fields().items():
+            if isinstance(v, bool | int | float):
+                types[k] = type(v)
+        return types
+
+    def stats_line(self, now: float) -> str:
+        fields = self.stats_fields()
         return line(series_key("hub_stats", {"hub": self.config.mqtt.client_id}), fields, ts_ms(now))
+
+    async def _layout_loop(self) -> None:
+        """Every hour: `rp_config` follows the clock (Grafana's choice of tier), and a policy or continuous
+        query someone dropped comes back. The first run is the writer's, before its first write."""
+        if self.retention is None:
+            return
+        while True:
+            await asyncio.sleep(LAYOUT_PERIOD_S)
+            try:
+                await self.retention.apply(int(time.time() * 1000))
+            except (InfluxUnavailable, InfluxSchemaError) as exc:
+                self.stats.error(f"InfluxDB layout: {exc}")
+                self._rlog.log(logging.WARNING, "layout", "InfluxDB layout not refreshed: %s", exc)
 
     async def _stats_loop(self) -> None:
         while True:
