@@ -228,7 +228,8 @@ def hub_shaped_points(now_s: int) -> str:
     return "\n".join(lines)
 
 
-async def test_dashboard_queries_run_on_real_influxdb(influxd: Any, influx_db: str) -> None:
+def test_dashboard_queries_run_on_real_influxdb(influxd: Any, influx_db: str) -> None:
+    import asyncio
     import time
     import urllib.request
 
@@ -237,7 +238,8 @@ async def test_dashboard_queries_run_on_real_influxdb(influxd: Any, influx_db: s
     from hub.core.influx_retention import RetentionV1
 
     # InfluxDB's layout as the hub makes it at start (raw points in "raw", the default; rp_config)
-    await RetentionV1(InfluxConfig(url=influxd.url, database=influx_db), dict).apply(int(time.time() * 1000))
+    layout = RetentionV1(InfluxConfig(url=influxd.url, database=influx_db), dict)
+    asyncio.run(layout.apply(int(time.time() * 1000)))
     body = hub_shaped_points(int(time.time())).encode()
     url = f"http://127.0.0.1:{influxd.port}/write?db={influx_db}&precision=ms"
     with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
