@@ -137,7 +137,7 @@ class SnapshotConfig(StrictModel):
     dir: Path | None = Field(
         default=None, description="Where the JPEG files go (default <data_dir>/snapshots)"
     )
-    keep_last: int = Field(default=5, ge=1, le=1000, description="The newest snapshots kept per camera")
+    keep_last: int = Field(default=5, ge=2, le=1000, description="The newest snapshots kept per camera")
     hourly_hours: int = Field(
         default=24, ge=0, le=24 * 31, description="Plus the newest of each hour for this many hours"
     )

@@ -31,6 +31,7 @@ from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
 from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
+from hub.core.snapshots import SnapshotRow, SnapshotStore, SnapshotWriter, StoredSnapshot
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
 from hub.core.tasks import guarded
@@ -95,6 +96,7 @@ class HubCore:
         )
         self.retention: Retention | None = self.influx.retention if self.influx is not None else None
         self.ingest = Ingest(self.store, self.stats, self.influx)
+        self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
         self.bridge = MqttBridge(
             config.mqtt,
             self.stats,
@@ -112,6 +114,7 @@ class HubCore:
             duplicates=lambda: self.store.duplicates,
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
+            snapshot_errors=lambda: self.snapshots.errors,
         )
         # Feature components (added by the composition root in setup order): they start after MQTT and stop
         # before it, in reverse order.
@@ -160,6 +163,7 @@ class HubCore:
         """Disconnects, applies what was already received, writes it to SQL and (within a few seconds) to
         InfluxDB."""
         if not self._started:
+            self.snapshots.close()
             self.db.close()
             return
         self._started = False
@@ -184,6 +188,7 @@ class HubCore:
         if self.influx is not None:
             await self.influx.stop(3.0)
         self.events.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.snapshots.close)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
 
     async def _guard(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
@@ -242,8 +247,9 @@ class HubCore:
             self._requeue(rest)
             if self._flush_wake is not None:
                 self._flush_wake.set()
+        stored = await self._store_snapshots(snaps.values()) if snaps else []
         batch = FlushBatch.collect(
-            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, snaps
+            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
         )
         if not len(batch):
             return True
@@ -274,12 +280,20 @@ class HubCore:
         st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
         st.sql_flush_ms_last = ms
         st.transitions += len(changes.transitions)
-        if snaps and self.events.subscribers:
+        if stored and self.events.subscribers:
             # After the commit, so a client fetching the picture gets the new one.
-            for key, row in snaps.items():
-                self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
+            for snap in stored:
+                self.events.publish({"type": "snapshot", "key": snap.camera_key, "ts": iso_ts(snap.ts)})
                 st.events += 1
         return True
+
+    async def _store_snapshots(self, rows: Iterable[SnapshotRow]) -> list[StoredSnapshot]:
+        errors = self.snapshots.errors
+        stored = await self.snapshots.write(rows, time.time())
+        if self.snapshots.errors > errors and self.snapshots.last_error:
+            self.stats.error(self.snapshots.last_error)
+            self._rlog.log(logging.ERROR, "snapshot", "%s", self.snapshots.last_error)
+        return stored
 
     def _requeue(self, changes: Changes) -> None:
         pending = self.store.changes
