@@ -124,6 +124,7 @@ class HubCore:
         self._flush_lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
         self._started = False
+        self.sql_failing = False  # the latest SQL flush failed (readiness)
         self.stats_period_s = STATS_PERIOD_S
         self.connect_wait_s = CONNECT_WAIT_S
 
@@ -264,7 +265,9 @@ class HubCore:
             self._requeue(changes)
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
+            self.sql_failing = True
             return False
+        self.sql_failing = False
         ms = (time.perf_counter() - t0) * 1000
         for k in batch.camera_keys:
             c = self.store.cameras.get(k)

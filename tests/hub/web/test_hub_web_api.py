@@ -246,4 +246,11 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
         if access == PUBLIC:
             public.add(path)
     # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
-    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg", "/media/{name}"}
+    assert public == {
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/static/app.css",
+        "/static/favicon.svg",
+        "/media/{name}",
+    }
