@@ -168,6 +168,18 @@ class RetentionV1:
         if status != 204:
             raise InfluxSchemaError(f"writing rp_config: HTTP {status}: {text[:300]}")
 
+    async def stored_field_types(self, measurement: str) -> dict[str, type]:
+        """The numeric and boolean fields InfluxDB holds for `measurement` in the raw series (a tool that is
+        not the running hub does not know its gauges)."""
+        res = await self.query(f"SHOW FIELD KEYS FROM {identifier(RAW.name)}.{identifier(measurement)}")
+        kinds = {"integer": int, "float": float, "boolean": bool}
+        return {
+            str(v[0]): kinds[v[1]]
+            for s in res[0].get("series") or []
+            for v in s.get("values") or []
+            if v[1] in kinds
+        }
+
     async def backfill(self, start: datetime, end: datetime) -> int:
         """Runs every continuous query's SELECT … INTO over [start, end), a day at a time, 5-minute series
         first (the hourly one reads it). Returns the points written."""

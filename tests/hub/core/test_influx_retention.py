@@ -3,9 +3,11 @@ functions (the 2.x side cannot run here: its Flux is checked as text)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from pydantic import ValidationError
 
 from contract import CameraHealth
 from devtools.services import Service, influx_query
+from hub import cli
 from hub.core.config import InfluxConfig, InfluxRetention
 from hub.core.influx import InfluxWriter
 from hub.core.influx_downsample import PREFIX, all_groups, flux_task, hub_stats_group, static_groups
@@ -215,3 +218,27 @@ def test_rp_config_points() -> None:
         f'rp_config,tier=raw rp="raw",max_span_ms=86400000i,oldest_ms={now_ms - 7 * 86400000}i 0'
     )
     assert lines[2].endswith(",oldest_ms=0i 2")
+
+
+async def test_backfill_from_the_command_line(influxd: Service, influx_db: str, tmp_path: Path) -> None:
+    """`python -m hub influx-backfill`: what an operator runs after an edge box replayed a long outage;
+    hub_stats is downsampled with the fields InfluxDB holds (the command does not know the hub's gauges)."""
+    now = time.time()
+    await RetentionV1(InfluxConfig(url=influxd.url, database=influx_db), dict).apply(int(now * 1000))
+    write(
+        influxd, influx_db, health_lines("cam-9", [{"ts": now - 7200, "seq": 1, "online": True, "fps": 7.0}])
+    )
+    write(
+        influxd,
+        influx_db,
+        f'hub_stats,hub=h received=5i,mqtt_connected=true,last_error="x" {int(now - 7100) * 1000}'.encode(),
+    )
+    conf = tmp_path / "hub.yaml"
+    conf.write_text(f"influx:\n  url: {influxd.url}\n  database: {influx_db}\n", encoding="utf-8")
+    assert await asyncio.to_thread(cli.main, ["influx-backfill", "--config", str(conf), "--hours", "3"]) == 0
+    assert rows(influxd, influx_db, 'SELECT "fps_max" FROM "m5"."camera_health"')[0]["fps_max"] == 7.0
+    stats = rows(influxd, influx_db, 'SELECT * FROM "h1"."hub_stats"')[0]
+    assert stats["received"] == 5 and stats["mqtt_connected"] is True and "last_error" not in stats
+    off = tmp_path / "off.yaml"
+    off.write_text("influx:\n  enabled: false\n", encoding="utf-8")
+    assert await asyncio.to_thread(cli.main, ["influx-backfill", "--config", str(off)]) == 2
