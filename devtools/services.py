@@ -154,7 +154,10 @@ def start_mosquitto(
     return svc
 
 
-def influxd_conf(http_port: int, rpc_port: int, workdir: Path, continuous_queries: bool = False) -> str:
+def influxd_conf(
+    http_port: int, rpc_port: int, workdir: Path, continuous_queries: bool = False, data_extra: str = ""
+) -> str:
+    """`data_extra`: more `[data]` settings (bench/disk_budget.py compacts at once to measure the disk)."""
     # Tests run the continuous queries' SELECT … INTO themselves (deterministic); the demo lets influxd run them.
     cq = "true" if continuous_queries else "false"
     return f"""reporting-disabled = true
@@ -168,7 +171,7 @@ bind-address = "{HOST}:{rpc_port}"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
-
+{data_extra}
 [http]
   enabled = true
   bind-address = "{HOST}:{http_port}"
@@ -188,7 +191,11 @@ def _influx_ping(port: int) -> bool:
 
 
 def start_influxd(
-    workdir: Path, port: int | None = None, timeout: float = 30.0, continuous_queries: bool = False
+    workdir: Path,
+    port: int | None = None,
+    timeout: float = 30.0,
+    continuous_queries: bool = False,
+    data_extra: str = "",
 ) -> Service:
     """InfluxDB 1.x (Debian's influxd) with its own config; data survives a restart in the same workdir."""
     binary = require("influxd")
@@ -196,7 +203,7 @@ def start_influxd(
     port = port or free_port()
     rpc = free_port()
     conf = workdir / "influxdb.conf"
-    conf.write_text(influxd_conf(port, rpc, workdir, continuous_queries))
+    conf.write_text(influxd_conf(port, rpc, workdir, continuous_queries, data_extra))
     env = {**os.environ, "INFLUXDB_CONFIG_PATH": str(conf)}
     proc = _spawn([binary, "-config", str(conf)], workdir / "influxd.log", env)
     svc = Service("influxd", proc, port, workdir, workdir / "influxd.log")

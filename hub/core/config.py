@@ -47,8 +47,8 @@ class InfluxRetention(StrictModel):
         "false leaves InfluxDB's layout to whoever runs it (points then go to retention_policy / bucket)",
     )
     raw_days: int = Field(default=7, ge=1, le=3650, description="Raw points (one per probe / message)")
-    m5_days: int = Field(default=90, ge=1, le=3650, description="5-minute aggregates")
-    h1_days: int = Field(default=730, ge=1, le=3650, description="1-hour aggregates")
+    m5_days: int = Field(default=30, ge=1, le=3650, description="5-minute aggregates")
+    h1_days: int = Field(default=400, ge=1, le=3650, description="1-hour aggregates")
 
     @model_validator(mode="after")
     def _ordered(self) -> InfluxRetention:

@@ -106,8 +106,11 @@ class Group:
 
 
 NUMERIC_CAMERA = ("fps", "brightness", "contrast", "sharpness", "motion", "open_ms", "probe_ms")
-# Edge boxes replay their queue after a cut, airings are written when they end: both arrive late.
-LATE_DEFAULT_S = 15 * 60
+# How far back each run of a continuous query / task recomputes. Messages take seconds to arrive, so the bucket
+# that just closed is computed again one step later (each 5-minute bucket twice: the CPU cost doubles, see
+# bench/disk_budget.py). Longer gaps (an edge box replaying hours of queue) are for `hub influx-backfill`.
+# Airings are written when they end, up to ~35 minutes after their planned start (their timestamp).
+LATE_DEFAULT_S = 10 * 60
 LATE_AIRING_S = 2 * 3600
 
 

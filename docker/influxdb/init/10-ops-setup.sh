@@ -20,8 +20,8 @@ map() {  # bucket id, retention-policy name, default?
   influx v1 dbrp create --org "$org" --bucket-id "$1" --db "$INFLUX_V1_DB" --rp "$2" ${3:+--default}
 }
 
-m5_id=$(bucket "${raw}_5m" 90d)
-h1_id=$(bucket "${raw}_1h" 730d)
+m5_id=$(bucket "${raw}_5m" 30d)
+h1_id=$(bucket "${raw}_1h" 400d)
 meta_id=$(bucket "${raw}_meta" 0)
 
 map "$DOCKER_INFLUXDB_INIT_BUCKET_ID" raw default

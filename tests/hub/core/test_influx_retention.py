@@ -27,7 +27,7 @@ from hub.core.state import StateStore
 from hub.core.stats import HubStats
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-R = InfluxRetention()  # raw 7 d, 5 min 90 d, 1 h 730 d
+R = InfluxRetention()  # raw 7 d, 5 min 30 d, 1 h 400 d
 FIELDS = {"received": int, "mqtt_connected": bool, "sql_flush_ms_max": float, "last_error": str}
 
 
@@ -70,14 +70,14 @@ def test_policy_statements_follow_the_config() -> None:
     fresh = rp_statements({"autogen": (0, 7 * 86400, True)}, cfg)
     assert fresh == [
         'CREATE RETENTION POLICY "raw" ON "ops" DURATION 7d REPLICATION 1 SHARD DURATION 24h DEFAULT',
-        'CREATE RETENTION POLICY "m5" ON "ops" DURATION 90d REPLICATION 1 SHARD DURATION 168h',
-        'CREATE RETENTION POLICY "h1" ON "ops" DURATION 730d REPLICATION 1 SHARD DURATION 720h',
+        'CREATE RETENTION POLICY "m5" ON "ops" DURATION 30d REPLICATION 1 SHARD DURATION 168h',
+        'CREATE RETENTION POLICY "h1" ON "ops" DURATION 400d REPLICATION 1 SHARD DURATION 720h',
         'CREATE RETENTION POLICY "forever" ON "ops" DURATION INF REPLICATION 1',
     ]
     same = {
         "raw": (7 * 86400, 86400, True),
-        "m5": (90 * 86400, 7 * 86400, False),
-        "h1": (730 * 86400, 30 * 86400, False),
+        "m5": (30 * 86400, 7 * 86400, False),
+        "h1": (400 * 86400, 30 * 86400, False),
         "forever": (0, 7 * 86400, False),
     }
     assert rp_statements(same, cfg) == []
@@ -151,7 +151,7 @@ async def test_layout_on_a_real_influxd(influxd: Service, influx_db: str) -> Non
     assert len(ran) == 4 + 2 * len(all_groups(FIELDS))
     rps = {r["name"]: r for r in rows(influxd, influx_db, f'SHOW RETENTION POLICIES ON "{influx_db}"')}
     assert rps["raw"]["default"] is True and rps["raw"]["duration"] == "168h0m0s"
-    assert rps["h1"]["duration"] == "17520h0m0s" and rps["forever"]["duration"] == "0s"
+    assert rps["h1"]["duration"] == "9600h0m0s" and rps["forever"]["duration"] == "0s"
     assert await layout.apply(int(NOW.timestamp() * 1000)) == []  # idempotent
     cqs = [r for r in rows(influxd, "", "SHOW CONTINUOUS QUERIES") if r.get("name", "").startswith(PREFIX)]
     assert len(cqs) >= len(ran) - 4
