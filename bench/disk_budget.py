@@ -191,9 +191,8 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             layout = RetentionV1(cfg, lambda: {})
             await layout.apply(int(now * 1000))
             points = write_all(influx.port, kind, gen(n, start, days, rng))
-            fields = await layout.stored_field_types("hub_stats") if kind == "hub" else {}
-            t0 = time.perf_counter()
-            await RetentionV1(cfg, lambda f=fields: f).backfill(  # type: ignore[misc]
+            t0 = time.perf_counter()  # hub_stats: the backfill downsamples the fields InfluxDB holds
+            await layout.backfill(
                 datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + days * DAY, UTC)
             )
             cq_s[kind] = time.perf_counter() - t0

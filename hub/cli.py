@@ -291,18 +291,16 @@ async def _influx_backfill(args: argparse.Namespace, config: CoreConfig) -> int:
     from datetime import UTC, datetime, timedelta
 
     from hub.core.influx import make_retention
-    from hub.core.influx_retention import InfluxSchemaError, RetentionV1
+    from hub.core.influx_retention import InfluxSchemaError
     from hub.core.influx_send import InfluxUnavailable
 
     if not config.influx.enabled or not config.influx.retention.manage:
         raise CliError("influx.retention.manage is off: the hub does not downsample", EXIT_CONFIG)
-    fields: dict[str, type] = {}
-    layout = make_retention(config.influx, lambda: fields)
+    # hub_stats: the fields InfluxDB holds (1.x; this command does not know the running hub's gauges)
+    layout = make_retention(config.influx, dict)
     assert layout is not None
     end = datetime.now(UTC)
     try:
-        if isinstance(layout, RetentionV1):
-            fields.update(await layout.stored_field_types("hub_stats"))
         n = await layout.backfill(end - timedelta(hours=args.hours), end)
     except (InfluxUnavailable, InfluxSchemaError) as exc:
         raise CliError(f"InfluxDB: {exc}") from None

@@ -148,7 +148,7 @@ class RetentionV1:
         db = identifier(self._cfg.database)
         await self.query(f"CREATE DATABASE {db}")
         run = rp_statements(await self._existing_rps(), self._cfg)
-        run += cq_statements(await self._existing_cqs(), self._cfg, self._fields())
+        run += cq_statements(await self._existing_cqs(), self._cfg, await self._hub_fields())
         for q in run:
             try:
                 await self.query(q)
@@ -180,11 +180,17 @@ class RetentionV1:
             if v[1] in kinds
         }
 
+    async def _hub_fields(self) -> dict[str, type]:
+        """This hub's `hub_stats` fields and those InfluxDB already holds: hub processes that register other
+        gauges (or an older version) then agree on one downsampling query instead of replacing each other's."""
+        stored = await self.stored_field_types("hub_stats") if RAW.name in await self._existing_rps() else {}
+        return {**stored, **self._fields()}
+
     async def backfill(self, start: datetime, end: datetime) -> int:
         """Runs every continuous query's SELECT … INTO over [start, end), a day at a time, 5-minute series
         first (the hourly one reads it). Returns the points written."""
         written = 0
-        db, fields = self._cfg.database, self._fields()
+        db, fields = self._cfg.database, await self._hub_fields()
         for tier in TIERS[1:]:
             t0, t1 = _align(start, tier, floor=True), _align(end, tier, floor=False)
             while t0 < t1:

@@ -242,3 +242,19 @@ async def test_backfill_from_the_command_line(influxd: Service, influx_db: str, 
     off = tmp_path / "off.yaml"
     off.write_text("influx:\n  enabled: false\n", encoding="utf-8")
     assert await asyncio.to_thread(cli.main, ["influx-backfill", "--config", str(off)]) == 2
+
+
+async def test_hubs_with_other_gauges_agree(influxd: Service, influx_db: str) -> None:
+    """Two hub processes registering different gauges must not replace each other's hub_stats queries every
+    hour: both downsample the fields InfluxDB holds plus their own."""
+    cfg = InfluxConfig(url=influxd.url, database=influx_db)
+    now_ms = int(time.time() * 1000)
+    await RetentionV1(cfg, lambda: {"a_gauge": int}).apply(now_ms)
+    write(influxd, influx_db, f"hub_stats,hub=one a_gauge=1i {now_ms}".encode())
+    write(influxd, influx_db, f"hub_stats,hub=two b_gauge=2i,b_flag=true {now_ms}".encode())
+    changed = await RetentionV1(cfg, lambda: {"b_gauge": int, "b_flag": bool}).apply(now_ms)
+    created = [q for q in changed if q.startswith("CREATE CONTINUOUS QUERY") and "hub_stats" in q]
+    assert len(created) == 2 and all(
+        '"a_gauge"' in q and '"b_gauge"' in q and 'last("b_flag")' in q for q in created
+    )
+    assert await RetentionV1(cfg, lambda: {"a_gauge": int}).apply(now_ms) == []
