@@ -268,10 +268,20 @@ def flux_string(value: str) -> str:
 
 def flux_task(g: Group, tier: Tier, buckets: Mapping[str, str], org: str) -> tuple[str, str]:
     """(task name, Flux script) downsampling `g` into `tier`'s bucket; `buckets` maps tier name → bucket."""
-    body = flux_body(g, tier, buckets, org, f"start: -{max(g.late_s, tier.step_s * 2)}s")
-    name = f"{PREFIX}{tier.name}_{g.measurement}_{g.key}_{_hash(body)}"
     every = f"{tier.step_s}s"
-    head = f"option task = {{name: {flux_string(name)}, every: {every}, offset: 30s}}\n\n"
+    # Whole buckets only, like a continuous query: from `late` before the last bucket boundary up to it (a range
+    # starting mid-bucket would overwrite that bucket with part of its points).
+    late = f"{max(g.late_s, tier.step_s * 2)}s"
+    body = flux_body(
+        g,
+        tier,
+        buckets,
+        org,
+        f"start: date.sub(d: {late}, from: date.truncate(t: now(), unit: {every})), "
+        f"stop: date.truncate(t: now(), unit: {every})",
+    )
+    name = f"{PREFIX}{tier.name}_{g.measurement}_{g.key}_{_hash(body)}"
+    head = f'import "date"\n\noption task = {{name: {flux_string(name)}, every: {every}, offset: 30s}}\n\n'
     return name, head + body
 
 

@@ -123,6 +123,9 @@ def test_flux_tasks_mirror_the_continuous_queries() -> None:
     name, flux = flux_task(online, M5, bucket_names("ops"), "ops")
     assert name.startswith(f"{PREFIX}m5_camera_health_online_") and name in tasks
     assert 'option task = {name: "' + name + '", every: 300s' in flux
+    # whole buckets, the one that just closed and the one before (like RESAMPLE … FOR 10m)
+    assert "range(start: date.sub(d: 600s, from: date.truncate(t: now(), unit: 300s)), " in flux
+    assert "stop: date.truncate(t: now(), unit: 300s))" in flux and flux.startswith('import "date"')
     assert 'from(bucket: "ops")' in flux and 'to(bucket: "ops_5m", org: "ops")' in flux
     assert 'filter(fn: (r) => r._field == "online" and r._value == true)' in flux
     assert "fn: count" in flux and 'set(key: "_field", value: "online_probes")' in flux
