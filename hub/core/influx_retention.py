@@ -192,7 +192,7 @@ class RetentionV1:
         written = 0
         db, fields = self._cfg.database, await self._hub_fields()
         for tier in TIERS[1:]:
-            t0, t1 = _align(start, tier, floor=True), _align(end, tier, floor=False)
+            t0, t1 = align(start, tier, floor=True), align(end, tier, floor=False)
             while t0 < t1:
                 t_next = min(t0 + BACKFILL_CHUNK, t1)
                 span = f"time >= {time_literal(t0)} AND time < {time_literal(t_next)}"
@@ -204,7 +204,8 @@ class RetentionV1:
         return written
 
 
-def _align(dt: datetime, tier: Tier, floor: bool) -> datetime:
+def align(dt: datetime, tier: Tier, floor: bool) -> datetime:
+    """`dt` on a bucket boundary of `tier`: down (`floor`) or up."""
     aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
     ts = int(aware.timestamp())
     step = tier.step_s

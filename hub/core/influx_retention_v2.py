@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.core.config import InfluxConfig
 from hub.core.influx_downsample import PREFIX, all_groups, flux_body, flux_task
-from hub.core.influx_retention import FieldTypes, InfluxSchemaError
+from hub.core.influx_retention import FieldTypes, InfluxSchemaError, align
 from hub.core.influx_send import InfluxUnavailable
 from hub.core.influx_tiers import H1, M5, META_RP, RAW, TIERS, rp_config_lines
 
@@ -146,13 +146,14 @@ class RetentionV2:
 
         cfg = self._cfg
         assert cfg.bucket and cfg.org and cfg.token
-        span = f"start: {_rfc3339(start)}, stop: {_rfc3339(end)}"
         n = 0
         with InfluxDBClient(
             url=cfg.url, token=cfg.token, org=cfg.org, timeout=int(cfg.timeout_s * 1000)
         ) as c:
             q = c.query_api()
             for t in TIERS[1:]:
+                # whole buckets: a partial one would overwrite the bucket with part of its points
+                span = f"start: {_rfc3339(align(start, t, True))}, stop: {_rfc3339(align(end, t, False))}"
                 for g in all_groups(fields):
                     q.query(flux_body(g, t, bucket_names(cfg.bucket), cfg.org, span), org=cfg.org)
                     n += 1
