@@ -171,6 +171,8 @@ def mosquitto_conf(port: int, workdir: Path, extra: str = "", security: BrokerSe
     return (
         listeners + "persistence false\n"
         "max_queued_messages 1000000\n"
+        # bounds what a runaway test or a stopped demo hub can make the broker hold in memory
+        "max_queued_bytes 1073741824\n"
         "max_inflight_messages 100\n"
         "message_size_limit 16777216\n"
         "log_dest stdout\n"
@@ -203,7 +205,12 @@ def start_mosquitto(
     return svc
 
 
-def influxd_conf(http_port: int, rpc_port: int, workdir: Path) -> str:
+def influxd_conf(
+    http_port: int, rpc_port: int, workdir: Path, continuous_queries: bool = False, data_extra: str = ""
+) -> str:
+    """`data_extra`: more `[data]` settings (bench/disk_budget.py compacts at once to measure the disk)."""
+    # Tests run the continuous queries' SELECT … INTO themselves (deterministic); the demo lets influxd run them.
+    cq = "true" if continuous_queries else "false"
     return f"""reporting-disabled = true
 bind-address = "{HOST}:{rpc_port}"
 
@@ -215,7 +222,7 @@ bind-address = "{HOST}:{rpc_port}"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
-
+{data_extra}
 [http]
   enabled = true
   bind-address = "{HOST}:{http_port}"
@@ -226,7 +233,7 @@ bind-address = "{HOST}:{rpc_port}"
   store-enabled = false
 
 [continuous_queries]
-  enabled = false
+  enabled = {cq}
 """
 
 
@@ -234,14 +241,20 @@ def _influx_ping(port: int) -> bool:
     return http_ok(f"http://{HOST}:{port}/ping", status=204, timeout=0.5)
 
 
-def start_influxd(workdir: Path, port: int | None = None, timeout: float = 30.0) -> Service:
+def start_influxd(
+    workdir: Path,
+    port: int | None = None,
+    timeout: float = 30.0,
+    continuous_queries: bool = False,
+    data_extra: str = "",
+) -> Service:
     """InfluxDB 1.x (Debian's influxd) with its own config; data survives a restart in the same workdir."""
     binary = require("influxd")
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     rpc = free_port()
     conf = workdir / "influxdb.conf"
-    conf.write_text(influxd_conf(port, rpc, workdir))
+    conf.write_text(influxd_conf(port, rpc, workdir, continuous_queries, data_extra))
     env = {**os.environ, "INFLUXDB_CONFIG_PATH": str(conf)}
     proc = _spawn([binary, "-config", str(conf)], workdir / "influxd.log", env)
     svc = Service("influxd", proc, port, workdir, workdir / "influxd.log")

@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     pw2.add_argument("--password")
     user.add_parser("list", parents=[common], help="list users")
 
+    backfill = sub.add_parser(
+        "influx-backfill",
+        parents=[common],
+        help="recompute InfluxDB's 5-minute and 1-hour series for a past range (points that came in late)",
+    )
+    backfill.add_argument("--hours", type=float, default=24.0, help="how far back from now (default 24)")
+
     token = sub.add_parser("token", parents=[common], help="manage API tokens").add_subparsers(
         dest="action", required=True
     )
@@ -291,6 +298,28 @@ def _token_revoke(args: argparse.Namespace, config: CoreConfig) -> int:
     return EXIT_OK
 
 
+async def _influx_backfill(args: argparse.Namespace, config: CoreConfig) -> int:
+    """The downsampling over [now - hours, now): after an edge box replayed a long outage (docs/INFLUX.md)."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.core.influx import make_retention
+    from hub.core.influx_retention import InfluxSchemaError
+    from hub.core.influx_send import InfluxUnavailable
+
+    if not config.influx.enabled or not config.influx.retention.manage:
+        raise CliError("influx.retention.manage is off: the hub does not downsample", EXIT_CONFIG)
+    # hub_stats: the fields InfluxDB holds (1.x; this command does not know the running hub's gauges)
+    layout = make_retention(config.influx, dict)
+    assert layout is not None
+    end = datetime.now(UTC)
+    try:
+        n = await layout.backfill(end - timedelta(hours=args.hours), end)
+    except (InfluxUnavailable, InfluxSchemaError) as exc:
+        raise CliError(f"InfluxDB: {exc}") from None
+    print(f"Đã tính lại chuỗi 5 phút và 1 giờ cho {args.hours:g} giờ qua ({n})")
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "run"
     path, config = _config(args)
@@ -325,6 +354,8 @@ def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) 
             return cli_broker.dispatch(args, config, _open_db)
         except cli_broker.BrokerCliError as exc:
             raise CliError(str(exc), exc.code) from None
+    if command == "influx-backfill":
+        return asyncio.run(_influx_backfill(args, config))
     if command == "user":
         if args.action == "add":
             return _user_add(args, config)

@@ -211,7 +211,8 @@ def start_children(
         return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt, security=security))
 
     def influxd() -> Handle:
-        return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx))
+        # the hub's downsampling runs as continuous queries (docs/INFLUX.md)
+        return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx, continuous_queries=True))
 
     def camsim() -> Handle:
         cameras = {

@@ -15,8 +15,9 @@ from yarl import URL
 from hub.compose import HubConfig, create_app, open_database
 from hub.core import auth
 from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
-from hub.core.db import Area, Camera, Database, Snapshot, Transition
+from hub.core.db import Area, Camera, Database, Transition
 from hub.core.events import EventBus
+from hub.core.snapshots import SnapshotStore, store_and_index
 from hub.web.context import CTX
 
 PASSWORD = "mat-khau-dung-123"
@@ -92,7 +93,7 @@ class WebEnv:
 
     def add_snapshot(self, key: str, jpeg: bytes, ts: datetime = T0) -> None:
         with self.db.session() as s, s.begin():
-            s.merge(Snapshot(camera_key=key, jpeg=jpeg, ts=ts, width=64, height=36))
+            store_and_index(s, SnapshotStore.for_config(self.ctx.config), key, jpeg, ts, 64, 36)
             cam = s.get(Camera, key)
             assert cam is not None
             cam.snapshot_ts = ts

@@ -125,6 +125,28 @@ class BrokerConfig(StrictModel):
     )
 
 
+class InfluxRetention(StrictModel):
+    """How long InfluxDB keeps each resolution (docs/INFLUX.md "Retention and downsampling"). The hub creates
+    the retention policies (1.x) or buckets (2.x) and the downsampling at start, and changes their horizons
+    when these change."""
+
+    manage: bool = Field(
+        default=True,
+        description="Create/alter retention policies (1.x) or buckets (2.x) and the downsampling at start; "
+        "false leaves InfluxDB's layout to whoever runs it (points then go to retention_policy / bucket)",
+    )
+    raw_days: int = Field(default=7, ge=1, le=3650, description="Raw points (one per probe / message)")
+    m5_days: int = Field(default=30, ge=1, le=3650, description="5-minute aggregates")
+    h1_days: int = Field(default=400, ge=1, le=3650, description="1-hour aggregates")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InfluxRetention:
+        # A coarser series that expired before the finer one it is built from would leave a hole in long views.
+        if not self.raw_days <= self.m5_days <= self.h1_days:
+            raise ValueError("need raw_days <= m5_days <= h1_days")
+        return self
+
+
 class InfluxConfig(StrictModel):
     enabled: bool = True
     url: str = Field(default="http://127.0.0.1:8086", description="Base URL of InfluxDB")
@@ -133,7 +155,10 @@ class InfluxConfig(StrictModel):
         description="v1: HTTP /write (InfluxDB 1.x, Debian); v2: influxdb-client WriteApi (2.x/3.x)",
     )
     database: str = Field(default="ops", description="v1 database (created at start if missing)")
-    retention_policy: str | None = None
+    retention_policy: str | None = Field(
+        default=None, description="v1: where raw points go when retention.manage is false"
+    )
+    retention: InfluxRetention = Field(default_factory=InfluxRetention)
     username: str | None = None
     password: str | None = None
     token: str | None = Field(default=None, description="v2 API token (prefer token_file)")
@@ -160,6 +185,10 @@ class InfluxConfig(StrictModel):
                 missing.insert(0, "token (or token_file)")
             if missing:
                 raise ValueError(f"api v2 needs {', '.join(missing)}")
+        if self.retention.manage and self.retention_policy is not None:
+            raise ValueError(
+                "retention_policy is for retention.manage: false; the managed layout writes into 'raw'"
+            )
         return self
 
     def write_token(self) -> str | None:
@@ -210,6 +239,24 @@ class IngestConfig(StrictModel):
         default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
     )
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+    stall_after_s: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="Messages waiting but none applied for this long: /readyz says degraded (ingest_stalled)",
+    )
+
+
+class SnapshotConfig(StrictModel):
+    """Camera snapshots on disk (hub/core/snapshots.py): a bounded history per camera."""
+
+    dir: Path | None = Field(
+        default=None, description="Where the JPEG files go (default <data_dir>/snapshots)"
+    )
+    keep_last: int = Field(default=5, ge=2, le=1000, description="The newest snapshots kept per camera")
+    hourly_hours: int = Field(
+        default=24, ge=0, le=24 * 31, description="Plus the newest of each hour for this many hours"
+    )
 
 
 class DistrictConfig(StrictModel):
@@ -229,7 +276,12 @@ class CoreConfig(StrictModel):
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.snapshots.dir if self.snapshots.dir is not None else self.data_dir / "snapshots"
 
 
 C = TypeVar("C", bound=CoreConfig)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -120,13 +119,16 @@ class Camera(Base):
 
 
 class Snapshot(Base):
-    """Latest JPEG per camera, apart from `cameras` so that listing cameras never loads images."""
+    """Where the latest JPEG of each camera is: the bytes are a file of hub/core/snapshots.py's store (with the
+    camera's older ones), this row is its index, so the wall and ETags never read the disk."""
 
     __tablename__ = "snapshots"
     camera_key: Mapped[str] = mapped_column(
         String(200), ForeignKey("cameras.key", ondelete="CASCADE"), primary_key=True
     )
-    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the store's folder
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(DateTime)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
@@ -112,6 +113,9 @@ class Ingest:
         self._topics: dict[str, tuple[Topic, str]] = {}
         self._rlog = RateLimitedLog(log)
         self._drain_scheduled = False
+        self.last_progress = (
+            time.monotonic()
+        )  # when messages were last applied (readiness: hub/core/health.py)
 
     def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
         """Extra consumer of validated messages (speaker events, command replies…); called in the event loop
@@ -125,6 +129,8 @@ class Ingest:
         inbox = self.inbox
         handle = self.handle
         n = min(len(inbox), CHUNK)
+        if n:
+            self.last_progress = time.monotonic()
         for _ in range(n):
             item = inbox.popleft()
             try:

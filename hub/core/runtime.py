@@ -23,12 +23,15 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
 from hub.core.features import Component
-from hub.core.influx import InfluxWriter
+from hub.core.influx import InfluxWriter, Retention
+from hub.core.influx_retention import InfluxSchemaError
+from hub.core.influx_send import InfluxUnavailable
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
 from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
+from hub.core.snapshots import SnapshotRow, SnapshotStore, SnapshotWriter, StoredSnapshot
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
 from hub.core.tasks import guarded
@@ -37,6 +40,11 @@ log = logging.getLogger("hub")
 
 EVENT_PERIOD_S = 1.0  # at most one live event per camera per period, unless its status changed
 STATS_PERIOD_S = 10.0  # hub_stats points
+LAYOUT_PERIOD_S = 3600.0  # InfluxDB layout re-asserted, rp_config's horizons moved on
+# Refusal reasons (hub/core/ingest.py, contract/payloads.py): the downsampled hub_stats keeps a field for each
+# even before the first refusal of that kind.
+REJECT_REASONS = ("bad_topic", "too_large", "not_json", "not_object", "invalid", "not_jpeg", "bad_jpeg",
+                  "invalid_meta", "unknown_channel")  # fmt: skip
 CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
 SQL_RETRY_S = 1.0
 # Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
@@ -89,8 +97,14 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
-        self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
+        self.influx = (
+            InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
+            if config.influx.enabled
+            else None
+        )
+        self.retention: Retention | None = self.influx.retention if self.influx is not None else None
         self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest.quotas)
+        self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
         self.bridge = MqttBridge(
             config.mqtt,
             self.stats,
@@ -108,6 +122,7 @@ class HubCore:
             duplicates=lambda: self.store.duplicates,
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
+            snapshot_errors=lambda: self.snapshots.errors,
         )
         # Feature components (added by the composition root in setup order): they start after MQTT and stop
         # before it, in reverse order.
@@ -117,6 +132,7 @@ class HubCore:
         self._flush_lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
         self._started = False
+        self.sql_failing = False  # the latest SQL flush failed (readiness)
         self.stats_period_s = STATS_PERIOD_S
         self.connect_wait_s = CONNECT_WAIT_S
 
@@ -139,6 +155,7 @@ class HubCore:
             ("stale-check", self._stale_loop),
             ("events", self._event_loop),
             ("stats", self._stats_loop),
+            ("influx-layout", self._layout_loop),
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         for comp in self.components:
@@ -155,6 +172,7 @@ class HubCore:
         """Disconnects, applies what was already received, writes it to SQL and (within a few seconds) to
         InfluxDB."""
         if not self._started:
+            self.snapshots.close()
             self.db.close()
             return
         self._started = False
@@ -179,6 +197,7 @@ class HubCore:
         if self.influx is not None:
             await self.influx.stop(3.0)
         self.events.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.snapshots.close)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
 
     async def _guard(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
@@ -237,8 +256,9 @@ class HubCore:
             self._requeue(rest)
             if self._flush_wake is not None:
                 self._flush_wake.set()
+        stored = await self._store_snapshots(snaps.values()) if snaps else []
         batch = FlushBatch.collect(
-            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, snaps
+            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
         )
         if not len(batch):
             return True
@@ -253,7 +273,9 @@ class HubCore:
             self._requeue(changes)
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
+            self.sql_failing = True
             return False
+        self.sql_failing = False
         ms = (time.perf_counter() - t0) * 1000
         for k in batch.camera_keys:
             c = self.store.cameras.get(k)
@@ -269,12 +291,20 @@ class HubCore:
         st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
         st.sql_flush_ms_last = ms
         st.transitions += len(changes.transitions)
-        if snaps and self.events.subscribers:
+        if stored and self.events.subscribers:
             # After the commit, so a client fetching the picture gets the new one.
-            for key, row in snaps.items():
-                self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
+            for snap in stored:
+                self.events.publish({"type": "snapshot", "key": snap.camera_key, "ts": iso_ts(snap.ts)})
                 st.events += 1
         return True
+
+    async def _store_snapshots(self, rows: Iterable[SnapshotRow]) -> list[StoredSnapshot]:
+        errors = self.snapshots.errors
+        stored = await self.snapshots.write(rows, time.time())
+        if self.snapshots.errors > errors and self.snapshots.last_error:
+            self.stats.error(self.snapshots.last_error)
+            self._rlog.log(logging.ERROR, "snapshot", "%s", self.snapshots.last_error)
+        return stored
 
     def _requeue(self, changes: Changes) -> None:
         pending = self.store.changes
@@ -327,7 +357,7 @@ class HubCore:
             self.check_stale(time.time())
 
     # hub_stats --------------------------------------------------------------------------------------------
-    def stats_line(self, now: float) -> str:
+    def stats_fields(self) -> dict[str, bool | int | float | str | None]:
         snap = self.stats.snapshot()
         fields: dict[str, bool | int | float | str | None] = {}
         for k, v in snap.items():
@@ -336,7 +366,32 @@ class HubCore:
         for reason, n in snap["rejected"].items():
             fields[f"rejected_{reason}"] = n
         fields["last_error"] = snap["last_error"]
+        return fields
+
+    def stats_field_types(self) -> dict[str, type]:
+        """The numeric and boolean fields of `hub_stats` (what its downsampling aggregates)."""
+        types: dict[str, type] = {f"rejected_{r}": int for r in REJECT_REASONS}
+        for k, v in self.stats_fields().items():
+            if isinstance(v, bool | int | float):
+                types[k] = type(v)
+        return types
+
+    def stats_line(self, now: float) -> str:
+        fields = self.stats_fields()
         return line(series_key("hub_stats", {"hub": self.config.mqtt.client_id}), fields, ts_ms(now))
+
+    async def _layout_loop(self) -> None:
+        """Every hour: `rp_config` follows the clock (Grafana's choice of tier), and a policy or continuous
+        query someone dropped comes back. The first run is the writer's, before its first write."""
+        if self.retention is None:
+            return
+        while True:
+            await asyncio.sleep(LAYOUT_PERIOD_S)
+            try:
+                await self.retention.apply(int(time.time() * 1000))
+            except (InfluxUnavailable, InfluxSchemaError) as exc:
+                self.stats.error(f"InfluxDB layout: {exc}")
+                self._rlog.log(logging.WARNING, "layout", "InfluxDB layout not refreshed: %s", exc)
 
     async def _stats_loop(self) -> None:
         while True:

@@ -12,9 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from hub.core.db import Database, Snapshot, to_db_time
+from hub.core.db import Database, to_db_time
+from hub.core.snapshots import SnapshotStore, read_latest
 from hub.notify import outbox
 from hub.notify.channels import Channels
 from hub.notify.config import NotifyConfig, RetryConfig
@@ -47,9 +46,11 @@ class OutboxSender:
         channels: Channels,
         clock: Callable[[], float],
         rng: random.Random,
+        snapshots: SnapshotStore,
     ):
         self.cfg = cfg
         self.db = db
+        self.snapshots = snapshots
         self.channels = channels
         self.tokens = channels.tokens
         self.health = channels.health
@@ -146,13 +147,10 @@ class OutboxSender:
         oa = self.channels.oa
         assert oa is not None
 
-        def read(s: Session) -> bytes | None:
-            snap = s.get(Snapshot, camera)
-            return None if snap is None else bytes(snap.jpeg)
-
-        jpeg = await self.db.run(read)
-        if jpeg is None:
+        latest = await read_latest(self.db, self.snapshots, camera)
+        if latest is None:
             return None, "camera chưa có ảnh chụp", token
+        jpeg = latest[1]
         try:
             jpeg = await asyncio.to_thread(shrink_jpeg, jpeg)
         except ValueError as exc:

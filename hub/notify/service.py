@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from hub.core.db import Database, to_db_time
 from hub.core.facts import AlertNotice, DigestSection, Fact
 from hub.core.features import ServiceKey
+from hub.core.snapshots import SnapshotStore
 from hub.core.tasks import guarded
 from hub.notify import outbox
 from hub.notify.area_names import AreaNameCache
@@ -73,7 +74,9 @@ class Notifier:
         self.channels = Channels(self.cfg, self.db, clock)
         self.tokens = self.channels.tokens
         self.health = self.channels.health
-        self.sender = OutboxSender(self.cfg, self.db, self.channels, clock, self.rng)
+        self.sender = OutboxSender(
+            self.cfg, self.db, self.channels, clock, self.rng, SnapshotStore.for_config(hub.config)
+        )
         self.daily = DigestSchedule(
             self.cfg,
             self.db,

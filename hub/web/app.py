@@ -25,6 +25,7 @@ from hub.web.api import events as api_events
 from hub.web.api import history as api_history
 from hub.web.api import misc as api_misc
 from hub.web.api import reports as api_reports
+from hub.web.api import snapshots as api_snapshots
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
 from hub.web.pages import account, login
@@ -43,6 +44,7 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *api_events.ROUTES,
     *api_reports.ROUTES,
     *api_history.ROUTES,
+    *api_snapshots.ROUTES,
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
     *admin_accounts.ROUTES,

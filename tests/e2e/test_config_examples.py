@@ -176,10 +176,17 @@ def test_dashboards_use_the_provisioned_datasource() -> None:
 
 
 def grafana_expand(query: str) -> str:
-    """What Grafana sends for a query with the default time range and the template variables set to All."""
+    """What Grafana sends for a query with the default time range and the template variables set to All
+    (`$rp`: raw points, what the hub's rp_config gives for the last hour)."""
+    import time
+
+    to_ms = int(time.time() * 1000)
     return (
         query.replace("$timeFilter", "time > now() - 1h")
         .replace("$__interval", "1m")
+        .replace("$__from", str(to_ms - 3600_000))
+        .replace("$__to", str(to_ms))
+        .replace('"$rp"', '"raw"')
         .replace("/^$district$/", "/^.*$/")
         .replace("/^$commune$/", "/^.*$/")
     )
@@ -222,11 +229,17 @@ def hub_shaped_points(now_s: int) -> str:
 
 
 def test_dashboard_queries_run_on_real_influxdb(influxd: Any, influx_db: str) -> None:
+    import asyncio
     import time
     import urllib.request
 
     from devtools.services import influx_query
+    from hub.core.config import InfluxConfig
+    from hub.core.influx_retention import RetentionV1
 
+    # InfluxDB's layout as the hub makes it at start (raw points in "raw", the default; rp_config)
+    layout = RetentionV1(InfluxConfig(url=influxd.url, database=influx_db), dict)
+    asyncio.run(layout.apply(int(time.time() * 1000)))
     body = hub_shaped_points(int(time.time())).encode()
     url = f"http://127.0.0.1:{influxd.port}/write?db={influx_db}&precision=ms"
     with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:

@@ -346,10 +346,17 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
 
     # The Grafana overview's queries run on the demo's InfluxDB, filled by the real hub.
     dash = json.loads((ROOT / "dashboards/camera-health-overview.json").read_text("utf-8"))
+    # `$rp` as Grafana resolves it for the last hour, from the rp_config points the hub wrote: raw points
+    to_ms = int(time.time() * 1000)
+    rp_query = dash["templating"]["list"][0]["query"]
+    rp_query = rp_query.replace("$__to", str(to_ms)).replace("$__from", str(to_ms - 3_600_000))
+    rp = influx_query(ports["influx"], "ops", rp_query)["results"][0]["series"][0]["values"][0][1]  # type: ignore[index]
+    assert rp == "raw"
     for panel in dash["panels"]:
         for t in panel["targets"]:
             q = (
                 t["query"]
+                .replace("$rp", rp)
                 .replace("$timeFilter", "time > now() - 1h")
                 .replace("$__interval", "10s")
                 .replace("$district", ".*")

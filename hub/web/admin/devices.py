@@ -8,6 +8,7 @@ in-memory registry (hub/core/state.py) is changed together with SQL, so the next
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from hub.core.db import Agent, Camera, Snapshot
 from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
 from hub.core.provisioning import account_states
+from hub.core.snapshots import SnapshotStore
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
 from hub.web.admin.accounts import PAGE_KIND, account_of
@@ -255,6 +257,8 @@ async def remove_device(request: web.Request) -> web.StreamResponse:
     problem = await c.db.run(remove)
     if problem:
         return await refuse(request, "device_remove", problem, _device_page, 409)
+    if kind == "cameras":  # its snapshot files go with its index row
+        await asyncio.to_thread(SnapshotStore.for_config(c.config).remove_camera, key)
     if c.hub is not None:
         removed_in_memory(c.hub, kind, key)
         await clear_retained(c.hub, kind, key)

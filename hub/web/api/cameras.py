@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.core.db import STATUSES, Camera, utc
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import camera_to_dict, transition_to_dict
+from hub.core.snapshots import SnapshotStore
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, principal, requires
 from hub.web.context import ctx
@@ -83,9 +84,12 @@ async def get_snapshot(request: web.Request) -> web.Response:
         "Cache-Control": "private, no-cache",
         "Last-Modified": _http_date(snap.ts),
     }
-    if snap.jpeg is None:
+    if snap.path is None:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+    jpeg = await asyncio.to_thread(SnapshotStore.for_config(ctx(request).config).read, snap.path)
+    if jpeg is None:  # the file went missing under its index row (disk replaced, folder cleaned by hand)
+        raise not_found(f"Camera {cam.key} chưa có ảnh chụp")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers=headers)
 
 
 def _http_date(ts: datetime) -> str:

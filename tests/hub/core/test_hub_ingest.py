@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -169,8 +170,12 @@ async def test_retained_snapshot_with_metadata(hub: Hub, publisher: Publisher, m
     await wait_for(lambda: hub.stats.snapshots == 1)
     await hub.flush()
     snap = await hub.db.run(lambda s: s.get(Snapshot, key))
-    assert snap is not None and snap.jpeg == JPEG and (snap.width, snap.height) == (16, 8)
+    assert snap is not None and (snap.width, snap.height) == (16, 8)
     assert abs(snap.ts.timestamp() - ts) < 0.01
+    # the bytes are a file of the snapshot store; SQL holds where it is and what it holds
+    assert snap.path == f"{key}/{round(ts * 1000)}.jpg" and snap.size == len(JPEG)
+    assert snap.sha256 == hashlib.sha256(JPEG).hexdigest()
+    assert (hub.config.snapshot_dir / snap.path).read_bytes() == JPEG
     cam = await camera(hub, key)
     assert cam is not None and cam.snapshot_ts == snap.ts and cam.status == "unknown"
 

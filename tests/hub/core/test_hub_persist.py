@@ -124,7 +124,7 @@ async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp
         row = await hub.db.run(lambda s: s.get(Camera, "yen_dinh/dinh_long/cam-1"))
         assert row is not None and row.name == "Cổng chợ" and row.fps == 9.5 and row.status == "ok"
         snap = await hub.db.run(lambda s: s.get(Snapshot, "yen_dinh/dinh_long/cam-1"))
-        assert snap is not None and snap.jpeg == JPEG
+        assert snap is not None and (cfg.snapshot_dir / snap.path).read_bytes() == JPEG
         assert hub.stats.sql_errors == 0
     finally:
         pub.close()

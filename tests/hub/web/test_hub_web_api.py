@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tests.fixtures_web import T0, WebEnv
@@ -154,6 +155,18 @@ async def test_camera_detail_snapshot_and_etag(web: WebEnv) -> None:
     )
     assert r.status == 304 and await r.read() == b""
 
+    # the kept history: the latest and an older one, each by its time
+    web.add_snapshot("soc-son/phu-linh/cho", JPEG + b"\x00", T0 - timedelta(hours=2))
+    status, kept = await _get(web, "/api/v1/cameras/soc-son/phu-linh/cho/snapshots", tok)
+    assert status == 200 and [i["t"] for i in kept["items"]] == [
+        "2026-11-02T07:00:00.000Z",
+        "2026-11-02T05:00:00.000Z",
+    ]
+    r = await web.client.get(kept["items"][1]["url"], headers=h)
+    assert r.status == 200 and r.content_type == "image/jpeg" and await r.read() == JPEG + b"\x00"
+    r = await web.client.get("/api/v1/cameras/soc-son/phu-linh/cho/snapshots/1", headers=h)
+    assert r.status == 404
+
 
 async def test_transitions_paged_and_time_range(web: WebEnv) -> None:
     _seed(web)
@@ -233,4 +246,11 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
         if access == PUBLIC:
             public.add(path)
     # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
-    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg", "/media/{name}"}
+    assert public == {
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/static/app.css",
+        "/static/favicon.svg",
+        "/media/{name}",
+    }
