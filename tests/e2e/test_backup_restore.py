@@ -47,9 +47,11 @@ def influx_rpc(influxd: Service) -> str:
 def write_config(tmp_path: Path, url: str, mqtt_port: int, influx: Service, influx_db: str) -> str:
     path = tmp_path / "hub.yaml"
     path.write_text(
-        f"data_dir: {tmp_path / 'data'}\n"
+        f"data_dir: {tmp_path / 'data'}\nhttp: {{secure_cookies: false}}\n"
         f"mqtt: {{port: {mqtt_port}, client_id: drill-hub}}\n"
-        f"influx: {{url: '{influx.url}', database: {influx_db}, flush_interval_s: 0.2}}\n"
+        # The drill's points carry a fixed date (NOW, a year back): keep raw points long enough to hold them.
+        f"influx: {{url: '{influx.url}', database: {influx_db}, flush_interval_s: 0.2,"
+        " retention: {raw_days: 3650, m5_days: 3650, h1_days: 3650}}\n"
         f"database: {{url: '{url}', auto_upgrade: true}}\n"
         "ingest: {state_flush_s: 0.2}\n"
     )

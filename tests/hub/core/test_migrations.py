@@ -19,18 +19,22 @@ from hub.migrations import schema
 
 # A later release's revisions, as the lead writes them when a feature adds a table, then a column to it (batch
 # mode: SQLite cannot add a NOT NULL column or change a constraint in place).
-NEXT_REVISIONS = {
-    "0002_camera_notes.py": '''"""camera_notes
+# The head of this release's migrations; the simulated later release numbers its revisions after it.
+HEAD = max(p.name[:4] for p in (Path(schema.__file__).parent / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+N1, N2 = f"{int(HEAD) + 1:04d}", f"{int(HEAD) + 2:04d}"
 
-Revision ID: 0002
-Revises: 0001
+NEXT_REVISIONS = {
+    f"{N1}_camera_notes.py": '''"""camera_notes
+
+Revision ID: @N1@
+Revises: @HEAD@
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "@N1@"
+down_revision = "@HEAD@"
 branch_labels = None
 depends_on = None
 
@@ -47,17 +51,17 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("camera_notes")
 ''',
-    "0003_camera_notes_author.py": '''"""camera_notes.author
+    f"{N2}_camera_notes_author.py": '''"""camera_notes.author
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: @N2@
+Revises: @N1@
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "@N2@"
+down_revision = "@N1@"
 branch_labels = None
 depends_on = None
 
@@ -71,6 +75,10 @@ def downgrade() -> None:
     with op.batch_alter_table("camera_notes") as batch:
         batch.drop_column("author")
 ''',
+}
+NEXT_REVISIONS = {
+    name: src.replace("@N2@", N2).replace("@N1@", N1).replace("@HEAD@", HEAD)
+    for name, src in NEXT_REVISIONS.items()
 }
 
 
@@ -156,7 +164,7 @@ def hub_config(tmp_path: Path, url: str, auto_upgrade: bool = False) -> str:
 def test_a_database_behind_the_code_refuses_to_start_until_upgraded(
     db: Database, url: str, tmp_path: Path, next_release: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    upgrade_to(db, "0001")  # what today's release made
+    upgrade_to(db, HEAD)  # what today's release made
     assert schema.read_state(db).kind == "behind"
     with pytest.raises(schema.SchemaBehind, match="db upgrade"):
         schema.prepare(db, auto_upgrade=False)
@@ -164,24 +172,24 @@ def test_a_database_behind_the_code_refuses_to_start_until_upgraded(
     cfg = hub_config(tmp_path, url)
     assert main(["--config", cfg, "run"]) == 4  # refused before MQTT or the web app
     err = capsys.readouterr().err
-    assert f"python -m hub --config {cfg} db upgrade" in err and "0001" in err and "0003" in err
+    assert f"python -m hub --config {cfg} db upgrade" in err and HEAD in err and N2 in err
     assert main(["--config", cfg, "db", "current"]) == 4
     assert "camera_notes" not in inspect(db.engine).get_table_names()
 
     assert main(["--config", cfg, "db", "upgrade"]) == 0
-    assert "0001 → 0003" in capsys.readouterr().out
+    assert f"{HEAD} → {N2}" in capsys.readouterr().out
     assert columns(db, "camera_notes") == {"id", "note", "author"}
     assert schema.differences(db) == []
     assert main(["--config", cfg, "db", "current"]) == 0
     assert main(["--config", cfg, "db", "history"]) == 0
     history = capsys.readouterr().out
-    assert "0003  camera_notes.author  ← hiện tại, mới nhất" in history and "0001  Baseline" in history
+    assert f"{N2}  camera_notes.author  ← hiện tại, mới nhất" in history and "0001  Baseline" in history
 
 
 def test_auto_upgrade_upgrades_at_start(db: Database, next_release: Path) -> None:
-    upgrade_to(db, "0001")
+    upgrade_to(db, HEAD)
     state = schema.prepare(db, auto_upgrade=True)
-    assert (state.kind, state.revision) == ("current", "0003")
+    assert (state.kind, state.revision) == ("current", N2)
     assert schema.differences(db) == []
 
 
@@ -197,21 +205,22 @@ def test_a_database_from_before_migrations_is_stamped_baseline_then_upgraded(
     assert schema.read_state(db).kind == "unversioned"
     with pytest.raises(schema.SchemaBehind, match="trước khi có migration"):
         schema.prepare(db, auto_upgrade=False)
-    assert schema.upgrade(db) == (None, "0003")
+    assert schema.upgrade(db) == (None, N2)
     assert schema.read_state(db).kind == "current" and schema.differences(db) == []
 
 
 def test_create_all_of_a_later_release_is_stamped_its_head(db: Database, next_release: Path) -> None:
     db.create_all()
-    assert schema.prepare(db, auto_upgrade=False).revision == "0003"
+    assert schema.prepare(db, auto_upgrade=False).revision == N2
 
 
 def test_a_database_older_than_the_baseline_is_not_trusted(db: Database) -> None:
     """`airing_receipts.played_s` came after the table: a database from before that cannot be stamped as the
     baseline and served; the upgrade names what is still missing."""
-    db.create_all()
+    upgrade_to(db, "0001")  # the last release before migrations made the baseline's tables …
     with db.engine.begin() as conn:
-        conn.execute(text("ALTER TABLE airing_receipts DROP COLUMN played_s"))
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("ALTER TABLE airing_receipts DROP COLUMN played_s"))  # … but this one is older
     with pytest.raises(schema.SchemaBehind):
         schema.prepare(db, auto_upgrade=False)
     with pytest.raises(schema.SchemaError, match="played_s"):
@@ -220,16 +229,16 @@ def test_a_database_older_than_the_baseline_is_not_trusted(db: Database) -> None
 
 RENAME_CONSTRAINT = '''"""cameras: the unique constraint dropped and made again, by the name CONSTRAINT_NAMES gives it
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: @N1@
+Revises: @HEAD@
 """
 
 from alembic import op
 
 from hub.migrations.schema import CONSTRAINT_NAMES
 
-revision = "0002"
-down_revision = "0001"
+revision = "@N1@"
+down_revision = "@HEAD@"
 branch_labels = None
 depends_on = None
 
@@ -243,6 +252,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     pass
 '''
+RENAME_CONSTRAINT = RENAME_CONSTRAINT.replace("@N1@", N1).replace("@HEAD@", HEAD)
 
 
 def test_a_revision_finds_an_unnamed_constraint_by_its_postgresql_name(
@@ -251,9 +261,9 @@ def test_a_revision_finds_an_unnamed_constraint_by_its_postgresql_name(
     """Constraints are unnamed in the models (as before migrations): PostgreSQL names them, SQLite does not.
     A revision that changes one finds it on both by CONSTRAINT_NAMES, on a database made by create_all."""
     db.create_all()
-    schema.prepare(db, auto_upgrade=False)  # stamped 0001, the head of today's migrations
-    copy_migrations(tmp_path, monkeypatch, {"0002_cameras_unique.py": RENAME_CONSTRAINT})
-    assert schema.prepare(db, auto_upgrade=True).revision == "0002"
+    schema.prepare(db, auto_upgrade=False)  # stamped HEAD, the head of today's migrations
+    copy_migrations(tmp_path, monkeypatch, {f"{N1}_cameras_unique.py": RENAME_CONSTRAINT})
+    assert schema.prepare(db, auto_upgrade=True).revision == N1
     assert schema.differences(db) == []
     with db.engine.connect() as conn:
         uniques = inspect(conn).get_unique_constraints("cameras")
@@ -267,15 +277,16 @@ def test_db_revision_writes_what_the_models_added(
     after the last, and applied it brings the database to the models."""
     folder = copy_migrations(tmp_path, monkeypatch, {})
     assert main(["--config", hub_config(tmp_path, url), "db", "revision", "-m", "camera notes"]) == 0
-    written = folder / "versions" / "0002_camera_notes.py"
+    written = folder / "versions" / f"{N1}_camera_notes.py"
     source = written.read_text()
     assert (
-        "revision: str = '0002'" in source and "down_revision: str | Sequence[str] | None = '0001'" in source
+        f"revision: str = '{N1}'" in source
+        and f"down_revision: str | Sequence[str] | None = '{HEAD}'" in source
     )
     assert "op.create_table('camera_notes'" in source
     db = open_database(url)
     try:
-        assert schema.prepare(db, auto_upgrade=False).revision == "0002"  # empty: created at the new head
+        assert schema.prepare(db, auto_upgrade=False).revision == N1  # empty: created at the new head
         assert schema.differences(db) == []
     finally:
         db.close()
