@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.config import HubPublicKey, MqttSection, OutboxSection, Slug, check_hub_key
 from device_runtime.redact import url_secrets
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
@@ -151,6 +151,7 @@ class CameraConfig(StrictModel):
 
 class EdgeConfig(StrictModel):
     agent: AgentSection
+    hub_public_key: HubPublicKey = None
     mqtt: MqttSection = Field(default_factory=MqttSection)
     probe: ProbeSection = Field(default_factory=ProbeSection)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -196,4 +197,6 @@ class EdgeConfig(StrictModel):
 
 def load_config(path: str | Path) -> EdgeConfig:
     """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
-    return load(EdgeConfig, path)
+    config = load(EdgeConfig, path)
+    check_hub_key(config.hub_public_key, path)
+    return config

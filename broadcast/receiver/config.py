@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.config import HubPublicKey, MqttSection, OutboxSection, Slug, check_hub_key
 
 
 class ReceiverSection(StrictModel):
@@ -105,6 +105,7 @@ class PlaybackSection(StrictModel):
 
 class ReceiverConfig(StrictModel):
     receiver: ReceiverSection
+    hub_public_key: HubPublicKey = None
     mqtt: MqttSection = Field(default_factory=MqttSection)
     hub: HubSection
     cache: CacheSection
@@ -123,7 +124,9 @@ class ReceiverConfig(StrictModel):
 
 def load_config(path: str | Path) -> ReceiverConfig:
     """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
-    return load(ReceiverConfig, path)
+    config = load(ReceiverConfig, path)
+    check_hub_key(config.hub_public_key, path)
+    return config
 
 
 def resolve(base_dir: Path, p: Path | str) -> Path:

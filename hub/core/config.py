@@ -94,6 +94,30 @@ class IngestConfig(StrictModel):
     queue_max: int = Field(
         default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
     )
+    max_future_s: float = Field(
+        default=120,
+        ge=0,
+        le=3600,
+        description="Device reports (health, snapshots) dated further ahead of the hub's clock are refused",
+    )
+    max_age_s: float = Field(
+        default=30 * 86400,
+        ge=3600,
+        description="Device reports older than this are refused (a box's disk queue holds days, not months)",
+    )
+
+
+class OrdersConfig(StrictModel):
+    """Signed orders to devices (docs/PROTOCOL.md, Signed orders)."""
+
+    private_key: Path | None = Field(
+        default=None,
+        description="PEM file of the hub's Ed25519 order-signing key; unset: made at first start as "
+        "data_dir/keys/orders_ed25519.pem (mode 0600), public key beside it (.pub)",
+    )
+    ttl_s: float = Field(
+        default=300, ge=10, le=24 * 3600, description="An order not received by then is refused by the device"
+    )
 
 
 class DistrictConfig(StrictModel):
@@ -112,6 +136,7 @@ class CoreConfig(StrictModel):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    orders: OrdersConfig = Field(default_factory=OrdersConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
 
 

@@ -31,6 +31,7 @@ from contract import (
     format_validation_error,
     parse,
 )
+from hub.core.config import IngestConfig
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import RawMessage
@@ -92,7 +93,16 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 
 
 class Ingest:
-    def __init__(self, store: StateStore, stats: HubStats, influx: InfluxWriter | None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        stats: HubStats,
+        influx: InfluxWriter | None,
+        config: IngestConfig | None = None,
+    ) -> None:
+        cfg = config or IngestConfig()
+        self.max_future_s = cfg.max_future_s
+        self.max_age_s = cfg.max_age_s
         self.store = store
         self.stats = stats
         self.influx = influx

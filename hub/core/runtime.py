@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
@@ -27,6 +27,7 @@ from hub.core.influx import InfluxWriter
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
+from hub.core.order_signing import OrderSigner
 from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
 from hub.core.state import Changes, StateStore
@@ -82,7 +83,8 @@ class HubCore:
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
         self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
-        self.ingest = Ingest(self.store, self.stats, self.influx)
+        self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
+        self.signer = OrderSigner.for_config(config)
         self.bridge = MqttBridge(
             config.mqtt,
             self.stats,
@@ -100,6 +102,7 @@ class HubCore:
             duplicates=lambda: self.store.duplicates,
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
+            orders_signed=lambda: self.signer.signed,
         )
         # Feature components (added by the composition root in setup order): they start after MQTT and stop
         # before it, in reverse order.
@@ -190,6 +193,10 @@ class HubCore:
 
     async def publish(self, topic: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         await self.bridge.publish(str(topic), payload, qos=qos, retain=retain)
+
+    async def send_order(self, topic: Topic, order: Model) -> None:
+        """Signs an order for the device of `topic` (its cmd topic) and publishes it (QoS 1, not retained)."""
+        await self.publish(topic, self.signer.sign(topic, order), qos=1, retain=False)
 
     def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
         self.ingest.add_handler(kind, channel, fn)
