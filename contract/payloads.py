@@ -168,6 +168,7 @@ class SnapshotMeta(Model):
     width: int | None = Field(default=None, ge=0)
     height: int | None = Field(default=None, ge=0)
     seq: int | None = Field(default=None, ge=0)
+    agent: Slug | None = Field(default=None, description="Edge agent that took it (as in camera health)")
 
 
 class EdgeCommand(Model):

@@ -188,7 +188,7 @@ mqtt: {{host: 127.0.0.1, port: {self.mqtt_port}, client_id: hub-alertstack}}
 influx: {{enabled: false}}
 database: {{url: "sqlite:///{self.db_path}"}}
 http: {{host: 127.0.0.1, port: {self.hub_port}, public_url: "http://127.0.0.1:{self.hub_port}"}}
-ingest: {{stale_after_s: 120, state_flush_s: 0.5}}
+ingest: {{stale_after_s: 120, state_flush_s: 0.5, legacy_reports: true}}
 districts:
   {DISTRICT}: {{name: "Yên Định", communes: {{{commune_names}}}}}
 alerts:

@@ -94,6 +94,13 @@ class IngestConfig(StrictModel):
     queue_max: int = Field(
         default=100_000, ge=100, description="Messages waiting between MQTT and the ingest task"
     )
+    legacy_reports: bool = Field(
+        default=False,
+        description="Also accept camera reports that name no box, or a box that never sent its own status, "
+        "registering the camera (and that box) where the topic says. Only for boxes older than contract "
+        "v1's status message and for hand-made tests: anyone who can publish a camera topic can then "
+        "invent cameras and boxes. Reports about a camera another box owns are refused either way",
+    )
     max_future_s: float = Field(
         default=120,
         ge=0,

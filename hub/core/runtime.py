@@ -82,6 +82,7 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
+        self.store.legacy_reports = config.ingest.legacy_reports
         self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
         self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
         self.signer = OrderSigner.for_config(config)
@@ -123,6 +124,11 @@ class HubCore:
         await self.db.run(lambda s: self.db.create_all())
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
+        future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
+        if future:
+            log.warning(
+                "%d cameras had device times in the future (from before they were refused): forgotten", future
+            )
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
         log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))

@@ -97,7 +97,7 @@ mqtt: {{host: 127.0.0.1, port: {mosquitto.port}, client_id: hub-e2e}}
 influx: {{url: "http://127.0.0.1:{influxd.port}", database: {influx_db}, flush_interval_s: 0.5}}
 database: {{url: "sqlite:///{tmp_path / "hub.db"}"}}
 http: {{host: 127.0.0.1, port: {hub_port}, public_url: "http://127.0.0.1:{hub_port}"}}
-ingest: {{stale_after_s: 60, state_flush_s: 0.5}}
+ingest: {{stale_after_s: 60, state_flush_s: 0.5, legacy_reports: true}}
 districts:
   {DISTRICT}: {{name: "Yên Định", communes: {{dinh_long: "Định Long", dinh_tan: "Định Tân"}}}}
 """
