@@ -36,6 +36,7 @@ class BroadcastService:
             stale_after_s=cfg.dispatch.speaker_stale_after_s,
             flush_s=ctx.config.ingest.state_flush_s,
             clock=clock,
+            rejected=ctx.stats.rejected,
         )
         self.dispatcher = HubDispatcher(
             ctx.db,

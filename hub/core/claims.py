@@ -43,6 +43,8 @@ class RegistryClaims:
         cam = self.cameras.get(f"{district}/{commune}/{slug}")
         owner = cam.agent_key if cam is not None else None
         agent_key = self._agents_by_slug.get((district, agent_slug)) if agent_slug is not None else None
+        if agent_key is None and owner is not None and owner.split("/")[::2] == [district, agent_slug]:
+            agent_key = owner  # assigned by an administrator to a box that has not reported yet
         if agent_key is None:
             if owner is not None:
                 return "not_assigned"  # naming no box, or a box nobody knows, for a camera a box owns

@@ -208,6 +208,9 @@ class StateStore(RegistryClaims):
             a = self.agents.get(cam.agent_key)
             if a is not None and a.slug == slug:
                 return a
+            d, c, owner = cam.agent_key.split("/")
+            if a is None and owner == slug:  # assigned to it by an administrator before it ever reported
+                return self.agent(d, c, slug)
         # An agent may watch cameras in neighbouring communes: find it by slug within the district.
         key = self._agents_by_slug.get((cam.district, slug))
         a = self.agents.get(key) if key else None
