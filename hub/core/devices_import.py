@@ -354,3 +354,4 @@ def _upsert_one(s: Session, kind: str, ch: PlannedChange, obj: Any) -> None:
         obj.agent_key = ch.after["agent"]
     else:
         obj.village = ch.after["village"]
+        obj.pending = False  # an administrator's import vouches for the receiver (approves a pending one)
