@@ -25,8 +25,6 @@ from hub.core.db import ApiToken, User, WebSession
 ROLES = ("admin", "police", "officer", "approver", "technician")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-MAX_FAILED_LOGINS = 5  # consecutive failures before the account is locked
-LOCK_MINUTES = 15
 TOKEN_PREFIX = "ops_"
 TOKEN_TOUCH_S = 60  # last_used is refreshed at most this often, so API reads do not turn into SQL writes
 
@@ -185,20 +183,17 @@ def login_candidate(s: Session, username: str, now: datetime) -> LoginCandidate:
 def next_failure_state(
     failed_logins: int, locked_until: datetime | None, now: datetime
 ) -> tuple[int, datetime | None]:
-    """Failure count and lock after one more failed login. An expired lock starts the count afresh."""
-    failures = (0 if locked_until is not None and locked_until <= now else failed_logins) + 1
-    if failures >= MAX_FAILED_LOGINS:
-        return failures, now + timedelta(minutes=LOCK_MINUTES)
-    return failures, None
+    """Failure count after one more failed login. Failures never lock an account (a stranger could lock out
+    anyone by name): the web's slowdown per account and address (hub/web/ratelimit.py) answers them. A lock
+    left by an older hub lifts here."""
+    return failed_logins + 1, None
 
 
-def record_login_failure(s: Session, user_id: int, now: datetime) -> datetime | None:
-    """Returns the time the account stays locked until, when this failure locked it."""
+def record_login_failure(s: Session, user_id: int, now: datetime) -> None:
+    """Counts the failure on the account (shown to administrators; reset by a success or an unlock)."""
     user = s.get(User, user_id)
-    if user is None:
-        return None
-    user.failed_logins, user.locked_until = next_failure_state(user.failed_logins, user.locked_until, now)
-    return user.locked_until
+    if user is not None:
+        user.failed_logins, user.locked_until = next_failure_state(user.failed_logins, user.locked_until, now)
 
 
 def record_login_success(s: Session, user_id: int, new_hash: str | None = None) -> None:

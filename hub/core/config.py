@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
 
@@ -79,6 +80,22 @@ class HttpConfig(StrictModel):
     )
     secure_cookies: bool = Field(default=False, description="Set Secure on cookies (when served over HTTPS)")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Addresses or networks of reverse proxies in front of the hub: their X-Forwarded-For "
+        "gives the client address (login limits, audit). Empty: the TCP peer is the client",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or network: {exc}") from None
+        return v
 
 
 class IngestConfig(StrictModel):

@@ -18,7 +18,8 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database, utcnow
 from hub.core.events import EventBus
 from hub.core.features import Services
-from hub.web.ratelimit import LoginRateLimiter
+from hub.web.clientaddr import Network, client_address, networks
+from hub.web.ratelimit import AccountSlowdown, LoginRateLimiter
 from hub.web.sse import EncodedEvents
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class WebContext:
     assets: dict[str, str]  # static file name → content hash, for cache-busting URLs
     clock: Callable[[], datetime] = utcnow  # naive UTC, like the database
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    slowdown: AccountSlowdown = field(default_factory=AccountSlowdown)
     counters: Counter[str] = field(default_factory=Counter)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     # argon2 takes ~64 MiB and tens of ms per check: bound how many run at once under a login flood.
@@ -50,8 +52,15 @@ class WebContext:
     # answer 503 when it is not running in this process.
     services: Services = field(default_factory=Services)
 
+    def __post_init__(self) -> None:
+        self.proxies: tuple[Network, ...] = networks(self.config.http.trusted_proxies)
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
+
+    def client(self, request: web.Request) -> str:
+        """The client's address (through `http.trusted_proxies`): what login limits and the audit log use."""
+        return client_address(request, self.proxies)
 
 
 CTX = web.AppKey("ops_ctx", WebContext)
