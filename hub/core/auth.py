@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
-from hub.core.db import ApiToken, User, WebSession
+from hub.core.db import ApiToken, User, WebSession, utcnow
 
 ROLES = ("admin", "police", "officer", "approver", "technician")
 MIN_PASSWORD_LENGTH = 10
@@ -149,15 +149,39 @@ def add_user(
     return user
 
 
-def set_password(s: Session, username: str, password_hash: str) -> None:
+def set_password(s: Session, username: str, password_hash: str, now: datetime | None = None) -> None:
     user = get_user(s, username)
     if user is None:
         raise AuthError(f"Không có người dùng {username!r}")
     user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
-    # A new password ends every open session of that user.
+    # A new password ends every open session and API token of that user: whoever knew the old one may hold them.
     s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    revoke_user_tokens(s, user.id, now or utcnow())
+
+
+def revoke_user_tokens(s: Session, user_id: int, now: datetime) -> int:
+    """Revokes every live API token of a user (password changed or reset, account disabled)."""
+    n = s.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return int(n or 0)
+
+
+def credential_alive(s: Session, p: Principal, cookie: str | None, now: datetime) -> bool:
+    """Whether what a long request (a live-event stream) was let in with still holds: its session (or token)
+    not ended or revoked, its user not disabled. Re-checked while the stream runs."""
+    if p.via == "token":
+        tok = s.get(ApiToken, p.token_id) if p.token_id is not None else None
+        ok = tok is not None and tok.revoked_at is None
+    else:
+        sess = s.get(WebSession, sha256_hex(cookie)) if cookie else None
+        ok = sess is not None and sess.expires_at > now
+    user = s.get(User, p.user_id)
+    return ok and user is not None and not user.disabled
 
 
 # --- login attempts and lockout ------------------------------------------------------------------------

@@ -43,6 +43,9 @@ class WebContext:
     # argon2 takes ~64 MiB and tens of ms per check: bound how many run at once under a login flood.
     hash_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     sse_clients: int = 0
+    # Open live-event streams per user: ended at once when the user's password changes or the account is
+    # disabled (streams of other hub processes notice at their next heartbeat, hub/web/api/events.py).
+    user_streams: dict[int, set[asyncio.Event]] = field(default_factory=dict)
     sse_cache: EncodedEvents = field(default_factory=EncodedEvents)
     heartbeat_s: float = 15.0
     # The running hub's core when served by `python -m hub run` (MQTT publish, the state store); None in tests
@@ -57,6 +60,12 @@ class WebContext:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
+
+    def end_streams(self, user_id: int) -> int:
+        ends = self.user_streams.pop(user_id, set())
+        for e in ends:
+            e.set()
+        return len(ends)
 
     def client(self, request: web.Request) -> str:
         """The client's address (through `http.trusted_proxies`): what login limits and the audit log use."""

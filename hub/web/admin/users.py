@@ -271,8 +271,9 @@ async def save_user(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/users/{username}?msg=user_saved")
 
 
-def _end_sessions(s: Session, u: User) -> None:
+def _end_sessions(s: Session, u: User, now: datetime) -> None:
     s.execute(delete(WebSession).where(WebSession.user_id == u.id))
+    auth.revoke_user_tokens(s, u.id, now)  # re-enabling the account must not bring them back
 
 
 @requires(Perm.MANAGE_USERS)
@@ -284,12 +285,18 @@ async def set_disabled(request: web.Request) -> web.StreamResponse:
         rejected(request, "user_disable", "self")
         return await _user_page(request, 400, "Không thể tự khoá tài khoản của chính mình")
 
+    now = c.clock()
+    ended: list[int] = []
+
     def mutate(s: Session, u: User) -> None:
         u.disabled = disable
         if disable:
-            _end_sessions(s, u)
+            _end_sessions(s, u, now)
+            ended.append(u.id)
 
-    await c.db.run(_change(request, "user.disable" if disable else "user.enable", mutate, c.clock()))
+    await c.db.run(_change(request, "user.disable" if disable else "user.enable", mutate, now))
+    for uid in ended:
+        c.end_streams(uid)
     return see_other(f"/admin/users/{username}?msg={'user_disabled' if disable else 'user_enabled'}")
 
 
@@ -318,10 +325,16 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         return await refuse(request, "password_reset", str(exc), _user_page)
     pw_hash = await _hash(request, password)
 
-    def mutate(s: Session, u: User) -> None:
-        auth.set_password(s, u.username, pw_hash)  # also ends the user's sessions and clears a lock
+    now = c.clock()
+    ended: list[int] = []
 
-    await c.db.run(_change(request, "user.password_reset", mutate, c.clock()))
+    def mutate(s: Session, u: User) -> None:
+        auth.set_password(s, u.username, pw_hash, now)  # also ends the user's sessions and API tokens
+        ended.append(u.id)
+
+    await c.db.run(_change(request, "user.password_reset", mutate, now))
+    for uid in ended:
+        c.end_streams(uid)
     return see_other(f"/admin/users/{username}?msg=password_reset")
 
 

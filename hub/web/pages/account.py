@@ -125,12 +125,14 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         if keep is not None:
             stmt = stmt.where(WebSession.id_hash != keep)
         s.execute(stmt)
+        auth.revoke_user_tokens(s, p.user_id, now)
         record_change(
             s, actor=p.username, action="user.password_change", target=f"user:{p.username}", now=now,
             district=p.district, commune=p.commune,
         )  # fmt: skip
 
     await c.db.run(save)
+    c.end_streams(p.user_id)  # the page reconnects with the session it keeps
     log.info("password changed by %r", p.username)
     return see_other("/account?msg=password_changed")
 
