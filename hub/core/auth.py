@@ -115,6 +115,17 @@ def validate_user_fields(username: str, role: str, district: str | None, commune
             raise AuthError(f"Mã xã {commune!r} không hợp lệ (chữ thường, số, '_' hoặc '-')")
 
 
+def check_province_wide(role: str, district: str | None, province_wide: bool) -> None:
+    """A user with no district sees the whole province: that must be chosen, never the result of a field left
+    empty. Administrators are always province-wide."""
+    if district is not None and province_wide:
+        raise AuthError("Chọn một huyện hoặc toàn tỉnh, không phải cả hai")
+    if district is None and not province_wide and role != "admin":
+        raise AuthError(
+            "Chưa chọn phạm vi: cho một huyện (--district) hoặc, nếu đúng là toàn tỉnh, ghi rõ --province-wide"
+        )
+
+
 def get_user(s: Session, username: str) -> User | None:
     return s.scalar(select(User).where(User.username == username))
 

@@ -42,7 +42,20 @@ def test_run_serves_ingested_cameras_and_stops_on_sigterm(tmp_path: Path, mosqui
         encoding="utf-8",
     )
     assert (
-        main(["--config", str(cfg), "user", "add", "bot", "--role", "police", "--password", "du-dai-roi-day"])
+        main(
+            [
+                "--config",
+                str(cfg),
+                "user",
+                "add",
+                "bot",
+                "--role",
+                "police",
+                "--province-wide",
+                "--password",
+                "du-dai-roi-day",
+            ]
+        )
         == 0
     )
     assert main(["--config", str(cfg), "token", "create", "--user", "bot", "--name", "test"]) == 0

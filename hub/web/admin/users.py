@@ -76,14 +76,20 @@ def read_fields(form: Any, names: dict[tuple[str, str], str]) -> UserFields:
     if role not in auth.ROLES:
         raise FormError(f"Vai trò {role!r} không hợp lệ")
     scope = optional(form, "scope", "Phạm vi", max_len=130)
-    district, _, commune = (scope or "").partition("/")
+    province = scope == PROVINCE
+    if not scope:
+        raise FormError("Phạm vi: hãy chọn một địa bàn, hoặc chọn rõ “Toàn tỉnh”")
+    district, _, commune = ("" if province else scope).partition("/")
     fields = UserFields(optional(form, "full_name", "Họ tên"), role, district or None, commune or None)
     check_scope(role, fields.district, fields.commune, names)
     return fields
 
 
+PROVINCE = "province"  # the scope field's explicit "whole province" (an empty field is an error, not this)
+
+
 def _scope_choices(names: dict[tuple[str, str], str]) -> list[dict[str, str]]:
-    out = [{"value": "", "label": "Toàn tỉnh"}]
+    out = [{"value": "", "label": "— Chọn phạm vi —"}, {"value": PROVINCE, "label": "Toàn tỉnh"}]
     for (d, c), name in sorted(names.items()):
         if c:
             out.append({"value": f"{d}/{c}", "label": f"{names.get((d, ''), d)} › {name}"})
@@ -211,7 +217,7 @@ async def _user_page(request: web.Request, status: int = 200, error: str | None 
         return rec, area_names(s, c.config), sessions
 
     user, names, sessions = await c.db.run(load)
-    scope = f"{user['district']}/{user['commune']}" if user["commune"] else (user["district"] or "")
+    scope = f"{user['district']}/{user['commune']}" if user["commune"] else (user["district"] or PROVINCE)
     return admin_page(
         request,
         "admin_user.html",
