@@ -75,8 +75,9 @@ def register_devices(api: Api, edge_agent: str, cameras: list[tuple[str, str, st
     """What an administrator does once: the demo's speakers (which would otherwise wait for approval) and the
     box's cameras outside its own commune (a box registers cameras only in its own commune), by CSV import.
     `cameras`: (commune, id, name)."""
-    speakers = "district,commune,id,name,village\n" + "".join(
-        f"{DISTRICT},{sp.commune},{sp.id},{sp.name},{sp.village}\n" for sp in DEMO_SPEAKERS
+    # No village column: the demo has no villages on the hub (the receivers report theirs).
+    speakers = "district,commune,id,name\n" + "".join(
+        f"{DISTRICT},{sp.commune},{sp.id},{sp.name}\n" for sp in DEMO_SPEAKERS
     )
     api.call("POST", "/api/v1/devices/import?kind=speakers&dry_run=false", csv=speakers)
     if cameras:

@@ -42,18 +42,20 @@ class RegistryClaims:
         may be taken by a registered box of the same district and commune; nothing here reassigns a camera."""
         cam = self.cameras.get(f"{district}/{commune}/{slug}")
         owner = cam.agent_key if cam is not None else None
+        if owner is not None:
+            # A box is its id within the district (ids are broker accounts): an administrator's import may
+            # file it under the camera's commune before the box ever reported.
+            return (
+                None
+                if agent_slug is not None and owner.split("/")[::2] == [district, agent_slug]
+                else ("not_assigned")
+            )
         agent_key = self._agents_by_slug.get((district, agent_slug)) if agent_slug is not None else None
-        if agent_key is None and owner is not None and owner.split("/")[::2] == [district, agent_slug]:
-            agent_key = owner  # assigned by an administrator to a box that has not reported yet
         if agent_key is None:
-            if owner is not None:
-                return "not_assigned"  # naming no box, or a box nobody knows, for a camera a box owns
             if self.legacy_reports:
                 return None
             # A box is known from its own status topic, the one its broker account is tied to.
             return "no_agent" if agent_slug is None else "unknown_agent"
-        if owner is not None:
-            return None if owner == agent_key else "not_assigned"
         if self.agents[agent_key].commune != commune:
             return "outside_area"
         return None

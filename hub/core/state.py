@@ -208,14 +208,17 @@ class StateStore(RegistryClaims):
             a = self.agents.get(cam.agent_key)
             if a is not None and a.slug == slug:
                 return a
-            d, c, owner = cam.agent_key.split("/")
-            if a is None and owner == slug:  # assigned to it by an administrator before it ever reported
-                return self.agent(d, c, slug)
-        # An agent may watch cameras in neighbouring communes: find it by slug within the district.
+        # An agent may watch cameras in neighbouring communes: find it by slug within the district (box ids are
+        # broker accounts, unique in a district); that also settles a camera an administrator assigned to it
+        # under another commune's key.
         key = self._agents_by_slug.get((cam.district, slug))
         a = self.agents.get(key) if key else None
         if a is None:
-            a = self.agent(cam.district, cam.commune, slug)
+            owner = cam.agent_key.split("/") if cam.agent_key else None
+            if owner is not None and owner[0] == cam.district and owner[2] == slug:
+                a = self.agent(*owner)  # assigned by an administrator before the box ever reported
+            else:
+                a = self.agent(cam.district, cam.commune, slug)
         self._assign(cam, a.key)
         return a
 

@@ -112,3 +112,18 @@ async def test_a_box_renames_and_registers_nothing_outside_its_commune(
     assert h.store.cameras[CAM_DL].name == "Cổng UBND Định Long"  # a name, once set, is an administrator's
     assert f"{D}/{OTHER}/cam-new" not in h.store.cameras
     assert h.store.cameras[f"{D}/{HOME}/cam-new-dl"].name == "Cổng trường học"  # cleaned of bidi and bell
+
+
+async def test_a_camera_an_administrator_assigns_next_door_reports_through_its_box(
+    strict_hub: Hub, two_boxes: tuple[Publisher, Publisher]
+) -> None:
+    """The legitimate case the rules must leave open: a CSV import assigns a camera of Định Tân to the box of
+    Định Long, under the key an import gives a box it has not seen (its slug in the camera's commune)."""
+    stolen, _ = two_boxes
+    h = strict_hub
+    cam = h.store.camera(D, OTHER, "cam-chung")
+    cam.agent_key = f"{D}/{OTHER}/{STOLEN}"
+    stolen.publish(topic(OTHER, "camera", "cam-chung", "health"), health(STOLEN, 9))
+    await wait_for(lambda: h.store.cameras[f"{D}/{OTHER}/cam-chung"].status == "ok", what="accepted")
+    assert cam.agent_key == f"{D}/{HOME}/{STOLEN}"  # settled on the real box
+    assert f"{D}/{OTHER}/{STOLEN}" not in h.store.agents  # and no second box invented
