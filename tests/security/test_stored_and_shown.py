@@ -98,3 +98,24 @@ async def test_emergencies_go_first_and_nobody_fills_the_queue() -> None:
     await asyncio.gather(first, normal, flood)
     assert order == ["first", "flood", "normal"] and q.urgent_first == 1
     assert q.running == 0 and not q.by_user
+
+
+def test_the_hubs_signing_key_is_made_once_private_and_never_shown(tmp_path: Path) -> None:
+    import os
+
+    from hub.core.config import CoreConfig
+    from hub.core.order_signing import OrderSigner, SigningKeyError, load_or_create_key
+
+    cfg = CoreConfig(data_dir=tmp_path / "hub")
+    key = load_or_create_key(cfg)
+    pem = tmp_path / "hub" / "keys" / "orders_ed25519.pem"
+    assert os.stat(pem).st_mode & 0o777 == 0o600
+    pub = (tmp_path / "hub" / "keys" / "orders_ed25519.pub").read_text()
+    assert pub.startswith("-----BEGIN PUBLIC KEY-----")
+    again = load_or_create_key(cfg)  # the next start uses the same key
+    assert again.public_key().public_bytes_raw() == key.public_key().public_bytes_raw()
+    signer = OrderSigner(key, 300)
+    assert "PRIVATE" not in repr(signer) and signer.next_seq() < signer.next_seq()
+    missing = CoreConfig(data_dir=tmp_path / "x", orders={"private_key": tmp_path / "nope.pem"})
+    with pytest.raises(SigningKeyError):  # a configured key is never made up in its place
+        load_or_create_key(missing)
