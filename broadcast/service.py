@@ -16,7 +16,7 @@ from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from broadcast.speakers.registry import SpeakerRegistry
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.features import FeatureContext, ServiceKey
 
 log = logging.getLogger("broadcast")
@@ -27,7 +27,8 @@ class BroadcastService:
 
     def __init__(self, ctx: FeatureContext, clock: Callable[[], float] = time.time) -> None:
         cfg = ctx.settings(BroadcastConfig)
-        self._publish_raw = ctx.publish
+        assert ctx.send_order is not None
+        self._send_order = ctx.send_order
         self.speakers = SpeakerRegistry(
             ctx.db,
             ctx.events,
@@ -35,6 +36,7 @@ class BroadcastService:
             stale_after_s=cfg.dispatch.speaker_stale_after_s,
             flush_s=ctx.config.ingest.state_flush_s,
             clock=clock,
+            rejected=ctx.stats.rejected,
         )
         self.dispatcher = HubDispatcher(
             ctx.db,
@@ -64,8 +66,8 @@ class BroadcastService:
             airings_missed=lambda: self.scheduler.counters["missed"],
         )
 
-    async def _publish(self, topic: Topic, payload: bytes) -> None:
-        await self._publish_raw(topic, payload, 1, False)
+    async def _publish(self, topic: Topic, order: Model) -> None:
+        await self._send_order(topic, order)
 
     async def start(self) -> None:
         await self.speakers.load()

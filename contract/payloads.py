@@ -1,6 +1,8 @@
 """Payload models for every MQTT channel of contract v1 (pydantic v2, unknown fields forbidden).
 
-`PAYLOADS` maps (kind, channel) to the model of its payload; `None` means raw bytes (JPEG snapshots).
+`PAYLOADS` maps (kind, channel) to the model of its payload; `None` means raw bytes (JPEG snapshots). On the
+`cmd` channels the model is the order that travels inside the hub's signed envelope (contract/orders.py
+`SignedOrder`): devices open it with `contract.orders.open_order`, never with `decode`.
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ Timestamp = Annotated[
     Field(ge=TS_MIN, le=TS_MAX, description="Seconds since the Unix epoch, UTC, as measured on the device"),
 ]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+# Orders a device refused, by reason (contract/orders.py `Refusal`): unsigned, bad_signature, expired …
+RefusalCounts = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")], Annotated[int, Field(ge=0)]],
+    Field(
+        max_length=16, description="Orders refused since the device started, by reason (contract/orders.py)"
+    ),
+]
 
 
 class CameraInfo(Model):
@@ -109,6 +118,7 @@ class EdgeStatus(Model):
     disk_free_mb: float | None = Field(
         default=None, ge=0, description="Free space (MiB) on the disk holding the agent's queue and data"
     )
+    orders_refused: RefusalCounts | None = None
 
 
 class CameraHealth(Model):
@@ -158,6 +168,7 @@ class SnapshotMeta(Model):
     width: int | None = Field(default=None, ge=0)
     height: int | None = Field(default=None, ge=0)
     seq: int | None = Field(default=None, ge=0)
+    agent: Slug | None = Field(default=None, description="Edge agent that took it (as in camera health)")
 
 
 class EdgeCommand(Model):
@@ -206,6 +217,7 @@ class SpeakerHealth(Model):
     playing: str | None = Field(default=None, max_length=64, description="Airing id being played, if any")
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
+    orders_refused: RefusalCounts | None = None
 
     @field_validator("signal_dbm", "disk_free_mb", "cache_mb")
     @classmethod

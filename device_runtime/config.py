@@ -8,9 +8,31 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from contract.configfile import StrictModel
+from contract.configfile import ConfigError, StrictModel
+from contract.orders import load_public_key
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+
+# The key the device checks every order against (contract/orders.py). Without it the device obeys nobody.
+HubPublicKey = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=4000,
+        description="The hub's order-signing public key: a PEM file (relative to this config; the hub writes "
+        "it as data_dir/keys/orders_ed25519.pub) or the PEM text itself. Unset: every order is refused",
+    ),
+]
+
+
+def check_hub_key(value: str | None, config_path: str | Path) -> None:
+    """Refuses (ConfigError naming `hub_public_key`) a configured key that cannot be read or is not Ed25519."""
+    if value is None:
+        return
+    try:
+        load_public_key(value, Path(config_path).parent)
+    except ValueError as exc:
+        raise ConfigError(str(config_path), [f"hub_public_key: {exc}"]) from None
 
 
 class MqttSection(StrictModel):

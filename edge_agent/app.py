@@ -18,6 +18,7 @@ from typing import Any
 from contract import topics
 from device_runtime.agent import DeviceAgent
 from device_runtime.diskqueue import DiskOutbox
+from device_runtime.orders import OrderGate, read_hub_key
 from device_runtime.redact import Redactor, redact_url
 from edge_agent.command_runner import CommandRunner
 from edge_agent.config import EdgeConfig
@@ -67,6 +68,13 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
         self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
         # Free space reported in the status is that of the disk holding the queue (or the config's directory).
         self.data_dir = self.outbox.path.parent if isinstance(self.outbox, DiskOutbox) else base_dir
+        # Orders are run only when signed by the hub for this box (contract/orders.py); the last sequence
+        # accepted is kept beside the queue.
+        self.gate = OrderGate(
+            read_hub_key(config.hub_public_key, base_dir),
+            topics.edge_cmd(a.district, a.commune, a.id),
+            self.data_dir / "orders.json",
+        )
         # Cameras being looked at again after their own failed probe: a failure of that look is reported.
         self._rechecking: set[str] = set()
         # Healthy cameras probed together with a failed sibling's second look (a switch or power fault takes
@@ -151,6 +159,7 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             sup.restarts,
             sup.failing,
             free_mb(self.data_dir),  # one statvfs: microseconds, not worth a thread
+            self.gate.counts(),
         )
         self._publish_online(payload)
 
@@ -191,4 +200,6 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             "workers_killed": self.pool.killed,
             **self.pool.supervisor.stats(),
             "connected": self.publisher.gen is not None,
+            "orders_accepted": self.gate.accepted,
+            **{f"orders_refused_{k}": v for k, v in self.gate.refused.items()},
         }

@@ -159,7 +159,13 @@ class ProbeResults:
                 len(jpeg),
             )
             return False
-        meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
+        meta = SnapshotMeta(
+            ts=ts,
+            width=result.snapshot_width,
+            height=result.snapshot_height,
+            seq=seq,
+            agent=self.config.agent.id,
+        )
         topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
         props = snapshot_properties(meta)
         await self.publisher.enqueue(

@@ -66,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", parents=[common], help="create a user")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=auth.ROLES)
-    add.add_argument("--district", help="district slug (scope); omit for province-wide")
+    add.add_argument("--district", help="district slug (scope)")
+    add.add_argument(
+        "--province-wide",
+        action="store_true",
+        help="no district: the whole province (the explicit choice a non-admin without --district needs)",
+    )
     add.add_argument("--commune", help="commune slug within --district")
     add.add_argument("--name", help='full name, e.g. "Nguyễn Văn A"')
     pw = add.add_mutually_exclusive_group()
@@ -171,6 +176,7 @@ def _user_add(args: argparse.Namespace, config: CoreConfig) -> int:
     username = args.username
     try:
         auth.validate_user_fields(username, args.role, args.district, args.commune)
+        auth.check_province_wide(args.role, args.district, args.province_wide)
     except auth.AuthError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     exists = _in_db(config, lambda s: auth.get_user(s, username) is not None)

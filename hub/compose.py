@@ -116,6 +116,7 @@ class Hub(HubCore):
                 store=self.store,
                 publish=self._publish_for_features,
                 services=self.services,
+                send_order=self.send_order,
                 _add_handler=self.add_handler,
             )
             feature.setup(ctx)

@@ -36,6 +36,7 @@ from demo_receivers import (  # noqa: E402
     Api,
     TestBroadcast,
     receiver_command,
+    register_devices,
     write_receiver_config,
 )
 from demo_setup import (  # noqa: E402
@@ -63,6 +64,7 @@ from demo_supervisor import (  # noqa: E402
 from devtools import camsim_spec  # noqa: E402
 from devtools.camsim_client import CamSim, start_camsim  # noqa: E402
 from devtools.services import Service, http_ok, start_influxd, start_mosquitto, wait_until  # noqa: E402
+from edge_agent.config import load_config as load_edge_config  # noqa: E402
 
 CONFIG_DIR = ROOT / "config" / "demo"
 RUN_DIR_ENV = "DEMO_RUN_DIR"
@@ -349,6 +351,13 @@ def main(argv: list[str] | None = None) -> int:
                     hub_command, env, run_dir / "demo-token", url, run_dir / "logs" / "hub-cli.log"
                 )
                 write_state(run_dir, sup, url, ports)
+                edge = load_edge_config(CONFIG_DIR / "edge.yaml")
+                register_devices(
+                    Api(url, token),
+                    edge.agent.id,
+                    [(edge.commune_of(c), c.id, c.name or c.id) for c in edge.cameras
+                     if edge.commune_of(c) != edge.agent.commune],
+                )  # fmt: skip
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
                 TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back

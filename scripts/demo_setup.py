@@ -19,6 +19,7 @@ from contract.configfile import ConfigError, load
 from devtools import camsim_spec
 from edge_agent.config import EdgeConfig
 from hub.compose import load_config as load_hub_config
+from hub.core.order_signing import load_or_create_key
 
 CLI_TIMEOUT_S = 60
 
@@ -105,6 +106,9 @@ def check_configs(config_dir: Path, sim: camsim_spec.SimConfig, ports: Ports) ->
     try:
         hub = load_hub_config(config_dir / "hub.yaml")
         # Its provisioning file is made later, once the broker runs: the config alone is checked here.
+        # The hub's order-signing key, made now (as the hub would at its first start) so that the edge agent's
+        # and the receivers' configs can name its public key before the hub runs.
+        load_or_create_key(hub)
         edge = load(EdgeConfig, config_dir / "edge.yaml")
     except ConfigError as exc:
         raise DemoError(str(exc)) from exc

@@ -46,7 +46,11 @@ def make_hub_config(
         ),
         database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'hub.db'}"),
         http=HttpConfig(port=free_port(), secure_cookies=False),
-        ingest=IngestConfig(**{"state_flush_s": 0.2, **ingest}),
+        # Hand-made reports here often name no box and carry fixed old times: legacy rules, no age limit to speak
+        # of (tests/security checks the strict defaults).
+        ingest=IngestConfig(
+            **{"state_flush_s": 0.2, "legacy_reports": True, "max_age_s": 20 * 365 * 86400.0, **ingest}
+        ),
     )
 
 

@@ -41,7 +41,6 @@ from contract import (
     StopData,
     Topic,
     VolumeData,
-    encode,
 )
 from contract.topics import speaker_topic
 from hub.core.db import Database, to_db_time
@@ -51,7 +50,8 @@ from hub.core.influx import InfluxWriter
 from hub.core.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.dispatch")
-Publish = Callable[[Topic, bytes], Awaitable[None]]
+# Sends an order to a receiver: the hub signs it (contract/orders.py) and publishes it on the speaker's cmd topic.
+Publish = Callable[[Topic, Model], Awaitable[None]]
 QUEUE_MAX = 100_000
 PUBLISH_BATCH = 500  # prepare commands awaiting the broker's acknowledgement at once
 EVENT_BATCH = 500  # receiver events applied in one SQL transaction
@@ -147,7 +147,7 @@ class HubDispatcher:
                 *(
                     self.publish(
                         speaker_topic(order.district, order.commune, sp, Channel.CMD),
-                        encode(prepare_command(order, self.public_url, now)),
+                        prepare_command(order, self.public_url, now),
                     )
                     for sp in batch
                 ),
@@ -185,7 +185,7 @@ class HubDispatcher:
         cmd = SpeakerCommand(
             transaction=new_transaction(), action="stop", ts=self.clock(), data=StopData(airing=airing)
         )
-        await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
+        await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd)
         return cmd.transaction
 
     async def set_volume(self, key: str, volume: int, wait_s: float | None = None) -> SpeakerEvent | None:
@@ -197,7 +197,7 @@ class HubDispatcher:
         fut: asyncio.Future[SpeakerEvent] = asyncio.get_running_loop().create_future()
         self._replies[cmd.transaction] = fut
         try:
-            await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
+            await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd)
             if not wait_s:
                 return None
             with contextlib.suppress(TimeoutError):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from broadcast.config import ContentConfig
 from broadcast.content import audio
+from broadcast.content.jobs import JobQueue
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
 from hub.core.access import scope_where
@@ -129,7 +130,9 @@ class ContentStore:
     def __init__(self, root: Path, cfg: ContentConfig) -> None:
         self.root = root
         self.cfg = cfg
-        self.slots = asyncio.Semaphore(cfg.max_parallel_jobs)
+        self.queue = JobQueue(
+            cfg.max_parallel_jobs, cfg.max_jobs_per_user
+        )  # emergencies first, capped per person
         self.counters: Counter[str] = Counter()
         self._prepared = False
 
@@ -173,10 +176,11 @@ class ContentStore:
         self.counters[f"rejected_{code}"] += 1
         log.warning("content refused (%s): %s", code, detail)
 
-    async def process(self, job: Path, src: Path) -> StoredAudio:
-        """Validate and process `src` (inside `job`); raises AudioError (audio_input.py) for a refused input."""
+    async def process(self, job: Path, src: Path, user: str = "", urgent: bool = False) -> StoredAudio:
+        """Validate and process `src` (inside `job`); raises AudioError (audio_input.py) for a refused input and
+        QueueFull when `user` already has their share of jobs."""
         out = job / "out.mp3"
-        async with self.slots:
+        async with self.queue.slot(user, urgent):
             result = await audio.process(src, out, self.cfg)
         sha, orig_sha = await asyncio.gather(
             asyncio.to_thread(sha256_file, out), asyncio.to_thread(sha256_file, src)

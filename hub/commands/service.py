@@ -1,6 +1,6 @@
 """Commands to edge agents (snapshot now, probe now, relearn the reference view) and the wait for their reply.
 
-`EdgeCommander.send` publishes an `EdgeCommand` on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
+`EdgeCommander.send` publishes an `EdgeCommand`, signed by the hub (contract/orders.py), on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
 the `CommandReply` with the same transaction on `edge/{agent}/reply`. Replies arrive through the hub's one
 ingest path (registered by hub/commands/feature.py), on the event loop; a reply nobody waits for (late, or for another hub worker)
 is counted and dropped.
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contract import CommandReply, EdgeCommand, Topic, encode, topics
+from contract import CommandReply, EdgeCommand, Model, Topic, topics
 from hub.core.features import ServiceKey
 
 log = logging.getLogger("hub.commands")
@@ -47,8 +47,8 @@ class EdgeCommander:
 
     name = "edge-commands"
 
-    def __init__(self, publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]) -> None:
-        self._publish = publish
+    def __init__(self, send_order: Callable[[Topic, Model], Awaitable[None]]) -> None:
+        self._send_order = send_order  # signs and publishes (hub/core/runtime.py)
         self._pending: dict[str, tuple[str, asyncio.Future[CommandReply]]] = {}  # tx → (agent key, future)
         self.sent = 0
         self.replies = 0
@@ -94,7 +94,7 @@ class EdgeCommander:
         self._pending[tx] = (agent_key, fut)
         started = time.monotonic()
         try:
-            await self._publish(topics.edge_cmd(district, commune, agent), encode(cmd), 1, False)
+            await self._send_order(topics.edge_cmd(district, commune, agent), cmd)
             self.sent += 1
             limit = REPLY_WAIT_S.get(action, 30.0) if wait_s is None else wait_s
             try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
 
@@ -223,6 +224,22 @@ class HttpConfig(StrictModel):
         description="Set Secure on cookies (served over HTTPS); false only for a plain-HTTP demo",
     )
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Addresses or networks of reverse proxies in front of the hub: their X-Forwarded-For "
+        "gives the client address (login limits, audit). Empty: the TCP peer is the client",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address or network: {exc}") from None
+        return v
 
 
 class IngestConfig(StrictModel):
@@ -245,6 +262,24 @@ class IngestConfig(StrictModel):
         le=3600,
         description="Messages waiting but none applied for this long: /readyz says degraded (ingest_stalled)",
     )
+    legacy_reports: bool = Field(
+        default=False,
+        description="Also accept camera reports that name no box, or a box that never sent its own status, "
+        "registering the camera (and that box) where the topic says. Only for boxes older than contract "
+        "v1's status message and for hand-made tests: anyone who can publish a camera topic can then "
+        "invent cameras and boxes. Reports about a camera another box owns are refused either way",
+    )
+    max_future_s: float = Field(
+        default=120,
+        ge=0,
+        le=3600,
+        description="Device reports (health, snapshots) dated further ahead of the hub's clock are refused",
+    )
+    max_age_s: float = Field(
+        default=30 * 86400,
+        ge=3600,
+        description="Device reports older than this are refused (a box's disk queue holds days, not months)",
+    )
 
 
 class SnapshotConfig(StrictModel):
@@ -256,6 +291,19 @@ class SnapshotConfig(StrictModel):
     keep_last: int = Field(default=5, ge=2, le=1000, description="The newest snapshots kept per camera")
     hourly_hours: int = Field(
         default=24, ge=0, le=24 * 31, description="Plus the newest of each hour for this many hours"
+    )
+
+
+class OrdersConfig(StrictModel):
+    """Signed orders to devices (docs/PROTOCOL.md, Signed orders)."""
+
+    private_key: Path | None = Field(
+        default=None,
+        description="PEM file of the hub's Ed25519 order-signing key; unset: made at first start as "
+        "data_dir/keys/orders_ed25519.pem (mode 0600), public key beside it (.pub)",
+    )
+    ttl_s: float = Field(
+        default=300, ge=10, le=24 * 3600, description="An order not received by then is refused by the device"
     )
 
 
@@ -277,6 +325,7 @@ class CoreConfig(StrictModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     broker: BrokerConfig = Field(default_factory=BrokerConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    orders: OrdersConfig = Field(default_factory=OrdersConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
 
     @property

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.facts import DigestSection, FactSource, NoticeSink
 
 if TYPE_CHECKING:
@@ -134,6 +134,8 @@ class FeatureContext:
     store: StateStore  # camera and agent state (read it; ingest writes it)
     publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]
     services: Services
+    # Orders to devices go through here, never through `publish`: the core signs them (contract/orders.py).
+    send_order: Callable[[Topic, Model], Awaitable[None]] | None = None
     components: list[Component] = field(default_factory=list)
     _add_handler: Callable[[Kind, Channel, Handler], None] | None = None
 

@@ -32,7 +32,7 @@ from contract import (
     format_validation_error,
     parse,
 )
-from hub.core.config import QuotaConfig
+from hub.core.config import IngestConfig
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import RawMessage
@@ -100,10 +100,13 @@ class Ingest:
         store: StateStore,
         stats: HubStats,
         influx: InfluxWriter | None,
-        quotas: QuotaConfig | None = None,
+        config: IngestConfig | None = None,
     ) -> None:
+        cfg = config or IngestConfig()
+        self.max_future_s = cfg.max_future_s
+        self.max_age_s = cfg.max_age_s
         self.store = store
-        self.quotas = Quotas(quotas or QuotaConfig())
+        self.quotas = Quotas(cfg.quotas)
         self.stats = stats
         self.influx = influx
         self.inbox: deque[RawMessage] = deque()
@@ -186,16 +189,23 @@ class Ingest:
             self._reject(exc.reason, topic, exc.detail)
             return
         kc = (t.kind, t.channel)
+        if kc != _SNAPSHOT:
+            why = self.time_refusal(getattr(value, "ts", None), received, t.channel is Channel.STATUS)
+            if why is not None:
+                self._reject(why, topic, f"ts {getattr(value, 'ts', None)} against the hub's {received:.0f}")
+                return
         if kc == _HEALTH:
             health = cast(CameraHealth, value)
             if health.agent and self._camera_refused(t, key, health.agent):
                 return
-            self._health(t, key, health, received)
+            if not self._health(t, key, health, received):
+                return
         elif kc == _SNAPSHOT:
             if not self._snapshot(t, key, cast(bytes, value), props, received):
                 return
         elif kc == _EDGE_STATUS:
-            self._edge_status(t, self._within_camera_quota(t, cast(EdgeStatus, value)), received)
+            if not self._edge_status(t, self._within_camera_quota(t, cast(EdgeStatus, value)), received):
+                return
         elif kc not in self.handlers:
             self.stats.unhandled += 1
         self.stats.accepted += 1
@@ -250,15 +260,37 @@ class Ingest:
                         agent_key, len(dropped))  # fmt: skip
         return s.model_copy(update={"inventory": [i for i in s.inventory if id(i) not in dropped]})
 
+    def time_refusal(self, ts: float | None, received: float, status: bool = False) -> str | None:
+        """Why a device time is not believed: dated ahead of the hub's clock by more than the allowed skew (a
+        report "from 2099" would otherwise outrank every real one after it), or absurdly old. A status is
+        exempt from the age limit: a Last Will carries the time its connection began."""
+        if ts is None:
+            return None
+        if ts > received + self.max_future_s:
+            return "future_ts"
+        if not status and ts < received - self.max_age_s:
+            return "too_old"
+        return None
+
+    def _claim(self, t: Topic, agent: str | None) -> bool:
+        why = self.store.report_refusal(t.district, t.commune, t.id, agent)
+        if why is None:
+            return True
+        self._reject(why, str(t), f"camera report naming agent {agent!r}")
+        return False
+
     def _camera(self, t: Topic, key: str) -> CameraState:
         cam = self.store.cameras.get(key)
         return cam if cam is not None else self.store.camera(t.district, t.commune, t.id)
 
-    def _health(self, t: Topic, key: str, h: CameraHealth, received: float) -> None:
+    def _health(self, t: Topic, key: str, h: CameraHealth, received: float) -> bool:
+        if not self._claim(t, h.agent):
+            return False
         cam = self._camera(t, key)
         self.store.apply_health(cam, h, received)
         if self.influx is not None:
             self.influx.add(self.health_line(cam, h))
+        return True
 
     def health_line(self, cam: CameraState, h: CameraHealth) -> str:
         series = cam.series
@@ -305,6 +337,16 @@ class Ingest:
         if dims is None:
             self._reject("bad_jpeg", str(t), "not a complete JPEG image (no frame header or end marker)")
             return False
+        why = self.time_refusal(meta.ts, received)
+        if why is not None:
+            self._reject(why, str(t), f"snapshot ts {meta.ts} against the hub's {received:.0f}")
+            return False
+        cam = self.store.cameras.get(key)
+        # A snapshot names its box (user property `agent`); one that does not is only believed for a camera
+        # the registry already assigns to a box, and never registers a camera.
+        if meta.agent is not None or cam is None or cam.agent_key is None:
+            if not self._claim(t, meta.agent):
+                return False
         cam = self._camera(t, key)
         ts = meta.ts if meta.ts is not None else received
         if self.store.apply_snapshot(cam, ts):
@@ -313,10 +355,20 @@ class Ingest:
             self.stats.snapshots += 1
         return True
 
-    def _edge_status(self, t: Topic, s: EdgeStatus, received: float) -> None:
+    def _edge_status(self, t: Topic, s: EdgeStatus, received: float) -> bool:
+        why = self.store.agent_refusal(t.district, t.commune, t.id)
+        if why is not None:
+            self._reject(why, str(t), "the box is registered in another district or commune")
+            return False
         agent = self.store.apply_edge_status(t.district, t.commune, t.id, s, received)
+        for reason, n in self.store.refused.items():
+            self.stats.rejected[reason] += n
+            self._rlog.log(
+                logging.WARNING, reason, "box %s: %d inventory entries refused: %s", t.id, n, reason
+            )
+        self.store.refused.clear()
         if self.influx is None:
-            return
+            return True
         series = series_key("edge_status", {"district": t.district, "commune": t.commune, "agent": t.id})
         fields = {
             "state": s.state,
@@ -326,6 +378,8 @@ class Ingest:
             "queue": s.queue,
             "seq_gaps": agent.seq_gaps,
             "device_ts": s.ts,
+            "orders_refused": sum(s.orders_refused.values()) if s.orders_refused else 0,
         }
         # Timestamped with the hub's receive time: a Last Will carries the agent's connect time as `ts`.
         self.influx.add(line(series, fields, ts_ms(received)))
+        return True

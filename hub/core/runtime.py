@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
@@ -29,6 +29,7 @@ from hub.core.influx_send import InfluxUnavailable
 from hub.core.ingest import Handler, Ingest
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
+from hub.core.order_signing import OrderSigner
 from hub.core.persist import FlushBatch, agent_model, camera_model, load_registry, sync_areas, write_batch
 from hub.core.serialize import agent_to_dict, camera_to_dict, iso
 from hub.core.snapshots import SnapshotRow, SnapshotStore, SnapshotWriter, StoredSnapshot
@@ -97,14 +98,16 @@ class HubCore:
         self.events = EventBus()
         self.stats = HubStats()
         self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
+        self.store.legacy_reports = config.ingest.legacy_reports
         self.influx = (
             InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
             if config.influx.enabled
             else None
         )
         self.retention: Retention | None = self.influx.retention if self.influx is not None else None
-        self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest.quotas)
+        self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
         self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
+        self.signer = OrderSigner.for_config(config)
         self.bridge = MqttBridge(
             config.mqtt,
             self.stats,
@@ -123,6 +126,7 @@ class HubCore:
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
             snapshot_errors=lambda: self.snapshots.errors,
+            orders_signed=lambda: self.signer.signed,
         )
         # Feature components (added by the composition root in setup order): they start after MQTT and stop
         # before it, in reverse order.
@@ -144,6 +148,11 @@ class HubCore:
         await self.db.run(lambda s: self.prepare_schema(self.db))
         cams, agents = await self.db.run(load_registry)
         self.store.load(cams, agents)
+        future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
+        if future:
+            log.warning(
+                "%d cameras had device times in the future (from before they were refused): forgotten", future
+            )
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
         log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
@@ -217,6 +226,10 @@ class HubCore:
 
     async def publish(self, topic: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         await self.bridge.publish(str(topic), payload, qos=qos, retain=retain)
+
+    async def send_order(self, topic: Topic, order: Model) -> None:
+        """Signs an order for the device of `topic` (its cmd topic) and publishes it (QoS 1, not retained)."""
+        await self.publish(topic, self.signer.sign(topic, order), qos=1, retain=False)
 
     def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
         self.ingest.add_handler(kind, channel, fn)

@@ -6,11 +6,14 @@ records what changed (transitions, rows to flush, cameras to announce) for hub/c
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contract import OFFLINE_PROBLEMS, CameraHealth, CameraInfo, EdgeStatus
+from contract import OFFLINE_PROBLEMS, CameraHealth, EdgeStatus
+from hub.core.claims import RegistryClaims
 from hub.core.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
+from hub.core.text import clean_text
 
 AGENT_ONLINE = "online"
 AGENT_OFFLINE = "offline"
@@ -140,7 +143,7 @@ class Announcements:
     agents: set[str] = field(default_factory=set)
 
 
-class StateStore:
+class StateStore(RegistryClaims):
     def __init__(self, stale_after: float, track_seq: bool = True) -> None:
         self.stale_after = stale_after
         # With shared subscriptions each worker sees a share of an agent's messages: gaps would be noise.
@@ -154,12 +157,16 @@ class StateStore:
         self.seq_gaps = 0
         self._agent_cameras: dict[str, set[str]] = {}
         self._agents_by_slug: dict[tuple[str, str], str] = {}  # (district, slug) → key
+        self._agent_homes: dict[str, str] = {}  # slug → key where the box is registered (ids are accounts)
+        # Claims from devices refused, by reason (hub/core/ingest.py adds them to the hub's rejection counts).
+        self.refused: Counter[str] = Counter()
 
     # registry ---------------------------------------------------------------------------------------------
     def load(self, cameras: Iterable[CameraState], agents: Iterable[AgentState]) -> None:
         for a in agents:
             self.agents[a.key] = a
             self._agents_by_slug.setdefault((a.district, a.slug), a.key)
+            self._agent_homes.setdefault(a.slug, a.key)
         for c in cameras:
             self.cameras[c.key] = c
             if c.agent_key:
@@ -179,6 +186,7 @@ class StateStore:
         if a is None:
             a = self.agents[key] = AgentState(key, district, commune, slug)
             self._agents_by_slug.setdefault((district, slug), key)
+            self._agent_homes.setdefault(slug, key)
             self.changes.agents.add(key)
         return a
 
@@ -205,11 +213,17 @@ class StateStore:
             a = self.agents.get(cam.agent_key)
             if a is not None and a.slug == slug:
                 return a
-        # An agent may watch cameras in neighbouring communes: find it by slug within the district.
+        # An agent may watch cameras in neighbouring communes: find it by slug within the district (box ids are
+        # broker accounts, unique in a district); that also settles a camera an administrator assigned to it
+        # under another commune's key.
         key = self._agents_by_slug.get((cam.district, slug))
         a = self.agents.get(key) if key else None
         if a is None:
-            a = self.agent(cam.district, cam.commune, slug)
+            owner = cam.agent_key.split("/") if cam.agent_key else None
+            if owner is not None and owner[0] == cam.district and owner[2] == slug:
+                a = self.agent(*owner)  # assigned by an administrator before the box ever reported
+            else:
+                a = self.agent(cam.district, cam.commune, slug)
         self._assign(cam, a.key)
         return a
 
@@ -232,7 +246,7 @@ class StateStore:
             return False
         problems = tuple([p.value for p in h.problems]) if h.problems else ()
         cam.online = h.online
-        cam.reason = h.reason
+        cam.reason = clean_text(h.reason, 300) if h.reason else None
         cam.fps = h.fps
         cam.width = h.width
         cam.height = h.height
@@ -294,15 +308,6 @@ class StateStore:
         # they stay stale rather than flap back to a status from before the outage.
         self._set_agent_state(agent, s.state, received, hold_stale=bool(s.queue))
         return agent
-
-    def _register_inventory(self, agent: AgentState, inventory: Iterable[CameraInfo]) -> None:
-        for info in inventory:
-            cam = self.camera(agent.district, info.commune, info.id)
-            if info.name and info.name != cam.name:
-                cam.name = info.name
-                self.changes.cameras.add(cam.key)
-                self.announce.cameras.add(cam.key)
-            self._assign(cam, agent.key)
 
     def _set_agent_state(self, agent: AgentState, state: str, now: float, hold_stale: bool = False) -> None:
         if state != agent.state:

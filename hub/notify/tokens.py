@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hub.core.db import Database, to_db_time, utc
 from hub.notify.config import OaConfig
 from hub.notify.models import ChannelToken
+from hub.notify.sealed import Sealer, SealError
 from hub.notify.zalo import Outcome, Result, Tokens, ZaloOa
 
 log = logging.getLogger("hub.notify")
@@ -39,10 +40,13 @@ def _hash(v: str) -> str:
 
 
 class TokenStore:
-    def __init__(self, db: Database, cfg: OaConfig, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, db: Database, cfg: OaConfig, clock: Callable[[], float], sealer: Sealer | None = None
+    ) -> None:
         self.db = db
         self.cfg = cfg
         self.clock = clock
+        self.sealer = sealer if sealer is not None else Sealer.from_env()  # tokens encrypted at rest
         self.api: ZaloOa | None = None  # set by the notifier once its HTTP session exists
         self.lock = asyncio.Lock()
         self.access: str | None = None
@@ -57,6 +61,7 @@ class TokenStore:
 
     async def load(self) -> None:
         cfg, now = self.cfg, self.clock()
+        seal = self.sealer.seal
 
         def read(s: Session) -> ChannelToken:
             row = s.get(ChannelToken, CHANNEL)
@@ -65,25 +70,34 @@ class TokenStore:
                 s.add(row)
             if cfg.refresh_token and row.seed_hash != _hash(cfg.refresh_token):
                 log.info("zalo oa: using the configured refresh token (new authorisation)")
-                row.refresh_token = cfg.refresh_token
+                row.refresh_token = seal(cfg.refresh_token)
                 row.seed_hash = _hash(cfg.refresh_token)
-                row.access_token = cfg.access_token
+                row.access_token = seal(cfg.access_token)
                 row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S) if cfg.access_token else None
                 row.blocked_reason = None
                 row.updated_at = to_db_time(now)
             elif not row.refresh_token and not row.access_token and cfg.access_token:
-                row.access_token = cfg.access_token
+                row.access_token = seal(cfg.access_token)
                 row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S)
+            if self.sealer.armed:  # rows from before the key was set: encrypted now
+                for name in ("access_token", "refresh_token"):
+                    value = getattr(row, name)
+                    if self.sealer.is_plain(value):
+                        setattr(row, name, seal(value))
             s.flush()
             s.expunge(row)
             return row
 
         row = await self.db.run(read)
-        self.access, self.refresh_token, self.blocked = (
-            row.access_token,
-            row.refresh_token,
-            row.blocked_reason,
-        )
+        try:
+            self.access, self.refresh_token = (
+                self.sealer.open(row.access_token),
+                self.sealer.open(row.refresh_token),
+            )
+        except SealError as exc:
+            log.error("zalo oa: %s; sending waits for a new authorisation", exc)
+            self.access, self.refresh_token = None, None
+        self.blocked = row.blocked_reason
         exp = utc(row.access_expires_at)
         self.expires_at = exp.timestamp() if exp else None
         if row.refresh_started_at is not None:
@@ -165,8 +179,8 @@ class TokenStore:
         if row is None:
             row = ChannelToken(channel=CHANNEL, generation=0)
             s.add(row)
-        row.access_token = t.access_token
-        row.refresh_token = t.refresh_token
+        row.access_token = self.sealer.seal(t.access_token)
+        row.refresh_token = self.sealer.seal(t.refresh_token)
         row.access_expires_at = to_db_time(now) + timedelta(seconds=t.expires_in)
         row.generation = (row.generation or 0) + 1
         row.refresh_started_at = None
@@ -204,7 +218,7 @@ class TokenStore:
                 if row is None:
                     row = ChannelToken(channel=CHANNEL, generation=0)
                     s.add(row)
-                row.refresh_token = refresh_token
+                row.refresh_token = self.sealer.seal(refresh_token)
                 row.access_token = None
                 row.access_expires_at = None
                 row.blocked_reason = None

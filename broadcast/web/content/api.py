@@ -244,17 +244,20 @@ ROUTES = [
         "POST",
         "/content",
         create_content,
-        "Upload audio (multipart/form-data: file, title, source=recording|upload, district, commune); it is "
-        "validated, cleaned, levelled to the loudness target and stored as MP3. 413 when too large or long",
+        "Upload audio (multipart/form-data: file, title, source=recording|upload, district, commune, urgent); it "
+        "is validated, cleaned, levelled to the loudness target and stored as MP3. 413 when too large or long; "
+        "429 when this user already has their share of jobs waiting. urgent=1 (for an emergency; only for who "
+        "may air one) goes ahead of the processing queue",
         (),
         _CONTENT,
-        errors=(400, 401, 403, 413),
+        errors=(400, 401, 403, 413, 429),
     ),
     ApiRoute(
         "POST",
         "/content/tts",
         create_tts,
-        "Create content from Vietnamese text (JSON: title, text, voice, district, commune)",
+        "Create content from Vietnamese text (JSON: title, text, voice, district, commune, urgent; urgent and "
+        "429 as for /content)",
         (),
         _CONTENT,
     ),

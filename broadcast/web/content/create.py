@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from broadcast.config import broadcast_settings
 from broadcast.content import store as lib
 from broadcast.content.audio_input import AudioError
+from broadcast.content.jobs import QueueFull
 from broadcast.content.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
 from hub.core.auth import Principal
 from hub.core.config import CoreConfig
-from hub.web.access import in_scope, principal
+from hub.web.access import Perm, has_perm, in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.queries import area_names
@@ -31,8 +32,8 @@ CONTENT_STORE = web.AppKey("broadcast_content_store", lib.ContentStore)
 TTS_ENGINE = web.AppKey("broadcast_tts_engine", TtsEngine)
 CHUNK = 64 * 1024
 FIELD_MAX = 8 * 1024  # a text field of the upload form (title, slugs)
-UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf")
-TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf")
+UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf", "urgent")
+TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf", "urgent")
 
 
 def setup(app: web.Application, config: CoreConfig) -> None:
@@ -131,9 +132,19 @@ async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str],
     return fields, file_name
 
 
-async def _processed(request: web.Request, job: Path, src: Path) -> lib.StoredAudio:
+def is_urgent(request: web.Request, fields: dict[str, str]) -> bool:
+    """`urgent` (for an emergency broadcast) puts the job ahead of the queue: only for who may air one."""
+    wanted = fields.get("urgent", "").lower() in ("1", "true", "on", "yes")
+    return wanted and has_perm(principal(request), Perm.AIR_EMERGENCY)
+
+
+async def _processed(request: web.Request, job: Path, src: Path, urgent: bool = False) -> lib.StoredAudio:
     try:
-        return await store_of(request).process(job, src)
+        return await store_of(request).process(job, src, principal(request).username, urgent)
+    except QueueFull:
+        raise refused(
+            request, 429, "busy", "Bạn đang có nhiều tệp chờ xử lý; hãy đợi các tệp đó xong rồi gửi tiếp"
+        ) from None
     except AudioError as exc:
         raise refused(request, 413 if exc.code == "too_long" else 400, exc.code, exc.message) from None
 
@@ -182,7 +193,7 @@ async def create_from_upload(request: web.Request) -> dict[str, Any]:
             district, commune = await _area(request, fields)
         except lib.ContentError as exc:
             raise refused(request, exc.status, exc.code, exc.message) from None
-        stored = await _processed(request, job, src)
+        stored = await _processed(request, job, src, is_urgent(request, fields))
         name = lib.clean_file_name(file_name)
         new = lib.NewContent(district, commune, title, source, p.username, original_name=name)
         return await _insert(request, new, stored)
@@ -211,7 +222,9 @@ async def tts_input(request: web.Request) -> dict[str, str]:
     return out
 
 
-async def speak(request: web.Request, job: Path, text: str, voice: str | None) -> lib.StoredAudio:
+async def speak(
+    request: web.Request, job: Path, text: str, voice: str | None, urgent: bool = False
+) -> lib.StoredAudio:
     """Synthesize (text already cleaned) and process like any recording."""
     store, engine = store_of(request), request.app[TTS_ENGINE]
     try:
@@ -220,7 +233,7 @@ async def speak(request: web.Request, job: Path, text: str, voice: str | None) -
         raise refused(request, 400, exc.code, exc.message) from None
     src = job / "input"
     await asyncio.to_thread(src.write_bytes, wav)
-    return await _processed(request, job, src)
+    return await _processed(request, job, src, urgent)
 
 
 def tts_text(request: web.Request, body: dict[str, str]) -> str:
@@ -243,6 +256,6 @@ async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[st
         raise refused(request, exc.status, exc.code, exc.message) from None
     await store.ensure_ready()
     with store.job() as job:
-        stored = await speak(request, job, text, body.get("voice") or None)
+        stored = await speak(request, job, text, body.get("voice") or None, is_urgent(request, body))
         new = lib.NewContent(district, commune, title, "tts", p.username, text=text)
         return await _insert(request, new, stored)

@@ -39,6 +39,7 @@ NOTICES = {
     "village_deleted": "Đã xoá thôn/xóm.",
     "device_saved": "Đã lưu thiết bị.",
     "device_removed": "Đã gỡ thiết bị khỏi danh mục.",
+    "speaker_approved": "Đã duyệt loa: loa được đưa vào chương trình phát và cảnh báo của xã.",
     "imported": "Đã nhập tệp CSV.",
     "account_revoked": "Đã thu hồi tài khoản broker; thiết bị đã bị ngắt kết nối.",
     "password_changed": "Đã đổi mật khẩu; các phiên đăng nhập khác đã kết thúc.",

@@ -12,11 +12,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from hub.core.auth import Principal
+from hub.core.auth import Principal, credential_alive
 from hub.core.db import Camera
 from hub.core.events import Event
 from hub.core.openapi import ApiRoute, Param
@@ -25,6 +26,7 @@ from hub.web import params, queries, schemas
 from hub.web.access import Perm, has_perm, in_scope, principal, signed_in
 from hub.web.api.misc import me_dict
 from hub.web.context import ctx
+from hub.web.security import SESSION_COOKIE
 from hub.web.sse import sse
 
 log = logging.getLogger("hub.web")
@@ -92,6 +94,10 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     )
     c.sse_clients += 1
     c.count("sse_connections")
+    ended = asyncio.Event()  # set when the user's credentials end (password changed, account disabled)
+    c.user_streams.setdefault(p.user_id, set()).add(ended)
+    ending = asyncio.ensure_future(ended.wait())
+    cookie = request.cookies.get(SESSION_COOKIE)
     try:
         rows = await c.db.run(lambda s: queries.fetch_cameras(s, p, f)) if may_see_cameras else []
         now, heartbeat = c.clock(), c.heartbeat_s
@@ -101,9 +107,16 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         await resp.write(f"retry: {RETRY_MS}\n\n".encode() + hello)
         while not c.closing.is_set():
             done, _ = await asyncio.wait(
-                {pending, closing}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
+                {pending, closing, ending}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
             )
+            if ended.is_set():
+                c.count("sse_credentials_ended")
+                break
             if pending not in done:
+                # Another hub process may have ended the session or revoked the token meanwhile.
+                if not await c.db.run(partial(credential_alive, p=p, cookie=cookie, now=c.clock())):
+                    c.count("sse_credentials_ended")
+                    break
                 if not c.closing.is_set():
                     await resp.write(b": ping\n\n")
                 continue
@@ -118,7 +131,12 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         pass  # client went away
     finally:
         c.sse_clients -= 1
-        for t in (pending, closing):
+        mine = c.user_streams.get(p.user_id)
+        if mine is not None:
+            mine.discard(ended)
+            if not mine:
+                c.user_streams.pop(p.user_id, None)
+        for t in (pending, closing, ending):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await t
