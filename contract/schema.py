@@ -6,8 +6,9 @@ import json
 import sys
 from pathlib import Path
 
+from contract.codec import PAYLOADS
 from contract.orders import ORDER_MODELS, SignedOrder
-from contract.payloads import PAYLOADS, SnapshotMeta
+from contract.payloads import SnapshotMeta
 from contract.topics import Channel
 
 

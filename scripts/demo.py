@@ -22,13 +22,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_api import DemoApi, summary_line  # noqa: E402
+from demo_banner import print_banner  # noqa: E402
 from demo_broker import prepare_broker, provision, provision_edge  # noqa: E402
 from demo_receivers import (  # noqa: E402
     DEMO_SPEAKERS,
@@ -263,27 +264,6 @@ def start_children(
 
 def hub_healthy(port: int) -> bool:
     return http_ok(f"http://127.0.0.1:{port}/healthz")
-
-
-def print_banner(
-    url: str, run_dir: Path, users: list[tuple[str, str, str]], out: IO[str] = sys.stdout
-) -> None:
-    lines = [
-        "",
-        f"  Demo ready: {url}",
-        "",
-        "  Logins:",
-        *(f"    {name:<10} {password:<18} {what}" for name, password, what in users),
-        "",
-        f"  Logs:   {run_dir / 'logs'}/  (warnings and errors are shown here; --verbose for everything)",
-        f'  API token for scripts: {run_dir / "demo-token"}  (curl -H "Authorization: Bearer $(cat …)")',
-        f"  Zalo:   {url}/alerts/outbox  (dry run: what the hub would send; docs/NOTIFY.md: live against "
-        "python -m devtools.fakezalo)",
-        "  Stop:   Ctrl-C",
-        "",
-    ]
-    out.write("\n".join(lines) + "\n")
-    out.flush()
 
 
 def supervise(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from hub.core.facts import Fact, FactKind
 
 if TYPE_CHECKING:
-    from broadcast.speakers.registry import SpeakerLive
+    from broadcast.speakers.live import SpeakerLive
 
 ONLINE, OFFLINE, STALE = "online", "offline", "stale"
 

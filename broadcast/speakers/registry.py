@@ -17,13 +17,17 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from broadcast.speakers.facts import offline_facts, stale_speakers
+from broadcast.speakers.live import OFFLINE as OFFLINE
+from broadcast.speakers.live import ONLINE as ONLINE
+from broadcast.speakers.live import STALE as STALE
+from broadcast.speakers.live import UNKNOWN as UNKNOWN
+from broadcast.speakers.live import SpeakerLive as SpeakerLive
 from contract import Model, SpeakerHealth, SpeakerStatus, Topic
 from hub.core.db import Database, to_db_time, utc
 from hub.core.events import EventBus
@@ -36,7 +40,6 @@ from hub.core.text import clean_text
 
 log = logging.getLogger("broadcast.speakers")
 
-ONLINE, OFFLINE, STALE, UNKNOWN = "online", "offline", "stale", "unknown"
 RECONCILE_S = 60.0  # how often administrators' edits of the table (rename, remove) are picked up
 SPEAKER_STATUS_LABELS = {
     ONLINE: "Trực tuyến",
@@ -45,31 +48,6 @@ SPEAKER_STATUS_LABELS = {
     UNKNOWN: "Chưa có dữ liệu",
 }
 AMPLIFIER_LABELS = {"on": "Bật", "off": "Tắt", "fault": "Lỗi"}
-
-
-@dataclass
-class SpeakerLive:
-    key: str
-    district: str
-    commune: str
-    slug: str
-    name: str | None = None
-    village: str | None = None
-    status: str = UNKNOWN
-    status_since: float | None = None
-    version: str | None = None
-    volume: int | None = None
-    amplifier: str | None = None
-    signal_dbm: float | None = None
-    disk_free_mb: float | None = None
-    playing: str | None = None
-    last_seen: float | None = None
-    in_db: bool = False
-    pending: bool = False
-
-    @property
-    def online(self) -> bool:
-        return self.status == ONLINE
 
 
 def speaker_key(district: str, commune: str, slug: str) -> str:

@@ -17,7 +17,7 @@ from contract import CameraInfo
 from hub.core.text import clean_text
 
 if TYPE_CHECKING:
-    from hub.core.state import AgentState, Announcements, CameraState, Changes
+    from hub.core.state_model import AgentState, Announcements, CameraState, Changes
 
 
 class RegistryClaims:

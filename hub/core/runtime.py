@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from contract import Channel, Kind, Model, Topic
+from hub.core.batching import split_changes as split_changes
 from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
@@ -51,27 +52,6 @@ SQL_RETRY_S = 1.0
 # Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
 # the web API shares) for seconds; the rest follows in the next transaction at once.
 MAX_FLUSH_ROWS = 5000
-
-
-def split_changes(ch: Changes, limit: int, must_keep: Iterable[str] = ()) -> Changes | None:
-    """Trims `ch` to about `limit` rows (transitions first, then whole rows, then metrics) and returns the
-    rest, or None when it fits. Agents (few) and cameras in `must_keep` (their snapshot references the row)
-    always stay."""
-    if len(ch.transitions) + len(ch.cameras) + len(ch.metrics) <= limit:
-        return None
-    rest = Changes()
-    budget = limit
-    rest.transitions, ch.transitions = ch.transitions[budget:], ch.transitions[:budget]
-    budget -= len(ch.transitions)
-    keep = set(must_keep) & ch.cameras
-    others = [k for k in ch.cameras if k not in keep]
-    n = max(budget - len(keep), 0)
-    ch.cameras, rest.cameras = keep | set(others[:n]), set(others[n:])
-    budget -= len(ch.cameras)
-    metrics = list(ch.metrics)
-    n = max(budget, 0)
-    ch.metrics, rest.metrics = set(metrics[:n]), set(metrics[n:])
-    return rest
 
 
 def _ensure_sqlite_dir(url: str) -> None:
