@@ -53,7 +53,19 @@ OFFLINE_PROBLEMS = frozenset(
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and ±Infinity are not JSON (RFC 8259) though parsers read them: refused in every number field, so
+    # nothing downstream (line protocol, the API's JSON) has to carry them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return True
 
 
 def _finite(v: float | None) -> float | None:
@@ -178,6 +190,13 @@ class CommandReply(Model):
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = Field(default=None, max_length=500)
 
+    @field_validator("data")
+    @classmethod
+    def _finite_data(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not _all_finite(v):  # free-form, shown by the API as JSON: NaN/Infinity would break its readers
+            raise ValueError("numbers must be finite")
+        return v
+
 
 class SpeakerStatus(Model):
     """Retained on `speaker/{speaker}/status`. The Last Will carries the same shape with state=offline.
@@ -285,7 +304,9 @@ class SpeakerCommand(Model):
         # The action decides the data model, so a bad prepare reports the prepare fields that are wrong,
         # not every member of the union.
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            model = _COMMAND_DATA.get(raw.get("action"))  # type: ignore[arg-type]
+            action = raw.get("action")
+            # Only a string names an action (a list or an object is refused below, never looked up: unhashable).
+            model = _COMMAND_DATA.get(action) if isinstance(action, str) else None
             if model is not None:
                 try:
                     return {**raw, "data": model.model_validate(raw["data"], strict=True)}

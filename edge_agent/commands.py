@@ -23,7 +23,7 @@ def _salvage_transaction(payload: bytes) -> str | None:
         return None
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, numbers past int's digit limit, nesting too deep
         return None
     if isinstance(data, dict):
         tx = data.get("transaction")

@@ -23,7 +23,7 @@ def _salvage(payload: bytes) -> tuple[str | None, str | None]:
         return None, None
     try:
         doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, numbers past int's digit limit, nesting too deep
         return None, None
     if not isinstance(doc, dict):
         return None, None
