@@ -85,7 +85,7 @@ async def _target(request: web.Request) -> tuple[str, str, str, dict[str, Any]]:
     if not in_scope(p, d, co) or await c.db.run(lambda s: s.get(Speaker, key)) is None:
         raise not_found("Không tìm thấy loa")
     body: Any = {}
-    if request.can_read_body:
+    if request.body_exists:  # read (and checked) already: aiohttp keeps the bytes
         try:
             body = await request.json()
         except ValueError:
@@ -221,9 +221,9 @@ SPEAKER_SCHEMA = {
     },
 }  # fmt: skip
 _PATH = (
-    Param("district", "District", params.SLUG, where="path"),
-    Param("commune", "Commune", params.SLUG, where="path"),
-    Param("speaker", "Speaker id", params.SLUG, where="path"),
+    Param("district", "District", params.SLUG, where="path", example="soc-son"),
+    Param("commune", "Commune", params.SLUG, where="path", example="phu-linh"),
+    Param("speaker", "Speaker id", params.SLUG, where="path", example="loa-cho"),
 )
 _SP_PATH = f"/speakers/{{district:{SLUG}}}/{{commune:{SLUG}}}/{{speaker:{SLUG}}}"
 _CMD_ERRORS = (400, 401, 403, 404, 415, 503)

@@ -33,6 +33,7 @@ class Param:
     schema: dict[str, Any]
     where: str = "query"  # query / path
     required: bool = False
+    example: Any = None  # shown to readers; the API test's hub is seeded with these
 
     @property
     def is_required(self) -> bool:
@@ -152,6 +153,8 @@ def _parameter(p: Param) -> dict[str, Any]:
         "description": p.description,
         "schema": p.schema,
     }
+    if p.example is not None:
+        out["example"] = p.example
     if p.where == "query" and not p.is_required:
         out["allowEmptyValue"] = True  # `name=` is the same as leaving it out (what HTML forms send)
     return out

@@ -194,7 +194,9 @@ def add_media_route(app: web.Application) -> None:
 
 # route table --------------------------------------------------------------------------------------------------
 
-_ID = Param("id", "Content id", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, where="path")
+_ID = Param(
+    "id", "Content id", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, where="path", example=1
+)
 ID_PATH = r"/content/{id:\d{1,9}}"
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 TTS_BODY: dict[str, Any] = {

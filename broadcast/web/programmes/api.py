@@ -241,7 +241,15 @@ _AREA = (
     Param("district", "Only this district (slug)", params.SLUG),
     Param("commune", "Only this commune (slug)", params.SLUG),
 )
-_ID = (Param("id", "Programme id", {"type": "integer", "minimum": 0, "maximum": 999_999_999}, where="path"),)
+_ID = (
+    Param(
+        "id",
+        "Programme id",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+        where="path",
+        example=1,
+    ),
+)
 _PROGRAMME = schemas.PROGRAMME_DETAIL
 # 422: refused on meaning (a reference that does not exist, a time already past, a schedule without what its
 # kind needs); 409: conflicts with other programmes, a stale version or a state that does not allow it

@@ -124,8 +124,10 @@ _SLUGP = params.SLUG
 # Any subset of RuleSettings' keys, each as the model takes it.
 OVERRIDE_BODY = model_schema(RuleSettings, partial=True)
 _RULE = (
-    Param("district", "District slug", _SLUGP, where="path"),
-    Param("kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path"),
+    Param("district", "District slug", _SLUGP, where="path", example="soc-son"),
+    Param(
+        "kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path", example="camera_offline"
+    ),
 )
 _W = (400, 401, 403, 404, 409, 415)
 

@@ -298,7 +298,9 @@ async def list_channels(request: web.Request) -> web.Response:
     return json_response({"items": await channel_status(request)})
 
 
-_ID = Param("id", "Outbox row id", {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}, where="path")
+_ID = Param(
+    "id", "Outbox row id", {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}, where="path", example=1
+)
 _ROW = {"type": "object", "description": "One outbox row: receiver, rendered text, state, attempts, errors"}
 
 ROUTES = [

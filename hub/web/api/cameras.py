@@ -144,7 +144,8 @@ _FILTERS = (
     ),
 )
 CAMERA_PARAMS = tuple(
-    Param(n, f"{n.capitalize()} slug", params.SLUG, where="path") for n in ("district", "commune", "camera")
+    Param(n, f"{n.capitalize()} slug", params.SLUG, where="path", example=ex)
+    for n, ex in (("district", "soc-son"), ("commune", "phu-linh"), ("camera", "cho"))
 )
 
 ROUTES = [

@@ -30,7 +30,7 @@ from hub.core.geo import Village
 from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import make_hub_config
 
-D, C = "dong-anh", "xuan-non"
+D, C = "soc-son", "phu-linh"  # the API document's examples name these, so its examples reach real things
 ADMIN = "quantri"
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-body" * 10 + b"\xff\xd9"
 
@@ -51,23 +51,23 @@ def _seed_registry(url: str, now: datetime) -> None:
     with db.session() as s, s.begin():
         s.add_all(
             [
-                Area(district=D, commune="", name="Huyện Đông Anh"),
-                Area(district=D, commune=C, name="Xã Xuân Nộn"),
+                Area(district=D, commune="", name="Huyện Sóc Sơn"),
+                Area(district=D, commune=C, name="Xã Phù Linh"),
                 Agent(key=f"{D}/{C}/edge-a", district=D, commune=C, slug="edge-a", state="offline",
                       version="1.0.0"),  # offline: a command to its camera is refused at once (409)
-                Camera(key=f"{D}/{C}/cam-a", district=D, commune=C, slug="cam-a", name="Cổng UBND",
+                Camera(key=f"{D}/{C}/cho", district=D, commune=C, slug="cho", name="Chợ Phù Linh",
                        status="ok", problems=[], agent_key=f"{D}/{C}/edge-a", snapshot_ts=t0),
-                Camera(key=f"{D}/{C}/cam-b", district=D, commune=C, slug="cam-b", name="Chợ", status="offline",
-                       problems=[], reason="Không kết nối được"),
-                Snapshot(camera_key=f"{D}/{C}/cam-a", jpeg=JPEG, ts=t0, width=64, height=36),
-                Village(district=D, commune=C, slug="thon-a", name="Thôn Đông"),
-                Speaker(key=f"{D}/{C}/loa-a", district=D, commune=C, slug="loa-a", name="Loa chợ",
-                        village="thon-a"),
+                Camera(key=f"{D}/{C}/cong-ubnd", district=D, commune=C, slug="cong-ubnd", name="Cổng UBND",
+                       status="offline", problems=[], reason="Không kết nối được"),
+                Snapshot(camera_key=f"{D}/{C}/cho", jpeg=JPEG, ts=t0, width=64, height=36),
+                Village(district=D, commune=C, slug="thon-dong", name="Thôn Đông"),
+                Speaker(key=f"{D}/{C}/loa-cho", district=D, commune=C, slug="loa-cho", name="Loa chợ",
+                        village="thon-dong"),
             ]
         )  # fmt: skip
         for i, to in enumerate(("ok", "offline", "ok")):
             s.add(
-                Transition(subject_kind="camera", subject_key=f"{D}/{C}/cam-a", district=D, commune=C,
+                Transition(subject_kind="camera", subject_key=f"{D}/{C}/cho", district=D, commune=C,
                            at=t0 + timedelta(minutes=10 * i), from_status=None if i == 0 else "ok",
                            to_status=to, problems=[], reason=None)
             )  # fmt: skip
@@ -104,7 +104,7 @@ class LiveHub:
         self.config: HubConfig = make_hub_config(workdir, mqtt_port, influx_url, influx_db)
         self.config = self.config.model_copy(
             update={
-                "districts": {D: DistrictConfig(name="Huyện Đông Anh", communes={C: "Xã Xuân Nộn"})},
+                "districts": {D: DistrictConfig(name="Huyện Sóc Sơn", communes={C: "Xã Phù Linh"})},
                 "broadcast": self.config.broadcast.model_copy(  # type: ignore[attr-defined]
                     update={"dispatch": self.config.broadcast.dispatch.model_copy(  # type: ignore[attr-defined]
                         update={"command_reply_s": 0.2})}  # volume commands nobody answers end quickly
@@ -201,6 +201,6 @@ def _seed_rows(s: Any, now: datetime) -> None:
     s.add(
         OutboxRow(event_id="seed-1", channel="oa", target="g1", target_name="Nhóm trực", route="mac-dinh",
                   kind="camera_offline", severity="critical", notice_status="firing", district=D, commune=C,
-                  text="Camera Chợ mất kết nối", state="failed", attempts=3, created_at=now,
+                  text="Camera Cổng UBND mất kết nối", state="failed", attempts=3, created_at=now,
                   next_try_at=now, last_error="lỗi thử", last_code=-124)
     )  # fmt: skip

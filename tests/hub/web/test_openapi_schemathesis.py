@@ -78,6 +78,33 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory, influxd: Service) -> Iter
         broker.stop()
 
 
+EVERY_CHECK = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "positive_data_acceptance",
+    "negative_data_rejection",
+    "use_after_free",
+    "ensure_resource_availability",
+    "missing_required_header",
+    "ignored_auth",
+    "object_level_authorization",
+    "unsupported_method",
+    "allow_header_conformance",
+)
+
+
+def test_every_check_is_on() -> None:
+    """What the installed schemathesis offers as `--checks all`, but the timing check (see above)."""
+    operation = next(iter(schema.get_all_operations())).ok()
+    for phase in ("examples", "coverage", "fuzzing", "stateful"):
+        config = schema.config.checks_config_for(operation=operation, phase=phase)
+        assert [name for name in EVERY_CHECK if not getattr(config, name).enabled] == [], phase
+    assert not config.max_response_time.enabled
+
+
 def test_the_live_hub_serves_this_document(live_hub: LiveHub) -> None:
     served = requests.get(live_hub.url + "/api/v1/openapi.json", headers=live_hub.headers, timeout=30)
     assert served.status_code == 200
