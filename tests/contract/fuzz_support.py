@@ -77,12 +77,14 @@ edge_values = (
 def _mutations(doc: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """`doc` with one field changed, removed or added, at the top or one level down."""
     keys = sorted(doc)
+    if not keys:  # a mutation may have emptied it: add a field
+        return st.tuples(st.text(max_size=12), edge_values).map(lambda kv: {kv[0]: kv[1]})
 
     def nested(key: str) -> st.SearchStrategy[dict[str, Any]]:
         inner = doc[key]
         if isinstance(inner, dict) and inner:
             return _mutations(inner).map(lambda m: {**doc, key: m})
-        if isinstance(inner, list) and inner and isinstance(inner[0], dict):
+        if isinstance(inner, list) and inner and isinstance(inner[0], dict) and inner[0]:
             return _mutations(inner[0]).map(lambda m: {**doc, key: [m, *inner[1:]]})
         return st.just(doc)
 
