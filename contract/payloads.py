@@ -7,6 +7,7 @@ channels the model is the order that travels inside the hub's signed envelope (c
 
 from __future__ import annotations
 
+import json
 import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -53,7 +54,9 @@ OFFLINE_PROBLEMS = frozenset(
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and ±Infinity are not JSON (RFC 8259) though parsers read them: refused in every number field, so
+    # nothing downstream (line protocol, the API's JSON) has to carry them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _finite(v: float | None) -> float | None:
@@ -187,6 +190,12 @@ class CommandReply(Model):
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = Field(default=None, max_length=500)
 
+    @field_validator("data")
+    @classmethod
+    def _finite_data(cls, v: dict[str, Any]) -> dict[str, Any]:
+        json.dumps(v, allow_nan=False)  # ValueError on NaN/Infinity: the API shows `data` as JSON
+        return v
+
 
 class SpeakerStatus(Model):
     """Retained on `speaker/{speaker}/status`. The Last Will carries the same shape with state=offline.
@@ -295,7 +304,9 @@ class SpeakerCommand(Model):
         # The action decides the data model, so a bad prepare reports the prepare fields that are wrong,
         # not every member of the union.
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            model = _COMMAND_DATA.get(raw.get("action"))  # type: ignore[arg-type]
+            action = raw.get("action")
+            # Only a string names an action (a list or an object is refused below, never looked up: unhashable).
+            model = _COMMAND_DATA.get(action) if isinstance(action, str) else None
             if model is not None:
                 try:
                     return {**raw, "data": model.model_validate(raw["data"], strict=True)}

@@ -96,7 +96,7 @@ def sha256_file(path: Path) -> str:
 def clean_title(title: str) -> str:
     title = " ".join(title.split())
     if not title:
-        raise ContentError(400, "bad_title", "Hãy đặt tiêu đề cho nội dung")
+        raise ContentError(422, "bad_title", "Hãy đặt tiêu đề cho nội dung")  # well-formed, only blanks
     if len(title) > TITLE_MAX:
         raise ContentError(400, "bad_title", f"Tiêu đề dài quá {TITLE_MAX} ký tự")
     return title

@@ -328,7 +328,7 @@ class BroadcastScheduler:
         def prepare(s: Session) -> Prepared:
             p = s.get(Programme, programme_id)
             if p is None:
-                raise ProgrammeError("id", "Không tìm thấy chương trình")
+                raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
             record_emergency_air(s, p, actor, to_db_time(now), targets.naive(occ))
             prepared = self.airings.build(s, p, occ, start, 0.0)
             if prepared.airing_id is None:

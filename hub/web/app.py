@@ -33,6 +33,7 @@ from hub.web.pages import cameras as pages
 from hub.web.pages import reports as reports_page
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
+from hub.web.validation import checked
 
 if TYPE_CHECKING:
     from hub.core.runtime import HubCore
@@ -52,18 +53,9 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
 
-def _with_known_params(route: openapi.ApiRoute) -> openapi.Handler:
-    """Wrap a handler so an undocumented query parameter is a 400, not silently ignored."""
-    known = frozenset(p.name for p in route.params if p.where == "query")
-    inner = route.handler
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        params.reject_unknown(request, known)
-        return await inner(request)
-
-    handler.__name__ = inner.__name__
-    handler.__dict__.update(inner.__dict__)  # keeps the access declaration
-    return handler
+def api_routes(features: Sequence[Feature] = ()) -> list[openapi.ApiRoute]:
+    """The JSON API: the core's routes, then each feature's (what the app registers and documents)."""
+    return [*CORE_API_ROUTES, *(r for f in features for r in f.api_routes)]
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -94,8 +86,8 @@ def create_app(
         hub=hub,
         services=services if services is not None else Services(),
     )
-    api_routes = [*CORE_API_ROUTES, *(r for f in features for r in f.api_routes)]
-    app[api_misc.ROUTE_TABLE] = api_routes
+    routes = api_routes(features)
+    app[api_misc.ROUTE_TABLE] = routes
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(_on_shutdown)
 
@@ -121,6 +113,6 @@ def create_app(
         module.add_routes(app)
     for feature in features:
         feature.add_pages(app, config)
-    for route in api_routes:
-        app.router.add_route(route.method, route.full_path, _with_known_params(route))
+    for route in routes:
+        app.router.add_route(route.method, route.full_path, checked(route))
     return app

@@ -117,10 +117,39 @@ STATS = _obj(
         "web": {"type": "object", "description": "web counters: SSE clients, logins, rejected requests"},
     }
 )
+HELLO = _obj(
+    {
+        "server_time": {"type": "string", "format": "date-time"},
+        "user": ME,
+        "counts": COUNTS,
+        "cameras": {"type": ["array", "null"], "items": CAMERA, "description": "null with cameras=false"},
+        "heartbeat_s": {"type": "number"},
+    }
+)
+LIVE_KINDS = ["camera", "snapshot", "agent", "alert", "speaker", "airing"]
+
+
+def _event(names: list[str], data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"enum": names},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+
+
 EVENT_STREAM = {
-    "type": "string",
-    "description": "text/event-stream. First `event: hello` with data {server_time, user, counts, cameras}, "
-    "then `event: camera` {camera}, `event: agent` {agent}, `event: snapshot` {key, ts}; "
-    "comment lines (`: ping`) as heartbeat. The stream ends when the client is too slow; reconnect.",
+    "description": "One server-sent event (text/event-stream). First `event: hello` with the current state, then "
+    "`camera` {camera}, `snapshot` {key, ts}, `agent` {agent}, `alert` {alert}, `speaker`, `airing` as things "
+    "change (each with its `type`); comment lines (`: ping`) as heartbeat. The stream ends when the client "
+    "is too slow; reconnect.",
+    "oneOf": [
+        _event(["hello"], HELLO),
+        _event(
+            LIVE_KINDS, {"type": "object", "required": ["type"], "properties": {"type": {"enum": LIVE_KINDS}}}
+        ),
+    ],
 }
 OPENAPI = {"type": "object", "description": "this document"}

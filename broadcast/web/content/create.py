@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http import HttpProcessingError
 from sqlalchemy.orm import Session
 
 from broadcast.config import broadcast_settings
@@ -25,7 +26,9 @@ from hub.core.config import CoreConfig
 from hub.web.access import Perm, has_perm, in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError
+from hub.web.params import SLUG_PATTERN
 from hub.web.queries import area_names
+from hub.web.validation import check_fields
 
 log = logging.getLogger("broadcast.web.content")
 CONTENT_STORE = web.AppKey("broadcast_content_store", lib.ContentStore)
@@ -34,6 +37,40 @@ CHUNK = 64 * 1024
 FIELD_MAX = 8 * 1024  # a text field of the upload form (title, slugs)
 UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf", "urgent")
 TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf", "urgent")
+
+
+SLUG_OR_EMPTY = {"type": "string", "pattern": f"^({SLUG_PATTERN})?$"}
+AREA_FIELD = {
+    "type": "string",
+    "pattern": f"^({SLUG_PATTERN}/{SLUG_PATTERN})?$",
+    "description": "district/commune, instead of the two fields (the pages' commune picker)",
+}
+CSRF_FIELD = {"type": "string", "maxLength": 128, "description": "the session's CSRF token (forms)"}
+# Everyone above a commune names the commune (district + commune, or area); a commune user may leave it out.
+URGENT_FIELD: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 8,
+    "description": "1, true, on or yes: an emergency's job goes ahead of the queue (only for who may air one)",
+}
+UPLOAD_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "The audio (mp3, m4a, wav, ogg, webm …)",
+        },
+        "title": {"type": "string", "maxLength": lib.TITLE_MAX, "description": "Required (blank: 422)"},
+        "source": {"enum": ["recording", "upload", ""], "description": "default upload"},
+        "district": SLUG_OR_EMPTY,
+        "commune": SLUG_OR_EMPTY,
+        "area": AREA_FIELD,
+        "csrf": CSRF_FIELD,
+        "urgent": URGENT_FIELD,
+    },
+    "additionalProperties": False,
+}
 
 
 def setup(app: web.Application, config: CoreConfig) -> None:
@@ -71,13 +108,13 @@ def resolve_area(
             raise lib.ContentError(403, "forbidden", "Bạn chỉ được tạo nội dung cho xã của mình")
         return p.district, p.commune
     if not district or not commune:
-        raise lib.ContentError(400, "bad_area", "Hãy chọn xã / phường cho nội dung")
+        raise lib.ContentError(422, "bad_area", "Hãy chọn xã / phường cho nội dung")
     if not is_slug(district) or not is_slug(commune):
         raise lib.ContentError(400, "bad_area", "Mã huyện / xã không hợp lệ")
     if not in_scope(p, district, commune):
         raise lib.ContentError(403, "forbidden", "Xã / phường này nằm ngoài phạm vi của bạn")
     if (district, commune) not in area_names(s, config):
-        raise lib.ContentError(400, "bad_area", f"Không có xã / phường '{commune}' thuộc '{district}'")
+        raise lib.ContentError(422, "bad_area", f"Không có xã / phường '{commune}' thuộc '{district}'")
     return district, commune
 
 
@@ -102,6 +139,14 @@ async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str],
         raise refused(request, 413, "too_large", too_large_message(store))
     if request.content_type != "multipart/form-data":
         raise refused(request, 400, "bad_form", "Hãy gửi tệp dưới dạng multipart/form-data (trường 'file')")
+    try:
+        return await _read_parts(request, dest, cap)
+    except (ValueError, HttpProcessingError) as exc:  # a body that is not the multipart it says it is
+        raise refused(request, 400, "bad_form", f"Biểu mẫu multipart hỏng: {str(exc)[:100]}") from None
+
+
+async def _read_parts(request: web.Request, dest: Path, cap: int) -> tuple[dict[str, str], str | None]:
+    store = store_of(request)
     fields: dict[str, str] = {}
     file_name: str | None = None
     got_file = False
@@ -129,6 +174,10 @@ async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str],
             raise refused(request, 400, "bad_form", f"Trường '{str(part.name)[:40]}' không được hỗ trợ")
     if not got_file:
         raise refused(request, 400, "no_file", "Chưa chọn tệp âm thanh (trường 'file')")
+    try:
+        check_fields(UPLOAD_FORM, fields)
+    except ApiError as exc:
+        raise refused(request, 400, "bad_field", exc.message) from None
     return fields, file_name
 
 
@@ -145,8 +194,8 @@ async def _processed(request: web.Request, job: Path, src: Path, urgent: bool = 
         raise refused(
             request, 429, "busy", "Bạn đang có nhiều tệp chờ xử lý; hãy đợi các tệp đó xong rồi gửi tiếp"
         ) from None
-    except AudioError as exc:
-        raise refused(request, 413 if exc.code == "too_long" else 400, exc.code, exc.message) from None
+    except AudioError as exc:  # the request was well-formed; what it carried is not usable audio
+        raise refused(request, 413 if exc.code == "too_long" else 422, exc.code, exc.message) from None
 
 
 async def _insert(request: web.Request, new: lib.NewContent, stored: lib.StoredAudio) -> dict[str, Any]:
@@ -230,7 +279,7 @@ async def speak(
     try:
         wav = await engine.synthesize(text, voice or store.cfg.tts_voice)
     except AudioError as exc:
-        raise refused(request, 400, exc.code, exc.message) from None
+        raise refused(request, 422, exc.code, exc.message) from None
     src = job / "input"
     await asyncio.to_thread(src.write_bytes, wav)
     return await _processed(request, job, src, urgent)
@@ -239,8 +288,8 @@ async def speak(
 def tts_text(request: web.Request, body: dict[str, str]) -> str:
     try:
         return clean_text(body.get("text", ""), store_of(request).cfg.tts_max_chars)
-    except AudioError as exc:
-        raise refused(request, 400, exc.code, exc.message) from None
+    except AudioError as exc:  # empty, wordless or longer than this hub's configured limit
+        raise refused(request, 422, exc.code, exc.message) from None
 
 
 async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[str, Any]:

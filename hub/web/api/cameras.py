@@ -14,7 +14,7 @@ from hub.core.snapshots import SnapshotStore
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, principal, requires
 from hub.web.context import ctx
-from hub.web.errors import bad_parameter, not_found
+from hub.web.errors import bad_parameter, not_found, unprocessable
 from hub.web.jsonout import dumps, json_response
 
 MAX_LIMIT = 50_000
@@ -36,7 +36,7 @@ async def list_cameras(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     f = camera_filter(request)
     limit = params.integer(request, "limit", MAX_LIMIT, 1, MAX_LIMIT)
-    offset = params.integer(request, "offset", 0, 0, 10_000_000)
+    offset = params.integer(request, "offset", 0, 0, MAX_OFFSET)
 
     cams, names = await c.db.run(lambda s: (queries.fetch_cameras(s, p, f), queries.area_names(s, c.config)))
 
@@ -123,7 +123,7 @@ async def get_transitions(request: web.Request) -> web.Response:
     since = params.time(request, "since")
     until = params.time(request, "until")
     if since and until and since >= until:
-        raise bad_parameter("until", "phải sau 'since'")
+        raise unprocessable("until", "phải sau 'since'")
     limit = params.integer(request, "limit", 100, 1, 1000)
     before = parse_cursor(params.text(request, "cursor", 64))
     rows, nxt = await ctx(request).db.run(
@@ -137,17 +137,19 @@ async def get_transitions(request: web.Request) -> web.Response:
     )
 
 
+MAX_OFFSET = 10_000_000
+CURSOR_PATTERN = r"^[0-9]{1,17}_[0-9]{1,18}$"  # within datetime's range and SQL's 64-bit ids
 _FILTERS = (
-    Param("district", "Only this district (slug)", {"type": "string", "pattern": f"^{SLUG}$"}),
-    Param("commune", "Only this commune (slug)", {"type": "string", "pattern": f"^{SLUG}$"}),
+    Param("district", "Only this district (slug)", params.SLUG),
+    Param("commune", "Only this commune (slug)", params.SLUG),
     Param("status", "Only this status", {"type": "string", "enum": list(STATUSES)}),
     Param(
         "q", "Search id, name, commune; case- and diacritic-insensitive", {"type": "string", "maxLength": 100}
     ),
 )
-_CAMERA_PARAMS = tuple(
-    Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{SLUG}$"}, where="path")
-    for n in ("district", "commune", "camera")
+CAMERA_PARAMS = tuple(
+    Param(n, f"{n.capitalize()} slug", params.SLUG, where="path", example=ex)
+    for n, ex in (("district", "soc-son"), ("commune", "phu-linh"), ("camera", "cho"))
 )
 
 ROUTES = [
@@ -159,7 +161,7 @@ ROUTES = [
         params=(
             *_FILTERS,
             Param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-            Param("offset", "Items to skip", {"type": "integer", "minimum": 0}),
+            Param("offset", "Items to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
         ),
         response=schemas.CAMERA_LIST,
     ),
@@ -168,7 +170,7 @@ ROUTES = [
         CAMERA_PATH,
         get_camera,
         "One camera's current state",
-        params=_CAMERA_PARAMS,
+        params=CAMERA_PARAMS,
         response=schemas.CAMERA,
         errors=(400, 401, 403, 404),
     ),
@@ -176,11 +178,16 @@ ROUTES = [
         "GET",
         CAMERA_PATH + "/snapshot",
         get_snapshot,
-        "Latest JPEG snapshot (ETag / If-None-Match supported)",
-        params=(*_CAMERA_PARAMS, Param("v", "Cache-buster, ignored", {"type": "string", "maxLength": 64})),
+        "Latest JPEG snapshot (ETag / If-None-Match supported); 404 when the camera has none yet",
+        params=(*CAMERA_PARAMS, Param("v", "Cache-buster, ignored", {"type": "string", "maxLength": 64})),
         response={"type": "string", "contentMediaType": "image/jpeg"},
         content_type="image/jpeg",
         errors=(304, 400, 401, 403, 404),
+        headers={
+            "ETag": "Of this snapshot; send it back in If-None-Match",
+            "Last-Modified": "When the snapshot was taken",
+            "Cache-Control": "private, no-cache",
+        },
     ),
     ApiRoute(
         "GET",
@@ -188,13 +195,15 @@ ROUTES = [
         get_transitions,
         "Status changes of one camera, newest first, paged",
         params=(
-            *_CAMERA_PARAMS,
-            Param("since", "From (inclusive): ISO 8601 with offset, or epoch s", {"type": "string"}),
-            Param("until", "To (exclusive): ISO 8601 with offset, or epoch s", {"type": "string"}),
+            *CAMERA_PARAMS,
+            Param("since", "From (inclusive)", params.TIME),
+            Param("until", "To (exclusive); 422 when not after since", params.TIME),
             Param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            Param("cursor", "`next_cursor` of the previous page", {"type": "string"}),
+            Param(
+                "cursor", "`next_cursor` of the previous page", {"type": "string", "pattern": CURSOR_PATTERN}
+            ),
         ),
         response=schemas.TRANSITION_PAGE,
-        errors=(400, 401, 403, 404),
+        errors=(400, 401, 403, 404, 422),
     ),
 ]

@@ -165,13 +165,12 @@ ROUTES = [
         stream_events,
         "Live changes as server-sent events (hello first, then camera/agent/snapshot; heartbeat comments)",
         params=(
-            Param(
-                "district", "Only this district", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}
-            ),
-            Param("commune", "Only this commune", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+            Param("district", "Only this district", params.SLUG),
+            Param("commune", "Only this commune", params.SLUG),
             Param("cameras", "Include the camera list in hello (default true)", {"type": "boolean"}),
         ),
         response=schemas.EVENT_STREAM,
         content_type="text/event-stream",
+        errors=(400, 401),
     ),
 ]

@@ -28,7 +28,7 @@ from hub.core.influx_tiers import RAW, pick_tier
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, requires
-from hub.web.api.cameras import CAMERA_PATH, _camera_or_404
+from hub.web.api.cameras import CAMERA_PARAMS, CAMERA_PATH, _camera_or_404
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
@@ -228,7 +228,6 @@ HISTORY_SCHEMA: dict[str, Any] = {
     },
 }
 
-_SLUG = params.SLUG_PATTERN
 ROUTES = [
     ApiRoute(
         "GET",
@@ -237,10 +236,7 @@ ROUTES = [
         "One camera's measurements over time from InfluxDB (mean/min/max per bucket, or status per bucket); "
         "503 when InfluxDB is disabled or unreachable",
         params=(
-            *(
-                Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{_SLUG}$"}, where="path")
-                for n in ("district", "commune", "camera")
-            ),
+            *CAMERA_PARAMS,
             Param("metric", "What to chart (default fps)", {"type": "string", "enum": list(METRICS)}),
             Param("range", "How far back (default 24h)", {"type": "string", "enum": list(RANGES)}),
         ),

@@ -83,8 +83,8 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 
 _AREA_FILTERS = (
-    Param("district", "Only this district (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
-    Param("commune", "Only this commune (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+    Param("district", "Only this district (slug)", params.SLUG),
+    Param("commune", "Only this commune (slug)", params.SLUG),
 )
 
 ROUTES = [

@@ -193,7 +193,7 @@ async def test_api_import_dry_run_then_apply(web: WebEnv) -> None:
         headers=headers,
     )
     err = await r.json()
-    assert r.status == 400 and "dòng 2" in err["error"]["message"]
+    assert r.status == 422 and "dòng 2" in err["error"]["message"]
     r = await web.client.post("/api/v1/devices/import?kind=nha", data=body, headers=headers)
     assert r.status == 400
 
