@@ -141,7 +141,11 @@ def open_order(
     try:
         # The standard library parser, so the numbers re-canonicalised below are exactly the ones received.
         doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (
+        UnicodeDecodeError,
+        ValueError,
+        RecursionError,
+    ) as exc:  # numbers past int's digit limit, deep nesting
         raise OrderRefused(Refusal.INVALID, f"not JSON: {exc}") from None
     if isinstance(doc, dict) and "sig" not in doc and "order" not in doc:
         raise OrderRefused(Refusal.UNSIGNED, "a bare command without the hub's signature")

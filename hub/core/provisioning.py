@@ -232,11 +232,11 @@ class Provisioner:
     def _communes(self, ref: DeviceRef, communes: Iterable[str]) -> list[str]:
         served = list(dict.fromkeys([*([ref.commune] if ref.commune else []), *communes]))
         if ref.kind != "edge" and len(served) > 1:
-            raise RegistryError("chỉ hộp giám sát (edge) mới báo cáo camera của xã khác", 400)
+            raise RegistryError("chỉ hộp giám sát (edge) mới báo cáo camera của xã khác", 422)
         try:
             account_for(ref, served)
         except AccountError as exc:
-            raise RegistryError(str(exc), 400) from None
+            raise RegistryError(str(exc), 422) from None
         return served
 
     @staticmethod

@@ -13,7 +13,7 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database
 from hub.core.events import EventBus
 from hub.core.features import Feature, Services
-from hub.web import files, params
+from hub.web import files
 from hub.web.admin import accounts as admin_accounts
 from hub.web.admin import areas as admin_areas
 from hub.web.admin import audit as admin_audit

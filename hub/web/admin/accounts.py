@@ -21,7 +21,7 @@ from hub.core.account_models import BrokerAccountRow
 from hub.core.areas import area_names
 from hub.core.broker_accounts import BrokerAccountsError
 from hub.core.broker_acl import AccountError, DeviceRef
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param, json_body
 from hub.core.provisioning import (
     Provisioned,
     Provisioner,
@@ -264,25 +264,53 @@ async def api_revoke(request: web.Request) -> web.StreamResponse:
 
 
 _DEVICE = f"/devices/accounts/{{kind:edge|speaker}}/{{district:{SLUG_PATTERN}}}/{{commune:{SLUG_PATTERN}}}/{{id:{SLUG_PATTERN}}}"
-_PATH_PARAMS = tuple(
-    Param(n, d, {"type": "string"}, "path")
-    for n, d in (("kind", "edge or speaker"), ("district", "district code"), ("commune", "commune code"),
-                 ("id", "device code"))
-)  # fmt: skip
+_PATH_PARAMS = (
+    Param("kind", "edge or speaker", {"enum": ["edge", "speaker"]}, "path"),
+    *(
+        Param(n, d, {"type": "string", "pattern": SLUG_PATTERN.join("^$")}, "path")
+        for n, d in (("district", "district code"), ("commune", "commune code"), ("id", "device code"))
+    ),
+)
 _FILE = {"type": "object", "properties": {"username": {}, "client_id": {}, "provisioning": {}, "qr_svg": {}}}
+_REVOKED = {"type": "object", "properties": {"username": {"type": "string"}, "state": {"const": "revoked"}}}
+_ACCOUNTS = {
+    "type": "object",
+    "properties": {"accounts": {"type": "array"}, "pending": {"type": "array"}},
+}
+_S = SLUG_PATTERN.join("^$")
+_NEW_ACCOUNT: dict[str, Any] = {
+    "type": "object",
+    "required": ["kind", "district", "commune", "id"],
+    "properties": {
+        "kind": {"enum": ["edge", "speaker"]},
+        "district": {"type": "string", "pattern": _S},
+        "commune": {"type": "string", "pattern": _S},
+        "id": {"type": "string", "pattern": _S},
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "communes": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        "replace": {"type": "boolean", "description": "give a fresh account to a device that has one"},
+    },
+    "additionalProperties": False,
+}
 ROUTES = [
-    ApiRoute("GET", "/devices/accounts", api_accounts, "Broker accounts and the devices waiting for one"),
+    ApiRoute(
+        "GET", "/devices/accounts", api_accounts, "Broker accounts and the devices waiting for one",
+        response=_ACCOUNTS, errors=(401, 403),
+    ),
     ApiRoute(
         "POST", "/devices/accounts", api_new_account,
-        "Give a device a broker account: its provisioning file (shown once) and QR code",
-        response=_FILE, errors=(400, 401, 403, 409, 502, 503),
+        "Give a device a broker account: its provisioning file (shown once) and QR code. 404: no such device in "
+        "the registry; 409: it has an account already (replace: true gives a fresh one) or the hub manages no "
+        "broker accounts; 422: communes for a receiver, or outside the device's district",
+        response=_FILE, errors=(400, 401, 403, 404, 409, 415, 422, 502, 503),
+        body=json_body(_NEW_ACCOUNT), status=201,
     ),
     ApiRoute(
         "POST", _DEVICE + "/rotate", api_rotate, "New password for a device (the old one stops at once)",
-        params=_PATH_PARAMS, response=_FILE, errors=(401, 403, 404, 502, 503),
+        params=_PATH_PARAMS, response=_FILE, errors=(401, 403, 404, 409, 422, 502, 503),
     ),
     ApiRoute(
         "POST", _DEVICE + "/revoke", api_revoke, "Revoke a device's account (it is disconnected at once)",
-        params=_PATH_PARAMS, errors=(401, 403, 404, 502, 503),
+        params=_PATH_PARAMS, response=_REVOKED, errors=(401, 403, 404, 409, 422, 502, 503),
     ),
 ]  # fmt: skip

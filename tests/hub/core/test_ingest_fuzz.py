@@ -34,6 +34,21 @@ REASONS = {
     "invalid_meta",
     "bad_jpeg",
 }
+# Well-formed messages the hub still refuses: claims it cannot check (hub/core/claims.py, the time window) and
+# quotas (hub/core/quotas.py). Counted like the contract's own reasons.
+CLAIMS = {
+    "future_ts",
+    "too_old",
+    "not_assigned",
+    "outside_area",
+    "no_agent",
+    "unknown_agent",
+    "agent_elsewhere",
+    "speaker_elsewhere",
+    "quota_messages",
+    "quota_snapshot_bytes",
+    "quota_cameras",
+}
 _ok, _buf = cv2.imencode(".jpg", np.full((8, 16, 3), 128, np.uint8))
 JPEG = bytes(_buf)
 
@@ -131,15 +146,21 @@ def test_every_message_is_accepted_or_rejected_and_counted_once(
     hub.ingest.handle(topic, payload, props, 1_800_000_000.0, retain)
     accepted, rejected, cleared, errors = (a - b for a, b in zip(_counts(hub), before, strict=True))
     assert errors == 0, "a feature's handler failed on a validated message"
-    assert (accepted, rejected, cleared) in {(1, 0, 0), (0, 1, 0), (0, 0, 1)}
     grew = {r for r, n in hub.stats.rejected.items() if n > rejected_before.get(r, 0)}
+    # An accepted message may still have parts refused and counted: inventory entries outside the box's area, a
+    # speaker's status naming another commune than its registry row (hub/core/claims.py, broadcast/speakers).
+    partial = {r for r in grew if r.startswith("inventory_") or r == "speaker_elsewhere"}
+    if accepted and partial:
+        rejected -= sum(hub.stats.rejected[r] - rejected_before.get(r, 0) for r in partial)
+        grew -= partial
+    assert (accepted, rejected, cleared) in {(1, 0, 0), (0, 1, 0), (0, 0, 1)}
     if expected == "cleared":
         assert cleared == 1
     elif expected is not None:
         assert grew == {expected}, "rejected under the contract's own reason"
     else:
-        assert accepted == 1 or grew <= {"invalid_meta", "bad_jpeg"}
-    assert grew <= REASONS
+        assert accepted == 1 or grew <= {"invalid_meta", "bad_jpeg"} | CLAIMS
+    assert grew <= REASONS | CLAIMS
     if accepted and topic is not None and hub.influx is not None:
         t = parse(topic)
         if (t.kind, t.channel) == (Kind.CAMERA, Channel.HEALTH):

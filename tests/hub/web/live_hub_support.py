@@ -24,9 +24,10 @@ from devtools.services import free_port
 from hub.compose import Hub, HubConfig, create_app, open_database
 from hub.core import auth
 from hub.core.config import DistrictConfig
-from hub.core.db import Agent, Area, Camera, Snapshot, Transition
+from hub.core.db import Agent, Area, Camera, Transition
 from hub.core.events import Event, EventBus
 from hub.core.geo import Village
+from hub.core.snapshots import SnapshotStore, store_and_index
 from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import make_hub_config
 
@@ -44,7 +45,7 @@ class EndingBus(EventBus):
         yield {}  # an async generator that yields nothing
 
 
-def _seed_registry(url: str, now: datetime) -> None:
+def _seed_registry(url: str, now: datetime, snapshots: SnapshotStore) -> None:
     db = open_database(url)
     db.create_all()
     t0 = now - timedelta(hours=3)
@@ -59,7 +60,6 @@ def _seed_registry(url: str, now: datetime) -> None:
                        status="ok", problems=[], agent_key=f"{D}/{C}/edge-a", snapshot_ts=t0),
                 Camera(key=f"{D}/{C}/cong-ubnd", district=D, commune=C, slug="cong-ubnd", name="Cổng UBND",
                        status="offline", problems=[], reason="Không kết nối được"),
-                Snapshot(camera_key=f"{D}/{C}/cho", jpeg=JPEG, ts=t0, width=64, height=36),
                 Village(district=D, commune=C, slug="thon-dong", name="Thôn Đông"),
                 Speaker(key=f"{D}/{C}/loa-cho", district=D, commune=C, slug="loa-cho", name="Loa chợ",
                         village="thon-dong"),
@@ -71,6 +71,8 @@ def _seed_registry(url: str, now: datetime) -> None:
                            at=t0 + timedelta(minutes=10 * i), from_status=None if i == 0 else "ok",
                            to_status=to, problems=[], reason=None)
             )  # fmt: skip
+        s.flush()  # the camera row first: the snapshot's index row refers to it
+        store_and_index(s, snapshots, f"{D}/{C}/cho", JPEG, t0, 64, 36)
         auth.add_user(
             s,
             ADMIN,
@@ -125,7 +127,7 @@ class LiveHub:
 
     def start(self) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        _seed_registry(self.config.database.url, now)
+        _seed_registry(self.config.database.url, now, SnapshotStore.for_config(self.config))
         self._thread.start()
         ready = asyncio.run_coroutine_threadsafe(self._serve_until_ready(), self._loop)
         self.token = ready.result(60)
