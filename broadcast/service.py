@@ -28,6 +28,8 @@ class BroadcastService:
     def __init__(self, ctx: FeatureContext, clock: Callable[[], float] = time.time) -> None:
         cfg = ctx.settings(BroadcastConfig)
         self._publish_raw = ctx.publish
+        # One leader among the hubs plans the airings and follows them to their end (timers, proof of airing).
+        self.lead = ctx.leases.leader("broadcast")
         self.speakers = SpeakerRegistry(
             ctx.db,
             ctx.events,
@@ -45,9 +47,10 @@ class BroadcastService:
             cfg.dispatch,
             ctx.config.http.public_url,
             clock=clock,
+            lead=self.lead,
         )
         self.scheduler = BroadcastScheduler(
-            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule
+            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
         )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)

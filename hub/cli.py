@@ -25,7 +25,7 @@ from contract.configfile import ConfigError
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import CoreConfig
+from hub.core.config import CoreConfig, partition_map
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
 
@@ -51,7 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run = sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run.add_argument(
+        "--role",
+        choices=["all", "ingest", "web"],
+        default="all",
+        help="several hubs (cluster.enabled): ingest = partitions and leader work, no web; "
+        "web = pages, API and live events only; all = both (default)",
+    )
     sub.add_parser("check-config", parents=[common], help="validate the config file and exit")
 
     user = sub.add_parser("user", parents=[common], help="manage users").add_subparsers(
@@ -286,12 +293,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(
             f"Cấu hình hợp lệ: {path} (web {config.http.host}:{config.http.port}, MQTT {config.mqtt.host}:{config.mqtt.port})"
         )
+        print(_cluster_summary(config))
         return EXIT_OK
     if command == "run":
         from hub.server import serve
 
+        role = getattr(args, "role", "all")
+        if role != "all" and not config.cluster.enabled:
+            raise CliError(f"--role {role} cần cluster.enabled (nhiều hub trên PostgreSQL)", EXIT_CONFIG)
         try:
-            return asyncio.run(serve(config))
+            return asyncio.run(serve(config, role=role))
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None
@@ -306,6 +317,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _token_list(config)
     return _token_revoke(args, config)
+
+
+def _cluster_summary(config: CoreConfig) -> str:
+    if not config.cluster.enabled:
+        return "Một hub (cluster.enabled: false); nhiều hub cần PostgreSQL và cluster.enabled: true"
+    parts = partition_map(config)
+    cl = config.cluster
+    return (
+        f"Nhiều hub: hub_id {cl.hub_id}, {len(parts)} phân vùng ({', '.join(parts)}), "
+        f"lease {cl.lease_ttl_s:g} s (gia hạn mỗi {cl.lease_renew_s:g} s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

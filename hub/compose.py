@@ -80,8 +80,8 @@ def open_database(url: str) -> Database:
 class Hub(HubCore):
     """The whole hub process: the core, with every feature set up on it and its components added."""
 
-    def __init__(self, config: CoreConfig, features: Sequence[Feature] = FEATURES) -> None:
-        super().__init__(config, table_modules(features))
+    def __init__(self, config: CoreConfig, features: Sequence[Feature] = FEATURES, role: str = "all") -> None:
+        super().__init__(config, table_modules(features), role=role)
         self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).
@@ -100,7 +100,9 @@ class Hub(HubCore):
                 store=self.store,
                 publish=self._publish_for_features,
                 services=self.services,
+                leases=self.leases,
                 _add_handler=self.add_handler,
+                _replies=self.control.replies if self.control is not None else None,
             )
             feature.setup(ctx)
             for component in ctx.components:

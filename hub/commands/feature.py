@@ -9,7 +9,7 @@ from hub.core.features import Feature, FeatureContext
 
 
 def setup(ctx: FeatureContext) -> None:
-    commander = EdgeCommander(ctx.publish)
+    commander = EdgeCommander(ctx.publish, ctx.replies)
     ctx.add_handler(Kind.EDGE, Channel.REPLY, commander.on_reply)
     ctx.add_gauges(commands_pending=lambda: commander.pending)
     ctx.services.provide(COMMANDS, commander)

@@ -214,6 +214,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
     "hub.core.geo",
+    "hub.core.lease_table",
     "hub.core.speaker_models",
 )
 

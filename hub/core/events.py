@@ -2,13 +2,16 @@
 
 Each subscriber gets a bounded queue; a client too slow to keep up is dropped (it reconnects and reloads
 the current state) rather than letting memory grow or slowing ingest.
+
+With several hubs, `relay` sends every event published here to the other hubs too (hub/core/control_channel.py),
+and their events arrive through `publish_local`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 Event = dict[str, Any]
@@ -19,13 +22,26 @@ class EventBus:
         self._subs: set[asyncio.Queue[Event | None]] = set()
         self._queue_size = queue_size
         self.dropped_subscribers = 0
+        self.relay: Callable[[Event], None] | None = None
 
     @property
     def subscribers(self) -> int:
+        """Listeners of what this process publishes: its own pages, plus one for the other hubs' pages when
+        events are relayed (producers skip building events nobody reads)."""
+        return len(self._subs) + (1 if self.relay is not None else 0)
+
+    @property
+    def local_subscribers(self) -> int:
         return len(self._subs)
 
     def publish(self, event: Event) -> None:
         """Non-blocking; call from the event loop thread only."""
+        self.publish_local(event)
+        if self.relay is not None:
+            self.relay(event)
+
+    def publish_local(self, event: Event) -> None:
+        """To this process's pages only (an event another hub relayed)."""
         for q in list(self._subs):
             try:
                 q.put_nowait(event)
