@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
 
@@ -85,6 +86,21 @@ class HttpConfig(StrictModel):
     )
     secure_cookies: bool = Field(default=False, description="Set Secure on cookies (when served over HTTPS)")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or networks) of reverse proxies whose X-Forwarded-For names the client "
+        "(the login limit counts that address); from anyone else the header is ignored",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return v
 
 
 class IngestConfig(StrictModel):

@@ -215,6 +215,7 @@ CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
     "hub.core.geo",
     "hub.core.lease_table",
+    "hub.core.login_limits",
     "hub.core.speaker_models",
 )
 

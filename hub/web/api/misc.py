@@ -42,7 +42,6 @@ def web_stats(app: web.Application) -> dict[str, Any]:
         "sse_clients": c.sse_clients,
         "event_subscribers": c.events.local_subscribers,
         "event_subscribers_dropped": c.events.dropped_subscribers,
-        "login_clients_limited": c.limiter.tracked,
         "counters": dict(sorted(c.counters.items())),
     }
 

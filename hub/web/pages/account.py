@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from hub.core.audit import record_change
 from hub.core.db import ApiToken, User, WebSession
 from hub.web.access import principal, signed_in
 from hub.web.admin.common import NOTICES, FormError, field, see_other
+from hub.web.client_address import request_client
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.render import render
@@ -80,7 +80,7 @@ async def account_page(request: web.Request) -> web.StreamResponse:
 async def change_password(request: web.Request) -> web.StreamResponse:
     c, p = ctx(request), principal(request)
     form = await request.post()
-    client = request.remote or "?"
+    client = request_client(request, c.config.http.trusted_proxies)
     try:
         current = field(form, "current", "Mật khẩu hiện tại", max_len=auth.MAX_PASSWORD_LENGTH)
         new = field(form, "new", "Mật khẩu mới", max_len=auth.MAX_PASSWORD_LENGTH)
@@ -92,18 +92,22 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     except (FormError, auth.AuthError) as exc:
         c.count("password_change_rejected")
         return await _account_page(request, 400, str(exc))
-    if c.limiter.retry_after(client, time.monotonic()) is not None:
+    now = c.clock()
+    if await c.db.run(lambda s: c.limiter.retry_after(s, client, now)) is not None:
         c.count("password_change_rate_limited")
         return await _account_page(request, 429, "Quá nhiều lần nhập sai mật khẩu; hãy thử lại sau ít phút")
     stored = await c.db.run(lambda s: s.scalar(select(User.password_hash).where(User.id == p.user_id)))
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, stored, current)
         new_hash = await asyncio.to_thread(auth.hash_password, new) if ok else ""
-    now = c.clock()
     if not ok:
-        c.limiter.failed(client, time.monotonic())
         c.count("password_change_wrong_current")
-        await c.db.run(lambda s: auth.record_login_failure(s, p.user_id, now))
+
+        def wrong(s: Session) -> None:
+            c.limiter.failed(s, client, now)
+            auth.record_login_failure(s, p.user_id, now)
+
+        await c.db.run(wrong)
         log.warning("password change for %r refused: wrong current password", p.username)
         return await _account_page(request, 403, "Mật khẩu hiện tại không đúng")
     keep = _current_hash(request)

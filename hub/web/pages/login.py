@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from datetime import datetime
 
 from aiohttp import web
@@ -15,6 +14,7 @@ from hub.core import auth
 from hub.core.audit import record_change
 from hub.core.labels import local_time
 from hub.web.access import principal, public, signed_in
+from hub.web.client_address import request_client
 from hub.web.context import PRINCIPAL, ctx
 from hub.web.render import render
 from hub.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
@@ -94,8 +94,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not username or not password or len(username) > 64 or len(password) > auth.MAX_PASSWORD_LENGTH:
         c.count("login_rejected_input")
         return _login_page(request, "Hãy nhập tên đăng nhập và mật khẩu", 400, username)
-    client = request.remote or "?"
-    wait = c.limiter.retry_after(client, time.monotonic())
+    client = request_client(request, c.config.http.trusted_proxies)
+    now = c.clock()
+    wait = await c.db.run(lambda s: c.limiter.retry_after(s, client, now))
     if wait is not None:
         c.count("login_rate_limited")
         log.warning("login rate-limited for %s", client)
@@ -106,12 +107,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         resp.headers["Retry-After"] = str(int(wait))
         return resp
 
-    now = c.clock()
     cand = await c.db.run(lambda s: auth.login_candidate(s, username, now))
     if cand.locked_until is not None:
-        c.limiter.failed(client, time.monotonic())
         c.count("login_locked")
-        await c.db.run(lambda s: _audit_failure(s, username, client, now, "locked"))
+
+        def locked_out(s: Session) -> None:
+            c.limiter.failed(s, client, now)
+            _audit_failure(s, username, client, now, "locked")
+
+        await c.db.run(locked_out)
         return _login_page(request, _lock_message(cand.locked_until, request), 403, username)
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, cand.password_hash, password)
@@ -119,11 +123,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if ok and cand.password_hash and auth.needs_rehash(cand.password_hash):
             new_hash = await asyncio.to_thread(auth.hash_password, password)
     if not ok or cand.user_id is None:
-        c.limiter.failed(client, time.monotonic())
         c.count("login_failed")
         failed_id = cand.user_id
 
         def failure(s: Session) -> datetime | None:
+            c.limiter.failed(s, client, now)
             until = auth.record_login_failure(s, failed_id, now) if failed_id is not None else None
             _audit_failure(
                 s,
