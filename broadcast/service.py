@@ -37,6 +37,8 @@ class BroadcastService:
             stale_after_s=cfg.dispatch.speaker_stale_after_s,
             flush_s=ctx.config.ingest.state_flush_s,
             clock=clock,
+            owns=ctx.owns,
+            mirror_s=ctx.config.cluster.mirror_s if ctx.config.cluster.enabled else None,
         )
         self.dispatcher = HubDispatcher(
             ctx.db,
@@ -48,6 +50,7 @@ class BroadcastService:
             ctx.config.http.public_url,
             clock=clock,
             lead=self.lead,
+            replies=ctx.replies,
         )
         self.scheduler = BroadcastScheduler(
             ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead

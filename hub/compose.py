@@ -101,12 +101,17 @@ class Hub(HubCore):
                 publish=self._publish_for_features,
                 services=self.services,
                 leases=self.leases,
+                owns=self._owns,
                 _add_handler=self.add_handler,
                 _replies=self.control.replies if self.control is not None else None,
             )
             feature.setup(ctx)
             for component in ctx.components:
                 self.add_component(component)
+
+    def _owns(self, district: str) -> bool:
+        owned = self.store.owned
+        return owned is None or district in owned
 
     async def _publish_for_features(self, topic: Topic, payload: bytes, qos: int, retain: bool) -> None:
         await self.publish(topic, payload, qos=qos, retain=retain)

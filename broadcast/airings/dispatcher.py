@@ -9,9 +9,8 @@ airing is finalised (aired / partial / failed / interrupted) and its `airing` po
 that reports later (it played from its cache while its link was down) still updates its receipt and the
 airing's totals. Airings in flight are picked up again after a hub restart.
 
-Several hubs: receiver events are applied by the hub that owns the speaker's partition; the timers run on the
-hub that holds the `broadcast` leader lease (with the scheduler), which follows every active airing — those it
-dispatched, those another hub aired at once, and those of a leader that died — and fences each timer's write.
+Several hubs: receiver events are applied by the hub owning the speaker's partition; the timers run (fenced) on
+the `broadcast` leader, which follows every active airing, whoever dispatched it; replies reach whoever asked.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 from typing import Any
 
@@ -32,8 +31,9 @@ from broadcast.airings.models import Airing
 from broadcast.airings.outcome import (
     RECEIPT_EVENTS,
     FinishedAiring,
+    Timing,
     airing_facts,
-    planned_seconds,
+    timing_of,
 )
 from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
@@ -54,6 +54,7 @@ from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
 from hub.core.facts import Fact
 from hub.core.influx import InfluxWriter
+from hub.core.ingest import Handler
 from hub.core.leases import Lead, LeaseLost, SoleLeader
 from hub.core.stats import RateLimitedLog
 
@@ -63,12 +64,6 @@ QUEUE_MAX = 100_000
 PUBLISH_BATCH = 500  # prepare commands awaiting the broker's acknowledgement at once
 EVENT_BATCH = 500  # receiver events applied in one SQL transaction
 RESCAN_S = 2.0  # the leader looks for active airings it does not follow yet (aired at once by another hub)
-
-
-@dataclass(frozen=True)
-class Timing:
-    start_at: float
-    end_at: float  # planned end of the whole playlist
 
 
 class HubDispatcher:
@@ -83,7 +78,9 @@ class HubDispatcher:
         public_url: str,
         clock: Callable[[], float] = time.time,
         lead: Lead | None = None,
+        replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
+        self.replies = replies or (lambda _t, _fn: contextlib.nullcontext())
         self.lead: Lead = lead if lead is not None else SoleLeader()
         self.lead.on_change(self._lead_changed)
         self.db = db
@@ -135,7 +132,7 @@ class HubDispatcher:
             with contextlib.suppress(Exception):
                 for a in await self.db.run(store.active_airings):
                     if a.id not in self._timers:
-                        self._arm(a.id, self._timing(a.order or {}))
+                        self._arm(a.id, timing_of(a.order or {}))
             await asyncio.sleep(RESCAN_S)
 
     async def stop(self) -> None:
@@ -165,7 +162,7 @@ class HubDispatcher:
                 if live is not None and live.playing and live.playing != order.airing_id:
                     log.warning("emergency %s preempts %s on %s", order.airing_id, live.playing, k)
         if self.lead.is_leader:  # otherwise the leader finds it at its next scan
-            self._arm(order.airing_id, self._timing(store.order_dict(order)))
+            self._arm(order.airing_id, timing_of(store.order_dict(order)))
         if order.items:
             await self._send_prepares(order, now)
 
@@ -230,12 +227,13 @@ class HubDispatcher:
         fut: asyncio.Future[SpeakerEvent] = asyncio.get_running_loop().create_future()
         self._replies[cmd.transaction] = fut
         try:
-            await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
-            if not wait_s:
+            async with self.replies(speaker_topic(d, c, sp, Channel.EVENT), self._on_reply):
+                await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
+                if not wait_s:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(fut), wait_s)
                 return None
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(fut), wait_s)
-            return None
         finally:
             self._replies.pop(cmd.transaction, None)
 
@@ -244,16 +242,19 @@ class HubDispatcher:
         """MQTT handler (event loop, quick): queues the event for the worker."""
         if not isinstance(msg, SpeakerEvent):
             return
-        if msg.event == "reply":
-            fut = self._replies.get(msg.transaction or "")
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+        self._on_reply(topic, msg, received)
         try:
             self._queue.put_nowait((topic, msg, received))
             self._pending += 1
         except asyncio.QueueFull:
             self.rejected += 1
             self._rlog.log(logging.ERROR, "queue", "speaker event queue full; event from %s dropped", topic)
+
+    def _on_reply(self, _topic: Topic, msg: Model | bytes, _received: float) -> None:
+        if isinstance(msg, SpeakerEvent) and msg.event == "reply":
+            fut = self._replies.get(msg.transaction or "")
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
 
     async def _work(self) -> None:
         while True:
@@ -303,14 +304,6 @@ class HubDispatcher:
                 await self._finalise(a.id)  # a late report: totals change
 
     # timers ---------------------------------------------------------------------------------------------
-    @staticmethod
-    def _timing(order: dict[str, Any]) -> Timing:
-        start = float(order.get("start_at", 0.0))
-        items = order.get("items") or []
-        dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
-                              float(order.get("gap_s", 0.0)))  # fmt: skip
-        return Timing(start, start + dur)
-
     def _arm(self, airing_id: str, t: Timing) -> None:
         old = self._timers.pop(airing_id, None)
         if old is not None:

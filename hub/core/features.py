@@ -138,6 +138,9 @@ class FeatureContext:
     # Leader leases of work that must run once among all hubs: `ctx.leases.leader("duty")` (hub/core/leases.py).
     leases: Leases
     components: list[Component] = field(default_factory=list)
+    # Several hubs: whether this hub holds the partition of a district now (device state there is its to
+    # change; elsewhere read it from SQL). Alone: always true.
+    owns: Callable[[str], bool] = lambda district: True
     _add_handler: Callable[[Kind, Channel, Handler], None] | None = None
     _replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None
 

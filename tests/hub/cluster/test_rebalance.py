@@ -1,14 +1,20 @@
 """Hubs joining and leaving (in-process `Hub` objects, each with its own MQTT sessions and database pool):
 the first hub takes every partition; a second one joining gets its fair share handed over gracefully; when it
 stops cleanly it gives them back at once (no waiting for a lease to expire). Device traffic runs the whole time
-and every message is exactly one transition. A web-only hub sees the ingest hubs' live events."""
+and every message is exactly one transition. A web-only hub sees the ingest hubs' live events, and the reply
+to an edge command it sends reaches it although another hub reads that agent's partition."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from devtools.hubcluster import Traffic, compare, districts, holdings, transitions
 from devtools.services import Service, free_port
@@ -84,6 +90,15 @@ async def test_join_and_leave_hand_partitions_over(
         assert keys == {f"{d}/{c}/{cam}" for d, c, cam in CAMERAS}
         assert web.leases.held() == {} and not web.store.cameras
         listener.cancel()
+        agent = FakeAgent(mosquitto.port, "d1", "x", "box-1")
+        try:
+            outcome = await web.commands.send("d1/x/box-1", "probe", "cam-1", wait_s=10)
+        finally:
+            agent.close()
+        assert (
+            outcome.result == "ok" and outcome.reply is not None and outcome.reply.data == {"probed": "cam-1"}
+        )
+        assert a.commands.unmatched == 1  # the owner of d1 saw the reply too, and nothing waited for it there
     finally:
         if traffic.is_alive():
             traffic.finish()
@@ -91,6 +106,34 @@ async def test_join_and_leave_hand_partitions_over(
             await b.stop()
         await web.stop()
         await a.stop()
+
+
+class FakeAgent:
+    """Answers every command on its `cmd` topic with an ok reply (what an edge agent does)."""
+
+    def __init__(self, port: int, district: str, commune: str, agent: str) -> None:
+        base = f"ops/v1/{district}/{commune}/edge/{agent}"
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"agent-{agent}", protocol=mqtt.MQTTv5
+        )
+        ready = threading.Event()
+
+        def on_message(c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            cmd = json.loads(msg.payload)
+            reply = {"transaction": cmd["transaction"], "status": "ok", "ts": time.time(),
+                     "data": {"probed": cmd.get("camera")}}  # fmt: skip
+            c.publish(f"{base}/reply", json.dumps(reply), qos=1)
+
+        self.client.on_message = on_message
+        self.client.on_subscribe = lambda *_a: ready.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"{base}/cmd", qos=1)
+        self.client.loop_start()
+        assert ready.wait(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 async def collect(hub: Hub, seen: list[dict[str, Any]]) -> None:
