@@ -6,8 +6,8 @@ MQTT sessions (hub/core/partitions.py), the mirror of the state other hubs own, 
 - Mirror: every `cluster.mirror_s` the cameras and agents of the other partitions are re-read from SQL (in a
   thread of their own, not the hub's SQL thread), so the alert engine — which runs on one hub — sees them all.
   Nothing is derived from the mirror: stale marking and transitions belong to each partition's owner.
-- Fenced flush: in the flush's own transaction every partition it writes is checked (`FOR SHARE`) against the
-  lease table; rows of a partition taken over meanwhile are dropped, never written over the new owner's.
+- Fenced flush: in the flush's own transaction every partition it writes is fenced (hub/core/lease_table.py);
+  rows of a partition taken over meanwhile are dropped, never written over the new owner's.
 """
 
 from __future__ import annotations
@@ -147,11 +147,17 @@ class ClusterIngest:
         store = self.core.store
         assert store.owned is not None
         store.owned.difference_update(districts)
-        inbox = self.core.ingest.inbox
-        left = [m for m in inbox if m[5] is None or m[5][0] is not bridge]
-        if len(left) != len(inbox):  # taken over while messages waited: they are the new owner's now
-            inbox.clear()
-            inbox.extend(left)
+        # Messages of this session still waiting are the next owner's now (unacknowledged, it receives them).
+        # Network threads append meanwhile: take everything out one by one, put the rest back in front.
+        inbox, kept = self.core.ingest.inbox, []
+        while True:
+            try:
+                m = inbox.popleft()
+            except IndexError:
+                break
+            if m[5] is None or m[5][0] is not bridge:
+                kept.append(m)
+        inbox.extendleft(reversed(kept))
 
     # fenced flush (SQL thread) --------------------------------------------------------------------------
     def write_fenced(self, s: Session, batch: FlushBatch) -> None:

@@ -1,8 +1,10 @@
 """A hub's own MQTT connection when several hubs run (`{mqtt.client_id}-h-{hub_id}`, no device traffic): it
 carries the hub's publishes (commands to devices), live events between hubs, and device replies awaited here.
 
-Live events: every event a hub publishes on its bus also goes out, QoS 0, on `hub/v1/events/{hub_id}`; every
-hub subscribes to `hub/v1/events/+` and hands the others' events to its own web pages. Why MQTT and not
+Live events: while any other hub has pages listening, every event a hub publishes on its bus also goes out, QoS 0,
+on `hub/v1/events/{hub_id}`; every hub subscribes to `hub/v1/events/+` (MQTT 5 No Local: not its own) and hands
+the others' events to its own web pages. Whether a hub has listeners is its retained `hub/v1/listeners/{hub_id}`
+(its Last Will says 0), so no event is built or sent when nobody watches. Why MQTT and not
 PostgreSQL LISTEN/NOTIFY: fan-out to every subscriber is the broker's job and it is already there, live events
 are best-effort (a page that reconnects reloads the state), and the database — the one part every hub shares —
 stays free of hundreds of notifications a second; NOTIFY would also cap an event at 8000 bytes.
@@ -31,6 +33,7 @@ from hub.core.stats import HubStats, RateLimitedLog
 
 log = logging.getLogger("hub.control")
 EVENTS_ROOT = "hub/v1/events"
+LISTENERS_ROOT = "hub/v1/listeners"
 
 
 class RelayedEvent(BaseModel):
@@ -39,6 +42,14 @@ class RelayedEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hub: str
     event: dict[str, Any]
+
+
+class Listeners(BaseModel):
+    """Retained on `hub/v1/listeners/{hub_id}`: whether that hub has web pages waiting for live events."""
+
+    model_config = ConfigDict(extra="forbid")
+    hub: str
+    listeners: int
 
 
 class ControlChannel:
@@ -53,8 +64,26 @@ class ControlChannel:
         self.rejected = 0
         self._listeners: dict[str, list[Handler]] = {}
         self._rlog = RateLimitedLog(log)
-        bridge.filters.append(f"{EVENTS_ROOT}/+")
+        self._interest: dict[str, int] = {}  # other hub → its pages listening
+        self._announced: bool | None = None
+        bridge.no_local = True
+        bridge.filters += [f"{EVENTS_ROOT}/+", f"{LISTENERS_ROOT}/+"]
+        bridge.set_will(f"{LISTENERS_ROOT}/{hub_id}", self._listeners_body(0))
         events.relay = self._send
+        events.on_local_change = self._local_listeners
+
+    def _listeners_body(self, n: int) -> bytes:
+        return Listeners(hub=self.hub_id, listeners=n).model_dump_json().encode()
+
+    def _local_listeners(self, n: int) -> None:
+        if (n > 0) != self._announced:  # only 0 ↔ some: a page opening or closing is not news
+            self._announced = n > 0
+            topic = f"{LISTENERS_ROOT}/{self.hub_id}"
+            self.bridge.publish_nowait(topic, self._listeners_body(n), qos=1, retain=True)
+
+    def announce(self) -> None:
+        """At start: this hub's listeners (none yet), replacing what a previous run left retained."""
+        self._local_listeners(self.events.local_subscribers)
 
     @classmethod
     def open(cls, config: CoreConfig, stats: HubStats, events: EventBus, hub_id: str) -> ControlChannel:
@@ -72,6 +101,7 @@ class ControlChannel:
             session_expiry_s=0,  # nothing to keep: replies awaited and live events are of the moment
             client_id=f"{config.mqtt.client_id}-h-{hub_id}",
             filters=[],
+            device=False,
         )
         channel = cls(bridge, events, hub_id, stats)
         return channel
@@ -96,6 +126,9 @@ class ControlChannel:
                 if topic != self.topic:
                     self._event(topic, payload)
                 continue
+            if topic.startswith(LISTENERS_ROOT + "/"):
+                self._interest_of(topic, payload)
+                continue
             for fn in list(self._listeners.get(topic, ())):
                 self._reply(topic, payload, received, fn)
 
@@ -111,6 +144,18 @@ class ControlChannel:
             return
         self.relayed_in += 1
         self.events.publish_local(msg.event)
+
+    def _interest_of(self, topic: str, payload: bytes) -> None:
+        try:
+            msg = Listeners.model_validate_json(payload)
+        except ValidationError as exc:
+            self.rejected += 1
+            self.stats.rejected["bad_relayed_event"] += 1
+            self._rlog.log(logging.WARNING, "interest", "%s rejected: %s", topic, str(exc)[:200])
+            return
+        if msg.hub != self.hub_id:
+            self._interest[msg.hub] = msg.listeners
+            self.events.remote_interest = any(n > 0 for n in self._interest.values())
 
     def _reply(self, topic: str, payload: bytes, received: float, fn: Handler) -> None:
         try:

@@ -6,11 +6,13 @@ clocks disagree still agree on who holds what. SQLite (one process, no cluster) 
 
 - `acquire` takes a free or expired lease (the token goes up by one: a new epoch) or renews one's own.
 - `renew` extends a lease only while it is still one's own, with the same token, and not expired.
-- `fence` is called inside the transaction of a write that only the holder may make: it locks the lease row
-  `FOR SHARE`, so a takeover (an UPDATE of that row) waits until the write has committed, and fails once the
-  lease is gone. A write fenced this way can never land after another owner took over.
-- Rows are always locked in name order (`fence_many`, the renewal loop), so two transactions never deadlock on
-  each other's leases.
+- `fence` is called inside the transaction of a write that only the holder may make: it takes the lease's
+  advisory lock in shared mode (PostgreSQL `pg_advisory_xact_lock_shared`, held until that transaction ends)
+  and checks owner, token and expiry. A takeover — a change of owner — takes the same advisory lock exclusively
+  before it changes the row, so it waits until every fenced write in flight has committed, and every write that
+  starts after it sees the new owner and fails. A write fenced this way never lands after another owner took over.
+  Renewals take no advisory lock: a long write never holds its own hub's renewals back.
+- Advisory locks are taken in name order (`fence_many`), so fenced writes never deadlock on each other.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hub.core.db import Base, utcnow
 PARTITION = "partition:"  # partition:{name}
 LEADER = "leader:"  # leader:{duty}
 MEMBER = "member:"  # member:{hub_id}: a live ingest hub (counted for the fair share of partitions)
+_LOCK_CLASS = 0x4C45  # first key of the leases' advisory locks (the second is hashtext(name))
 
 
 class LeaseRow(Base):
@@ -70,6 +73,14 @@ def db_now(s: Session) -> datetime:
     return utcnow()
 
 
+def _advisory(s: Session, name: str, shared: bool) -> None:
+    """The lease's advisory lock for the rest of the transaction (PostgreSQL; SQLite has one writer anyway)."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    s.execute(text(f"SELECT {fn}(:c, hashtext(:n))"), {"c": _LOCK_CLASS, "n": name})
+
+
 def _locked(s: Session, name: str) -> LeaseRow | None:
     return s.execute(select(LeaseRow).where(LeaseRow.name == name).with_for_update()).scalar_one_or_none()
 
@@ -98,6 +109,7 @@ def acquire(s: Session, name: str, owner: str, ttl_s: float) -> Held | None:
         return Held(name, row.token, expires, now)
     if row.owner is not None and row.expires_at > now:
         return None
+    _advisory(s, name, shared=False)  # a new epoch: fenced writes of the last one finish first
     row.owner, row.token = owner, row.token + 1
     row.expires_at, row.acquired_at, row.renewed_at = expires, now, now
     return Held(name, row.token, expires, now)
@@ -122,6 +134,18 @@ def renew(s: Session, name: str, owner: str, token: int, ttl_s: float) -> Held |
     return Held(name, token, expires, now)
 
 
+def renew_many(s: Session, owner: str, held: dict[str, int], ttl_s: float) -> set[str]:
+    """Extends, in one statement, every lease of `held` (name → token) that `owner` still holds; returns those."""
+    now = db_now(s)
+    rows = s.execute(
+        update(LeaseRow)
+        .where(LeaseRow.owner == owner, LeaseRow.expires_at > now, LeaseRow.name.in_(sorted(held)))
+        .values(expires_at=now + timedelta(seconds=ttl_s), renewed_at=now)
+        .returning(LeaseRow.name, LeaseRow.token)
+    )
+    return {n for n, t in rows if held.get(n) == t}
+
+
 def release(s: Session, name: str, owner: str, token: int) -> bool:
     """Gives a lease up at once (clean stop, rebalancing): the next owner need not wait for the expiry."""
     now = db_now(s)
@@ -134,24 +158,23 @@ def release(s: Session, name: str, owner: str, token: int) -> bool:
 
 
 def fence_many(s: Session, held: Iterable[tuple[str, int]], owner: str) -> set[str]:
-    """Of the (name, token) pairs, the leases `owner` still holds, each locked `FOR SHARE` until the end of the
-    caller's transaction (in name order)."""
+    """Of the (name, token) pairs, the leases `owner` still holds; no takeover of them can commit before the
+    caller's transaction ends (shared advisory locks, taken in name order)."""
     wanted = dict(held)
     if not wanted:
         return set()
+    for name in sorted(wanted):
+        _advisory(s, name, shared=True)
     now = db_now(s)
-    q = (
-        select(LeaseRow.name, LeaseRow.token)
-        .where(LeaseRow.name.in_(sorted(wanted)), LeaseRow.owner == owner, LeaseRow.expires_at > now)
-        .order_by(LeaseRow.name)
-        .with_for_update(read=True)
+    q = select(LeaseRow.name, LeaseRow.token).where(
+        LeaseRow.name.in_(sorted(wanted)), LeaseRow.owner == owner, LeaseRow.expires_at > now
     )
     return {n for n, t in s.execute(q) if wanted.get(n) == t}
 
 
 def fence(s: Session, name: str, owner: str, token: int) -> None:
-    """Raises LeaseLost unless `owner` still holds `name` with `token`; the row stays share-locked until the
-    caller's transaction ends, so no takeover can commit before the caller's write does."""
+    """Raises LeaseLost unless `owner` still holds `name` with `token`; no takeover can commit before the
+    caller's transaction (and its write) does."""
     if name not in fence_many(s, [(name, token)], owner):
         raise LeaseLost(f"lease {name!r} (token {token}) is no longer held by {owner}")
 

@@ -11,8 +11,9 @@ Safety of `is_leader`: a renewal that started at monotonic time t0 keeps the lea
 longer; the database gives it until (its own now, later than t0) + ttl. A hub that cannot renew (database away,
 process paused) stops acting before any other hub may take over. The fence catches what is already running.
 
-The SQL runs in a thread of its own, not the hub's one SQL thread: a long ingest flush must not delay a renewal.
-A web-only process (`--role web`) never leads (`can_lead=False`).
+Renewals run in a thread of their own (one UPDATE for every lease held), not in the event loop and not in the
+hub's one SQL thread: a busy loop or a long ingest flush must not delay them past the ttl. A web-only process
+(`--role web`) never leads (`can_lead=False`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -136,10 +138,12 @@ class Leases:
         self.renewals = 0
         self.failures = 0
         self._held: dict[str, _Hold] = {}
+        self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-leases")
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[asyncio.Task[None]] = set()
-        self._tick_lock = asyncio.Lock()
 
     # views ------------------------------------------------------------------------------------------------
     def leader(self, duty: str) -> Leadership:
@@ -159,7 +163,9 @@ class Leases:
 
     def held(self, prefix: str = "") -> dict[str, int]:
         now = self.clock()
-        return {n: h.token for n, h in self._held.items() if n.startswith(prefix) and now < h.valid_until}
+        with self._lock:
+            items = list(self._held.items())
+        return {n: h.token for n, h in items if n.startswith(prefix) and now < h.valid_until}
 
     def fence(self, s: Session, name: str) -> int:
         token = self.token(name)
@@ -175,50 +181,59 @@ class Leases:
 
     # SQL in the leases' own thread -------------------------------------------------------------------------
     async def run(self, fn: Callable[[Session], T]) -> T:
-        def call() -> T:
-            with self.db.sessions() as s, s.begin():
-                return fn(s)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._in_session, fn)
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+    def _in_session(self, fn: Callable[[Session], T]) -> T:
+        with self.db.sessions() as s, s.begin():
+            return fn(s)
+
+    def _acquire_now(self, name: str) -> int | None:
+        t0 = self.clock()
+        got: Held | None = self._in_session(lambda s: lease_table.acquire(s, name, self.owner, self.ttl_s))
+        if got is None:
+            return None
+        with self._lock:
+            self._held[name] = _Hold(got.token, t0 + self.ttl_s)
+        return got.token
 
     async def acquire(self, name: str) -> int | None:
         """Takes (or renews) one lease now; its token, or None when another process holds it."""
-        t0 = self.clock()
-        got: Held | None = await self.run(lambda s: lease_table.acquire(s, name, self.owner, self.ttl_s))
-        if got is None:
-            return None
-        self._held[name] = _Hold(got.token, t0 + self.ttl_s)
-        return got.token
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._acquire_now, name)
 
     async def release(self, name: str) -> None:
-        h = self._held.pop(name, None)
+        with self._lock:
+            h = self._held.pop(name, None)
         if h is None:
             return
         with contextlib.suppress(Exception):
             await self.run(lambda s: lease_table.release(s, name, self.owner, h.token))
 
-    # the loop -----------------------------------------------------------------------------------------------
+    # renewals ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.tick()  # a lone hub leads from its first second
-        self._task = asyncio.create_task(self._loop(), name="hub-leases")
+        self._thread = threading.Thread(target=self._renew_forever, name="hub-leases", daemon=True)
+        self._thread.start()
+
+    def freeze(self) -> None:
+        """Stops renewing without giving anything back, as a hung process would (tests)."""
+        self._stopping.set()
 
     async def step_down(self) -> None:
         """First step of a clean stop: the duties stop and their leases go back at once; partitions stay held
         (and renewed) until the hub has handed them over."""
         self.can_lead = False
-        async with self._tick_lock:
-            for lead in self.leaderships.values():
-                await lead._tell(False)
-            for lead in self.leaderships.values():
-                await self.release(lead.name)
+        for lead in self.leaderships.values():
+            await lead._tell(False)
+        for lead in self.leaderships.values():
+            await self.release(lead.name)
 
     async def stop(self) -> None:
         """Tells the duties they stop, then gives every lease back so the other hubs need not wait."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 10.0)
+            self._thread = None
         for lead in self.leaderships.values():
             await lead._tell(False)
         for t in list(self._pending):
@@ -228,61 +243,77 @@ class Leases:
             await self.release(name)
         self._pool.shutdown(wait=False)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.renew_s)
+    def _renew_forever(self) -> None:
+        # A thread of its own, not an asyncio task: a busy event loop (a backlog being ingested) must not delay
+        # renewals past the ttl. What the duties must hear goes to the loop afterwards.
+        while not self._stopping.wait(self.renew_s):
             try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
+                lost, gained = self._tick_now()
             except Exception as exc:
                 self.failures += 1
                 log.warning("lease renewal failed: %r", exc)
+                continue
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._tell_all, lost, gained)
 
     async def tick(self) -> None:
-        """Renews what is held (name order), notices what was lost, tries the duties not held."""
-        async with self._tick_lock:
-            t0 = self.clock()
-            names = sorted(self._held)
-            holds = {n: self._held[n] for n in names}
+        """One renewal round now (from the event loop)."""
+        lost, gained = await asyncio.get_running_loop().run_in_executor(self._pool, self._tick_now)
+        self._tell_all(lost, gained)
 
-            def renew_all(s: Session) -> dict[str, Held | None]:
-                return {n: lease_table.renew(s, n, self.owner, h.token, self.ttl_s) for n, h in holds.items()}
-
+    def _tick_now(self) -> tuple[list[str], list[str]]:
+        """Renews what is held in one statement, notices what was lost, tries the duties not held. Returns the
+        names lost and the duties gained."""
+        t0 = self.clock()
+        with self._lock:
+            holds = dict(self._held)
+        lost: list[str] = []
+        if holds:
             try:
-                renewed = await self.run(renew_all) if holds else {}
-            except Exception as exc:
+                kept = self._in_session(
+                    lambda s: lease_table.renew_many(
+                        s, self.owner, {n: h.token for n, h in holds.items()}, self.ttl_s
+                    )
+                )
+            except Exception as exc:  # still held until their local expiry
                 self.failures += 1
-                log.warning("lease renewal failed (held until their local expiry): %r", exc)
-                renewed = {}
+                log.warning("lease renewal failed: %r", exc)
+                kept = None
             else:
                 self.renewals += 1
-            for n, got in renewed.items():
-                if got is not None and self._held.get(n) is holds[n]:
-                    holds[n].valid_until = t0 + self.ttl_s
-                elif got is None:
-                    self._drop(n, "taken over or expired")
-            now = self.clock()
-            for n in [n for n, h in self._held.items() if now >= h.valid_until]:
-                self._drop(n, "not renewed in time")
-            if self.can_lead:
-                for lead in self.leaderships.values():
-                    if lead.name not in self._held:
-                        with contextlib.suppress(Exception):
-                            if await self.acquire(lead.name) is not None:
-                                log.info("leader of %s: %s (token %s)", lead.duty, self.owner, lead.token)
-            for lead in self.leaderships.values():
-                self._spawn(lead._tell(lead.is_leader))
+            with self._lock:
+                for n, h in holds.items():
+                    if self._held.get(n) is not h:
+                        continue  # released or re-taken meanwhile
+                    if kept is not None and n in kept:
+                        h.valid_until = t0 + self.ttl_s
+                    elif kept is not None or self.clock() >= h.valid_until:
+                        del self._held[n]
+                        lost.append(n)
+        for n in lost:
+            log.warning("lease %s lost (taken over, or expired before its renewal)", n)
+        gained: list[str] = []
+        if self.can_lead:
+            for lead in list(self.leaderships.values()):
+                if lead.name not in self._held:
+                    with contextlib.suppress(Exception):
+                        if self._acquire_now(lead.name) is not None:
+                            log.info("leader of %s: %s (token %s)", lead.duty, self.owner, lead.token)
+                            gained.append(lead.duty)
+        return lost, gained
 
-    def _drop(self, name: str, why: str) -> None:
-        if self._held.pop(name, None) is None:
-            return
-        log.warning("lease %s lost (%s)", name, why)
-        for cb in self.on_lost:
-            self._spawn(cb(name))
+    def _tell_all(self, lost: list[str], gained: list[str]) -> None:
+        """On the event loop: the partitions hear what was lost, every duty whether it leads now."""
+        for name in lost:
+            for cb in self.on_lost:
+                self._spawn(cb(name))
+        for lead in self.leaderships.values():
+            self._spawn(lead._tell(lead.is_leader))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        # Callbacks (planning, loading state) must not hold up the renewals: they run beside the loop.
+        # Callbacks (planning, loading state) must not hold up anything: they run beside the loop.
         async def run() -> None:
             await coro
 

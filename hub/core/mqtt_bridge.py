@@ -21,13 +21,10 @@ where the queue already holds what changed.
 Backpressure: if the deque holds `ingest.queue_max` messages the network thread stops reading until it drains
 to half; TCP and the broker's queue hold the rest, nothing is dropped.
 
-Several hubs (hub/core/partitions.py): one bridge per held partition, with the partition's stable client id, its
-own topic filters and manual acknowledgements: a message is acknowledged (`queue_acks`, sent by this thread) only
-after the SQL flush that holds its effects committed, so a hub killed in between leaves it unacknowledged in the
-session and the next owner of the partition receives it again. Each inbox entry carries its acknowledgement
-handle `(bridge, connection, mid)`; a handle from an earlier connection is void (the broker resends those).
-A hub's control bridge (no device traffic) carries publishes, live events between hubs and reply listeners
-(`add_filter`).
+Several hubs (hub/core/partitions.py): a bridge per held partition (its stable client id and filters) acknowledges
+a message (`queue_acks`) only after the SQL flush holding its effects committed, so the next owner gets again what
+a killed hub had not written; a handle `(bridge, connection, mid)` from an earlier connection is void. A control
+bridge (hub/core/control_channel.py) carries publishes, live events between hubs and reply listeners.
 """
 
 from __future__ import annotations
@@ -88,6 +85,7 @@ class MqttBridge:
         inbox: deque[RawMessage] | None = None,
         name: str = "mqtt-network",
         main: bool = True,
+        device: bool = True,
     ) -> None:
         self.cfg = cfg
         self.stats = stats
@@ -97,6 +95,8 @@ class MqttBridge:
         self.receive_max = receive_max
         self.name = name
         self.main = main  # the hub's own connection: its state is the `mqtt_connected` of hub_stats
+        self.device = device  # device traffic (counted as `received`), not messages between hubs
+        self.no_local = False  # MQTT 5 No Local: not sent back what this connection published itself
         # A partition's session may only be taken while its lease is held: two hubs connecting with one
         # client id would take the session from each other in turn.
         self.may_connect: Callable[[], bool] = lambda: True
@@ -134,11 +134,8 @@ class MqttBridge:
         if self.cfg.username is not None:
             c.username_pw_set(self.cfg.username, self.cfg.password)
         c.max_queued_messages_set(10_000)
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        c.on_publish = self._on_publish
-        c.on_subscribe = self._on_subscribe
+        c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
+        c.on_publish, c.on_subscribe = self._on_publish, self._on_subscribe
         return c
 
     def start(self) -> None:
@@ -235,7 +232,9 @@ class MqttBridge:
             return
         self.connection += 1
         self._acks.clear()  # for the previous connection: the broker sends those messages again
-        opts = SubscribeOptions(qos=self.cfg.qos, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        opts = SubscribeOptions(
+            self.cfg.qos, self.no_local, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+        )
         if self.filters:
             client.subscribe([(f, opts) for f in self.filters])
         else:
@@ -282,7 +281,7 @@ class MqttBridge:
         inbox = self.inbox
         ack = (self, self.connection, msg.mid) if self.manual_ack else None
         inbox.append((topic, bytes(msg.payload), msg.properties, time.time(), bool(msg.retain), ack))
-        self.stats.received += 1
+        self.stats.received += self.device
         if not self._wakeup_pending:
             self._wakeup_pending = True
             self._call_in_loop(self._wakeup)
@@ -317,10 +316,12 @@ class MqttBridge:
             else:
                 self._inflight[info.mid] = fut  # resolved by on_publish (PUBACK), resent after a reconnect
 
+    def set_will(self, topic: str, payload: bytes) -> None:
+        self._client.will_set(topic, payload, qos=1, retain=True)
+
     def queue_acks(self, handles: Sequence[AckHandle]) -> None:
         """Acknowledges these messages (their effects are committed); called from the event loop."""
-        for _bridge, conn, mid in handles:
-            self._acks.append((conn, mid))
+        self._acks.extend((conn, mid) for _bridge, conn, mid in handles)
 
     async def add_filter(self, topic_filter: str, within_s: float = 5.0) -> bool:
         """Subscribes (now, and again after every reconnect); True once the broker acknowledged it."""
@@ -339,8 +340,7 @@ class MqttBridge:
             self._sub_changes.append((False, topic_filter, None))
 
     def _send_acks_and_subscriptions(self) -> None:
-        c = self._client
-        current = self.connection
+        c, current = self._client, self.connection
         while self._acks:
             conn, mid = self._acks.popleft()
             if conn == current and mid:
@@ -348,7 +348,7 @@ class MqttBridge:
         while self._sub_changes:
             add, f, fut = self._sub_changes.popleft()
             if add:
-                _rc, sub_mid = c.subscribe(f, options=SubscribeOptions(qos=self.cfg.qos))
+                _rc, sub_mid = c.subscribe(f, options=SubscribeOptions(self.cfg.qos, self.no_local))
                 if fut is not None and sub_mid is not None:
                     self._sub_waiters[sub_mid] = fut
             else:
@@ -381,11 +381,11 @@ class MqttBridge:
         self._wakeup_pending = False
         self._on_messages()
 
-    def publish_nowait(self, topic: str, payload: bytes, qos: int = 0) -> None:
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Fire and forget (live events between hubs): a failure is counted, nobody waits for it."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._outbox.append((topic, payload, qos, False, fut))
+        self._outbox.append((topic, payload, qos, retain, fut))
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queues a message for the network thread; returns when the broker acknowledged it (QoS 1) or it was

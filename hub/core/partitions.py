@@ -107,7 +107,10 @@ class PartitionManager:
         return None
 
     async def start(self) -> None:
-        await self.rebalance()
+        # Counted as a member first; partitions come one period later, once the hubs started at the same time
+        # see each other (otherwise the first would take them all and hand half over a moment later).
+        if await self.leases.acquire(self.member) is None:
+            log.error("another process runs as hub %s: this one takes no partitions", self.leases.hub_id)
         self._task = asyncio.create_task(self._loop(), name="hub-partitions")
 
     async def stop(self) -> None:

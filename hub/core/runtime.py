@@ -151,6 +151,8 @@ class HubCore:
         if self.influx is not None:
             self.influx.start()
         self.bridge.start()
+        if self.control is not None:
+            self.control.announce()
         if self.cluster is not None:
             await self.bridge.wait_connected(self.connect_wait_s)
             await self.cluster.start()

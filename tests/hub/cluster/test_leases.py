@@ -52,18 +52,17 @@ def test_acquire_renew_expire_by_database_clock(db: Database) -> None:
 
 
 def test_a_fenced_write_finishes_before_any_takeover(db: Database) -> None:
-    """The holder's write transaction share-locks its lease: a takeover waits for its commit, so the write
-    can never land after another owner took over (and the next write of the old owner fails)."""
-    assert run(db, lambda s: lt.acquire(s, "leader:alerts", "a/1", 0.3)) is not None
+    """A write fenced by the holder holds any takeover back until it committed, so it can never land after
+    another owner took over (and the old owner's next write fails); the holder's own renewals are not held."""
+    assert run(db, lambda s: lt.acquire(s, "leader:alerts", "a/1", 1.0)) is not None
     committed: list[float] = []
-    taken: list[float] = []
     fenced = threading.Event()
 
     def slow_write() -> None:
         def write(s):  # type: ignore[no-untyped-def]
             lt.fence(s, "leader:alerts", "a/1", 1)
             fenced.set()
-            time.sleep(0.8)  # the lease expires meanwhile (0.3 s)
+            time.sleep(1.5)  # the lease expires meanwhile
             s.execute(text("SELECT 1"))
 
         run(db, write)
@@ -72,12 +71,14 @@ def test_a_fenced_write_finishes_before_any_takeover(db: Database) -> None:
     writer = threading.Thread(target=slow_write)
     writer.start()
     assert fenced.wait(5)
-    time.sleep(0.4)
-    got = run(db, lambda s: lt.acquire(s, "leader:alerts", "b/1", 5))  # blocks until the writer commits
-    taken.append(time.monotonic())
+    assert run(db, lambda s: lt.renew(s, "leader:alerts", "a/1", 1, 0.4)) is not None
+    assert not committed  # renewed while the write was still in flight: not held back by it
+    time.sleep(0.6)  # expired now, the write still running
+    got = run(db, lambda s: lt.acquire(s, "leader:alerts", "b/1", 5))  # waits until the write committed
+    taken = time.monotonic()
     writer.join()
     assert got is not None and got.token == 2
-    assert committed[0] <= taken[0]
+    assert committed[0] <= taken
     with pytest.raises(LeaseLost):
         run(db, lambda s: lt.fence(s, "leader:alerts", "a/1", 1))
 
@@ -102,8 +103,7 @@ async def test_leader_duty_moves_when_its_holder_stops_renewing(cluster_db: str)
     try:
         await wait_for(lambda: ("a", True) in told, 5, "a to lead")
         assert lead_a.is_leader and not lead_b.is_leader
-        assert a._task is not None
-        a._task.cancel()  # a hangs: it renews nothing from now on
+        a.freeze()  # a hangs: it renews nothing from now on
         await wait_for(lambda: lead_b.is_leader, 5, "b to take over")
         assert not lead_a.is_leader  # a's own clock stopped it before b could take over
         assert lead_b.token == 2
