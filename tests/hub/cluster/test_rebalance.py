@@ -140,3 +140,30 @@ async def collect(hub: Hub, seen: list[dict[str, Any]]) -> None:
     async for ev in hub.events.subscribe():
         if ev.get("type") == "camera":
             seen.append(ev["camera"])
+
+
+async def test_a_clean_stop_leaves_nothing_to_receive_again(
+    cluster_db: str, mosquitto: Service, tmp_path: Path
+) -> None:
+    """Every message applied before a clean stop is acknowledged on its partition's session before the session
+    is left (the last PUBACKs go out with the DISCONNECT): the next start receives none of them again."""
+    hub = Hub(config(tmp_path, "a", cluster_db, mosquitto.port))
+    await hub.start()
+    try:
+        assert hub.cluster is not None
+        await wait_for(lambda: len(hub.cluster.manager.held) == N, 10, "every partition held")
+        traffic = Traffic(mosquitto.port, [(f"d{1 + i % N}", "x", f"c{i}") for i in range(2000)], period_s=1)
+        await asyncio.to_thread(traffic.send_round)
+        traffic.finish()
+        await wait_for(lambda: hub.stats.accepted >= 2000, 30, "every message applied")
+    finally:
+        await hub.stop()
+    again = Hub(config(tmp_path, "a", cluster_db, mosquitto.port))
+    await again.start()
+    try:
+        assert again.cluster is not None
+        await wait_for(lambda: len(again.cluster.manager.held) == N, 10, "every partition held again")
+        await asyncio.sleep(1)
+        assert again.stats.received == 0
+    finally:
+        await again.stop()
