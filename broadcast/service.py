@@ -27,6 +27,11 @@ class BroadcastService:
 
     def __init__(self, ctx: FeatureContext, clock: Callable[[], float] = time.time) -> None:
         cfg = ctx.settings(BroadcastConfig)
+        if ctx.config.cluster.enabled and cfg.content.content_dir is None:
+            log.warning(
+                "several hubs: broadcast.content.content_dir is not set, so media uploaded here stay in this hub's "
+                "data_dir and the other hubs cannot serve them; point it at a folder every hub mounts"
+            )
         self._publish_raw = ctx.publish
         # One leader among the hubs plans the airings and follows them to their end (timers, proof of airing).
         self.lead = ctx.leases.leader("broadcast")
