@@ -5,16 +5,24 @@ a warm-up message per camera registers the 20,000 cameras; it stops cleanly (the
 the broker). Then, per mode, 100,000 messages are published into those sessions and the hubs (one, then two:
 two partitions each, the same client ids, so the same sessions) start and drain them. Rate = messages ÷ (first received → all applied and written to SQL by the hubs
 together); CPU per message summed over the hub processes; `lost` counts what no hub received.
-Run by bench/ingest.py (its default run prints both); not on its own.
+Run by bench/ingest.py (its default run prints both); on its own (`.venv/bin/python bench/ingest_cluster.py`, about
+two minutes) it starts its own Mosquitto and InfluxDB and measures only this part, without the bare subscriber.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import (
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.ingest import (  # noqa: E402
     CAMERAS,
     PER_CAMERA,
     PUBLISHERS,
@@ -24,8 +32,8 @@ from bench.ingest import (
     last_json,
     wait,
 )
-from devtools.hubcluster import fresh_database, holdings, start_postgres
-from devtools.services import Service, free_port, influx_create_db
+from devtools.hubcluster import fresh_database, holdings, start_postgres  # noqa: E402
+from devtools.services import Service, free_port, influx_create_db  # noqa: E402
 
 PARTITIONS = 4  # bench/ingest.py's districts d0…d3
 
@@ -146,3 +154,25 @@ def run_pg_modes(mqtt_port: int, influx: Service, work: Path, bare_rate: float |
         return out
     finally:
         pg.stop()
+
+
+def main() -> int:
+    from devtools.services import start_influxd, start_mosquitto
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-pg-"))
+    mosq, influx = start_mosquitto(work / "mosquitto"), start_influxd(work / "influxd")
+    try:
+        result = {
+            "bench": "ingest_postgresql",
+            "messages": CAMERAS * PER_CAMERA,
+            **run_pg_modes(mosq.port, influx, work, None),
+        }
+    finally:
+        mosq.stop()
+        influx.stop()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,6 +22,7 @@ from hub.notify.models import (
     RETRYABLE,
     SENDING,
     UNKNOWN,
+    ChannelToken,
     OutboxRow,
 )
 
@@ -119,6 +120,12 @@ def next_due(s: Session, paused: frozenset[str]) -> datetime | None:
 
 def finish(s: Session, row_id: int, **values: object) -> None:
     s.execute(update(OutboxRow).where(OutboxRow.id == row_id, OutboxRow.state == SENDING).values(**values))
+
+
+def token_block(s: Session) -> str | None:
+    """Why the OA channel is blocked, as stored (None: not blocked, or nothing stored yet)."""
+    row = s.get(ChannelToken, "oa")
+    return None if row is None else row.blocked_reason
 
 
 def counts(s: Session) -> dict[str, int]:

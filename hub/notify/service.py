@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub.notify")
 RESTART_S = 5.0
+TOKEN_CHECK_S = 5.0
 
 
 class HubParts(Protocol):
@@ -144,7 +145,28 @@ class Notifier:
                 guarded("digest", self.daily.run, _task_failed, RESTART_S), name="notify-digest"
             ),
         ]
+        if self.hub.config.cluster.enabled and self.channels.oa is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    guarded("tokens", self._follow_reauthorisation, _task_failed, RESTART_S),
+                    name="notify-tokens",
+                )
+            )
         log.info("notify: sending (leader token %s)", token)
+
+    async def _follow_reauthorisation(self) -> None:
+        """Several hubs: a person may paste the new refresh token on another hub's page. While the OA channel
+        waits for that, the sender re-reads the stored tokens, and sends again once they are there."""
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_S)
+            if not self.tokens.blocked:
+                continue
+            stored = await self.db.run(lambda s: outbox.token_block(s))
+            if stored is None:
+                await self.tokens.load()
+                self.channels.health[CHANNEL_OA].unblock()
+                log.info("notify: the OA channel was authorised again on another hub; sending")
+                self.sender.wake()
 
     async def _stop_sending(self) -> None:
         await self.sender.stop()

@@ -200,6 +200,8 @@ async def test_kill_one_of_three_hubs(
         in_doubt = sum(1 for state, _ in rows if state == "unknown")
         assert len(orphans) <= in_doubt, f"{len(orphans)} messages sent twice or not recorded"
         assert not any(state == "sending" for state, _ in rows)
+        # One alert engine, on one hub, saw the cameras of every partition (its own, and the others' from SQL).
+        assert {m.target for m in fake.messages("oa")} == {f"g-d{i}" for i in range(1, DISTRICTS + 1)}
         print(
             f"failover {took_s:.1f} s; {traffic.total} messages; {len(ids)} Zalo messages, {in_doubt} in doubt"
         )
