@@ -94,6 +94,13 @@ class ClusterIngest:
         self._loading: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         core.store.owned = set()
+        core.stats.gauges.update(
+            partitions_held=lambda: len(self.manager.held),
+            partition_moves=lambda: self.manager.moves,
+            fenced_rows=lambda: self.fenced_rows,
+            leases_held=lambda: len(core.leases.held()),
+            lease_failures=lambda: core.leases.failures,
+        )
 
     # lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:

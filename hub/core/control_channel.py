@@ -71,6 +71,9 @@ class ControlChannel:
         bridge.set_will(f"{LISTENERS_ROOT}/{hub_id}", self._listeners_body(0))
         events.relay = self._send
         events.on_local_change = self._local_listeners
+        stats.gauges.update(
+            events_relayed_out=lambda: self.relayed_out, events_relayed_in=lambda: self.relayed_in
+        )
 
     def _listeners_body(self, n: int) -> bytes:
         return Listeners(hub=self.hub_id, listeners=n).model_dump_json().encode()

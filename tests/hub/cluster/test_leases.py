@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -182,3 +183,21 @@ def test_cluster_needs_postgresql() -> None:
         HubConfig.model_validate({"cluster": {"enabled": True}})
     with pytest.raises(ValueError, match="two partitions"):
         HubConfig.model_validate({"cluster": {"partitions": {"a": ["d1"], "b": ["d1"]}}})
+
+
+def test_check_config_says_several_hubs_need_postgresql(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.cli import main
+
+    cfg = tmp_path / "hub.yaml"
+    body = "cluster: {enabled: true, hub_id: h1}\ndistricts: {d1: {name: D}, d2: {name: E}}\n"
+    cfg.write_text(body)
+    assert main(["--config", str(cfg), "check-config"]) == 2
+    assert "cluster.enabled needs PostgreSQL" in capsys.readouterr().err
+    cfg.write_text(body + "database: {url: 'postgresql+psycopg://hub@db/hub'}\n")
+    assert main(["--config", str(cfg), "check-config"]) == 0
+    assert "Nhiều hub: hub_id h1, 2 phân vùng (d1, d2)" in capsys.readouterr().out
+    cfg.write_text("database: {url: 'sqlite:///x.db'}\n")
+    assert main(["--config", str(cfg), "run", "--role", "web"]) == 2  # roles need the cluster
+    assert "cluster.enabled" in capsys.readouterr().err
