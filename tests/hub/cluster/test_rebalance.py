@@ -25,7 +25,7 @@ N = 4
 CAMERAS = [(f"d{i}", "x", f"cam-{j}") for i in range(1, N + 1) for j in (1, 2)]
 
 
-def config(tmp: Path, hub_id: str, db_url: str, mqtt_port: int) -> HubConfig:
+def config(tmp: Path, hub_id: str, db_url: str, mqtt_port: int, ttl_s: float = 2) -> HubConfig:
     return HubConfig.model_validate(
         {
             "data_dir": str(tmp / hub_id),
@@ -50,8 +50,9 @@ def config(tmp: Path, hub_id: str, db_url: str, mqtt_port: int) -> HubConfig:
 async def test_join_and_leave_hand_partitions_over(
     cluster_db: str, mosquitto: Service, tmp_path: Path
 ) -> None:
-    a = Hub(config(tmp_path, "a", cluster_db, mosquitto.port))
-    b = Hub(config(tmp_path, "b", cluster_db, mosquitto.port))
+    # Leases of a minute: partitions that move within seconds were handed over, not left to expire.
+    a = Hub(config(tmp_path, "a", cluster_db, mosquitto.port, ttl_s=60))
+    b = Hub(config(tmp_path, "b", cluster_db, mosquitto.port, ttl_s=60))
     web = Hub(config(tmp_path, "w", cluster_db, mosquitto.port), role="web")
     traffic = Traffic(mosquitto.port, CAMERAS, period_s=0.2)
     seen: list[dict[str, Any]] = []
@@ -71,11 +72,9 @@ async def test_join_and_leave_hand_partitions_over(
         assert len(a.cluster.manager.held) == N // 2
         assert sorted(holdings(cluster_db).members) == ["a", "b"]  # the web hub is no member
         await asyncio.sleep(1)
-        t0 = time.monotonic()
         await b.stop()
         b_running = False
-        await wait_for(lambda: len(a.cluster.manager.held) == N, 5, "b's partitions back on a")
-        assert time.monotonic() - t0 < 2  # given back, not expired
+        await wait_for(lambda: len(a.cluster.manager.held) == N, 10, "b's partitions given back to a")
         await asyncio.sleep(1)
         await asyncio.to_thread(traffic.finish)
 
