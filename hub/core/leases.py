@@ -85,15 +85,15 @@ class Leadership:
         self.name = LEADER + duty
         self._callbacks: list[ChangeCallback] = []
         self._lock = asyncio.Lock()
-        self._reported = False  # what the callbacks were last told
+        self._reported: int | None = None  # the token the callbacks were last told they lead with
 
     @property
     def is_leader(self) -> bool:
-        return self.leases.holds(self.name)
+        return self.leases.can_lead and self.leases.holds(self.name)
 
     @property
     def token(self) -> int | None:
-        return self.leases.token(self.name)
+        return self.leases.token(self.name) if self.leases.can_lead else None
 
     def on_change(self, callback: ChangeCallback) -> None:
         """`callback(True)` when this hub becomes the leader, `callback(False)` when it stops (in order)."""
@@ -105,14 +105,19 @@ class Leadership:
 
     async def _tell(self, leading: bool) -> None:
         async with self._lock:
-            if leading == self._reported:
+            token = self.token if leading else None
+            if token == self._reported:
                 return
-            self._reported = leading
-            for cb in self._callbacks:
-                try:
-                    await cb(leading)
-                except Exception:
-                    log.exception("leader %s: %s callback failed", self.duty, "gain" if leading else "loss")
+            # Lost and taken again between two reports: another hub may have led meanwhile, so the duty stops and
+            # starts again (reloading what that hub wrote).
+            steps = [False, True] if self._reported is not None and token is not None else [token is not None]
+            self._reported = token
+            for step in steps:
+                for cb in self._callbacks:
+                    try:
+                        await cb(step)
+                    except Exception:
+                        log.exception("leader %s: %s callback failed", self.duty, "gain" if step else "loss")
 
 
 class Leases:
