@@ -227,6 +227,37 @@ async def test_leader_lease_two_hubs(open_db: Callable[[], Database]) -> None:
         await leases_a.stop()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_leader_dies_before_the_airing_and_the_next_one_airs_it(
+    open_db: Callable[[], Database],
+) -> None:
+    db_a, db_b = open_db(), open_db()
+    leases_a, leases_b = Leases(db_a, "a", 2.0, 0.3), Leases(db_b, "b", 2.0, 0.3)
+    rec_a, rec_b = RecordingDispatcher(), RecordingDispatcher()
+    now = T - CFG.prepare_lead_s - 1.0  # the job fires in a second
+    a = BroadcastScheduler(db_a, rec_a, TZ, CFG, clock=at(now), lead=leases_a.leader("broadcast"))
+    b = BroadcastScheduler(db_b, rec_b, TZ, CFG, clock=at(now), lead=leases_b.leader("broadcast"))
+    await a.start()
+    await leases_a.start()
+    await b.start()
+    await leases_b.start()
+    try:
+        await wait_for(lambda: a.jobs(), 5, "the first hub to plan")
+        leases_a.freeze()  # the leader dies: nothing renewed, nothing given back, its jobs never run
+        assert a._aps is not None
+        a._aps.shutdown(wait=False)
+        a._aps = None
+        await wait_for(lambda: rec_b.orders, 15, "the next leader to air the occurrence")
+        (order,) = rec_b.orders
+        assert order.start_at == T and rec_a.orders == []  # within the prepare window: on time, not late
+        assert len(airings(db_b)) == 1
+    finally:
+        await b.stop()
+        await a.stop()
+        await leases_b.stop()
+        await leases_a.stop()
+
+
 async def test_emergency_missed_long_ago_still_airs(open_db: Callable[[], Database]) -> None:
     db = open_db()
     with db.session() as s, s.begin():
