@@ -201,3 +201,25 @@ def test_check_config_says_several_hubs_need_postgresql(
     cfg.write_text("database: {url: 'sqlite:///x.db'}\n")
     assert main(["--config", str(cfg), "run", "--role", "web"]) == 2  # roles need the cluster
     assert "cluster.enabled" in capsys.readouterr().err
+
+
+def test_hubs_starting_together_on_a_new_database(cluster_db: str) -> None:
+    """Every hub creates the tables it misses at start; on PostgreSQL concurrent CREATE TABLEs collide, so one
+    creates them while the others wait."""
+    dbs = [open_database(cluster_db) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def create(d: Database) -> None:
+        try:
+            d.create_all()
+        except BaseException as exc:  # collected: the test reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(d,)) for d in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for d in dbs:
+        d.close()
+    assert errors == []
