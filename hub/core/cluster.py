@@ -201,3 +201,31 @@ class ClusterIngest:
         owned, loading = store.owned, self._loading
         store.replace_where(lambda d: d not in owned and d not in loading and d not in skip, cams, agents)
         self.mirror_loads += 1
+        await self.follow_registry()
+
+    async def follow_registry(self) -> None:
+        """Administrators may rename, remove or import cameras on any hub (the web writes SQL): the partitions
+        held here follow the registry columns, so this hub's next flush does not write the old values back."""
+        store = self.core.store
+        assert store.owned is not None
+        mine = set(store.owned)
+        written = {k for k, c in store.cameras.items() if c.in_db and c.district in mine}  # before the read
+
+        def read() -> dict[str, tuple[str | None, str | None]]:
+            q = select(Camera.key, Camera.name, Camera.agent_key).where(Camera.district.in_(mine))
+            with self.core.db.sessions() as s:
+                return {k: (n, a) for k, n, a in s.execute(q)}
+
+        rows = await asyncio.to_thread(read) if mine else {}
+        for key in written - rows.keys():  # removed elsewhere (it had been written, and is gone)
+            cam = store.cameras.pop(key, None)
+            if cam is not None and cam.agent_key:
+                store.cameras_of(cam.agent_key).discard(key)
+        for key, (name, agent) in rows.items():
+            cam = store.cameras.get(key)
+            if cam is None:  # imported elsewhere
+                d, c, slug = key.split("/")
+                store.load([CameraState(key, d, c, slug, name, agent, in_db=True)], [])
+            elif key not in store.changes.cameras and cam.name != name:
+                cam.name = name
+                store.announce.cameras.add(key)

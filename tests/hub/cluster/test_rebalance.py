@@ -15,6 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
 from devtools.hubcluster import Traffic, compare, districts, holdings, transitions
 from devtools.services import Service, free_port
@@ -166,3 +167,42 @@ async def test_a_clean_stop_leaves_nothing_to_receive_again(
         assert again.stats.received == 0
     finally:
         await again.stop()
+
+
+async def test_registry_edits_made_on_another_hub_stick(
+    cluster_db: str, mosquitto: Service, tmp_path: Path
+) -> None:
+    """An administrator renames or removes a camera through another hub's web (SQL): the hub holding its
+    partition follows, so its next flush does not write the old name back nor the removed camera again."""
+    from sqlalchemy import delete, update
+
+    from hub.core.db import Camera
+
+    hub = Hub(config(tmp_path, "a", cluster_db, mosquitto.port))
+    await hub.start()
+    try:
+        assert hub.cluster is not None
+        await wait_for(lambda: len(hub.cluster.manager.held) == N, 10, "every partition held")
+        traffic = Traffic(mosquitto.port, [("d1", "x", "cam-1"), ("d1", "x", "cam-2")], period_s=1)
+        await asyncio.to_thread(traffic.send_round)
+        await wait_for(lambda: hub.stats.accepted >= 2, 10, "the cameras registered")
+        await hub.flush()
+        with hub.db.session() as s, s.begin():  # what another hub's admin page does
+            s.execute(update(Camera).where(Camera.key == "d1/x/cam-1").values(name="Cổng UBND"))
+            s.execute(delete(Camera).where(Camera.key == "d1/x/cam-2"))
+        await wait_for(
+            lambda: (
+                hub.store.cameras["d1/x/cam-1"].name == "Cổng UBND" and "d1/x/cam-2" not in hub.store.cameras
+            ),
+            10,
+            "the holder to follow the registry",
+        )
+        await asyncio.to_thread(traffic.send_round)  # cam-1 changes status: its whole row is written again
+        await wait_for(lambda: hub.stats.accepted >= 4, 10, "the next messages")
+        await hub.flush()
+        with hub.db.session() as s:
+            names = dict(s.execute(select(Camera.key, Camera.name)).all())
+        assert names["d1/x/cam-1"] == "Cổng UBND"
+        traffic.finish()
+    finally:
+        await hub.stop()
