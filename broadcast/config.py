@@ -85,16 +85,13 @@ class ScheduleConfig(StrictModel):
     conflict_horizon_days: int = Field(
         default=14, ge=1, le=90, description="Conflicts are looked for this many days ahead when saving"
     )
-    lease_ttl_s: float = Field(
-        default=15, ge=1, le=600, description="Leader lock lifetime; another worker takes over after it"
+    check_s: float = Field(
+        default=5,
+        gt=0,
+        le=300,
+        description="How often the leading hub looks for programmes changed on another hub (the leader lease "
+        "itself is cluster.lease_ttl_s/lease_renew_s)",
     )
-    lease_renew_s: float = Field(default=5, gt=0, le=300, description="How often the leader renews its lock")
-
-    @model_validator(mode="after")
-    def _lease(self) -> ScheduleConfig:
-        if self.lease_renew_s * 2 > self.lease_ttl_s:
-            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
-        return self
 
 
 class DispatchConfig(StrictModel):

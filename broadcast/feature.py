@@ -49,7 +49,6 @@ FEATURE = Feature(
         "broadcast.content.models",
         "broadcast.airings.models",
         "broadcast.programmes.models",
-        "broadcast.scheduling.lease",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),

@@ -29,6 +29,13 @@ class BroadcastService:
         cfg = ctx.settings(BroadcastConfig)
         assert ctx.send_order is not None
         self._send_order = ctx.send_order
+        if ctx.config.cluster.enabled and cfg.content.content_dir is None:
+            log.warning(
+                "several hubs: broadcast.content.content_dir is not set, so media uploaded here stay in this hub's "
+                "data_dir and the other hubs cannot serve them; point it at a folder every hub mounts"
+            )
+        # One leader among the hubs plans the airings and follows them to their end (timers, proof of airing).
+        self.lead = ctx.leases.leader("broadcast")
         self.speakers = SpeakerRegistry(
             ctx.db,
             ctx.events,
@@ -37,6 +44,8 @@ class BroadcastService:
             flush_s=ctx.config.ingest.state_flush_s,
             clock=clock,
             rejected=ctx.stats.rejected,
+            owns=ctx.owns,
+            mirror_s=ctx.config.cluster.mirror_s if ctx.config.cluster.enabled else None,
         )
         self.dispatcher = HubDispatcher(
             ctx.db,
@@ -47,9 +56,11 @@ class BroadcastService:
             cfg.dispatch,
             ctx.config.http.public_url,
             clock=clock,
+            lead=self.lead,
+            replies=ctx.replies,
         )
         self.scheduler = BroadcastScheduler(
-            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule
+            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
         )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)

@@ -29,7 +29,7 @@ from hub import cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import CoreConfig, SecretFileError
+from hub.core.config import CoreConfig, SecretFileError, partition_map
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
 from hub.maintenance.commands import COMMANDS, EXIT_SCHEMA, CommandFailed, add_commands, run_command
@@ -57,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run = sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run.add_argument(
+        "--role",
+        choices=["all", "ingest", "web"],
+        default="all",
+        help="several hubs (cluster.enabled): ingest = partitions and leader work, no web; "
+        "web = pages, API and live events only; all = both (default)",
+    )
     sub.add_parser("check-config", parents=[common], help="validate the config file and exit")
 
     user = sub.add_parser("user", parents=[common], help="manage users").add_subparsers(
@@ -333,6 +340,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(
             f"Cấu hình hợp lệ: {path} (web {config.http.host}:{config.http.port}, MQTT {config.mqtt.host}:{config.mqtt.port})"
         )
+        print(_cluster_summary(config))
         return EXIT_OK
     if command in COMMANDS:
         return run_command(args, config, Path(path))
@@ -346,8 +354,11 @@ def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) 
     if command == "run":
         from hub.server import serve
 
+        role = getattr(args, "role", "all")
+        if role != "all" and not config.cluster.enabled:
+            raise CliError(f"--role {role} cần cluster.enabled (nhiều hub trên PostgreSQL)", EXIT_CONFIG)
         try:
-            return asyncio.run(serve(config))
+            return asyncio.run(serve(config, role=role))
         except schema.SchemaError:
             raise
         except SecretFileError as exc:  # the MQTT password or an InfluxDB token file missing or empty
@@ -373,6 +384,17 @@ def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) 
     if args.action == "list":
         return _token_list(config)
     return _token_revoke(args, config)
+
+
+def _cluster_summary(config: CoreConfig) -> str:
+    if not config.cluster.enabled:
+        return "Một hub (cluster.enabled: false); nhiều hub cần PostgreSQL và cluster.enabled: true"
+    parts = partition_map(config)
+    cl = config.cluster
+    return (
+        f"Nhiều hub: hub_id {cl.hub_id}, {len(parts)} phân vùng ({', '.join(parts)}), "
+        f"lease {cl.lease_ttl_s:g} s (gia hạn mỗi {cl.lease_renew_s:g} s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

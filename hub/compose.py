@@ -96,8 +96,9 @@ class Hub(HubCore):
         config: CoreConfig,
         features: Sequence[Feature] = FEATURES,
         prepare_schema: Callable[[Database], object] | None = None,
+        role: str = "all",
     ) -> None:
-        super().__init__(config, table_modules(features), prepare_schema)
+        super().__init__(config, table_modules(features), prepare_schema, role=role)
         self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).
@@ -117,11 +118,18 @@ class Hub(HubCore):
                 publish=self._publish_for_features,
                 services=self.services,
                 send_order=self.send_order,
+                leases=self.leases,
+                owns=self._owns,
                 _add_handler=self.add_handler,
+                _replies=self.control.replies if self.control is not None else None,
             )
             feature.setup(ctx)
             for component in ctx.components:
                 self.add_component(component)
+
+    def _owns(self, district: str) -> bool:
+        owned = self.store.owned
+        return owned is None or district in owned
 
     async def _publish_for_features(self, topic: Topic, payload: bytes, qos: int, retain: bool) -> None:
         await self.publish(topic, payload, qos=qos, retain=retain)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import re
 import shutil
 import time
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from broadcast.config import ContentConfig
 from broadcast.content import audio
 from broadcast.content.jobs import JobQueue
+from broadcast.content.media_store import FilesystemMediaStore, MediaStore
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
 from hub.core.access import scope_where
@@ -127,12 +127,13 @@ def _utf8_percent(name: str) -> bool:
 class ContentStore:
     """Files of the library and the processing queue (CPU-bound ffmpeg runs are limited to a few at once)."""
 
-    def __init__(self, root: Path, cfg: ContentConfig) -> None:
+    def __init__(self, root: Path, cfg: ContentConfig, media: MediaStore | None = None) -> None:
         self.root = root
         self.cfg = cfg
         self.queue = JobQueue(
             cfg.max_parallel_jobs, cfg.max_jobs_per_user
         )  # emergencies first, capped per person
+        self.media: MediaStore = media if media is not None else FilesystemMediaStore(root)
         self.counters: Counter[str] = Counter()
         self._prepared = False
 
@@ -166,11 +167,11 @@ class ContentStore:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def media_file(self, sha256: str) -> Path:
-        return self.root / "media" / f"{sha256}.mp3"
+    def media_file(self, sha256: str) -> Path | None:
+        return self.media.local_path(f"media/{sha256}.mp3")
 
-    def original_file(self, relative: str) -> Path:
-        return self.root / relative
+    def original_file(self, relative: str) -> Path | None:
+        return self.media.local_path(relative)
 
     def refuse(self, code: str, detail: str) -> None:
         self.counters[f"rejected_{code}"] += 1
@@ -201,8 +202,8 @@ class ContentStore:
 
     def move_into_place(self, stored: StoredAudio) -> None:
         """Called inside the inserting transaction; identical files already there are simply replaced."""
-        os.replace(stored.job_mp3, self.root / stored.path)
-        os.replace(stored.job_original, self.root / stored.original_path)
+        self.media.place(stored.job_mp3, stored.path)
+        self.media.place(stored.job_original, stored.original_path)
 
 
 # SQL (run in the database thread) ---------------------------------------------------------------------------

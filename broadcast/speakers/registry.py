@@ -7,12 +7,15 @@ cleaned) as `pending`: in no programme and named in no alert until an administra
 registered in one district or commune cannot appear in another (refused and counted). Only
 the columns that receivers report are written here, so names or villages an administrator edited stay as they
 are. SQL writes are coalesced: a changed speaker is written at the next flush (every `flush_s`), all in one
-transaction in the shared SQL thread.
+transaction in the shared SQL thread. With several hubs only the speakers of this hub's partitions (`owns`) are
+changed here; the others are re-read from SQL every `mirror_s` (their owner writes them), and a partition just
+taken over starts from what its previous owner wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -140,7 +143,12 @@ class SpeakerRegistry:
         flush_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         rejected: Counter[str] | None = None,
+        owns: Callable[[str], bool] = lambda district: True,
+        mirror_s: float | None = None,
     ) -> None:
+        self.owns = owns
+        self.mirror_s = mirror_s
+        self._owned: set[str] = set()
         self.db = db
         # Claims refused, by reason: the hub's rejection counts (`/api/v1/stats`) when given.
         self.rejected: Counter[str] = rejected if rejected is not None else Counter()
@@ -196,6 +204,15 @@ class SpeakerRegistry:
                 if sp.in_db:  # approval is an administrator's, written in the table
                     sp.pending = bool(pending)
         return len(gone)
+
+    async def mirror(self) -> None:
+        """Several hubs: speakers of partitions this hub does not hold, and of those it just took, from SQL."""
+        rows = await self.db.run(lambda s: list(s.scalars(select(Speaker))))
+        owned = {r.district for r in rows if self.owns(r.district)}
+        taken, self._owned = owned - self._owned, owned
+        for r in rows:
+            if r.key not in self.dirty and (r.district in taken or not self.owns(r.district)):
+                self.speakers[r.key] = live_from_row(r)
 
     def get(self, key: str) -> SpeakerLive | None:
         return self.speakers.get(key)
@@ -290,7 +307,8 @@ class SpeakerRegistry:
 
     # periodic -------------------------------------------------------------------------------------------
     def check_stale(self, now: float) -> list[SpeakerLive]:
-        found = stale_speakers(self.speakers.values(), now, self.stale_after_s)
+        mine = (s for s in self.speakers.values() if self.owns(s.district))
+        found = stale_speakers(mine, now, self.stale_after_s)
         for s in found:
             self._set_status(s, STALE, now)
             self._changed(s)
@@ -319,9 +337,14 @@ class SpeakerRegistry:
         period = min(5.0, self.stale_after_s / 4)
         next_stale = self.clock() + period
         next_reconcile = self.clock() + RECONCILE_S
+        next_mirror = self.clock()
         while True:
             await asyncio.sleep(self.flush_s)
             now = self.clock()
+            if self.mirror_s is not None and now >= next_mirror:
+                next_mirror = now + self.mirror_s
+                with contextlib.suppress(Exception):
+                    await self.mirror()
             if now >= next_stale:
                 self.check_stale(now)
                 next_stale = now + period

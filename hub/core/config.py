@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import ssl
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -10,6 +11,8 @@ from typing import Literal, TypeVar
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 class MqttConfig(StrictModel):
@@ -21,15 +24,18 @@ class MqttConfig(StrictModel):
         default=None,
         description="File whose first line is the password (0600; written by `hub device add hub`)",
     )
-    client_id: str = Field(default="hub", min_length=1, max_length=256)
+    client_id: str = Field(
+        default="hub",
+        min_length=1,
+        max_length=64,
+        description="The hub's client id (and broker account); with cluster.enabled, the prefix of every "
+        "hub's session ids ({client_id}-p-{partition}, {client_id}-h-{hub_id}), the same on every hub",
+    )
     tls_ca_file: Path | None = Field(
         default=None, description="CA certificate that signed the broker's: set it to connect over TLS"
     )
     tls_cert_file: Path | None = Field(default=None, description="Client certificate, for mutual TLS")
     tls_key_file: Path | None = Field(default=None, description="Its private key")
-    shared_group: str | None = Field(
-        default=None, description="MQTT 5 shared-subscription group, when several hub workers split the load"
-    )
     keepalive: int = Field(default=30, ge=5, le=600)
     qos: Literal[0, 1] = 1
     session_expiry_s: int = Field(
@@ -228,7 +234,7 @@ class HttpConfig(StrictModel):
         default_factory=list,
         max_length=50,
         description="Addresses or networks of reverse proxies in front of the hub: their X-Forwarded-For "
-        "gives the client address (login limits, audit). Empty: the TCP peer is the client",
+        "gives the client address (login limits, audit); from anyone else the header is ignored",
     )
 
     @field_validator("trusted_proxies")
@@ -307,6 +313,60 @@ class OrdersConfig(StrictModel):
     )
 
 
+class ClusterConfig(StrictModel):
+    """Several hub processes on one PostgreSQL database (docs/OPERATIONS.md "Several hubs")."""
+
+    enabled: bool = Field(
+        default=False, description="Several hubs share the device traffic and the work; needs PostgreSQL"
+    )
+    hub_id: str | None = Field(
+        default=None,
+        description="This hub's name, unique among the hubs (a slug); required when enabled",
+    )
+    partitions: list[str] | dict[str, list[str]] | None = Field(
+        default=None,
+        description="How the device traffic is split: a list of district slugs (one partition each), or "
+        "partition name → its districts; default: one partition per district of `districts`",
+    )
+    lease_ttl_s: float = Field(
+        default=10.0, ge=1, le=300, description="A dead hub's partitions and duties move after this long"
+    )
+    lease_renew_s: float = Field(default=3.0, gt=0, le=100, description="How often leases are renewed")
+    receive_max: int = Field(
+        default=10_000,
+        ge=100,
+        le=65_535,
+        description="Messages a partition's session may have unacknowledged (acknowledged after each SQL flush)",
+    )
+    mirror_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often the state of partitions held by other hubs is re-read from SQL (alert facts)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ClusterConfig:
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
+        if self.enabled and not self.hub_id:
+            raise ValueError("hub_id is required when the cluster is enabled")
+        if self.hub_id is not None and not _SLUG.fullmatch(self.hub_id):
+            raise ValueError(f"hub_id {self.hub_id!r} is not a slug (lowercase letters, digits, '_' or '-')")
+        groups = self.partitions.values() if isinstance(self.partitions, dict) else [self.partitions or []]
+        names = list(self.partitions) if isinstance(self.partitions, dict) else list(self.partitions or [])
+        seen: set[str] = set()
+        for slug in [*names, *(d for g in groups for d in g)]:
+            if not _SLUG.fullmatch(slug):
+                raise ValueError(f"partition or district {slug!r} is not a slug")
+        for districts in groups:
+            for d in districts:
+                if d in seen:
+                    raise ValueError(f"district {d!r} is in two partitions")
+                seen.add(d)
+        return self
+
+
 class DistrictConfig(StrictModel):
     name: str
     communes: dict[str, str] = Field(default_factory=dict, description="commune slug → display name")
@@ -327,6 +387,19 @@ class CoreConfig(StrictModel):
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     orders: OrdersConfig = Field(default_factory=OrdersConfig)
     districts: dict[str, DistrictConfig] = Field(default_factory=dict, description="district slug → names")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @model_validator(mode="after")
+    def _cluster_needs_postgresql(self) -> CoreConfig:
+        if self.cluster.enabled:
+            if not self.database.url.startswith("postgresql"):
+                raise ValueError(
+                    "cluster.enabled needs PostgreSQL (database.url postgresql+psycopg://…): several hubs "
+                    "cannot share SQLite, which stays the one-process default"
+                )
+            if not partition_map(self):
+                raise ValueError("cluster.enabled needs cluster.partitions or the districts they default to")
+        return self
 
     @property
     def snapshot_dir(self) -> Path:
@@ -349,3 +422,12 @@ def feature_section(config: CoreConfig, key: str, model: type[S]) -> S:
 
 def load_config(path: str | Path, model: type[C]) -> C:
     return load(model, path)
+
+
+def partition_map(config: CoreConfig) -> dict[str, tuple[str, ...]]:
+    """Partition name → its district slugs (cluster.partitions, else one partition per configured district)."""
+    parts = config.cluster.partitions
+    if isinstance(parts, dict):
+        return {name: tuple(ds) for name, ds in sorted(parts.items())}
+    names = parts if parts is not None else list(config.districts)
+    return {d: (d,) for d in sorted(names)}

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -216,9 +217,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
     "hub.core.geo",
+    "hub.core.lease_table",
+    "hub.core.login_limits",
     "hub.core.speaker_models",
     "hub.core.account_models",
 )
+
+
+_CREATE_LOCK = 0x4855_4243  # advisory lock key held while the tables are created
 
 
 class Database:
@@ -240,7 +246,12 @@ class Database:
     def create_all(self) -> None:
         for name in self.table_modules:
             importlib.import_module(name)  # registers the feature's tables on Base.metadata
-        Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several hubs starting together on a new database: one creates the tables, the others wait
+                # for it (DDL is transactional there) and then find them.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK})
+            Base.metadata.create_all(conn)
 
     def session(self) -> Session:
         return self.sessions()

@@ -2,13 +2,16 @@
 
 Each subscriber gets a bounded queue; a client too slow to keep up is dropped (it reconnects and reloads
 the current state) rather than letting memory grow or slowing ingest.
+
+With several hubs, `relay` sends every event published here to the other hubs too while some hub has pages open
+(`remote_interest`, hub/core/control_channel.py), and their events arrive through `publish_local`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 Event = dict[str, Any]
@@ -19,13 +22,28 @@ class EventBus:
         self._subs: set[asyncio.Queue[Event | None]] = set()
         self._queue_size = queue_size
         self.dropped_subscribers = 0
+        self.relay: Callable[[Event], None] | None = None
+        self.remote_interest = False  # another hub has pages listening
+        self.on_local_change: Callable[[int], None] | None = None  # told the number of local listeners
 
     @property
     def subscribers(self) -> int:
+        """Listeners of what this process publishes: its own pages, plus one for the other hubs' pages when they
+        have some (producers skip building events nobody reads)."""
+        return len(self._subs) + (1 if self.relay is not None and self.remote_interest else 0)
+
+    @property
+    def local_subscribers(self) -> int:
         return len(self._subs)
 
     def publish(self, event: Event) -> None:
         """Non-blocking; call from the event loop thread only."""
+        self.publish_local(event)
+        if self.relay is not None and self.remote_interest:
+            self.relay(event)
+
+    def publish_local(self, event: Event) -> None:
+        """To this process's pages only (an event another hub relayed)."""
         for q in list(self._subs):
             try:
                 q.put_nowait(event)
@@ -39,6 +57,7 @@ class EventBus:
     async def subscribe(self) -> AsyncIterator[Event]:
         q: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
         self._subs.add(q)
+        self._changed()
         try:
             while True:
                 ev = await q.get()
@@ -47,6 +66,11 @@ class EventBus:
                 yield ev
         finally:
             self._subs.discard(q)
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_local_change is not None:
+            self.on_local_change(len(self._subs))
 
     def close(self) -> None:
         for q in list(self._subs):

@@ -17,7 +17,9 @@ notices, digest sections) is typed here or in hub/core/facts.py, and reaches the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from hub.core.events import EventBus
     from hub.core.influx import InfluxWriter
     from hub.core.ingest import Handler
+    from hub.core.leases import Leases
     from hub.core.openapi import ApiRoute
     from hub.core.state import StateStore
     from hub.core.stats import HubStats
@@ -134,10 +137,16 @@ class FeatureContext:
     store: StateStore  # camera and agent state (read it; ingest writes it)
     publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]
     services: Services
+    # Leader leases of work that must run once among all hubs: `ctx.leases.leader("duty")` (hub/core/leases.py).
+    leases: Leases
     # Orders to devices go through here, never through `publish`: the core signs them (contract/orders.py).
     send_order: Callable[[Topic, Model], Awaitable[None]] | None = None
     components: list[Component] = field(default_factory=list)
+    # Several hubs: whether this hub holds the partition of a district now (device state there is its to
+    # change; elsewhere read it from SQL). Alone: always true.
+    owns: Callable[[str], bool] = lambda district: True
     _add_handler: Callable[[Kind, Channel, Handler], None] | None = None
+    _replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None
 
     def settings(self, model: type[M]) -> M:
         """This feature's config section, typed."""
@@ -152,6 +161,13 @@ class FeatureContext:
         """Messages of this kind and channel (validated by the contract) go to `fn` on the event loop."""
         assert self._add_handler is not None
         self._add_handler(kind, channel, fn)
+
+    def replies(self, topic: Topic, fn: Handler) -> AbstractAsyncContextManager[None]:
+        """While inside, messages on `topic` (a device's reply or event channel) reach `fn` even when another hub
+        owns that device's partition; alone, the handlers registered with `add_handler` already get them."""
+        if self._replies is None:
+            return contextlib.nullcontext()
+        return self._replies(topic, fn)
 
     def add_gauges(self, **gauges: Callable[[], float | int]) -> None:
         """Numbers written with every `hub_stats` point (read every few seconds: keep them cheap)."""

@@ -35,7 +35,7 @@ from contract import (
 from hub.core.config import IngestConfig
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
-from hub.core.mqtt_bridge import RawMessage
+from hub.core.mqtt_bridge import AckHandle, RawMessage
 from hub.core.persist import SnapshotRow
 from hub.core.quotas import CAMERAS, Quotas
 from hub.core.state import CameraState, StateStore, reported_status
@@ -111,6 +111,8 @@ class Ingest:
         self.influx = influx
         self.inbox: deque[RawMessage] = deque()
         self.snapshots: dict[str, SnapshotRow] = {}  # latest per camera, waiting for the SQL flush
+        # Partition sessions' messages handled since the last SQL flush: acknowledged once it committed.
+        self.acks: list[AckHandle] = []
         self.handlers: dict[tuple[Kind, Channel], list[Handler]] = {}
         self.after_chunk: Callable[[], None] = lambda: None
         self._topics: dict[str, tuple[Topic, str]] = {}
@@ -131,6 +133,7 @@ class Ingest:
         self._drain_scheduled = False
         inbox = self.inbox
         handle = self.handle
+        acks = self.acks
         n = min(len(inbox), CHUNK)
         if n:
             self.last_progress = time.monotonic()
@@ -143,6 +146,8 @@ class Ingest:
                 self.stats.error(f"ingest failed on {item[0]!r}")
                 if self._rlog.log(logging.ERROR, "bug", "ingest failed on %r", item[0]):
                     log.exception("ingest failed on %r", item[0])
+            if item[5] is not None:
+                acks.append(item[5])
         self.stats.queue_depth = len(inbox)
         self.after_chunk()
         if inbox and not self._drain_scheduled:
@@ -154,7 +159,9 @@ class Ingest:
         self._rlog.log(logging.WARNING, reason, "rejected message on %r: %s: %s", topic, reason, detail)
 
     # one message ------------------------------------------------------------------------------------------
-    def handle(self, topic: str | None, payload: bytes, props: Any, received: float, retain: bool) -> None:
+    def handle(
+        self, topic: str | None, payload: bytes, props: Any, received: float, retain: bool, _ack: Any = None
+    ) -> None:
         if topic is None:
             self._reject("bad_topic", topic, "topic is not valid UTF-8")
             return

@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 
 from contract import Channel, Kind, Model, Topic
 from hub.core.batching import split_changes as split_changes
-from hub.core.config import CoreConfig
+from hub.core.cluster import ClusterIngest, acknowledge
+from hub.core.config import CoreConfig, partition_map
+from hub.core.control_channel import ControlChannel
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
 from hub.core.features import Component
@@ -28,6 +30,7 @@ from hub.core.influx import InfluxWriter, Retention
 from hub.core.influx_retention import InfluxSchemaError
 from hub.core.influx_send import InfluxUnavailable
 from hub.core.ingest import Handler, Ingest
+from hub.core.leases import Leases
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
 from hub.core.order_signing import OrderSigner
@@ -61,6 +64,7 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 COMPONENT_STOP_S = 5.0
+ROLES = ("all", "ingest", "web")
 
 
 class HubCore:
@@ -69,15 +73,23 @@ class HubCore:
         config: CoreConfig,
         table_modules: Iterable[str] = (),
         prepare_schema: Callable[[Database], object] | None = None,
+        role: str = "all",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if role != "all" and not config.cluster.enabled:
+            raise ValueError(f"role {role!r} needs cluster.enabled (several hubs on PostgreSQL)")
         self.config = config
+        self.role = role
+        cl = config.cluster
+        self.hub_id = cl.hub_id or config.mqtt.client_id
         self.db = Database(config.database.url, table_modules)
         # Brings the database to the code's schema before anything reads it. `python -m hub run` passes the
         # migration check (hub/migrations/schema.py); without one (tests, tools) the tables are created.
         self.prepare_schema: Callable[[Database], object] = prepare_schema or Database.create_all
         self.events = EventBus()
         self.stats = HubStats()
-        self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
+        self.store = StateStore(config.ingest.stale_after_s)
         self.store.legacy_reports = config.ingest.legacy_reports
         self.influx = (
             InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
@@ -88,17 +100,30 @@ class HubCore:
         self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
         self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
         self.signer = OrderSigner.for_config(config)
-        self.bridge = MqttBridge(
-            config.mqtt,
-            self.stats,
-            self.ingest.drain,
-            queue_max=config.ingest.queue_max,
-            session_expiry_s=config.mqtt.session_expiry_s,
-        )
-        self.ingest.inbox = self.bridge.inbox
+        # Leader duties (features: ctx.leases) and, with several hubs, partitions. One hub alone always wins.
+        self.leases = Leases(self.db, self.hub_id, cl.lease_ttl_s, cl.lease_renew_s, can_lead=role != "web")
+        self.control: ControlChannel | None = None
+        self.cluster: ClusterIngest | None = None
+        if cl.enabled:
+            # Device traffic comes through the sessions of the partitions this hub holds (hub/core/cluster.py);
+            # the hub's own session carries publishes, live events between hubs and awaited replies.
+            self.control = ControlChannel.open(config, self.stats, self.events, self.hub_id)
+            self.bridge = self.control.bridge
+            self.store.owned = set()
+            if role != "web":
+                self.cluster = ClusterIngest(self, config, partition_map(config))
+        else:
+            self.bridge = MqttBridge(
+                config.mqtt,
+                self.stats,
+                self.ingest.drain,
+                queue_max=config.ingest.queue_max,
+                session_expiry_s=config.mqtt.session_expiry_s,
+                inbox=self.ingest.inbox,
+            )
         self.ingest.after_chunk = self._after_chunk
         self.stats.gauges.update(
-            queue_depth=lambda: len(self.bridge.inbox),
+            queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
             cameras=lambda: len(self.store.cameras),
             agents=lambda: len(self.store.agents),
@@ -126,19 +151,26 @@ class HubCore:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         _ensure_sqlite_dir(self.config.database.url)
         await self.db.run(lambda s: self.prepare_schema(self.db))
-        cams, agents = await self.db.run(load_registry)
-        self.store.load(cams, agents)
-        future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
-        if future:
-            log.warning(
-                "%d cameras had device times in the future (from before they were refused): forgotten", future
-            )
+        if self.role != "web":
+            cams, agents = await self.db.run(load_registry)
+            self.store.load(cams, agents)  # with several hubs: a mirror until partitions are taken
+            future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
+            if future:
+                log.warning(
+                    "%d cameras had device times in the future (from before they were refused): forgotten",
+                    future,
+                )
+            log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
-        log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
         if self.influx is not None:
             self.influx.start()
         self.bridge.start()
+        if self.control is not None:
+            self.control.announce()
+        if self.cluster is not None:
+            await self.bridge.wait_connected(self.connect_wait_s)
+            await self.cluster.start()
         for name, fn in (
             ("sql-flush", self._flush_loop),
             ("stale-check", self._stale_loop),
@@ -149,6 +181,7 @@ class HubCore:
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         for comp in self.components:
             await comp.start()
+        await self.leases.start()
         self._started = True
         if not await self.bridge.wait_subscribed(self.connect_wait_s):
             log.warning(
@@ -165,13 +198,19 @@ class HubCore:
             self.db.close()
             return
         self._started = False
+        await self.leases.step_down()
         for comp in reversed(self.components):
             try:
                 await asyncio.wait_for(comp.stop(), COMPONENT_STOP_S)
             except Exception as exc:
                 log.error("stopping %s failed: %r", comp.name, exc)
+        if self.cluster is not None:
+            await (
+                self.cluster.stop()
+            )  # each partition: applied, flushed, acknowledged, session kept, released
+        await self.leases.stop()
         await self.bridge.stop()
-        while self.bridge.inbox:
+        while self.ingest.inbox:
             self.ingest.drain()
         for t in self._tasks:
             t.cancel()
@@ -222,7 +261,14 @@ class HubCore:
 
     def _sql_pending(self) -> bool:
         ch = self.store.changes
-        return bool(ch.transitions or ch.cameras or ch.metrics or ch.agents or self.ingest.snapshots)
+        return bool(
+            ch.transitions
+            or ch.cameras
+            or ch.metrics
+            or ch.agents
+            or self.ingest.snapshots
+            or self.ingest.acks
+        )
 
     # SQL --------------------------------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -242,11 +288,14 @@ class HubCore:
                 await asyncio.sleep(SQL_RETRY_S)
 
     async def _flush_once(self) -> bool:
+        # Messages handled so far have their effects in what is drained now: acknowledged after the commit.
+        acks, self.ingest.acks = self.ingest.acks, []
         changes = self.store.drain()
         snaps, self.ingest.snapshots = self.ingest.snapshots, {}
         rest = split_changes(changes, MAX_FLUSH_ROWS, must_keep=snaps.keys())
         if rest is not None:  # the rest goes in the next transaction, right after this one
             self._requeue(rest)
+            self.ingest.acks[:0], acks = acks, []  # some effects wait for that transaction
             if self._flush_wake is not None:
                 self._flush_wake.set()
         stored = await self._store_snapshots(snaps.values()) if snaps else []
@@ -254,10 +303,15 @@ class HubCore:
             self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
         )
         if not len(batch):
+            acknowledge(acks)
             return True
         t0 = time.perf_counter()
+        cluster = self.cluster
         try:
-            await self.db.run(lambda s: write_batch(s, batch))
+            if cluster is None:
+                await self.db.run(lambda s: write_batch(s, batch))
+            else:
+                await self.db.run(lambda s: cluster.write_fenced(s, batch))
         except Exception as exc:
             # Keep everything for the next attempt: transitions are the availability record.
             self.stats.sql_errors += 1
@@ -266,9 +320,11 @@ class HubCore:
             self._requeue(changes)
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
+            self.ingest.acks[:0] = acks
             self.sql_failing = True
             return False
         self.sql_failing = False
+        acknowledge(acks)
         ms = (time.perf_counter() - t0) * 1000
         for k in batch.camera_keys:
             c = self.store.cameras.get(k)
@@ -308,7 +364,8 @@ class HubCore:
 
     # events and staleness ---------------------------------------------------------------------------------
     def _after_chunk(self) -> None:
-        if self.store.changes.transitions and self._flush_wake is not None:
+        busy = len(self.ingest.acks) >= self.config.cluster.receive_max // 2  # the broker's window fills up
+        if (self.store.changes.transitions or busy) and self._flush_wake is not None:
             self._flush_wake.set()
         ann = self.store.announce
         if ann.cameras_now or ann.agents:
@@ -371,7 +428,7 @@ class HubCore:
 
     def stats_line(self, now: float) -> str:
         fields = self.stats_fields()
-        return line(series_key("hub_stats", {"hub": self.config.mqtt.client_id}), fields, ts_ms(now))
+        return line(series_key("hub_stats", {"hub": self.hub_id}), fields, ts_ms(now))
 
     async def _layout_loop(self) -> None:
         """Every hour: `rp_config` follows the clock (Grafana's choice of tier), and a policy or continuous

@@ -7,7 +7,7 @@ records what changed (transitions, rows to flush, cameras to announce) for hub/c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from contract import CameraHealth, EdgeStatus
 from hub.core.claims import RegistryClaims
@@ -54,6 +54,9 @@ class StateStore(RegistryClaims):
         self.agents: dict[str, AgentState] = {}
         self.changes = Changes()
         self.announce = Announcements()
+        # Districts whose devices this process ingests (several hubs: its partitions); None = all of them.
+        # The others are a read-only mirror of SQL (hub/core/cluster.py) that nothing here changes.
+        self.owned: set[str] | None = None
         self.duplicates = 0
         self.out_of_order = 0
         self.seq_gaps = 0
@@ -73,6 +76,18 @@ class StateStore(RegistryClaims):
             self.cameras[c.key] = c
             if c.agent_key:
                 self._agent_cameras.setdefault(c.agent_key, set()).add(c.key)
+
+    def replace_where(
+        self, area: Callable[[str], bool], cams: list[CameraState], agents: list[AgentState]
+    ) -> None:
+        """Replaces the cameras and agents of the districts `area` accepts by those read from SQL."""
+        for k in [k for k, a in self.agents.items() if area(a.district)]:
+            a = self.agents.pop(k)
+            if self._agents_by_slug.get((a.district, a.slug)) == k:
+                del self._agents_by_slug[(a.district, a.slug)]
+        for k in [k for k, c in self.cameras.items() if area(c.district)]:
+            self._agent_cameras.get(self.cameras.pop(k).agent_key or "", set()).discard(k)
+        self.load([c for c in cams if area(c.district)], [a for a in agents if area(a.district)])
 
     def camera(self, district: str, commune: str, slug: str) -> CameraState:
         key = f"{district}/{commune}/{slug}"
@@ -270,7 +285,10 @@ class StateStore(RegistryClaims):
     def check_stale(self, now: float) -> int:
         """Marks silent agents and cameras stale; returns how many changed."""
         before = len(self.changes.transitions)
+        owned = self.owned
         for agent in self.agents.values():
+            if owned is not None and agent.district not in owned:
+                continue
             state = derive_agent_state(agent.reported, agent.last_seen, now, self.stale_after)
             if state == STATUS_STALE and agent.state == AGENT_ONLINE:
                 self._set_agent_state(agent, STATUS_STALE, now)
@@ -278,7 +296,8 @@ class StateStore(RegistryClaims):
         for cam in self.cameras.values():
             seen = cam.last_seen
             if seen is not None and seen < limit and cam.status not in (STATUS_STALE, STATUS_UNKNOWN):
-                self._rederive(cam, now)
+                if owned is None or cam.district in owned:
+                    self._rederive(cam, now)
         return len(self.changes.transitions) - before
 
     def drain(self) -> Changes:

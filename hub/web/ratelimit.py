@@ -1,52 +1,36 @@
-"""Per-client limit on failed logins (sliding window), on top of the per-account lockout in hub.auth."""
+"""Per-client limit on failed logins (sliding window), on top of the per-account lockout in hub.auth.
+
+The failures are rows in SQL (hub/core/login_limits.py), so every hub of a cluster applies one limit. A
+successful login does not clear the count: an attacker holding one account must not be able to reset the limit
+while guessing others. Who "the client" is comes from hub/web/client_address.py (a trusted proxy's
+X-Forwarded-For, else the peer address).
+"""
 
 from __future__ import annotations
 
-from collections import deque
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from hub.core import login_limits
 
 
 class LoginRateLimiter:
-    """At most `max_failures` failed logins per client address within `window_s` seconds.
+    """At most `max_failures` failed logins per client address within `window_s` seconds."""
 
-    A successful login does not clear the count: an attacker holding one account must not be able to reset
-    the limit while guessing others. Memory is bounded: at most `max_clients` addresses are tracked; the oldest is forgotten first.
-    """
-
-    def __init__(self, max_failures: int = 10, window_s: float = 300.0, max_clients: int = 10_000) -> None:
+    def __init__(self, max_failures: int = 10, window_s: float = 300.0) -> None:
         self.max_failures = max_failures
-        self.window_s = window_s
-        self.max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
+        self.window = timedelta(seconds=window_s)
 
-    def _prune(self, client: str, now: float) -> deque[float] | None:
-        q = self._failures.get(client)
-        if q is None:
-            return None
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._failures[client]
-            return None
-        return q
-
-    def retry_after(self, client: str, now: float) -> float | None:
+    def retry_after(self, s: Session, client: str, now: datetime) -> float | None:
         """Seconds until this client may try again, or None when it may try now."""
-        q = self._prune(client, now)
-        if q is None or len(q) < self.max_failures:
+        n, oldest = login_limits.failures_since(s, client, now - self.window)
+        if n < self.max_failures or oldest is None:
             return None
-        return max(1.0, q[0] + self.window_s - now)
+        return max(1.0, (oldest + self.window - now).total_seconds())
 
-    def failed(self, client: str, now: float) -> None:
-        q = self._prune(client, now)
-        if q is None:
-            if len(self._failures) >= self.max_clients:
-                del self._failures[next(iter(self._failures))]
-            q = self._failures[client] = deque(maxlen=self.max_failures)
-        q.append(now)
-
-    @property
-    def tracked(self) -> int:
-        return len(self._failures)
+    def failed(self, s: Session, client: str, now: datetime) -> None:
+        login_limits.record_failure(s, client, now, self.window)
 
 
 class AccountSlowdown:

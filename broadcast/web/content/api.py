@@ -151,7 +151,7 @@ async def get_original(request: web.Request) -> web.StreamResponse:
     if row is None:
         raise ApiError(404, "not_found", "Không tìm thấy nội dung")
     path = store_of(request).original_file(row.original_path)
-    if not await asyncio.to_thread(path.is_file):
+    if path is None or not await asyncio.to_thread(path.is_file):
         log.error("original of content %s missing on disk: %s", cid, row.original_path)
         raise ApiError(404, "not_found", "Không tìm thấy tệp gốc")
     ext = row.original_path.rsplit(".", 1)[-1]
@@ -181,7 +181,11 @@ async def media_file(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
     sha = m.group(1)
     path = store_of(request).media_file(sha)
-    if not await c.db.run(lambda s: lib.media_available(s, sha)) or not await asyncio.to_thread(path.is_file):
+    if (
+        path is None
+        or not await c.db.run(lambda s: lib.media_available(s, sha))
+        or not await asyncio.to_thread(path.is_file)
+    ):
         raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
     return web.FileResponse(
         path,

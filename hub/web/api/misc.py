@@ -40,9 +40,8 @@ def web_stats(app: web.Application) -> dict[str, Any]:
     c = app[CTX]
     return {
         "sse_clients": c.sse_clients,
-        "event_subscribers": c.events.subscribers,
+        "event_subscribers": c.events.local_subscribers,
         "event_subscribers_dropped": c.events.dropped_subscribers,
-        "login_clients_limited": c.limiter.tracked,
         "counters": dict(sorted(c.counters.items())),
     }
 

@@ -92,9 +92,10 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     except (FormError, auth.AuthError) as exc:
         c.count("password_change_rejected")
         return await _account_page(request, 400, str(exc))
+    now = c.clock()
     mono = time.monotonic()
     if (
-        c.limiter.retry_after(client, mono) is not None
+        await c.db.run(lambda s: c.limiter.retry_after(s, client, now)) is not None
         or c.slowdown.retry_after(p.username, client, mono) is not None
     ):
         c.count("password_change_rate_limited")
@@ -103,12 +104,15 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, stored, current)
         new_hash = await asyncio.to_thread(auth.hash_password, new) if ok else ""
-    now = c.clock()
     if not ok:
-        c.limiter.failed(client, time.monotonic())
         c.slowdown.failed(p.username, client, time.monotonic())
         c.count("password_change_wrong_current")
-        await c.db.run(lambda s: auth.record_login_failure(s, p.user_id, now))
+
+        def wrong(s: Session) -> None:
+            c.limiter.failed(s, client, now)
+            auth.record_login_failure(s, p.user_id, now)
+
+        await c.db.run(wrong)
         log.warning("password change for %r refused: wrong current password", p.username)
         return await _account_page(request, 403, "Mật khẩu hiện tại không đúng")
     keep = _current_hash(request)

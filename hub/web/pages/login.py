@@ -124,8 +124,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         c.count("login_rejected_input")
         return _login_page(request, "Hãy nhập tên đăng nhập và mật khẩu", 400, username)
     client = c.client(request)
+    now = c.clock()
     mono = time.monotonic()
-    wait = c.limiter.retry_after(client, mono)
+    # Per address, shared by every hub (SQL); per account and address, this hub (hub/web/ratelimit.py).
+    wait = await c.db.run(lambda s: c.limiter.retry_after(s, client, now))
     if wait is not None:
         c.count("login_rate_limited")
         log.warning("login rate-limited for %s", client)
@@ -136,7 +138,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         c.count("login_slowed")
         return _too_many(request, wait, username)
 
-    now = c.clock()
     cand = await c.db.run(lambda s: auth.login_candidate(s, username, now))
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, cand.password_hash, password)
@@ -144,14 +145,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if ok and cand.password_hash and auth.needs_rehash(cand.password_hash):
             new_hash = await asyncio.to_thread(auth.hash_password, password)
     if not ok or cand.user_id is None:
-        mono = time.monotonic()
-        c.limiter.failed(client, mono)
         # Unknown names are slowed the same way: the answer must not tell which names exist.
-        slowed = c.slowdown.failed(username, client, mono)
+        slowed = c.slowdown.failed(username, client, time.monotonic())
         c.count("login_failed")
         failed_id = cand.user_id
 
         def failure(s: Session) -> None:
+            c.limiter.failed(s, client, now)
             if failed_id is not None:
                 auth.record_login_failure(s, failed_id, now)
             _audit_failure(s, username if failed_id is not None else None, client, now, "bad_password")

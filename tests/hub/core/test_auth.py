@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from hub.core import auth
 from hub.core.db import User, WebSession
+from hub.core.login_limits import LoginFailure
+from hub.web.client_address import client_address
 from hub.web.pages.login import safe_next
 from hub.web.ratelimit import AccountSlowdown, LoginRateLimiter
 from hub.web.security import SESSION_COOKIE
@@ -52,16 +55,56 @@ def test_slowdown_per_account_and_address_doubles_and_forgets() -> None:
     assert sd.retry_after("canbo", "1.2.3.4", 900.0) is None
 
 
-def test_rate_limiter_window() -> None:
-    rl = LoginRateLimiter(max_failures=3, window_s=60, max_clients=2)
-    for t in (0.0, 1.0, 2.0):
-        assert rl.retry_after("a", t) is None
-        rl.failed("a", t)
-    assert rl.retry_after("a", 3.0) == pytest.approx(57.0)
-    assert rl.retry_after("a", 60.5) is None  # the first failure left the window
-    rl.failed("b", 0.0)
-    rl.failed("c", 0.0)  # bounded memory: the oldest client is forgotten
-    assert rl.tracked == 2
+async def test_rate_limiter_window_in_sql(web: WebEnv) -> None:
+    rl = LoginRateLimiter(max_failures=3, window_s=60)
+
+    def at(seconds: float) -> Any:
+        return T0 + timedelta(seconds=seconds)
+
+    with web.db.session() as s, s.begin():
+        for t in (0.0, 1.0, 2.0):
+            assert rl.retry_after(s, "a", at(t)) is None
+            rl.failed(s, "a", at(t))
+        assert rl.retry_after(s, "a", at(3.0)) == pytest.approx(57.0)
+        assert rl.retry_after(s, "b", at(3.0)) is None
+        assert rl.retry_after(s, "a", at(60.5)) is None  # the first failure left the window
+        rl.failed(s, "a", at(61.0))  # those out of the window are deleted: the table stays small
+        assert s.query(LoginFailure).filter_by(client="a").count() == 2
+
+
+def test_forwarded_for_only_from_a_trusted_proxy() -> None:
+    trusted = ["10.0.0.0/24", "127.0.0.1"]
+    assert client_address("198.51.100.7", "203.0.113.5", trusted) == "198.51.100.7"  # not a proxy: ignored
+    assert client_address("127.0.0.1", "203.0.113.5", trusted) == "203.0.113.5"
+    # The client may send its own X-Forwarded-For: only what the trusted proxies appended counts.
+    assert client_address("127.0.0.1", "1.2.3.4, 203.0.113.5, 10.0.0.9", trusted) == "203.0.113.5"
+    assert client_address("127.0.0.1", "not-an-address", trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", None, trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", "203.0.113.5", []) == "127.0.0.1"
+
+
+async def test_rate_limit_follows_the_forwarded_client_behind_the_trusted_proxy(web: WebEnv) -> None:
+    web.ctx.limiter = LoginRateLimiter(max_failures=2, window_s=300)
+
+    async def attempt(forwarded: str) -> int:
+        form = await web.client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', await form.text())
+        assert token
+        r = await web.client.post(
+            "/login",
+            data={"username": "ai-do", "password": "khong-dung-dau", "csrf": token.group(1)},
+            headers={"X-Forwarded-For": forwarded},
+            allow_redirects=False,
+        )
+        return r.status
+
+    # No trusted proxy: the header is the client's own word, so every attempt counts against the peer.
+    assert [await attempt(f"203.0.113.{i}") for i in (1, 2, 3)] == [401, 401, 429]
+    with web.db.session() as s, s.begin():
+        s.query(LoginFailure).delete()
+    web.ctx.config.http.trusted_proxies = ["127.0.0.1"]
+    assert [await attempt("203.0.113.5") for _ in range(3)] == [401, 401, 429]
+    assert await attempt("203.0.113.6") == 401  # another client behind the same proxy
 
 
 def test_only_local_redirects_after_login() -> None:
