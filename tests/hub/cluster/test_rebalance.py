@@ -34,7 +34,7 @@ def config(tmp: Path, hub_id: str, db_url: str, mqtt_port: int, ttl_s: float = 2
             "influx": {"enabled": False},
             "database": {"url": db_url},
             "http": {"port": free_port()},
-            "ingest": {"state_flush_s": 0.2},
+            "ingest": {"state_flush_s": 0.2, "legacy_reports": True},  # hand-made reports name no box
             "districts": districts(N),
             "cluster": {
                 "enabled": True,

@@ -12,6 +12,7 @@ from hub.core import auth
 from hub.core.db import User, WebSession
 from hub.core.login_limits import LoginFailure
 from hub.web.client_address import client_address
+from hub.web.clientaddr import networks
 from hub.web.pages.login import safe_next
 from hub.web.ratelimit import AccountSlowdown, LoginRateLimiter
 from hub.web.security import SESSION_COOKIE
@@ -102,7 +103,11 @@ async def test_rate_limit_follows_the_forwarded_client_behind_the_trusted_proxy(
     assert [await attempt(f"203.0.113.{i}") for i in (1, 2, 3)] == [401, 401, 429]
     with web.db.session() as s, s.begin():
         s.query(LoginFailure).delete()
+    web.ctx.slowdown = (
+        AccountSlowdown()
+    )  # the per-account slowdown of the attempts above is not under test here
     web.ctx.config.http.trusted_proxies = ["127.0.0.1"]
+    web.ctx.proxies = networks(["127.0.0.1"])
     assert [await attempt("203.0.113.5") for _ in range(3)] == [401, 401, 429]
     assert await attempt("203.0.113.6") == 401  # another client behind the same proxy
 
