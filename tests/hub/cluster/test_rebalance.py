@@ -109,7 +109,8 @@ async def test_join_and_leave_hand_partitions_over(
 
 
 class FakeAgent:
-    """Answers every command on its `cmd` topic with an ok reply (what an edge agent does)."""
+    """Answers every command on its `cmd` topic with an ok reply (what an edge agent does; the order is the
+    `order` of the hub's signed envelope, whose signature the real agent checks: tests/security covers that)."""
 
     def __init__(self, port: int, district: str, commune: str, agent: str) -> None:
         base = f"ops/v1/{district}/{commune}/edge/{agent}"
@@ -119,7 +120,8 @@ class FakeAgent:
         ready = threading.Event()
 
         def on_message(c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            cmd = json.loads(msg.payload)
+            doc = json.loads(msg.payload)
+            cmd = doc.get("order", doc)
             reply = {"transaction": cmd["transaction"], "status": "ok", "ts": time.time(),
                      "data": {"probed": cmd.get("camera")}}  # fmt: skip
             c.publish(f"{base}/reply", json.dumps(reply), qos=1)
