@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.core.db import Database, to_db_time, utc
@@ -101,7 +102,10 @@ class TokenStore:
             s.expunge(row)
             return row
 
-        row = await self.db.run(read)
+        try:
+            row = await self.db.run(read)
+        except IntegrityError:  # another hub inserted the row at the same moment: read theirs
+            row = await self.db.run(read)
         try:
             self.access, self.refresh_token = (
                 self.sealer.open(row.access_token),
