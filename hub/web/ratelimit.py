@@ -2,7 +2,7 @@
 
 The failures are rows in SQL (hub/core/login_limits.py), so every hub of a cluster applies one limit. A
 successful login does not clear the count: an attacker holding one account must not be able to reset the limit
-while guessing others. Who "the client" is comes from hub/web/client_address.py (a trusted proxy's
+while guessing others. Who "the client" is comes from hub/web/clientaddr.py (a trusted proxy's
 X-Forwarded-For, else the peer address).
 """
 

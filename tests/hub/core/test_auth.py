@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from hub.core import auth
 from hub.core.db import User, WebSession
 from hub.core.login_limits import LoginFailure
-from hub.web.client_address import client_address
+from hub.web.clientaddr import client_address as request_client_address
 from hub.web.clientaddr import networks
 from hub.web.pages.login import safe_next
 from hub.web.ratelimit import AccountSlowdown, LoginRateLimiter
@@ -71,6 +72,21 @@ async def test_rate_limiter_window_in_sql(web: WebEnv) -> None:
         assert rl.retry_after(s, "a", at(60.5)) is None  # the first failure left the window
         rl.failed(s, "a", at(61.0))  # those out of the window are deleted: the table stays small
         assert s.query(LoginFailure).filter_by(client="a").count() == 2
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: list[str]) -> str:
+    """The client the hub sees for a request from `peer` carrying this X-Forwarded-For (hub/web/clientaddr.py)."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
+    request = make_mocked_request("POST", "/login", headers=headers, transport=_Peer(peer))
+    return request_client_address(request, networks(trusted))
+
+
+class _Peer:
+    def __init__(self, peer: str) -> None:
+        self.peer = peer
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.peer, 12345) if name == "peername" else default
 
 
 def test_forwarded_for_only_from_a_trusted_proxy() -> None:
