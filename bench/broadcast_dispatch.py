@@ -86,7 +86,7 @@ async def run(n: int, workdir: Path) -> dict[str, Any]:
         mqtt=MqttConfig(port=broker.port, client_id="bench-hub"),
         influx=InfluxConfig(enabled=False),
         database=DatabaseConfig(url=f"sqlite:///{workdir / 'hub.db'}"),
-        http=HttpConfig(port=free_port()),
+        http=HttpConfig(port=free_port(), secure_cookies=False),
     )
     cfg.broadcast.dispatch = DispatchConfig(answer_margin_s=1, finish_margin_s=1)
     hub = Hub(cfg)

@@ -3,7 +3,9 @@
 Starts its own InfluxDB 1.x, writes 30 days of `camera_health` points (one probe every 30 s, the hub's own
 line builder) for `--cameras` cameras of one commune, then times the queries the camera page sends
 (hub/web/api/history.py through hub/core/influx_read.py) for every range: the status chart (two statements) and
-one numeric chart (mean/min/max), `--repeat` times each, cold first run reported apart. The camera page
+one numeric chart (mean/min/max), `--repeat` times each, cold first run reported apart: once over every probe
+(`<metric>_<range>_…`) and once over the tier the page now reads (`tiered_…`; 7 days from the 5-minute series,
+30 days from the hourly one, built here with the continuous queries' SELECT … INTO). The camera page
 sends six of them at once when it opens (status + five metrics), so `page_24h_ms` times those six in parallel.
 """
 
@@ -17,14 +19,15 @@ import statistics
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from contract import CameraHealth
 from devtools.services import influx_create_db, start_influxd
-from hub.core.config import InfluxConfig
+from hub.core.config import InfluxConfig, InfluxRetention
 from hub.core.influx_read import InfluxReader
+from hub.core.influx_retention import RetentionV1
 from hub.core.ingest import Ingest
 from hub.core.state import StateStore
 from hub.core.stats import HubStats
@@ -34,6 +37,8 @@ D, C = "soc-son", "phu-linh"
 PERIOD_S = 30
 DAYS = 30
 BATCH = 5000
+# The hub's tiers, with raw points kept long enough to hold the whole month (to compare both reads)
+HORIZONS = InfluxRetention(raw_days=DAYS + 1, m5_days=DAYS + 1, h1_days=400)
 
 
 def fill(port: int, db: str, cameras: int, now: float) -> int:
@@ -85,12 +90,16 @@ async def measure(port: int, db: str, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for rng in RANGES:
         for metric in ("status", "fps"):
-            q = build_query(metric, rng, tags, now).text
-            cold = await timed(reader, q)
-            runs = [await timed(reader, q) for _ in range(repeat)]
-            out[f"{metric}_{rng}_cold_ms"] = round(cold, 1)
-            out[f"{metric}_{rng}_median_ms"] = round(statistics.median(runs), 1)
-            out[f"{metric}_{rng}_max_ms"] = round(max(runs), 1)
+            # every probe (what the page read before the tiers), then the tier the page reads now
+            for prefix, retention in (("", None), ("tiered_", HORIZONS)):
+                hq = build_query(metric, rng, tags, now, retention)
+                cold = await timed(reader, hq.text)
+                runs = [await timed(reader, hq.text) for _ in range(repeat)]
+                out[f"{prefix}{metric}_{rng}_cold_ms"] = round(cold, 1)
+                out[f"{prefix}{metric}_{rng}_median_ms"] = round(statistics.median(runs), 1)
+                out[f"{prefix}{metric}_{rng}_max_ms"] = round(max(runs), 1)
+                if retention is not None:
+                    out[f"source_{rng}"] = hq.source
     page = [
         build_query(m, "24h", tags, now).text
         for m in ("status", "fps", "brightness", "sharpness", "motion", "open_ms")
@@ -114,9 +123,15 @@ def main() -> None:
         try:
             influx_create_db(influxd.port, "ops")
             now = time.time()
+            layout = RetentionV1(InfluxConfig(url=influxd.url, database="ops", retention=HORIZONS), dict)
+            asyncio.run(layout.apply(int(now * 1000)))
             t0 = time.perf_counter()
             points = fill(influxd.port, "ops", args.cameras, now)
             fill_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            end = datetime.fromtimestamp(now, UTC)
+            asyncio.run(layout.backfill(end - timedelta(days=DAYS), end))
+            downsample_s = time.perf_counter() - t0
             result = asyncio.run(measure(influxd.port, "ops", args.repeat))
         finally:
             influxd.stop()
@@ -129,6 +144,7 @@ def main() -> None:
                 "days": DAYS,
                 "points": points,
                 "fill_s": round(fill_s, 1),
+                "downsample_s": round(downsample_s, 1),
                 **result,
                 "loadavg_1": round(load1, 2),
                 "loadavg_5": round(load5, 2),

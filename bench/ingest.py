@@ -14,6 +14,10 @@ Starts its own Mosquitto and InfluxDB, and runs the hub as a child process (a re
 3. Lag: a paced publisher sends 1,000 msg/s (each camera once, `ts` = publish time) to the running hub; the
    bench polls the hub's SQLite database (what the API reads) and records publish → visible per message.
 
+4. PostgreSQL, one and two hub processes (bench/ingest_cluster.py, `postgresql` in the result): the same burst
+   queued in the partitions' sessions, drained by one hub holding all four partitions, then by two hubs holding
+   two each; beside the bare subscriber's rate above.
+
 Goals: ≥ 5,000 msg/s per hub process, ≥ 50 % of the bare rate, nothing lost, lag p99 < 2 s. Wall-clock rates
 on a shared 2-core machine move with whatever else runs (`loadavg_*` in the result); CPU µs per message (hub
 process, all threads; bare subscriber) does not, hence `hub_one_core_msgs_per_s` and `cpu_ratio_bare_to_hub`.
@@ -73,8 +77,11 @@ def health_payload(i: int, seq: int, ts: float) -> bytes:
 
 # child roles ------------------------------------------------------------------------------------------------
 def role_hub(args: argparse.Namespace) -> None:
+    import logging
+
     from hub.compose import Hub, HubConfig
 
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = HubConfig.model_validate(json.loads(args.config))
 
     async def main() -> None:
@@ -87,7 +94,8 @@ def role_hub(args: argparse.Namespace) -> None:
                 first.append(hub.bridge.inbox[0][3])
             deliver()
 
-        hub.bridge._on_messages = note_first
+        if hub.cluster is None:  # several hubs: messages come through the partitions' sessions instead
+            hub.bridge._on_messages = note_first
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -241,12 +249,16 @@ def last_json(p: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
 class HubProcess:
     """The hub child; a reader thread keeps its stats lines (one every 0.1 s)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], wait: bool = True) -> None:
         self.proc = child("hub", "--config", json.dumps(config))
         self.lines: list[dict[str, Any]] = []
         self.started = threading.Event()
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
+        if wait:
+            self.wait_started()
+
+    def wait_started(self) -> None:
         if not self.started.wait(30):
             raise RuntimeError("hub child did not start")
 
@@ -346,7 +358,7 @@ def main() -> int:
         "influx": {"url": influx.url, "database": "bench", "batch_size": 5000, "flush_interval_s": 1.0},
         "database": {"url": f"sqlite:///{db_path}"},
         "http": {"port": free_port()},
-        "ingest": {"state_flush_s": 1.0},
+        "ingest": {"state_flush_s": 1.0, "legacy_reports": True},  # its reports name boxes it never announces
     }
     result: dict[str, Any] = {"bench": "ingest", "cameras": CAMERAS, "messages": total}
     # Shared 2-core machine: the load beside the bench explains wall-clock rates; CPU per message does not move.
@@ -466,6 +478,13 @@ def main() -> int:
     finally:
         if hub is not None:
             hub.stop()
+    try:  # the same burst through one and two hub processes on one PostgreSQL (bench/ingest_cluster.py)
+        from bench.ingest_cluster import run_pg_modes
+
+        result["postgresql"] = run_pg_modes(mosq.port, influx, work, bare_rate=result.get("bare_msgs_per_s"))
+    except Exception as exc:
+        result["postgresql"] = {"error": repr(exc)}
+    finally:
         mosq.stop()
         influx.stop()
     result["loadavg_end"] = round(os.getloadavg()[0], 1)

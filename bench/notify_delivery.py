@@ -41,8 +41,9 @@ import numpy as np
 from devtools.fakezalo import FakeZalo
 from hub.compose import HubConfig
 from hub.core.config import DistrictConfig
-from hub.core.db import Camera, Database, Snapshot, to_db_time
+from hub.core.db import Camera, Database, to_db_time
 from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
+from hub.core.snapshots import SnapshotStore, store_and_index
 from hub.notify.config import NotifyConfig
 from hub.notify.service import Notifier
 
@@ -179,12 +180,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     db = open_database(f"sqlite:///{work / 'hub.db'}")
     db.create_all()
     jpeg = snapshot_jpeg()
+    store = SnapshotStore.for_config(config)
     with db.session() as s, s.begin():
         for i in range(args.notices * 2 + 20):
             d = f"d{i % args.groups:02d}"
             key = f"{d}/c00/cam{i:04d}"
             s.add(Camera(key=key, district=d, commune="c00", slug=f"cam{i:04d}", problems=[]))
-            s.add(Snapshot(camera_key=key, jpeg=jpeg, ts=to_db_time(time.time())))
+            s.flush()
+            store_and_index(s, store, key, jpeg, to_db_time(time.time()), None, None)
     n = Notifier(Parts(config, db))
     await n.start()
     try:

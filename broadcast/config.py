@@ -35,6 +35,9 @@ class ContentConfig(StrictModel):
     sample_rate_hz: Literal[22050, 32000, 44100, 48000] = 44100
     ffmpeg_timeout_s: float = Field(default=300, gt=0, le=3600, description="Per ffmpeg/ffprobe run")
     max_parallel_jobs: int = Field(default=1, ge=1, le=8, description="Processing jobs at once (CPU bound)")
+    max_jobs_per_user: int = Field(
+        default=3, ge=1, le=100, description="Processing jobs one person may have waiting or running at once"
+    )
     tts_engine: Literal["espeak-ng"] = Field(default="espeak-ng", description="Offline text-to-speech engine")
     tts_voice: str = Field(default="vi", min_length=1, max_length=32, description="espeak-ng voice")
     tts_rate_wpm: int = Field(default=150, ge=80, le=300, description="Speaking rate (words per minute)")
@@ -82,16 +85,13 @@ class ScheduleConfig(StrictModel):
     conflict_horizon_days: int = Field(
         default=14, ge=1, le=90, description="Conflicts are looked for this many days ahead when saving"
     )
-    lease_ttl_s: float = Field(
-        default=15, ge=1, le=600, description="Leader lock lifetime; another worker takes over after it"
+    check_s: float = Field(
+        default=5,
+        gt=0,
+        le=300,
+        description="How often the leading hub looks for programmes changed on another hub (the leader lease "
+        "itself is cluster.lease_ttl_s/lease_renew_s)",
     )
-    lease_renew_s: float = Field(default=5, gt=0, le=300, description="How often the leader renews its lock")
-
-    @model_validator(mode="after")
-    def _lease(self) -> ScheduleConfig:
-        if self.lease_renew_s * 2 > self.lease_ttl_s:
-            raise ValueError("lease_renew_s must be at most half of lease_ttl_s")
-        return self
 
 
 class DispatchConfig(StrictModel):

@@ -3,6 +3,8 @@ the tables, alert facts (speakers, airings), gauges, the JSON API and the pages.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
 from broadcast.config import BroadcastConfig
@@ -25,6 +27,11 @@ def setup(ctx: FeatureContext) -> None:
     ctx.add_component(service)
 
 
+def content_dirs(section: BroadcastConfig, data_dir: Path) -> tuple[Path, ...]:
+    """Uploaded originals and the processed MP3s the receivers fetch: backups copy them."""
+    return (section.content.directory(data_dir),)
+
+
 def add_pages(app: web.Application, config: CoreConfig) -> None:
     programme_pages.add_routes(app)
     content_pages.add_pages(app, config)
@@ -42,10 +49,10 @@ FEATURE = Feature(
         "broadcast.content.models",
         "broadcast.airings.models",
         "broadcast.programmes.models",
-        "broadcast.scheduling.lease",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
     api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
     add_pages=add_pages,
+    file_dirs=content_dirs,
 )

@@ -16,7 +16,7 @@ from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from broadcast.speakers.registry import SpeakerRegistry
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.features import FeatureContext, ServiceKey
 
 log = logging.getLogger("broadcast")
@@ -27,7 +27,15 @@ class BroadcastService:
 
     def __init__(self, ctx: FeatureContext, clock: Callable[[], float] = time.time) -> None:
         cfg = ctx.settings(BroadcastConfig)
-        self._publish_raw = ctx.publish
+        assert ctx.send_order is not None
+        self._send_order = ctx.send_order
+        if ctx.config.cluster.enabled and cfg.content.content_dir is None:
+            log.warning(
+                "several hubs: broadcast.content.content_dir is not set, so media uploaded here stay in this hub's "
+                "data_dir and the other hubs cannot serve them; point it at a folder every hub mounts"
+            )
+        # One leader among the hubs plans the airings and follows them to their end (timers, proof of airing).
+        self.lead = ctx.leases.leader("broadcast")
         self.speakers = SpeakerRegistry(
             ctx.db,
             ctx.events,
@@ -35,6 +43,9 @@ class BroadcastService:
             stale_after_s=cfg.dispatch.speaker_stale_after_s,
             flush_s=ctx.config.ingest.state_flush_s,
             clock=clock,
+            rejected=ctx.stats.rejected,
+            owns=ctx.owns,
+            mirror_s=ctx.config.cluster.mirror_s if ctx.config.cluster.enabled else None,
         )
         self.dispatcher = HubDispatcher(
             ctx.db,
@@ -45,9 +56,11 @@ class BroadcastService:
             cfg.dispatch,
             ctx.config.http.public_url,
             clock=clock,
+            lead=self.lead,
+            replies=ctx.replies,
         )
         self.scheduler = BroadcastScheduler(
-            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule
+            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
         )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)
@@ -64,8 +77,8 @@ class BroadcastService:
             airings_missed=lambda: self.scheduler.counters["missed"],
         )
 
-    async def _publish(self, topic: Topic, payload: bytes) -> None:
-        await self._publish_raw(topic, payload, 1, False)
+    async def _publish(self, topic: Topic, order: Model) -> None:
+        await self._send_order(topic, order)
 
     async def start(self) -> None:
         await self.speakers.load()

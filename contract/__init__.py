@@ -1,11 +1,11 @@
 """The MQTT contract (v1) shared by edge_agent, hub and broadcast: topics, payload models, JSON Schema."""
 
+from contract.codec import PAYLOADS, decode, encode
 from contract.payloads import (
     CONTRACT_VERSION,
     MAX_JSON_BYTES,
     MAX_SNAPSHOT_BYTES,
     OFFLINE_PROBLEMS,
-    PAYLOADS,
     CameraHealth,
     CameraInfo,
     CommandReply,
@@ -25,8 +25,6 @@ from contract.payloads import (
     SpeakerStatus,
     StopData,
     VolumeData,
-    decode,
-    encode,
     format_validation_error,
 )
 from contract.topics import Channel, Kind, Topic, TopicError, build, parse

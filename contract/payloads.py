@@ -1,17 +1,18 @@
 """Payload models for every MQTT channel of contract v1 (pydantic v2, unknown fields forbidden).
 
-`PAYLOADS` maps (kind, channel) to the model of its payload; `None` means raw bytes (JPEG snapshots).
+contract/codec.py maps each (kind, channel) to its model and decodes and encodes payloads. On the `cmd`
+channels the model is the order that travels inside the hub's signed envelope (contract/orders.py
+`SignedOrder`): devices open it with `contract.orders.open_order`, never with `decode`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from contract.topics import Channel, Kind, Topic
 
 CONTRACT_VERSION = 1
 
@@ -53,7 +54,9 @@ OFFLINE_PROBLEMS = frozenset(
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and ±Infinity are not JSON (RFC 8259) though parsers read them: refused in every number field, so
+    # nothing downstream (line protocol, the API's JSON) has to carry them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _finite(v: float | None) -> float | None:
@@ -67,6 +70,13 @@ Timestamp = Annotated[
     Field(ge=TS_MIN, le=TS_MAX, description="Seconds since the Unix epoch, UTC, as measured on the device"),
 ]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+# Orders a device refused, by reason (contract/orders.py `Refusal`): unsigned, bad_signature, expired …
+RefusalCounts = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")], Annotated[int, Field(ge=0)]],
+    Field(
+        max_length=16, description="Orders refused since the device started, by reason (contract/orders.py)"
+    ),
+]
 
 
 class CameraInfo(Model):
@@ -109,6 +119,7 @@ class EdgeStatus(Model):
     disk_free_mb: float | None = Field(
         default=None, ge=0, description="Free space (MiB) on the disk holding the agent's queue and data"
     )
+    orders_refused: RefusalCounts | None = None
 
 
 class CameraHealth(Model):
@@ -158,6 +169,7 @@ class SnapshotMeta(Model):
     width: int | None = Field(default=None, ge=0)
     height: int | None = Field(default=None, ge=0)
     seq: int | None = Field(default=None, ge=0)
+    agent: Slug | None = Field(default=None, description="Edge agent that took it (as in camera health)")
 
 
 class EdgeCommand(Model):
@@ -177,6 +189,12 @@ class CommandReply(Model):
     ts: Timestamp
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = Field(default=None, max_length=500)
+
+    @field_validator("data")
+    @classmethod
+    def _finite_data(cls, v: dict[str, Any]) -> dict[str, Any]:
+        json.dumps(v, allow_nan=False)  # ValueError on NaN/Infinity: the API shows `data` as JSON
+        return v
 
 
 class SpeakerStatus(Model):
@@ -206,6 +224,7 @@ class SpeakerHealth(Model):
     playing: str | None = Field(default=None, max_length=64, description="Airing id being played, if any")
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
+    orders_refused: RefusalCounts | None = None
 
     @field_validator("signal_dbm", "disk_free_mb", "cache_mb")
     @classmethod
@@ -285,7 +304,9 @@ class SpeakerCommand(Model):
         # The action decides the data model, so a bad prepare reports the prepare fields that are wrong,
         # not every member of the union.
         if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            model = _COMMAND_DATA.get(raw.get("action"))  # type: ignore[arg-type]
+            action = raw.get("action")
+            # Only a string names an action (a list or an object is refused below, never looked up: unhashable).
+            model = _COMMAND_DATA.get(action) if isinstance(action, str) else None
             if model is not None:
                 try:
                     return {**raw, "data": model.model_validate(raw["data"], strict=True)}
@@ -356,21 +377,6 @@ class SpeakerEvent(Model):
     error: str | None = Field(default=None, max_length=500, description="Vietnamese text for people")
 
 
-PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {
-    (Kind.EDGE, Channel.STATUS): EdgeStatus,
-    (Kind.EDGE, Channel.CMD): EdgeCommand,
-    (Kind.EDGE, Channel.REPLY): CommandReply,
-    (Kind.CAMERA, Channel.HEALTH): CameraHealth,
-    (Kind.CAMERA, Channel.SNAPSHOT): None,
-    (Kind.SPEAKER, Channel.STATUS): SpeakerStatus,
-    (Kind.SPEAKER, Channel.HEALTH): SpeakerHealth,
-    (Kind.SPEAKER, Channel.CMD): SpeakerCommand,
-    (Kind.SPEAKER, Channel.EVENT): SpeakerEvent,
-}
-
-JPEG_MAGIC = b"\xff\xd8\xff"
-
-
 def format_validation_error(exc: ValidationError) -> str:
     """One line per problem, each naming the path of the bad key, e.g. `fps: Input should be a valid number`."""
     parts = []
@@ -378,37 +384,3 @@ def format_validation_error(exc: ValidationError) -> str:
         path = ".".join(str(p) for p in err["loc"]) or "(root)"
         parts.append(f"{path}: {err['msg']}")
     return "; ".join(parts)
-
-
-def decode(topic: Topic, payload: bytes) -> Model | bytes:
-    """Validate a payload for its topic. Raises ContractError with a reason code and a readable detail."""
-    key = (topic.kind, topic.channel)
-    if key not in PAYLOADS:
-        raise ContractError("unknown_channel", f"no payload defined for {topic.kind}/{topic.channel}")
-    model = PAYLOADS[key]
-    if model is None:
-        if len(payload) > MAX_SNAPSHOT_BYTES:
-            raise ContractError(
-                "too_large", f"{len(payload)} bytes > {MAX_SNAPSHOT_BYTES} allowed for a snapshot"
-            )
-        if not payload.startswith(JPEG_MAGIC):
-            raise ContractError("not_jpeg", "snapshot payload is not a JPEG image")
-        return payload
-    if len(payload) > MAX_JSON_BYTES:
-        raise ContractError("too_large", f"{len(payload)} bytes > {MAX_JSON_BYTES} allowed for JSON")
-    # Parsed and validated in one pass by pydantic-core (~3x cheaper than json.loads + model_validate: the hub
-    # decodes thousands of these a second). Strict: a vendor sending "12" for a number or "yes" for a bool
-    # must hear about it, not be silently coerced (JSON numbers still fill float fields).
-    try:
-        return model.model_validate_json(payload, strict=True)
-    except ValidationError as exc:
-        first = exc.errors()[0] if exc.error_count() else None
-        if first is not None and first["type"] == "json_invalid":
-            raise ContractError("not_json", f"payload is not JSON: {first['msg']}") from exc
-        if first is not None and first["type"] == "model_type" and not first["loc"]:
-            raise ContractError("not_object", "payload must be a JSON object") from exc
-        raise ContractError("invalid", format_validation_error(exc)) from exc
-
-
-def encode(model: Model) -> bytes:
-    return model.model_dump_json(exclude_none=True).encode()

@@ -6,13 +6,21 @@ import json
 import sys
 from pathlib import Path
 
-from contract.payloads import PAYLOADS, SnapshotMeta
+from contract.codec import PAYLOADS
+from contract.orders import ORDER_MODELS, SignedOrder
+from contract.payloads import SnapshotMeta
+from contract.topics import Channel
 
 
 def schemas() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for (kind, channel), model in sorted(PAYLOADS.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)):
         if model is None:
+            continue
+        if channel is Channel.CMD:
+            # On the wire a command is the signed envelope; the order inside has its own schema.
+            out[f"{kind.value}.cmd"] = SignedOrder.model_json_schema()
+            out[f"{kind.value}.cmd.order"] = ORDER_MODELS[kind].model_json_schema()
             continue
         out[f"{kind.value}.{channel.value}"] = model.model_json_schema()
     out["camera.snapshot.properties"] = SnapshotMeta.model_json_schema()

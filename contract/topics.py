@@ -147,13 +147,11 @@ def speaker_topic(district: str, commune: str, speaker: str, channel: Channel) -
     return build(district, commune, Kind.SPEAKER, speaker, channel)
 
 
-def hub_subscriptions(shared_group: str | None = None) -> list[str]:
-    """Topic filters the hub subscribes to; with a group name, as MQTT 5 shared subscriptions."""
-    filters = sorted({f"{ROOT}/+/+/{k.value}/+/{c.value}" for k, c in INBOUND})
-    if shared_group:
-        check_slug(shared_group, "shared subscription group")
-        return [f"$share/{shared_group}/{f}" for f in filters]
-    return filters
+def hub_subscriptions(district: str | None = None) -> list[str]:
+    """Topic filters the hub subscribes to: every district's, or one district's (a partition of the device
+    traffic when several hubs share it, docs/ARCHITECTURE.md "Scale plan")."""
+    area = "+" if district is None else check_slug(district, "district")
+    return sorted({f"{ROOT}/{area}/+/{k.value}/+/{c.value}" for k, c in INBOUND})
 
 
 def edge_cmd_filter(district: str, commune: str, agent: str) -> str:

@@ -16,7 +16,7 @@ from grafana_json import (
 )
 
 LAST_PER_CAMERA = (
-    'SELECT last("online") AS "up", last("problem_count") AS "pc" FROM "camera_health" '
+    'SELECT last("online") AS "up", last("problem_count") AS "pc" FROM "$rp"."camera_health" '
     f'WHERE {AREA} AND $timeFilter GROUP BY "camera"'
 )
 
@@ -73,7 +73,7 @@ def commune_detail() -> dict[str, Any]:
         "Số hộp giám sát của xã mà trạng thái gần nhất là trực tuyến.",
         [
             target(
-                'SELECT count("on") FROM (SELECT last("online") AS "on" FROM "edge_status" '
+                'SELECT count("on") FROM (SELECT last("online") AS "on" FROM "$rp"."edge_status" '
                 f'WHERE {AREA} AND $timeFilter GROUP BY "agent") WHERE "on" = true'
             )
         ],
@@ -86,7 +86,7 @@ def commune_detail() -> dict[str, Any]:
 
     def cameras_per_bucket(cond: str) -> str:
         inner = (
-            f'SELECT last("problem_count") AS "pc" FROM "camera_health" WHERE {AREA} AND {cond} AND $timeFilter '
+            f'SELECT last("problem_count") AS "pc" FROM "$rp"."camera_health" WHERE {AREA} AND {cond} AND $timeFilter '
             'GROUP BY time($__interval), "camera"'
         )
         return f'SELECT count("pc") FROM ({inner}) GROUP BY time($__interval) fill(0)'
@@ -111,7 +111,7 @@ def commune_detail() -> dict[str, Any]:
             target(
                 'SELECT last("status") AS "trạng thái", last("problems") AS "sự cố", last("fps") AS "fps", '
                 'last("brightness") AS "độ sáng", last("sharpness") AS "độ nét", last("motion") AS "chuyển động", '
-                f'last("open_ms") AS "mở luồng (ms)" FROM "camera_health" WHERE {AREA} AND $timeFilter GROUP BY "camera"',
+                f'last("open_ms") AS "mở luồng (ms)" FROM "$rp"."camera_health" WHERE {AREA} AND $timeFilter GROUP BY "camera"',
                 fmt="table",
             )
         ],
@@ -125,7 +125,7 @@ def commune_detail() -> dict[str, Any]:
         "Số khung hình/giây đo được.",
         [
             target(
-                f'SELECT mean("fps") FROM "camera_health" WHERE {AREA} AND $timeFilter '
+                f'SELECT mean("fps") FROM "$rp"."camera_health" WHERE {AREA} AND $timeFilter '
                 'GROUP BY time($__interval), "camera" fill(null)',
                 alias="$tag_camera",
             )
@@ -140,7 +140,7 @@ def commune_detail() -> dict[str, Any]:
         "Độ sáng trung bình (0–255) của từng camera; giảm đột ngột là bị che hoặc hình đen.",
         [
             target(
-                f'SELECT mean("brightness") FROM "camera_health" WHERE {AREA} AND $timeFilter '
+                f'SELECT mean("brightness") FROM "$rp"."camera_health" WHERE {AREA} AND $timeFilter '
                 'GROUP BY time($__interval), "camera" fill(null)',
                 alias="$tag_camera",
             )
@@ -155,7 +155,7 @@ def commune_detail() -> dict[str, Any]:
         "Tin nhắn đang chờ trong hàng đợi trên đĩa của từng hộp (tăng khi mất mạng tới hub).",
         [
             target(
-                f'SELECT max("queue") FROM "edge_status" WHERE {AREA} AND $timeFilter '
+                f'SELECT max("queue") FROM "$rp"."edge_status" WHERE {AREA} AND $timeFilter '
                 'GROUP BY time($__interval), "agent" fill(null)',
                 alias="$tag_agent",
             )
@@ -170,7 +170,7 @@ def commune_detail() -> dict[str, Any]:
         "Số tin nhắn sức khoẻ camera bị thiếu (đếm theo số thứ tự) từ khi hub khởi động.",
         [
             target(
-                f'SELECT max("seq_gaps") FROM "edge_status" WHERE {AREA} AND $timeFilter '
+                f'SELECT max("seq_gaps") FROM "$rp"."edge_status" WHERE {AREA} AND $timeFilter '
                 'GROUP BY time($__interval), "agent" fill(null)',
                 alias="$tag_agent",
             )
@@ -186,7 +186,7 @@ def commune_detail() -> dict[str, Any]:
         [
             target(
                 'SELECT last("state") AS "trạng thái", last("version") AS "phiên bản", last("cameras") AS "camera", '
-                f'last("queue") AS "hàng đợi" FROM "edge_status" WHERE {AREA} AND $timeFilter GROUP BY "agent"',
+                f'last("queue") AS "hàng đợi" FROM "$rp"."edge_status" WHERE {AREA} AND $timeFilter GROUP BY "agent"',
                 fmt="table",
             )
         ],

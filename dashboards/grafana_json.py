@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.core.influx_tiers import RP_VARIABLE_QUERY
+
 DS = {"type": "influxdb", "uid": "influxdb-ops"}
 AREA = "district =~ /^$district$/ AND commune =~ /^$commune$/"
 
@@ -120,6 +122,25 @@ def variable(name: str, label: str, query: str, all_: bool = True) -> dict[str, 
     return v
 
 
+def rp_variable() -> dict[str, Any]:
+    """`$rp`: the InfluxDB tier the dashboard's range reads (raw points, 5-minute or 1-hour aggregates; docs/GRAFANA.md).
+    Its query reads the `rp_config` points the hub keeps, and runs again whenever the time range changes."""
+    return {
+        "name": "rp",
+        "label": "Độ phân giải",
+        "description": "raw: từng lần kiểm tra; m5: trung bình 5 phút; h1: trung bình 1 giờ (tự chọn theo khoảng thời gian)",
+        "type": "query",
+        "datasource": DS,
+        "query": RP_VARIABLE_QUERY,
+        "refresh": 2,
+        "includeAll": False,
+        "multi": False,
+        "sort": 0,
+        "options": [],
+        "hide": 0,
+    }
+
+
 def dashboard(
     uid: str,
     title: str,
@@ -140,7 +161,7 @@ def dashboard(
         "schemaVersion": 39,
         "version": 1,
         "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": variables},
+        "templating": {"list": [rp_variable(), *variables]},
         "annotations": {"list": []},
         "links": [
             {"title": "Dashboards vận hành", "type": "dashboards", "tags": ["ops"], "asDropdown": True}

@@ -21,7 +21,7 @@ def hub_internals() -> dict[str, Any]:
     ) -> dict[str, Any]:
         targets = [
             target(
-                f'SELECT {expr} FROM "hub_stats" WHERE {HUB} GROUP BY time($__interval), "hub" fill(none)',
+                f'SELECT {expr} FROM "$rp"."hub_stats" WHERE {HUB} GROUP BY time($__interval), "hub" fill(none)',
                 chr(65 + i),
                 f"$tag_hub {alias}",
             )
@@ -36,7 +36,7 @@ def hub_internals() -> dict[str, Any]:
             "Hub đang kết nối tới MQTT broker (1) hay không (0).",
             [
                 target(
-                    f'SELECT last("mqtt_connected") FROM "hub_stats" WHERE {HUB} GROUP BY "hub"',
+                    f'SELECT last("mqtt_connected") FROM "$rp"."hub_stats" WHERE {HUB} GROUP BY "hub"',
                     alias="$tag_hub",
                 )
             ],
@@ -50,7 +50,8 @@ def hub_internals() -> dict[str, Any]:
             "Lần ghi gần nhất của hub vào InfluxDB thành công (true) hay không.",
             [
                 target(
-                    f'SELECT last("influx_up") FROM "hub_stats" WHERE {HUB} GROUP BY "hub"', alias="$tag_hub"
+                    f'SELECT last("influx_up") FROM "$rp"."hub_stats" WHERE {HUB} GROUP BY "hub"',
+                    alias="$tag_hub",
                 )
             ],
             6,
@@ -62,8 +63,8 @@ def hub_internals() -> dict[str, Any]:
             "Camera / hộp giám sát",
             "Số camera và hộp giám sát hub đang quản lý.",
             [
-                target(f'SELECT last("cameras") FROM "hub_stats" WHERE {HUB}', "A", "Camera"),
-                target(f'SELECT last("agents") FROM "hub_stats" WHERE {HUB}', "B", "Hộp"),
+                target(f'SELECT last("cameras") FROM "$rp"."hub_stats" WHERE {HUB}', "A", "Camera"),
+                target(f'SELECT last("agents") FROM "$rp"."hub_stats" WHERE {HUB}', "B", "Hộp"),
             ],
             6,
             4,
@@ -75,7 +76,8 @@ def hub_internals() -> dict[str, Any]:
             "Thời gian từ khi tiến trình hub khởi động.",
             [
                 target(
-                    f'SELECT last("uptime_s") FROM "hub_stats" WHERE {HUB} GROUP BY "hub"', alias="$tag_hub"
+                    f'SELECT last("uptime_s") FROM "$rp"."hub_stats" WHERE {HUB} GROUP BY "hub"',
+                    alias="$tag_hub",
                 )
             ],
             6,
@@ -94,7 +96,7 @@ def hub_internals() -> dict[str, Any]:
             "Tin nhắn sai hợp đồng mỗi giây, theo lý do (rejected_<lý do> trong docs/INFLUX.md).",
             [
                 target(
-                    f'SELECT non_negative_derivative(max(/^rejected_[a-z_]+$/), 1s) FROM "hub_stats" WHERE {HUB} '
+                    f'SELECT non_negative_derivative(max(/^rejected_[a-z_]+$/), 1s) FROM "$rp"."hub_stats" WHERE {HUB} '
                     "GROUP BY time($__interval) fill(none)",
                 )
             ],

@@ -16,7 +16,7 @@ from grafana_json import (
 )
 
 LAST_PER_SPEAKER = (
-    'SELECT last("online") AS "on", last("amplifier") AS "amp" FROM "speaker_health" '
+    'SELECT last("online") AS "on", last("amplifier") AS "amp" FROM "$rp"."speaker_health" '
     f'WHERE {AREA} AND $timeFilter GROUP BY "speaker"'
 )
 
@@ -55,7 +55,11 @@ def speakers() -> dict[str, Any]:
             "stat",
             "Tỉ lệ loa phát được",
             "Trong các lượt phát đã kết thúc: số loa đã phát / số loa được giao.",
-            [target(f'SELECT sum("played") / sum("targeted") FROM "airing" WHERE {AREA} AND $timeFilter')],
+            [
+                target(
+                    f'SELECT sum("played") / sum("targeted") FROM "$rp"."airing" WHERE {AREA} AND $timeFilter'
+                )
+            ],
             6,
             4,
             **stat_options("blue", "percentunit", decimals=1),
@@ -66,12 +70,12 @@ def speakers() -> dict[str, Any]:
             "Tổng số loa được giao và số loa đã phát của các lượt phát kết thúc trong mỗi khoảng.",
             [
                 target(
-                    f'SELECT sum("targeted") FROM "airing" WHERE {AREA} AND $timeFilter GROUP BY time($__interval) fill(none)',
+                    f'SELECT sum("targeted") FROM "$rp"."airing" WHERE {AREA} AND $timeFilter GROUP BY time($__interval) fill(none)',
                     "A",
                     "Được giao",
                 ),
                 target(
-                    f'SELECT sum("played") FROM "airing" WHERE {AREA} AND $timeFilter GROUP BY time($__interval) fill(none)',
+                    f'SELECT sum("played") FROM "$rp"."airing" WHERE {AREA} AND $timeFilter GROUP BY time($__interval) fill(none)',
                     "B",
                     "Đã phát",
                 ),
@@ -86,7 +90,7 @@ def speakers() -> dict[str, Any]:
             "Độ lệch lớn nhất giữa các loa của một lượt phát (ms), theo mức ưu tiên.",
             [
                 target(
-                    f'SELECT max("skew_ms") FROM "airing" WHERE {AREA} AND $timeFilter '
+                    f'SELECT max("skew_ms") FROM "$rp"."airing" WHERE {AREA} AND $timeFilter '
                     'GROUP BY time($__interval), "priority" fill(none)',
                     alias="$tag_priority",
                 )
@@ -102,7 +106,7 @@ def speakers() -> dict[str, Any]:
             [
                 target(
                     'SELECT "status" AS "kết quả", "targeted" AS "được giao", "played" AS "đã phát", '
-                    f'"skew_ms" AS "độ lệch (ms)" FROM "airing" WHERE {AREA} AND $timeFilter '
+                    f'"skew_ms" AS "độ lệch (ms)" FROM "$rp"."airing" WHERE {AREA} AND $timeFilter '
                     'GROUP BY "commune", "priority" ORDER BY time DESC LIMIT 50',
                     fmt="table",
                 )
@@ -117,7 +121,7 @@ def speakers() -> dict[str, Any]:
             "Số lượt phát theo trạng thái kết thúc.",
             [
                 target(
-                    f'SELECT count("targeted") FROM "airing" WHERE {AREA} AND $timeFilter GROUP BY "status"',
+                    f'SELECT count("targeted") FROM "$rp"."airing" WHERE {AREA} AND $timeFilter GROUP BY "status"',
                     alias="$tag_status",
                 )
             ],
@@ -138,7 +142,7 @@ def speakers() -> dict[str, Any]:
                 target(
                     'SELECT last("online") AS "trực tuyến", last("volume") AS "âm lượng", '
                     'last("amplifier") AS "khuếch đại", last("signal_dbm") AS "sóng (dBm)", '
-                    f'last("disk_free_mb") AS "đĩa trống (MB)" FROM "speaker_health" WHERE {AREA} AND $timeFilter '
+                    f'last("disk_free_mb") AS "đĩa trống (MB)" FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
                     'GROUP BY "commune", "speaker"',
                     fmt="table",
                 )
@@ -153,7 +157,7 @@ def speakers() -> dict[str, Any]:
             "Cường độ tín hiệu mạng của từng loa (dBm); dưới -100 là yếu.",
             [
                 target(
-                    f'SELECT mean("signal_dbm") FROM "speaker_health" WHERE {AREA} AND $timeFilter '
+                    f'SELECT mean("signal_dbm") FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
                     'GROUP BY time($__interval), "speaker" fill(null)',
                     alias="$tag_speaker",
                 )
@@ -168,7 +172,7 @@ def speakers() -> dict[str, Any]:
             "Dung lượng trống trên bộ nhận của từng loa (bộ nhớ đệm bản tin).",
             [
                 target(
-                    f'SELECT min("disk_free_mb") FROM "speaker_health" WHERE {AREA} AND $timeFilter '
+                    f'SELECT min("disk_free_mb") FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
                     'GROUP BY time($__interval), "speaker" fill(null)',
                     alias="$tag_speaker",
                 )
@@ -183,7 +187,7 @@ def speakers() -> dict[str, Any]:
             "Âm lượng (0–100) từng loa báo về.",
             [
                 target(
-                    f'SELECT last("volume") FROM "speaker_health" WHERE {AREA} AND $timeFilter '
+                    f'SELECT last("volume") FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
                     'GROUP BY time($__interval), "speaker" fill(null)',
                     alias="$tag_speaker",
                 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -153,6 +154,9 @@ class MqttLink:
         client.will_set(self.will_topic, self.will_payload(), qos=1, retain=True)
         if self.settings.username is not None:
             client.username_pw_set(self.settings.username, self.settings.password)
+        tls = self.settings.ssl_context()
+        if tls is not None:
+            client.tls_set_context(tls)
 
         def on_connect(c: mqtt.Client, u: object, flags: object, rc: mqtt.ReasonCode, p: object) -> None:
             if rc.is_failure:
@@ -209,8 +213,15 @@ class MqttLink:
         except ValueError as exc:  # the Last Will cannot be built: the system clock is not set yet
             why = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
             return False, f"not connecting: the Last Will is invalid ({why})"
+        except (OSError, ssl.SSLError) as exc:  # a CA or client certificate file that cannot be read
+            return False, f"not connecting: the TLS settings cannot be used ({exc})"
         try:
             client.connect(self.settings.host, self.settings.port, self.settings.keepalive, clean_start=True)
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                False,
+                f"cannot connect to {where}: the broker's certificate is not trusted ({exc.verify_message})",
+            )
         except (OSError, ValueError) as exc:
             return False, f"cannot connect to {where}: {exc}"
         with self._lock:

@@ -88,10 +88,35 @@ class AlertStack:
         )
         wait_until(lambda: http_ok(f"{self.zalo_url}/_fake/messages"), 20, "fake zalo", self.zalo)
         self._write_configs()
+        self._assign_cameras_next_door()
         self.start_hub()
         for i in range(self.settings.agents):
             cfg = self.workdir / f"edge-{i}.yaml"
             self.agents.append(self._spawn(["-m", "edge_agent", "--config", str(cfg)], f"agent-{i}.log"))
+
+    def _box_commune(self, i: int) -> str:
+        return next(c for n, c in enumerate(self.settings.cameras.values()) if n % self.settings.agents == i)
+
+    def _assign_cameras_next_door(self) -> None:
+        """What an administrator does before the boxes start: a box registers cameras of its own commune only, so
+        those it watches in other communes are put in the registry, assigned to it (as a CSV import would)."""
+        from hub.compose import open_database
+        from hub.core.db import STATUS_UNKNOWN, Camera
+
+        db = open_database(f"sqlite:///{self.db_path}")
+        try:
+            db.create_all()
+            with db.session() as s, s.begin():
+                for cam, commune in self.settings.cameras.items():
+                    i = self.agent_of(cam)
+                    home = self._box_commune(i)
+                    if commune != home and s.get(Camera, f"{DISTRICT}/{commune}/{cam}") is None:
+                        s.add(Camera(
+                            key=f"{DISTRICT}/{commune}/{cam}", district=DISTRICT, commune=commune, slug=cam,
+                            agent_key=f"{DISTRICT}/{home}/box-alerts-{i}", status=STATUS_UNKNOWN, problems=[],
+                        ))  # fmt: skip
+        finally:
+            db.close()
 
     def agent_of(self, camera: str) -> int:
         return list(self.settings.cameras).index(camera) % self.settings.agents
@@ -188,7 +213,7 @@ mqtt: {{host: 127.0.0.1, port: {self.mqtt_port}, client_id: hub-alertstack}}
 influx: {{enabled: false}}
 database: {{url: "sqlite:///{self.db_path}"}}
 http: {{host: 127.0.0.1, port: {self.hub_port}, public_url: "http://127.0.0.1:{self.hub_port}"}}
-ingest: {{stale_after_s: 120, state_flush_s: 0.5}}
+ingest: {{stale_after_s: 120, state_flush_s: 0.5, legacy_reports: true}}
 districts:
   {DISTRICT}: {{name: "Yên Định", communes: {{{commune_names}}}}}
 alerts:

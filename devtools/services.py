@@ -6,6 +6,7 @@ Used by the tests, the demo and the benchmarks alike, so all three run the same 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -118,13 +119,60 @@ def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subp
     )
 
 
-def mosquitto_conf(port: int, workdir: Path, extra: str = "") -> str:
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """A secured broker: accounts from the dynamic-security plugin's file (written beforehand, e.g. by
+    `python -m hub broker init`), TLS on the main port, and optionally client certificates required (mutual
+    TLS) and a plain listener on loopback for processes of the hub machine."""
+
+    dynsec_file: Path
+    certfile: Path
+    keyfile: Path
+    cafile: Path | None = None
+    require_certificate: bool = False
+    plain_port: int | None = None
+
+
+def dynsec_plugin() -> str:
+    found = sorted(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")) + sorted(
+        glob.glob("/usr/lib/mosquitto_dynamic_security.so")
+    )
+    if not found:
+        raise RuntimeError("mosquitto's dynamic-security plugin is missing: run `make bootstrap`")
+    return found[0]
+
+
+def _secured_listeners(port: int, sec: BrokerSecurity) -> str:
+    conf = (
+        "per_listener_settings false\n"
+        "allow_anonymous false\n"
+        f"plugin {dynsec_plugin()}\n"
+        f"plugin_opt_config_file {sec.dynsec_file}\n"
+    )
+    if os.geteuid() == 0:
+        # As root, mosquitto drops to its own user before it loads the plugin, which then cannot read (nor
+        # save) a file in a private folder such as pytest's or the demo's: keep the (loopback-only) broker root.
+        conf += "user root\n"
+    conf += f"listener {port} {HOST}\ncertfile {sec.certfile}\nkeyfile {sec.keyfile}\n"
+    if sec.require_certificate:
+        conf += f"cafile {sec.cafile}\nrequire_certificate true\n"
+    if sec.plain_port is not None:
+        conf += f"listener {sec.plain_port} {HOST}\n"
+    return conf
+
+
+def mosquitto_conf(port: int, workdir: Path, extra: str = "", security: BrokerSecurity | None = None) -> str:
     # max_queued_messages: the default 1000 silently drops QoS 1 messages for a hub that lags behind a burst.
+    listeners = (
+        f"listener {port} {HOST}\nallow_anonymous true\n"
+        if security is None
+        else _secured_listeners(port, security)
+    )
     return (
-        f"listener {port} {HOST}\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
+        listeners + "persistence false\n"
         "max_queued_messages 1000000\n"
+        # bounds what a runaway test or a stopped demo hub can make the broker hold in memory
+        "max_queued_bytes 1073741824\n"
         "max_inflight_messages 100\n"
         "message_size_limit 16777216\n"
         "log_dest stdout\n"
@@ -134,14 +182,19 @@ def mosquitto_conf(port: int, workdir: Path, extra: str = "") -> str:
 
 
 def start_mosquitto(
-    workdir: Path, port: int | None = None, extra_conf: str = "", timeout: float = 10.0
+    workdir: Path,
+    port: int | None = None,
+    extra_conf: str = "",
+    timeout: float = 10.0,
+    security: BrokerSecurity | None = None,
 ) -> Service:
-    """Mosquitto on 127.0.0.1:port (anonymous, no persistence). Pass the old port to restart on the same one."""
+    """Mosquitto on 127.0.0.1:port (no persistence): anonymous by default, or with `security` accounts from the
+    dynamic-security plugin over TLS. Pass the old port to restart on the same one."""
     binary = require("mosquitto")
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(mosquitto_conf(port, workdir, extra_conf))
+    conf.write_text(mosquitto_conf(port, workdir, extra_conf, security))
     proc = _spawn([binary, "-c", str(conf)], workdir / "mosquitto.log")
     svc = Service("mosquitto", proc, port, workdir, workdir / "mosquitto.log")
     try:
@@ -152,7 +205,12 @@ def start_mosquitto(
     return svc
 
 
-def influxd_conf(http_port: int, rpc_port: int, workdir: Path) -> str:
+def influxd_conf(
+    http_port: int, rpc_port: int, workdir: Path, continuous_queries: bool = False, data_extra: str = ""
+) -> str:
+    """`data_extra`: more `[data]` settings (bench/disk_budget.py compacts at once to measure the disk)."""
+    # Tests run the continuous queries' SELECT … INTO themselves (deterministic); the demo lets influxd run them.
+    cq = "true" if continuous_queries else "false"
     return f"""reporting-disabled = true
 bind-address = "{HOST}:{rpc_port}"
 
@@ -164,7 +222,7 @@ bind-address = "{HOST}:{rpc_port}"
   wal-dir = "{workdir}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
-
+{data_extra}
 [http]
   enabled = true
   bind-address = "{HOST}:{http_port}"
@@ -175,7 +233,7 @@ bind-address = "{HOST}:{rpc_port}"
   store-enabled = false
 
 [continuous_queries]
-  enabled = false
+  enabled = {cq}
 """
 
 
@@ -183,14 +241,20 @@ def _influx_ping(port: int) -> bool:
     return http_ok(f"http://{HOST}:{port}/ping", status=204, timeout=0.5)
 
 
-def start_influxd(workdir: Path, port: int | None = None, timeout: float = 30.0) -> Service:
+def start_influxd(
+    workdir: Path,
+    port: int | None = None,
+    timeout: float = 30.0,
+    continuous_queries: bool = False,
+    data_extra: str = "",
+) -> Service:
     """InfluxDB 1.x (Debian's influxd) with its own config; data survives a restart in the same workdir."""
     binary = require("influxd")
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     rpc = free_port()
     conf = workdir / "influxdb.conf"
-    conf.write_text(influxd_conf(port, rpc, workdir))
+    conf.write_text(influxd_conf(port, rpc, workdir, continuous_queries, data_extra))
     env = {**os.environ, "INFLUXDB_CONFIG_PATH": str(conf)}
     proc = _spawn([binary, "-config", str(conf)], workdir / "influxd.log", env)
     svc = Service("influxd", proc, port, workdir, workdir / "influxd.log")

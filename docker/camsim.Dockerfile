@@ -1,6 +1,6 @@
 # RTSP camera simulator (devtools/camsim.py) for trying the stack without cameras: GStreamer's Python
 # bindings come from Debian's python3, so this image is plain Debian rather than python:*.
-FROM debian:bookworm-slim
+FROM debian:12.8-slim
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

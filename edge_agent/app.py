@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ from typing import Any
 from contract import topics
 from device_runtime.agent import DeviceAgent
 from device_runtime.diskqueue import DiskOutbox
+from device_runtime.orders import OrderGate, read_hub_key
 from device_runtime.redact import Redactor, redact_url
 from edge_agent.command_runner import CommandRunner
 from edge_agent.config import EdgeConfig
+from edge_agent.counters import Counters
 from edge_agent.health import CameraState, clock_is_sane
 from edge_agent.judgement import CameraJudge
 from edge_agent.probe_results import ProbeResults
@@ -32,15 +34,6 @@ from edge_agent.workers import WorkerPool, probe_in_pool
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 60.0  # the retained status is refreshed so the hub sees the queue drain and the disk fill
-
-
-@dataclass
-class Counters:
-    probes: int = 0
-    snapshots: int = 0
-    commands: int = 0
-    commands_rejected: int = 0
-    clock_wrong: int = 0  # results and replies not sent because the system clock is not set
 
 
 class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
@@ -75,6 +68,13 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
         self.outbox_path = config.outbox.path  # the file in use until a restart, whatever a reload says
         # Free space reported in the status is that of the disk holding the queue (or the config's directory).
         self.data_dir = self.outbox.path.parent if isinstance(self.outbox, DiskOutbox) else base_dir
+        # Orders are run only when signed by the hub for this box (contract/orders.py); the last sequence
+        # accepted is kept beside the queue.
+        self.gate = OrderGate(
+            read_hub_key(config.hub_public_key, base_dir),
+            topics.edge_cmd(a.district, a.commune, a.id),
+            self.data_dir / "orders.json",
+        )
         # Cameras being looked at again after their own failed probe: a failure of that look is reported.
         self._rechecking: set[str] = set()
         # Healthy cameras probed together with a failed sibling's second look (a switch or power fault takes
@@ -159,6 +159,7 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             sup.restarts,
             sup.failing,
             free_mb(self.data_dir),  # one statvfs: microseconds, not worth a thread
+            self.gate.counts(),
         )
         self._publish_online(payload)
 
@@ -199,4 +200,6 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             "workers_killed": self.pool.killed,
             **self.pool.supervisor.stats(),
             "connected": self.publisher.gen is not None,
+            "orders_accepted": self.gate.accepted,
+            **{f"orders_refused_{k}": v for k, v in self.gate.refused.items()},
         }

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from contract import CommandReply, EdgeCommand, encode
 from contract.configfile import ConfigError
+from contract.orders import OrderRefused
 from device_runtime.diskqueue import DiskOutbox
 from device_runtime.link import Incoming
+from device_runtime.orders import OrderGate
 from device_runtime.outbox import MemoryOutbox, OutMessage
 from device_runtime.publisher import Publisher
 from device_runtime.redact import Redactor
 from edge_agent.commands import (
-    BadCommand,
     ReloadRefused,
-    parse_command,
     probe_reply,
     relearn_reply,
     reload_plan,
@@ -37,7 +37,7 @@ from edge_agent.workers import WorkerPool
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from edge_agent.app import Counters
+    from edge_agent.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class CommandRunner:
     counters: Counters
     cmd_topic: str
     reply_topic: str
+    gate: OrderGate
     publisher: Publisher
     outbox: DiskOutbox | MemoryOutbox
     outbox_path: Path | None
@@ -79,29 +80,36 @@ class CommandRunner:
         raise NotImplementedError
 
     def _on_incoming(self, event: Incoming) -> None:
+        # Checked before anything else: an order the hub did not sign for this box is never run nor answered
+        # (one whose signature verified but that is expired, replayed or malformed is answered with why).
+        try:
+            order = self.gate.admit(event.topic, event.payload, self.clock())
+        except OrderRefused as exc:
+            self.counters.commands_rejected += 1
+            log.warning("order refused (%s): %s", exc.reason.value, exc.detail)
+            if exc.transaction is not None:
+                self._spawn_reply(exc.transaction, f"Lệnh bị từ chối ({exc.reason.value}): {exc.detail}")
+            return
+        except OSError as exc:  # the sequence could not be written: not run, or it could be replayed
+            self.counters.commands_rejected += 1
+            log.error("order not run: its sequence could not be saved: %s", exc)
+            return
+        assert isinstance(order, EdgeCommand)
         if len(self._command_tasks) >= MAX_COMMANDS_IN_PROGRESS:
             self.counters.commands_rejected += 1
             log.warning("command refused: %d commands already in progress", len(self._command_tasks))
-            parsed = parse_command(event.topic, event.payload, self.cmd_topic)
-            tx = parsed.transaction
-            if tx is not None:
-                reply = self._reply(tx, "error", {}, "Hộp đang bận xử lý nhiều lệnh, hãy thử lại sau")
-                busy = asyncio.create_task(reply)
-                self._reply_tasks.add(busy)
-                busy.add_done_callback(self._reply_tasks.discard)
+            self._spawn_reply(order.transaction, "Hộp đang bận xử lý nhiều lệnh, hãy thử lại sau")
             return
-        task = asyncio.create_task(self._run_command(event.topic, event.payload))
+        task = asyncio.create_task(self._run_command(order))
         self._command_tasks.add(task)
         task.add_done_callback(self._command_tasks.discard)
 
-    async def _run_command(self, topic: str, payload: bytes) -> None:
-        cmd = parse_command(topic, payload, self.cmd_topic)
-        if isinstance(cmd, BadCommand):
-            self.counters.commands_rejected += 1
-            log.warning("command rejected: %s", cmd.error)
-            if cmd.transaction is not None:
-                await self._reply(cmd.transaction, "error", {}, cmd.error)
-            return
+    def _spawn_reply(self, transaction: str, error: str) -> None:
+        task = asyncio.create_task(self._reply(transaction, "error", {}, error))
+        self._reply_tasks.add(task)
+        task.add_done_callback(self._reply_tasks.discard)
+
+    async def _run_command(self, cmd: EdgeCommand) -> None:
         self.counters.commands += 1
         log.info("command %s camera=%s transaction=%s", cmd.action, cmd.camera or "*", cmd.transaction)
         try:

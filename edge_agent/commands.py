@@ -1,47 +1,11 @@
-"""Commands from the hub: validation, and the pure parts of answering them (reload plans, reply data)."""
+"""Commands from the hub (checked by device_runtime/orders.py): the pure parts of answering them (reload plans, reply data)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract import MAX_JSON_BYTES, ContractError, EdgeCommand, TopicError, decode, parse
 from edge_agent.config import EdgeConfig
-
-
-@dataclass(frozen=True, slots=True)
-class BadCommand:
-    """A command that cannot be carried out; answered with an error reply when it names a transaction."""
-
-    transaction: str | None
-    error: str
-
-
-def _salvage_transaction(payload: bytes) -> str | None:
-    if len(payload) > MAX_JSON_BYTES:
-        return None
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if isinstance(data, dict):
-        tx = data.get("transaction")
-        if isinstance(tx, str) and 1 <= len(tx) <= 64:
-            return tx
-    return None
-
-
-def parse_command(topic: str, payload: bytes, expected_topic: str) -> EdgeCommand | BadCommand:
-    if topic != expected_topic:
-        return BadCommand(None, f"message on unexpected topic {topic!r}")
-    try:
-        model = decode(parse(topic), payload)
-    except (ContractError, TopicError) as exc:
-        return BadCommand(_salvage_transaction(payload), f"Lệnh không hợp lệ: {exc}")
-    if not isinstance(model, EdgeCommand):
-        return BadCommand(None, f"not a command payload on {topic!r}")
-    return model
 
 
 class ReloadRefused(ValueError):
@@ -70,6 +34,9 @@ def reload_plan(old: EdgeConfig, new: EdgeConfig) -> ReloadPlan:
         raise ReloadRefused("mục agent (id, huyện, xã, tên) đã thay đổi: cần khởi động lại agent")
     if new.mqtt != old.mqtt:
         raise ReloadRefused("mục mqtt đã thay đổi: cần khởi động lại agent")
+    if new.hub_public_key != old.hub_public_key:
+        # The key that checks orders is not changed by an order: a restart on the box does it.
+        raise ReloadRefused("hub_public_key đã thay đổi: cần khởi động lại agent")
     before = {c.id: c for c in old.enabled_cameras()}
     after = {c.id: c for c in new.enabled_cameras()}
     return ReloadPlan(

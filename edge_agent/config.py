@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.config import HubPublicKey, MqttSection, OutboxSection, Slug, check_hub_key
+from device_runtime.provisioning import apply_provisioning
 from device_runtime.redact import url_secrets
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
@@ -151,6 +152,7 @@ class CameraConfig(StrictModel):
 
 class EdgeConfig(StrictModel):
     agent: AgentSection
+    hub_public_key: HubPublicKey = None
     mqtt: MqttSection = Field(default_factory=MqttSection)
     probe: ProbeSection = Field(default_factory=ProbeSection)
     thresholds: Thresholds = Field(default_factory=Thresholds)
@@ -195,5 +197,10 @@ class EdgeConfig(StrictModel):
 
 
 def load_config(path: str | Path) -> EdgeConfig:
-    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
-    return load(EdgeConfig, path)
+    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path. The `mqtt`
+    section takes what the provisioning file it names holds (device_runtime/provisioning.py)."""
+    cfg = load(EdgeConfig, path)
+    check_hub_key(cfg.hub_public_key, path)
+    me = cfg.agent
+    mqtt = apply_provisioning(cfg.mqtt, Path(path).parent, "edge", me.district, me.commune, me.id)
+    return cfg if mqtt is cfg.mqtt else cfg.model_copy(update={"mqtt": mqtt})

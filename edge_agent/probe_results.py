@@ -27,7 +27,7 @@ from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
 
 if TYPE_CHECKING:
-    from edge_agent.app import Counters
+    from edge_agent.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,13 @@ class ProbeResults:
                 len(jpeg),
             )
             return False
-        meta = SnapshotMeta(ts=ts, width=result.snapshot_width, height=result.snapshot_height, seq=seq)
+        meta = SnapshotMeta(
+            ts=ts,
+            width=result.snapshot_width,
+            height=result.snapshot_height,
+            seq=seq,
+            agent=self.config.agent.id,
+        )
         topic = str(topics.camera_snapshot(self.config.agent.district, self.config.commune_of(cam), cam.id))
         props = snapshot_properties(meta)
         await self.publisher.enqueue(

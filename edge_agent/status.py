@@ -29,6 +29,7 @@ def status_payload(
     worker_restarts: int | None = None,
     workers_failing: bool | None = None,
     disk_free_mb: float | None = None,
+    orders_refused: dict[str, int] | None = None,
 ) -> bytes:
     """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
     if state == "offline":
@@ -47,6 +48,7 @@ def status_payload(
             workers_failing=workers_failing,
             inventory=cams,
             disk_free_mb=disk_free_mb,
+            orders_refused=orders_refused,
         )
     )
 

@@ -1,7 +1,10 @@
-"""Command line of the hub: run it, manage users and API tokens, check a config file.
+"""Command line of the hub: run it, manage users and API tokens, check a config file; the database's schema,
+backups and restores are in hub/maintenance/commands.py; the CA, the broker's account file and device accounts
+are in hub/cli_broker.py.
 
 Exit codes: 0 done; 1 the operation failed (unknown user, weak password…); 2 bad config or usage;
-3 `user add` for a user that exists (without --if-missing).
+3 `user add` for a user that exists (without --if-missing); 4 the database's schema is behind this code
+(or ahead of it): `db upgrade`, or `database.auto_upgrade`.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
+from hub import cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.config import CoreConfig
+from hub.core.config import CoreConfig, SecretFileError, partition_map
 from hub.core.db import Database, User, utcnow
 from hub.core.labels import local_time
+from hub.maintenance.commands import COMMANDS, EXIT_SCHEMA, CommandFailed, add_commands, run_command
+from hub.migrations import schema
 
 T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_EXISTS = 0, 1, 2, 3
@@ -51,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run = sub.add_parser("run", parents=[common], help="run the hub and its web app (default)")
+    run.add_argument(
+        "--role",
+        choices=["all", "ingest", "web"],
+        default="all",
+        help="several hubs (cluster.enabled): ingest = partitions and leader work, no web; "
+        "web = pages, API and live events only; all = both (default)",
+    )
     sub.add_parser("check-config", parents=[common], help="validate the config file and exit")
 
     user = sub.add_parser("user", parents=[common], help="manage users").add_subparsers(
@@ -60,7 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", parents=[common], help="create a user")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=auth.ROLES)
-    add.add_argument("--district", help="district slug (scope); omit for province-wide")
+    add.add_argument("--district", help="district slug (scope)")
+    add.add_argument(
+        "--province-wide",
+        action="store_true",
+        help="no district: the whole province (the explicit choice a non-admin without --district needs)",
+    )
     add.add_argument("--commune", help="commune slug within --district")
     add.add_argument("--name", help='full name, e.g. "Nguyễn Văn A"')
     pw = add.add_mutually_exclusive_group()
@@ -78,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     pw2.add_argument("--password")
     user.add_parser("list", parents=[common], help="list users")
 
+    backfill = sub.add_parser(
+        "influx-backfill",
+        parents=[common],
+        help="recompute InfluxDB's 5-minute and 1-hour series for a past range (points that came in late)",
+    )
+    backfill.add_argument("--hours", type=float, default=24.0, help="how far back from now (default 24)")
+
     token = sub.add_parser("token", parents=[common], help="manage API tokens").add_subparsers(
         dest="action", required=True
     )
@@ -87,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_parser("list", parents=[common], help="list tokens (never the tokens themselves)")
     revoke = token.add_parser("revoke", parents=[common], help="revoke a token by id")
     revoke.add_argument("id", type=int)
+    add_commands(sub, common)
+    cli_broker.add_parsers(sub, common)
     return p
 
 
@@ -114,7 +141,11 @@ def _open_db(config: CoreConfig) -> Database:
     if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
     db = open_database(config.database.url)
-    db.create_all()
+    try:
+        schema.prepare(db, config.database.auto_upgrade)  # the same check as a start: never on a stale schema
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
@@ -152,6 +183,7 @@ def _user_add(args: argparse.Namespace, config: CoreConfig) -> int:
     username = args.username
     try:
         auth.validate_user_fields(username, args.role, args.district, args.commune)
+        auth.check_province_wide(args.role, args.district, args.province_wide)
     except auth.AuthError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
     exists = _in_db(config, lambda s: auth.get_user(s, username) is not None)
@@ -279,6 +311,28 @@ def _token_revoke(args: argparse.Namespace, config: CoreConfig) -> int:
     return EXIT_OK
 
 
+async def _influx_backfill(args: argparse.Namespace, config: CoreConfig) -> int:
+    """The downsampling over [now - hours, now): after an edge box replayed a long outage (docs/INFLUX.md)."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.core.influx import make_retention
+    from hub.core.influx_retention import InfluxSchemaError
+    from hub.core.influx_send import InfluxUnavailable
+
+    if not config.influx.enabled or not config.influx.retention.manage:
+        raise CliError("influx.retention.manage is off: the hub does not downsample", EXIT_CONFIG)
+    # hub_stats: the fields InfluxDB holds (1.x; this command does not know the running hub's gauges)
+    layout = make_retention(config.influx, dict)
+    assert layout is not None
+    end = datetime.now(UTC)
+    try:
+        n = await layout.backfill(end - timedelta(hours=args.hours), end)
+    except (InfluxUnavailable, InfluxSchemaError) as exc:
+        raise CliError(f"InfluxDB: {exc}") from None
+    print(f"Đã tính lại chuỗi 5 phút và 1 giờ cho {args.hours:g} giờ qua ({n})")
+    return EXIT_OK
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "run"
     path, config = _config(args)
@@ -286,15 +340,39 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(
             f"Cấu hình hợp lệ: {path} (web {config.http.host}:{config.http.port}, MQTT {config.mqtt.host}:{config.mqtt.port})"
         )
+        print(_cluster_summary(config))
         return EXIT_OK
+    if command in COMMANDS:
+        return run_command(args, config, Path(path))
+    try:
+        return _dispatch_on_db(args, command, config)
+    except schema.SchemaError as exc:
+        raise CliError(schema.for_config(exc, path), EXIT_SCHEMA) from None
+
+
+def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) -> int:
     if command == "run":
         from hub.server import serve
 
+        role = getattr(args, "role", "all")
+        if role != "all" and not config.cluster.enabled:
+            raise CliError(f"--role {role} cần cluster.enabled (nhiều hub trên PostgreSQL)", EXIT_CONFIG)
         try:
-            return asyncio.run(serve(config))
+            return asyncio.run(serve(config, role=role))
+        except schema.SchemaError:
+            raise
+        except SecretFileError as exc:  # the MQTT password or an InfluxDB token file missing or empty
+            raise CliError(f"hub không khởi động được: {exc}", EXIT_CONFIG) from None
         except (OSError, RuntimeError, SQLAlchemyError) as exc:
             logging.getLogger("hub").exception("hub stopped on an error")
             raise CliError(f"hub dừng vì lỗi: {exc}") from None
+    if command in cli_broker.COMMANDS:
+        try:
+            return cli_broker.dispatch(args, config, _open_db)
+        except cli_broker.BrokerCliError as exc:
+            raise CliError(str(exc), exc.code) from None
+    if command == "influx-backfill":
+        return asyncio.run(_influx_backfill(args, config))
     if command == "user":
         if args.action == "add":
             return _user_add(args, config)
@@ -308,12 +386,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _token_revoke(args, config)
 
 
+def _cluster_summary(config: CoreConfig) -> str:
+    if not config.cluster.enabled:
+        return "Một hub (cluster.enabled: false); nhiều hub cần PostgreSQL và cluster.enabled: true"
+    parts = partition_map(config)
+    cl = config.cluster
+    return (
+        f"Nhiều hub: hub_id {cl.hub_id}, {len(parts)} phân vùng ({', '.join(parts)}), "
+        f"lease {cl.lease_ttl_s:g} s (gia hạn mỗi {cl.lease_renew_s:g} s)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _dispatch(args)
-    except CliError as exc:
+    except (CliError, CommandFailed) as exc:
         print(f"lỗi: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

@@ -72,6 +72,17 @@ def table_modules(features: Sequence[Feature] = FEATURES) -> tuple[str, ...]:
     return tuple(m for f in features for m in f.tables)
 
 
+def file_dirs(config: CoreConfig, features: Sequence[Feature] = FEATURES) -> list[tuple[str, Path]]:
+    """The folders of files the hub keeps, each with a name that stays the same from one install to another
+    (`data_dir`, then each feature's, named after it), for backups."""
+    found = [("data_dir", config.data_dir)]
+    for f in features:
+        section = getattr(config, f.config_key, None) if f.config_key else None
+        dirs = list(f.file_dirs(section, config.data_dir))
+        found += [(f.name if len(dirs) == 1 else f"{f.name}-{i}", d) for i, d in enumerate(dirs, 1)]
+    return found
+
+
 def open_database(url: str) -> Database:
     """A database that knows every table of the core and of each feature (for create_all)."""
     return Database(url, table_modules())
@@ -80,8 +91,14 @@ def open_database(url: str) -> Database:
 class Hub(HubCore):
     """The whole hub process: the core, with every feature set up on it and its components added."""
 
-    def __init__(self, config: CoreConfig, features: Sequence[Feature] = FEATURES) -> None:
-        super().__init__(config, table_modules(features))
+    def __init__(
+        self,
+        config: CoreConfig,
+        features: Sequence[Feature] = FEATURES,
+        prepare_schema: Callable[[Database], object] | None = None,
+        role: str = "all",
+    ) -> None:
+        super().__init__(config, table_modules(features), prepare_schema, role=role)
         self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).
@@ -100,11 +117,19 @@ class Hub(HubCore):
                 store=self.store,
                 publish=self._publish_for_features,
                 services=self.services,
+                send_order=self.send_order,
+                leases=self.leases,
+                owns=self._owns,
                 _add_handler=self.add_handler,
+                _replies=self.control.replies if self.control is not None else None,
             )
             feature.setup(ctx)
             for component in ctx.components:
                 self.add_component(component)
+
+    def _owns(self, district: str) -> bool:
+        owned = self.store.owned
+        return owned is None or district in owned
 
     async def _publish_for_features(self, topic: Topic, payload: bytes, qos: int, retain: bool) -> None:
         await self.publish(topic, payload, qos=qos, retain=retain)

@@ -2,7 +2,8 @@
 # Prepare this machine for `make demo` / `make test`: Debian packages, then .venv with the project installed.
 #
 # Idempotent and quick when everything is there: packages are checked with dpkg-query (apt only runs when
-# something is missing) and pip only runs when pyproject.toml changed since the last successful install.
+# something is missing) and pip only runs when pyproject.toml or requirements-dev.lock changed since the last
+# successful install. Python packages come exactly as locked (versions and hashes, requirements-dev.lock).
 #
 #   scripts/bootstrap.sh           install what is missing
 #   scripts/bootstrap.sh --check   only report what is missing (exit 1 if anything is), change nothing
@@ -17,7 +18,7 @@ VENV=${VENV:-.venv}
 # packaged libraries belong to it, not to a pyenv/conda python that may be first on PATH.
 SYSTEM_PYTHON=/usr/bin/python3
 STAMP="$VENV/.bootstrap-stamp"
-PIP_EXTRAS='.[dev,postgres]'
+LOCK=requirements-dev.lock
 
 # What each package is for, so a failing install can be judged: services (mosquitto, influxdb), media
 # (ffmpeg, GStreamer RTSP server for the camera simulator), browser tests (chromium + fonts that carry
@@ -61,14 +62,14 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 elif ! grep -qx 'home = /usr/bin' "$VENV/pyvenv.cfg" 2>/dev/null; then
   venv_problem="$VENV was not made from $SYSTEM_PYTHON ($(grep '^home' "$VENV/pyvenv.cfg" 2>/dev/null || echo 'no pyvenv.cfg'))"
 fi
-want_stamp=$( { sha256sum pyproject.toml | cut -d' ' -f1; echo "$PIP_EXTRAS compat"; } | sha256sum | cut -d' ' -f1)
+want_stamp=$( { sha256sum pyproject.toml "$LOCK" | cut -d' ' -f1; echo "locked compat"; } | sha256sum | cut -d' ' -f1)
 have_stamp=$(cat "$STAMP" 2>/dev/null || true)
 
 if (( CHECK_ONLY )); then
   rc=0
   if (( ${#missing[@]} )); then say "missing Debian packages: ${missing[*]}"; rc=1; fi
   if [[ -n "$venv_problem" ]]; then say "$venv_problem"; rc=1
-  elif [[ "$want_stamp" != "$have_stamp" ]]; then say "$VENV needs the project (re)installed: pyproject.toml changed"; rc=1; fi
+  elif [[ "$want_stamp" != "$have_stamp" ]]; then say "$VENV needs the project (re)installed: pyproject.toml or $LOCK changed"; rc=1; fi
   (( rc )) || say "everything is in place"
   exit "$rc"
 fi
@@ -109,9 +110,10 @@ if [[ -n "$venv_problem" ]]; then
 fi
 
 if [[ "$want_stamp" != "$have_stamp" ]]; then
-  say "installing the project into $VENV (pip install -e '$PIP_EXTRAS', compat mode)"
+  say "installing the locked dependencies ($LOCK) and the project into $VENV (editable, compat mode)"
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
   # Compat mode puts the repository root on sys.path, so new top-level modules import without reinstalling.
-  "$VENV/bin/python" -m pip install -q -e "$PIP_EXTRAS" --config-settings editable_mode=compat
+  "$VENV/bin/python" -m pip install -q --no-deps -e . --config-settings editable_mode=compat
   echo "$want_stamp" > "$STAMP"
 else
   say "$VENV is up to date"

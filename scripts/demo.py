@@ -22,14 +22,24 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_api import DemoApi, summary_line  # noqa: E402
-from demo_receivers import DEMO_SPEAKERS, Api, TestBroadcast, receiver_command, write_receiver_config  # noqa: E402
+from demo_banner import print_banner  # noqa: E402
+from demo_broker import prepare_broker, provision, provision_edge  # noqa: E402
+from demo_receivers import (  # noqa: E402
+    DEMO_SPEAKERS,
+    DISTRICT,
+    Api,
+    TestBroadcast,
+    receiver_command,
+    register_devices,
+    write_receiver_config,
+)
 from demo_setup import (  # noqa: E402
     DEMO_USERS,
     DemoError,
@@ -55,6 +65,7 @@ from demo_supervisor import (  # noqa: E402
 from devtools import camsim_spec  # noqa: E402
 from devtools.camsim_client import CamSim, start_camsim  # noqa: E402
 from devtools.services import Service, http_ok, start_influxd, start_mosquitto, wait_until  # noqa: E402
+from edge_agent.config import load_config as load_edge_config  # noqa: E402
 
 CONFIG_DIR = ROOT / "config" / "demo"
 RUN_DIR_ENV = "DEMO_RUN_DIR"
@@ -196,11 +207,15 @@ def start_children(
 ) -> None:
     logs = run_dir / "logs"
 
+    cli_log = logs / "hub-cli.log"
+    security = prepare_broker(hub_command, env, cli_log, run_dir)
+
     def mosquitto() -> Handle:
-        return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt))
+        return ServiceHandle(start_mosquitto(run_dir / "mosquitto", ports.mqtt, security=security))
 
     def influxd() -> Handle:
-        return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx))
+        # the hub's downsampling runs as continuous queries (docs/INFLUX.md)
+        return ServiceHandle(start_influxd(run_dir / "influxd", ports.influx, continuous_queries=True))
 
     def camsim() -> Handle:
         cameras = {
@@ -233,11 +248,15 @@ def start_children(
     link_log(run_dir, "influxd", run_dir / "influxd" / "influxd.log")
     sup.add(Child("camsim", camsim, run_dir / "camsim" / "camsim.log"))
     link_log(run_dir, "camsim", run_dir / "camsim" / "camsim.log")
-    ensure_users(hub_command, env, logs / "hub-cli.log")
+    # Every device gets its own account and file through the registry, as an administrator would give it.
+    provision_edge(hub_command, env, cli_log, run_dir)
+    ensure_users(hub_command, env, cli_log)
     sup.add(Child("hub", hub, logs / "hub.log"))
     sup.add(Child("edge-agent", edge, logs / "edge-agent.log"))
     for sp in DEMO_SPEAKERS:  # simulated loudspeaker receivers (null sink), two per demo commune
-        config = write_receiver_config(run_dir, sp, ports.mqtt, ports.http)
+        device = f"{DISTRICT}/{sp.commune}/{sp.id}"
+        account = provision(hub_command, env, cli_log, run_dir, "speaker", device, "--name", sp.name)
+        config = write_receiver_config(run_dir, sp, account, ports.http)
         log = logs / f"{sp.child_name}.log"
         start = functools.partial(spawn, receiver_command(sys.executable, config), log, env)
         sup.add(Child(sp.child_name, start, log))
@@ -245,27 +264,6 @@ def start_children(
 
 def hub_healthy(port: int) -> bool:
     return http_ok(f"http://127.0.0.1:{port}/healthz")
-
-
-def print_banner(
-    url: str, run_dir: Path, users: list[tuple[str, str, str]], out: IO[str] = sys.stdout
-) -> None:
-    lines = [
-        "",
-        f"  Demo ready: {url}",
-        "",
-        "  Logins:",
-        *(f"    {name:<10} {password:<18} {what}" for name, password, what in users),
-        "",
-        f"  Logs:   {run_dir / 'logs'}/  (warnings and errors are shown here; --verbose for everything)",
-        f'  API token for scripts: {run_dir / "demo-token"}  (curl -H "Authorization: Bearer $(cat …)")',
-        f"  Zalo:   {url}/alerts/outbox  (dry run: what the hub would send; docs/NOTIFY.md: live against "
-        "python -m devtools.fakezalo)",
-        "  Stop:   Ctrl-C",
-        "",
-    ]
-    out.write("\n".join(lines) + "\n")
-    out.flush()
 
 
 def supervise(
@@ -333,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                     hub_command, env, run_dir / "demo-token", url, run_dir / "logs" / "hub-cli.log"
                 )
                 write_state(run_dir, sup, url, ports)
+                edge = load_edge_config(CONFIG_DIR / "edge.yaml")
+                register_devices(
+                    Api(url, token),
+                    edge.agent.id,
+                    [(edge.commune_of(c), c.id, c.name or c.id) for c in edge.cameras
+                     if edge.commune_of(c) != edge.agent.commune],
+                )  # fmt: skip
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
                 TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back

@@ -46,8 +46,9 @@ TEST_TEXT = (
 )
 
 
-def write_receiver_config(run_dir: Path, sp: DemoSpeaker, mqtt_port: int, http_port: int) -> Path:
-    """A receiver config under run_dir/receivers/{id}/, checked with the receiver's own model."""
+def write_receiver_config(run_dir: Path, sp: DemoSpeaker, provisioning: Path, http_port: int) -> Path:
+    """A receiver config under run_dir/receivers/{id}/ on its provisioning file (broker address, its account,
+    the CA), checked with the receiver's own model."""
     folder = run_dir / "receivers" / sp.id
     folder.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {
@@ -58,16 +59,36 @@ def write_receiver_config(run_dir: Path, sp: DemoSpeaker, mqtt_port: int, http_p
             "name": sp.name,
             "village": sp.village,
         },
-        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 5},
+        "mqtt": {"provisioning": str(provisioning), "backoff_min_s": 0.5, "backoff_max_s": 5},
         "hub": {"allowed_urls": [f"http://127.0.0.1:{http_port}/media/"]},
         "cache": {"dir": "cache", "max_mb": 200},
         "sink": {"type": "null"},
         "health": {"interval_s": 30},
+        # The hub's order-signing public key (made at its first start; scripts/demo.py makes sure it exists).
+        "hub_public_key": str(run_dir / "hub" / "keys" / "orders_ed25519.pub"),
     }
     path = folder / "receiver.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     load_config(path)  # raises ConfigError naming the bad key
     return path
+
+
+def register_devices(api: Api, edge_agent: str, cameras: list[tuple[str, str, str]]) -> None:
+    """What an administrator does once: the demo's speakers (which would otherwise wait for approval) and the
+    box's cameras outside its own commune (a box registers cameras only in its own commune), by CSV import.
+    `cameras`: (commune, id, name)."""
+    # No village column: the demo has no villages on the hub (the receivers report theirs).
+    speakers = "district,commune,id,name\n" + "".join(
+        f"{DISTRICT},{sp.commune},{sp.id},{sp.name}\n" for sp in DEMO_SPEAKERS
+    )
+    api.call("POST", "/api/v1/devices/import?kind=speakers&dry_run=false", csv=speakers)
+    if cameras:
+        rows = "".join(f"{DISTRICT},{c},{i},{n},{edge_agent}\n" for c, i, n in cameras)
+        api.call(
+            "POST",
+            "/api/v1/devices/import?kind=cameras&dry_run=false",
+            csv="district,commune,id,name,agent\n" + rows,
+        )
 
 
 def receiver_command(python: str, config: Path) -> list[str]:
@@ -81,13 +102,21 @@ class Api:
         self.url = url
         self.token = token
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 60) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        timeout: float = 60,
+        csv: str | None = None,
+    ) -> Any:
+        data = csv.encode() if csv is not None else json.dumps(body).encode() if body is not None else None
+        kind = "text/csv" if csv is not None else "application/json"
         req = urllib.request.Request(
             self.url + path,
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": kind},
         )
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read())

@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from contract.configfile import ConfigError
+from contract.configfile import ConfigError, load
 from devtools import camsim_spec
-from edge_agent.config import load_config as load_edge_config
+from edge_agent.config import EdgeConfig
 from hub.compose import load_config as load_hub_config
+from hub.core.order_signing import load_or_create_key
 
 CLI_TIMEOUT_S = 60
 
@@ -104,7 +105,11 @@ def check_configs(config_dir: Path, sim: camsim_spec.SimConfig, ports: Ports) ->
     check that the edge agent watches exactly the simulator's cameras, before anything starts."""
     try:
         hub = load_hub_config(config_dir / "hub.yaml")
-        edge = load_edge_config(config_dir / "edge.yaml")
+        # Its provisioning file is made later, once the broker runs: the config alone is checked here.
+        # The hub's order-signing key, made now (as the hub would at its first start) so that the edge agent's
+        # and the receivers' configs can name its public key before the hub runs.
+        load_or_create_key(hub)
+        edge = load(EdgeConfig, config_dir / "edge.yaml")
     except ConfigError as exc:
         raise DemoError(str(exc)) from exc
     problems = []

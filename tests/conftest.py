@@ -7,10 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from devtools.services import Service, influx_create_db, start_influxd, start_mosquitto
 
 _db_counter = itertools.count(1)
+
+# Property-based tests (the fuzzers of the MQTT parsers, schemathesis) run the same examples on every run and
+# machine: derandomized, no example database carried between runs, no deadline on a loaded 2-core machine.
+settings.register_profile(
+    "ops",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("ops")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ against the contract, the agent as a real child process, and a TCP proxy that ca
 from __future__ import annotations
 
 import itertools
-import json
 import select
 import socket
 import subprocess
@@ -22,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract import CameraHealth, CommandReply, EdgeStatus, Model, decode, parse
 from contract.topics import INBOUND
 from devtools.services import terminate
+from tests.orders_support import signed
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -116,7 +116,7 @@ class Recorder:
         body: dict[str, Any] = {"transaction": transaction, "action": action, "ts": time.time()}
         if camera is not None:
             body["camera"] = camera
-        self.publish(topic, json.dumps(body))
+        self.publish(topic, signed(topic, body))
         return self.wait_for(f"reply to {action}", lambda _: self.replies().get(transaction), 90)
 
     def close(self) -> None:

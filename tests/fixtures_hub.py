@@ -45,8 +45,12 @@ def make_hub_config(
             batch_size=1000,
         ),
         database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'hub.db'}"),
-        http=HttpConfig(port=free_port()),
-        ingest=IngestConfig(**{"state_flush_s": 0.2, **ingest}),
+        http=HttpConfig(port=free_port(), secure_cookies=False),
+        # Hand-made reports here often name no box and carry fixed old times: legacy rules, no age limit to speak
+        # of (tests/security checks the strict defaults).
+        ingest=IngestConfig(
+            **{"state_flush_s": 0.2, "legacy_reports": True, "max_age_s": 20 * 365 * 86400.0, **ingest}
+        ),
     )
 
 
@@ -157,6 +161,25 @@ def postgres_url() -> Iterator[str]:
     finally:
         run(_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """A database of its own in the session's PostgreSQL cluster, empty, dropped afterwards: for tests that
+    must start from nothing (migrations, restores) while others share the cluster's default database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t{os.getpid()}_{next(_ids)}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

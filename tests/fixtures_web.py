@@ -15,12 +15,21 @@ from yarl import URL
 from hub.compose import HubConfig, create_app, open_database
 from hub.core import auth
 from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
-from hub.core.db import Area, Camera, Database, Snapshot, Transition
+from hub.core.db import Area, Camera, Database, Transition
 from hub.core.events import EventBus
+from hub.core.snapshots import SnapshotStore, store_and_index
 from hub.web.context import CTX
 
 PASSWORD = "mat-khau-dung-123"
 T0 = datetime(2026, 11, 2, 7, 0, 0)  # naive UTC, as stored (14:00 in Hà Nội)
+# One user of each role in the test area (Xã Phù Linh, Huyện Sóc Sơn): username → (role, district, commune).
+ROLE_USERS: dict[str, tuple[str, str | None, str | None]] = {
+    "cs.socson": ("police", "soc-son", None),
+    "vanhoa.pl": ("officer", "soc-son", "phu-linh"),
+    "chutich.pl": ("approver", "soc-son", "phu-linh"),
+    "kythuat.ss": ("technician", "soc-son", None),
+    "quantri": ("admin", None, None),
+}
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +41,7 @@ def password_hash() -> str:
 def web_config(tmp_path: Path) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
         influx=InfluxConfig(enabled=False),  # no InfluxDB behind these tests: the camera page shows no charts
         districts={
             "soc-son": DistrictConfig(name="Huyện Sóc Sơn", communes={"phu-linh": "Xã Phù Linh"}),
@@ -84,7 +93,7 @@ class WebEnv:
 
     def add_snapshot(self, key: str, jpeg: bytes, ts: datetime = T0) -> None:
         with self.db.session() as s, s.begin():
-            s.merge(Snapshot(camera_key=key, jpeg=jpeg, ts=ts, width=64, height=36))
+            store_and_index(s, SnapshotStore.for_config(self.ctx.config), key, jpeg, ts, 64, 36)
             cam = s.get(Camera, key)
             assert cam is not None
             cam.snapshot_ts = ts

@@ -17,8 +17,9 @@ from broadcast.digest import airings_digest
 from devtools.fakezalo import FakeZalo
 from hub.compose import HubConfig, open_database
 from hub.core.config import DistrictConfig, HttpConfig
-from hub.core.db import Camera, Database, Snapshot, to_db_time
+from hub.core.db import Camera, Database, to_db_time
 from hub.core.facts import AlertNotice, FactKind, NoticeItem, Severity
+from hub.core.snapshots import SnapshotStore, store_and_index
 from hub.notify.config import BotConfig, GroupDirectory, NotifyConfig, OaConfig, RetryConfig
 from hub.notify.models import OutboxRow
 from hub.notify.service import Notifier
@@ -65,7 +66,7 @@ def notify_config(fake: FakeZalo | None, **over: Any) -> NotifyConfig:
 def hub_config(tmp_path: Path, notify: NotifyConfig) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://hub.example:8080"),
+        http=HttpConfig(public_url="http://hub.example:8080", secure_cookies=False),
         districts=DISTRICTS,
         notify=notify,
     )
@@ -118,12 +119,18 @@ def big_jpeg(width: int = 1000, height: int = 700) -> bytes:
     return bytes(buf.tobytes())
 
 
+def snapshot_store(db: Database) -> SnapshotStore:
+    """The store of the config `hub_config` gives for the `db` fixture's tmp_path (its data_dir is beside it)."""
+    return SnapshotStore(Path(db.url.removeprefix("sqlite:///")).parent / "hub" / "snapshots")
+
+
 def add_camera(db: Database, key: str, name: str, jpeg: bytes | None = None, **kw: Any) -> None:
     d, c, slug = key.split("/")
     with db.session() as s, s.begin():
         s.add(Camera(key=key, district=d, commune=c, slug=slug, name=name, problems=[], **kw))
+        s.flush()
         if jpeg is not None:
-            s.add(Snapshot(camera_key=key, jpeg=jpeg, ts=to_db_time(time.time()), width=1, height=1))
+            store_and_index(s, snapshot_store(db), key, jpeg, to_db_time(time.time()), 1, 1)
 
 
 def rows(db: Database) -> list[OutboxRow]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from aiohttp import web
 from contract import SpeakerEvent, SpeakerHealth, SpeakerStatus
 from devtools.services import free_port, terminate
 from tests.edge_support import REPO, Recorder
+from tests.orders_support import PUBLIC_PEM, signed
 
 DISTRICT, COMMUNE = "yen_dinh", "dinh_long"
 
@@ -103,6 +103,7 @@ def write_config(
         "cache": {"dir": "cache", "max_mb": 100},
         "sink": sink,
         "health": {"interval_s": 1},
+        "hub_public_key": PUBLIC_PEM,  # the tests' key (tests/orders_support.py); a hub's own when given
         **extra,
     }
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -143,7 +144,7 @@ class Speaker:
         doc: dict[str, Any] = {"transaction": tx, "ts": time.time(), "action": action}
         if data is not None:
             doc["data"] = data
-        self.rec.publish(f"{self.base}/cmd", json.dumps(doc))
+        self.rec.publish(f"{self.base}/cmd", signed(f"{self.base}/cmd", doc))
         return tx
 
     def events(self) -> list[SpeakerEvent]:

@@ -8,6 +8,9 @@ Two timers per airing: at `start_at + answer_margin_s` every speaker that has no
 airing is finalised (aired / partial / failed / interrupted) and its `airing` point goes to InfluxDB. A receiver
 that reports later (it played from its cache while its link was down) still updates its receipt and the
 airing's totals. Airings in flight are picked up again after a hub restart.
+
+Several hubs: receiver events are applied by the hub owning the speaker's partition; the timers run (fenced) on
+the `broadcast` leader, which follows every active airing, whoever dispatched it; replies reach whoever asked.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from broadcast.airings import store
 from broadcast.airings.models import Airing
 from broadcast.airings.outcome import (
     RECEIPT_EVENTS,
     FinishedAiring,
+    Timing,
     airing_facts,
-    planned_seconds,
+    timing_of,
 )
 from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
@@ -41,26 +47,23 @@ from contract import (
     StopData,
     Topic,
     VolumeData,
-    encode,
 )
 from contract.topics import speaker_topic
 from hub.core.db import Database, to_db_time
 from hub.core.events import EventBus
 from hub.core.facts import Fact
 from hub.core.influx import InfluxWriter
+from hub.core.ingest import Handler
+from hub.core.leases import Lead, LeaseLost, SoleLeader
 from hub.core.stats import RateLimitedLog
 
 log = logging.getLogger("broadcast.dispatch")
-Publish = Callable[[Topic, bytes], Awaitable[None]]
+# Sends an order to a receiver: the hub signs it (contract/orders.py) and publishes it on the speaker's cmd topic.
+Publish = Callable[[Topic, Model], Awaitable[None]]
 QUEUE_MAX = 100_000
 PUBLISH_BATCH = 500  # prepare commands awaiting the broker's acknowledgement at once
 EVENT_BATCH = 500  # receiver events applied in one SQL transaction
-
-
-@dataclass(frozen=True)
-class Timing:
-    start_at: float
-    end_at: float  # planned end of the whole playlist
+RESCAN_S = 2.0  # the leader looks for active airings it does not follow yet (aired at once by another hub)
 
 
 class HubDispatcher:
@@ -74,7 +77,12 @@ class HubDispatcher:
         config: DispatchConfig,
         public_url: str,
         clock: Callable[[], float] = time.time,
+        lead: Lead | None = None,
+        replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
+        self.replies = replies or (lambda _t, _fn: contextlib.nullcontext())
+        self.lead: Lead = lead if lead is not None else SoleLeader()
+        self.lead.on_change(self._lead_changed)
         self.db = db
         self.publish = publish
         self.speakers = speakers
@@ -87,6 +95,7 @@ class HubDispatcher:
         self._queue: asyncio.Queue[tuple[Topic, SpeakerEvent, float]] = asyncio.Queue(QUEUE_MAX)
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._scan: asyncio.Task[None] | None = None
         self._pending = 0  # events queued or being applied
         self._replies: dict[str, asyncio.Future[SpeakerEvent]] = {}
         self._rlog = RateLimitedLog(log)
@@ -100,16 +109,35 @@ class HubDispatcher:
     # lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._worker = asyncio.create_task(self._work(), name="dispatch-events")
-        for a in await self.db.run(store.active_airings):
-            self._arm(a.id, self._timing(a.order or {}))
         since = to_db_time(self.clock() - self.config.failure_facts_h * 3600)
         for a in await self.db.run(lambda s: store.finished_since(s, since)):
             self._remember(a)
-        if self._timers:
-            log.info("following %d airings again after a restart", len(self._timers))
+        if self.lead.is_leader:
+            await self._lead_changed(True)
+
+    async def _lead_changed(self, leading: bool) -> None:
+        if leading and self._worker is not None and self._scan is None:
+            self._scan = asyncio.create_task(self._follow_active(), name="dispatch-scan")
+        elif not leading:
+            if self._scan is not None:
+                self._scan.cancel()
+                self._scan = None
+            for t in self._timers.values():
+                t.cancel()
+            self._timers.clear()
+
+    async def _follow_active(self) -> None:
+        """While leading: every active airing has its timers (after a takeover, or aired by another hub)."""
+        while True:
+            with contextlib.suppress(Exception):
+                for a in await self.db.run(store.active_airings):
+                    if a.id not in self._timers:
+                        self._arm(a.id, timing_of(a.order or {}))
+            await asyncio.sleep(RESCAN_S)
 
     async def stop(self) -> None:
         tasks = [*self._timers.values(), *([self._worker] if self._worker else [])]
+        tasks += [self._scan] if self._scan is not None else []
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -117,6 +145,7 @@ class HubDispatcher:
                 await t
         self._timers.clear()
         self._worker = None
+        self._scan = None
 
     # Dispatcher -----------------------------------------------------------------------------------------
     async def dispatch(self, order: AiringOrder) -> None:
@@ -132,7 +161,8 @@ class HubDispatcher:
                 live = self.speakers.get(k)
                 if live is not None and live.playing and live.playing != order.airing_id:
                     log.warning("emergency %s preempts %s on %s", order.airing_id, live.playing, k)
-        self._arm(order.airing_id, self._timing(store.order_dict(order)))
+        if self.lead.is_leader:  # otherwise the leader finds it at its next scan
+            self._arm(order.airing_id, timing_of(store.order_dict(order)))
         if order.items:
             await self._send_prepares(order, now)
 
@@ -147,7 +177,7 @@ class HubDispatcher:
                 *(
                     self.publish(
                         speaker_topic(order.district, order.commune, sp, Channel.CMD),
-                        encode(prepare_command(order, self.public_url, now)),
+                        prepare_command(order, self.public_url, now),
                     )
                     for sp in batch
                 ),
@@ -185,7 +215,7 @@ class HubDispatcher:
         cmd = SpeakerCommand(
             transaction=new_transaction(), action="stop", ts=self.clock(), data=StopData(airing=airing)
         )
-        await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
+        await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd)
         return cmd.transaction
 
     async def set_volume(self, key: str, volume: int, wait_s: float | None = None) -> SpeakerEvent | None:
@@ -197,12 +227,13 @@ class HubDispatcher:
         fut: asyncio.Future[SpeakerEvent] = asyncio.get_running_loop().create_future()
         self._replies[cmd.transaction] = fut
         try:
-            await self.publish(speaker_topic(d, c, sp, Channel.CMD), encode(cmd))
-            if not wait_s:
+            async with self.replies(speaker_topic(d, c, sp, Channel.EVENT), self._on_reply):
+                await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd)
+                if not wait_s:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(fut), wait_s)
                 return None
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(fut), wait_s)
-            return None
         finally:
             self._replies.pop(cmd.transaction, None)
 
@@ -211,16 +242,19 @@ class HubDispatcher:
         """MQTT handler (event loop, quick): queues the event for the worker."""
         if not isinstance(msg, SpeakerEvent):
             return
-        if msg.event == "reply":
-            fut = self._replies.get(msg.transaction or "")
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+        self._on_reply(topic, msg, received)
         try:
             self._queue.put_nowait((topic, msg, received))
             self._pending += 1
         except asyncio.QueueFull:
             self.rejected += 1
             self._rlog.log(logging.ERROR, "queue", "speaker event queue full; event from %s dropped", topic)
+
+    def _on_reply(self, _topic: Topic, msg: Model | bytes, _received: float) -> None:
+        if isinstance(msg, SpeakerEvent) and msg.event == "reply":
+            fut = self._replies.get(msg.transaction or "")
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
 
     async def _work(self) -> None:
         while True:
@@ -270,14 +304,6 @@ class HubDispatcher:
                 await self._finalise(a.id)  # a late report: totals change
 
     # timers ---------------------------------------------------------------------------------------------
-    @staticmethod
-    def _timing(order: dict[str, Any]) -> Timing:
-        start = float(order.get("start_at", 0.0))
-        items = order.get("items") or []
-        dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
-                              float(order.get("gap_s", 0.0)))  # fmt: skip
-        return Timing(start, start + dur)
-
     def _arm(self, airing_id: str, t: Timing) -> None:
         old = self._timers.pop(airing_id, None)
         if old is not None:
@@ -294,7 +320,9 @@ class HubDispatcher:
             await self._mark_silent(airing_id)
             await self._sleep_until(max(t.end_at, t.start_at) + self.config.finish_margin_s)
             await self._queue_join()
-            await self._finalise(airing_id)
+            await self._finalise(airing_id, fenced=True)
+        except LeaseLost:
+            log.warning("airing %s: no longer the leader; the next one follows it", airing_id)
         finally:
             if self._timers.get(airing_id) is asyncio.current_task():
                 del self._timers[airing_id]
@@ -313,15 +341,25 @@ class HubDispatcher:
         def is_offline(key: str) -> bool:
             return key in offline or self.speakers.get(key) is None
 
-        a, n = await self.db.run(lambda s: store.mark_silent(s, airing_id, is_offline))
+        def mark(s: Session) -> tuple[Airing | None, int]:
+            self.lead.fence(s)
+            return store.mark_silent(s, airing_id, is_offline)
+
+        a, n = await self.db.run(mark)
         if n:
             log.warning("airing %s: %d speakers did not start", airing_id, n)
         if a is not None:
             self._announce(a)
 
-    async def _finalise(self, airing_id: str) -> None:
+    async def _finalise(self, airing_id: str, fenced: bool = False) -> None:
         now = to_db_time(self.clock())
-        found = await self.db.run(lambda s: store.finalise(s, airing_id, now))
+
+        def finalise(s: Session) -> tuple[Airing, Any] | None:
+            if fenced:
+                self.lead.fence(s)
+            return store.finalise(s, airing_id, now)
+
+        found = await self.db.run(finalise)
         if found is None:
             return
         a, res = found

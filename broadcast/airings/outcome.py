@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from broadcast.airings.models import (
     AIRING_AIRED,
@@ -174,6 +175,21 @@ def planned_seconds(durations: Iterable[float], repeats: int, gap_s: float) -> f
     """How long the whole playlist takes: the items `repeats` times with a gap between repeats."""
     one = sum(durations)
     return one * repeats + gap_s * max(repeats - 1, 0)
+
+
+@dataclass(frozen=True)
+class Timing:
+    start_at: float
+    end_at: float  # planned end of the whole playlist
+
+
+def timing_of(order: dict[str, Any]) -> Timing:
+    """When a stored order (`airings.order`) starts and is planned to end."""
+    start = float(order.get("start_at", 0.0))
+    items = order.get("items") or []
+    dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
+                          float(order.get("gap_s", 0.0)))  # fmt: skip
+    return Timing(start, start + dur)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,6 @@ the hub's time zone."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +17,7 @@ from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.airings.store import airing_dict
 from broadcast.orders import Priority
 from hub.core import keyset
+from hub.core.csvsafe import csv_bytes
 from hub.core.db import utc
 from hub.core.geo import Village
 from hub.core.serialize import iso
@@ -234,27 +233,18 @@ HISTORY_HEADER = [
 ]  # fmt: skip
 
 
-def csv_text(value: str) -> str:
-    """A cell of text people typed (titles, names): one starting with = + - @ would run as a formula in a
-    spreadsheet, so it gets a leading apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def history_csv(reports: list[AiringReport], tz: ZoneInfo) -> bytes:
-    """UTF-8 with BOM (Excel reads the Vietnamese), CRLF, local times."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(HISTORY_HEADER)
+    """UTF-8 with BOM (Excel reads the Vietnamese), CRLF, local times; every text cell escaped against
+    formulas (hub/core/csvsafe.py)."""
+    rows: list[list[object]] = [list(HISTORY_HEADER)]
     for rep in reports:
         a = rep.airing
         missing = "; ".join(
             f"{x.name}: {x.reason or RECEIPT_LABELS.get(x.state, x.state)}" for x in rep.not_played
         )
-        w.writerow([
-            a.id, local(a.start_at, tz), csv_text(a.title), PRIORITY_LABELS.get(a.priority, a.priority),
+        rows.append([
+            a.id, local(a.start_at, tz), a.title, PRIORITY_LABELS.get(a.priority, a.priority),
             AIRING_STATUS_LABELS.get(a.status, a.status),
-            a.played, a.targeted, "" if a.skew_ms is None else f"{a.skew_ms:.1f}", csv_text(missing),
-            csv_text(a.reason or ""),
+            a.played, a.targeted, "" if a.skew_ms is None else f"{a.skew_ms:.1f}", missing, a.reason or "",
         ])  # fmt: skip
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes(rows)

@@ -13,6 +13,7 @@ from broadcast.orders import AiringOrder
 from contract import PlaylistItem, PreparePlaylist, SpeakerCommand, SpeakerEvent
 from hub.core.db import to_db_time
 from hub.core.lineproto import line, series_key, ts_ms
+from hub.core.text import clean_text
 
 
 def media_url(public_url: str, sha256: str) -> str:
@@ -45,7 +46,7 @@ def report_of(ev: SpeakerEvent) -> ReceiverReport:
     return ReceiverReport(
         event=ev.event,
         at=to_db_time(ev.ts),
-        error=ev.error,
+        error=clean_text(ev.error, 500),  # a receiver's words: they reach pages, CSV and PDF reports
         first_sample_at=to_db_time(d.first_sample_at) if d.first_sample_at is not None else None,
         offset_ms=d.offset_ms,
         played_s=d.played_s,

@@ -225,8 +225,9 @@ async def process(src: Path, dest: Path, cfg: ContentConfig) -> Processed:
     is lowered by the excess and it is encoded again.
     """
     info = await probe(src, cfg)
-    # A container that does not state its length is decoded only a little past the limit.
-    limit = cfg.max_duration_s + 1 if info.duration_s is None else None
+    # Decoded only a little past the limit, whatever length the container states (it can lie: a header saying
+    # 10 s in front of hours of audio would otherwise keep ffmpeg busy until its timeout).
+    limit = cfg.max_duration_s + 1
     pre = clean_chain(cfg)
     first, decoded_s = await measure(src, info.demuxer, cfg, pre, limit)
     if decoded_s > cfg.max_duration_s:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
 import re
 import shutil
 import time
@@ -30,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from broadcast.config import ContentConfig
 from broadcast.content import audio
+from broadcast.content.jobs import JobQueue
+from broadcast.content.media_store import FilesystemMediaStore, MediaStore
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import STATE_APPROVED, STATE_DRAFT, STATE_PENDING, Programme, ProgrammeItem
 from hub.core.access import scope_where
@@ -95,7 +96,7 @@ def sha256_file(path: Path) -> str:
 def clean_title(title: str) -> str:
     title = " ".join(title.split())
     if not title:
-        raise ContentError(400, "bad_title", "Hãy đặt tiêu đề cho nội dung")
+        raise ContentError(422, "bad_title", "Hãy đặt tiêu đề cho nội dung")  # well-formed, only blanks
     if len(title) > TITLE_MAX:
         raise ContentError(400, "bad_title", f"Tiêu đề dài quá {TITLE_MAX} ký tự")
     return title
@@ -126,10 +127,13 @@ def _utf8_percent(name: str) -> bool:
 class ContentStore:
     """Files of the library and the processing queue (CPU-bound ffmpeg runs are limited to a few at once)."""
 
-    def __init__(self, root: Path, cfg: ContentConfig) -> None:
+    def __init__(self, root: Path, cfg: ContentConfig, media: MediaStore | None = None) -> None:
         self.root = root
         self.cfg = cfg
-        self.slots = asyncio.Semaphore(cfg.max_parallel_jobs)
+        self.queue = JobQueue(
+            cfg.max_parallel_jobs, cfg.max_jobs_per_user
+        )  # emergencies first, capped per person
+        self.media: MediaStore = media if media is not None else FilesystemMediaStore(root)
         self.counters: Counter[str] = Counter()
         self._prepared = False
 
@@ -163,20 +167,21 @@ class ContentStore:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def media_file(self, sha256: str) -> Path:
-        return self.root / "media" / f"{sha256}.mp3"
+    def media_file(self, sha256: str) -> Path | None:
+        return self.media.local_path(f"media/{sha256}.mp3")
 
-    def original_file(self, relative: str) -> Path:
-        return self.root / relative
+    def original_file(self, relative: str) -> Path | None:
+        return self.media.local_path(relative)
 
     def refuse(self, code: str, detail: str) -> None:
         self.counters[f"rejected_{code}"] += 1
         log.warning("content refused (%s): %s", code, detail)
 
-    async def process(self, job: Path, src: Path) -> StoredAudio:
-        """Validate and process `src` (inside `job`); raises AudioError (audio_input.py) for a refused input."""
+    async def process(self, job: Path, src: Path, user: str = "", urgent: bool = False) -> StoredAudio:
+        """Validate and process `src` (inside `job`); raises AudioError (audio_input.py) for a refused input and
+        QueueFull when `user` already has their share of jobs."""
         out = job / "out.mp3"
-        async with self.slots:
+        async with self.queue.slot(user, urgent):
             result = await audio.process(src, out, self.cfg)
         sha, orig_sha = await asyncio.gather(
             asyncio.to_thread(sha256_file, out), asyncio.to_thread(sha256_file, src)
@@ -197,8 +202,8 @@ class ContentStore:
 
     def move_into_place(self, stored: StoredAudio) -> None:
         """Called inside the inserting transaction; identical files already there are simply replaced."""
-        os.replace(stored.job_mp3, self.root / stored.path)
-        os.replace(stored.job_original, self.root / stored.original_path)
+        self.media.place(stored.job_mp3, stored.path)
+        self.media.place(stored.job_original, stored.original_path)
 
 
 # SQL (run in the database thread) ---------------------------------------------------------------------------

@@ -39,9 +39,10 @@ FIELDS = frozenset(
 
 
 class ProgrammeError(Exception):
-    """A refused programme action; `status` is the HTTP status the API answers with."""
+    """A refused programme action; `status` is the HTTP status the API answers with. The API checks a body's
+    shape against its schema first (400), so what is refused here is about meaning: 422 by default."""
 
-    def __init__(self, field: str, message: str, status: int = 400, code: str = "invalid_programme") -> None:
+    def __init__(self, field: str, message: str, status: int = 422, code: str = "invalid_programme") -> None:
         super().__init__(message)
         self.field = field
         self.message = message

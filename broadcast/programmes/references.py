@@ -33,7 +33,11 @@ def check_refs(s: Session, inp: ProgrammeInput) -> list[BroadcastContent]:
     elif inp.target_kind == TARGET_SPEAKERS:
         known = set(
             s.scalars(
-                select(Speaker.slug).where(Speaker.district == inp.district, Speaker.commune == inp.commune)
+                select(Speaker.slug).where(
+                    Speaker.district == inp.district,
+                    Speaker.commune == inp.commune,
+                    Speaker.pending.is_(False),
+                )
             )
         )
         missing = [t for t in inp.target_ids if t not in known]

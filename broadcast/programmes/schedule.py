@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 KINDS = ("now", "once", "daily", "weekly")
 MAX_TIMES = 6  # e.g. 05:00, 11:00, 17:00 — a commune rarely airs more often than that
 MAX_RANGE_DAYS = 366 * 2
+MIN_YEAR, MAX_YEAR = 1900, 2999
 WEEKDAY_LABELS = {
     1: "Thứ Hai",
     2: "Thứ Ba",
@@ -99,9 +100,14 @@ def _parse_date(value: Any, name: str, label: str) -> date | None:
     if not isinstance(value, str):
         raise ScheduleError(name, f"{label} phải là ngày dạng YYYY-MM-DD")
     try:
-        return date.fromisoformat(value.strip())
+        d = date.fromisoformat(value.strip())
     except ValueError:
         raise ScheduleError(name, f"{label} {value[:20]!r} không hợp lệ (dạng YYYY-MM-DD)") from None
+    if (
+        not MIN_YEAR <= d.year <= MAX_YEAR
+    ):  # occurrences are computed a day either side, in UTC and local time
+        raise ScheduleError(name, f"{label} phải trong các năm {MIN_YEAR}–{MAX_YEAR}")
+    return d
 
 
 def parse_schedule(data: Any) -> Schedule:

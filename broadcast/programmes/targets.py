@@ -27,10 +27,11 @@ def aware(dt: datetime) -> datetime:
 
 
 def commune_speakers(s: Session, district: str, commune: str) -> list[Speaker]:
+    """The commune's approved speakers: one that registered itself is in no programme until approved."""
     return list(
         s.scalars(
             select(Speaker)
-            .where(Speaker.district == district, Speaker.commune == commune)
+            .where(Speaker.district == district, Speaker.commune == commune, Speaker.pending.is_(False))
             .order_by(Speaker.slug)
         )
     )

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from broadcast.receiver.cache import MB, AudioCache
-from broadcast.receiver.commands import BadCommand, parse_command
+from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, resolve
 from broadcast.receiver.engine import Engine
 from broadcast.receiver.player import volume_gain
@@ -35,10 +35,12 @@ from contract import (
     VolumeData,
     encode,
 )
+from contract.orders import Refusal
 from contract.payloads import TS_MAX, TS_MIN
 from contract.topics import speaker_topic
 from device_runtime.agent import DeviceAgent
 from device_runtime.link import Incoming
+from device_runtime.orders import OrderGate, read_hub_key
 from device_runtime.outbox import OutMessage
 from device_runtime.version import VERSION
 
@@ -88,6 +90,12 @@ class ReceiverAgent(DeviceAgent):
             clock,
         )
         self.counters = Counters()
+        # Orders are obeyed only when signed by the hub for this receiver (contract/orders.py).
+        self.gate = OrderGate(
+            read_hub_key(config.hub_public_key, base_dir),
+            speaker_topic(r.district, r.commune, r.id, Channel.CMD),
+            cache_dir / "orders.json",
+        )
         self.engine = Engine(
             config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), clock
         )
@@ -194,11 +202,13 @@ class ReceiverAgent(DeviceAgent):
                 log.exception("command failed")
 
     async def _handle(self, incoming: Incoming) -> None:
-        cmd = parse_command(incoming.topic, incoming.payload, self.cmd_topic)
+        cmd = await asyncio.to_thread(
+            admit_command, self.gate, incoming.topic, incoming.payload, self.clock()
+        )  # the accepted sequence is fsynced to disk: off the loop
         if isinstance(cmd, BadCommand):
             self.counters.commands_rejected += 1
             log.warning("command rejected: %s", cmd.error)
-            if cmd.transaction is not None:
+            if cmd.transaction is not None and cmd.reason is Refusal.INVALID:
                 data = {"reason": FailReason.INVALID.value}
                 await self._emit("failed", cmd.airing, cmd.transaction, data, error=cmd.error)
             return
@@ -257,6 +267,7 @@ class ReceiverAgent(DeviceAgent):
             playing=self.engine.playing,
             cache_mb=self.cache.size_mb,
             queue=len(self.outbox),
+            orders_refused=self.gate.counts(),
             **readings,
         )
         self.seq += 1
@@ -290,6 +301,8 @@ class ReceiverAgent(DeviceAgent):
             **asdict(self.counters),
             **asdict(self.publisher.counters),
             **self.engine.counts,
+            "orders_accepted": self.gate.accepted,
+            **{f"orders_refused_{k}": v for k, v in self.gate.refused.items()},
             "downloads": self.engine.downloader.downloads,
             "download_retries": self.engine.downloader.retries,
             "cache_mb": self.cache.size_mb,

@@ -1,47 +1,37 @@
-"""Commands from the hub: validation against the contract, and what can be salvaged from a bad one."""
+"""Orders from the hub: the signed envelope checked by the device's gate (device_runtime/orders.py), then the
+order against the contract, and what can be said back about one that is refused."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from contract import MAX_JSON_BYTES, ContractError, SpeakerCommand, TopicError, decode, parse
+from contract import SpeakerCommand
+from contract.orders import OrderRefused, Refusal
 from contract.topics import is_slug
+from device_runtime.orders import OrderGate
 
 
 @dataclass(frozen=True, slots=True)
 class BadCommand:
-    """A command that breaks the contract; answered with `failed` when its transaction can be read."""
+    """An order refused. Answered (`failed`, reason invalid) only when the hub's signature on it verified and
+    its transaction can be read: nothing unsigned earns a word from the receiver."""
 
+    reason: Refusal
     transaction: str | None
     airing: str | None
     error: str
 
 
-def _salvage(payload: bytes) -> tuple[str | None, str | None]:
-    if len(payload) > MAX_JSON_BYTES:
-        return None, None
+def admit_command(gate: OrderGate, topic: str, payload: bytes, now: float) -> SpeakerCommand | BadCommand:
     try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None, None
-    if not isinstance(doc, dict):
-        return None, None
-    tx = doc.get("transaction")
-    transaction = tx if isinstance(tx, str) and 1 <= len(tx) <= 64 else None
-    data = doc.get("data")
-    raw = data.get("airing") if isinstance(data, dict) else None
-    airing = raw if isinstance(raw, str) and len(raw) <= 64 and is_slug(raw) else None
-    return transaction, airing
-
-
-def parse_command(topic: str, payload: bytes, expected_topic: str) -> SpeakerCommand | BadCommand:
-    if topic != expected_topic:
-        return BadCommand(None, None, f"message on unexpected topic {topic!r}")
-    try:
-        model = decode(parse(topic), payload)
-    except (ContractError, TopicError) as exc:
-        return BadCommand(*_salvage(payload), f"Lệnh không hợp lệ: {exc}")
-    if not isinstance(model, SpeakerCommand):
-        return BadCommand(None, None, f"not a command payload on {topic!r}")
-    return model
+        order = gate.admit(topic, payload, now)
+    except OrderRefused as exc:
+        data = exc.order.get("data") if exc.order is not None else None
+        raw = data.get("airing") if isinstance(data, dict) else None
+        airing = raw if isinstance(raw, str) and is_slug(raw) else None
+        return BadCommand(
+            exc.reason, exc.transaction, airing, f"Lệnh bị từ chối ({exc.reason.value}): {exc.detail}"
+        )
+    if not isinstance(order, SpeakerCommand):  # the gate's topic is a speaker's: cannot happen
+        return BadCommand(Refusal.INVALID, None, None, "not a speaker order")
+    return order

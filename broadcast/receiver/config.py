@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
-from device_runtime.config import MqttSection, OutboxSection, Slug
+from device_runtime.config import HubPublicKey, MqttSection, OutboxSection, Slug, check_hub_key
+from device_runtime.provisioning import apply_provisioning
 
 
 class ReceiverSection(StrictModel):
@@ -105,6 +106,7 @@ class PlaybackSection(StrictModel):
 
 class ReceiverConfig(StrictModel):
     receiver: ReceiverSection
+    hub_public_key: HubPublicKey = None
     mqtt: MqttSection = Field(default_factory=MqttSection)
     hub: HubSection
     cache: CacheSection
@@ -122,8 +124,13 @@ class ReceiverConfig(StrictModel):
 
 
 def load_config(path: str | Path) -> ReceiverConfig:
-    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path."""
-    return load(ReceiverConfig, path)
+    """Read and validate; raises contract.configfile.ConfigError naming file, line and key path. The `mqtt`
+    section takes what the provisioning file it names holds (device_runtime/provisioning.py)."""
+    cfg = load(ReceiverConfig, path)
+    check_hub_key(cfg.hub_public_key, path)
+    me = cfg.receiver
+    mqtt = apply_provisioning(cfg.mqtt, Path(path).parent, "speaker", me.district, me.commune, me.id)
+    return cfg if mqtt is cfg.mqtt else cfg.model_copy(update={"mqtt": mqtt})
 
 
 def resolve(base_dir: Path, p: Path | str) -> Path:

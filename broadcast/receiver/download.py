@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import posixpath
+import ssl
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -62,9 +63,10 @@ def url_allowed(url: str, bases: list[str]) -> bool:
 
 
 class Downloader:
-    def __init__(self, cache: AudioCache, hub: HubSection) -> None:
+    def __init__(self, cache: AudioCache, hub: HubSection, https: ssl.SSLContext | None = None) -> None:
         self.cache = cache
         self.hub = hub
+        self.https = https  # trust for https:// media URLs (the deployment's CA besides the system's)
         self._session: aiohttp.ClientSession | None = None
         self.downloads = 0
         self.retries = 0
@@ -79,7 +81,8 @@ class Downloader:
             timeout = aiohttp.ClientTimeout(
                 total=None, connect=self.hub.connect_timeout_s, sock_read=self.hub.read_timeout_s
             )
-            self._session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
+            connector = aiohttp.TCPConnector(ssl=self.https) if self.https is not None else None
+            self._session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False, connector=connector)
         return self._session
 
     async def ensure(self, item: PlaylistItem) -> int:

@@ -72,7 +72,7 @@ class Engine:
         self.config = config
         self.base_dir = base_dir
         self.cache = cache
-        self.downloader = Downloader(cache, config.hub)
+        self.downloader = Downloader(cache, config.hub, config.mqtt.https_context())
         self.emit = emit
         self.gain = gain
         self.clock = clock

@@ -1,2 +1,3 @@
-"""Scheduling: turns approved programmes into airings at the right time (the scheduler, its leader lease across
-workers, what it reads about programmes, and the misfire rules for an occurrence that comes late)."""
+"""Scheduling: turns approved programmes into airings at the right time (the scheduler, which runs on the hub
+holding the `broadcast` leader lease of hub/core/leases.py, what it reads about programmes, and the misfire rules
+for an occurrence that comes late)."""

@@ -5,8 +5,9 @@
   counter in `settings`) and every `replan_s`.
 - A job fires at T − prepare_lead: it INSERTs the `Airing` (unique programme_id + occurrence_at, so a second
   worker or a restart cannot double it) and calls `dispatcher.dispatch(AiringOrder(start_at=T))`.
-- Leader lock: a `scheduler_lease` row (broadcast/scheduling/lease.py) renewed every `lease_renew_s`; only the
-  holder has jobs. A worker that loses the lease drops its jobs; one that gains it plans at once.
+- Leader lease `leader:broadcast` (hub/core/leases.py, shared with the dispatcher's timers): only the leading hub
+  has jobs. A hub that loses the lease drops its jobs; one that gains it plans at once. Every airing is inserted
+  in a transaction that first checks the lease's fencing token, so a hub that lost it cannot insert one.
 - Misfires: every decision goes through broadcast/scheduling/misfire.py `decide` with the current time, so occurrences
   missed while no worker ran are aired late within `misfire_grace_s` or recorded as missed (emergency: always
   aired) — on start, on takeover and when a job itself fires late.
@@ -21,10 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,13 +48,13 @@ from broadcast.programmes.input import ProgrammeError
 from broadcast.programmes.models import STATE_APPROVED, Programme
 from broadcast.programmes.schedule import occurrences
 from broadcast.programmes.store import record_emergency_air
-from broadcast.scheduling import lease, plan
+from broadcast.scheduling import plan
 from broadcast.scheduling.misfire import Action, MisfirePolicy, decide
 from broadcast.scheduling.occurrence import NO_SPEAKERS, OccurrenceAirings, Prepared, set_status
 from hub.core.db import Database, to_db_time
+from hub.core.leases import Lead, LeaseLost, SoleLeader
 
 log = logging.getLogger("broadcast.scheduler")
-LEASE_NAME = "broadcast-scheduler"
 
 
 class BroadcastScheduler:
@@ -67,18 +65,19 @@ class BroadcastScheduler:
         tz: ZoneInfo,
         config: ScheduleConfig,
         clock: Callable[[], float] = time.time,
-        holder: str | None = None,
+        lead: Lead | None = None,
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
         self.tz = tz
         self.config = config
         self.clock = clock
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lead: Lead = lead if lead is not None else SoleLeader()
+        self.lead.on_change(self._lead_changed)
         self.policy = MisfirePolicy(
             config.prepare_lead_s, config.misfire_grace_s, config.late_start_lead_s, config.emergency_lead_s
         )
-        self.is_leader = False
+        self.planned = False  # jobs were planned under the current lead
         self.counters: dict[str, int] = {
             "dispatched": 0,
             "missed": 0,
@@ -96,11 +95,16 @@ class BroadcastScheduler:
         self._inflight: set[asyncio.Task[None]] = set()
 
     # lifecycle --------------------------------------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        return self.lead.is_leader
+
     async def start(self) -> None:
         self._aps = AsyncIOScheduler(timezone=self.tz, job_defaults={"misfire_grace_time": None})
         self._aps.start()
-        await self._lease_tick()
-        self._task = asyncio.create_task(self._lease_loop(), name="broadcast-scheduler-lease")
+        if self.lead.is_leader:
+            await self._lead_changed(True)
+        self._task = asyncio.create_task(self._check_loop(), name="broadcast-scheduler-check")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -114,20 +118,17 @@ class BroadcastScheduler:
         for t in list(self._inflight):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(t, 10.0)
-        if self.is_leader:
-            self.is_leader = False
-            with contextlib.suppress(Exception):
-                await self.db.run(lambda s: lease.release(s, LEASE_NAME, self.holder))
+        self.planned = False
 
     async def reload(self) -> None:
         """Call after a programme was saved, approved, rejected or cancelled. On the leader it replans now; on
-        another worker the leader notices the revision bump within `lease_renew_s`."""
-        if self.is_leader:
+        another hub the leader notices the revision bump within `check_s`."""
+        if self.is_leader and self.planned:
             await self._plan()
 
     def stats(self) -> dict[str, Any]:
         jobs = len(self._aps.get_jobs()) if self._aps is not None else 0
-        return {"leader": self.is_leader, "holder": self.holder, "jobs": jobs, **self.counters}
+        return {"leader": self.is_leader, "token": self.lead.token, "jobs": jobs, **self.counters}
 
     def jobs(self) -> list[tuple[str, datetime]]:
         """(job id, real fire time) of the planned occurrences, for the status page and tests."""
@@ -135,44 +136,42 @@ class BroadcastScheduler:
             return []
         return sorted((j.id, j.next_run_time) for j in self._aps.get_jobs() if j.next_run_time is not None)
 
-    # leader lock ------------------------------------------------------------------------------------------
+    # leader lease -----------------------------------------------------------------------------------------
     def _now_dt(self) -> datetime:
         return to_db_time(self.clock())
 
-    async def _lease_loop(self) -> None:
+    async def _lead_changed(self, leading: bool) -> None:
+        if leading and self._aps is not None and not self.planned:
+            log.info("broadcast scheduler leads (token %s)", self.lead.token)
+            self.planned = True
+            await self._plan()
+        elif not leading:
+            if self.planned:
+                log.warning("broadcast scheduler no longer leads; dropping jobs")
+            self._drop_leadership()
+
+    async def _check_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.lease_renew_s)
+            await asyncio.sleep(self.config.check_s)
             try:
-                await self._lease_tick()
+                await self._check()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("scheduler lease renewal failed")
-                # Cannot prove we still hold it: stop acting as leader until the database answers again.
-                self._drop_leadership()
+                log.exception("scheduler check failed")
 
-    async def _lease_tick(self) -> None:
-        now = self._now_dt()
-        got, rev = await self.db.run(
-            lambda s: (
-                lease.try_acquire(s, LEASE_NAME, self.holder, now, self.config.lease_ttl_s),
-                revision.schedule_rev(s),
-            )
-        )
-        if not got:
-            if self.is_leader:
-                log.warning("scheduler lease lost to another worker; dropping jobs")
+    async def _check(self) -> None:
+        if not self.planned:
+            return
+        if not self.is_leader:  # expired locally before the lease loop told us
             self._drop_leadership()
             return
-        if not self.is_leader:
-            log.info("scheduler lease acquired by %s", self.holder)
-            self.is_leader = True
-            await self._plan()
-        elif rev != self._rev or self.clock() - self._last_plan >= self.config.replan_s:
+        rev = await self.db.run(revision.schedule_rev)
+        if rev != self._rev or self.clock() - self._last_plan >= self.config.replan_s:
             await self._plan()
 
     def _drop_leadership(self) -> None:
-        self.is_leader = False
+        self.planned = False
         if self._aps is not None:
             self._aps.remove_all_jobs()
 
@@ -266,7 +265,9 @@ class BroadcastScheduler:
         await self._send(prepared)
 
     def _prepare(self, s: Session, programme_id: int, occ: datetime, now: float) -> Prepared:
-        if not lease.holds(s, LEASE_NAME, self.holder, to_db_time(now)):
+        try:
+            self.lead.fence(s)  # the airing row is only inserted while this hub still leads
+        except LeaseLost:
             return Prepared(None, None, None)
         return self.airings.prepare(s, programme_id, occ, now)
 
@@ -328,7 +329,7 @@ class BroadcastScheduler:
         def prepare(s: Session) -> Prepared:
             p = s.get(Programme, programme_id)
             if p is None:
-                raise ProgrammeError("id", "Không tìm thấy chương trình")
+                raise ProgrammeError("id", "Không tìm thấy chương trình", 404, "not_found")
             record_emergency_air(s, p, actor, to_db_time(now), targets.naive(occ))
             prepared = self.airings.build(s, p, occ, start, 0.0)
             if prepared.airing_id is None:

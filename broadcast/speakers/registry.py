@@ -2,37 +2,47 @@
 health from MQTT, kept in memory, written to the `speakers` table, `speaker_health` points to InfluxDB,
 `speaker` live events, and SPEAKER_OFFLINE facts for the alert engine.
 
-A receiver unknown to the hub is registered on first contact (name and village from its status message). Only
+A receiver unknown to the hub is registered on first contact (name and village from its status message,
+cleaned) as `pending`: in no programme and named in no alert until an administrator approves it. A receiver id
+registered in one district or commune cannot appear in another (refused and counted). Only
 the columns that receivers report are written here, so names or villages an administrator edited stay as they
 are. SQL writes are coalesced: a changed speaker is written at the next flush (every `flush_s`), all in one
-transaction in the shared SQL thread.
+transaction in the shared SQL thread. With several hubs only the speakers of this hub's partitions (`owns`) are
+changed here; the others are re-read from SQL every `mirror_s` (their owner writes them), and a partition just
+taken over starts from what its previous owner wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
+from broadcast.speakers.facts import offline_facts, stale_speakers
+from broadcast.speakers.live import OFFLINE as OFFLINE
+from broadcast.speakers.live import ONLINE as ONLINE
+from broadcast.speakers.live import STALE as STALE
+from broadcast.speakers.live import UNKNOWN as UNKNOWN
+from broadcast.speakers.live import SpeakerLive as SpeakerLive
+from broadcast.speakers.table_write import write_speakers
 from contract import Model, SpeakerHealth, SpeakerStatus, Topic
-from hub.core.bulk import BulkWriter
 from hub.core.db import Database, to_db_time, utc
 from hub.core.events import EventBus
-from hub.core.facts import Fact, FactKind
+from hub.core.facts import Fact
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.speaker_models import Speaker
 from hub.core.stats import RateLimitedLog
+from hub.core.text import clean_text
 
 log = logging.getLogger("broadcast.speakers")
 
-ONLINE, OFFLINE, STALE, UNKNOWN = "online", "offline", "stale", "unknown"
 RECONCILE_S = 60.0  # how often administrators' edits of the table (rename, remove) are picked up
 SPEAKER_STATUS_LABELS = {
     ONLINE: "Trực tuyến",
@@ -41,31 +51,6 @@ SPEAKER_STATUS_LABELS = {
     UNKNOWN: "Chưa có dữ liệu",
 }
 AMPLIFIER_LABELS = {"on": "Bật", "off": "Tắt", "fault": "Lỗi"}
-
-
-@dataclass
-class SpeakerLive:
-    key: str
-    district: str
-    commune: str
-    slug: str
-    name: str | None = None
-    village: str | None = None
-    status: str = UNKNOWN
-    status_since: float | None = None
-    version: str | None = None
-    volume: int | None = None
-    amplifier: str | None = None
-    signal_dbm: float | None = None
-    disk_free_mb: float | None = None
-    playing: str | None = None
-    last_seen: float | None = None
-    in_db: bool = False
-    series: str | None = None  # line-protocol series key of its speaker_health points
-
-    @property
-    def online(self) -> bool:
-        return self.status == ONLINE
 
 
 def speaker_key(district: str, commune: str, slug: str) -> str:
@@ -81,7 +66,7 @@ def live_from_row(r: Speaker) -> SpeakerLive:
         key=r.key, district=r.district, commune=r.commune, slug=r.slug, name=r.name, village=r.village,
         status=r.status, status_since=ts(r.status_since), version=r.version, volume=r.volume,
         amplifier=r.amplifier, signal_dbm=r.signal_dbm, disk_free_mb=r.disk_free_mb, playing=r.playing,
-        last_seen=ts(r.last_seen), in_db=True,
+        last_seen=ts(r.last_seen), in_db=True, pending=bool(r.pending),
     )  # fmt: skip
 
 
@@ -96,39 +81,8 @@ def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
         "village": s.village, "status": s.status, "status_since": _iso(s.status_since),
         "version": s.version, "volume": s.volume, "amplifier": s.amplifier, "signal_dbm": s.signal_dbm,
         "disk_free_mb": s.disk_free_mb, "playing": s.playing, "last_seen": _iso(s.last_seen),
+        "pending": s.pending,
     }  # fmt: skip
-
-
-def stale_speakers(speakers: Iterable[SpeakerLive], now: float, stale_after_s: float) -> list[SpeakerLive]:
-    """Online speakers not heard from for `stale_after_s` (a receiver whose link died without the broker
-    noticing yet, or a hub that missed the Last Will)."""
-    return [
-        s
-        for s in speakers
-        if s.status == ONLINE and s.last_seen is not None and now - s.last_seen > stale_after_s
-    ]
-
-
-def offline_facts(speakers: Iterable[SpeakerLive], now: float) -> list[Fact]:
-    """SPEAKER_OFFLINE for every speaker that is offline or has gone silent, since when it did."""
-    out = []
-    for s in speakers:
-        if s.status not in (OFFLINE, STALE):
-            continue
-        summary = "Loa mất kết nối" if s.status == OFFLINE else "Loa không gửi báo cáo"
-        out.append(
-            Fact(
-                kind=FactKind.SPEAKER_OFFLINE,
-                district=s.district,
-                commune=s.commune,
-                device=s.key,
-                since=s.status_since or now,
-                name=s.name or s.slug,
-                summary=summary,
-                detail={"status": s.status, "village": s.village},
-            )  # fmt: skip
-        )
-    return out
 
 
 def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str | None:
@@ -147,61 +101,6 @@ def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str
     return line(s.series, fields, ts_ms(ts))
 
 
-_REPORTED = (
-    "status", "status_since", "version", "volume", "amplifier", "signal_dbm", "disk_free_mb", "playing", "last_seen",
-)  # fmt: skip
-# One statement for every known speaker of a flush (5,000 speakers report every 30 s at a province): the
-# reported columns, and the name and village the receiver gave only where nobody has set them.
-_UPDATE = (
-    update(Speaker)
-    .where(Speaker.key == bindparam("b_key"))
-    .values(
-        {c: bindparam(c) for c in _REPORTED}
-        | {
-            "name": func.coalesce(Speaker.name, bindparam("r_name")),
-            "village": func.coalesce(Speaker.village, bindparam("r_village")),
-        }
-    )
-)
-_INSERT = insert(Speaker).values(
-    {c: bindparam(c) for c in ("key", "district", "commune", "slug", "name", "village", *_REPORTED)}
-)
-_bulk = BulkWriter()
-IN_CHUNK = 500
-
-
-def _values(x: SpeakerLive) -> dict[str, Any]:
-    return {
-        "status": x.status,
-        "status_since": to_db_time(x.status_since) if x.status_since else None,
-        "version": x.version, "volume": x.volume, "amplifier": x.amplifier, "signal_dbm": x.signal_dbm,
-        "disk_free_mb": x.disk_free_mb, "playing": x.playing,
-        "last_seen": to_db_time(x.last_seen) if x.last_seen else None,
-    }  # fmt: skip
-
-
-def _write(s: Session, rows: list[SpeakerLive]) -> None:
-    """Reported columns only; a speaker missing from the table (new, or removed by an administrator while it
-    kept reporting) is inserted."""
-    keys = [x.key for x in rows]
-    there: set[str] = set()
-    for i in range(0, len(keys), IN_CHUNK):
-        there.update(s.scalars(select(Speaker.key).where(Speaker.key.in_(keys[i : i + IN_CHUNK]))))
-    updates, inserts = [], []
-    for x in rows:
-        v = _values(x)
-        if x.key in there:
-            updates.append({**v, "b_key": x.key, "r_name": x.name, "r_village": x.village})
-        else:
-            inserts.append(
-                {**v, "key": x.key, "district": x.district, "commune": x.commune, "slug": x.slug,
-                 "name": x.name, "village": x.village}
-            )  # fmt: skip
-    conn = s.connection()
-    _bulk.executemany(conn, _UPDATE, updates)
-    _bulk.executemany(conn, _INSERT, inserts)
-
-
 class SpeakerRegistry:
     """Speaker state in memory (the event loop owns it) with coalesced SQL writes."""
 
@@ -213,8 +112,16 @@ class SpeakerRegistry:
         stale_after_s: float,
         flush_s: float = 1.0,
         clock: Callable[[], float] = time.time,
+        rejected: Counter[str] | None = None,
+        owns: Callable[[str], bool] = lambda district: True,
+        mirror_s: float | None = None,
     ) -> None:
+        self.owns = owns
+        self.mirror_s = mirror_s
+        self._owned: set[str] = set()
         self.db = db
+        # Claims refused, by reason: the hub's rejection counts (`/api/v1/stats`) when given.
+        self.rejected: Counter[str] = rejected if rejected is not None else Counter()
         self.events = events
         self.influx = influx
         self.stale_after_s = stale_after_s
@@ -224,17 +131,26 @@ class SpeakerRegistry:
         self.dirty: set[str] = set()
         self._rlog = RateLimitedLog(log)
         self._task: asyncio.Task[None] | None = None
+        self._homes: dict[str, str] = {}  # receiver id → key of its registry row
 
     async def load(self) -> None:
         rows = await self.db.run(lambda s: list(s.scalars(select(Speaker))))
         self.speakers = {r.key: live_from_row(r) for r in rows}
+        self._homes = {}
+        for r in rows:
+            self._homes.setdefault(r.slug, r.key)
 
     async def reconcile(self, now: float) -> int:
         """Follows what administrators changed in the table: names and villages they edited, speakers they
         removed (decommissioned: forgotten here unless one reported within the stale window, which registers it
         again). Returns how many were forgotten."""
         rows = await self.db.run(
-            lambda s: {k: (n, v) for k, n, v in s.execute(select(Speaker.key, Speaker.name, Speaker.village))}
+            lambda s: {
+                k: (n, v, p)
+                for k, n, v, p in s.execute(
+                    select(Speaker.key, Speaker.name, Speaker.village, Speaker.pending)
+                )
+            }
         )
         gone = [
             k
@@ -244,26 +160,48 @@ class SpeakerRegistry:
             and (sp.last_seen is None or now - sp.last_seen > self.stale_after_s)
         ]
         for k in gone:
-            del self.speakers[k]
+            if self._homes.get(self.speakers.pop(k).slug) == k:
+                del self._homes[k.rsplit("/", 1)[-1]]
             log.info("speaker %s removed from the registry by an administrator", k)
-        for k, (name, village) in rows.items():
+        for k, (name, village, pending) in rows.items():
             sp = self.speakers.get(k)
             if sp is None and k.count("/") == 2:  # added by an administrator (import), not heard from yet
                 d, c, slug = k.split("/")
                 sp = self.speakers[k] = SpeakerLive(k, d, c, slug, in_db=True)
+                self._homes.setdefault(slug, k)
             if sp is not None:
                 sp.name, sp.village = name or sp.name, village or sp.village
+                if sp.in_db:  # approval is an administrator's, written in the table
+                    sp.pending = bool(pending)
         return len(gone)
+
+    async def mirror(self) -> None:
+        """Several hubs: speakers of partitions this hub does not hold, and of those it just took, from SQL."""
+        rows = await self.db.run(lambda s: list(s.scalars(select(Speaker))))
+        owned = {r.district for r in rows if self.owns(r.district)}
+        taken, self._owned = owned - self._owned, owned
+        for r in rows:
+            if r.key not in self.dirty and (r.district in taken or not self.owns(r.district)):
+                self.speakers[r.key] = live_from_row(r)
 
     def get(self, key: str) -> SpeakerLive | None:
         return self.speakers.get(key)
 
-    def _speaker(self, topic: Topic) -> SpeakerLive:
+    def _speaker(self, topic: Topic) -> SpeakerLive | None:
         key = speaker_key(topic.district, topic.commune, topic.id)
         s = self.speakers.get(key)
         if s is None:
-            s = self.speakers[key] = SpeakerLive(key, topic.district, topic.commune, topic.id)
-            log.info("speaker %s registered on first contact", key)
+            home = self._homes.get(topic.id)
+            if home is not None and home != key:
+                # Receiver ids are broker accounts: one registered elsewhere does not get a second home.
+                self.rejected["speaker_elsewhere"] += 1
+                self._rlog.log(
+                    logging.WARNING, "elsewhere", "speaker %s refused: registered as %s", key, home
+                )
+                return None
+            s = self.speakers[key] = SpeakerLive(key, topic.district, topic.commune, topic.id, pending=True)
+            self._homes[topic.id] = key
+            log.info("speaker %s registered on first contact, waiting for approval", key)
         return s
 
     def _changed(self, s: SpeakerLive, announce: bool = True) -> None:
@@ -283,11 +221,13 @@ class SpeakerRegistry:
         if not isinstance(msg, SpeakerStatus):
             return
         s = self._speaker(topic)
+        if s is None:
+            return
         # The broker keeps the order of messages on one topic, so the latest status is the truth. Its `ts` is
         # not compared: a Last Will carries the time its connection began, older than the online before it.
         s.version = msg.version or s.version
-        s.name = s.name or getattr(msg, "name", None)
-        s.village = s.village or getattr(msg, "village", None)
+        s.name = s.name or clean_text(msg.name)
+        s.village = s.village or msg.village
         if msg.state == ONLINE:
             s.last_seen = max(s.last_seen or 0.0, received)
         else:
@@ -302,6 +242,8 @@ class SpeakerRegistry:
         if not isinstance(msg, SpeakerHealth):
             return
         s = self._speaker(topic)
+        if s is None:
+            return
         s.volume, s.amplifier, s.signal_dbm = msg.volume, msg.amplifier, msg.signal_dbm
         s.disk_free_mb, s.playing = msg.disk_free_mb, msg.playing
         s.last_seen = received
@@ -335,7 +277,8 @@ class SpeakerRegistry:
 
     # periodic -------------------------------------------------------------------------------------------
     def check_stale(self, now: float) -> list[SpeakerLive]:
-        found = stale_speakers(self.speakers.values(), now, self.stale_after_s)
+        mine = (s for s in self.speakers.values() if self.owns(s.district))
+        found = stale_speakers(mine, now, self.stale_after_s)
         for s in found:
             self._set_status(s, STALE, now)
             self._changed(s)
@@ -352,7 +295,7 @@ class SpeakerRegistry:
         if not rows:
             return
         try:
-            await self.db.run(lambda s: _write(s, rows))
+            await self.db.run(lambda s: write_speakers(s, rows))
         except Exception as exc:
             self.dirty |= keys  # kept for the next flush
             self._rlog.log(logging.ERROR, "sql", "writing %d speakers failed: %r", len(rows), exc)
@@ -364,9 +307,14 @@ class SpeakerRegistry:
         period = min(5.0, self.stale_after_s / 4)
         next_stale = self.clock() + period
         next_reconcile = self.clock() + RECONCILE_S
+        next_mirror = self.clock()
         while True:
             await asyncio.sleep(self.flush_s)
             now = self.clock()
+            if self.mirror_s is not None and now >= next_mirror:
+                next_mirror = now + self.mirror_s
+                with contextlib.suppress(Exception):
+                    await self.mirror()
             if now >= next_stale:
                 self.check_stale(now)
                 next_stale = now + period

@@ -7,6 +7,7 @@ An airing or a commune outside the caller's scope is a 404, like a camera outsid
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,11 +27,10 @@ from hub.core.speaker_models import Speaker
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, in_scope, principal, requires, scope_where
 from hub.web.context import ctx
-from hub.web.errors import bad_parameter, not_found
+from hub.web.errors import bad_parameter, not_found, unprocessable
 from hub.web.jsonout import json_response
 from hub.web.render import render
 
-SLUG = params.SLUG_PATTERN
 AIRING_ID = "[a-z0-9][a-z0-9_-]{0,63}"
 
 
@@ -55,16 +55,18 @@ class Month:
         return start, end
 
 
+MONTH_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"  # years 1900–2999: every bound fits a datetime
+
+
 def month_param(request: web.Request) -> Month:
     c = ctx(request)
     v = params.one(request, "month")
     if v is None or v == "":
         today = c.clock().replace(tzinfo=UTC).astimezone(c.tz).date()
         return Month(today.year, today.month)
-    try:
-        d = date.fromisoformat(v + "-01")
-    except ValueError:
-        raise bad_parameter("month", f"{v[:20]!r}: cần tháng dạng YYYY-MM") from None
+    if not re.fullmatch(MONTH_PATTERN, v):
+        raise bad_parameter("month", f"{v[:20]!r}: cần tháng dạng YYYY-MM (năm 1900–2999)")
+    d = date.fromisoformat(v + "-01")
     return Month(d.year, d.month)
 
 
@@ -76,8 +78,8 @@ def commune_param(request: web.Request, p: Principal, required: bool) -> tuple[s
     if district is None and commune is not None and p.district is not None:
         district = p.district
     if district is None or commune is None:
-        if required:
-            raise bad_parameter("commune", "cần chọn huyện (district) và xã (commune)")
+        if required:  # the caller has no commune of their own to default to
+            raise unprocessable("commune", "cần chọn huyện (district) và xã (commune)")
         return None
     if not in_scope(p, district, commune):
         raise not_found("Xã này không thuộc phạm vi của bạn")
@@ -322,11 +324,11 @@ HISTORY_SCHEMA = {
     },
 }
 _HISTORY_PARAMS = (
-    Param("district", "District (default: the caller's)", {"type": "string", "pattern": f"^{SLUG}$"}),
-    Param("commune", "Commune (default: the caller's; required otherwise)", {"type": "string", "pattern": f"^{SLUG}$"}),
-    Param("month", "Local month YYYY-MM (default: this month)", {"type": "string", "pattern": r"^\d{4}-\d{2}$"}),
+    Param("district", "District (default: the caller's)", params.SLUG),
+    Param("commune", "Commune (default: the caller's; 422 without one for users above a commune)", params.SLUG),
+    Param("month", "Local month YYYY-MM (default: this month)", {"type": "string", "pattern": MONTH_PATTERN}),
 )  # fmt: skip
-_ERRORS = (400, 401, 403, 404)
+_ERRORS = (400, 401, 403, 404, 422)
 
 ROUTES = [
     ApiRoute(
@@ -334,9 +336,9 @@ ROUTES = [
         f"/airings/{{id:{AIRING_ID}}}",
         get_airing,
         "One airing's proof: X of Y speakers played, which did not and why, start skew, per-speaker offsets",
-        params=(Param("id", "Airing id", {"type": "string"}, where="path"),),
+        params=(Param("id", "Airing id", {"type": "string", "pattern": f"^{AIRING_ID}$"}, where="path"),),
         response=AIRING_SCHEMA,
-        errors=_ERRORS,
+        errors=(400, 401, 403, 404),
     ),
     ApiRoute(
         "GET",

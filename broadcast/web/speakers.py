@@ -20,7 +20,7 @@ from hub.core import keyset
 from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.geo import Village
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param, json_body
 from hub.core.serialize import iso
 from hub.core.speaker_models import Speaker
 from hub.web import params, queries, schemas
@@ -123,7 +123,7 @@ async def _target(request: web.Request) -> tuple[str, str, str, dict[str, Any]]:
     if not in_scope(p, d, co) or await c.db.run(lambda s: s.get(Speaker, key)) is None:
         raise not_found("Không tìm thấy loa")
     body: Any = {}
-    if request.can_read_body:
+    if request.body_exists:  # read (and checked) already: aiohttp keeps the bytes
         try:
             body = await request.json()
         except ValueError:
@@ -259,13 +259,38 @@ SPEAKER_SCHEMA = {
     },
 }  # fmt: skip
 _PATH = (
-    Param("district", "District", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
-    Param("commune", "Commune", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
-    Param("speaker", "Speaker id", {"type": "string", "pattern": f"^{SLUG}$"}, where="path"),
+    Param("district", "District", params.SLUG, where="path", example="soc-son"),
+    Param("commune", "Commune", params.SLUG, where="path", example="phu-linh"),
+    Param("speaker", "Speaker id", params.SLUG, where="path", example="loa-cho"),
 )
 _SP_PATH = f"/speakers/{{district:{SLUG}}}/{{commune:{SLUG}}}/{{speaker:{SLUG}}}"
-_CMD_ERRORS = (400, 401, 403, 404, 503)
+_CMD_ERRORS = (400, 401, 403, 404, 415, 503)
 _CMD = {"type": "object", "properties": {"sent": {"type": "boolean"}, "transaction": _S}}
+STOP_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "airing": {"type": ["string", "null"], "pattern": f"^{SLUG}$", "description": "only this airing"}
+    },
+    "additionalProperties": False,
+}
+VOLUME_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["volume"],
+    "properties": {"volume": {"type": "integer", "minimum": 0, "maximum": 100}},
+    "additionalProperties": False,
+}
+_VOLUME = {
+    "type": "object",
+    "properties": {
+        "sent": {"type": "boolean"},
+        "confirmed": {"type": "boolean"},
+        "volume": {"type": "integer"},
+    },
+}
+_UNCONFIRMED = {
+    "type": "object",
+    "properties": {"sent": {"type": "boolean"}, "confirmed": {"const": False}, "message": _S},
+}
 
 ROUTES = [
     ApiRoute(
@@ -275,8 +300,8 @@ ROUTES = [
         "Loudspeaker receivers in scope with their latest health, sorted by district, commune, village, id; "
         "paged by cursor",
         params=(
-            Param("district", "Only this district", {"type": "string", "pattern": f"^{SLUG}$"}),
-            Param("commune", "Only this commune", {"type": "string", "pattern": f"^{SLUG}$"}),
+            Param("district", "Only this district", params.SLUG),
+            Param("commune", "Only this commune", params.SLUG),
             Param("status", "Only this status", {"type": "string", "enum": list(SPEAKER_STATUS_LABELS)}),
             *schemas.page_params(SPEAKERS_LIMIT, SPEAKERS_MAX),
         ),
@@ -289,6 +314,7 @@ ROUTES = [
                 "next_cursor": schemas.NEXT_CURSOR,
             },
         },
+        errors=(400, 401, 403, 422),
     ),
     ApiRoute(
         "POST",
@@ -296,7 +322,9 @@ ROUTES = [
         stop_speaker,
         "Stop what the speaker plays (JSON {airing?}: only that airing); 202 once the command is sent",
         params=_PATH,
+        body=json_body(STOP_BODY, required=False),
         response=_CMD,
+        status=202,
         errors=_CMD_ERRORS,
     ),
     ApiRoute(
@@ -305,14 +333,9 @@ ROUTES = [
         set_volume,
         "Set the volume (JSON {volume: 0–100}); 200 with the receiver's confirmation, 202 when it did not answer in time",
         params=_PATH,
-        response={
-            "type": "object",
-            "properties": {
-                "sent": {"type": "boolean"},
-                "confirmed": {"type": "boolean"},
-                "volume": {"type": "integer"},
-            },
-        },
+        body=json_body(VOLUME_BODY),
+        response=_VOLUME,
+        also={202: _UNCONFIRMED},
         errors=_CMD_ERRORS,
     ),
 ]

@@ -21,6 +21,7 @@ def setup(ctx: FeatureContext) -> None:
         ctx.store,
         sink=ctx.services.find(NOTICE_SINK),
         others=ctx.services.get(FACT_SOURCES),
+        lead=ctx.leases.leader("alerts"),
     )
     ctx.add_gauges(
         alerts_firing=lambda: engine.stats()["firing"],

@@ -5,6 +5,10 @@ Order matters for "never twice, never lost": notices go to the sink first (the n
 keyed by event id), the new state is written after. A crash in between recomputes the same notices with the
 same event ids after the restart, which the outbox ignores. A notice the sink refused keeps the groups where
 they were, so the next round produces it again.
+
+Several hubs: the engine runs on the hub holding the `alerts` leader lease (hub/core/leases.py). It loads the state
+its predecessor left when it takes over and writes each slice of its state after checking its fencing token in the
+same transaction; a notice handed over twice around a takeover has the same event id, which the outbox ignores.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from hub.alerts.sources import AgentFacts, camera_facts
 from hub.alerts.store import PeopleInput, load_people, load_state, save
 from hub.core.facts import AlertNotice, Fact, FactKind, FactSource, NoticeSink
 from hub.core.features import FactSources, ServiceKey
+from hub.core.leases import Lead, LeaseLost, SoleLeader
 from hub.core.stats import RateLimitedLog
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hub.core.db import Database
     from hub.core.events import EventBus
     from hub.core.state import StateStore
@@ -63,7 +70,11 @@ class AlertService:
         sink: NoticeSink | None = None,
         others: FactSources | None = None,
         clock: Callable[[], float] = time.time,
+        lead: Lead | None = None,
     ) -> None:
+        self.lead: Lead = lead if lead is not None else SoleLeader()
+        self.lead.on_change(self._lead_changed)
+        self._enabled = False  # started (and enabled by configuration)
         self.config = config
         self.db = db
         self.events = events
@@ -129,8 +140,17 @@ class AlertService:
         if not self.config.enabled:
             log.info("alerts disabled by configuration")
             return
-        await self.load()
-        self._task = asyncio.create_task(self._run(), name="hub-alerts")
+        self._enabled = True
+        if self.lead.is_leader:
+            await self._lead_changed(True)
+
+    async def _lead_changed(self, leading: bool) -> None:
+        if leading and self._enabled and self._task is None:
+            await self.load()  # what the previous leader (or this hub before a restart) left
+            self._task = asyncio.create_task(self._run(), name="hub-alerts")
+        elif not leading and self._task is not None:
+            log.warning("alert engine no longer leads; stopping it")
+            await self._cancel()
 
     async def load(self) -> None:
         """Reads the stored state (alerts, groups) as the last run left it."""
@@ -147,12 +167,17 @@ class AlertService:
         )
 
     async def stop(self) -> None:
+        self._enabled = False
+        if self._task is not None:
+            await self._cancel()
+            await self._persist()
+
+    async def _cancel(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._persist()
 
     async def _run(self) -> None:
         while True:
@@ -277,9 +302,15 @@ class AlertService:
                 part = alerts[i : i + SAVE_CHUNK]
                 last = i + SAVE_CHUNK >= len(alerts)
                 job = functools.partial(
-                    save, alerts=part, groups=groups if last else [], forget=forget if last else []
+                    self._save_fenced,
+                    alerts=part,
+                    groups=groups if last else [],
+                    forget=forget if last else [],
                 )
                 await self.db.run(job)
+        except LeaseLost:
+            log.warning("alert state not written: another hub leads the alert engine now")
+            return
         except Exception as exc:
             self.counters.sql_errors += 1
             self._rlog.log(
@@ -289,6 +320,10 @@ class AlertService:
         self._dirty_alerts.clear()
         self._dirty_groups.clear()
         self._forget.clear()
+
+    def _save_fenced(self, s: Session, **rows: Any) -> None:
+        self.lead.fence(s)  # only the leading hub writes the engine's state
+        save(s, **rows)
 
     def stats(self) -> dict[str, Any]:
         return {

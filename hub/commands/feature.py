@@ -9,7 +9,8 @@ from hub.core.features import Feature, FeatureContext
 
 
 def setup(ctx: FeatureContext) -> None:
-    commander = EdgeCommander(ctx.publish)
+    assert ctx.send_order is not None
+    commander = EdgeCommander(ctx.send_order, ctx.replies)
     ctx.add_handler(Kind.EDGE, Channel.REPLY, commander.on_reply)
     ctx.add_gauges(commands_pending=lambda: commander.pending)
     ctx.services.provide(COMMANDS, commander)

@@ -1,23 +1,28 @@
 """Commands to edge agents (snapshot now, probe now, relearn the reference view) and the wait for their reply.
 
-`EdgeCommander.send` publishes an `EdgeCommand` on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
+`EdgeCommander.send` publishes an `EdgeCommand`, signed by the hub (contract/orders.py), on the agent's `edge/{agent}/cmd` topic and waits, bounded, for
 the `CommandReply` with the same transaction on `edge/{agent}/reply`. Replies arrive through the hub's one
-ingest path (registered by hub/commands/feature.py), on the event loop; a reply nobody waits for (late, or for another hub worker)
-is counted and dropped.
+ingest path (registered by hub/commands/feature.py), on the event loop. With several hubs the agent's partition
+may belong to another hub: while it waits, the hub that asked also listens on that exact reply topic
+(`FeatureContext.replies`), so the reply reaches it either way. A reply nobody here waits for (late, or asked by
+another hub) is counted and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contract import CommandReply, EdgeCommand, Topic, encode, topics
+from contract import CommandReply, EdgeCommand, Model, Topic, topics
 from hub.core.features import ServiceKey
+from hub.core.ingest import Handler
 
 log = logging.getLogger("hub.commands")
 
@@ -47,8 +52,13 @@ class EdgeCommander:
 
     name = "edge-commands"
 
-    def __init__(self, publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]) -> None:
-        self._publish = publish
+    def __init__(
+        self,
+        send_order: Callable[[Topic, Model], Awaitable[None]],
+        replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
+        self._send_order = send_order  # signs and publishes (hub/core/runtime.py)
+        self._replies = replies or (lambda _t, _fn: contextlib.nullcontext())
         self._pending: dict[str, tuple[str, asyncio.Future[CommandReply]]] = {}  # tx → (agent key, future)
         self.sent = 0
         self.replies = 0
@@ -73,7 +83,9 @@ class EdgeCommander:
             return
         entry = self._pending.get(value.transaction)
         agent_key = f"{t.district}/{t.commune}/{t.id}"
-        if entry is None or entry[0] != agent_key or entry[1].done():
+        if entry is not None and entry[0] == agent_key and entry[1].done():
+            return  # the same reply twice: through this hub's partition and its reply listener
+        if entry is None or entry[0] != agent_key:
             # Late (the caller gave up), or an answer to another hub's command: nothing waits for it.
             self.unmatched += 1
             log.info("reply %s from %s matched no waiting command", value.transaction, agent_key)
@@ -94,14 +106,15 @@ class EdgeCommander:
         self._pending[tx] = (agent_key, fut)
         started = time.monotonic()
         try:
-            await self._publish(topics.edge_cmd(district, commune, agent), encode(cmd), 1, False)
-            self.sent += 1
-            limit = REPLY_WAIT_S.get(action, 30.0) if wait_s is None else wait_s
-            try:
-                reply = await asyncio.wait_for(asyncio.shield(fut), limit)
-            except TimeoutError:
-                self.timeouts += 1
-                return CommandOutcome(tx, "timeout", None, time.monotonic() - started)
+            async with self._replies(topics.edge_reply(district, commune, agent), self.on_reply):
+                await self._send_order(topics.edge_cmd(district, commune, agent), cmd)
+                self.sent += 1
+                limit = REPLY_WAIT_S.get(action, 30.0) if wait_s is None else wait_s
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(fut), limit)
+                except TimeoutError:
+                    self.timeouts += 1
+                    return CommandOutcome(tx, "timeout", None, time.monotonic() - started)
         finally:
             self._pending.pop(tx, None)
         return CommandOutcome(tx, reply.status, reply, time.monotonic() - started)

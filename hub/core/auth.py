@@ -20,13 +20,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
-from hub.core.db import ApiToken, User, WebSession
+from hub.core.db import ApiToken, User, WebSession, utcnow
 
 ROLES = ("admin", "police", "officer", "approver", "technician")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-MAX_FAILED_LOGINS = 5  # consecutive failures before the account is locked
-LOCK_MINUTES = 15
 TOKEN_PREFIX = "ops_"
 TOKEN_TOUCH_S = 60  # last_used is refreshed at most this often, so API reads do not turn into SQL writes
 
@@ -117,6 +115,17 @@ def validate_user_fields(username: str, role: str, district: str | None, commune
             raise AuthError(f"Mã xã {commune!r} không hợp lệ (chữ thường, số, '_' hoặc '-')")
 
 
+def check_province_wide(role: str, district: str | None, province_wide: bool) -> None:
+    """A user with no district sees the whole province: that must be chosen, never the result of a field left
+    empty. Administrators are always province-wide."""
+    if district is not None and province_wide:
+        raise AuthError("Chọn một huyện hoặc toàn tỉnh, không phải cả hai")
+    if district is None and not province_wide and role != "admin":
+        raise AuthError(
+            "Chưa chọn phạm vi: cho một huyện (--district) hoặc, nếu đúng là toàn tỉnh, ghi rõ --province-wide"
+        )
+
+
 def get_user(s: Session, username: str) -> User | None:
     return s.scalar(select(User).where(User.username == username))
 
@@ -151,15 +160,39 @@ def add_user(
     return user
 
 
-def set_password(s: Session, username: str, password_hash: str) -> None:
+def set_password(s: Session, username: str, password_hash: str, now: datetime | None = None) -> None:
     user = get_user(s, username)
     if user is None:
         raise AuthError(f"Không có người dùng {username!r}")
     user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
-    # A new password ends every open session of that user.
+    # A new password ends every open session and API token of that user: whoever knew the old one may hold them.
     s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    revoke_user_tokens(s, user.id, now or utcnow())
+
+
+def revoke_user_tokens(s: Session, user_id: int, now: datetime) -> int:
+    """Revokes every live API token of a user (password changed or reset, account disabled)."""
+    n = s.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return int(n or 0)
+
+
+def credential_alive(s: Session, p: Principal, cookie: str | None, now: datetime) -> bool:
+    """Whether what a long request (a live-event stream) was let in with still holds: its session (or token)
+    not ended or revoked, its user not disabled. Re-checked while the stream runs."""
+    if p.via == "token":
+        tok = s.get(ApiToken, p.token_id) if p.token_id is not None else None
+        ok = tok is not None and tok.revoked_at is None
+    else:
+        sess = s.get(WebSession, sha256_hex(cookie)) if cookie else None
+        ok = sess is not None and sess.expires_at > now
+    user = s.get(User, p.user_id)
+    return ok and user is not None and not user.disabled
 
 
 # --- login attempts and lockout ------------------------------------------------------------------------
@@ -172,6 +205,7 @@ class LoginCandidate:
     user_id: int | None
     password_hash: str | None
     locked_until: datetime | None
+    role: str | None = None  # where the login sends the user when no page was asked for
 
 
 def login_candidate(s: Session, username: str, now: datetime) -> LoginCandidate:
@@ -179,26 +213,23 @@ def login_candidate(s: Session, username: str, now: datetime) -> LoginCandidate:
     if user is None or user.disabled:
         return LoginCandidate(None, None, None)
     locked = user.locked_until if user.locked_until and user.locked_until > now else None
-    return LoginCandidate(user.id, user.password_hash, locked)
+    return LoginCandidate(user.id, user.password_hash, locked, user.role)
 
 
 def next_failure_state(
     failed_logins: int, locked_until: datetime | None, now: datetime
 ) -> tuple[int, datetime | None]:
-    """Failure count and lock after one more failed login. An expired lock starts the count afresh."""
-    failures = (0 if locked_until is not None and locked_until <= now else failed_logins) + 1
-    if failures >= MAX_FAILED_LOGINS:
-        return failures, now + timedelta(minutes=LOCK_MINUTES)
-    return failures, None
+    """Failure count after one more failed login. Failures never lock an account (a stranger could lock out
+    anyone by name): the web's slowdown per account and address (hub/web/ratelimit.py) answers them. A lock
+    left by an older hub lifts here."""
+    return failed_logins + 1, None
 
 
-def record_login_failure(s: Session, user_id: int, now: datetime) -> datetime | None:
-    """Returns the time the account stays locked until, when this failure locked it."""
+def record_login_failure(s: Session, user_id: int, now: datetime) -> None:
+    """Counts the failure on the account (shown to administrators; reset by a success or an unlock)."""
     user = s.get(User, user_id)
-    if user is None:
-        return None
-    user.failed_logins, user.locked_until = next_failure_state(user.failed_logins, user.locked_until, now)
-    return user.locked_until
+    if user is not None:
+        user.failed_logins, user.locked_until = next_failure_state(user.failed_logins, user.locked_until, now)
 
 
 def record_login_success(s: Session, user_id: int, new_hash: str | None = None) -> None:

@@ -21,12 +21,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -120,13 +120,16 @@ class Camera(Base):
 
 
 class Snapshot(Base):
-    """Latest JPEG per camera, apart from `cameras` so that listing cameras never loads images."""
+    """Where the latest JPEG of each camera is: the bytes are a file of hub/core/snapshots.py's store (with the
+    camera's older ones), this row is its index, so the wall and ETags never read the disk."""
 
     __tablename__ = "snapshots"
     camera_key: Mapped[str] = mapped_column(
         String(200), ForeignKey("cameras.key", ondelete="CASCADE"), primary_key=True
     )
-    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the store's folder
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(DateTime)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
@@ -214,8 +217,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
     "hub.core.geo",
+    "hub.core.lease_table",
+    "hub.core.login_limits",
     "hub.core.speaker_models",
+    "hub.core.account_models",
 )
+
+
+_CREATE_LOCK = 0x4855_4243  # advisory lock key held while the tables are created
 
 
 class Database:
@@ -245,7 +254,12 @@ class Database:
     def create_all(self) -> None:
         for name in self.table_modules:
             importlib.import_module(name)  # registers the feature's tables on Base.metadata
-        Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several hubs starting together on a new database: one creates the tables, the others wait
+                # for it (DDL is transactional there) and then find them.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CREATE_LOCK})
+            Base.metadata.create_all(conn)
 
     def session(self) -> Session:
         return self.sessions()

@@ -265,7 +265,7 @@ def _existing(s: Session, kind: str, keys: list[str]) -> dict[str, dict[str, Any
             )
         else:
             out.update(
-                (sp.key, speaker_record(sp))
+                (sp.key, {**speaker_record(sp), **({"pending": True} if sp.pending else {})})
                 for sp in s.scalars(select(Speaker).where(Speaker.key.in_(chunk)))
             )
     return out
@@ -288,6 +288,8 @@ def plan_import(s: Session, parsed: ParsedFile) -> list[PlannedChange]:
             after["agent"] = _agent_key(agents, row) if row.agent else (before or {}).get("agent")
         else:
             after["village"] = row.village
+            if before is not None and before.get("pending"):
+                after["pending"] = False  # importing a receiver that registered itself approves it
         action = "create" if before is None else ("same" if before == after else "update")
         plan.append(PlannedChange(action, row, before, after))
     return plan
@@ -354,3 +356,4 @@ def _upsert_one(s: Session, kind: str, ch: PlannedChange, obj: Any) -> None:
         obj.agent_key = ch.after["agent"]
     else:
         obj.village = ch.after["village"]
+        obj.pending = False  # an administrator's import vouches for the receiver (approves a pending one)

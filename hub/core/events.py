@@ -4,13 +4,17 @@ Each subscriber gets a bounded queue; a client too slow to keep up is dropped (i
 the current state) rather than letting memory grow or slowing ingest. A subscriber may name the event types
 and the district/commune it wants: other events never reach its queue, and a producer can ask `wants` before
 building an event nobody would receive (at province scale most health reports interest no open page).
+
+With several hubs, `relay` sends every event published here to the other hubs too while some hub has pages open
+(`remote_interest`, hub/core/control_channel.py), and their events arrive through `publish_local`; the other
+hubs' filters are not known here, so while they listen every event is wanted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,17 +78,32 @@ class EventBus:
         self._subs: set[Subscription] = set()
         self._queue_size = queue_size
         self.dropped_subscribers = 0
+        self.relay: Callable[[Event], None] | None = None
+        self.remote_interest = False  # another hub has pages listening
+        self.on_local_change: Callable[[int], None] | None = None  # told the number of local listeners
 
     @property
     def subscribers(self) -> int:
+        """Listeners of what this process publishes: its own pages, plus one for the other hubs' pages when they
+        have some (producers skip building events nobody reads)."""
+        return len(self._subs) + (1 if self._relaying else 0)
+
+    @property
+    def local_subscribers(self) -> int:
         return len(self._subs)
+
+    @property
+    def _relaying(self) -> bool:
+        return self.relay is not None and self.remote_interest
 
     def wants(self, kind: str, district: str | None = None, commune: str | None = None) -> bool:
         """Whether any subscriber would receive an event of this type about this area."""
-        return any(sub.wants(kind, district, commune) for sub in self._subs)
+        return self._relaying or any(sub.wants(kind, district, commune) for sub in self._subs)
 
     def interest(self, kind: str) -> Interest | None:
         """What subscribers want of `kind`, for a producer about to build many events (None: nobody)."""
+        if self._relaying:
+            return Interest(True, frozenset(), frozenset())
         subs = [sub for sub in self._subs if sub.types is None or kind in sub.types]
         if not subs:
             return None
@@ -103,6 +122,12 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Non-blocking; call from the event loop thread only."""
+        self.publish_local(event)
+        if self.relay is not None and self.remote_interest:
+            self.relay(event)
+
+    def publish_local(self, event: Event) -> None:
+        """To this process's pages only (an event another hub relayed)."""
         for sub in list(self._subs):
             if not sub.accepts(event):
                 continue
@@ -129,6 +154,7 @@ class EventBus:
             commune,
         )
         self._subs.add(sub)
+        self._changed()
         try:
             while True:
                 ev = await sub.queue.get()
@@ -137,6 +163,11 @@ class EventBus:
                 yield ev
         finally:
             self._subs.discard(sub)
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_local_change is not None:
+            self.on_local_change(len(self._subs))
 
     def close(self) -> None:
         for sub in list(self._subs):

@@ -5,6 +5,7 @@ and Home Assistant's integrations (one setup call registers what the integration
 
 - its config section (key and pydantic model), which the composition root adds to the hub's config model;
 - its tables (modules whose import puts them on `hub.core.db.Base.metadata`);
+- the folders of files it keeps (`file_dirs`: backups copy them);
 - the services it provides and the services it needs (`ServiceKey`s), from which the start order is derived;
 - `setup(ctx)`, which builds its parts from a `FeatureContext` (never the whole hub) and registers them:
   components to start and stop, MQTT handlers, fact sources for the alert engine, gauges, services;
@@ -16,14 +17,17 @@ notices, digest sections) is typed here or in hub/core/facts.py, and reaches the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
 from hub.core.facts import DigestSection, FactSource, NoticeSink
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from hub.core.events import EventBus
     from hub.core.influx import InfluxWriter
     from hub.core.ingest import Handler
+    from hub.core.leases import Leases
     from hub.core.openapi import ApiRoute
     from hub.core.state import StateStore
     from hub.core.stats import HubStats
@@ -132,8 +137,16 @@ class FeatureContext:
     store: StateStore  # camera and agent state (read it; ingest writes it)
     publish: Callable[[Topic, bytes, int, bool], Awaitable[None]]
     services: Services
+    # Leader leases of work that must run once among all hubs: `ctx.leases.leader("duty")` (hub/core/leases.py).
+    leases: Leases
+    # Orders to devices go through here, never through `publish`: the core signs them (contract/orders.py).
+    send_order: Callable[[Topic, Model], Awaitable[None]] | None = None
     components: list[Component] = field(default_factory=list)
+    # Several hubs: whether this hub holds the partition of a district now (device state there is its to
+    # change; elsewhere read it from SQL). Alone: always true.
+    owns: Callable[[str], bool] = lambda district: True
     _add_handler: Callable[[Kind, Channel, Handler], None] | None = None
+    _replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None
 
     def settings(self, model: type[M]) -> M:
         """This feature's config section, typed."""
@@ -149,6 +162,13 @@ class FeatureContext:
         assert self._add_handler is not None
         self._add_handler(kind, channel, fn)
 
+    def replies(self, topic: Topic, fn: Handler) -> AbstractAsyncContextManager[None]:
+        """While inside, messages on `topic` (a device's reply or event channel) reach `fn` even when another hub
+        owns that device's partition; alone, the handlers registered with `add_handler` already get them."""
+        if self._replies is None:
+            return contextlib.nullcontext()
+        return self._replies(topic, fn)
+
     def add_gauges(self, **gauges: Callable[[], float | int]) -> None:
         """Numbers written with every `hub_stats` point (read every few seconds: keep them cheap)."""
         self.stats.gauges.update(gauges)
@@ -162,6 +182,10 @@ class FeatureContext:
 
 def _no_pages(app: web.Application, config: CoreConfig) -> None:
     return None
+
+
+def _no_dirs(section: Any, data_dir: Path) -> Sequence[Path]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +203,8 @@ class Feature:
     after: tuple[ServiceKey[Any], ...] = ()  # used when present: set up after whoever provides them
     api_routes: Sequence[ApiRoute] = ()
     add_pages: Callable[[web.Application, CoreConfig], None] = _no_pages
+    # Folders of files the feature keeps, from its config section and the hub's data_dir (backups copy them).
+    file_dirs: Callable[[Any, Path], Sequence[Path]] = _no_dirs
 
 
 def setup_order(features: Iterable[Feature], available: Iterable[ServiceKey[Any]] = ()) -> list[Feature]:

@@ -16,9 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
+from datetime import datetime
+from typing import Protocol
 
 from hub.core.config import InfluxConfig
+from hub.core.influx_retention import FieldTypes, InfluxSchemaError, RetentionV1
+from hub.core.influx_retention_v2 import RetentionV2
 from hub.core.influx_send import InfluxRejected, InfluxUnavailable, Sender, V1Sender
 from hub.core.influx_v2 import V2Sender
 from hub.core.stats import HubStats, RateLimitedLog
@@ -38,13 +43,38 @@ def make_sender(cfg: InfluxConfig) -> Sender:
     return V1Sender(cfg)
 
 
+class Retention(Protocol):
+    """InfluxDB's layout: tiers, downsampling, `rp_config` (hub/core/influx_retention*.py)."""
+
+    async def apply(self, now_ms: int) -> list[str]: ...
+
+    async def backfill(self, start: datetime, end: datetime) -> int: ...
+
+
+def make_retention(cfg: InfluxConfig, fields: FieldTypes) -> Retention | None:
+    if not cfg.enabled or not cfg.retention.manage:
+        return None
+    if cfg.api == "v2":
+        return RetentionV2(cfg, fields)
+    return RetentionV1(cfg, fields)
+
+
 class InfluxWriter:
     """Bounded buffer + one flushing task. `add()` is the hot path: an append and a length check."""
 
-    def __init__(self, cfg: InfluxConfig, stats: HubStats, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        cfg: InfluxConfig,
+        stats: HubStats,
+        sender: Sender | None = None,
+        fields: FieldTypes = dict,
+    ) -> None:
+        """`fields`: the `hub_stats` field types, for its downsampling (the hub's runtime knows them)."""
         self._cfg = cfg
         self._stats = stats
         self._sender = sender or make_sender(cfg)
+        # With retention.manage, the layout decides where raw points go: it is made before the first write.
+        self.retention = make_retention(cfg, fields)
         self._buf: deque[str] = deque()
         self._max = cfg.buffer_max_points
         self._batch = cfg.batch_size
@@ -90,6 +120,18 @@ class InfluxWriter:
         self._stats.influx_buffered = 0
         await self._sender.close()
 
+    async def apply_layout(self) -> None:
+        """Retention policies/buckets and downsampling before the first write (they decide where raw points
+        go). Unreachable: raised, so the batch waits and this is retried. Refused (no admin rights): logged
+        and counted, and writing goes on; the hourly refresh tries again."""
+        if self.retention is None:
+            return
+        try:
+            await self.retention.apply(int(time.time() * 1000))
+        except InfluxSchemaError as exc:
+            self._stats.error(f"InfluxDB layout: {exc}")
+            self._rlog.log(logging.ERROR, "layout", "InfluxDB refused the retention layout: %s", exc)
+
     async def flush(self) -> None:
         """Send everything buffered now (used by tests and shutdown)."""
         while self._buf and self._ready:
@@ -108,6 +150,7 @@ class InfluxWriter:
                 while self._buf:
                     if not self._ready:
                         await self._sender.prepare()
+                        await self.apply_layout()
                         self._ready = True
                         self._up(True)
                     if len(inflight) >= MAX_IN_FLIGHT:

@@ -106,8 +106,9 @@ class InfluxReader:
         self._db = cfg.bucket if cfg.api == "v2" and cfg.bucket else cfg.database
         self._headers: dict[str, str] = {}
         self._auth: aiohttp.BasicAuth | None = None
-        if cfg.api == "v2" and cfg.token:
-            self._headers["Authorization"] = f"Token {cfg.token}"
+        token = cfg.read_token() if cfg.api == "v2" else None
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
         elif cfg.username is not None:
             self._auth = aiohttp.BasicAuth(cfg.username, cfg.password or "")
 

@@ -13,6 +13,7 @@ from typing import Protocol
 import aiohttp
 
 from hub.core.config import InfluxConfig
+from hub.core.influx_tiers import RAW
 from hub.core.lineproto import PRECISION
 
 log = logging.getLogger("hub.influx")
@@ -69,7 +70,9 @@ class V1Sender:
         self._cfg = cfg
         self._base = cfg.url.rstrip("/")
         self._params = {"db": cfg.database, "precision": PRECISION}
-        if cfg.retention_policy:
+        if cfg.retention.manage:
+            self._params["rp"] = RAW.name
+        elif cfg.retention_policy:
             self._params["rp"] = cfg.retention_policy
         self._auth = aiohttp.BasicAuth(cfg.username, cfg.password or "") if cfg.username is not None else None
         self._session: aiohttp.ClientSession | None = None

@@ -24,13 +24,14 @@ class V2Sender:
 
         self._cfg = cfg
         # InfluxConfig refuses api v2 without these; the checks only narrow the types.
-        if not (cfg.token and cfg.org and cfg.bucket):
+        token = cfg.write_token()
+        if not (token and cfg.org and cfg.bucket):
             raise ValueError("influx api v2 needs token, org and bucket")
         self._bucket, self._org = cfg.bucket, cfg.org
         self._precision: Any = WritePrecision.MS  # a str constant; its annotation says otherwise
         assert PRECISION == "ms"
         self._client = InfluxDBClient(
-            url=cfg.url, token=cfg.token, org=cfg.org, timeout=int(cfg.timeout_s * 1000), retries=False
+            url=cfg.url, token=token, org=cfg.org, timeout=int(cfg.timeout_s * 1000), retries=False
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
         # One thread: writes stay ordered and never hold up the SQL thread or the default executor.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
@@ -31,10 +32,12 @@ from contract import (
     format_validation_error,
     parse,
 )
+from hub.core.config import IngestConfig
 from hub.core.influx import InfluxWriter
 from hub.core.lineproto import line, series_key, ts_ms
-from hub.core.mqtt_bridge import RawMessage
+from hub.core.mqtt_bridge import AckHandle, RawMessage
 from hub.core.persist import SnapshotRow
+from hub.core.quotas import CAMERAS, Quotas
 from hub.core.state import CameraState, StateStore, reported_status
 from hub.core.stats import HubStats, RateLimitedLog
 
@@ -92,17 +95,32 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 
 
 class Ingest:
-    def __init__(self, store: StateStore, stats: HubStats, influx: InfluxWriter | None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        stats: HubStats,
+        influx: InfluxWriter | None,
+        config: IngestConfig | None = None,
+    ) -> None:
+        cfg = config or IngestConfig()
+        self.max_future_s = cfg.max_future_s
+        self.max_age_s = cfg.max_age_s
         self.store = store
+        self.quotas = Quotas(cfg.quotas)
         self.stats = stats
         self.influx = influx
         self.inbox: deque[RawMessage] = deque()
         self.snapshots: dict[str, SnapshotRow] = {}  # latest per camera, waiting for the SQL flush
+        # Partition sessions' messages handled since the last SQL flush: acknowledged once it committed.
+        self.acks: list[AckHandle] = []
         self.handlers: dict[tuple[Kind, Channel], list[Handler]] = {}
         self.after_chunk: Callable[[], None] = lambda: None
         self._topics: dict[str, tuple[Topic, str]] = {}
         self._rlog = RateLimitedLog(log)
         self._drain_scheduled = False
+        self.last_progress = (
+            time.monotonic()
+        )  # when messages were last applied (readiness: hub/core/health.py)
 
     def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
         """Extra consumer of validated messages (speaker events, command replies…); called in the event loop
@@ -115,7 +133,10 @@ class Ingest:
         self._drain_scheduled = False
         inbox = self.inbox
         handle = self.handle
+        acks = self.acks
         n = min(len(inbox), CHUNK)
+        if n:
+            self.last_progress = time.monotonic()
         for _ in range(n):
             item = inbox.popleft()
             try:
@@ -125,6 +146,8 @@ class Ingest:
                 self.stats.error(f"ingest failed on {item[0]!r}")
                 if self._rlog.log(logging.ERROR, "bug", "ingest failed on %r", item[0]):
                     log.exception("ingest failed on %r", item[0])
+            if item[5] is not None:
+                acks.append(item[5])
         self.stats.queue_depth = len(inbox)
         self.after_chunk()
         if inbox and not self._drain_scheduled:
@@ -136,7 +159,9 @@ class Ingest:
         self._rlog.log(logging.WARNING, reason, "rejected message on %r: %s: %s", topic, reason, detail)
 
     # one message ------------------------------------------------------------------------------------------
-    def handle(self, topic: str | None, payload: bytes, props: Any, received: float, retain: bool) -> None:
+    def handle(
+        self, topic: str | None, payload: bytes, props: Any, received: float, retain: bool, _ack: Any = None
+    ) -> None:
         if topic is None:
             self._reject("bad_topic", topic, "topic is not valid UTF-8")
             return
@@ -160,19 +185,34 @@ class Ingest:
             # nothing to apply, and not a contract violation.
             self.stats.retained_cleared += 1
             return
+        device = self._device_of(t, key)
+        over = self.quotas.message(device, received, len(payload) if t.channel is Channel.SNAPSHOT else 0)
+        if over is not None:
+            self._over_quota(device, over, topic)
+            return
         try:
             value = decode(t, payload)
         except ContractError as exc:
             self._reject(exc.reason, topic, exc.detail)
             return
         kc = (t.kind, t.channel)
+        if kc != _SNAPSHOT:
+            why = self.time_refusal(getattr(value, "ts", None), received, t.channel is Channel.STATUS)
+            if why is not None:
+                self._reject(why, topic, f"ts {getattr(value, 'ts', None)} against the hub's {received:.0f}")
+                return
         if kc == _HEALTH:
-            self._health(t, key, cast(CameraHealth, value), received)
+            health = cast(CameraHealth, value)
+            if health.agent and self._camera_refused(t, key, health.agent):
+                return
+            if not self._health(t, key, health, received):
+                return
         elif kc == _SNAPSHOT:
             if not self._snapshot(t, key, cast(bytes, value), props, received):
                 return
         elif kc == _EDGE_STATUS:
-            self._edge_status(t, cast(EdgeStatus, value), received)
+            if not self._edge_status(t, self._within_camera_quota(t, cast(EdgeStatus, value)), received):
+                return
         elif kc not in self.handlers:
             self.stats.unhandled += 1
         self.stats.accepted += 1
@@ -185,15 +225,79 @@ class Ingest:
                     self.stats.handler_errors += 1
                     log.exception("handler %r failed on %s", fn, topic)
 
+    # quotas ---------------------------------------------------------------------------------------------
+    def _device_of(self, t: Topic, key: str) -> str:
+        """Whose quota a message counts against: the edge box of a camera (when known), else the device."""
+        if t.kind is Kind.CAMERA:
+            cam = self.store.cameras.get(key)
+            return f"edge:{cam.agent_key}" if cam is not None and cam.agent_key else f"camera:{key}"
+        return f"{t.kind.value}:{key}"
+
+    def _over_quota(self, device: str, reason: str, topic: str | None) -> None:
+        self.stats.rejected[reason] += 1
+        if self.quotas.first_time(device, reason):
+            log.warning("device %s over its quota (%s): dropping its messages until the minute ends (%r)",
+                        device, reason, topic)  # fmt: skip
+
+    def _camera_refused(self, t: Topic, key: str, agent_slug: str) -> bool:
+        """A camera new to its box when the box already has all the cameras it may report."""
+        agent_key = self.store.agent_key_of(t.district, t.commune, agent_slug)
+        cam = self.store.cameras.get(key)
+        if cam is not None and cam.agent_key == agent_key:
+            return False
+        if self.quotas.cameras_allowed(len(self.store.cameras_of(agent_key)), 1):
+            return False
+        self._over_quota(f"edge:{agent_key}", CAMERAS, str(t))
+        return True
+
+    def _within_camera_quota(self, t: Topic, s: EdgeStatus) -> EdgeStatus:
+        """The status with its inventory cut to the cameras the box may still add (the rest counted)."""
+        if not s.inventory:
+            return s
+        agent_key = f"{t.district}/{t.commune}/{t.id}"
+        known = self.store.cameras_of(agent_key)
+        new = [i for i in s.inventory if f"{t.district}/{i.commune}/{i.id}" not in known]
+        allowed = self.quotas.cameras_allowed(len(known), len(new))
+        if allowed == len(new):
+            return s
+        dropped = {id(i) for i in new[allowed:]}
+        self.stats.rejected[CAMERAS] += len(dropped)
+        if self.quotas.first_time(f"edge:{agent_key}", CAMERAS):
+            log.warning("edge %s reports %d cameras more than its quota allows: they are not registered",
+                        agent_key, len(dropped))  # fmt: skip
+        return s.model_copy(update={"inventory": [i for i in s.inventory if id(i) not in dropped]})
+
+    def time_refusal(self, ts: float | None, received: float, status: bool = False) -> str | None:
+        """Why a device time is not believed: dated ahead of the hub's clock by more than the allowed skew (a
+        report "from 2099" would otherwise outrank every real one after it), or absurdly old. A status is
+        exempt from the age limit: a Last Will carries the time its connection began."""
+        if ts is None:
+            return None
+        if ts > received + self.max_future_s:
+            return "future_ts"
+        if not status and ts < received - self.max_age_s:
+            return "too_old"
+        return None
+
+    def _claim(self, t: Topic, agent: str | None) -> bool:
+        why = self.store.report_refusal(t.district, t.commune, t.id, agent)
+        if why is None:
+            return True
+        self._reject(why, str(t), f"camera report naming agent {agent!r}")
+        return False
+
     def _camera(self, t: Topic, key: str) -> CameraState:
         cam = self.store.cameras.get(key)
         return cam if cam is not None else self.store.camera(t.district, t.commune, t.id)
 
-    def _health(self, t: Topic, key: str, h: CameraHealth, received: float) -> None:
+    def _health(self, t: Topic, key: str, h: CameraHealth, received: float) -> bool:
+        if not self._claim(t, h.agent):
+            return False
         cam = self._camera(t, key)
         self.store.apply_health(cam, h, received)
         if self.influx is not None:
             self.influx.add(self.health_line(cam, h))
+        return True
 
     def health_line(self, cam: CameraState, h: CameraHealth) -> str:
         series = cam.series
@@ -240,6 +344,16 @@ class Ingest:
         if dims is None:
             self._reject("bad_jpeg", str(t), "not a complete JPEG image (no frame header or end marker)")
             return False
+        why = self.time_refusal(meta.ts, received)
+        if why is not None:
+            self._reject(why, str(t), f"snapshot ts {meta.ts} against the hub's {received:.0f}")
+            return False
+        cam = self.store.cameras.get(key)
+        # A snapshot names its box (user property `agent`); one that does not is only believed for a camera
+        # the registry already assigns to a box, and never registers a camera.
+        if meta.agent is not None or cam is None or cam.agent_key is None:
+            if not self._claim(t, meta.agent):
+                return False
         cam = self._camera(t, key)
         ts = meta.ts if meta.ts is not None else received
         if self.store.apply_snapshot(cam, ts):
@@ -248,10 +362,20 @@ class Ingest:
             self.stats.snapshots += 1
         return True
 
-    def _edge_status(self, t: Topic, s: EdgeStatus, received: float) -> None:
+    def _edge_status(self, t: Topic, s: EdgeStatus, received: float) -> bool:
+        why = self.store.agent_refusal(t.district, t.commune, t.id)
+        if why is not None:
+            self._reject(why, str(t), "the box is registered in another district or commune")
+            return False
         agent = self.store.apply_edge_status(t.district, t.commune, t.id, s, received)
+        for reason, n in self.store.refused.items():
+            self.stats.rejected[reason] += n
+            self._rlog.log(
+                logging.WARNING, reason, "box %s: %d inventory entries refused: %s", t.id, n, reason
+            )
+        self.store.refused.clear()
         if self.influx is None:
-            return
+            return True
         series = series_key("edge_status", {"district": t.district, "commune": t.commune, "agent": t.id})
         fields = {
             "state": s.state,
@@ -261,6 +385,8 @@ class Ingest:
             "queue": s.queue,
             "seq_gaps": agent.seq_gaps,
             "device_ts": s.ts,
+            "orders_refused": sum(s.orders_refused.values()) if s.orders_refused else 0,
         }
         # Timestamped with the hub's receive time: a Last Will carries the agent's connect time as `ts`.
         self.influx.add(line(series, fields, ts_ms(received)))
+        return True

@@ -117,6 +117,9 @@ class BufferedSocket:
         self._sock.setblocking(flag)
 
     def close(self) -> None:
+        # paho closes the socket right after writing DISCONNECT: what is still buffered (PUBACKs of a partition
+        # handed over, the DISCONNECT itself) goes out first.
+        self.flush()
         self._buf, self._pos = b"", 0
         self._sock.close()
 

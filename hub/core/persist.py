@@ -20,8 +20,11 @@ from sqlalchemy.orm import Session
 from hub.core.bulk import BulkWriter
 from hub.core.config import DistrictConfig
 from hub.core.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
+from hub.core.snapshots import SnapshotRow, StoredSnapshot
 from hub.core.state import AGENT_OFFLINE, AGENT_ONLINE, AgentState, CameraState, StateStore
 from hub.core.state import Transition as StateTransition
+
+__all__ = ["SnapshotRow"]  # ingest's pending snapshots, defined beside the store that writes them
 
 IN_CHUNK = 500  # keys per `IN (...)`: well under every database's parameter limit
 
@@ -264,21 +267,12 @@ def transition_row(t: StateTransition) -> dict[str, Any]:
 
 
 @dataclass
-class SnapshotRow:
-    camera_key: str
-    jpeg: bytes
-    ts: float
-    width: int | None
-    height: int | None
-
-
-@dataclass
 class FlushBatch:
     cameras: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[tuple[Any, ...]] = field(default_factory=list)
     agents: list[dict[str, Any]] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    snapshots: list[SnapshotRow] = field(default_factory=list)
+    snapshots: list[StoredSnapshot] = field(default_factory=list)
     camera_keys: list[str] = field(default_factory=list)
     agent_keys: list[str] = field(default_factory=list)
     known_cameras: set[str] = field(default_factory=set)  # already in the table when collected
@@ -301,7 +295,7 @@ class FlushBatch:
         metric_keys: Iterable[str],
         agent_keys: Iterable[str],
         transitions: Iterable[StateTransition],
-        snapshots: Mapping[str, SnapshotRow],
+        snapshots: Iterable[StoredSnapshot],
     ) -> FlushBatch:
         b = cls()
         for k in agent_keys:
@@ -328,7 +322,7 @@ class FlushBatch:
                     b.cameras.append(camera_row(c))
                     b.camera_keys.append(k)
         b.transitions = [transition_row(t) for t in transitions]
-        b.snapshots = list(snapshots.values())
+        b.snapshots = list(snapshots)
         return b
 
 
@@ -366,7 +360,9 @@ def write_batch(s: Session, batch: FlushBatch) -> None:
         rows = [
             {
                 "camera_key": r.camera_key,
-                "jpeg": r.jpeg,
+                "path": r.path,
+                "size": r.size,
+                "sha256": r.sha256,
                 "ts": to_db_time(r.ts),
                 "width": r.width,
                 "height": r.height,

@@ -19,52 +19,44 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from contract import Channel, Kind, Topic
+from contract import Channel, Kind, Model, Topic
+from hub.core.batching import split_changes as split_changes
 from hub.core.camera_views import CameraViews
-from hub.core.config import CoreConfig
-from hub.core.db import Database, to_db_time
+from hub.core.cluster import ClusterIngest, acknowledge
+from hub.core.config import CoreConfig, partition_map
+from hub.core.control_channel import ControlChannel
+from hub.core.db import Database
 from hub.core.events import EventBus
 from hub.core.features import Component
-from hub.core.influx import InfluxWriter
+from hub.core.influx import InfluxWriter, Retention
+from hub.core.influx_retention import InfluxSchemaError
+from hub.core.influx_send import InfluxUnavailable
 from hub.core.ingest import Handler, Ingest
+from hub.core.leases import Leases
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
-from hub.core.persist import FlushBatch, agent_model, load_registry, sync_areas, write_batch
-from hub.core.serialize import agent_to_dict, camera_state_dict, iso
+from hub.core.order_signing import OrderSigner
+from hub.core.persist import FlushBatch, load_registry, sync_areas, write_batch
+from hub.core.snapshots import SnapshotRow, SnapshotStore, SnapshotWriter, StoredSnapshot
 from hub.core.state import Changes, StateStore
 from hub.core.stats import HubStats, RateLimitedLog
 from hub.core.tasks import guarded
+from hub.core.view_feed import ViewFeed
 
 log = logging.getLogger("hub")
 
 EVENT_PERIOD_S = 1.0  # at most one live event per camera per period, unless its status changed
 STATS_PERIOD_S = 10.0  # hub_stats points
+LAYOUT_PERIOD_S = 3600.0  # InfluxDB layout re-asserted, rp_config's horizons moved on
+# Refusal reasons (hub/core/ingest.py, contract/payloads.py): the downsampled hub_stats keeps a field for each
+# even before the first refusal of that kind.
+REJECT_REASONS = ("bad_topic", "too_large", "not_json", "not_object", "invalid", "not_jpeg", "bad_jpeg",
+                  "invalid_meta", "unknown_channel")  # fmt: skip
 CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
 SQL_RETRY_S = 1.0
 # Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
 # the web API shares) for seconds; the rest follows in the next transaction at once.
 MAX_FLUSH_ROWS = 5000
-
-
-def split_changes(ch: Changes, limit: int, must_keep: Iterable[str] = ()) -> Changes | None:
-    """Trims `ch` to about `limit` rows (transitions first, then whole rows, then metrics) and returns the
-    rest, or None when it fits. Agents (few) and cameras in `must_keep` (their snapshot references the row)
-    always stay."""
-    if len(ch.transitions) + len(ch.cameras) + len(ch.metrics) <= limit:
-        return None
-    rest = Changes()
-    budget = limit
-    rest.transitions, ch.transitions = ch.transitions[budget:], ch.transitions[:budget]
-    budget -= len(ch.transitions)
-    keep = set(must_keep) & ch.cameras
-    others = [k for k in ch.cameras if k not in keep]
-    n = max(budget - len(keep), 0)
-    ch.cameras, rest.cameras = keep | set(others[:n]), set(others[n:])
-    budget -= len(ch.cameras)
-    metrics = list(ch.metrics)
-    n = max(budget, 0)
-    ch.metrics, rest.metrics = set(metrics[:n]), set(metrics[n:])
-    return rest
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -75,37 +67,75 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 COMPONENT_STOP_S = 5.0
 GC_YOUNG = 20_000  # allocations between collections of the young generation (Python's default: 700)
+ROLES = ("all", "ingest", "web")
 
 
 class HubCore:
-    def __init__(self, config: CoreConfig, table_modules: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        config: CoreConfig,
+        table_modules: Iterable[str] = (),
+        prepare_schema: Callable[[Database], object] | None = None,
+        role: str = "all",
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if role != "all" and not config.cluster.enabled:
+            raise ValueError(f"role {role!r} needs cluster.enabled (several hubs on PostgreSQL)")
         self.config = config
+        self.role = role
+        cl = config.cluster
+        self.hub_id = cl.hub_id or config.mqtt.client_id
         self.db = Database(config.database.url, table_modules)
+        # Brings the database to the code's schema before anything reads it. `python -m hub run` passes the
+        # migration check (hub/migrations/schema.py); without one (tests, tools) the tables are created.
+        self.prepare_schema: Callable[[Database], object] = prepare_schema or Database.create_all
         self.events = EventBus()
         self.stats = HubStats()
-        self.store = StateStore(config.ingest.stale_after_s, track_seq=not config.mqtt.shared_group)
-        # What the web reads: counts per commune as of the last SQL flush, and each camera's JSON, built when
-        # first asked for after it changed (most cameras of a province are not looked at between reports).
-        self.views = CameraViews()
-        self.influx = InfluxWriter(config.influx, self.stats) if config.influx.enabled else None
-        self.ingest = Ingest(self.store, self.stats, self.influx)
-        self.bridge = MqttBridge(
-            config.mqtt,
-            self.stats,
-            self.ingest.drain,
-            queue_max=config.ingest.queue_max,
-            session_expiry_s=config.mqtt.session_expiry_s,
+        self.store = StateStore(config.ingest.stale_after_s)
+        self.store.legacy_reports = config.ingest.legacy_reports
+        self.feed = ViewFeed(self.store, self.events, self.stats, enabled=not cl.enabled)
+        self.influx = (
+            InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
+            if config.influx.enabled
+            else None
         )
-        self.ingest.inbox = self.bridge.inbox
+        self.retention: Retention | None = self.influx.retention if self.influx is not None else None
+        self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
+        self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
+        self.signer = OrderSigner.for_config(config)
+        # Leader duties (features: ctx.leases) and, with several hubs, partitions. One hub alone always wins.
+        self.leases = Leases(self.db, self.hub_id, cl.lease_ttl_s, cl.lease_renew_s, can_lead=role != "web")
+        self.control: ControlChannel | None = None
+        self.cluster: ClusterIngest | None = None
+        if cl.enabled:
+            # Device traffic comes through the sessions of the partitions this hub holds (hub/core/cluster.py);
+            # the hub's own session carries publishes, live events between hubs and awaited replies.
+            self.control = ControlChannel.open(config, self.stats, self.events, self.hub_id)
+            self.bridge = self.control.bridge
+            self.store.owned = set()
+            if role != "web":
+                self.cluster = ClusterIngest(self, config, partition_map(config))
+        else:
+            self.bridge = MqttBridge(
+                config.mqtt,
+                self.stats,
+                self.ingest.drain,
+                queue_max=config.ingest.queue_max,
+                session_expiry_s=config.mqtt.session_expiry_s,
+                inbox=self.ingest.inbox,
+            )
         self.ingest.after_chunk = self._after_chunk
         self.stats.gauges.update(
-            queue_depth=lambda: len(self.bridge.inbox),
+            queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
             cameras=lambda: len(self.store.cameras),
             agents=lambda: len(self.store.agents),
             duplicates=lambda: self.store.duplicates,
             out_of_order=lambda: self.store.out_of_order,
             seq_gaps=lambda: self.store.seq_gaps,
+            snapshot_errors=lambda: self.snapshots.errors,
+            orders_signed=lambda: self.signer.signed,
         )
         # Feature components (added by the composition root in setup order): they start after MQTT and stop
         # before it, in reverse order.
@@ -115,6 +145,7 @@ class HubCore:
         self._flush_lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
         self._started = False
+        self.sql_failing = False  # the latest SQL flush failed (readiness)
         self.stats_period_s = STATS_PERIOD_S
         self.connect_wait_s = CONNECT_WAIT_S
 
@@ -123,27 +154,39 @@ class HubCore:
         self._flush_wake = asyncio.Event()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         _ensure_sqlite_dir(self.config.database.url)
-        await self.db.run(lambda s: self.db.create_all())
-        cams, agents = await self.db.run(load_registry)
-        self.store.load(cams, agents)
-        for c in self.store.cameras.values():
-            self.views.update(c.key, c.district, c.commune, c.slug, c.status, c.name, c, camera_state_dict)
-        self.views.take_summary_delta()  # the loaded state is the starting point, not a change
+        await self.db.run(lambda s: self.prepare_schema(self.db))
+        if self.role != "web":
+            cams, agents = await self.db.run(load_registry)
+            self.store.load(cams, agents)  # with several hubs: a mirror until partitions are taken
+            future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
+            if future:
+                log.warning(
+                    "%d cameras had device times in the future (from before they were refused): forgotten",
+                    future,
+                )
+            log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
+            self.feed.loaded()
         if self.config.districts:
             await self.db.run(lambda s: sync_areas(s, self.config.districts))
-        log.info("registry loaded: %d cameras, %d agents", len(cams), len(agents))
         if self.influx is not None:
             self.influx.start()
         self.bridge.start()
+        if self.control is not None:
+            self.control.announce()
+        if self.cluster is not None:
+            await self.bridge.wait_connected(self.connect_wait_s)
+            await self.cluster.start()
         for name, fn in (
             ("sql-flush", self._flush_loop),
             ("stale-check", self._stale_loop),
             ("events", self._event_loop),
             ("stats", self._stats_loop),
+            ("influx-layout", self._layout_loop),
         ):
             self._tasks.append(asyncio.create_task(self._guard(name, fn), name=f"hub-{name}"))
         for comp in self.components:
             await comp.start()
+        await self.leases.start()
         # What start() loaded (the registry, its views, the features' state) lives as long as the process: the
         # cyclic GC need not walk it again. At province scale a full collection over it pauses the event loop,
         # so every answer waiting on it, for a tenth of a second or more.
@@ -164,16 +207,23 @@ class HubCore:
         """Disconnects, applies what was already received, writes it to SQL and (within a few seconds) to
         InfluxDB."""
         if not self._started:
+            self.snapshots.close()
             self.db.close()
             return
         self._started = False
+        await self.leases.step_down()
         for comp in reversed(self.components):
             try:
                 await asyncio.wait_for(comp.stop(), COMPONENT_STOP_S)
             except Exception as exc:
                 log.error("stopping %s failed: %r", comp.name, exc)
+        if self.cluster is not None:
+            await (
+                self.cluster.stop()
+            )  # each partition: applied, flushed, acknowledged, session kept, released
+        await self.leases.stop()
         await self.bridge.stop()
-        while self.bridge.inbox:
+        while self.ingest.inbox:
             self.ingest.drain()
         for t in self._tasks:
             t.cancel()
@@ -188,6 +238,7 @@ class HubCore:
         if self.influx is not None:
             await self.influx.stop(3.0)
         self.events.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.snapshots.close)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
 
     async def _guard(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
@@ -208,6 +259,10 @@ class HubCore:
     async def publish(self, topic: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         await self.bridge.publish(str(topic), payload, qos=qos, retain=retain)
 
+    async def send_order(self, topic: Topic, order: Model) -> None:
+        """Signs an order for the device of `topic` (its cmd topic) and publishes it (QoS 1, not retained)."""
+        await self.publish(topic, self.signer.sign(topic, order), qos=1, retain=False)
+
     def add_handler(self, kind: Kind, channel: Channel, fn: Handler) -> None:
         self.ingest.add_handler(kind, channel, fn)
 
@@ -219,7 +274,14 @@ class HubCore:
 
     def _sql_pending(self) -> bool:
         ch = self.store.changes
-        return bool(ch.transitions or ch.cameras or ch.metrics or ch.agents or self.ingest.snapshots)
+        return bool(
+            ch.transitions
+            or ch.cameras
+            or ch.metrics
+            or ch.agents
+            or self.ingest.snapshots
+            or self.ingest.acks
+        )
 
     # SQL --------------------------------------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -239,21 +301,30 @@ class HubCore:
                 await asyncio.sleep(SQL_RETRY_S)
 
     async def _flush_once(self) -> bool:
+        # Messages handled so far have their effects in what is drained now: acknowledged after the commit.
+        acks, self.ingest.acks = self.ingest.acks, []
         changes = self.store.drain()
         snaps, self.ingest.snapshots = self.ingest.snapshots, {}
         rest = split_changes(changes, MAX_FLUSH_ROWS, must_keep=snaps.keys())
         if rest is not None:  # the rest goes in the next transaction, right after this one
             self._requeue(rest)
+            self.ingest.acks[:0], acks = acks, []  # some effects wait for that transaction
             if self._flush_wake is not None:
                 self._flush_wake.set()
+        stored = await self._store_snapshots(snaps.values()) if snaps else []
         batch = FlushBatch.collect(
-            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, snaps
+            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
         )
         if not len(batch):
+            acknowledge(acks)
             return True
         t0 = time.perf_counter()
+        cluster = self.cluster
         try:
-            await self.db.run(lambda s: write_batch(s, batch))
+            if cluster is None:
+                await self.db.run(lambda s: write_batch(s, batch))
+            else:
+                await self.db.run(lambda s: cluster.write_fenced(s, batch))
         except Exception as exc:
             # Keep everything for the next attempt: transitions are the availability record.
             self.stats.sql_errors += 1
@@ -262,7 +333,11 @@ class HubCore:
             self._requeue(changes)
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
+            self.ingest.acks[:0] = acks
+            self.sql_failing = True
             return False
+        self.sql_failing = False
+        acknowledge(acks)
         ms = (time.perf_counter() - t0) * 1000
         for k in batch.camera_keys:
             c = self.store.cameras.get(k)
@@ -278,42 +353,32 @@ class HubCore:
         st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
         st.sql_flush_ms_last = ms
         st.transitions += len(changes.transitions)
-        self._update_views(changes)
-        if snaps and self.events.subscribers:
-            # After the commit, so a client fetching the picture gets the new one.
-            for key, row in snaps.items():
-                district, commune, _ = key.split("/")
-                if self.events.wants("snapshot", district, commune):
-                    self.events.publish({"type": "snapshot", "key": key, "ts": iso_ts(row.ts)})
-                    st.events += 1
+        self.feed.flushed(changes)
+        if stored and self.events.subscribers:
+            self.feed.snapshots(stored)
         return True
 
-    def _update_views(self, written: Changes) -> None:
-        """After a commit: the web's views follow what SQL now holds, and a summary delta goes out when counts
-        per commune changed."""
-        cameras, views = self.store.cameras, self.views
-        for keys in (written.cameras, written.metrics):
-            for k in keys:
-                c = cameras.get(k)
-                if c is not None:
-                    views.update(c.key, c.district, c.commune, c.slug, c.status, c.name, c, camera_state_dict)
-        delta = self.views.take_summary_delta()
-        if delta is not None and self.events.wants("summary"):
-            since, version, areas = delta
-            self.events.publish(
-                {
-                    "type": "summary",
-                    "epoch": self.views.epoch,
-                    "from": since,
-                    "version": version,
-                    "communes": [a.summary() for a in areas],
-                }
-            )
-            self.stats.events += 1
+    async def _store_snapshots(self, rows: Iterable[SnapshotRow]) -> list[StoredSnapshot]:
+        errors = self.snapshots.errors
+        stored = await self.snapshots.write(rows, time.time())
+        if self.snapshots.errors > errors and self.snapshots.last_error:
+            self.stats.error(self.snapshots.last_error)
+            self._rlog.log(logging.ERROR, "snapshot", "%s", self.snapshots.last_error)
+        return stored
+
+    @property
+    def views(self) -> CameraViews:
+        return self.feed.views
+
+    @property
+    def web_views(self) -> CameraViews | None:
+        """The views the web reads: this runtime's when it is the only hub; with several each holds only its
+        partitions current, so the web follows SQL (hub/web/views.py)."""
+        return self.feed.views if self.feed.enabled else None
 
     def forget_camera(self, key: str) -> None:
         """An administrator removed the camera from the registry (SQL already done)."""
-        self.views.remove(key)
+        self.feed.forget(key)
 
     def _requeue(self, changes: Changes) -> None:
         pending = self.store.changes
@@ -324,38 +389,22 @@ class HubCore:
 
     # events and staleness ---------------------------------------------------------------------------------
     def _after_chunk(self) -> None:
-        if self.store.changes.transitions and self._flush_wake is not None:
+        busy = len(self.ingest.acks) >= self.config.cluster.receive_max // 2  # the broker's window fills up
+        if (self.store.changes.transitions or busy) and self._flush_wake is not None:
             self._flush_wake.set()
         ann = self.store.announce
         if ann.cameras_now or ann.agents:
             now_keys, ann.cameras_now = ann.cameras_now, set()
             agent_keys, ann.agents = ann.agents, set()
             ann.cameras -= now_keys
-            self._announce(now_keys, agent_keys)
-
-    def _announce(self, camera_keys: set[str], agent_keys: set[str]) -> None:
-        if not self.events.subscribers:
-            return  # nobody listening; a client that connects loads the current state first
-        for k in agent_keys:
-            a = self.store.agents.get(k)
-            if a is not None and self.events.wants("agent", a.district, a.commune):
-                self.events.publish({"type": "agent", "agent": agent_to_dict(agent_model(a))})
-                self.stats.events += 1
-        wanted = self.events.interest("camera")  # most reports at a province interest no open page
-        if wanted is None:
-            return
-        for k in camera_keys:
-            c = self.store.cameras.get(k)
-            if c is not None and wanted.covers(c.district, c.commune):
-                self.events.publish({"type": "camera", "camera": camera_state_dict(c)})
-                self.stats.events += 1
+            self.feed.announce(now_keys, agent_keys)
 
     async def _event_loop(self) -> None:
         while True:
             await asyncio.sleep(EVENT_PERIOD_S)
             ann = self.store.announce
             keys, ann.cameras = ann.cameras, set()
-            self._announce(keys, set())
+            self.feed.announce(keys, ())
 
     def check_stale(self, now: float) -> int:
         n = self.store.check_stale(now)
@@ -369,7 +418,7 @@ class HubCore:
             self.check_stale(time.time())
 
     # hub_stats --------------------------------------------------------------------------------------------
-    def stats_line(self, now: float) -> str:
+    def stats_fields(self) -> dict[str, bool | int | float | str | None]:
         snap = self.stats.snapshot()
         fields: dict[str, bool | int | float | str | None] = {}
         for k, v in snap.items():
@@ -378,14 +427,35 @@ class HubCore:
         for reason, n in snap["rejected"].items():
             fields[f"rejected_{reason}"] = n
         fields["last_error"] = snap["last_error"]
-        return line(series_key("hub_stats", {"hub": self.config.mqtt.client_id}), fields, ts_ms(now))
+        return fields
+
+    def stats_field_types(self) -> dict[str, type]:
+        """The numeric and boolean fields of `hub_stats` (what its downsampling aggregates)."""
+        types: dict[str, type] = {f"rejected_{r}": int for r in REJECT_REASONS}
+        for k, v in self.stats_fields().items():
+            if isinstance(v, bool | int | float):
+                types[k] = type(v)
+        return types
+
+    def stats_line(self, now: float) -> str:
+        fields = self.stats_fields()
+        return line(series_key("hub_stats", {"hub": self.hub_id}), fields, ts_ms(now))
+
+    async def _layout_loop(self) -> None:
+        """Every hour: `rp_config` follows the clock (Grafana's choice of tier), and a policy or continuous
+        query someone dropped comes back. The first run is the writer's, before its first write."""
+        if self.retention is None:
+            return
+        while True:
+            await asyncio.sleep(LAYOUT_PERIOD_S)
+            try:
+                await self.retention.apply(int(time.time() * 1000))
+            except (InfluxUnavailable, InfluxSchemaError) as exc:
+                self.stats.error(f"InfluxDB layout: {exc}")
+                self._rlog.log(logging.WARNING, "layout", "InfluxDB layout not refreshed: %s", exc)
 
     async def _stats_loop(self) -> None:
         while True:
             await asyncio.sleep(self.stats_period_s)
             if self.influx is not None:
                 self.influx.add(self.stats_line(time.time()))
-
-
-def iso_ts(ts: float) -> str | None:
-    return iso(to_db_time(ts))

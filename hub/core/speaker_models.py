@@ -1,14 +1,15 @@
 """The speaker registry and latest known state of each loudspeaker receiver (one row per receiver).
 
-Rows are created when a receiver first reports (MQTT status/health) or by an administrator (CSV import /
-admin page); the hub's broadcast dispatcher keeps the state columns current.
+Rows are created when a receiver first reports (MQTT status/health; `pending` until an administrator approves
+it) or by an administrator (CSV import / admin page); the hub's broadcast dispatcher keeps the state columns
+current.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db import STATUS_UNKNOWN, Base
@@ -31,5 +32,8 @@ class Speaker(Base):
     disk_free_mb: Mapped[float | None] = mapped_column(Float)
     playing: Mapped[str | None] = mapped_column(String(64))  # airing id
     last_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    # A receiver that registered itself (first MQTT contact) waits for an administrator's approval: until then
+    # it is in no programme and no alert names it (its name and village are its own word).
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_speakers_area", "district", "commune"),)

@@ -6,141 +6,46 @@ records what changed (transitions, rows to flush, cameras to announce) for hub/c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable
 
-from contract import OFFLINE_PROBLEMS, CameraHealth, CameraInfo, EdgeStatus
-from hub.core.db import STATUS_OFFLINE, STATUS_OK, STATUS_PROBLEM, STATUS_STALE, STATUS_UNKNOWN
-
-AGENT_ONLINE = "online"
-AGENT_OFFLINE = "offline"
-
-_OFFLINE_CODES = frozenset(p.value for p in OFFLINE_PROBLEMS)
-
-
-def reported_status(online: bool, problems: Iterable[str]) -> str:
-    """Status one health message says, before staleness: offline / problem / ok."""
-    if not online:
-        return STATUS_OFFLINE
-    has_problem = False
-    for p in problems:
-        if p in _OFFLINE_CODES:
-            return STATUS_OFFLINE
-        has_problem = True
-    return STATUS_PROBLEM if has_problem else STATUS_OK
-
-
-def derive_status(
-    online: bool | None,
-    problems: Iterable[str],
-    agent_state: str | None,
-    last_seen: float | None,
-    now: float,
-    stale_after: float,
-) -> str:
-    """A camera's status: unknown before its first report; stale when its agent is offline or nothing arrived
-    for `stale_after` seconds (hub time); otherwise what its latest health says."""
-    if online is None or last_seen is None:
-        return STATUS_UNKNOWN
-    if agent_state == AGENT_OFFLINE or now - last_seen > stale_after:
-        return STATUS_STALE
-    return reported_status(online, problems)
+from contract import CameraHealth, EdgeStatus
+from hub.core.claims import RegistryClaims
+from hub.core.db import STATUS_STALE, STATUS_UNKNOWN
+from hub.core.state_model import (
+    AGENT_OFFLINE as AGENT_OFFLINE,
+)
+from hub.core.state_model import (
+    AGENT_ONLINE as AGENT_ONLINE,
+)
+from hub.core.state_model import (
+    AgentState as AgentState,
+)
+from hub.core.state_model import (
+    Announcements as Announcements,
+)
+from hub.core.state_model import (
+    CameraState as CameraState,
+)
+from hub.core.state_model import (
+    Changes as Changes,
+)
+from hub.core.state_model import (
+    Transition as Transition,
+)
+from hub.core.state_model import (
+    derive_agent_state as derive_agent_state,
+)
+from hub.core.state_model import (
+    derive_status as derive_status,
+)
+from hub.core.state_model import (
+    reported_status as reported_status,
+)
+from hub.core.text import clean_text
 
 
-def derive_agent_state(reported: str | None, last_seen: float | None, now: float, stale_after: float) -> str:
-    """online / offline as the agent said it (retained status or Last Will); stale when an online agent has sent
-    nothing (status or any of its cameras' health) for `stale_after` seconds; unknown before it said anything."""
-    if reported is None or last_seen is None:
-        return STATUS_UNKNOWN
-    if reported == AGENT_OFFLINE:
-        return AGENT_OFFLINE
-    if now - last_seen > stale_after:
-        return STATUS_STALE
-    return AGENT_ONLINE
-
-
-@dataclass(slots=True)
-class CameraState:
-    key: str
-    district: str
-    commune: str
-    slug: str
-    name: str | None = None
-    agent_key: str | None = None
-    status: str = STATUS_UNKNOWN
-    status_since: float | None = None
-    problems: tuple[str, ...] = ()
-    reason: str | None = None
-    online: bool | None = None
-    fps: float | None = None
-    width: int | None = None
-    height: int | None = None
-    open_ms: float | None = None
-    brightness: float | None = None
-    sharpness: float | None = None
-    motion: float | None = None
-    last_ts: float | None = None  # device time of the latest applied health message
-    last_seen: float | None = None  # hub time it arrived
-    last_seq: int | None = None
-    last_change: float | None = None  # time of its latest transition: the log never goes back in time
-    snapshot_ts: float | None = None
-    in_db: bool = False
-    series: str | None = None  # cached line-protocol series key (hub/core/ingest.py)
-
-
-@dataclass(slots=True)
-class AgentState:
-    key: str
-    district: str
-    commune: str
-    slug: str
-    state: str = STATUS_UNKNOWN
-    reported: str | None = None  # what the agent itself last said: online / offline
-    state_since: float | None = None
-    version: str | None = None
-    boot: str | None = None
-    cameras: int | None = None
-    queue: int | None = None
-    disk_free_mb: float | None = None  # free space of the agent's data disk (alerts: disk low)
-    last_seen: float | None = None
-    seq_gaps: int = 0
-    last_seq: int | None = None
-    in_db: bool = False
-
-
-@dataclass(slots=True, frozen=True)
-class Transition:
-    kind: str  # camera / edge
-    key: str
-    district: str
-    commune: str
-    at: float
-    from_status: str | None
-    to_status: str
-    problems: tuple[str, ...] = ()
-    reason: str | None = None
-
-
-@dataclass
-class Changes:
-    """What must be written to SQL since the last flush drained it."""
-
-    transitions: list[Transition] = field(default_factory=list)
-    cameras: set[str] = field(default_factory=set)  # whole row (new, registry, status, snapshot time)
-    metrics: set[str] = field(default_factory=set)  # live metrics only (the common case, cheaper to write)
-    agents: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Announcements:
-    """What must be announced on the event bus (drained separately from Changes: other pace)."""
-
-    cameras: set[str] = field(default_factory=set)  # live view changed: coalesced, at most one per period
-    cameras_now: set[str] = field(default_factory=set)  # status or problems changed: at once
-    agents: set[str] = field(default_factory=set)
-
-
-class StateStore:
+class StateStore(RegistryClaims):
     def __init__(self, stale_after: float, track_seq: bool = True) -> None:
         self.stale_after = stale_after
         # With shared subscriptions each worker sees a share of an agent's messages: gaps would be noise.
@@ -149,21 +54,40 @@ class StateStore:
         self.agents: dict[str, AgentState] = {}
         self.changes = Changes()
         self.announce = Announcements()
+        # Districts whose devices this process ingests (several hubs: its partitions); None = all of them.
+        # The others are a read-only mirror of SQL (hub/core/cluster.py) that nothing here changes.
+        self.owned: set[str] | None = None
         self.duplicates = 0
         self.out_of_order = 0
         self.seq_gaps = 0
         self._agent_cameras: dict[str, set[str]] = {}
         self._agents_by_slug: dict[tuple[str, str], str] = {}  # (district, slug) → key
+        self._agent_homes: dict[str, str] = {}  # slug → key where the box is registered (ids are accounts)
+        # Claims from devices refused, by reason (hub/core/ingest.py adds them to the hub's rejection counts).
+        self.refused: Counter[str] = Counter()
 
     # registry ---------------------------------------------------------------------------------------------
     def load(self, cameras: Iterable[CameraState], agents: Iterable[AgentState]) -> None:
         for a in agents:
             self.agents[a.key] = a
             self._agents_by_slug.setdefault((a.district, a.slug), a.key)
+            self._agent_homes.setdefault(a.slug, a.key)
         for c in cameras:
             self.cameras[c.key] = c
             if c.agent_key:
                 self._agent_cameras.setdefault(c.agent_key, set()).add(c.key)
+
+    def replace_where(
+        self, area: Callable[[str], bool], cams: list[CameraState], agents: list[AgentState]
+    ) -> None:
+        """Replaces the cameras and agents of the districts `area` accepts by those read from SQL."""
+        for k in [k for k, a in self.agents.items() if area(a.district)]:
+            a = self.agents.pop(k)
+            if self._agents_by_slug.get((a.district, a.slug)) == k:
+                del self._agents_by_slug[(a.district, a.slug)]
+        for k in [k for k, c in self.cameras.items() if area(c.district)]:
+            self._agent_cameras.get(self.cameras.pop(k).agent_key or "", set()).discard(k)
+        self.load([c for c in cams if area(c.district)], [a for a in agents if area(a.district)])
 
     def camera(self, district: str, commune: str, slug: str) -> CameraState:
         key = f"{district}/{commune}/{slug}"
@@ -179,11 +103,17 @@ class StateStore:
         if a is None:
             a = self.agents[key] = AgentState(key, district, commune, slug)
             self._agents_by_slug.setdefault((district, slug), key)
+            self._agent_homes.setdefault(slug, key)
             self.changes.agents.add(key)
         return a
 
     def cameras_of(self, agent_key: str) -> set[str]:
         return self._agent_cameras.get(agent_key, set())
+
+    def agent_key_of(self, district: str, commune: str, slug: str) -> str:
+        """The key of the agent `slug` that a camera message of (district, commune) names (as `_agent_for_health`
+        finds it: an agent of that slug anywhere in the district, else the camera's commune)."""
+        return self._agents_by_slug.get((district, slug)) or f"{district}/{commune}/{slug}"
 
     def _assign(self, cam: CameraState, agent_key: str) -> None:
         if cam.agent_key == agent_key:
@@ -200,11 +130,17 @@ class StateStore:
             a = self.agents.get(cam.agent_key)
             if a is not None and a.slug == slug:
                 return a
-        # An agent may watch cameras in neighbouring communes: find it by slug within the district.
+        # An agent may watch cameras in neighbouring communes: find it by slug within the district (box ids are
+        # broker accounts, unique in a district); that also settles a camera an administrator assigned to it
+        # under another commune's key.
         key = self._agents_by_slug.get((cam.district, slug))
         a = self.agents.get(key) if key else None
         if a is None:
-            a = self.agent(cam.district, cam.commune, slug)
+            owner = cam.agent_key.split("/") if cam.agent_key else None
+            if owner is not None and owner[0] == cam.district and owner[2] == slug:
+                a = self.agent(*owner)  # assigned by an administrator before the box ever reported
+            else:
+                a = self.agent(cam.district, cam.commune, slug)
         self._assign(cam, a.key)
         return a
 
@@ -227,7 +163,7 @@ class StateStore:
             return False
         problems = tuple([p.value for p in h.problems]) if h.problems else ()
         cam.online = h.online
-        cam.reason = h.reason
+        cam.reason = clean_text(h.reason, 300) if h.reason else None
         cam.fps = h.fps
         cam.width = h.width
         cam.height = h.height
@@ -290,15 +226,6 @@ class StateStore:
         self._set_agent_state(agent, s.state, received, hold_stale=bool(s.queue))
         return agent
 
-    def _register_inventory(self, agent: AgentState, inventory: Iterable[CameraInfo]) -> None:
-        for info in inventory:
-            cam = self.camera(agent.district, info.commune, info.id)
-            if info.name and info.name != cam.name:
-                cam.name = info.name
-                self.changes.cameras.add(cam.key)
-                self.announce.cameras.add(cam.key)
-            self._assign(cam, agent.key)
-
     def _set_agent_state(self, agent: AgentState, state: str, now: float, hold_stale: bool = False) -> None:
         if state != agent.state:
             self.changes.transitions.append(
@@ -358,7 +285,10 @@ class StateStore:
     def check_stale(self, now: float) -> int:
         """Marks silent agents and cameras stale; returns how many changed."""
         before = len(self.changes.transitions)
+        owned = self.owned
         for agent in self.agents.values():
+            if owned is not None and agent.district not in owned:
+                continue
             state = derive_agent_state(agent.reported, agent.last_seen, now, self.stale_after)
             if state == STATUS_STALE and agent.state == AGENT_ONLINE:
                 self._set_agent_state(agent, STATUS_STALE, now)
@@ -366,7 +296,8 @@ class StateStore:
         for cam in self.cameras.values():
             seen = cam.last_seen
             if seen is not None and seen < limit and cam.status not in (STATUS_STALE, STATUS_UNKNOWN):
-                self._rederive(cam, now)
+                if owned is None or cam.district in owned:
+                    self._rederive(cam, now)
         return len(self.changes.transitions) - before
 
     def drain(self) -> Changes:

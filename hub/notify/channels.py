@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.db import Database
 from hub.core.facts import Fact
+from hub.core.leases import Lead
 from hub.notify.config import NotifyConfig
 from hub.notify.health import ChannelHealth, channel_facts
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA
@@ -19,10 +20,10 @@ from hub.notify.zalo import ZaloBot, ZaloOa
 
 
 class Channels:
-    def __init__(self, cfg: NotifyConfig, db: Database, clock: Callable[[], float]):
+    def __init__(self, cfg: NotifyConfig, db: Database, clock: Callable[[], float], lead: Lead | None = None):
         self.cfg = cfg
         self.clock = clock
-        self.tokens = TokenStore(db, cfg.oa, clock)
+        self.tokens = TokenStore(db, cfg.oa, clock, lead=lead)
         self.health = {CHANNEL_OA: ChannelHealth(CHANNEL_OA), CHANNEL_BOT: ChannelHealth(CHANNEL_BOT)}
         self.oa: ZaloOa | None = None
         self.bot: ZaloBot | None = None

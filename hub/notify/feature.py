@@ -10,7 +10,9 @@ from hub.notify.web import api, outbox_page
 
 
 def setup(ctx: FeatureContext) -> None:
-    notifier = Notifier(ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items)
+    notifier = Notifier(
+        ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items, lead=ctx.leases.leader("notify")
+    )
     ctx.add_fact_source(notifier.channel_facts)
     ctx.add_gauges(**notifier.channels.gauges())
     ctx.services.provide(NOTIFIER, notifier)

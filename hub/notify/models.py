@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db import Base
@@ -54,6 +54,9 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     message_id: Mapped[str | None] = mapped_column(String(100))  # the provider's id of what it delivered
     image: Mapped[str | None] = mapped_column(String(300))  # what happened to the picture (Vietnamese)
+    # The fencing token of the `notify` leader lease under which the row was claimed: after a crash, only rows of
+    # earlier leaders are in doubt (hub/notify/outbox.py `recover_interrupted`).
+    claim_token: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("event_id", "channel", "target", name="uq_notify_event_target"),

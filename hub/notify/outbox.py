@@ -1,8 +1,9 @@
 """Outbox operations in SQL (each runs inside `Database.run`): store, claim, record results, recover, list.
 
 A row is stored before anything is sent, once per (event_id, channel, target): a notice submitted again after
-a restart finds its rows and adds none. A row is claimed (`sending`, attempts + 1) and committed before the
-request goes out, so after a crash a `sending` row is known to be in doubt and becomes `unknown`.
+a restart finds its rows and adds none. A row is claimed (`sending`, attempts + 1, the sender's fencing token)
+and committed before the request goes out, so after a crash a `sending` row is known to be in doubt and becomes
+`unknown` — only the rows claimed under an earlier token, never those of the sender now at work.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from hub.notify.models import (
     RETRYABLE,
     SENDING,
     UNKNOWN,
+    ChannelToken,
     OutboxRow,
 )
 
@@ -73,17 +75,19 @@ def store(s: Session, rows: list[NewRow], now: datetime) -> int:
     return added
 
 
-def recover_interrupted(s: Session, now: datetime) -> int:
-    """Rows left `sending` by a stop or crash: in doubt, shown as `unknown`, never resent by themselves."""
-    res = s.execute(
-        update(OutboxRow)
-        .where(OutboxRow.state == SENDING)
-        .values(state=UNKNOWN, last_error=RECOVERED_ERROR, next_try_at=now)
-    )
+def recover_interrupted(s: Session, now: datetime, token: int | None = None) -> int:
+    """Rows left `sending` by a sender that stopped or died (claimed under a token below `token`; every row
+    when `token` is None): in doubt, shown as `unknown`, never resent by themselves."""
+    q = update(OutboxRow).where(OutboxRow.state == SENDING)
+    if token is not None:
+        q = q.where(or_(OutboxRow.claim_token.is_(None), OutboxRow.claim_token < token))
+    res = s.execute(q.values(state=UNKNOWN, last_error=RECOVERED_ERROR, next_try_at=now))
     return int(getattr(res, "rowcount", 0) or 0)
 
 
-def claim_due(s: Session, now: datetime, limit: int, paused: frozenset[str]) -> list[OutboxRow]:
+def claim_due(
+    s: Session, now: datetime, limit: int, paused: frozenset[str], token: int | None = None
+) -> list[OutboxRow]:
     q = (
         select(OutboxRow)
         .where(OutboxRow.state == PENDING, OutboxRow.next_try_at <= now, OutboxRow.channel != CHANNEL_NONE)
@@ -98,6 +102,7 @@ def claim_due(s: Session, now: datetime, limit: int, paused: frozenset[str]) -> 
     for r in rows:
         r.state = SENDING
         r.attempts += 1
+        r.claim_token = token
     s.flush()
     for r in rows:
         s.expunge(r)
@@ -115,6 +120,12 @@ def next_due(s: Session, paused: frozenset[str]) -> datetime | None:
 
 def finish(s: Session, row_id: int, **values: object) -> None:
     s.execute(update(OutboxRow).where(OutboxRow.id == row_id, OutboxRow.state == SENDING).values(**values))
+
+
+def token_block(s: Session) -> str | None:
+    """Why the OA channel is blocked, as stored (None: not blocked, or nothing stored yet)."""
+    row = s.get(ChannelToken, "oa")
+    return None if row is None else row.blocked_reason
 
 
 def counts(s: Session) -> dict[str, int]:

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.core.db import Database, Snapshot, to_db_time
+from hub.core.db import Database, to_db_time
+from hub.core.leases import Lead, LeaseLost, SoleLeader
+from hub.core.snapshots import SnapshotStore, read_latest
 from hub.notify import outbox
 from hub.notify.channels import Channels
 from hub.notify.config import NotifyConfig, RetryConfig
@@ -27,6 +29,7 @@ from hub.notify.zalo import Outcome, Result
 log = logging.getLogger("hub.notify")
 BATCH = 20
 IDLE_S = 30.0  # the sender looks at the outbox at least this often (a row retried by another worker)
+CLUSTER_IDLE_S = 1.0  # ... and this often when other hubs add rows (their alert engine, their web pages)
 STOP_WAIT_S = 3.0
 
 
@@ -47,9 +50,15 @@ class OutboxSender:
         channels: Channels,
         clock: Callable[[], float],
         rng: random.Random,
+        snapshots: SnapshotStore,
+        lead: Lead | None = None,
+        idle_s: float = IDLE_S,
     ):
+        self.lead: Lead = lead if lead is not None else SoleLeader()
+        self.idle_s = idle_s
         self.cfg = cfg
         self.db = db
+        self.snapshots = snapshots
         self.channels = channels
         self.tokens = channels.tokens
         self.health = channels.health
@@ -83,13 +92,21 @@ class OutboxSender:
         """Sends one batch of due rows; returns how long to wait before looking again (0: at once)."""
         now_dt = to_db_time(self.clock())
         paused = self.channels.paused()
-        rows = await self.db.run(lambda s: outbox.claim_due(s, now_dt, BATCH, paused))
+
+        def claim(s: Session) -> list[OutboxRow]:
+            token = self.lead.fence(s)  # a hub that no longer leads claims nothing
+            return outbox.claim_due(s, now_dt, BATCH, paused, token)
+
+        try:
+            rows = await self.db.run(claim)
+        except LeaseLost:
+            return self.idle_s
         if rows:
             self._sending = asyncio.create_task(self._send_batch(rows))
             await asyncio.shield(self._sending)
             return 0.0
         due = await self.db.run(lambda s: outbox.next_due(s, paused))
-        return IDLE_S if due is None else min(IDLE_S, max(0.05, (due - now_dt).total_seconds()))
+        return self.idle_s if due is None else min(self.idle_s, max(0.05, (due - now_dt).total_seconds()))
 
     async def _send_batch(self, rows: list[OutboxRow]) -> None:
         """Receivers in parallel (up to send_concurrency), each receiver's rows in order."""
@@ -146,13 +163,10 @@ class OutboxSender:
         oa = self.channels.oa
         assert oa is not None
 
-        def read(s: Session) -> bytes | None:
-            snap = s.get(Snapshot, camera)
-            return None if snap is None else bytes(snap.jpeg)
-
-        jpeg = await self.db.run(read)
-        if jpeg is None:
+        latest = await read_latest(self.db, self.snapshots, camera)
+        if latest is None:
             return None, "camera chưa có ảnh chụp", token
+        jpeg = latest[1]
         try:
             jpeg = await asyncio.to_thread(shrink_jpeg, jpeg)
         except ValueError as exc:

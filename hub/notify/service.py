@@ -1,5 +1,7 @@
 """The notifier: turns alert notices into outbox rows (routing, quiet hours, text), sends due rows to Zalo
-with retries, sends the daily digest, and reports its own channels failing. One instance per hub.
+with retries, sends the daily digest, and reports its own channels failing. One instance per hub; with several
+hubs, any of them stores rows, and the one holding the `notify` leader lease sends them, refreshes the OA token
+and writes the digest.
 
 The parts: hub/notify/channels.py (live, paused, health), sender.py (the outbox sender loop), digest_schedule.py
 (the daily prune and digest), area_names.py (the names in the text)."""
@@ -22,6 +24,8 @@ from sqlalchemy.orm import Session
 from hub.core.db import Database, to_db_time
 from hub.core.facts import AlertNotice, DigestSection, Fact
 from hub.core.features import ServiceKey
+from hub.core.leases import Lead, SoleLeader
+from hub.core.snapshots import SnapshotStore
 from hub.core.tasks import guarded
 from hub.notify import outbox
 from hub.notify.area_names import AreaNameCache
@@ -32,13 +36,14 @@ from hub.notify.models import CHANNEL_BOT, CHANNEL_NONE, CHANNEL_OA, DRY_RUN, PE
 from hub.notify.outbox import NewRow
 from hub.notify.render import render_notice
 from hub.notify.routing import Target, exempt_from_quiet, quiet_until, route_notice
-from hub.notify.sender import OutboxSender
+from hub.notify.sender import CLUSTER_IDLE_S, IDLE_S, OutboxSender
 
 if TYPE_CHECKING:
     from hub.core.config import CoreConfig
 
 log = logging.getLogger("hub.notify")
 RESTART_S = 5.0
+TOKEN_CHECK_S = 5.0
 
 
 class HubParts(Protocol):
@@ -61,7 +66,11 @@ class Notifier:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         digest_sections: Sequence[DigestSection] = (),
+        lead: Lead | None = None,
     ):
+        self.lead: Lead = lead if lead is not None else SoleLeader()
+        self.lead.on_change(self._lead_changed)
+        self._running = False
         self.hub = hub
         self.cfg: NotifyConfig = notify_settings(hub.config)
         self.db = hub.db
@@ -70,10 +79,20 @@ class Notifier:
         self.names = AreaNameCache(hub.config, self.db)
         self.clock = clock
         self.rng = rng or random.Random()
-        self.channels = Channels(self.cfg, self.db, clock)
+        self.channels = Channels(self.cfg, self.db, clock, self.lead)
         self.tokens = self.channels.tokens
         self.health = self.channels.health
-        self.sender = OutboxSender(self.cfg, self.db, self.channels, clock, self.rng)
+        idle = CLUSTER_IDLE_S if hub.config.cluster.enabled else IDLE_S
+        self.sender = OutboxSender(
+            self.cfg,
+            self.db,
+            self.channels,
+            clock,
+            self.rng,
+            SnapshotStore.for_config(hub.config),
+            self.lead,
+            idle,
+        )
         self.daily = DigestSchedule(
             self.cfg,
             self.db,
@@ -102,15 +121,32 @@ class Notifier:
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.sender.stopping = False
-        now = to_db_time(self.clock())
-        n = await self.db.run(lambda s: outbox.recover_interrupted(s, now))
-        if n:
-            log.warning(
-                "notify: %d message(s) were being sent when the hub stopped; marked unknown, not resent", n
-            )
         self._session = aiohttp.ClientSession()
         await self.channels.open(self._session)
+        self._running = True
+        if self.lead.is_leader:
+            await self._lead_changed(True)
+        log.info(
+            "notify: started (oa %s, bot %s)",
+            "live" if self.live(CHANNEL_OA) else "dry-run",
+            "live" if self.live(CHANNEL_BOT) else "dry-run",
+        )
+
+    async def _lead_changed(self, leading: bool) -> None:
+        if not leading:
+            await self._stop_sending()
+            return
+        if not self._running or self._tasks:
+            return
+        self.sender.stopping = False
+        now = to_db_time(self.clock())
+        token = self.lead.token
+        # Only rows claimed by earlier senders (a hub that died, this one before a restart) are in doubt.
+        n = await self.db.run(lambda s: outbox.recover_interrupted(s, now, token))
+        if n:
+            log.warning("notify: %d message(s) were being sent when their sender stopped; marked unknown", n)
+        if self.channels.oa is not None:
+            await self.tokens.load()  # what the previous sender stored last
         self._tasks = [
             asyncio.create_task(
                 guarded("sender", self.sender.run, _task_failed, RESTART_S), name="notify-sender"
@@ -119,13 +155,30 @@ class Notifier:
                 guarded("digest", self.daily.run, _task_failed, RESTART_S), name="notify-digest"
             ),
         ]
-        log.info(
-            "notify: started (oa %s, bot %s)",
-            "live" if self.live(CHANNEL_OA) else "dry-run",
-            "live" if self.live(CHANNEL_BOT) else "dry-run",
-        )
+        if self.hub.config.cluster.enabled and self.channels.oa is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    guarded("tokens", self._follow_reauthorisation, _task_failed, RESTART_S),
+                    name="notify-tokens",
+                )
+            )
+        log.info("notify: sending (leader token %s)", token)
 
-    async def stop(self) -> None:
+    async def _follow_reauthorisation(self) -> None:
+        """Several hubs: a person may paste the new refresh token on another hub's page. While the OA channel
+        waits for that, the sender re-reads the stored tokens, and sends again once they are there."""
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_S)
+            if not self.tokens.blocked:
+                continue
+            stored = await self.db.run(lambda s: outbox.token_block(s))
+            if stored is None:
+                await self.tokens.load()
+                self.channels.health[CHANNEL_OA].unblock()
+                log.info("notify: the OA channel was authorised again on another hub; sending")
+                self.sender.wake()
+
+    async def _stop_sending(self) -> None:
         await self.sender.stop()
         for t in self._tasks:
             t.cancel()
@@ -133,6 +186,10 @@ class Notifier:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
+
+    async def stop(self) -> None:
+        self._running = False
+        await self._stop_sending()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -5,6 +5,11 @@ stored is lost at the next crash. So every refresh runs under one asyncio lock, 
 (one transaction) before the new access token is handed to anyone. A configured refresh token seeds the store
 once; the store then keeps the newest (the configured one is spent). A *different* configured value later means
 a person authorised the app again: it replaces the stored one and lifts the block.
+
+Several hubs: only the `notify` leader refreshes, and the refresh is claimed in SQL first (row lock, fencing
+token checked in the same transaction): when the stored refresh token is no longer the one in hand, another hub
+refreshed already and its pair is taken instead; when a refresh started less than REFRESH_GUARD_S ago (a leader
+that may still be waiting for Zalo's answer), nobody starts another. A single-use token is never sent twice.
 """
 
 from __future__ import annotations
@@ -15,17 +20,21 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.core.db import Database, to_db_time, utc
+from hub.core.leases import Lead, LeaseLost, SoleLeader
 from hub.notify.config import OaConfig
 from hub.notify.models import ChannelToken
+from hub.notify.sealed import Sealer, SealError
 from hub.notify.zalo import Outcome, Result, Tokens, ZaloOa
 
 log = logging.getLogger("hub.notify")
 CHANNEL = "oa"
 REFRESH_MARGIN_S = 600.0  # refresh this long before expiry, so no message goes out on a dying token
 UNKNOWN_EXPIRY_S = 3600.0  # a configured access token without known expiry is trusted this long
+REFRESH_GUARD_S = 60.0  # a refresh started this recently may still be in flight on another hub
 
 
 class TokenUnavailable(Exception):
@@ -39,10 +48,19 @@ def _hash(v: str) -> str:
 
 
 class TokenStore:
-    def __init__(self, db: Database, cfg: OaConfig, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cfg: OaConfig,
+        clock: Callable[[], float],
+        sealer: Sealer | None = None,
+        lead: Lead | None = None,
+    ) -> None:
+        self.lead: Lead = lead if lead is not None else SoleLeader()
         self.db = db
         self.cfg = cfg
         self.clock = clock
+        self.sealer = sealer if sealer is not None else Sealer.from_env()  # tokens encrypted at rest
         self.api: ZaloOa | None = None  # set by the notifier once its HTTP session exists
         self.lock = asyncio.Lock()
         self.access: str | None = None
@@ -57,6 +75,7 @@ class TokenStore:
 
     async def load(self) -> None:
         cfg, now = self.cfg, self.clock()
+        seal = self.sealer.seal
 
         def read(s: Session) -> ChannelToken:
             row = s.get(ChannelToken, CHANNEL)
@@ -65,25 +84,37 @@ class TokenStore:
                 s.add(row)
             if cfg.refresh_token and row.seed_hash != _hash(cfg.refresh_token):
                 log.info("zalo oa: using the configured refresh token (new authorisation)")
-                row.refresh_token = cfg.refresh_token
+                row.refresh_token = seal(cfg.refresh_token)
                 row.seed_hash = _hash(cfg.refresh_token)
-                row.access_token = cfg.access_token
+                row.access_token = seal(cfg.access_token)
                 row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S) if cfg.access_token else None
                 row.blocked_reason = None
                 row.updated_at = to_db_time(now)
             elif not row.refresh_token and not row.access_token and cfg.access_token:
-                row.access_token = cfg.access_token
+                row.access_token = seal(cfg.access_token)
                 row.access_expires_at = to_db_time(now + UNKNOWN_EXPIRY_S)
+            if self.sealer.armed:  # rows from before the key was set: encrypted now
+                for name in ("access_token", "refresh_token"):
+                    value = getattr(row, name)
+                    if self.sealer.is_plain(value):
+                        setattr(row, name, seal(value))
             s.flush()
             s.expunge(row)
             return row
 
-        row = await self.db.run(read)
-        self.access, self.refresh_token, self.blocked = (
-            row.access_token,
-            row.refresh_token,
-            row.blocked_reason,
-        )
+        try:
+            row = await self.db.run(read)
+        except IntegrityError:  # another hub inserted the row at the same moment: read theirs
+            row = await self.db.run(read)
+        try:
+            self.access, self.refresh_token = (
+                self.sealer.open(row.access_token),
+                self.sealer.open(row.refresh_token),
+            )
+        except SealError as exc:
+            log.error("zalo oa: %s; sending waits for a new authorisation", exc)
+            self.access, self.refresh_token = None, None
+        self.blocked = row.blocked_reason
         exp = utc(row.access_expires_at)
         self.expires_at = exp.timestamp() if exp else None
         if row.refresh_started_at is not None:
@@ -129,12 +160,37 @@ class TokenStore:
             raise TokenUnavailable(Result(Outcome.REAUTH, None, self.blocked or ""))
         started = to_db_time(self.clock())
 
-        def mark(s: Session) -> None:
-            row = s.get(ChannelToken, CHANNEL)
-            if row is not None:
-                row.refresh_started_at = started
+        def claim(s: Session) -> ChannelToken | str | None:
+            """None: ours to refresh; a row: another hub refreshed already; a string: why not now."""
+            self.lead.fence(s)
+            row = s.get(ChannelToken, CHANNEL, with_for_update=True)
+            if row is None:
+                return None
+            if row.refresh_token != rt:
+                s.expunge(row)
+                return row
+            busy = row.refresh_started_at
+            if busy is not None and busy > started - timedelta(seconds=REFRESH_GUARD_S):
+                return "một lần làm mới token khác đang chạy; thử lại sau"
+            row.refresh_started_at = started
+            return None
 
-        await self.db.run(mark)
+        try:
+            claimed = await self.db.run(claim)
+        except LeaseLost:
+            raise TokenUnavailable(
+                Result(Outcome.RETRY, None, "hub này không còn gửi tin (hub khác đảm nhận)")
+            ) from None
+        if isinstance(claimed, str):
+            raise TokenUnavailable(Result(Outcome.RETRY, None, claimed))
+        if claimed is not None:  # refreshed by another hub, or a person authorised the app again
+            self.access, self.refresh_token = claimed.access_token, claimed.refresh_token
+            self.blocked = claimed.blocked_reason
+            exp = utc(claimed.access_expires_at)
+            self.expires_at = exp.timestamp() if exp else None
+            if self.access is not None and self.valid(self.clock()):
+                return self.access
+            raise TokenUnavailable(Result(Outcome.RETRY, None, "token vừa được thay ở hub khác; thử lại"))
         got = await self.api.refresh(rt)
         now = self.clock()
         if isinstance(got, Tokens):
@@ -165,8 +221,8 @@ class TokenStore:
         if row is None:
             row = ChannelToken(channel=CHANNEL, generation=0)
             s.add(row)
-        row.access_token = t.access_token
-        row.refresh_token = t.refresh_token
+        row.access_token = self.sealer.seal(t.access_token)
+        row.refresh_token = self.sealer.seal(t.refresh_token)
         row.access_expires_at = to_db_time(now) + timedelta(seconds=t.expires_in)
         row.generation = (row.generation or 0) + 1
         row.refresh_started_at = None
@@ -204,7 +260,7 @@ class TokenStore:
                 if row is None:
                     row = ChannelToken(channel=CHANNEL, generation=0)
                     s.add(row)
-                row.refresh_token = refresh_token
+                row.refresh_token = self.sealer.seal(refresh_token)
                 row.access_token = None
                 row.access_expires_at = None
                 row.blocked_reason = None

@@ -13,7 +13,8 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database
 from hub.core.events import EventBus
 from hub.core.features import Feature, Services
-from hub.web import files, params
+from hub.web import files
+from hub.web.admin import accounts as admin_accounts
 from hub.web.admin import areas as admin_areas
 from hub.web.admin import audit as admin_audit
 from hub.web.admin import csv_import as admin_import
@@ -24,6 +25,7 @@ from hub.web.api import events as api_events
 from hub.web.api import history as api_history
 from hub.web.api import misc as api_misc
 from hub.web.api import reports as api_reports
+from hub.web.api import snapshots as api_snapshots
 from hub.web.context import CTX, WebContext
 from hub.web.errors import errors_middleware
 from hub.web.pages import account, login
@@ -31,6 +33,7 @@ from hub.web.pages import cameras as pages
 from hub.web.pages import reports as reports_page
 from hub.web.render import asset_hashes, make_environment
 from hub.web.security import add_security_headers, auth_middleware
+from hub.web.validation import checked
 from hub.web.views import ViewSource
 
 if TYPE_CHECKING:
@@ -43,26 +46,19 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *api_events.ROUTES,
     *api_reports.ROUTES,
     *api_history.ROUTES,
+    *api_snapshots.ROUTES,
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
+    *admin_accounts.ROUTES,
 ]
 # Without the hub runtime in the process, the camera views follow SQL this far behind (with it: its flushes).
 VIEWS_MAX_AGE_S = 2.0
 MAX_REQUEST_BYTES = 64 * 1024  # forms only so far; uploads (audio) get their own limit on their route
 
 
-def _with_known_params(route: openapi.ApiRoute) -> openapi.Handler:
-    """Wrap a handler so an undocumented query parameter is a 400, not silently ignored."""
-    known = frozenset(p.name for p in route.params if p.where == "query")
-    inner = route.handler
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        params.reject_unknown(request, known)
-        return await inner(request)
-
-    handler.__name__ = inner.__name__
-    handler.__dict__.update(inner.__dict__)  # keeps the access declaration
-    return handler
+def api_routes(features: Sequence[Feature] = ()) -> list[openapi.ApiRoute]:
+    """The JSON API: the core's routes, then each feature's (what the app registers and documents)."""
+    return [*CORE_API_ROUTES, *(r for f in features for r in f.api_routes)]
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -90,12 +86,12 @@ def create_app(
         make_environment(assets, tz),
         tz,
         assets,
-        ViewSource(db, config, hub.views if hub is not None else None, VIEWS_MAX_AGE_S),
+        ViewSource(db, config, hub.web_views if hub is not None else None, VIEWS_MAX_AGE_S),
         hub=hub,
         services=services if services is not None else Services(),
     )
-    api_routes = [*CORE_API_ROUTES, *(r for f in features for r in f.api_routes)]
-    app[api_misc.ROUTE_TABLE] = api_routes
+    routes = api_routes(features)
+    app[api_misc.ROUTE_TABLE] = routes
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(_on_shutdown)
 
@@ -109,10 +105,18 @@ def create_app(
     app.router.add_get(
         f"/cameras/{{district:{slug}}}/{{commune:{slug}}}/{{camera:{slug}}}", pages.camera_page
     )
-    for module in (admin_users, admin_areas, admin_devices, admin_import, admin_audit, account):
+    for module in (
+        admin_users,
+        admin_areas,
+        admin_devices,
+        admin_accounts,
+        admin_import,
+        admin_audit,
+        account,
+    ):
         module.add_routes(app)
     for feature in features:
         feature.add_pages(app, config)
-    for route in api_routes:
-        app.router.add_route(route.method, route.full_path, _with_known_params(route))
+    for route in routes:
+        app.router.add_route(route.method, route.full_path, checked(route))
     return app

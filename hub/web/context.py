@@ -18,7 +18,8 @@ from hub.core.config import CoreConfig
 from hub.core.db import Database, utcnow
 from hub.core.events import EventBus
 from hub.core.features import Services
-from hub.web.ratelimit import LoginRateLimiter
+from hub.web.clientaddr import Network, client_address, networks
+from hub.web.ratelimit import AccountSlowdown, LoginRateLimiter
 from hub.web.sse import EncodedEvents
 from hub.web.views import ViewSource
 
@@ -38,11 +39,15 @@ class WebContext:
     views: ViewSource  # cameras as JSON fragments, counts per commune, area names (hub/web/views.py)
     clock: Callable[[], datetime] = utcnow  # naive UTC, like the database
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    slowdown: AccountSlowdown = field(default_factory=AccountSlowdown)
     counters: Counter[str] = field(default_factory=Counter)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     # argon2 takes ~64 MiB and tens of ms per check: bound how many run at once under a login flood.
     hash_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     sse_clients: int = 0
+    # Open live-event streams per user: ended at once when the user's password changes or the account is
+    # disabled (streams of other hub processes notice at their next heartbeat, hub/web/api/events.py).
+    user_streams: dict[int, set[asyncio.Event]] = field(default_factory=dict)
     sse_cache: EncodedEvents = field(default_factory=EncodedEvents)
     heartbeat_s: float = 15.0
     # The running hub's core when served by `python -m hub run` (MQTT publish, the state store); None in tests
@@ -52,8 +57,21 @@ class WebContext:
     # answer 503 when it is not running in this process.
     services: Services = field(default_factory=Services)
 
+    def __post_init__(self) -> None:
+        self.proxies: tuple[Network, ...] = networks(self.config.http.trusted_proxies)
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
+
+    def end_streams(self, user_id: int) -> int:
+        ends = self.user_streams.pop(user_id, set())
+        for e in ends:
+            e.set()
+        return len(ends)
+
+    def client(self, request: web.Request) -> str:
+        """The client's address (through `http.trusted_proxies`): what login limits and the audit log use."""
+        return client_address(request, self.proxies)
 
 
 CTX = web.AppKey("ops_ctx", WebContext)

@@ -18,13 +18,19 @@ log = logging.getLogger("hub.web")
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        field: str | None = None,  # the parameter or body field refused, when one is (machine-readable)
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.field = field
 
 
 def not_found(what: str = "Không tìm thấy") -> ApiError:
@@ -32,15 +38,22 @@ def not_found(what: str = "Không tìm thấy") -> ApiError:
 
 
 def bad_parameter(name: str, problem: str) -> ApiError:
-    return ApiError(400, "bad_parameter", f"Tham số '{name}' không hợp lệ: {problem}")
+    return ApiError(400, "bad_parameter", f"Tham số '{name}' không hợp lệ: {problem}", field=name)
+
+
+def unprocessable(name: str, problem: str, code: str = "bad_parameter") -> ApiError:
+    """A request that matches the API document but is refused on meaning (values that contradict each
+    other, a time already past, a reference that does not exist): 422, the field named."""
+    return ApiError(422, code, f"'{name}' không hợp lệ: {problem}", field=name)
 
 
 def json_error(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, field: str | None = None
 ) -> web.Response:
-    return json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=dict(headers or {})
-    )
+    error: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return json_response({"error": error}, status=status, headers=dict(headers or {}))
 
 
 _HTTP_CODES = {
@@ -82,5 +95,5 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     if err.status >= 400 and err.status != 404 and err.status < 500:
         log.info("rejected %s %s: %s %s", request.method, request.path, err.status, err.code)
     if is_api(request) or request.headers.get("Accept", "").startswith("application/json"):
-        return json_error(err.status, err.code, err.message, err.headers)
+        return json_error(err.status, err.code, err.message, err.headers, err.field)
     return _page_error(request, err)

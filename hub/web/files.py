@@ -1,14 +1,16 @@
-"""Static assets (served by the hub itself: no CDN) and the health endpoint."""
+"""Static assets (served by the hub itself: no CDN) and the health endpoints (liveness, readiness)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+import time
 
 from aiohttp import web
 from sqlalchemy import text
 
+from hub.core import health
 from hub.web.access import public, signed_in
 from hub.web.context import ctx
 from hub.web.jsonout import json_response
@@ -55,8 +57,27 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+@public
+async def readyz(request: web.Request) -> web.Response:
+    """For load balancers and compose healthchecks: 200 `ok` when the data path works (database, MQTT, ingest,
+    SQL flushes, InfluxDB writes), else 503 `degraded` with reason codes (docs/API.md). Codes only: public."""
+    c = ctx(request)
+    found: list[str] = []
+    try:
+        await asyncio.wait_for(c.db.run(lambda s: s.execute(text("SELECT 1")).scalar()), timeout=5)
+    except Exception as exc:
+        log.warning("readiness: database not answering: %s", type(exc).__name__)
+        found.append(health.DATABASE_UNAVAILABLE)
+    if c.hub is not None:  # a web-only process has no data path of its own
+        found += health.reasons(health.inputs_of(c.hub), time.monotonic())
+    if found:
+        return json_response({"status": "degraded", "reasons": found}, status=503)
+    return json_response({"status": "ok", "reasons": []})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     for name in PUBLIC_ASSETS:
         app.router.add_get(f"/static/{name}", public_asset)
     app.router.add_get("/static/{name}", private_asset)

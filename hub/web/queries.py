@@ -79,12 +79,14 @@ def get_camera(s: Session, p: Principal, district: str, commune: str, slug: str)
 class SnapshotResult:
     etag: str
     ts: datetime
-    jpeg: bytes | None  # None when the caller's ETag matched (no need to load the bytes)
+    path: str | None  # the file in the snapshot store; None when the caller's ETag matched (nothing to read)
 
 
 def get_snapshot(s: Session, camera_key: str, if_none_match: str | None) -> SnapshotResult | None:
     row = s.execute(
-        select(Snapshot.ts, Snapshot.width, Snapshot.height).where(Snapshot.camera_key == camera_key)
+        select(Snapshot.ts, Snapshot.width, Snapshot.height, Snapshot.path).where(
+            Snapshot.camera_key == camera_key
+        )
     ).first()
     if row is None:
         return None
@@ -92,10 +94,7 @@ def get_snapshot(s: Session, camera_key: str, if_none_match: str | None) -> Snap
     etag = f'"{int(ts.replace(tzinfo=UTC).timestamp() * 1000)}-{row[1] or 0}x{row[2] or 0}"'
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return SnapshotResult(etag, ts, None)
-    jpeg = s.scalar(select(Snapshot.jpeg).where(Snapshot.camera_key == camera_key))
-    if jpeg is None:
-        return None
-    return SnapshotResult(etag, ts, jpeg)
+    return SnapshotResult(etag, ts, row[3])
 
 
 def transitions(

@@ -17,6 +17,7 @@ from hub.core.access import Perm, has_perm
 from hub.core.auth import Principal
 from hub.core.labels import browser_labels, local_time
 from hub.web.context import CSRF, PRINCIPAL, ctx
+from hub.web.home import home_for
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -115,6 +116,7 @@ def page_values(request: web.Request) -> dict[str, Any]:
         "principal": p,
         "csrf": request.get(CSRF, ""),
         "nav": nav,
+        "home": home_for(p),
         "scope_label": "",
         "timezone": c.config.timezone,
     }

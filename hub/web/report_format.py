@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from hub.core import reports
+from hub.core.csvsafe import csv_bytes
 from hub.core.labels import STATUS_LABELS, problem_label
 from hub.core.serialize import iso
 
@@ -84,11 +83,9 @@ def outage_dict(o: reports.Outage, names: dict[str, str | None]) -> dict[str, An
 
 
 def csv_response(rows: list[list[Any]], filename: str) -> web.Response:
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    """Every text cell is escaped against formulas (hub/core/csvsafe.py)."""
     return web.Response(
-        body=buf.getvalue().encode("utf-8"),
+        body=csv_bytes(rows),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -6,6 +6,7 @@ from typing import Any
 
 from hub.core.auth import ROLES
 from hub.core.db import STATUSES
+from hub.core.keyset import MAX_CURSOR
 from hub.core.openapi import Param
 
 _S = {"type": "string"}
@@ -19,6 +20,10 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
     return {"type": "object", "properties": props, "required": required or list(props)}
 
 
+# What keyset cursors look like (URL-safe base64 without padding, hub/core/keyset.py).
+CURSOR: dict[str, Any] = {"type": "string", "pattern": f"^[A-Za-z0-9_-]{{1,{MAX_CURSOR}}}$"}
+
+
 def page_params(default: int, maximum: int) -> tuple[Param, Param]:
     """`limit` and `cursor` of a list paged by keyset (hub/core/keyset.py)."""
     return (
@@ -27,7 +32,9 @@ def page_params(default: int, maximum: int) -> tuple[Param, Param]:
             f"Page size (default {default})",
             {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
         ),
-        Param("cursor", "`next_cursor` of the previous page, unchanged (opaque)", {"type": "string"}),
+        Param(
+            "cursor", "`next_cursor` of the previous page, unchanged (opaque); 422 when it is not one", CURSOR
+        ),
     )
 
 
@@ -171,11 +178,44 @@ STATS = _obj(
         "web": {"type": "object", "description": "web counters: SSE clients, logins, rejected requests"},
     }
 )
+HELLO = _obj(
+    {
+        "server_time": {"type": "string", "format": "date-time"},
+        "user": ME,
+        "counts": COUNTS,
+        "cameras": {"type": ["array", "null"], "items": CAMERA, "description": "null with cameras=false"},
+        "summary": {
+            "anyOf": [CAMERA_SUMMARY, {"type": "null"}],
+            "description": "as GET /cameras/summary when `types` names summary, else null",
+        },
+        "heartbeat_s": {"type": "number"},
+    }
+)
+LIVE_KINDS = ["camera", "snapshot", "agent", "alert", "speaker", "airing", "summary"]
+
+
+def _event(names: list[str], data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"enum": names},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+
+
 EVENT_STREAM = {
-    "type": "string",
-    "description": "text/event-stream. First `event: hello` with data {server_time, user, counts, cameras, "
-    "summary}, then `event: camera` {camera}, `event: agent` {agent}, `event: snapshot` {key, ts}, "
-    "`event: summary` {epoch, from, version, communes: changed communes' counts} (only when asked for with "
-    "`types`); comment lines (`: ping`) as heartbeat. The stream ends when the client is too slow; reconnect.",
+    "description": "One server-sent event (text/event-stream). First `event: hello` with the current state, then "
+    "`camera` {camera}, `snapshot` {key, ts}, `agent` {agent}, `alert` {alert}, `speaker`, `airing` as things "
+    "change (each with its `type`), and `summary` {epoch, from, version, communes: changed communes' counts} "
+    "only when asked for with `types`; comment lines (`: ping`) as heartbeat. The stream ends when the client "
+    "is too slow; reconnect.",
+    "oneOf": [
+        _event(["hello"], HELLO),
+        _event(
+            LIVE_KINDS, {"type": "object", "required": ["type"], "properties": {"type": {"enum": LIVE_KINDS}}}
+        ),
+    ],
 }
 OPENAPI = {"type": "object", "description": "this document"}

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from hub.core.auth import Principal, csrf_matches, load_session, read_token, touch_token
 from hub.core.openapi import Handler
@@ -90,7 +91,10 @@ def _origin_ok(request: web.Request) -> bool:
 async def _check_csrf(request: web.Request, expected: str) -> None:
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, HttpProcessingError):  # not the form it says it is
+            raise ApiError(400, "bad_body", "Biểu mẫu gửi lên bị hỏng") from None
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     if not csrf_matches(expected, given):

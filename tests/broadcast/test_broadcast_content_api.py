@@ -124,7 +124,7 @@ async def test_bad_files_refused_counted_and_nothing_left(
 ) -> None:
     h = await officer(web)
     resp = await upload(web, h, data, title="Thử")
-    assert resp.status == 400
+    assert resp.status == 422  # a well-formed upload whose file is not usable audio
     err = (await resp.json())["error"]
     assert err["code"] == code and words in err["message"]
     assert web.ctx.counters[f"content_rejected_{code}"] == 1
@@ -144,8 +144,8 @@ async def test_upload_limits_and_form_errors(web: WebEnv, clip: bytes) -> None:
 
     checks = [
         (form(None, title="Không có tệp"), 400, "no_file"),
-        (form(clip, title=""), 400, "bad_title"),
-        (form(clip, title="x", source="radio"), 400, "bad_source"),
+        (form(clip, title=""), 422, "bad_title"),
+        (form(clip, title="x", source="radio"), 400, "bad_field"),  # not in the document's list
         (form(clip, title="x", colour="xanh"), 400, "bad_form"),
         (form(clip, title="x", commune="tien-duoc"), 403, "forbidden"),  # not the officer's commune
     ]
@@ -221,14 +221,14 @@ async def test_tts_create_preview_and_limits(web: WebEnv) -> None:
     item = await created.json()
     assert item["source"] == "tts" and item["text"] == text and abs(item["loudness_lufs"] + 16) <= 1
 
-    for body, code in (
-        ({"title": "x", "text": "a" * 5001}, "text_too_long"),
-        ({"title": "x", "text": "   "}, "text_empty"),
-        ({"title": "x", "text": "xin chào", "voice": "en"}, "voice"),
-        ({"title": "x", "text": "xin chào", "speed": "2"}, "bad_field"),
+    for body, status, code in (
+        ({"title": "x", "text": "a" * 5001}, 422, "text_too_long"),  # this hub's tts_max_chars
+        ({"title": "x", "text": "   "}, 422, "text_empty"),
+        ({"title": "x", "text": "xin chào", "voice": "en"}, 400, "bad_body"),  # not in the document's list
+        ({"title": "x", "text": "xin chào", "speed": "2"}, 400, "bad_body"),
     ):
         resp = await web.client.post("/api/v1/content/tts", json=body, headers=h)
-        assert resp.status == 400 and (await resp.json())["error"]["code"] == code
+        assert resp.status == status and (await resp.json())["error"]["code"] == code
     assert leftovers(web) == []
 
 
@@ -250,7 +250,7 @@ async def test_pages_for_people(web: WebEnv, clip: bytes) -> None:
     bad = await web.client.post(
         "/broadcasts/content/tts", data={"title": "Bão", "text": " ", "csrf": h["X-CSRF-Token"]}
     )
-    assert bad.status == 400 and "Hãy nhập nội dung cần đọc" in await bad.text()
+    assert bad.status == 422 and "Hãy nhập nội dung cần đọc" in await bad.text()
     ok = await web.client.post(
         "/broadcasts/content/tts",
         data={"title": "Bão số 5", "text": "Bà con chú ý phòng chống bão.", "csrf": h["X-CSRF-Token"]},

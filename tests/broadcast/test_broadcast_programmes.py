@@ -134,31 +134,35 @@ async def call(env: WebEnv, csrf: str, method: str, path: str, body: dict[str, A
 async def test_validation_messages_name_the_field(web: WebEnv) -> None:
     seed(web)
     csrf = await as_user(web, "canbo")
+    # 400: the body does not match the API document (the field named); 422: it matches, refused on meaning;
+    # 403: outside the caller's area
     cases = [
-        (programme(title=" "), "title", "Thiếu tên chương trình"),
-        (programme(items=[]), "items", "Chọn ít nhất một nội dung"),
-        (programme(items=[9]), "items", "thuộc xã khác"),
-        (programme(items=[77]), "items", "Không tìm thấy nội dung #77"),
-        (programme(schedule={"kind": "daily", "times": ["25:00"]}), "schedule.times", "HH:MM"),
-        (programme(schedule={"kind": "weekly", "times": ["05:00"]}), "schedule.weekdays", "thứ"),
+        (programme(title=" "), 422, "title", "Thiếu tên chương trình"),
+        (programme(items=[]), 400, "items", "ít nhất 1"),
+        (programme(items=[9]), 422, "items", "thuộc xã khác"),
+        (programme(items=[77]), 422, "items", "Không tìm thấy nội dung #77"),
+        (programme(schedule={"kind": "daily", "times": ["25:00"]}), 400, "schedule.times", "không khớp"),
+        (programme(schedule={"kind": "weekly", "times": ["05:00"]}), 422, "schedule.weekdays", "thứ"),
         (
             programme(schedule={"kind": "once", "date": "2026-11-01", "times": ["17:00"]}),
+            422,
             "schedule.date",
             "đã qua",
         ),
-        (programme(repeats=11), "repeats", "từ 1 đến 10"),
-        (programme(target_kind="villages", target_ids=["thon-9"]), "target_ids", "Không có thôn thon-9"),
-        (programme(priority="urgent"), "priority", "khẩn cấp"),
-        (programme(commune="khac"), "commune", "ngoài phạm vi"),
+        (programme(repeats=11), 400, "repeats", "10"),
+        (programme(target_kind="villages", target_ids=["thon-9"]), 422, "target_ids", "Không có thôn thon-9"),
+        (programme(priority="urgent"), 400, "priority", "cho phép"),
+        (programme(commune="khac"), 403, "commune", "ngoài phạm vi"),
     ]
-    for body, field, words in cases:
+    for body, code, field, words in cases:
         status, data = await call(web, csrf, "POST", "/api/v1/programmes", body)
-        assert status in (400, 403), (body, data)
+        assert status == code, (body, data)
         assert data["error"]["field"] == field, data
         assert words in data["error"]["message"], data
     with web.db.session() as s:
         assert s.scalar(select(Programme.id)) is None  # nothing partial stored
-    assert web.ctx.counters["programme_rejected_invalid_programme"] >= 9
+    assert web.ctx.counters["programme_rejected_invalid_programme"] >= 6
+    assert web.ctx.counters["http_400_bad_body"] >= 4  # refused before the handler, counted all the same
 
 
 async def test_conflict_then_play_after_or_replace(web: WebEnv) -> None:

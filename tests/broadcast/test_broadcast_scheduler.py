@@ -1,6 +1,6 @@
-"""The broadcast scheduler against a real SQLite file (and PostgreSQL for restart and leader lock): a daily programme across restarts (no double, no loss;
+"""The broadcast scheduler against a real SQLite file (and PostgreSQL for restart and leader lease): a daily programme across restarts (no double, no loss;
 late within grace airs, past grace is missed), a job firing at T − prepare_lead, cancelling a prepared airing,
-and the leader lock with two schedulers (two Database objects, as two hub workers) on one database.
+and the core's leader lease with two schedulers (two Database objects, as two hubs) on one database.
 
 Schedulers run on a shifted clock (real time + offset), so "two minutes before 17:00" is now, without waiting.
 """
@@ -28,17 +28,18 @@ from broadcast.programmes.models import (
     ProgrammeSkip,
 )
 from broadcast.programmes.revision import bump_schedule_rev
-from broadcast.scheduling.lease import SchedulerLease
 from broadcast.scheduling.plan import insert_airing, new_airing
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from hub.compose import open_database
 from hub.core.db import Base, Database
+from hub.core.lease_table import holder
+from hub.core.leases import Leases
 from hub.core.speaker_models import Speaker
 from tests.fixtures_hub import wait_for
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 T = datetime(2026, 11, 23, 17, 0, tzinfo=TZ).timestamp()  # the daily occurrence under test
-CFG = ScheduleConfig(lease_ttl_s=2, lease_renew_s=0.3, replan_s=60)
+CFG = ScheduleConfig(check_s=0.3, replan_s=60)
 
 
 class RecordingDispatcher:
@@ -194,29 +195,67 @@ async def test_job_fires_before_start_and_cancel_calls_it_off(open_db: Callable[
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
-async def test_leader_lock_two_workers(open_db: Callable[[], Database]) -> None:
+async def test_leader_lease_two_hubs(open_db: Callable[[], Database]) -> None:
     db_a, db_b = open_db(), open_db()
+    leases_a, leases_b = Leases(db_a, "a", 2.0, 0.3), Leases(db_b, "b", 2.0, 0.3)
     rec_a, rec_b = RecordingDispatcher(), RecordingDispatcher()
-    a = await run_at(db_a, T - CFG.prepare_lead_s - 1.5, rec_a)
-    b = await run_at(db_b, T - CFG.prepare_lead_s - 1.5, rec_b)
+    now = T - CFG.prepare_lead_s - 1.5
+    a = BroadcastScheduler(db_a, rec_a, TZ, CFG, clock=at(now), lead=leases_a.leader("broadcast"))
+    b = BroadcastScheduler(db_b, rec_b, TZ, CFG, clock=at(now), lead=leases_b.leader("broadcast"))
+    await a.start()
+    await b.start()
+    await leases_a.start()
+    await leases_b.start()
     try:
-        assert a.is_leader and not b.is_leader
-        assert b.jobs() == []
+        await wait_for(lambda: a.is_leader and a.jobs(), 5, "the first hub to lead and plan")
+        assert not b.is_leader and b.jobs() == []
         await wait_for(lambda: rec_a.orders, 10, "the leader to dispatch")
         assert rec_b.orders == [] and len(airings(db_a)) == 1
-        # The leader dies without releasing its lease (no clean stop): the other takes over after expiry.
-        assert a._task is not None
-        a._task.cancel()
-        a._drop_leadership()
-        await wait_for(lambda: b.is_leader and b.jobs(), 10, "the second worker to take the lease and plan")
+        # The leader dies without giving its lease back (no clean stop): the other takes over after expiry.
+        leases_a.freeze()
+        await wait_for(lambda: b.is_leader and b.jobs(), 10, "the second hub to take the lease and plan")
+        assert not a.is_leader  # its own clock said so before the other could take over
         with db_b.session() as s:
-            lease = s.get(SchedulerLease, "broadcast-scheduler")
-            assert lease is not None and lease.holder == b.holder
+            info = holder(s, "leader:broadcast")
+            assert info is not None and info.owner == leases_b.owner and info.token == 2
         assert [j for j, _ in b.jobs()][:1] == [f"occ:1:{int(T + 86400)}"]  # tomorrow; today's already aired
         assert len(airings(db_b)) == 1 and rec_b.orders == []
     finally:
         await b.stop()
         await a.stop()
+        await leases_b.stop()
+        await leases_a.stop()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_leader_dies_before_the_airing_and_the_next_one_airs_it(
+    open_db: Callable[[], Database],
+) -> None:
+    db_a, db_b = open_db(), open_db()
+    leases_a, leases_b = Leases(db_a, "a", 2.0, 0.3), Leases(db_b, "b", 2.0, 0.3)
+    rec_a, rec_b = RecordingDispatcher(), RecordingDispatcher()
+    now = T - CFG.prepare_lead_s - 1.0  # the job fires in a second
+    a = BroadcastScheduler(db_a, rec_a, TZ, CFG, clock=at(now), lead=leases_a.leader("broadcast"))
+    b = BroadcastScheduler(db_b, rec_b, TZ, CFG, clock=at(now), lead=leases_b.leader("broadcast"))
+    await a.start()
+    await leases_a.start()
+    await b.start()
+    await leases_b.start()
+    try:
+        await wait_for(lambda: a.jobs(), 5, "the first hub to plan")
+        leases_a.freeze()  # the leader dies: nothing renewed, nothing given back, its jobs never run
+        assert a._aps is not None
+        a._aps.shutdown(wait=False)
+        a._aps = None
+        await wait_for(lambda: rec_b.orders, 15, "the next leader to air the occurrence")
+        (order,) = rec_b.orders
+        assert order.start_at == T and rec_a.orders == []  # within the prepare window: on time, not late
+        assert len(airings(db_b)) == 1
+    finally:
+        await b.stop()
+        await a.stop()
+        await leases_b.stop()
+        await leases_a.stop()
 
 
 async def test_emergency_missed_long_ago_still_airs(open_db: Callable[[], Database]) -> None:

@@ -38,18 +38,25 @@ def journey_config(tmp_path: Path, mqtt_port: int, **sections: Any) -> HubConfig
 
 
 @asynccontextmanager
-async def running_hub(config: HubConfig) -> AsyncIterator[Hub]:
+async def running_hub_app(config: HubConfig) -> AsyncIterator[tuple[Hub, web.Application]]:
     """The hub runtime and its web app on config.http, as hub.web.server.serve starts them."""
     hub = Hub(config)
     await hub.start()
-    runner = web.AppRunner(create_app(config, hub.db, hub.events, hub.stats.snapshot, hub=hub))
+    app = create_app(config, hub.db, hub.events, hub.stats.snapshot, hub=hub)
+    runner = web.AppRunner(app)
     try:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", config.http.port).start()
-        yield hub
+        yield hub, app
     finally:
         await runner.cleanup()
         await hub.stop()
+
+
+@asynccontextmanager
+async def running_hub(config: HubConfig) -> AsyncIterator[Hub]:
+    async with running_hub_app(config) as (hub, _app):
+        yield hub
 
 
 def add_user(

@@ -15,6 +15,7 @@ from devtools.services import Service
 from hub.compose import HubConfig
 from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
 from hub.core.db import Camera
+from hub.core.influx_retention import RetentionV1
 from hub.core.serialize import camera_to_dict
 from tests.browser.browser_support import ARTIFACTS
 from tests.browser.test_browser_wall import _jpeg, _login
@@ -31,13 +32,15 @@ PER_COMMUNE = 8
 def web_config(tmp_path: Path, influxd: Service, influx_db: str) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
         influx=InfluxConfig(url=influxd.url, database=influx_db),
         districts={D: DistrictConfig(name="Huyện Sóc Sơn", communes=COMMUNES)},
     )
 
 
-def seed(web: WebEnv, influxd: Service, db: str) -> None:
+async def seed(web: WebEnv, influxd: Service, db: str) -> None:
+    # InfluxDB's layout as the hub makes it at start: the page reads raw points from "raw"
+    await RetentionV1(web.ctx.config.influx, dict).apply(int(time.time() * 1000))
     for n, commune in enumerate(COMMUNES):
         for i in range(PER_COMMUNE):
             status = "ok"
@@ -74,7 +77,7 @@ def _bad_console(messages: list[str]) -> list[str]:
 async def test_camera_charts_and_command_result(
     web: WebEnv, browser: Browser, influxd: Service, influx_db: str
 ) -> None:
-    seed(web, influxd, influx_db)
+    await seed(web, influxd, influx_db)
     web.add_user("cs.socson", "technician", district=D)
     base = str(web.client.make_url("")).rstrip("/")
     problems: list[str] = []
@@ -150,7 +153,7 @@ async def visible_groups(page: Page) -> list[str]:
 
 
 async def test_command_room_mode(web: WebEnv, browser: Browser, influxd: Service, influx_db: str) -> None:
-    seed(web, influxd, influx_db)
+    await seed(web, influxd, influx_db)
     web.add_user("cs.socson", "police", district=D)
     base = str(web.client.make_url("")).rstrip("/")
     problems: list[str] = []

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from broadcast.airings.models import Airing
 from devtools.services import Service
 from hub.alerts.models import AlertAck
+from hub.core.speaker_models import Speaker
 from tests.browser.browser_support import CHROMIUM_ARGS, MEDIA_ARGS
 from tests.browser.journey_support import (
     COMMAND_ROOM,
@@ -182,8 +183,9 @@ async def test_officer_records_approver_approves_two_speakers_play_it(
                 d = tmp_path / name
                 d.mkdir()
                 conf = write_config(
-                    d / "receiver.yaml", name, mosquitto.port, [f"{base}/media/"], {"type": "null"}
-                )
+                    d / "receiver.yaml", name, mosquitto.port, [f"{base}/media/"], {"type": "null"},
+                    hub_public_key=hub.signer.public_pem(),
+                )  # fmt: skip
                 receivers.append(ReceiverProcess(conf, d / "receiver.log"))
             reg = hub.broadcast.speakers
             online = lambda: sum(1 for sp in reg.speakers.values() if sp.online) == 2  # noqa: E731
@@ -231,6 +233,11 @@ async def test_officer_records_approver_approves_two_speakers_play_it(
 
             # the chairman approves it from the queue, in a browser of his own
             await wait_for(online, 40, "both receivers online")
+            # They registered themselves, so they wait for approval; the administrator approves them
+            # (tests/security covers the approve button itself).
+            await reg.flush()
+            with hub.db.session() as s, s.begin():
+                s.execute(update(Speaker).values(pending=False))
             actx, apage = await signed_in(browser, base, "chutich.dl", "/broadcasts/approvals", PHONE)
             errors.watch(apage)
             pending = apage.locator("#pending li", has_text="Họp dân thôn Đông")
@@ -273,9 +280,10 @@ async def test_officer_records_approver_approves_two_speakers_play_it(
             await shot(dpage, "officer-airing-report-1920")
             await desk.close()
 
-            # the camera wall is not the officer's, broadcasts are not the police's
-            refused = await page.goto(base + "/")
-            assert refused is not None and refused.status == 403
+            # the camera wall is not the officer's: `/` takes her home; broadcasts are not the police's
+            home = await page.goto(base + "/")
+            assert home is not None and home.status == 200
+            await expect(page).to_have_url(base + "/broadcasts/programmes")
             pctx, ppage = await signed_in(browser, base, "cs.yendinh", "/", COMMAND_ROOM)
             refused = await ppage.goto(base + "/broadcasts")
             assert refused is not None and refused.status == 403

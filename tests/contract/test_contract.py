@@ -68,7 +68,10 @@ def test_hub_subscriptions_cover_inbound_only() -> None:
     assert len(subs) == len(INBOUND)
     assert "ops/v1/+/+/camera/+/health" in subs
     assert not any(s.endswith("/cmd") for s in subs)
-    assert all(s.startswith("$share/hub/") for s in hub_subscriptions("hub"))
+    one = hub_subscriptions("yen-dinh")
+    assert len(one) == len(subs) and all(s.startswith("ops/v1/yen-dinh/+/") for s in one)
+    with pytest.raises(TopicError):
+        hub_subscriptions("Yên Định")
 
 
 def health_topic() -> object:

@@ -23,6 +23,7 @@ def checkout() -> Iterator[Path]:
     (tmp / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "bootstrap.sh", tmp / "scripts" / "bootstrap.sh")
     shutil.copy(ROOT / "pyproject.toml", tmp / "pyproject.toml")
+    shutil.copy(ROOT / "requirements-dev.lock", tmp / "requirements-dev.lock")
     for p in (tmp, tmp / "scripts"):
         p.chmod(0o755)
     yield tmp

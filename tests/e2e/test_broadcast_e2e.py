@@ -68,6 +68,7 @@ def receivers(
         d.mkdir()
         conf = write_config(
             d / "receiver.yaml", sp, mosquitto.port, [f"{hub.config.http.public_url}/media/"], {"type": "null"},
+            hub_public_key=hub.signer.public_pem(),
         )  # fmt: skip
         procs[sp] = ReceiverProcess(conf, d / "receiver.log")
     yield procs

@@ -1,6 +1,7 @@
 """docker-compose.yml is checked statically (no Docker engine here): services, mounts, volumes, environment,
-ports and dependencies are consistent, and the configs it mounts validate with the real config models.
-The deployment's Mosquitto config and ACL are run with Debian's mosquitto to prove the ACL does what it says."""
+ports and dependencies are consistent, images are pinned, and the configs it mounts validate with the real config
+models. The deployment's Mosquitto config is run with Debian's mosquitto, its accounts made by the hub's command
+line, to prove it refuses anonymous clients and serves the hub's and the devices' accounts over TLS."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import shlex
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,19 +21,22 @@ import yaml
 
 from contract.configfile import load
 from devtools import camsim_spec
-from devtools.services import free_port, port_open, wait_until
+from devtools.services import Service, dynsec_plugin, free_port, port_open, wait_until
 from edge_agent.config import EdgeConfig
 from hub.compose import HubConfig
+from tests.broker_support import HUB_CLIENT, SecureBroker, connect, prepare_secure_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / "docker" / "env.example"
 
-EXPECTED_SERVICES = {"mosquitto", "influxdb", "grafana", "hub", "camsim", "edge-agent"}
+EXPECTED_SERVICES = {
+    "init", "mosquitto", "influxdb", "grafana", "hub", "caddy", "camsim", "provision-sim", "edge-agent",
+}  # fmt: skip
 # Set inside the InfluxDB image by its entrypoint for init scripts, not by us.
 IMAGE_PROVIDED = {"influxdb": {"DOCKER_INFLUXDB_INIT_BUCKET_ID"}}
 # What each service listens on inside its container.
-CONTAINER_PORTS = {"mosquitto": 1883, "influxdb": 8086, "grafana": 3000, "hub": 8080}
+CONTAINER_PORTS = {"mosquitto": 8883, "influxdb": 8086, "grafana": 3000, "caddy": 443}
 
 _COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 _CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?=])[^}]*)?\}")
@@ -250,24 +253,94 @@ def container_path_to_repo(svc: dict[str, Any], container_path: str) -> Path:
     raise AssertionError(f"{container_path} is not mounted")
 
 
+def volume_at(svc: dict[str, Any], path: str) -> str:
+    """The named volume mounted where `path` lies in the service's container."""
+    best = ""
+    volume = ""
+    for vol in svc.get("volumes") or []:
+        source, target = vol.split(":")[:2]
+        if not source.startswith((".", "/")) and (
+            path == target or path.startswith(target.rstrip("/") + "/")
+        ):
+            if len(target) > len(best):
+                best, volume = target, source
+    assert volume, f"{path} is on no volume"
+    return volume
+
+
 def test_hub_config_validates_and_matches_compose(compose: dict[str, Any], compose_env: Any) -> None:
     svcs = services(compose)
     hub = svcs["hub"]
     config_path = service_env(hub)["HUB_CONFIG"]
-    assert hub["command"] if "command" in hub else True
     compose_env("hub")
     cfg = load(HubConfig, container_path_to_repo(hub, config_path))
-    assert cfg.mqtt.host in svcs and cfg.mqtt.username == "hub"
-    assert cfg.mqtt.password == service_env(svcs["mosquitto"])["HUB_MQTT_PASSWORD"]
-    assert cfg.influx.api == "v2"
-    assert urlsplit(cfg.influx.url).hostname in svcs
-    assert cfg.influx.token == service_env(svcs["influxdb"])["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    # MQTT: the broker's TLS listener, this hub's own account, its password in a file on its volume.
+    assert cfg.mqtt.host in svcs and cfg.mqtt.port == CONTAINER_PORTS[cfg.mqtt.host]
+    assert cfg.mqtt.username == cfg.mqtt.client_id == "hub.main"
+    assert cfg.mqtt.password is None and cfg.mqtt.password_file is not None
+    for f in (cfg.mqtt.password_file, cfg.mqtt.tls_ca_file):
+        assert volume_at(hub, str(f)) == "hub-data"
+    init = (ROOT / "docker/init/init.sh").read_text(encoding="utf-8")
+    assert f"--hub main --password-file {cfg.mqtt.password_file}" in init
+    assert cfg.broker.accounts == "dynsec" and cfg.broker.public_port == CONTAINER_PORTS["mosquitto"]
+    assert cfg.broker.dynsec_file is not None
+    assert volume_at(svcs["init"], str(cfg.broker.dynsec_file)) == volume_at(
+        svcs["mosquitto"], "/mosquitto/broker/dynamic-security.json"
+    )
+    # InfluxDB: the hub's own write-only and read-only tokens, from files the InfluxDB setup writes.
+    assert cfg.influx.api == "v2" and urlsplit(cfg.influx.url).hostname in svcs
+    assert cfg.influx.token is None and cfg.influx.token_file and cfg.influx.read_token_file
+    setup = (ROOT / "docker/influxdb/init/10-ops-setup.sh").read_text(encoding="utf-8")
+    for f, perm in ((cfg.influx.token_file, "--write-bucket"), (cfg.influx.read_token_file, "--read-bucket")):
+        assert volume_at(hub, str(f)) == volume_at(svcs["influxdb"], "/var/lib/ops-tokens") == "influx-tokens"
+        assert f"{perm} " in setup and f"/var/lib/ops-tokens/{f.name}" in setup
+    assert "INFLUX_ADMIN_TOKEN" not in str(hub.get("environment")), "the hub never gets the admin token"
     assert cfg.influx.org == service_env(svcs["influxdb"])["DOCKER_INFLUXDB_INIT_ORG"]
     assert cfg.influx.bucket == service_env(svcs["influxdb"])["DOCKER_INFLUXDB_INIT_BUCKET"]
-    assert cfg.http.host == "0.0.0.0" and cfg.http.port == CONTAINER_PORTS["hub"]
+    # Web: only through the HTTPS proxy, cookies Secure.
+    assert cfg.http.host == "0.0.0.0" and cfg.http.port == 8080 and "ports" not in hub
+    assert cfg.http.secure_cookies and cfg.http.public_url.startswith("https://")
+    caddyfile = container_path_to_repo(svcs["caddy"], "/etc/caddy/Caddyfile").read_text(encoding="utf-8")
+    assert (
+        f"reverse_proxy hub:{cfg.http.port}" in caddyfile and "tls /certs/web.crt /certs/web.key" in caddyfile
+    )
+    assert volume_at(svcs["caddy"], "/certs/web.crt") == volume_at(svcs["init"], "/web-certs/web.crt")
     data_mounts = {v.split(":")[1] for v in hub["volumes"]}
     assert str(cfg.data_dir) in data_mounts, "hub data_dir must be on a volume"
     assert cfg.database.url.startswith(f"sqlite:///{cfg.data_dir}/")
+
+
+def test_images_are_pinned_by_version(compose: dict[str, Any]) -> None:
+    pinned = re.compile(r"^[\w./-]+:\d+\.\d+(\.\d+)?([.-][\w.-]+)?$")
+    for name, svc in services(compose).items():
+        if "build" not in svc:
+            image = svc["image"]
+            assert pinned.match(image) and not image.endswith(":latest"), f"{name}: {image} is not pinned"
+            if re.search(r":\d+\.\d+$", image) and "grafana" not in image:
+                raise AssertionError(f"{name}: {image} names a minor version only; pin the patch release")
+    for dockerfile in (ROOT / "docker").glob("*.Dockerfile"):
+        for line in dockerfile.read_text(encoding="utf-8").splitlines():
+            if line.startswith("FROM "):
+                assert re.search(r":\d+\.\d+(\.\d+)?-", line), f"{dockerfile.name}: {line} is not pinned"
+    app = (ROOT / "docker/app.Dockerfile").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements.lock" in app and "--no-deps ." in app
+
+
+def test_the_lock_files_cover_the_project(compose: dict[str, Any]) -> None:
+    """requirements.lock holds every runtime dependency of pyproject.toml, pinned with hashes."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for lock, deps in (
+        ("requirements.lock", project["dependencies"] + project["optional-dependencies"]["postgres"]),
+        ("requirements-dev.lock", project["optional-dependencies"]["dev"]),
+    ):
+        text = (ROOT / lock).read_text(encoding="utf-8").lower()
+        pins = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", text, re.M))
+        for dep in deps:
+            name = re.split(r"[<>=\[ ;]", dep, maxsplit=1)[0].lower().replace("_", "-")
+            assert name in pins, f"{lock} lacks {name}: run pip-compile (docs/OPERATIONS.md)"
+        assert text.count("--hash=sha256:") >= len(pins)
 
 
 def camsim_cameras(svc: dict[str, Any]) -> dict[str, str]:
@@ -284,11 +357,19 @@ def test_edge_config_validates_and_matches_compose(compose: dict[str, Any], comp
     edge = svcs["edge-agent"]
     cmd = edge["command"]
     compose_env("edge-agent")
+    # The config alone: its provisioning file is written by `provision-sim` into the same volume.
     cfg = load(EdgeConfig, container_path_to_repo(edge, cmd[cmd.index("--config") + 1]))
-    assert cfg.mqtt.host in svcs
-    accounts = dict(pair.split(":", 1) for pair in service_env(svcs["mosquitto"])["EDGE_ACCOUNTS"].split())
-    assert cfg.mqtt.username == cfg.agent.id, "the ACL ties an account to the agent id of the same name"
-    assert accounts.get(cfg.agent.id) == cfg.mqtt.password
+    assert cfg.mqtt.host in svcs and cfg.mqtt.port == CONTAINER_PORTS["mosquitto"]
+    assert cfg.mqtt.username is None and cfg.mqtt.password is None, "its account comes from the hub"
+    assert cfg.mqtt.provisioning is not None
+    prov = svcs["provision-sim"]
+    script = " ".join(prov["command"])
+    device = f"{cfg.agent.district}/{cfg.agent.commune}/{cfg.agent.id}"
+    out = re.search(r"device provision edge (\S+) --out (\S+)", script)
+    assert out and out.group(1) == device, script
+    assert volume_at(prov, out.group(2)) == volume_at(edge, str(cfg.mqtt.provisioning)) == "edge-data"
+    assert PurePosixPath(out.group(2)).name == cfg.mqtt.provisioning.name
+    assert edge["depends_on"]["provision-sim"]["condition"] == "service_completed_successfully"
     served = camsim_cameras(svcs["camsim"])
     for cam in cfg.cameras:
         url = urlsplit(cam.url)
@@ -309,9 +390,10 @@ def test_grafana_provisioning_matches_mounts(compose: dict[str, Any]) -> None:
     assert urlsplit(service_env(graf)["INFLUX_URL"]).hostname in services(compose)
 
 
-def test_influx_init_script_is_executable(compose: dict[str, Any]) -> None:
+def test_init_scripts_are_executable(compose: dict[str, Any]) -> None:
     influx = services(compose)["influxdb"]
     scripts = [s for s, t in bind_mounts(influx) if t.startswith("/docker-entrypoint-initdb.d/")]
+    scripts += [s for s, t in bind_mounts(services(compose)["init"]) if t.endswith(".sh")]
     assert scripts, "no init script mounted"
     for s in scripts:
         # The image runs only executable *.sh files from that folder.
@@ -327,96 +409,57 @@ def test_influx_init_script_is_executable(compose: dict[str, Any]) -> None:
 # --- The deployment broker config, run for real -------------------------------------------------------------
 
 
-def _pub(port: int, user: str | None, password: str | None, topic: str, *extra: str) -> int:
-    cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-m", "x", "-q", "1", "-V", "5"]
-    if user:
-        cmd += ["-u", user, "-P", password or ""]
-    return subprocess.run([*cmd, *extra], capture_output=True, timeout=10).returncode
-
-
-def _sub_receives(port: int, user: str, password: str, topic: str, publish: Any) -> bool:
-    """Subscribe as `user`, publish with `publish()` once the broker confirmed the subscription, and tell
-    whether the subscriber got the message."""
-    # Line-buffered: the SUBACK line must arrive while the subscriber runs, not when it exits.
-    cmd = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password]
-    cmd += ["-t", topic]
-    cmd += ["-C", "1", "-W", "3", "-q", "1", "-V", "5", "-d"]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as sub:
-        assert sub.stdout is not None
-        for line in sub.stdout:
-            if "received suback" in line.lower():
-                break
-        else:
-            raise AssertionError(f"{user} could not subscribe to {topic}")
-        publish()
-        rest = sub.stdout.read()
-        sub.wait(10)
-    return "x" in rest.splitlines()
-
-
 @pytest.fixture
-def deployment_broker() -> Iterator[int]:
-    """docker/mosquitto/{mosquitto.conf,acl,entrypoint.sh} with /mosquitto/ moved into a temp folder."""
-    # Mosquitto drops root privileges to the `mosquitto` user, which cannot enter pytest's 0700 tmp_path.
-    tmp_path = Path(tempfile.mkdtemp(prefix="ops-mosquitto-"))
-    tmp_path.chmod(0o755)
+def deployment_broker(tmp_path: Path) -> Iterator[tuple[SecureBroker, int]]:
+    """docker/mosquitto/mosquitto.conf as it is, its paths moved into a temp folder, with the certificates and
+    the account file made by the hub's own command line (what docker/init/init.sh runs)."""
+    port, plain = free_port(), free_port()
+    broker, issued = prepare_secure_broker(tmp_path, port)
     base = tmp_path / "mosquitto"
-    (base / "config").mkdir(parents=True)
-    (base / "data").mkdir()
-    port = free_port()
+    (base / "data").mkdir(parents=True)
+    shutil.copy(issued / "broker.crt", tmp_path / "broker" / "broker.crt")
+    shutil.copy(issued / "broker.key", tmp_path / "broker" / "broker.key")
     conf = (ROOT / "docker/mosquitto/mosquitto.conf").read_text(encoding="utf-8")
-    conf = conf.replace("/mosquitto/", f"{base}/").replace("listener 1883", f"listener {port} 127.0.0.1")
-    (base / "config/mosquitto.conf").write_text(conf)
-    shutil.copy(ROOT / "docker/mosquitto/acl", base / "config/acl")
-    script = (
-        (ROOT / "docker/mosquitto/entrypoint.sh")
-        .read_text(encoding="utf-8")
-        .replace("/mosquitto/", f"{base}/")
+    assert "/usr/lib/mosquitto_dynamic_security.so" in conf and "allow_anonymous false" in conf
+    conf = (
+        conf.replace("/usr/lib/mosquitto_dynamic_security.so", dynsec_plugin())
+        .replace("/mosquitto/broker/", f"{tmp_path}/broker/")
+        .replace("/mosquitto/data/", f"{base}/data/")
+        .replace("listener 8883", f"listener {port} 127.0.0.1")
+        .replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
     )
-    (base / "entrypoint.sh").write_text(script)
-    for p in (base, base / "config"):
-        p.chmod(0o755)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HUB_MQTT_PASSWORD": "hub-secret",
-        "EDGE_ACCOUNTS": "yd-dinh-long-01:edge-secret yd-dinh-tan-01:other-secret",
-    }
+    if os.geteuid() == 0:
+        conf += "user root\n"  # as devtools.services does: the plugin's file sits in a private folder
+    (base / "mosquitto.conf").write_text(conf)
     log = (tmp_path / "mosquitto.log").open("wb")
-    proc = subprocess.Popen(["/bin/sh", str(base / "entrypoint.sh")], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(["mosquitto", "-c", str(base / "mosquitto.conf")], stdout=log, stderr=log)
+    broker.service = Service("mosquitto", proc, port, base, tmp_path / "mosquitto.log")  # type: ignore[arg-type]
     try:
-        wait_until(lambda: port_open(port), 10, "deployment mosquitto", proc)  # type: ignore[arg-type]
-        yield port
+        wait_until(lambda: port_open(port) and port_open(plain), 10, "deployment mosquitto", proc)  # type: ignore[arg-type]
+        yield broker, plain
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
-        shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_deployment_broker_acl(deployment_broker: int) -> None:
-    port = deployment_broker
-    status = "ops/v1/yen_dinh/dinh_long/edge/yd-dinh-long-01/status"
-    health = "ops/v1/yen_dinh/dinh_long/camera/cong-ubnd/health"
-    # Anonymous and wrong passwords are refused at connect time.
-    assert _pub(port, None, None, status) != 0
-    assert _pub(port, "hub", "wrong", status) != 0
-    # A box publishes its own status and camera health, and the hub receives them.
-    assert _sub_receives(
-        port, "hub", "hub-secret", "ops/v1/#", lambda: _pub(port, "yd-dinh-long-01", "edge-secret", status)
-    )
-    assert _sub_receives(
-        port, "hub", "hub-secret", "ops/v1/#", lambda: _pub(port, "yd-dinh-long-01", "edge-secret", health)
-    )
-    # It cannot speak for another box (the broker drops the message; the hub sees nothing).
-    other = "ops/v1/yen_dinh/dinh_tan/edge/yd-dinh-tan-01/status"
-    assert not _sub_receives(
-        port, "hub", "hub-secret", "ops/v1/#", lambda: _pub(port, "yd-dinh-long-01", "edge-secret", other)
-    )
-    # Commands reach their own box only.
-    cmd = "ops/v1/yen_dinh/dinh_long/edge/yd-dinh-long-01/cmd"
-    assert _sub_receives(
-        port, "yd-dinh-long-01", "edge-secret", cmd, lambda: _pub(port, "hub", "hub-secret", cmd)
-    )
-    assert not _sub_receives(
-        port, "yd-dinh-tan-01", "other-secret", cmd, lambda: _pub(port, "hub", "hub-secret", cmd)
-    )
+def test_deployment_broker_refuses_anonymous_and_serves_accounts_over_tls(
+    deployment_broker: tuple[SecureBroker, int], compose: dict[str, Any]
+) -> None:
+    broker, plain = deployment_broker
+    # The compose healthcheck passes: the plain in-container listener is up and refuses anonymous clients.
+    check = services(compose)["mosquitto"]["healthcheck"]["test"][1].replace("-p 1883", f"-p {plain}")
+    assert subprocess.run(["sh", "-c", check], timeout=20).returncode == 0
+    assert connect(broker).refused == "Not authorized"
+    assert not connect(broker, ca=None).up, "plain MQTT on the TLS port"
+    # The hub's account from `broker init`, and a box's from the registry, over TLS.
+    password = broker.hub_password_file.read_text().strip()
+    hub = connect(broker, client_id=HUB_CLIENT, username=HUB_CLIENT, password=password)
+    assert hub.up and hub.subscribe("ops/v1/#") == [1]
+    box = connect(broker, broker.provision("edge", "yen_dinh/dinh_long/yd-dinh-long-01"))
+    assert box.up
+    assert box.publish("ops/v1/yen_dinh/dinh_long/edge/yd-dinh-long-01/status") == 0
+    assert box.publish("ops/v1/yen_dinh/dinh_tan/edge/other/status") == 135
+    assert box.subscribe("ops/v1/#") == [135]
+    for c in (hub, box):
+        c.stop()

@@ -39,6 +39,7 @@ from demo_supervisor import (  # noqa: E402
 )
 
 from devtools.services import free_port, influx_query  # noqa: E402
+from tests.broker_support import Client  # noqa: E402
 
 # --- pieces -------------------------------------------------------------------------------------------------
 
@@ -316,6 +317,14 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
     d.wait_for("Demo ready", DEMO_TIMEOUT_S)
     token = (run_dir / "demo-token").read_text().strip()
     assert oct((run_dir / "demo-token").stat().st_mode & 0o777) == "0o600"
+
+    # The broker runs as a deployment's: nobody without an account, nothing without TLS.
+    ca = run_dir / "hub" / "ca" / "ca.crt"
+    assert Client(port=ports["mqtt"], client_id="intruder", ca=ca).start().refused == "Not authorized"
+    assert not Client(port=ports["mqtt"], client_id="plain").start().up
+    files = list((run_dir / "provisioning").iterdir())
+    assert len(files) == 1 + len(DEMO_SPEAKERS)
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
     sim = json.loads((ROOT / "config/demo/camsim.json").read_text("utf-8"))
     behaviours = {c["name"]: c["behaviour"] for c in sim["cameras"]}
 
@@ -344,10 +353,17 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
 
     # The Grafana overview's queries run on the demo's InfluxDB, filled by the real hub.
     dash = json.loads((ROOT / "dashboards/camera-health-overview.json").read_text("utf-8"))
+    # `$rp` as Grafana resolves it for the last hour, from the rp_config points the hub wrote: raw points
+    to_ms = int(time.time() * 1000)
+    rp_query = dash["templating"]["list"][0]["query"]
+    rp_query = rp_query.replace("$__to", str(to_ms)).replace("$__from", str(to_ms - 3_600_000))
+    rp = influx_query(ports["influx"], "ops", rp_query)["results"][0]["series"][0]["values"][0][1]  # type: ignore[index]
+    assert rp == "raw"
     for panel in dash["panels"]:
         for t in panel["targets"]:
             q = (
                 t["query"]
+                .replace("$rp", rp)
                 .replace("$timeFilter", "time > now() - 1h")
                 .replace("$__interval", "10s")
                 .replace("$district", ".*")
@@ -359,6 +375,18 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
     # The simulated loudspeakers air the demo's test broadcast and it comes back as a report.
     d.wait_for("speakers played, start skew", 120)
     assert re.search(r"test broadcast \S+: aired, 2/2 speakers played", d.output), d.output
+
+    # Every receiver reports (so it logged in with its own account: the broker lets nobody else in), each on
+    # the provisioning file the registry issued for it.
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{ports['http']}/api/v1/speakers", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        online = {sp["id"] for sp in json.loads(r.read())["speakers"] if sp["status"] == "online"}
+    assert online == {sp.id for sp in DEMO_SPEAKERS}, online
+    for sp in DEMO_SPEAKERS:
+        text = (run_dir / "provisioning" / f"speaker-{sp.id}.yaml").read_text()
+        assert f"client_id: speaker.yen_dinh.{sp.commune}.{sp.id}" in text
 
     children = json.loads((run_dir / "demo.json").read_text())["children"]
     receivers = [sp.child_name for sp in DEMO_SPEAKERS]

@@ -126,13 +126,27 @@ cameras:
         + "\n"
     )
     hub = _spawn(["-m", "hub", "--config", str(hub_cfg)], tmp_path / "hub.log")
-    agent = _spawn(["-m", "edge_agent", "--config", str(edge_cfg)], tmp_path / "agent.log")
-    st = Stack(cams, hub_port, token, influxd.port, influx_db, agent, hub, tmp_path)
+    agent: subprocess.Popen[bytes] | None = None
     try:
         wait_until(lambda: _healthz(hub_port), 30, "hub", hub)
-        yield st
+        # A box registers cameras of its own commune only: those it watches next door an administrator assigns.
+        names = [*CAMERAS, "cam-dead"]
+        rows = [
+            f"{DISTRICT},dinh_tan,{n},{n},box-e2e" for i, n in enumerate(names) if i % 2 or n == "cam-dead"
+        ]
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{hub_port}/api/v1/devices/import?kind=cameras&dry_run=false",
+            data=("district,commune,id,name,agent\n" + "\n".join(rows) + "\n").encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read())["created"] == len(rows)
+        agent = _spawn(["-m", "edge_agent", "--config", str(edge_cfg)], tmp_path / "agent.log")
+        yield Stack(cams, hub_port, token, influxd.port, influx_db, agent, hub, tmp_path)
     finally:
-        _stop(agent)
+        if agent is not None:
+            _stop(agent)
         _stop(hub)
         cams.stop()
 

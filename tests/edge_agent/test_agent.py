@@ -17,6 +17,7 @@ from devtools.camsim_client import CamSim
 from devtools.services import Service
 from tests.edge_support import AgentProcess, FaultProxy, Recorder, retained_status, wait_gone
 from tests.fixtures_camsim import CamSimFactory
+from tests.orders_support import PUBLIC_PEM, signed
 
 DISTRICT, COMMUNE, AGENT = "yen_dinh", "dinh_long", "box-test"
 STATUS = str(topics.edge_status(DISTRICT, COMMUNE, AGENT))
@@ -52,6 +53,7 @@ def write_config(path: Path, mqtt_port: int, cameras: list[dict[str, Any]], **pr
     }
     doc = {
         "agent": {"id": AGENT, "district": DISTRICT, "commune": COMMUNE, "name": "Hộp thử nghiệm"},
+        "hub_public_key": PUBLIC_PEM,
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 2},
         "probe": settings,
         "cameras": cameras,
@@ -144,7 +146,9 @@ def test_agent_judges_every_camera(
     assert snaps and all(isinstance(s.decoded, bytes) for s in snaps)
     gate_seqs = {h.seq for h in recorder.health("gate")}
     for s in snaps:
-        assert set(s.properties) == {"ts", "width", "height", "seq"}
+        assert (
+            set(s.properties) == {"ts", "width", "height", "seq", "agent"} and s.properties["agent"] == AGENT
+        )
         assert int(s.properties["width"]) == 640 and int(s.properties["seq"]) in gate_seqs
     assert not [m for m in messages if m.kind_id_channel == ("camera", "dead", "snapshot")]
 
@@ -199,12 +203,11 @@ def test_commands_stream_loss_and_reload(
         assert relearn.status == "ok" and relearn.data["cameras"] == ["gate"], relearn
         relearn = recorder.command(CMD, "relearn-2", "relearn", "cam-99")
         assert relearn.status == "error" and relearn.error and "cam-99" in relearn.error
-        recorder.publish(CMD, '{"transaction": "bad-1", "action": "explode", "ts": 1763880000}')
+        # Signed by the hub but breaking the contract: answered; not signed at all: never answered.
+        recorder.publish(CMD, signed(CMD, {"transaction": "bad-1", "action": "explode", "ts": 1763880000}))
         recorder.publish(CMD, b"\xff not json at all")
         bad = recorder.wait_for("reply to an invalid command", lambda _: recorder.replies().get("bad-1"))
-        assert (
-            bad.status == "error" and bad.error and "Lệnh không hợp lệ" in bad.error and "action" in bad.error
-        )
+        assert bad.status == "error" and bad.error and "invalid" in bad.error and "action" in bad.error
 
         # The stream goes away: offline with the camera's own answer as reason; a snapshot cannot be had.
         sim.stop_stream("flaky")
@@ -261,7 +264,7 @@ def test_commands_stream_loss_and_reload(
         rc = agent.stop()
     log = agent.log()
     assert rc == 0
-    assert "command rejected" in log and "reload refused" in log
+    assert "order refused (invalid)" in log and "reload refused" in log
 
 
 def test_backlog_survives_a_broken_link_and_kill9_leaves_the_will(

@@ -92,7 +92,19 @@ def test_user_add_rejects_bad_input(
     cfg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        run(cfg, "user", "add", "a1", "--role", "police", "--password", "ngan", monkeypatch=monkeypatch) == 1
+        run(
+            cfg,
+            "user",
+            "add",
+            "a1",
+            "--role",
+            "police",
+            "--province-wide",
+            "--password",
+            "ngan",
+            monkeypatch=monkeypatch,
+        )
+        == 1
     )
     assert "ít nhất 10" in capsys.readouterr().err
     assert (
@@ -127,7 +139,26 @@ def test_user_add_rejects_bad_input(
     )
     assert "--district" in capsys.readouterr().err
     # no password source and stdin is not a terminal
-    assert run(cfg, "user", "add", "x2", "--role", "police", monkeypatch=monkeypatch) == 2
+    assert (
+        run(cfg, "user", "add", "x2", "--role", "police", "--district", "soc-son", monkeypatch=monkeypatch)
+        == 2
+    )
+    # no area and no explicit --province-wide: not the whole province by accident
+    assert (
+        run(
+            cfg,
+            "user",
+            "add",
+            "x3",
+            "--role",
+            "police",
+            "--password",
+            "du-dai-roi-day",
+            monkeypatch=monkeypatch,
+        )
+        == 2
+    )
+    assert "--province-wide" in capsys.readouterr().err
 
 
 def test_tokens_create_list_revoke(
@@ -141,6 +172,7 @@ def test_tokens_create_list_revoke(
             "bot",
             "--role",
             "technician",
+            "--province-wide",
             "--password",
             "du-dai-roi-day",
             monkeypatch=monkeypatch,

@@ -4,6 +4,7 @@ bounded wait when nobody answers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ D, C, AGENT = "soc-son", "phu-linh", "pl-edge"
 URL = f"/api/v1/cameras/{D}/{C}/gate/commands"
 
 
-def agent_config(path: Path, mqtt_port: int, camera_url: str) -> Path:
+def agent_config(path: Path, mqtt_port: int, camera_url: str, hub_key: str) -> Path:
     doc = {
         "agent": {"id": AGENT, "district": D, "commune": C, "name": "Hộp UBND xã"},
+        "hub_public_key": hub_key,  # the hub's order-signing key: the box runs only what the hub signed
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 2},
         "probe": {
             "interval_s": 30,
@@ -55,7 +57,8 @@ async def env(
     client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     agent = AgentProcess(
-        agent_config(tmp_path / "edge.yaml", mosquitto.port, sim.url("gate")), tmp_path / "a.log"
+        agent_config(tmp_path / "edge.yaml", mosquitto.port, sim.url("gate"), hub.signer.public_pem()),
+        tmp_path / "a.log",
     )
     try:
         web = WebEnv(client, hub.db, hub.events, password_hash)
@@ -155,7 +158,7 @@ async def bounded_wait_and_stray_replies(hub: Hub, mosquitto: Service) -> None:
     assert outcome.result == "timeout" and outcome.reply is None and hub.commands.pending == 0
     pub = Publisher(mosquitto.port)
     try:
-        reply = CommandReply(transaction="hub-not-ours", status="ok", ts=1.8e9)
+        reply = CommandReply(transaction="hub-not-ours", status="ok", ts=time.time())
         pub.publish(str(topics.build(D, C, "edge", AGENT, "reply")), encode(reply))
         await wait_for(lambda: hub.commands.unmatched >= 1, 10, "stray reply counted")
     finally:

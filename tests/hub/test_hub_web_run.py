@@ -37,12 +37,25 @@ def test_run_serves_ingested_cameras_and_stops_on_sigterm(tmp_path: Path, mosqui
         f"mqtt:\n  port: {mosquitto.port}\n  client_id: hub-web-test\n"
         "influx:\n  enabled: false\n"
         f"http:\n  port: {port}\n  public_url: http://127.0.0.1:{port}\n"
-        "ingest:\n  state_flush_s: 0.2\n"
+        "ingest:\n  state_flush_s: 0.2\n  legacy_reports: true\n"
         "districts:\n  soc-son:\n    name: Huyện Sóc Sơn\n    communes:\n      phu-linh: Xã Phù Linh\n",
         encoding="utf-8",
     )
     assert (
-        main(["--config", str(cfg), "user", "add", "bot", "--role", "police", "--password", "du-dai-roi-day"])
+        main(
+            [
+                "--config",
+                str(cfg),
+                "user",
+                "add",
+                "bot",
+                "--role",
+                "police",
+                "--province-wide",
+                "--password",
+                "du-dai-roi-day",
+            ]
+        )
         == 0
     )
     assert main(["--config", str(cfg), "token", "create", "--user", "bot", "--name", "test"]) == 0

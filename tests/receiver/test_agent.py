@@ -3,7 +3,6 @@ played into the file sink. No timing assertions beyond "reported and under a sec
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from devtools.services import Service
 from tests.edge_support import Recorder
+from tests.orders_support import signed
 from tests.receiver_support import (
     FileServer,
     ReceiverProcess,
@@ -138,7 +138,7 @@ def test_refusals_checksum_host_and_bad_commands(
         "action": "prepare",
         "data": {"airing": "a-bad", "priority": "loud"},
     }
-    speaker.rec.publish(f"{speaker.base}/cmd", json.dumps(bad))
+    speaker.rec.publish(f"{speaker.base}/cmd", signed(f"{speaker.base}/cmd", bad))
     speaker.rec.publish(f"{speaker.base}/cmd", b"not json at all")
     failed = speaker.end_of("a-bad")
     assert (

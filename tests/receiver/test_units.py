@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from broadcast.receiver.cache import AudioCache, CacheFull
-from broadcast.receiver.commands import BadCommand, parse_command
+from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, load_config
 from broadcast.receiver.download import url_allowed
 from broadcast.receiver.pcm import Programme, Segment
@@ -23,7 +24,10 @@ from broadcast.receiver.sinks import FileSink
 from broadcast.receiver.timing import overlaps, planned_duration, resumable, start_decision
 from contract import PreparePlaylist, SpeakerCommand
 from contract.configfile import ConfigError, parse_text
+from contract.topics import parse
+from device_runtime.orders import OrderGate
 from tests.edge_support import REPO
+from tests.orders_support import TEST_KEY, signed
 
 SHA = "ab" * 32
 TS = 1_800_000_000.0
@@ -149,14 +153,20 @@ def test_cache_evicts_least_recently_used_but_never_pinned(tmp_path: Path) -> No
     assert not any(AudioCache(tmp_path / "c", 3000).tmp_dir.iterdir())  # crash leftovers go at start
 
 
-def test_command_contract_typed_by_action() -> None:
+def test_command_contract_typed_by_action(tmp_path: Path) -> None:
     topic = "ops/v1/d/c/speaker/s/cmd"
+    gate = OrderGate(TEST_KEY.public_key(), parse(topic), tmp_path / "orders.json")
+
+    def admit(order: dict[str, Any] | bytes, to: str = topic) -> SpeakerCommand | BadCommand:
+        payload = order if isinstance(order, bytes) else signed(topic, order)
+        return admit_command(gate, to, payload, time.time())
+
     data: dict[str, Any] = plan().model_dump(mode="json")
     good: dict[str, Any] = {"transaction": "t", "ts": TS, "action": "prepare", "data": data}
-    cmd = parse_command(topic, json.dumps(good).encode(), topic)
+    cmd = admit(good)
     assert isinstance(cmd, SpeakerCommand) and isinstance(cmd.data, PreparePlaylist)
     bad = {**good, "data": {**data, "repeats": 11}}
-    out = parse_command(topic, json.dumps(bad).encode(), topic)
+    out = admit(bad)
     assert (
         isinstance(out, BadCommand)
         and out.transaction == "t"
@@ -164,11 +174,15 @@ def test_command_contract_typed_by_action() -> None:
         and "repeats" in out.error
     )
     wrong_sha = {**good, "data": {**data, "items": [{**data["items"][0], "sha256": "XYZ"}]}}
-    assert isinstance(parse_command(topic, json.dumps(wrong_sha).encode(), topic), BadCommand)
-    assert isinstance(parse_command(topic, b"\xff", topic), BadCommand)
-    vol = parse_command(topic, json.dumps({"transaction": "v", "ts": TS, "action": "volume"}).encode(), topic)
+    assert isinstance(admit(wrong_sha), BadCommand)
+    assert isinstance(admit(b"\xff"), BadCommand)
+    vol = admit({"transaction": "v", "ts": TS, "action": "volume"})
     assert isinstance(vol, BadCommand) and vol.transaction == "v"
-    assert isinstance(parse_command("ops/v1/d/c/speaker/other/cmd", b"{}", topic), BadCommand)
+    assert isinstance(admit(good, "ops/v1/d/c/speaker/other/cmd"), BadCommand)
+    # Unsigned: refused and never answered (no transaction read from it).
+    unsigned = admit(json.dumps(good).encode())
+    assert isinstance(unsigned, BadCommand) and unsigned.reason == "unsigned" and unsigned.transaction is None
+    assert gate.refused["invalid"] == 4 and gate.refused["misaddressed"] == 1 and gate.accepted == 1
 
 
 def test_example_config_is_valid_and_checked_by_the_cli() -> None:

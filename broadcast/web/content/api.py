@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from broadcast.content import store as lib
 from broadcast.content.models import BroadcastContent
+from broadcast.content.tts import EspeakEngine
 from broadcast.web.content.create import (
+    AREA_FIELD,
+    CSRF_FIELD,
+    SLUG_OR_EMPTY,
+    UPLOAD_FORM,
+    URGENT_FIELD,
     create_from_tts,
     create_from_upload,
     speak,
@@ -25,14 +31,16 @@ from broadcast.web.content.create import (
     tts_input,
     tts_text,
 )
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import JSON, ApiRoute, Body, Param
 from hub.web import params
 from hub.web.access import Perm, principal, public, requires
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
+from hub.web.validation import FORM, MULTIPART, form_schema
 
 log = logging.getLogger("broadcast.web.content")
+MAX_OFFSET = 1_000_000
 ORIGINAL_TYPES = {
     "mp3": "audio/mpeg",
     "m4a": "audio/mp4",
@@ -61,7 +69,7 @@ async def list_content(request: web.Request) -> web.Response:
     source = params.choice(request, "source", lib.SOURCES)
     deleted = params.boolean(request, "include_deleted", False)
     limit = params.integer(request, "limit", 50, 1, 500)
-    offset = params.integer(request, "offset", 0, 0, 1_000_000)
+    offset = params.integer(request, "offset", 0, 0, MAX_OFFSET)
     items, total = await c.db.run(
         lambda s: lib.list_content(
             s,
@@ -143,7 +151,7 @@ async def get_original(request: web.Request) -> web.StreamResponse:
     if row is None:
         raise ApiError(404, "not_found", "Không tìm thấy nội dung")
     path = store_of(request).original_file(row.original_path)
-    if not await asyncio.to_thread(path.is_file):
+    if path is None or not await asyncio.to_thread(path.is_file):
         log.error("original of content %s missing on disk: %s", cid, row.original_path)
         raise ApiError(404, "not_found", "Không tìm thấy tệp gốc")
     ext = row.original_path.rsplit(".", 1)[-1]
@@ -173,7 +181,11 @@ async def media_file(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
     sha = m.group(1)
     path = store_of(request).media_file(sha)
-    if not await c.db.run(lambda s: lib.media_available(s, sha)) or not await asyncio.to_thread(path.is_file):
+    if (
+        path is None
+        or not await c.db.run(lambda s: lib.media_available(s, sha))
+        or not await asyncio.to_thread(path.is_file)
+    ):
         raise ApiError(404, "not_found", "Không tìm thấy tệp âm thanh")
     return web.FileResponse(
         path,
@@ -187,7 +199,39 @@ def add_media_route(app: web.Application) -> None:
 
 # route table --------------------------------------------------------------------------------------------------
 
-_ID = Param("id", "Content id", {"type": "integer", "minimum": 1}, where="path")
+_ID = Param(
+    "id", "Content id", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, where="path", example=1
+)
+ID_PATH = r"/content/{id:\d{1,9}}"
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+TTS_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {
+            **_NULLABLE_TEXT,
+            "maxLength": lib.TITLE_MAX,
+            "description": "Required to create (blank: 422)",
+        },
+        "text": {
+            **_NULLABLE_TEXT,
+            "maxLength": 50_000,
+            "description": "Required; longer than the hub's "
+            "broadcast.content.tts_max_chars, blank or wordless: 422",
+        },
+        "voice": {
+            "enum": [*EspeakEngine.voices, "", None],
+            "description": "default broadcast.content.tts_voice",
+        },
+        "district": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
+        "commune": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
+        "area": {**AREA_FIELD, "type": ["string", "null"]},
+        "csrf": {**CSRF_FIELD, "type": ["string", "null"]},
+        "urgent": {**URGENT_FIELD, "type": ["string", "null"]},
+    },
+    "additionalProperties": False,
+}
+_TTS_FORM = form_schema(TTS_BODY)
+TTS_MAX_BYTES = 1024 * 1024  # 50,000 characters even as JSON \u escapes, past the app's 64 KiB for forms
 _CONTENT: dict[str, Any] = {
     "type": "object",
     "required": ["id", "district", "commune", "title", "source", "sha256", "duration_s", "loudness_lufs"],
@@ -230,13 +274,13 @@ ROUTES = [
         list_content,
         "Content library in scope (newest first)",
         (
-            Param("district", "Only this district", {"type": "string"}),
-            Param("commune", "Only this commune", {"type": "string"}),
+            Param("district", "Only this district", params.SLUG),
+            Param("commune", "Only this commune", params.SLUG),
             Param("q", "Words in the title or TTS text", {"type": "string", "maxLength": 100}),
             Param("source", "recording, upload or tts", {"type": "string", "enum": list(lib.SOURCES)}),
             Param("include_deleted", "Also deleted items", {"type": "boolean"}),
-            Param("limit", "Page size (1–500, default 50)", {"type": "integer"}),
-            Param("offset", "Items to skip", {"type": "integer"}),
+            Param("limit", "Page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
+            Param("offset", "Items to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
         ),
         _LIST,
     ),
@@ -244,49 +288,63 @@ ROUTES = [
         "POST",
         "/content",
         create_content,
-        "Upload audio (multipart/form-data: file, title, source=recording|upload, district, commune); it is "
-        "validated, cleaned, levelled to the loudness target and stored as MP3. 413 when too large or long",
+        "Upload audio (multipart/form-data: file, title, source=recording|upload, district, commune, urgent); it "
+        "is validated, cleaned, levelled to the loudness target and stored as MP3. 413 when too large or long; "
+        "422 when it is not usable audio, the title is blank or the commune unknown; 429 when this user already "
+        "has their share of jobs waiting. urgent=1 (for an emergency; only for who may air one) goes ahead of "
+        "the processing queue",
         (),
         _CONTENT,
-        errors=(400, 401, 403, 413),
+        errors=(400, 401, 403, 413, 415, 422, 429),
+        body=Body({MULTIPART: UPLOAD_FORM}),
+        status=201,
     ),
     ApiRoute(
         "POST",
         "/content/tts",
         create_tts,
-        "Create content from Vietnamese text (JSON: title, text, voice, district, commune)",
+        "Create content from Vietnamese text (JSON: title, text, voice, district, commune, urgent; urgent and "
+        "429 as for /content)",
         (),
         _CONTENT,
+        errors=(400, 401, 403, 415, 422, 429),
+        body=Body({JSON: TTS_BODY, FORM: _TTS_FORM}, max_bytes=TTS_MAX_BYTES),
+        status=201,
     ),
     ApiRoute(
         "POST",
         "/content/tts/preview",
         preview_tts,
-        "The processed MP3 a text would become (JSON: text, voice); nothing stored",
+        "The processed MP3 a text would become (text, voice); nothing stored",
         (),
         {"type": "string", "format": "binary"},
         content_type="audio/mpeg",
+        errors=(400, 401, 403, 415, 422),
+        body=Body({JSON: TTS_BODY, FORM: _TTS_FORM}, max_bytes=TTS_MAX_BYTES),
+        headers={"X-Loudness-LUFS": "Measured integrated loudness", "X-Duration-S": "Length in seconds"},
     ),
-    ApiRoute(
-        "GET", r"/content/{id:\d+}", get_content, "One content item", (_ID,), _CONTENT, errors=(401, 403, 404)
-    ),
+    ApiRoute("GET", ID_PATH, get_content, "One content item", (_ID,), _CONTENT, errors=(400, 401, 403, 404)),
     ApiRoute(
         "DELETE",
-        r"/content/{id:\d+}",
+        ID_PATH,
         delete_content,
         "Delete (kept for history); 409 while a programme still to air uses it",
         (_ID,),
         _CONTENT,
-        errors=(401, 403, 404, 409),
+        errors=(400, 401, 403, 404, 409),
     ),
     ApiRoute(
         "GET",
-        r"/content/{id:\d+}/original",
+        ID_PATH + "/original",
         get_original,
-        "The original file as uploaded",
+        "The original file as uploaded, in its own media type",
         (_ID,),
         {"type": "string", "format": "binary"},
         "application/octet-stream",
-        errors=(401, 403, 404),
+        alternatives={
+            t: {"type": "string", "format": "binary"} for t in sorted(set(ORIGINAL_TYPES.values()))
+        },
+        errors=(400, 401, 403, 404),
+        headers={"Content-Disposition": "attachment, with the file's own name"},
     ),
 ]

@@ -12,27 +12,65 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http import HttpProcessingError
 from sqlalchemy.orm import Session
 
 from broadcast.config import broadcast_settings
 from broadcast.content import store as lib
 from broadcast.content.audio_input import AudioError
+from broadcast.content.jobs import QueueFull
 from broadcast.content.tts import TtsEngine, clean_text, make_engine
 from contract.topics import is_slug
 from hub.core.auth import Principal
 from hub.core.config import CoreConfig
-from hub.web.access import in_scope, principal
+from hub.web.access import Perm, has_perm, in_scope, principal
 from hub.web.context import ctx
 from hub.web.errors import ApiError
+from hub.web.params import SLUG_PATTERN
 from hub.web.queries import area_names
+from hub.web.validation import check_fields
 
 log = logging.getLogger("broadcast.web.content")
 CONTENT_STORE = web.AppKey("broadcast_content_store", lib.ContentStore)
 TTS_ENGINE = web.AppKey("broadcast_tts_engine", TtsEngine)
 CHUNK = 64 * 1024
 FIELD_MAX = 8 * 1024  # a text field of the upload form (title, slugs)
-UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf")
-TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf")
+UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf", "urgent")
+TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf", "urgent")
+
+
+SLUG_OR_EMPTY = {"type": "string", "pattern": f"^({SLUG_PATTERN})?$"}
+AREA_FIELD = {
+    "type": "string",
+    "pattern": f"^({SLUG_PATTERN}/{SLUG_PATTERN})?$",
+    "description": "district/commune, instead of the two fields (the pages' commune picker)",
+}
+CSRF_FIELD = {"type": "string", "maxLength": 128, "description": "the session's CSRF token (forms)"}
+# Everyone above a commune names the commune (district + commune, or area); a commune user may leave it out.
+URGENT_FIELD: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 8,
+    "description": "1, true, on or yes: an emergency's job goes ahead of the queue (only for who may air one)",
+}
+UPLOAD_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "The audio (mp3, m4a, wav, ogg, webm …)",
+        },
+        "title": {"type": "string", "maxLength": lib.TITLE_MAX, "description": "Required (blank: 422)"},
+        "source": {"enum": ["recording", "upload", ""], "description": "default upload"},
+        "district": SLUG_OR_EMPTY,
+        "commune": SLUG_OR_EMPTY,
+        "area": AREA_FIELD,
+        "csrf": CSRF_FIELD,
+        "urgent": URGENT_FIELD,
+    },
+    "additionalProperties": False,
+}
 
 
 def setup(app: web.Application, config: CoreConfig) -> None:
@@ -70,13 +108,13 @@ def resolve_area(
             raise lib.ContentError(403, "forbidden", "Bạn chỉ được tạo nội dung cho xã của mình")
         return p.district, p.commune
     if not district or not commune:
-        raise lib.ContentError(400, "bad_area", "Hãy chọn xã / phường cho nội dung")
+        raise lib.ContentError(422, "bad_area", "Hãy chọn xã / phường cho nội dung")
     if not is_slug(district) or not is_slug(commune):
         raise lib.ContentError(400, "bad_area", "Mã huyện / xã không hợp lệ")
     if not in_scope(p, district, commune):
         raise lib.ContentError(403, "forbidden", "Xã / phường này nằm ngoài phạm vi của bạn")
     if (district, commune) not in area_names(s, config):
-        raise lib.ContentError(400, "bad_area", f"Không có xã / phường '{commune}' thuộc '{district}'")
+        raise lib.ContentError(422, "bad_area", f"Không có xã / phường '{commune}' thuộc '{district}'")
     return district, commune
 
 
@@ -101,6 +139,14 @@ async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str],
         raise refused(request, 413, "too_large", too_large_message(store))
     if request.content_type != "multipart/form-data":
         raise refused(request, 400, "bad_form", "Hãy gửi tệp dưới dạng multipart/form-data (trường 'file')")
+    try:
+        return await _read_parts(request, dest, cap)
+    except (ValueError, HttpProcessingError) as exc:  # a body that is not the multipart it says it is
+        raise refused(request, 400, "bad_form", f"Biểu mẫu multipart hỏng: {str(exc)[:100]}") from None
+
+
+async def _read_parts(request: web.Request, dest: Path, cap: int) -> tuple[dict[str, str], str | None]:
+    store = store_of(request)
     fields: dict[str, str] = {}
     file_name: str | None = None
     got_file = False
@@ -128,14 +174,28 @@ async def read_upload(request: web.Request, dest: Path) -> tuple[dict[str, str],
             raise refused(request, 400, "bad_form", f"Trường '{str(part.name)[:40]}' không được hỗ trợ")
     if not got_file:
         raise refused(request, 400, "no_file", "Chưa chọn tệp âm thanh (trường 'file')")
+    try:
+        check_fields(UPLOAD_FORM, fields)
+    except ApiError as exc:
+        raise refused(request, 400, "bad_field", exc.message) from None
     return fields, file_name
 
 
-async def _processed(request: web.Request, job: Path, src: Path) -> lib.StoredAudio:
+def is_urgent(request: web.Request, fields: dict[str, str]) -> bool:
+    """`urgent` (for an emergency broadcast) puts the job ahead of the queue: only for who may air one."""
+    wanted = fields.get("urgent", "").lower() in ("1", "true", "on", "yes")
+    return wanted and has_perm(principal(request), Perm.AIR_EMERGENCY)
+
+
+async def _processed(request: web.Request, job: Path, src: Path, urgent: bool = False) -> lib.StoredAudio:
     try:
-        return await store_of(request).process(job, src)
-    except AudioError as exc:
-        raise refused(request, 413 if exc.code == "too_long" else 400, exc.code, exc.message) from None
+        return await store_of(request).process(job, src, principal(request).username, urgent)
+    except QueueFull:
+        raise refused(
+            request, 429, "busy", "Bạn đang có nhiều tệp chờ xử lý; hãy đợi các tệp đó xong rồi gửi tiếp"
+        ) from None
+    except AudioError as exc:  # the request was well-formed; what it carried is not usable audio
+        raise refused(request, 413 if exc.code == "too_long" else 422, exc.code, exc.message) from None
 
 
 async def _insert(request: web.Request, new: lib.NewContent, stored: lib.StoredAudio) -> dict[str, Any]:
@@ -182,7 +242,7 @@ async def create_from_upload(request: web.Request) -> dict[str, Any]:
             district, commune = await _area(request, fields)
         except lib.ContentError as exc:
             raise refused(request, exc.status, exc.code, exc.message) from None
-        stored = await _processed(request, job, src)
+        stored = await _processed(request, job, src, is_urgent(request, fields))
         name = lib.clean_file_name(file_name)
         new = lib.NewContent(district, commune, title, source, p.username, original_name=name)
         return await _insert(request, new, stored)
@@ -211,23 +271,25 @@ async def tts_input(request: web.Request) -> dict[str, str]:
     return out
 
 
-async def speak(request: web.Request, job: Path, text: str, voice: str | None) -> lib.StoredAudio:
+async def speak(
+    request: web.Request, job: Path, text: str, voice: str | None, urgent: bool = False
+) -> lib.StoredAudio:
     """Synthesize (text already cleaned) and process like any recording."""
     store, engine = store_of(request), request.app[TTS_ENGINE]
     try:
         wav = await engine.synthesize(text, voice or store.cfg.tts_voice)
     except AudioError as exc:
-        raise refused(request, 400, exc.code, exc.message) from None
+        raise refused(request, 422, exc.code, exc.message) from None
     src = job / "input"
     await asyncio.to_thread(src.write_bytes, wav)
-    return await _processed(request, job, src)
+    return await _processed(request, job, src, urgent)
 
 
 def tts_text(request: web.Request, body: dict[str, str]) -> str:
     try:
         return clean_text(body.get("text", ""), store_of(request).cfg.tts_max_chars)
-    except AudioError as exc:
-        raise refused(request, 400, exc.code, exc.message) from None
+    except AudioError as exc:  # empty, wordless or longer than this hub's configured limit
+        raise refused(request, 422, exc.code, exc.message) from None
 
 
 async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[str, Any]:
@@ -243,6 +305,6 @@ async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[st
         raise refused(request, exc.status, exc.code, exc.message) from None
     await store.ensure_ready()
     with store.job() as job:
-        stored = await speak(request, job, text, body.get("voice") or None)
+        stored = await speak(request, job, text, body.get("voice") or None, is_urgent(request, body))
         new = lib.NewContent(district, commune, title, "tts", p.username, text=text)
         return await _insert(request, new, stored)

@@ -19,6 +19,7 @@ from broadcast.programmes.input import ProgrammeError, parse_programme
 from broadcast.programmes.models import STATES
 from broadcast.programmes.overlap import Conflict
 from broadcast.programmes.save import SaveResult, save_programme
+from broadcast.programmes.schedule import MAX_YEAR, MIN_YEAR
 from broadcast.programmes.store import (
     approve_programme,
     cancel_programme,
@@ -36,11 +37,11 @@ from broadcast.web.programmes.http import (
     read_body,
     reload_scheduler,
 )
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param, json_body
 from hub.web import params
 from hub.web.access import Perm, has_perm, in_scope, principal, requires
 from hub.web.context import ctx
-from hub.web.errors import ApiError, bad_parameter, not_found
+from hub.web.errors import ApiError, not_found, unprocessable
 from hub.web.jsonout import json_response
 
 log = logging.getLogger("broadcast.web")
@@ -218,14 +219,13 @@ async def get_programme(request: web.Request) -> web.Response:
 
 
 def week_param(request: web.Request) -> datetime:
-    v = params.one(request, "week")
     c = ctx(request)
-    if not v:
+    day = params.day(request, "week")
+    if day is None:
         return c.clock().replace(tzinfo=UTC).astimezone(c.tz)
-    try:
-        return datetime.fromisoformat(v).replace(tzinfo=c.tz)
-    except ValueError:
-        raise bad_parameter("week", f"{v[:20]!r} không phải ngày dạng YYYY-MM-DD") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:  # the week's days and their UTC bounds must exist
+        raise unprocessable("week", f"năm phải từ {MIN_YEAR} đến {MAX_YEAR}")
+    return datetime.combine(day, datetime.min.time(), c.tz)
 
 
 @requires(Perm.VIEW_BROADCASTS)
@@ -238,12 +238,23 @@ async def get_calendar(request: web.Request) -> web.Response:
 
 
 _AREA = (
-    Param("district", "Only this district (slug)", {"type": "string"}),
-    Param("commune", "Only this commune (slug)", {"type": "string"}),
+    Param("district", "Only this district (slug)", params.SLUG),
+    Param("commune", "Only this commune (slug)", params.SLUG),
 )
-_ID = (Param("id", "Programme id", {"type": "integer"}, where="path"),)
+_ID = (
+    Param(
+        "id",
+        "Programme id",
+        {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+        where="path",
+        example=1,
+    ),
+)
 _PROGRAMME = schemas.PROGRAMME_DETAIL
-_WRITE_ERRORS = (400, 401, 403, 404, 409)
+# 422: refused on meaning (a reference that does not exist, a time already past, a schedule without what its
+# kind needs); 409: conflicts with other programmes, a stale version or a state that does not allow it
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 415, 422)
+_ACTION = json_body(schemas.action_input(), required=False)
 
 ROUTES = [
     ApiRoute(
@@ -257,7 +268,11 @@ ROUTES = [
             Param(
                 "needs_review", "Emergencies aired without approval, not reviewed yet", {"type": "boolean"}
             ),
-            Param("limit", "At most this many (1–500, default 100)", {"type": "integer"}),
+            Param(
+                "limit",
+                "At most this many (default 100)",
+                {"type": "integer", "minimum": 1, "maximum": views.MAX_LIST},
+            ),
         ),
         schemas.PROGRAMME_LIST,
     ),
@@ -265,20 +280,22 @@ ROUTES = [
         "POST",
         "/programmes",
         create_programme,
-        "Create a programme (JSON: district, commune, title, items, target_kind, target_ids, schedule, repeats, "
-        "gap_s, priority, submit, resolution); 409 lists conflicts",
+        "Create a programme; 409 lists conflicts with a suggested resolution to send back",
         (),
         _PROGRAMME,
+        body=json_body(schemas.PROGRAMME_INPUT),
+        status=201,
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         "/programmes/emergency",
         create_emergency,
-        "Emergency: create a programme and air it at once without prior approval (JSON as for create, plus "
-        "confirm: true); recorded and listed for review",
+        "Emergency: create a programme and air it at once without prior approval; recorded and listed for review",
         (),
         _PROGRAMME,
+        body=json_body(schemas.EMERGENCY_INPUT),
+        status=201,
         errors=(*_WRITE_ERRORS, 503),
     ),
     ApiRoute(
@@ -286,11 +303,18 @@ ROUTES = [
         "/programmes/calendar",
         get_calendar,
         "Occurrences and airings of one local week (Monday first)",
-        (*_AREA, Param("week", "Any date of the week, YYYY-MM-DD (default: this week)", {"type": "string"})),
+        (*_AREA, Param("week", "Any date of the week (default: this week; years 1900–2999)", params.DATE)),
         schemas.CALENDAR,
+        errors=(400, 401, 403, 422),
     ),
     ApiRoute(
-        "GET", f"/programmes/{ID}", get_programme, "One programme", _ID, _PROGRAMME, errors=(401, 403, 404)
+        "GET",
+        f"/programmes/{ID}",
+        get_programme,
+        "One programme",
+        _ID,
+        _PROGRAMME,
+        errors=(400, 401, 403, 404),
     ),
     ApiRoute(
         "PUT",
@@ -299,54 +323,68 @@ ROUTES = [
         "Edit a programme (same body as create, plus version); an approved one goes back to pending approval",
         _ID,
         _PROGRAMME,
+        body=json_body(schemas.PROGRAMME_INPUT),
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
-        "POST", f"/programmes/{ID}/submit", submit, "Send for approval", _ID, _PROGRAMME, errors=_WRITE_ERRORS
+        "POST",
+        f"/programmes/{ID}/submit",
+        submit,
+        "Send for approval",
+        _ID,
+        _PROGRAMME,
+        body=_ACTION,
+        errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         f"/programmes/{ID}/approve",
         approve,
-        "Approve (not by its creator or last editor); JSON {comment}",
+        "Approve (not by its creator or last editor: 403)",
         _ID,
         _PROGRAMME,
+        body=_ACTION,
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         f"/programmes/{ID}/reject",
         reject,
-        "Reject; JSON {comment} (required)",
+        "Reject, with the reason in comment (blank: 422)",
         _ID,
         _PROGRAMME,
+        body=json_body(schemas.action_input(comment_required=True)),
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         f"/programmes/{ID}/cancel",
         cancel,
-        "Cancel; JSON {comment}",
+        "Cancel",
         _ID,
         _PROGRAMME,
+        body=_ACTION,
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         f"/programmes/{ID}/review",
         review,
-        "Mark an emergency aired without approval as reviewed; JSON {comment}",
+        "Mark an emergency aired without approval as reviewed",
         _ID,
         _PROGRAMME,
+        body=_ACTION,
         errors=_WRITE_ERRORS,
     ),
     ApiRoute(
         "POST",
         f"/programmes/{ID}/air-now",
         air_now,
-        "Emergency: air at once without prior approval; JSON {confirm: true}",
+        "Emergency: air at once without prior approval",
         _ID,
         _PROGRAMME,
+        body=json_body(schemas.action_input(confirm_required=True)),
+        status=201,
         errors=(*_WRITE_ERRORS, 503),
     ),
 ]

@@ -38,6 +38,10 @@ async def reload_scheduler(request: web.Request) -> None:
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object sent (its shape already checked against the route's schema); {} when an optional body
+    is left out."""
+    if not request.body_exists:
+        return {}
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Nội dung gửi lên phải là JSON (application/json)")
     try:

@@ -15,10 +15,11 @@ from hub.alerts.silences import SILENCE_TYPES
 from hub.alerts.web.requests import KINDS, SEVERITIES, SLUG, json_body, nudge, text_field, time_field
 from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import json_body as body_of
 from hub.web import params, schemas
 from hub.web.access import Perm, in_scope, principal, province_wide, requires
 from hub.web.context import ctx
-from hub.web.errors import ApiError, not_found
+from hub.web.errors import ApiError, not_found, unprocessable
 from hub.web.jsonout import json_response
 
 # alerts -----------------------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         if p.commune is not None:
             commune = commune or p.commune
     if district is None and commune is not None:
-        raise ApiError(400, "bad_body", "Chọn huyện khi chọn xã")
+        raise unprocessable("district", "chọn huyện khi chọn xã", "bad_body")
     if district is not None and not in_scope(p, district, commune or p.commune or ""):
         raise ApiError(403, "forbidden", "Khu vực này không thuộc phạm vi của bạn")
     alert_kind = text_field(data, "kind", 32)
@@ -95,19 +96,22 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         if (
             not isinstance(minutes, int | float)
             or isinstance(minutes, bool)
-            or not 1 <= minutes <= 90 * 24 * 60
-        ):
+            or not 1 <= minutes <= MAX_MINUTES
+        ):  # the schema asks for one of the two; only reachable if it drifts
             raise ApiError(400, "bad_body", "Cần 'ends_at' hoặc 'duration_min' (1 phút đến 90 ngày)")
-        ends = starts + timedelta(minutes=minutes)
+        try:
+            ends = starts + timedelta(minutes=minutes)
+        except OverflowError:
+            raise unprocessable("duration_min", "quá xa trong tương lai", "bad_body") from None
     if ends <= starts:
-        raise ApiError(400, "bad_body", "'ends_at' phải sau 'starts_at'")
+        raise unprocessable("ends_at", "phải sau 'starts_at'", "bad_body")
     if ends <= now:
-        raise ApiError(400, "bad_body", "'ends_at' đã qua")
+        raise unprocessable("ends_at", "đã qua", "bad_body")
     if ends - starts > q.MAX_SILENCE:
-        raise ApiError(400, "bad_body", "Một lệnh tắt cảnh báo dài nhiều nhất 90 ngày")
+        raise unprocessable("ends_at", "một lệnh tắt cảnh báo dài nhiều nhất 90 ngày", "bad_body")
     reason = text_field(data, "reason", 500)
     if reason is None or len(reason) < 3:
-        raise ApiError(400, "bad_body", "Hãy ghi lý do (ít nhất 3 ký tự)")
+        raise unprocessable("reason", "hãy ghi lý do (ít nhất 3 ký tự ngoài dấu cách)", "bad_body")
     return {
         "type": kind,
         "district": district,
@@ -209,9 +213,33 @@ SILENCE_SCHEMA: dict[str, Any] = {
         "state": {"enum": ["scheduled", "active", "expired"]},
     },
 }
-_SLUGP = {"type": "string", "pattern": f"^{SLUG}$"}
+_SLUGP = params.SLUG
 _ID = Param("alert_id", "Alert id", {"type": "string", "pattern": "^[0-9a-f]{16}$"}, where="path")
 _W = (400, 401, 403, 404, 409, 415)
+MAX_MINUTES = 90 * 24 * 60
+_OPT_TEXT = {"type": ["string", "null"]}
+ACK_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {"note": {**_OPT_TEXT, "maxLength": 500}},
+    "additionalProperties": False,
+}
+SILENCE_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason"],
+    "anyOf": [{"required": ["ends_at"]}, {"required": ["duration_min"]}],
+    "properties": {
+        "type": {"enum": [*SILENCE_TYPES, None], "description": "default silence"},
+        "district": {"type": ["string", "null"], "pattern": f"^{SLUG}$"},
+        "commune": {"type": ["string", "null"], "pattern": f"^{SLUG}$"},
+        "kind": {"enum": [*KINDS, None], "description": "only alerts of this kind"},
+        "device": {**_OPT_TEXT, "maxLength": 300, "description": "only this device key"},
+        "starts_at": {"type": ["string", "null"], "format": "date-time", "description": "default now"},
+        "ends_at": {"type": "string", "format": "date-time"},
+        "duration_min": {"type": "number", "minimum": 1, "maximum": MAX_MINUTES},
+        "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+    },
+    "additionalProperties": False,
+}
 
 ROUTES = [
     ApiRoute(
@@ -235,6 +263,7 @@ ROUTES = [
                 "next_cursor": schemas.NEXT_CURSOR,
             },
         },
+        errors=(400, 401, 403, 422),
     ),
     ApiRoute(
         "GET",
@@ -251,6 +280,7 @@ ROUTES = [
         ack_alert,
         "Acknowledge the alert's current episode (no more repeats of it); JSON body {note?}",
         params=(_ID,),
+        body=body_of(ACK_BODY, required=False),
         response=ALERT_SCHEMA,
         errors=_W,
     ),
@@ -270,22 +300,32 @@ ROUTES = [
                 "next_cursor": schemas.NEXT_CURSOR,
             },
         },
+        errors=(400, 401, 403, 422),
     ),
     ApiRoute(
         "POST",
         "/silences",
         create_silence,
-        "Create a silence or maintenance window; JSON body {type, district, commune, kind, device, starts_at, "
-        "ends_at | duration_min, reason}",
+        "Create a silence or maintenance window; 422 when it would end before it starts, has ended already, "
+        "lasts more than 90 days or names a commune without its district",
+        body=body_of(SILENCE_BODY),
         response=SILENCE_SCHEMA,
-        errors=_W,
+        status=201,
+        errors=(*_W, 422),
     ),
     ApiRoute(
         "POST",
         "/silences/{silence_id:[0-9]{1,12}}/expire",
         expire_silence,
         "End a silence or maintenance window now",
-        params=(Param("silence_id", "Silence id", {"type": "integer"}, where="path"),),
+        params=(
+            Param(
+                "silence_id",
+                "Silence id",
+                {"type": "integer", "minimum": 0, "maximum": 10**12 - 1},
+                where="path",
+            ),
+        ),
         response=SILENCE_SCHEMA,
         errors=_W,
     ),

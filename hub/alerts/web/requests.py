@@ -28,6 +28,9 @@ def nudge(request: web.Request) -> None:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object sent (already checked against the route's schema); {} when an optional body is absent."""
+    if not request.body_exists:
+        return {}
     if request.content_type != "application/json":
         raise ApiError(
             415, "unsupported_media_type", "Nội dung phải là JSON (Content-Type: application/json)"
@@ -61,6 +64,7 @@ def time_field(data: dict[str, Any], name: str) -> datetime | None:
     try:
         return params.parse_time(v)
     except ValueError as exc:
+        status = 422 if params.is_well_formed_time(v) else 400  # the document's form, a time that cannot be
         raise ApiError(
-            400, "bad_body", f"Trường '{name}': cần thời điểm ISO 8601 có múi giờ ({exc})"
+            status, "bad_body", f"Trường '{name}': cần thời điểm ISO 8601 có múi giờ ({exc})"
         ) from None

@@ -14,19 +14,20 @@ from hub.alerts.labels import KIND_LABELS
 from hub.alerts.web.requests import KINDS, SLUG, json_body, nudge
 from hub.core.auth import Principal
 from hub.core.facts import FactKind
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param, model_schema
+from hub.core.openapi import json_body as body_of
 from hub.core.serialize import iso
 from hub.web import params
 from hub.web.access import Perm, in_scope, principal, requires
 from hub.web.context import ctx
-from hub.web.errors import ApiError, bad_parameter, not_found
+from hub.web.errors import ApiError, not_found, unprocessable
 from hub.web.jsonout import json_response
 
 
 def _district(request: web.Request, p: Principal, value: str | None) -> str:
     district = value or p.district
-    if district is None:
-        raise bad_parameter("district", "bắt buộc (chọn một huyện)")
+    if district is None:  # the caller has no district of their own to default to
+        raise unprocessable("district", "bắt buộc (chọn một huyện)")
     if not in_scope(p, district, p.commune or ""):
         raise not_found(f"Huyện {district} không thuộc phạm vi của bạn")
     return district
@@ -79,13 +80,13 @@ async def put_rule(request: web.Request) -> web.Response:
     kind = _kind_of(request)
     data = await json_body(request)
     unknown = sorted(set(data) - set(RuleSettings.model_fields))
-    if unknown:
+    if unknown:  # the schema forbids them; only reachable if it drifts from the model
         raise ApiError(400, "bad_body", f"Trường không có trong cài đặt luật: {', '.join(unknown)}")
     try:
         effective(alerts_settings(c.config).rules[kind], data)
-    except ValidationError as exc:
+    except ValidationError as exc:  # every field matched the schema: what is left is about their meaning
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ApiError(400, "bad_body", f"Cài đặt không hợp lệ: {problems}") from None
+        raise ApiError(422, "bad_body", f"Cài đặt không hợp lệ: {problems}") from None
     now = c.clock()
     await c.db.run(lambda s: q.set_override(s, p, district, kind.value, data, now))
     nudge(request)
@@ -119,11 +120,14 @@ RULES_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_SLUGP = {"type": "string", "pattern": f"^{SLUG}$"}
-_ID = Param("alert_id", "Alert id", {"type": "string", "pattern": "^[0-9a-f]{16}$"}, where="path")
+_SLUGP = params.SLUG
+# Any subset of RuleSettings' keys, each as the model takes it.
+OVERRIDE_BODY = model_schema(RuleSettings, partial=True)
 _RULE = (
-    Param("district", "District slug", _SLUGP, where="path"),
-    Param("kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path"),
+    Param("district", "District slug", _SLUGP, where="path", example="soc-son"),
+    Param(
+        "kind", "Alert kind", {"type": "string", "enum": list(KINDS)}, where="path", example="camera_offline"
+    ),
 )
 _W = (400, 401, 403, 404, 409, 415)
 
@@ -133,9 +137,15 @@ ROUTES = [
         "/alert-rules",
         list_rules,
         "Rule settings per kind for a district: configured, the district's override, effective",
-        params=(Param("district", "District (default: the caller's)", _SLUGP),),
+        params=(
+            Param(
+                "district",
+                "District (default: the caller's; 422 without one for province-wide users)",
+                _SLUGP,
+            ),
+        ),
         response=RULES_SCHEMA,
-        errors=(400, 401, 403, 404),
+        errors=(400, 401, 403, 404, 422),
     ),
     ApiRoute(
         "PUT",
@@ -143,8 +153,9 @@ ROUTES = [
         put_rule,
         "Set the district's override of one kind's settings (JSON object of RuleSettings keys); applies without restart",
         params=_RULE,
+        body=body_of(OVERRIDE_BODY),
         response=RULES_SCHEMA,
-        errors=_W,
+        errors=(*_W, 422),
     ),
     ApiRoute(
         "DELETE",

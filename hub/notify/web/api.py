@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from hub.core.audit import record_change
 from hub.core.auth import Principal
 from hub.core.config import CoreConfig
 from hub.core.facts import FactKind
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Param, json_body
 from hub.core.serialize import iso
 from hub.notify import outbox
 from hub.notify.config import notify_settings
@@ -204,13 +204,21 @@ async def retry_row(request: web.Request) -> OutboxRow:
 
 
 MAX_TOKEN_CHARS = 2000
+TOKEN_PATTERN = f"^[!-~]{{1,{MAX_TOKEN_CHARS}}}$"  # Zalo's tokens: visible ASCII, no spaces
+TOKEN_RE = re.compile(TOKEN_PATTERN)
+TOKEN_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["refresh_token"],
+    "properties": {"refresh_token": {"type": "string", "pattern": TOKEN_PATTERN}},
+    "additionalProperties": False,
+}
 
 
 def valid_refresh_token(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_parameter("refresh_token", "thiếu; dán refresh token mới do Zalo cấp")
     token = value.strip()
-    if len(token) > MAX_TOKEN_CHARS or any(ch.isspace() for ch in token) or not token.isprintable():
+    if not TOKEN_RE.fullmatch(token):
         raise bad_parameter("refresh_token", "không đúng dạng (một chuỗi liền, không dấu cách)")
     return token
 
@@ -280,13 +288,7 @@ async def retry_notification(request: web.Request) -> web.Response:
 
 @requires(Perm.EDIT_ALERT_RULES)
 async def set_oa_refresh_token(request: web.Request) -> web.Response:
-    raw = await request.content.read(MAX_TOKEN_CHARS + 200)
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_parameter("body", "không phải JSON hợp lệ") from None
-    if not isinstance(body, dict) or set(body) - {"refresh_token"}:
-        raise bad_parameter("body", 'cần đúng {"refresh_token": "…"}')
+    body = await request.json()  # checked against TOKEN_BODY before this runs
     await replace_oa_refresh_token(request, valid_refresh_token(body.get("refresh_token")))
     return json_response({"items": await channel_status(request)})
 
@@ -296,7 +298,9 @@ async def list_channels(request: web.Request) -> web.Response:
     return json_response({"items": await channel_status(request)})
 
 
-_ID = Param("id", "Outbox row id", {"type": "integer", "minimum": 1}, where="path")
+_ID = Param(
+    "id", "Outbox row id", {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}, where="path", example=1
+)
 _ROW = {"type": "object", "description": "One outbox row: receiver, rendered text, state, attempts, errors"}
 
 ROUTES = [
@@ -308,18 +312,14 @@ ROUTES = [
         params=(
             Param("state", "Only this state", {"type": "string", "enum": list(STATES)}),
             Param("channel", "Only this channel", {"type": "string", "enum": list(CHANNELS)}),
-            Param(
-                "district",
-                "Only this district (slug)",
-                {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"},
-            ),
-            Param(
-                "commune",
-                "Only this commune (slug)",
-                {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"},
-            ),
+            Param("district", "Only this district (slug)", params.SLUG),
+            Param("commune", "Only this commune (slug)", params.SLUG),
             Param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-            Param("before", "`next_before` of the previous page (row id)", {"type": "integer", "minimum": 1}),
+            Param(
+                "before",
+                "`next_before` of the previous page (row id)",
+                {"type": "integer", "minimum": 1, "maximum": 10**12},
+            ),
         ),
         response={
             "type": "object",
@@ -343,6 +343,8 @@ ROUTES = [
         "/notifications/channels/oa/refresh-token",
         set_oa_refresh_token,
         'After the OA admin authorised the app again: body {"refresh_token": "…"}; lifts the block',
+        body=json_body(TOKEN_BODY),
+        errors=(400, 401, 403, 415),
         response={"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
     ),
     ApiRoute(

@@ -22,7 +22,6 @@ from hub.web import params
 from hub.web.access import Perm, principal, requires, scope_where
 from hub.web.admin.common import admin_page
 from hub.web.context import ctx
-from hub.web.errors import bad_parameter
 from hub.web.jsonout import json_response
 from hub.web.schemas import NEXT_CURSOR, page_params
 
@@ -75,22 +74,17 @@ ACTION_LABELS = {
     "speaker.remove": "Gỡ loa",
     "agent.remove": "Gỡ edge agent",
 }
+MAX_ID = 2**62
 FILTERS = ("actor", "action", "target", "from", "to", "before", "limit", "cursor")
 
 
-def _day(request: web.Request, name: str) -> date | None:
-    v = (request.query.get(name) or "").strip()
-    if not v:
-        return None
+def local_day_start(d: date, tz: ZoneInfo) -> datetime | None:
+    """Start of a local calendar day as naive UTC (how times are stored); None past what datetime holds
+    (0001-01-01 in a zone east of UTC, the day after 9999-12-31): no bound there."""
     try:
-        return date.fromisoformat(v)
-    except ValueError:
-        raise bad_parameter(name, f"{v[:40]!r}: cần ngày dạng YYYY-MM-DD") from None
-
-
-def local_day_start(d: date, tz: ZoneInfo) -> datetime:
-    """Start of a local calendar day as naive UTC (how times are stored)."""
-    return datetime.combine(d, time(), tz).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        return datetime.combine(d, time(), tz).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    except OverflowError:
+        return None
 
 
 def diff_rows(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -125,12 +119,12 @@ def _query(request: web.Request, p: Principal, limit: int) -> Any:
     target = params.text(request, "target", 300)
     if target:
         stmt = stmt.where(AuditEntry.target.contains(target, autoescape=True))
-    start, end = _day(request, "from"), _day(request, "to")
-    if start:
-        stmt = stmt.where(AuditEntry.at >= local_day_start(start, tz))
-    if end:
-        stmt = stmt.where(AuditEntry.at < local_day_start(end + timedelta(days=1), tz))
-    before = params.integer(request, "before", 0, 0, 2**62)
+    start, end = params.day(request, "from"), params.day(request, "to")
+    if start and (lo := local_day_start(start, tz)) is not None:
+        stmt = stmt.where(AuditEntry.at >= lo)
+    if end and end < date.max and (hi := local_day_start(end + timedelta(days=1), tz)) is not None:
+        stmt = stmt.where(AuditEntry.at < hi)
+    before = params.integer(request, "before", 0, 0, MAX_ID)
     if before:
         stmt = stmt.where(AuditEntry.id < before)
     after = params.cursor(request, (int,))
@@ -226,17 +220,26 @@ ROUTES = [
         api_audit,
         "Audit log of changes made by people, newest first",
         (
-            Param("actor", "Username (exact)", {"type": "string"}),
+            Param("actor", "Username (exact)", {"type": "string", "maxLength": 64}),
             Param(
-                "action", "Action, exact (user.create) or a prefix ending in '.' (user.)", {"type": "string"}
+                "action",
+                "Action, exact (user.create) or a prefix ending in '.' (user.)",
+                {"type": "string", "maxLength": 64},
             ),
-            Param("target", "Substring of the target, e.g. user:congan", {"type": "string"}),
-            Param("from", "First local day (YYYY-MM-DD)", {"type": "string", "format": "date"}),
-            Param("to", "Last local day (YYYY-MM-DD), inclusive", {"type": "string", "format": "date"}),
-            Param("before", "Only entries with a smaller id (paging by id)", {"type": "integer"}),
+            Param(
+                "target", "Substring of the target, e.g. user:congan", {"type": "string", "maxLength": 300}
+            ),
+            Param("from", "First local day (YYYY-MM-DD)", params.DATE),
+            Param("to", "Last local day (YYYY-MM-DD), inclusive", params.DATE),
+            Param(
+                "before",
+                "Only entries with a smaller id (paging by id)",
+                {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            ),
             *page_params(PAGE_SIZE, 1000),
         ),
         AUDIT_PAGE,
+        errors=(400, 401, 403, 422),
     )
 ]
 

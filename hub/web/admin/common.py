@@ -20,6 +20,7 @@ TABS = (
     ("/admin/users", "Người dùng", Perm.MANAGE_USERS),
     ("/admin/areas", "Địa bàn", Perm.MANAGE_DEVICES),
     ("/admin/devices", "Thiết bị", Perm.MANAGE_DEVICES),
+    ("/admin/accounts", "Tài khoản thiết bị", Perm.MANAGE_DEVICES),
     ("/admin/import", "Nhập CSV", Perm.MANAGE_DEVICES),
     ("/admin/audit", "Nhật ký thay đổi", Perm.VIEW_AUDIT),
 )
@@ -38,7 +39,9 @@ NOTICES = {
     "village_deleted": "Đã xoá thôn/xóm.",
     "device_saved": "Đã lưu thiết bị.",
     "device_removed": "Đã gỡ thiết bị khỏi danh mục.",
+    "speaker_approved": "Đã duyệt loa: loa được đưa vào chương trình phát và cảnh báo của xã.",
     "imported": "Đã nhập tệp CSV.",
+    "account_revoked": "Đã thu hồi tài khoản broker; thiết bị đã bị ngắt kết nối.",
     "password_changed": "Đã đổi mật khẩu; các phiên đăng nhập khác đã kết thúc.",
     "token_revoked": "Đã thu hồi token.",
     "sessions_ended": "Đã kết thúc các phiên đăng nhập khác.",

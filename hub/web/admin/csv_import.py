@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub.core import devices_import as di
 from hub.core.areas import area_names
 from hub.core.geo import Village
-from hub.core.openapi import ApiRoute, Param
+from hub.core.openapi import ApiRoute, Body, Param
 from hub.core.state import CameraState
 from hub.web import params
 from hub.web.access import Perm, principal, requires
@@ -195,6 +195,8 @@ def _report(parsed: di.ParsedFile, plan: list[di.PlannedChange], applied: bool) 
 
 @requires(Perm.MANAGE_DEVICES)
 async def api_import(request: web.Request) -> web.StreamResponse:
+    """kind and the body's media type are checked against the document before this runs; a body that is not
+    UTF-8 is malformed (400), a readable CSV refused for its content is a 422 naming the line."""
     c = ctx(request)
     kind = params.choice(request, "kind", di.KINDS)
     if kind is None:
@@ -202,18 +204,22 @@ async def api_import(request: web.Request) -> web.StreamResponse:
     dry_run = params.boolean(request, "dry_run", True)
     try:
         text = di.decode_csv(await _read_body(request))
+    except di.CsvFileError as exc:
+        c.count("admin_rejected_import")
+        raise ApiError(400, "bad_csv", str(exc)) from None
+    try:
         if dry_run:
             parsed, plan = await c.db.run(lambda s: _parse(s, c, kind, text))
             return json_response(_report(parsed, plan, False))
         parsed, summary = await _apply(request, kind, text)
     except di.CsvFileError as exc:
         c.count("admin_rejected_import")
-        raise ApiError(400, "bad_csv", str(exc)) from None
+        raise ApiError(422, "bad_csv", str(exc)) from None
     if summary is None:
         c.count("admin_import_rows_rejected", len(parsed.errors) + parsed.more_errors)
         first = parsed.errors[0]
         raise ApiError(
-            400,
+            422,
             "bad_csv",
             f"{len(parsed.errors) + parsed.more_errors} dòng lỗi, không nhập gì; dòng {first.line}: {first.message}",
         )
@@ -261,7 +267,11 @@ ROUTES = [
             Param("dry_run", "Check and preview only (default true)", {"type": "boolean"}),
         ),
         IMPORT_REPORT,
-        errors=(400, 401, 403, 413),
+        errors=(400, 401, 403, 413, 415, 422),
+        body=Body(
+            {"text/csv": {"type": "string", "description": "UTF-8 (BOM allowed), ',' or ';', header first"}},
+            description="The CSV file itself, at most 2 MiB",
+        ),
     )
 ]
 

@@ -1,5 +1,5 @@
 """Admin page for the device registry: cameras, edge agents, loudspeakers — list, rename, set a speaker's
-village, remove a decommissioned device.
+village, approve a speaker that registered itself (`pending`), remove a decommissioned device.
 
 A device's district and commune are part of its identity (its MQTT topic), so they are not edited here: a
 device that moves is reconfigured on site and reports under its new topic. With the hub running, the
@@ -8,12 +8,13 @@ in-memory registry (hub/core/state.py) is changed together with SQL, so the next
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from contract import Channel, Kind, Topic
@@ -22,8 +23,11 @@ from hub.core.audit import record_change
 from hub.core.db import Agent, Camera, Snapshot
 from hub.core.devices_import import camera_record, speaker_record
 from hub.core.geo import Village
+from hub.core.provisioning import account_states
+from hub.core.snapshots import SnapshotStore
 from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
+from hub.web.admin.accounts import PAGE_KIND, account_of
 from hub.web.admin.common import FormError, admin_page, optional, refuse, see_other
 from hub.web.context import ctx
 from hub.web.errors import not_found
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub.web")
 KINDS = {"cameras": "Camera", "agents": "Edge agent", "speakers": "Loa"}
 LIST_LIMIT = 1000
+ACCOUNT_LABELS = {"active": "đang hoạt động", "revoked": "đã thu hồi", "pending": "chờ cấp"}
 STILL_REPORTING = timedelta(minutes=10)  # a device heard this recently would come straight back
 
 
@@ -53,10 +58,12 @@ def _model(kind: str) -> Any:
 
 
 def _list(
-    s: Session, kind: str, district: str | None, commune: str | None, q: str | None
+    s: Session, kind: str, district: str | None, commune: str | None, q: str | None, pending: bool = False
 ) -> tuple[list[Any], int]:
     model = _model(kind)
     stmt = select(model)
+    if kind == "speakers" and pending:
+        stmt = stmt.where(Speaker.pending.is_(True))
     if district:
         stmt = stmt.where(model.district == district)
     if commune:
@@ -81,9 +88,12 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
     area = request.query.get("area", "")
     district, _, commune = area.partition("/")
     q = (request.query.get("q") or "").strip()[:100] or None
+    only_pending = request.query.get("pending") == "1"
 
-    def load(s: Session) -> tuple[list[dict[str, Any]], int, dict[tuple[str, str], str]]:
-        rows, total = _list(s, kind, district or None, commune or None, q)
+    def load(s: Session) -> tuple[list[dict[str, Any]], int, dict[tuple[str, str], str], int]:
+        rows, total = _list(s, kind, district or None, commune or None, q, only_pending)
+        accounts = account_states(s, PAGE_KIND[kind], [r.key for r in rows]) if kind in PAGE_KIND else {}
+        waiting = s.scalar(select(func.count()).select_from(Speaker).where(Speaker.pending.is_(True))) or 0
         items = [
             {
                 "district": r.district,
@@ -95,12 +105,14 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
                 "extra": getattr(r, "agent_key", None)
                 or getattr(r, "village", None)
                 or getattr(r, "version", None),
+                "account": accounts.get(r.key, "pending") if kind in PAGE_KIND else None,
+                "pending": bool(getattr(r, "pending", False)),
             }
             for r in rows
         ]
-        return items, total, area_names(s, c.config)
+        return items, total, area_names(s, c.config), waiting
 
-    items, total, names = await c.db.run(load)
+    items, total, names, waiting = await c.db.run(load)
     return admin_page(
         request,
         "admin_devices.html",
@@ -111,11 +123,14 @@ async def devices_page(request: web.Request) -> web.StreamResponse:
         limit=LIST_LIMIT,
         area=area,
         q=q or "",
+        pending=only_pending,
+        waiting=waiting,
         areas=[
             {"value": f"{d}/{cm}" if cm else d, "label": n, "commune": bool(cm)}
             for (d, cm), n in sorted(names.items())
         ],
         names={f"{d}/{cm}": n for (d, cm), n in names.items()},
+        account_labels=ACCOUNT_LABELS,
     )
 
 
@@ -153,7 +168,7 @@ async def _device_page(request: web.Request, status: int = 200, error: str | Non
                     select(Village).where(Village.district == obj.district, Village.commune == obj.commune)
                 )
             ]
-        rec = {**_record(kind, obj), "last_seen": obj.last_seen}
+        rec = {**_record(kind, obj), "last_seen": obj.last_seen, "account": account_of(s, kind, key)}
         return rec, villages, area_names(s, c.config)
 
     device, villages, names = await c.db.run(load)
@@ -214,6 +229,31 @@ async def save_device(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/devices/{kind}/{key}?msg=device_saved")
 
 
+@requires(Perm.MANAGE_DEVICES)
+async def approve_speaker(request: web.Request) -> web.StreamResponse:
+    """A receiver that registered itself joins its commune's programmes and alerts only from here."""
+    c, p = ctx(request), principal(request)
+    kind, key = _key(request)
+    if kind != "speakers":
+        raise not_found("Chỉ loa mới cần duyệt")
+    now = c.clock()
+
+    def approve(s: Session) -> None:
+        obj = _load_device(s, kind, key)
+        if not obj.pending:
+            return
+        obj.pending = False
+        record_change(
+            s, actor=p.username, action="speaker.approve", target=f"speaker:{key}", now=now,
+            before={**speaker_record(obj), "pending": True}, after={**speaker_record(obj), "pending": False},
+            district=obj.district, commune=obj.commune,
+        )  # fmt: skip
+
+    await c.db.run(approve)
+    log.info("speaker %s approved by %s", key, p.username)
+    return see_other("/admin/devices?kind=speakers&msg=speaker_approved")
+
+
 def _remove(s: Session, kind: str, key: str, now: datetime) -> tuple[dict[str, Any] | None, str | None]:
     obj = _load_device(s, kind, key)
     if obj.last_seen is not None and now - obj.last_seen < STILL_REPORTING:
@@ -249,6 +289,8 @@ async def remove_device(request: web.Request) -> web.StreamResponse:
     problem = await c.db.run(remove)
     if problem:
         return await refuse(request, "device_remove", problem, _device_page, 409)
+    if kind == "cameras":  # its snapshot files go with its index row
+        await asyncio.to_thread(SnapshotStore.for_config(c.config).remove_camera, key)
     if c.hub is not None:
         removed_in_memory(c.hub, kind, key)
         await clear_retained(c.hub, kind, key)
@@ -276,8 +318,8 @@ def removed_in_memory(hub: HubCore, kind: str, key: str) -> None:
             pending.discard(key)
         hub.forget_camera(key)
     elif kind == "agents":
-        agent = store.agents.pop(key, None)
-        if agent is not None:
+        if key in store.agents:
+            store.forget_agent(key)  # it may register again, wherever its status says
             for cam_key in list(store.cameras_of(key)):
                 if (cam := store.cameras.get(cam_key)) is not None:
                     cam.agent_key = None
@@ -309,3 +351,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(path, device_page)
     app.router.add_post(path, save_device)
     app.router.add_post(path + "/remove", remove_device)
+    app.router.add_post(path + "/approve", approve_speaker)

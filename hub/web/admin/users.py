@@ -76,14 +76,20 @@ def read_fields(form: Any, names: dict[tuple[str, str], str]) -> UserFields:
     if role not in auth.ROLES:
         raise FormError(f"Vai trò {role!r} không hợp lệ")
     scope = optional(form, "scope", "Phạm vi", max_len=130)
-    district, _, commune = (scope or "").partition("/")
+    province = scope == PROVINCE
+    if not scope:
+        raise FormError("Phạm vi: hãy chọn một địa bàn, hoặc chọn rõ “Toàn tỉnh”")
+    district, _, commune = ("" if province else scope).partition("/")
     fields = UserFields(optional(form, "full_name", "Họ tên"), role, district or None, commune or None)
     check_scope(role, fields.district, fields.commune, names)
     return fields
 
 
+PROVINCE = "province"  # the scope field's explicit "whole province" (an empty field is an error, not this)
+
+
 def _scope_choices(names: dict[tuple[str, str], str]) -> list[dict[str, str]]:
-    out = [{"value": "", "label": "Toàn tỉnh"}]
+    out = [{"value": "", "label": "— Chọn phạm vi —"}, {"value": PROVINCE, "label": "Toàn tỉnh"}]
     for (d, c), name in sorted(names.items()):
         if c:
             out.append({"value": f"{d}/{c}", "label": f"{names.get((d, ''), d)} › {name}"})
@@ -211,7 +217,7 @@ async def _user_page(request: web.Request, status: int = 200, error: str | None 
         return rec, area_names(s, c.config), sessions
 
     user, names, sessions = await c.db.run(load)
-    scope = f"{user['district']}/{user['commune']}" if user["commune"] else (user["district"] or "")
+    scope = f"{user['district']}/{user['commune']}" if user["commune"] else (user["district"] or PROVINCE)
     return admin_page(
         request,
         "admin_user.html",
@@ -271,8 +277,9 @@ async def save_user(request: web.Request) -> web.StreamResponse:
     return see_other(f"/admin/users/{username}?msg=user_saved")
 
 
-def _end_sessions(s: Session, u: User) -> None:
+def _end_sessions(s: Session, u: User, now: datetime) -> None:
     s.execute(delete(WebSession).where(WebSession.user_id == u.id))
+    auth.revoke_user_tokens(s, u.id, now)  # re-enabling the account must not bring them back
 
 
 @requires(Perm.MANAGE_USERS)
@@ -284,12 +291,18 @@ async def set_disabled(request: web.Request) -> web.StreamResponse:
         rejected(request, "user_disable", "self")
         return await _user_page(request, 400, "Không thể tự khoá tài khoản của chính mình")
 
+    now = c.clock()
+    ended: list[int] = []
+
     def mutate(s: Session, u: User) -> None:
         u.disabled = disable
         if disable:
-            _end_sessions(s, u)
+            _end_sessions(s, u, now)
+            ended.append(u.id)
 
-    await c.db.run(_change(request, "user.disable" if disable else "user.enable", mutate, c.clock()))
+    await c.db.run(_change(request, "user.disable" if disable else "user.enable", mutate, now))
+    for uid in ended:
+        c.end_streams(uid)
     return see_other(f"/admin/users/{username}?msg={'user_disabled' if disable else 'user_enabled'}")
 
 
@@ -318,10 +331,16 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         return await refuse(request, "password_reset", str(exc), _user_page)
     pw_hash = await _hash(request, password)
 
-    def mutate(s: Session, u: User) -> None:
-        auth.set_password(s, u.username, pw_hash)  # also ends the user's sessions and clears a lock
+    now = c.clock()
+    ended: list[int] = []
 
-    await c.db.run(_change(request, "user.password_reset", mutate, c.clock()))
+    def mutate(s: Session, u: User) -> None:
+        auth.set_password(s, u.username, pw_hash, now)  # also ends the user's sessions and API tokens
+        ended.append(u.id)
+
+    await c.db.run(_change(request, "user.password_reset", mutate, now))
+    for uid in ended:
+        c.end_streams(uid)
     return see_other(f"/admin/users/{username}?msg=password_reset")
 
 

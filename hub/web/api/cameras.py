@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,10 +16,11 @@ from hub.core.keyset import encode_cursor
 from hub.core.labels import fold
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import transition_to_dict
+from hub.core.snapshots import SnapshotStore
 from hub.web import params, queries, schemas
 from hub.web.access import Perm, in_scope, principal, province_wide, requires
 from hub.web.context import WebContext, ctx
-from hub.web.errors import bad_parameter, not_found
+from hub.web.errors import bad_parameter, not_found, unprocessable
 from hub.web.etag import caller_tag, json_bytes, matches, not_modified, weak_etag
 from hub.web.jsonout import dumps, json_response
 
@@ -185,9 +187,12 @@ async def get_snapshot(request: web.Request) -> web.Response:
         "Cache-Control": "private, no-cache",
         "Last-Modified": _http_date(snap.ts),
     }
-    if snap.jpeg is None:
+    if snap.path is None:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=snap.jpeg, content_type="image/jpeg", headers=headers)
+    jpeg = await asyncio.to_thread(SnapshotStore.for_config(ctx(request).config).read, snap.path)
+    if jpeg is None:  # the file went missing under its index row (disk replaced, folder cleaned by hand)
+        raise not_found(f"Camera {cam.key} chưa có ảnh chụp")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers=headers)
 
 
 def _http_date(ts: datetime) -> str:
@@ -221,7 +226,7 @@ async def get_transitions(request: web.Request) -> web.Response:
     since = params.time(request, "since")
     until = params.time(request, "until")
     if since and until and since >= until:
-        raise bad_parameter("until", "phải sau 'since'")
+        raise unprocessable("until", "phải sau 'since'")
     limit = params.integer(request, "limit", 100, 1, 1000)
     before = parse_cursor(params.text(request, "cursor", 64))
     rows, nxt = await ctx(request).db.read(
@@ -235,17 +240,22 @@ async def get_transitions(request: web.Request) -> web.Response:
     )
 
 
+CURSOR_PATTERN = r"^[0-9]{1,17}_[0-9]{1,18}$"  # within datetime's range and SQL's 64-bit ids
 _FILTERS = (
-    Param("district", "Only this district (slug)", {"type": "string", "pattern": f"^{SLUG}$"}),
-    Param("commune", "Only this commune (slug)", {"type": "string", "pattern": f"^{SLUG}$"}),
+    Param("district", "Only this district (slug)", params.SLUG),
+    Param("commune", "Only this commune (slug)", params.SLUG),
     Param("status", "Only this status", {"type": "string", "enum": list(STATUSES)}),
     Param(
         "q", "Search id, name, commune; case- and diacritic-insensitive", {"type": "string", "maxLength": 100}
     ),
 )
-_CAMERA_PARAMS = tuple(
-    Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{SLUG}$"}, where="path")
-    for n in ("district", "commune", "camera")
+ETAG_HEADERS = {
+    "ETag": "Weak, from version counters; send it back in If-None-Match (304 while unchanged)",
+    "Cache-Control": "private, no-cache",
+}
+CAMERA_PARAMS = tuple(
+    Param(n, f"{n.capitalize()} slug", params.SLUG, where="path", example=ex)
+    for n, ex in (("district", "soc-son"), ("commune", "phu-linh"), ("camera", "cho"))
 )
 
 ROUTES = [
@@ -257,7 +267,8 @@ ROUTES = [
         "cursor; weak ETag (If-None-Match → 304)",
         params=(*_FILTERS, *schemas.page_params(DEFAULT_LIMIT, MAX_LIMIT)),
         response=schemas.CAMERA_LIST,
-        errors=(304, 400, 401, 403),
+        errors=(304, 400, 401, 403, 422),
+        headers=ETAG_HEADERS,
     ),
     ApiRoute(
         "GET",
@@ -268,25 +279,32 @@ ROUTES = [
         params=(_FILTERS[0],),
         response=schemas.CAMERA_SUMMARY,
         errors=(304, 400, 401, 403),
+        headers=ETAG_HEADERS,
     ),
     ApiRoute(
         "GET",
         CAMERA_PATH,
         get_camera,
         "One camera's current state; weak ETag (If-None-Match → 304)",
-        params=_CAMERA_PARAMS,
+        params=CAMERA_PARAMS,
         response=schemas.CAMERA,
         errors=(304, 400, 401, 403, 404),
+        headers=ETAG_HEADERS,
     ),
     ApiRoute(
         "GET",
         CAMERA_PATH + "/snapshot",
         get_snapshot,
-        "Latest JPEG snapshot (ETag / If-None-Match supported)",
-        params=(*_CAMERA_PARAMS, Param("v", "Cache-buster, ignored", {"type": "string", "maxLength": 64})),
+        "Latest JPEG snapshot (ETag / If-None-Match supported); 404 when the camera has none yet",
+        params=(*CAMERA_PARAMS, Param("v", "Cache-buster, ignored", {"type": "string", "maxLength": 64})),
         response={"type": "string", "contentMediaType": "image/jpeg"},
         content_type="image/jpeg",
         errors=(304, 400, 401, 403, 404),
+        headers={
+            "ETag": "Of this snapshot; send it back in If-None-Match",
+            "Last-Modified": "When the snapshot was taken",
+            "Cache-Control": "private, no-cache",
+        },
     ),
     ApiRoute(
         "GET",
@@ -294,13 +312,15 @@ ROUTES = [
         get_transitions,
         "Status changes of one camera, newest first, paged",
         params=(
-            *_CAMERA_PARAMS,
-            Param("since", "From (inclusive): ISO 8601 with offset, or epoch s", {"type": "string"}),
-            Param("until", "To (exclusive): ISO 8601 with offset, or epoch s", {"type": "string"}),
+            *CAMERA_PARAMS,
+            Param("since", "From (inclusive)", params.TIME),
+            Param("until", "To (exclusive); 422 when not after since", params.TIME),
             Param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            Param("cursor", "`next_cursor` of the previous page", {"type": "string"}),
+            Param(
+                "cursor", "`next_cursor` of the previous page", {"type": "string", "pattern": CURSOR_PATTERN}
+            ),
         ),
         response=schemas.TRANSITION_PAGE,
-        errors=(400, 401, 403, 404),
+        errors=(400, 401, 403, 404, 422),
     ),
 ]

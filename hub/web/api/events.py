@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from hub.core.auth import Principal
+from hub.core.auth import Principal, credential_alive
 from hub.core.events import Event, event_area
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
@@ -30,6 +31,7 @@ from hub.web.api.misc import me_dict
 from hub.web.context import WebContext, ctx
 from hub.web.errors import bad_parameter
 from hub.web.jsonout import dumps
+from hub.web.security import SESSION_COOKIE
 from hub.web.sse import sse
 
 __all__ = ["event_area", "stream_events", "visible"]
@@ -47,6 +49,8 @@ _EVENT_PERMS = {
 }
 EVENT_TYPES = tuple(_EVENT_PERMS)
 DEFAULT_TYPES = tuple(t for t in EVENT_TYPES if t != "summary")  # summary deltas only when asked for
+_ONE_TYPE = "(" + "|".join(EVENT_TYPES) + ")"
+TYPES_PATTERN = f"^{_ONE_TYPE}(,{_ONE_TYPE}){{0,{2 * len(EVENT_TYPES)}}}$"
 
 
 def visible(ev: Event, p: Principal, district: str | None = None, commune: str | None = None) -> bool:
@@ -110,15 +114,26 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     )
     c.sse_clients += 1
     c.count("sse_connections")
+    ended = asyncio.Event()  # set when the user's credentials end (password changed, account disabled)
+    c.user_streams.setdefault(p.user_id, set()).add(ended)
+    ending = asyncio.ensure_future(ended.wait())
+    cookie = request.cookies.get(SESSION_COOKIE)
     try:
         hello = await _hello(c, p, district, commune, with_cameras, with_summary)
         await resp.prepare(request)
         await resp.write(f"retry: {RETRY_MS}\n\n".encode() + hello)
         while not c.closing.is_set():
             done, _ = await asyncio.wait(
-                {pending, closing}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
+                {pending, closing, ending}, timeout=c.heartbeat_s, return_when="FIRST_COMPLETED"
             )
+            if ended.is_set():
+                c.count("sse_credentials_ended")
+                break
             if pending not in done:
+                # Another hub process may have ended the session or revoked the token meanwhile.
+                if not await c.db.run(partial(credential_alive, p=p, cookie=cookie, now=c.clock())):
+                    c.count("sse_credentials_ended")
+                    break
                 if not c.closing.is_set():
                     await resp.write(b": ping\n\n")
                 continue
@@ -137,7 +152,12 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         pass  # client went away
     finally:
         c.sse_clients -= 1
-        for t in (pending, closing):
+        mine = c.user_streams.get(p.user_id)
+        if mine is not None:
+            mine.discard(ended)
+            if not mine:
+                c.user_streams.pop(p.user_id, None)
+        for t in (pending, closing, ending):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
                 await t
@@ -182,19 +202,18 @@ ROUTES = [
         stream_events,
         "Live changes as server-sent events (hello first, then the types asked for; heartbeat comments)",
         params=(
-            Param(
-                "district", "Only this district", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}
-            ),
-            Param("commune", "Only this commune", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+            Param("district", "Only this district", params.SLUG),
+            Param("commune", "Only this commune", params.SLUG),
             Param("cameras", "Include the camera list in hello (default true)", {"type": "boolean"}),
             Param(
                 "types",
                 "Event types to receive, comma-separated (default: all but summary); with `summary`, hello "
                 "carries the summary (as GET /cameras/summary) and `summary` events its changes",
-                {"type": "string", "examples": ["summary", "camera,snapshot"]},
+                {"type": "string", "pattern": TYPES_PATTERN, "examples": ["summary", "camera,snapshot"]},
             ),
         ),
         response=schemas.EVENT_STREAM,
         content_type="text/event-stream",
+        errors=(400, 401),
     ),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.core.config import InfluxRetention
 from hub.core.db import Camera
 from hub.core.influx_read import (
     InfluxReader,
@@ -23,10 +24,11 @@ from hub.core.influx_read import (
     tag_conditions,
     time_literal,
 )
+from hub.core.influx_tiers import RAW, pick_tier
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, requires
-from hub.web.api.cameras import CAMERA_PATH, _camera_or_404
+from hub.web.api.cameras import CAMERA_PARAMS, CAMERA_PATH, _camera_or_404
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
@@ -71,27 +73,43 @@ class HistoryQuery:
     end: datetime
     step_s: int
     text: str  # InfluxQL, one or two statements
+    source: str  # the tier read: raw, m5, h1 (hub/core/influx_tiers.py); raw when the layout is not managed
 
 
-def build_query(metric: str, range_: str, tags: dict[str, str], now: datetime) -> HistoryQuery:
-    """The InfluxQL for one camera's history; `now` is aware or naive UTC. Raises KeyError on an unknown
-    metric or range (the handler validated both already)."""
+def build_query(
+    metric: str, range_: str, tags: dict[str, str], now: datetime, retention: InfluxRetention | None = None
+) -> HistoryQuery:
+    """The InfluxQL for one camera's history; `now` is aware or naive UTC. With `retention` (the hub manages
+    InfluxDB's tiers) a long range reads the 5-minute or 1-hour series instead of every probe. Raises KeyError
+    on an unknown metric or range (the handler validated both already)."""
     span, step = RANGES[range_]
     end = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(UTC)
     start = end - span
+    tier = pick_tier(start, end, end, retention) if retention is not None else RAW
+    raw = tier is RAW
     where = f"{tag_conditions(tags)} AND time >= {time_literal(start)} AND time < {time_literal(end)}"
     group = f"GROUP BY time({step}s) fill(none)"
     src = identifier(MEASUREMENT)
-    if metric == STATUS_METRIC:
+    if retention is not None:
+        src = f"{identifier(tier.name)}.{src}"
+    if metric == STATUS_METRIC and raw:
         text = (
             f'SELECT last("status") AS "status", last("problems") AS "problems", count("problem_count") AS "probes" '
             f"FROM {src} WHERE {where} {group}; "
             f'SELECT count("problem_count") AS "online" FROM {src} WHERE {where} AND "online" = true {group}'
         )
+    elif metric == STATUS_METRIC:
+        # downsampled points carry their probe counts (hub/core/influx_downsample.py)
+        text = (
+            f'SELECT last("status") AS "status", last("problems") AS "problems", sum("probes") AS "probes", '
+            f'sum("online_probes") AS "online" FROM {src} WHERE {where} {group}'
+        )
     else:
-        f = identifier(NUMERIC_METRICS[metric].field)
-        text = f'SELECT mean({f}) AS "mean", min({f}) AS "min", max({f}) AS "max" FROM {src} WHERE {where} {group}'
-    return HistoryQuery(metric, range_, start, end, step, text)
+        name = NUMERIC_METRICS[metric].field
+        f = identifier(name)
+        lo, hi = (f, f) if raw else (identifier(f"{name}_min"), identifier(f"{name}_max"))
+        text = f'SELECT mean({f}) AS "mean", min({lo}) AS "min", max({hi}) AS "max" FROM {src} WHERE {where} {group}'
+    return HistoryQuery(metric, range_, start, end, step, text, tier.name)
 
 
 def _iso_ms(ms: Any) -> str:
@@ -116,9 +134,13 @@ def shape_points(metric: str, results: list[list[Series]]) -> list[dict[str, Any
             }
             for r in _rows(results, 0)
         ]
-    online = {r["time"]: int(r.get("online") or 0) for r in _rows(results, 1)}
+    rows = _rows(results, 0)
+    if len(results) > 1:
+        online = {r["time"]: int(r.get("online") or 0) for r in _rows(results, 1)}
+    else:  # one statement (downsampled): the count is a column of its own
+        online = {r["time"]: int(r.get("online") or 0) for r in rows}
     points = []
-    for r in _rows(results, 0):
+    for r in rows:
         probes = int(r.get("probes") or 0)
         problems = r.get("problems")
         points.append(
@@ -137,6 +159,11 @@ def history_unavailable(message: str) -> ApiError:
     return ApiError(503, "history_unavailable", message)
 
 
+# InfluxDB's words when the retention layout does not exist yet ("not executed": the statements after the one
+# that found no retention policy).
+NO_LAYOUT_YET = ("retention policy not found", "not executed")
+
+
 @requires(Perm.VIEW_CAMERAS)
 async def get_history(request: web.Request) -> web.Response:
     cam: Camera = await _camera_or_404(request)
@@ -146,12 +173,17 @@ async def get_history(request: web.Request) -> web.Response:
     if not c.config.influx.enabled:
         raise history_unavailable("Hub chưa bật InfluxDB nên chưa có lịch sử số đo")
     tags = {"district": cam.district, "commune": cam.commune, "camera": cam.slug}
-    q = build_query(metric, range_, tags, c.clock())
+    influx = c.config.influx
+    q = build_query(metric, range_, tags, c.clock(), influx.retention if influx.retention.manage else None)
     try:
         results = await InfluxReader(c.config.influx).query(q.text)
     except InfluxReadError as exc:
-        c.count("history_influx_errors")
-        raise history_unavailable(f"Không đọc được lịch sử số đo: {exc}") from None
+        if any(m in str(exc) for m in NO_LAYOUT_YET):
+            # The hub creates its retention layout before its first write: nothing was ever written yet.
+            results = []
+        else:
+            c.count("history_influx_errors")
+            raise history_unavailable(f"Không đọc được lịch sử số đo: {exc}") from None
     info = NUMERIC_METRICS.get(metric)
     return json_response(
         {
@@ -161,6 +193,7 @@ async def get_history(request: web.Request) -> web.Response:
             "unit": info.unit if info else "",
             "range": range_,
             "step_s": q.step_s,
+            "source": q.source,
             "from": q.start.isoformat().replace("+00:00", "Z"),
             "to": q.end.isoformat().replace("+00:00", "Z"),
             "points": shape_points(metric, results),
@@ -185,7 +218,7 @@ POINT_SCHEMA: dict[str, Any] = {
 }
 HISTORY_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["camera", "metric", "label", "unit", "range", "step_s", "from", "to", "points"],
+    "required": ["camera", "metric", "label", "unit", "range", "step_s", "source", "from", "to", "points"],
     "properties": {
         "camera": {"type": "string"},
         "metric": {"type": "string", "enum": list(METRICS)},
@@ -193,13 +226,17 @@ HISTORY_SCHEMA: dict[str, Any] = {
         "unit": {"type": "string"},
         "range": {"type": "string", "enum": list(RANGES)},
         "step_s": {"type": "integer"},
+        "source": {
+            "type": "string",
+            "enum": ["raw", "m5", "h1"],
+            "description": "InfluxDB series read: every probe, 5-minute or 1-hour aggregates (docs/INFLUX.md)",
+        },
         "from": {"type": "string", "format": "date-time"},
         "to": {"type": "string", "format": "date-time"},
         "points": {"type": "array", "items": POINT_SCHEMA},
     },
 }
 
-_SLUG = params.SLUG_PATTERN
 ROUTES = [
     ApiRoute(
         "GET",
@@ -208,10 +245,7 @@ ROUTES = [
         "One camera's measurements over time from InfluxDB (mean/min/max per bucket, or status per bucket); "
         "503 when InfluxDB is disabled or unreachable",
         params=(
-            *(
-                Param(n, f"{n.capitalize()} slug", {"type": "string", "pattern": f"^{_SLUG}$"}, where="path")
-                for n in ("district", "commune", "camera")
-            ),
+            *CAMERA_PARAMS,
             Param("metric", "What to chart (default fps)", {"type": "string", "enum": list(METRICS)}),
             Param("range", "How far back (default 24h)", {"type": "string", "enum": list(RANGES)}),
         ),

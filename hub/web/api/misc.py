@@ -49,9 +49,8 @@ def web_stats(app: web.Application) -> dict[str, Any]:
     c = app[CTX]
     return {
         "sse_clients": c.sse_clients,
-        "event_subscribers": c.events.subscribers,
+        "event_subscribers": c.events.local_subscribers,
         "event_subscribers_dropped": c.events.dropped_subscribers,
-        "login_clients_limited": c.limiter.tracked,
         "counters": dict(sorted(c.counters.items())),
     }
 
@@ -92,8 +91,8 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 
 _AREA_FILTERS = (
-    Param("district", "Only this district (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
-    Param("commune", "Only this commune (slug)", {"type": "string", "pattern": f"^{params.SLUG_PATTERN}$"}),
+    Param("district", "Only this district (slug)", params.SLUG),
+    Param("commune", "Only this commune (slug)", params.SLUG),
 )
 
 ROUTES = [
@@ -104,6 +103,7 @@ ROUTES = [
         "Edge agents in scope, sorted by district, commune, id; paged by cursor",
         (*_AREA_FILTERS, *schemas.page_params(AGENTS_LIMIT, AGENTS_MAX)),
         schemas.AGENT_LIST,
+        errors=(400, 401, 403, 422),
     ),
     ApiRoute(
         "GET",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +21,7 @@ from hub.core.db import Camera, Transition
 from hub.web import params, queries
 from hub.web.access import in_scope, principal, province_wide, scope_where
 from hub.web.context import ctx
-from hub.web.errors import bad_parameter, not_found
+from hub.web.errors import not_found, unprocessable
 
 
 @dataclass(frozen=True)
@@ -32,41 +31,32 @@ class ReportQuery:
     commune: str | None
 
 
-def _date(request: web.Request) -> date | None:
-    v = params.one(request, "date")
-    if v is None or v == "":
-        return None
-    try:
-        return date.fromisoformat(v)
-    except ValueError:
-        raise bad_parameter("date", f"{v[:70]!r}: cần ngày dạng YYYY-MM-DD (giờ địa phương)") from None
-
-
 def report_query(request: web.Request) -> ReportQuery:
-    """Period and area from the query string; every bad value is a 400 naming its parameter."""
+    """Period and area from the query string: a malformed value is a 400 naming its parameter, values that do
+    not go together (from/to without period=custom, a period too long or in the future) a 422 naming it."""
     c, p = ctx(request), principal(request)
     now = c.clock()
     kind = params.choice(request, "period", reports.PERIODS) or "day"
-    day, start, end = _date(request), params.time(request, "from"), params.time(request, "to")
+    day, start, end = params.day(request, "date"), params.time(request, "from"), params.time(request, "to")
     if kind == "custom":
         if start is None:
-            raise bad_parameter("from", "bắt buộc khi period=custom")
+            raise unprocessable("from", "bắt buộc khi period=custom")
         if end is None:
-            raise bad_parameter("to", "bắt buộc khi period=custom")
+            raise unprocessable("to", "bắt buộc khi period=custom")
         if day is not None:
-            raise bad_parameter("date", "không dùng cùng period=custom (dùng from/to)")
+            raise unprocessable("date", "không dùng cùng period=custom (dùng from/to)")
         try:
             period = reports.custom_period(start, end, now, c.tz)
         except ValueError as exc:
-            raise bad_parameter("to" if end <= start else "from", str(exc)) from None
+            raise unprocessable("to" if end <= start else "from", str(exc)) from None
     else:
         for name, v in (("from", start), ("to", end)):
             if v is not None:
-                raise bad_parameter(name, "chỉ dùng khi period=custom")
+                raise unprocessable(name, "chỉ dùng khi period=custom")
         try:
             period = reports.calendar_period(kind, day or reports.local_date(now, c.tz), now, c.tz)
-        except ValueError as exc:
-            raise bad_parameter("date", str(exc)) from None
+        except (ValueError, OverflowError) as exc:
+            raise unprocessable("date", str(exc)) from None
     district, commune = params.slug(request, "district"), params.slug(request, "commune")
     _check_scope(p, district, commune)
     return ReportQuery(period, district, commune)

@@ -28,7 +28,6 @@ from hub.web.report_format import (
     uptime_csv_rows,
 )
 
-SLUG = params.SLUG_PATTERN
 MAX_WORST = 100
 MAX_OUTAGES = 50_000
 
@@ -178,11 +177,7 @@ OUTAGE_SCHEMA = {
     },
 }
 
-_DATE = Param(
-    "date",
-    "A local day (YYYY-MM-DD) inside the day/week/month; default today",
-    {"type": "string", "format": "date"},
-)
+_DATE = Param("date", "A local day (YYYY-MM-DD) inside the day/week/month; default today", params.DATE)
 _COMMON = (
     Param(
         "period",
@@ -190,18 +185,10 @@ _COMMON = (
         {"type": "string", "enum": list(reports.PERIODS)},
     ),
     _DATE,
-    Param("from", "period=custom: start (inclusive), ISO 8601 with offset or epoch s", {"type": "string"}),
-    Param("to", "period=custom: end (exclusive), ISO 8601 with offset or epoch s", {"type": "string"}),
-    Param(
-        "district",
-        "Only this district (outside the caller's scope: 404)",
-        {"type": "string", "pattern": f"^{SLUG}$"},
-    ),
-    Param(
-        "commune",
-        "Only this commune (outside the caller's scope: 404)",
-        {"type": "string", "pattern": f"^{SLUG}$"},
-    ),
+    Param("from", "period=custom (required there, refused otherwise: 422): start (inclusive)", params.TIME),
+    Param("to", "period=custom (required there, refused otherwise: 422): end (exclusive)", params.TIME),
+    Param("district", "Only this district (outside the caller's scope: 404)", params.SLUG),
+    Param("commune", "Only this commune (outside the caller's scope: 404)", params.SLUG),
 )
 _FORMAT = Param("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]})
 _UPTIME_PARAMS = (
@@ -214,7 +201,7 @@ _UPTIME_PARAMS = (
 )
 _OUTAGE_PARAMS = (
     *_COMMON,
-    Param("camera", "Only cameras with this id", {"type": "string", "pattern": f"^{SLUG}$"}),
+    Param("camera", "Only cameras with this id", params.SLUG),
     Param(
         "kind",
         "offline (default), problem, or all",
@@ -224,8 +211,10 @@ _OUTAGE_PARAMS = (
         "limit", "Most items in JSON (CSV has all)", {"type": "integer", "minimum": 1, "maximum": MAX_OUTAGES}
     ),
 )
-_ERRORS = (400, 401, 403, 404)
+# 422: the period's parameters do not go together, it is longer than 400 days or has not started yet
+_ERRORS = (400, 401, 403, 404, 422)
 _CSV_SCHEMA = {"type": "string", "description": "UTF-8 CSV with BOM, local times"}
+_AS_CSV = {"text/csv": _CSV_SCHEMA}  # with format=csv
 
 ROUTES = [
     ApiRoute(
@@ -235,6 +224,7 @@ ROUTES = [
         "Availability and healthy % per camera, commune, district and overall, plus the worst cameras",
         params=(*_UPTIME_PARAMS, _FORMAT),
         response=UPTIME_SCHEMA,
+        alternatives=_AS_CSV,
         errors=_ERRORS,
     ),
     ApiRoute(
@@ -254,6 +244,7 @@ ROUTES = [
         "Outages (offline runs; problem runs with kind) in the period, newest first",
         params=(*_OUTAGE_PARAMS, _FORMAT),
         response=OUTAGE_SCHEMA,
+        alternatives=_AS_CSV,
         errors=_ERRORS,
     ),
     ApiRoute(

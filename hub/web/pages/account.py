@@ -80,7 +80,7 @@ async def account_page(request: web.Request) -> web.StreamResponse:
 async def change_password(request: web.Request) -> web.StreamResponse:
     c, p = ctx(request), principal(request)
     form = await request.post()
-    client = request.remote or "?"
+    client = c.client(request)
     try:
         current = field(form, "current", "Mật khẩu hiện tại", max_len=auth.MAX_PASSWORD_LENGTH)
         new = field(form, "new", "Mật khẩu mới", max_len=auth.MAX_PASSWORD_LENGTH)
@@ -92,18 +92,27 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     except (FormError, auth.AuthError) as exc:
         c.count("password_change_rejected")
         return await _account_page(request, 400, str(exc))
-    if c.limiter.retry_after(client, time.monotonic()) is not None:
+    now = c.clock()
+    mono = time.monotonic()
+    if (
+        await c.db.run(lambda s: c.limiter.retry_after(s, client, now)) is not None
+        or c.slowdown.retry_after(p.username, client, mono) is not None
+    ):
         c.count("password_change_rate_limited")
         return await _account_page(request, 429, "Quá nhiều lần nhập sai mật khẩu; hãy thử lại sau ít phút")
     stored = await c.db.run(lambda s: s.scalar(select(User.password_hash).where(User.id == p.user_id)))
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, stored, current)
         new_hash = await asyncio.to_thread(auth.hash_password, new) if ok else ""
-    now = c.clock()
     if not ok:
-        c.limiter.failed(client, time.monotonic())
+        c.slowdown.failed(p.username, client, time.monotonic())
         c.count("password_change_wrong_current")
-        await c.db.run(lambda s: auth.record_login_failure(s, p.user_id, now))
+
+        def wrong(s: Session) -> None:
+            c.limiter.failed(s, client, now)
+            auth.record_login_failure(s, p.user_id, now)
+
+        await c.db.run(wrong)
         log.warning("password change for %r refused: wrong current password", p.username)
         return await _account_page(request, 403, "Mật khẩu hiện tại không đúng")
     keep = _current_hash(request)
@@ -120,12 +129,14 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         if keep is not None:
             stmt = stmt.where(WebSession.id_hash != keep)
         s.execute(stmt)
+        auth.revoke_user_tokens(s, p.user_id, now)
         record_change(
             s, actor=p.username, action="user.password_change", target=f"user:{p.username}", now=now,
             district=p.district, commune=p.commune,
         )  # fmt: skip
 
     await c.db.run(save)
+    c.end_streams(p.user_id)  # the page reconnects with the session it keeps
     log.info("password changed by %r", p.username)
     return see_other("/account?msg=password_changed")
 

@@ -19,12 +19,13 @@ from hub.core.db import STATUSES, Agent
 from hub.core.labels import STATUS_LABELS, fold, problem_labels
 from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
-from hub.web.access import Perm, has_perm, principal, requires
+from hub.web.access import Perm, has_perm, principal, requires, signed_in
 from hub.web.api.cameras import area_filter, format_cursor, parse_cursor, summary_dict
 from hub.web.api.history import DEFAULT_RANGE, NUMERIC_METRICS, RANGES
 from hub.web.api.report_query import ReportQuery, load_changes
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
+from hub.web.home import home_for
 from hub.web.render import html_response, page_values, render, scope_label
 
 AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")
@@ -103,11 +104,13 @@ def wall_query(f: WallFilter) -> dict[str, str]:
     return {k: v for k, v in (("status", f.status), ("commune", f.area), ("q", f.q)) if v}
 
 
-@requires(Perm.VIEW_CAMERAS)
+@signed_in  # open to every user so that `/` works as "home": who may not see cameras is sent to their own
 async def wall(request: web.Request) -> web.Response:
     """Every tile for a scope of at most `http.wall_tiles_max` cameras (a district); above that (a province) the
     counts per commune first, and one commune's tiles when the `commune` filter names it."""
     c, p = ctx(request), principal(request)
+    if not has_perm(p, Perm.VIEW_CAMERAS):
+        raise web.HTTPSeeOther(home_for(p))
     params.reject_unknown(request, ("status", "commune", "q", "tv"))
     tv = params.boolean(request, "tv", False)  # command-room mode: full screen for a TV, no menus
     status = params.choice(request, "status", STATUSES)

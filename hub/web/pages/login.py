@@ -1,4 +1,5 @@
-"""Login and logout pages. Failures are limited per client address and lock the account after repeats."""
+"""Login and logout pages. Failures slow down the (account, address) pair that makes them and are limited per
+client address; no account is ever locked by them (a stranger must not be able to lock out a named user)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import logging
 import secrets
 import time
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
 from hub.core import auth
 from hub.core.audit import record_change
-from hub.core.labels import local_time
 from hub.web.access import principal, public, signed_in
 from hub.web.context import PRINCIPAL, ctx
+from hub.web.home import home_for_role
 from hub.web.render import render
 from hub.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
@@ -24,10 +26,29 @@ BAD_CREDENTIALS = "Sai tên đăng nhập hoặc mật khẩu"
 
 
 def safe_next(value: str | None) -> str:
-    """Only a local path is followed after login (no open redirect to another site)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site is followed after login (no open redirect). Checked as a browser reads the
+    Location header: it drops tabs and newlines, treats a backslash as a slash and decodes nothing, so
+    "/\\evil", "/\t/evil" or "//evil" would all leave the site. Percent-encoded slashes and backslashes
+    are refused too, for any layer in front that decodes them."""
+    if not value or len(value) > 2000:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or "\\" in value:
+        return "/"
+    if not value.startswith("/") or value.startswith("//"):
+        return "/"
+    lowered = value.lower()
+    if any(enc in lowered for enc in ("%2f", "%5c", "%09", "%0a", "%0d", "%00")):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
         return "/"
     return value
+
+
+def after_login(next_value: str | None, role: str | None) -> str:
+    """A valid `next`, else the user's home ("/", what the form carries when nothing was asked, counts as none)."""
+    wanted = safe_next(next_value)
+    return wanted if wanted != "/" or role is None else home_for_role(role)
 
 
 def redirect(location: str) -> web.Response:
@@ -72,13 +93,21 @@ def _audit_failure(s: Session, username: str | None, client: str, now: datetime,
 
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if request.get(PRINCIPAL) is not None:
-        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    if (p := request.get(PRINCIPAL)) is not None:
+        raise web.HTTPSeeOther(after_login(request.query.get("next"), p.role))
     return _login_page(request)
 
 
-def _lock_message(until: datetime, request: web.Request) -> str:
-    return f"Tài khoản tạm khoá do đăng nhập sai nhiều lần; thử lại sau {local_time(until, ctx(request).tz)}"
+def _slow_message(wait: float) -> str:
+    if wait < 90:
+        return f"Đăng nhập sai nhiều lần từ máy này; thử lại sau {max(1, round(wait))} giây"
+    return f"Đăng nhập sai nhiều lần từ máy này; thử lại sau khoảng {round(wait / 60)} phút"
+
+
+def _too_many(request: web.Request, wait: float, username: str) -> web.Response:
+    resp = _login_page(request, _slow_message(wait), 429, username)
+    resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    return resp
 
 
 @public
@@ -94,52 +123,43 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not username or not password or len(username) > 64 or len(password) > auth.MAX_PASSWORD_LENGTH:
         c.count("login_rejected_input")
         return _login_page(request, "Hãy nhập tên đăng nhập và mật khẩu", 400, username)
-    client = request.remote or "?"
-    wait = c.limiter.retry_after(client, time.monotonic())
+    client = c.client(request)
+    now = c.clock()
+    mono = time.monotonic()
+    # Per address, shared by every hub (SQL); per account and address, this hub (hub/web/ratelimit.py).
+    wait = await c.db.run(lambda s: c.limiter.retry_after(s, client, now))
     if wait is not None:
         c.count("login_rate_limited")
         log.warning("login rate-limited for %s", client)
-        minutes = max(1, round(wait / 60))
-        resp = _login_page(
-            request, f"Quá nhiều lần đăng nhập sai; thử lại sau khoảng {minutes} phút", 429, username
-        )
-        resp.headers["Retry-After"] = str(int(wait))
-        return resp
+        return _too_many(request, wait, username)
+    wait = c.slowdown.retry_after(username, client, mono)
+    if wait is not None:
+        # Refused before any password check, and not counted again: the wait does not grow while waiting.
+        c.count("login_slowed")
+        return _too_many(request, wait, username)
 
-    now = c.clock()
     cand = await c.db.run(lambda s: auth.login_candidate(s, username, now))
-    if cand.locked_until is not None:
-        c.limiter.failed(client, time.monotonic())
-        c.count("login_locked")
-        await c.db.run(lambda s: _audit_failure(s, username, client, now, "locked"))
-        return _login_page(request, _lock_message(cand.locked_until, request), 403, username)
     async with c.hash_slots:
         ok = await asyncio.to_thread(auth.verify_password, cand.password_hash, password)
         new_hash = None
         if ok and cand.password_hash and auth.needs_rehash(cand.password_hash):
             new_hash = await asyncio.to_thread(auth.hash_password, password)
     if not ok or cand.user_id is None:
-        c.limiter.failed(client, time.monotonic())
+        # Unknown names are slowed the same way: the answer must not tell which names exist.
+        slowed = c.slowdown.failed(username, client, time.monotonic())
         c.count("login_failed")
         failed_id = cand.user_id
 
-        def failure(s: Session) -> datetime | None:
-            until = auth.record_login_failure(s, failed_id, now) if failed_id is not None else None
-            _audit_failure(
-                s,
-                username if failed_id is not None else None,
-                client,
-                now,
-                "locked_now" if until else "bad_password",
-            )
-            return until
+        def failure(s: Session) -> None:
+            c.limiter.failed(s, client, now)
+            if failed_id is not None:
+                auth.record_login_failure(s, failed_id, now)
+            _audit_failure(s, username if failed_id is not None else None, client, now, "bad_password")
 
-        locked = await c.db.run(failure)
+        await c.db.run(failure)
         # An unknown name is not logged: it is often a password typed into the wrong field.
         who = repr(username) if failed_id is not None else "an unknown user"
-        log.warning("failed login for %s from %s%s", who, client, " (account locked)" if locked else "")
-        if locked is not None:
-            return _login_page(request, _lock_message(locked, request), 403, username)
+        log.warning("failed login for %s from %s (next try in %.0f s)", who, client, slowed)
         return _login_page(request, BAD_CREDENTIALS, 401, username)
 
     user_id = cand.user_id
@@ -161,9 +181,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return auth.create_session(s, user_id, now, hours)
 
     cookie, _csrf = await c.db.run(start)
+    c.slowdown.succeeded(username, client)
     c.count("login_ok")
     log.info("login %r from %s", username, client)
-    resp = redirect(safe_next(str(form.get("next", "")) or None))
+    resp = redirect(after_login(str(form.get("next", "")) or None, cand.role))
     resp.set_cookie(
         SESSION_COOKIE,
         cookie,

@@ -114,13 +114,15 @@ async def test_silences_validated_scoped_and_expired(web: WebEnv) -> None:
     env.set_clock(lambda: T0)
     csrf = await as_user(env, "congan", "police", district="soc-son")
     bad = await post(env, "/api/v1/silences", {"duration_min": 60}, csrf)
-    assert bad.status == 400 and "lý do" in (await bad.json())["error"]["message"]
+    assert bad.status == 400 and (await bad.json())["error"]["field"] == "reason"  # the document requires it
+    blank = await post(env, "/api/v1/silences", {"duration_min": 60, "reason": "   "}, csrf)
+    assert blank.status == 422 and "lý do" in (await blank.json())["error"]["message"]
     other = await post(
         env, "/api/v1/silences", {"district": "dong-anh", "duration_min": 60, "reason": "abc"}, csrf
     )
     assert other.status == 403
     past = (T0 - timedelta(hours=1)).isoformat() + "Z"
-    assert (await post(env, "/api/v1/silences", {"ends_at": past, "reason": "abc"}, csrf)).status == 400
+    assert (await post(env, "/api/v1/silences", {"ends_at": past, "reason": "abc"}, csrf)).status == 422
     assert (
         await post(env, "/api/v1/silences", {"duration_min": 60, "reason": "abc", "kind": "x"}, csrf)
     ).status == 400
@@ -205,4 +207,5 @@ async def test_alert_list_pages_by_cursor(web: WebEnv) -> None:
     seen = [a["id"] for a in first["items"] + second["items"]]
     assert set(seen[:3]) == ids and len(set(seen)) == 4  # active ones first, none twice
     assert second["items"][-1]["status"] == "resolved" and second["next_cursor"] is None
-    assert (await env.client.get("/api/v1/alerts?cursor=abc")).status == 400
+    assert (await env.client.get("/api/v1/alerts?cursor=abc")).status == 422  # not one this list gave
+    assert (await env.client.get("/api/v1/alerts?cursor=a.b")).status == 400  # not shaped like a cursor

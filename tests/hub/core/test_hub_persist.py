@@ -118,13 +118,16 @@ async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp
         pub.publish(f"{base}/camera/cam-1/snapshot", JPEG)
         await wait_for(lambda: hub.stats.accepted == 3)
         await hub.flush()
-        pub.publish(f"{base}/camera/cam-1/health", {"ts": NOW + 31, "seq": 1, "online": True, "fps": 9.5})
+        pub.publish(
+            f"{base}/camera/cam-1/health",
+            {"ts": NOW + 31, "seq": 1, "online": True, "fps": 9.5, "agent": "box"},
+        )
         await wait_for(lambda: hub.stats.accepted == 4)
         await hub.flush()
         row = await hub.db.run(lambda s: s.get(Camera, "yen_dinh/dinh_long/cam-1"))
         assert row is not None and row.name == "Cổng chợ" and row.fps == 9.5 and row.status == "ok"
         snap = await hub.db.run(lambda s: s.get(Snapshot, "yen_dinh/dinh_long/cam-1"))
-        assert snap is not None and snap.jpeg == JPEG
+        assert snap is not None and (cfg.snapshot_dir / snap.path).read_bytes() == JPEG
         assert hub.stats.sql_errors == 0
     finally:
         pub.close()

@@ -56,13 +56,13 @@ def status(state: str, **kw: Any) -> EdgeStatus:
 
 def test_transitions_agent_offline_makes_cameras_stale_and_back() -> None:
     s = StateStore(STALE)
-    s.apply_edge_status("d", "c", "box", status("online", inventory=[{"id": "k2", "commune": "c2"}]), NOW)
+    s.apply_edge_status("d", "c", "box", status("online", inventory=[{"id": "k2", "commune": "c"}]), NOW)
     cam = s.camera("d", "c", "k1")
     s.apply_health(cam, h(NOW + 1, 0), NOW + 1)
     s.apply_health(cam, h(NOW + 2, 1, problems=["blurred"]), NOW + 2)
     s.apply_health(cam, h(NOW + 3, 2, problems=["moved"]), NOW + 3)  # same status, other problems
     s.apply_edge_status("d", "c", "box", status("offline"), NOW + 10)
-    assert cam.status == "stale" and s.cameras["d/c2/k2"].status == "unknown"
+    assert cam.status == "stale" and s.cameras["d/c/k2"].status == "unknown"
     s.apply_edge_status("d", "c", "box", status("online"), NOW + 20)
     assert cam.status == "problem"  # heard from 17 s ago: its last report stands again
     got = [(t.kind, t.key, t.from_status, t.to_status, t.problems, t.at) for t in s.drain().transitions]
@@ -76,7 +76,7 @@ def test_transitions_agent_offline_makes_cameras_stale_and_back() -> None:
         ("edge", "d/c/box", "offline", "online", (), NOW + 20),
         ("camera", "d/c/k1", "stale", "problem", ("moved",), NOW + 20),
     ]
-    assert s.cameras["d/c2/k2"].agent_key == "d/c/box"
+    assert s.cameras["d/c/k2"].agent_key == "d/c/box"
 
 
 def test_check_stale_with_fixed_now() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from influxdb_client import Point, WritePrecision
 
 from devtools.services import Service, free_port, influx_query
-from hub.core.config import InfluxConfig
+from hub.core.config import InfluxConfig, InfluxRetention
 from hub.core.influx import InfluxWriter
 from hub.core.influx_send import InfluxRejected, V1Sender, partial_write_rejected
 from hub.core.lineproto import line, series_key
@@ -51,6 +51,8 @@ def test_partial_write_answer_is_counted() -> None:
 
 
 def cfg(url: str, db: str, **kw: Any) -> InfluxConfig:
+    # Points at fixed past times: the managed layout's raw policy (7 days) would refuse them as expired.
+    kw.setdefault("retention", InfluxRetention(manage=False))
     return InfluxConfig(
         url=url, database=db, flush_interval_s=0.1, batch_size=kw.pop("batch_size", 100), **kw
     )

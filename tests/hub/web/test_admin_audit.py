@@ -89,7 +89,22 @@ def test_command_line_changes_are_audited_as_cli(tmp_path: Path, capsys: pytest.
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(f"database:\n  url: sqlite:///{tmp_path}/hub.db\n", encoding="utf-8")
     base = ["--config", str(cfg)]
-    assert main([*base, "user", "add", "bot", "--role", "technician", "--password", "du-dai-roi-day"]) == 0
+    assert (
+        main(
+            [
+                *base,
+                "user",
+                "add",
+                "bot",
+                "--role",
+                "technician",
+                "--province-wide",
+                "--password",
+                "du-dai-roi-day",
+            ]
+        )
+        == 0
+    )
     assert main([*base, "token", "create", "--user", "bot", "--name", "giám sát"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert main([*base, "token", "revoke", "1"]) == 0

@@ -13,6 +13,7 @@ from hub.core import devices_import as di
 from hub.core.audit import AuditEntry
 from hub.core.db import Agent, Camera
 from hub.core.geo import Village
+from hub.core.snapshots import SnapshotStore
 from hub.core.speaker_models import Speaker
 from tests.fixtures_web import WebEnv, admin_csrf
 
@@ -192,7 +193,7 @@ async def test_api_import_dry_run_then_apply(web: WebEnv) -> None:
         headers=headers,
     )
     err = await r.json()
-    assert r.status == 400 and "dòng 2" in err["error"]["message"]
+    assert r.status == 422 and "dòng 2" in err["error"]["message"]
     r = await web.client.post("/api/v1/devices/import?kind=nha", data=body, headers=headers)
     assert r.status == 400
 
@@ -215,8 +216,11 @@ async def test_device_edit_and_remove(web: WebEnv) -> None:
     # a camera still reporting would come straight back: refused
     r = await web.client.post("/admin/devices/cameras/soc-son/phu-linh/cho/remove", data={"csrf": csrf})
     assert r.status == 409 and "vẫn đang gửi dữ liệu" in await r.text()
+    store = SnapshotStore.for_config(web.ctx.config)
+    assert store.stamps("soc-son/phu-linh/cu")
     r = await web.client.post(base + "/remove", data={"csrf": csrf}, allow_redirects=False)
     assert r.status == 303
+    assert store.stamps("soc-son/phu-linh/cu") == []  # its snapshot files went with it
     with web.db.session() as s:
         assert (
             s.get(Camera, "soc-son/phu-linh/cu") is None and s.get(Camera, "soc-son/phu-linh/cho") is not None

@@ -16,6 +16,7 @@ from devtools.services import Service, free_port, influx_query
 from hub.compose import HubConfig
 from hub.core.config import DistrictConfig, HttpConfig, InfluxConfig
 from hub.core.influx_read import string_literal
+from hub.core.influx_retention import RetentionV1
 from hub.core.ingest import Ingest
 from hub.core.state import StateStore
 from hub.core.stats import HubStats
@@ -31,7 +32,7 @@ BASE = f"/api/v1/cameras/{KEY}/history"
 def web_config(tmp_path: Path, influxd: Service, influx_db: str) -> HubConfig:
     return HubConfig(
         data_dir=tmp_path / "hub",
-        http=HttpConfig(public_url="http://127.0.0.1:8080"),
+        http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
         influx=InfluxConfig(url=influxd.url, database=influx_db),
         districts={D: DistrictConfig(name="Huyện Sóc Sơn", communes={C: "Xã Phù Linh"})},
     )
@@ -63,6 +64,8 @@ def probes(now: float) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def seeded(web: WebEnv, influxd: Service, influx_db: str) -> WebEnv:
+    # the layout the hub creates at start: raw points go to (and are read from) the "raw" policy
+    await RetentionV1(web.ctx.config.influx, dict).apply(int(time.time() * 1000))
     web.add_camera(D, C, "cong-ubnd", name="Cổng UBND xã")
     web.add_camera("dong-anh", "uy-no", "ngoai-pham-vi")
     write_health(influxd, influx_db, probes(time.time()))
@@ -76,6 +79,7 @@ async def test_numeric_history_per_bucket(seeded: WebEnv) -> None:
     assert r.status == 200, await r.text()
     body = await r.json()
     assert body["metric"] == "fps" and body["unit"] == "fps" and body["step_s"] == 600
+    assert body["source"] == "raw"
     pts = body["points"]
     assert [(p["mean"], p["min"], p["max"]) for p in pts] == [
         (10.0, 8.0, 12.0),
@@ -158,3 +162,47 @@ async def test_influx_down_or_disabled_is_a_clear_503(seeded: WebEnv) -> None:
     # without InfluxDB the page says so instead of drawing empty charts
     text = await (await seeded.client.get(f"/cameras/{KEY}")).text()
     assert "Hub chưa bật InfluxDB" in text and 'data-metric="fps"' not in text
+
+
+async def test_long_ranges_read_the_downsampled_series(
+    seeded: WebEnv, influxd: Service, influx_db: str
+) -> None:
+    """Three days of probes every 10 minutes (fps 8/12 by turns, every sixth offline), downsampled as the
+    continuous queries do it: 7 days reads the 5-minute series, 30 days the hourly one; both agree with the
+    raw points."""
+    now = time.time()
+    start = int(now // 3600) * 3600 - 3 * 86400
+    hist = []
+    for i in range(6 * 24 * 3):
+        p: dict[str, Any] = {"ts": start + 600 * i + 30, "seq": 100 + i, "online": i % 6 != 5}
+        if p["online"]:
+            p["fps"] = 8.0 if i % 2 else 12.0
+        else:
+            p["problems"] = ["unreachable"]
+        hist.append(p)
+    write_health(influxd, influx_db, hist, camera="kho-lua")
+    seeded.add_camera(D, C, "kho-lua")
+    layout = RetentionV1(seeded.ctx.config.influx, dict)
+    await layout.backfill(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(now, UTC))
+    base = f"/api/v1/cameras/{D}/{C}/kho-lua/history"
+
+    week = await (await seeded.client.get(base, params={"metric": "fps", "range": "7d"})).json()
+    assert week["source"] == "m5" and week["step_s"] == 3600
+    assert len(week["points"]) == 72
+    # an hour holds 6 probes: 12, 8, 12, 8, 12 and one offline (no fps)
+    for pt in week["points"]:
+        assert (pt["min"], pt["max"]) == (8.0, 12.0) and pt["mean"] == pytest.approx(10.4)
+    status = await (await seeded.client.get(base, params={"metric": "status", "range": "7d"})).json()
+    assert {(p["probes"], p["online_ratio"], p["status"]) for p in status["points"]} == {
+        (6, 0.8333, "offline")
+    }
+
+    month = await (await seeded.client.get(base, params={"metric": "fps", "range": "30d"})).json()
+    assert month["source"] == "h1" and month["step_s"] == 6 * 3600
+    assert len(month["points"]) in (12, 13)  # 6-hour buckets need not start on the data's first hour
+    assert all((p["min"], p["max"]) == (8.0, 12.0) for p in month["points"])
+    status = await (await seeded.client.get(base, params={"metric": "status", "range": "30d"})).json()
+    assert sum(p["probes"] for p in status["points"]) == len(hist)
+    assert sum(round(p["probes"] * p["online_ratio"]) for p in status["points"]) == sum(
+        1 for p in hist if p["online"]
+    )

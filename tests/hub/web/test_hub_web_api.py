@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tests.fixtures_web import T0, WebEnv
@@ -94,7 +95,7 @@ async def test_bad_parameters_are_named(web: WebEnv) -> None:
         "/api/v1/cameras?status=ok&status=problem": "status",
         "/api/v1/cameras?colour=red": "colour",
         "/api/v1/cameras?offset=10": "offset",
-        "/api/v1/cameras?cursor=bm90LWEtY3Vyc29y": "cursor",
+        "/api/v1/cameras?cursor=not%20a%20cursor": "cursor",
         "/api/v1/cameras?limit=1001": "limit",
         "/api/v1/agents?commune=A/B": "commune",
     }
@@ -103,6 +104,9 @@ async def test_bad_parameters_are_named(web: WebEnv) -> None:
         assert status == 400, path
         assert body["error"]["code"] == "bad_parameter"
         assert f"'{name}'" in body["error"]["message"], body
+    # shaped like a cursor, but not one this list handed out: refused on meaning
+    status, body = await _get(web, "/api/v1/cameras?cursor=bm90LWEtY3Vyc29y", tok)
+    assert status == 422 and body["error"]["field"] == "cursor"
 
 
 async def test_scope_limits_what_a_district_user_sees(web: WebEnv) -> None:
@@ -159,6 +163,18 @@ async def test_camera_detail_snapshot_and_etag(web: WebEnv) -> None:
     )
     assert r.status == 304 and await r.read() == b""
 
+    # the kept history: the latest and an older one, each by its time
+    web.add_snapshot("soc-son/phu-linh/cho", JPEG + b"\x00", T0 - timedelta(hours=2))
+    status, kept = await _get(web, "/api/v1/cameras/soc-son/phu-linh/cho/snapshots", tok)
+    assert status == 200 and [i["t"] for i in kept["items"]] == [
+        "2026-11-02T07:00:00.000Z",
+        "2026-11-02T05:00:00.000Z",
+    ]
+    r = await web.client.get(kept["items"][1]["url"], headers=h)
+    assert r.status == 200 and r.content_type == "image/jpeg" and await r.read() == JPEG + b"\x00"
+    r = await web.client.get("/api/v1/cameras/soc-son/phu-linh/cho/snapshots/1", headers=h)
+    assert r.status == 404
+
 
 async def test_transitions_paged_and_time_range(web: WebEnv) -> None:
     _seed(web)
@@ -182,9 +198,14 @@ async def test_transitions_paged_and_time_range(web: WebEnv) -> None:
     assert [t["at"] for t in ranged["items"]] == ["2026-11-02T07:03:00Z", "2026-11-02T07:02:00Z"]
     _, plus_as_space = await _get(web, base + "?since=2026-11-02T14:02:00+07:00", tok)
     assert len(plus_as_space["items"]) == 5
-    for bad in ("since=yesterday", "since=2026-11-02T07:00:00", "cursor=nope", "until=1&since=2"):
+    for bad, code in (
+        ("since=yesterday", 400),
+        ("since=2026-11-02T07:00:00", 400),
+        ("cursor=nope", 400),
+        ("until=1&since=2", 422),  # both well-formed: the range is what is refused
+    ):
         status, body = await _get(web, f"{base}?{bad}", tok)
-        assert status == 400, bad
+        assert status == code, bad
         assert body["error"]["code"] == "bad_parameter"
 
 
@@ -238,4 +259,11 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
         if access == PUBLIC:
             public.add(path)
     # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
-    assert public == {"/healthz", "/login", "/static/app.css", "/static/favicon.svg", "/media/{name}"}
+    assert public == {
+        "/healthz",
+        "/readyz",
+        "/login",
+        "/static/app.css",
+        "/static/favicon.svg",
+        "/media/{name}",
+    }

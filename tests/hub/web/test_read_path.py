@@ -180,7 +180,8 @@ async def test_agent_and_speaker_lists_page_by_cursor(web: WebEnv) -> None:
     _, _, s2 = await _get(web, f"/api/v1/speakers?limit=2&cursor={s1['next_cursor']}", h)
     assert [x["id"] for x in s1["speakers"] + s2["speakers"]] == ["loa-1", "loa-2", "loa-3"]
     assert s1["total"] == 3 and s2["next_cursor"] is None
-    assert (await _get(web, f"/api/v1/speakers?cursor={a1['next_cursor']}", h))[0] == 400  # another list's
+    assert (await _get(web, f"/api/v1/speakers?cursor={a1['next_cursor']}", h))[0] == 422  # another list's
+    assert (await _get(web, "/api/v1/speakers?cursor=no+cursor", h))[0] == 400  # not shaped like one
 
 
 def test_summary_json_is_summary_dict_encoded() -> None:

@@ -24,8 +24,9 @@ from tests.fixtures_web import T0
 D = "soc-son"
 
 
-def health(seq: int, online: bool = True, **kw: Any) -> dict[str, Any]:
-    return {"ts": time.time(), "seq": seq, "online": online, "agent": "box-1", "boot": "b1", **kw}
+def health(seq: int, online: bool = True, agent: str = "box-pl", **kw: Any) -> dict[str, Any]:
+    """A camera's report from the box of its commune (a box reports only for its own commune)."""
+    return {"ts": time.time(), "seq": seq, "online": online, "agent": agent, "boot": "b1", **kw}
 
 
 @pytest.fixture
@@ -62,7 +63,8 @@ async def test_views_follow_flushes_and_summary_deltas_follow_counts(
     events_before = hub.stats.events
     publisher.publish(f"ops/v1/{D}/phu-linh/camera/cong/health", health(0, fps=12.0))
     publisher.publish(
-        f"ops/v1/{D}/tien-duoc/camera/cho/health", health(1, online=False, problems=["unreachable"])
+        f"ops/v1/{D}/tien-duoc/camera/cho/health",
+        health(1, online=False, agent="box-td", problems=["unreachable"]),
     )
     await wait_for(lambda: len(hub.views.cameras) == 2, what="both cameras in the views")
     await wait_for(lambda: got, what="a summary delta")
@@ -89,7 +91,7 @@ async def test_views_follow_flushes_and_summary_deltas_follow_counts(
     summary = await (await client.get("/api/v1/cameras/summary", headers=auth_h)).json()
     assert summary["communes"][0]["commune"] == "tien-duoc" and summary["counts"]["offline"] == 1
     # a status change: one delta naming that commune only
-    publisher.publish(f"ops/v1/{D}/tien-duoc/camera/cho/health", health(3, fps=10.0))
+    publisher.publish(f"ops/v1/{D}/tien-duoc/camera/cho/health", health(3, fps=10.0, agent="box-td"))
     await wait_for(lambda: len(got) > n, what="the delta of the recovery")
     assert [(a["commune"], a["counts"]["ok"]) for a in got[-1]["communes"]] == [("tien-duoc", 1)]
     assert got[-1]["from"] == summary["version"]
