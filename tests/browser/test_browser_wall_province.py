@@ -33,12 +33,12 @@ CAMERAS = [  # district, commune, camera, online, problems
 ]
 
 
-def health(seq: int, online: bool, problems: list[str]) -> dict[str, Any]:
+def health(seq: int, online: bool, problems: list[str], commune: str) -> dict[str, Any]:
     return {
         "ts": time.time(),
         "seq": seq,
         "online": online,
-        "agent": "box",
+        "agent": f"box-{commune}",  # a box reports only for its own commune
         "boot": "b",
         "problems": problems,
     }
@@ -63,7 +63,7 @@ async def province(
     hub = Hub(cfg)
     await hub.start()
     for seq, (d, c, cam, online, problems) in enumerate(CAMERAS):
-        publisher.publish(f"ops/v1/{d}/{c}/camera/{cam}/health", health(seq, online, problems))
+        publisher.publish(f"ops/v1/{d}/{c}/camera/{cam}/health", health(seq, online, problems, c))
     await wait_for(lambda: len(hub.views.cameras) == len(CAMERAS), what="the cameras in the hub's views")
     with hub.db.session() as s, s.begin():
         user = auth.add_user(s, "chihuy", "x", "admin", now=utcnow())
@@ -107,8 +107,10 @@ async def test_province_wall_summary_then_one_commune(
     assert not hub.events.wants("camera", "soc-son", "phu-linh")
 
     # two cameras of Uy Nỗ go down: its card moves to the top, live
-    publisher.publish("ops/v1/dong-anh/uy-no/camera/nga-tu/health", health(10, False, ["unreachable"]))
-    publisher.publish("ops/v1/dong-anh/uy-no/camera/den/health", health(11, False, ["auth_failed"]))
+    publisher.publish(
+        "ops/v1/dong-anh/uy-no/camera/nga-tu/health", health(10, False, ["unreachable"], "uy-no")
+    )
+    publisher.publish("ops/v1/dong-anh/uy-no/camera/den/health", health(11, False, ["auth_failed"], "uy-no"))
     await expect(cards.first).to_have_attribute("data-area", "dong-anh/uy-no")
     await expect(cards.first.locator('[data-st="offline"] b')).to_have_text("2")
     await expect(page.locator('[data-count="offline"]')).to_have_text("3")
@@ -132,7 +134,7 @@ async def test_province_wall_summary_then_one_commune(
     await expect(page.locator("#back-link")).to_have_text("← Tất cả xã")
     await wait_for(lambda: hub.events.wants("camera", "soc-son", "phu-linh"), what="the commune's stream")
     assert not hub.events.wants("camera", "dong-anh", "uy-no")
-    publisher.publish("ops/v1/soc-son/phu-linh/camera/cho/health", health(12, True, ["frozen"]))
+    publisher.publish("ops/v1/soc-son/phu-linh/camera/cho/health", health(12, True, ["frozen"], "phu-linh"))
     tile = page.locator('.tile[data-key="soc-son/phu-linh/cho"]')
     await expect(tile.locator(".badge")).to_have_text("Có sự cố")
     await expect(tile.locator(".problems li")).to_have_text(["Đóng băng hình"])

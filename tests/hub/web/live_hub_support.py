@@ -12,7 +12,7 @@ import asyncio
 import io
 import threading
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,12 @@ class EndingBus(EventBus):
     """Live streams that end after their `hello`, as when the bus drops a slow client: an HTTP test client
     reads a whole answer, and a live stream never ends by itself."""
 
-    async def subscribe(self) -> AsyncIterator[Event]:
+    async def subscribe(
+        self,
+        types: Collection[str] | None = None,
+        district: str | None = None,
+        commune: str | None = None,
+    ) -> AsyncIterator[Event]:
         return
         yield {}  # an async generator that yields nothing
 
