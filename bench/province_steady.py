@@ -168,7 +168,8 @@ def main() -> int:
         "influx": {"url": influx.url, "database": "bench", "batch_size": 5000, "flush_interval_s": 1.0},
         "database": {"url": db_url},
         "http": {"port": port},
-        "ingest": {"state_flush_s": 1.0},
+        # The boxes never send their own status here (only camera reports): registered from those reports.
+        "ingest": {"state_flush_s": 1.0, "legacy_reports": True},
         "districts": {
             f"h{d:02d}": {
                 "name": f"Huyện {d + 1}",

@@ -10,7 +10,6 @@ import time
 
 DISTRICTS, COMMUNES = 25, 24  # 600 communes (the pre-2025 count; a merged province has fewer, larger ones)
 CAMERAS, SPEAKERS = 20_000, 5_000
-PER_AGENT = 20
 INTERVAL_S = 30.0  # camera health and speaker health, each endpoint once per interval
 FLIP_SHARE = 0.001  # cameras whose status changes per round: 20 every 30 s, 40 status changes a minute
 
@@ -32,14 +31,15 @@ def speaker_topic(i: int) -> str:
 
 
 def camera_payload(i: int, seq: int, ts: float, broken: bool) -> bytes:
+    box = "b" + area(i, CAMERAS)[1]  # one box per commune: a box reports only for cameras of its own commune
     if i % 37 == 0:  # a camera that never answers
         return (
-            f'{{"ts":{ts:.3f},"seq":{seq},"online":false,"agent":"box{i // PER_AGENT:04d}","boot":"b1",'
+            f'{{"ts":{ts:.3f},"seq":{seq},"online":false,"agent":"{box}","boot":"b1",'
             f'"problems":["unreachable"],"reason":"timeout"}}'
         ).encode()
     problems = '["frozen"]' if broken or i % 23 == 0 else "[]"
     return (
-        f'{{"ts":{ts:.3f},"seq":{seq},"online":true,"agent":"box{i // PER_AGENT:04d}","boot":"b1",'
+        f'{{"ts":{ts:.3f},"seq":{seq},"online":true,"agent":"{box}","boot":"b1",'
         f'"problems":{problems},"fps":14.8,"expected_fps":15,"width":640,"height":360,"open_ms":812.0,'
         f'"probe_ms":2140.0,"brightness":96.1,"contrast":41.7,"sharpness":311.2,"motion":1.5}}'
     ).encode()
