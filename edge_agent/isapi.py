@@ -33,7 +33,11 @@ SEARCH = "/ISAPI/ContentMgmt/search"
 
 _OK = {"ok", "idle", "sleeping", "sleep"}
 _FAILED = {"error", "abnormal", "offline", "smartfailed", "mismatch", "damaged", "exception", "nodisk"}
-_STATES: dict[str, DiskState] = {"unformatted": "unformatted", "formating": "formatting", "formatting": "formatting"}
+_STATES: dict[str, DiskState] = {
+    "unformatted": "unformatted",
+    "formating": "formatting",
+    "formatting": "formatting",
+}
 
 
 class IsapiError(ValueError):

@@ -7,9 +7,11 @@ facts from its own sources (cameras, edge agents) and from `FACT_SOURCES`, where
 from __future__ import annotations
 
 from hub.alerts.config import AlertsConfig
+from hub.alerts.recorder_rules import RecorderFacts
 from hub.alerts.service import ALERTS, AlertService
 from hub.alerts.web import api, pages, rules
 from hub.core.features import FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
+from hub.core.recorder_state import RECORDER_STATES
 
 
 def setup(ctx: FeatureContext) -> None:
@@ -27,6 +29,9 @@ def setup(ctx: FeatureContext) -> None:
         alerts_firing=lambda: engine.stats()["firing"],
         alerts_active=lambda: engine.stats()["active"],
     )
+    recorders = ctx.services.find(RECORDER_STATES)
+    if recorders is not None:
+        engine.add_source(RecorderFacts(recorders, ctx.store, engine.settings, ctx.settings(AlertsConfig)))
     ctx.services.provide(ALERTS, engine)
     ctx.add_component(engine)
 
@@ -40,7 +45,7 @@ FEATURE = Feature(
     tables=("hub.alerts.models",),
     provides=(ALERTS,),
     needs=(FACT_SOURCES,),
-    after=(NOTICE_SINK,),
+    after=(NOTICE_SINK, RECORDER_STATES),
     api_routes=(*api.ROUTES, *rules.ROUTES),
     add_pages=pages.add_pages,
 )

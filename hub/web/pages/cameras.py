@@ -16,6 +16,7 @@ from hub.core import reports
 from hub.core.auth import Principal
 from hub.core.db import STATUSES, Agent
 from hub.core.labels import STATUS_LABELS, fold, problem_labels
+from hub.core.recorder_state import RECORDER_STATES
 from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires, signed_in
@@ -25,6 +26,7 @@ from hub.web.api.report_query import ReportQuery, load_changes
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
 from hub.web.home import home_for
+from hub.web.recorder_view import epoch, recorder_rows
 from hub.web.render import html_response, page_values, render, scope_label
 
 AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")
@@ -195,9 +197,12 @@ async def camera_page(request: web.Request) -> web.Response:
         "range": DEFAULT_RANGE,
         "enabled": c.config.influx.enabled,
     }
+    states = c.services.find(RECORDER_STATES)
+    recorders = recorder_rows(states.of_camera(d, co, slug), epoch(now)) if states is not None else None
     return render(
         request,
         "camera.html",
+        recorders=recorders,
         paged=before is not None,
         charts=charts,
         outage_days=OUTAGE_DAYS,
