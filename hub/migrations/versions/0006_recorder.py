@@ -1,4 +1,4 @@
-"""recorder: the latest report of each recorder (NVR/DVR)
+"""recorder: the latest report of each recorder (NVR/DVR); recurring maintenance windows (alert_silences.recurrence)
 
 Revision ID: recorder
 Revises: 0005
@@ -36,9 +36,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("recorders", schema=None) as batch_op:
         batch_op.create_index("ix_recorders_area", ["district", "commune"], unique=False)
+    with op.batch_alter_table("alert_silences", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("recurrence", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alert_silences", schema=None) as batch_op:
+        batch_op.drop_column("recurrence")
     with op.batch_alter_table("recorders", schema=None) as batch_op:
         batch_op.drop_index("ix_recorders_area")
     op.drop_table("recorders")
