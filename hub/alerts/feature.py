@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from hub.alerts.config import AlertsConfig
 from hub.alerts.maintenance_lookup import maintenance_intervals
+from hub.alerts.queries import open_unacknowledged
 from hub.alerts.recorder_rules import RecorderFacts
 from hub.alerts.service import ALERTS, AlertService
 from hub.alerts.web import api, pages, rules
+from hub.core.escalation import ALERT_ACKS, AlertAcks
 from hub.core.features import FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
 from hub.core.maintenance_rules import MAINTENANCE_WINDOWS, MaintenanceWindows
 from hub.core.recorder_state import RECORDER_STATES
@@ -41,6 +43,7 @@ def setup(ctx: FeatureContext) -> None:
     recorders = ctx.services.find(RECORDER_STATES)
     if recorders is not None:
         engine.add_source(RecorderFacts(recorders, ctx.store, engine.settings, ctx.settings(AlertsConfig)))
+    ctx.services.provide(ALERT_ACKS, AlertAcks(open_unacknowledged))
     ctx.services.provide(ALERTS, engine)
     ctx.add_component(engine)
 
@@ -52,7 +55,7 @@ FEATURE = Feature(
     config_model=AlertsConfig,
     config_description="Alert rules (docs/ALERTS.md)",
     tables=("hub.alerts.models",),
-    provides=(ALERTS, MAINTENANCE_WINDOWS),
+    provides=(ALERTS, MAINTENANCE_WINDOWS, ALERT_ACKS),
     needs=(FACT_SOURCES,),
     after=(NOTICE_SINK, RECORDER_STATES),
     api_routes=(*api.ROUTES, *rules.ROUTES),

@@ -3,6 +3,7 @@ makes is written with its audit row in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.alerts.labels import alert_dict
 from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
+from hub.alerts.rules import alert_id, alert_key
 from hub.alerts.silences import VN
 from hub.alerts.store import state_of
 from hub.core.access import in_scope, scope_where
@@ -244,3 +246,21 @@ def set_override(
 
 MAX_SILENCE = timedelta(days=90)
 MAX_RECURRING = timedelta(days=366)
+
+
+def open_unacknowledged(
+    s: Session, kind: str, district: str, commune: str, devices: Sequence[str]
+) -> list[str]:
+    """The devices whose alert of this kind still fires and whose current episode nobody acknowledged (what the
+    notifier escalates, hub/core/escalation.py)."""
+    ids = {alert_id(alert_key(kind, district, commune, d)): d for d in devices}
+    if not ids:
+        return []
+    firing = s.execute(
+        select(AlertRow.id, AlertRow.episode).where(AlertRow.id.in_(ids), AlertRow.status == "firing")
+    ).all()
+    acked = {
+        (a, e)
+        for a, e in s.execute(select(AlertAck.alert_id, AlertAck.episode).where(AlertAck.alert_id.in_(ids)))
+    }
+    return sorted(ids[i] for i, ep in firing if (i, ep) not in acked)

@@ -3,6 +3,7 @@ reports its own channels failing as alert facts, and brings its outbox API and p
 
 from __future__ import annotations
 
+from hub.core.escalation import ALERT_ACKS
 from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
 from hub.notify.config import NotifyConfig
 from hub.notify.service import NOTIFIER, Notifier
@@ -13,6 +14,8 @@ def setup(ctx: FeatureContext) -> None:
     notifier = Notifier(
         ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items, lead=ctx.leases.leader("notify")
     )
+    # Found when an escalation is due, not now: the alert engine is set up after the notifier.
+    notifier.escalator.acks = lambda: ctx.services.find(ALERT_ACKS)
     ctx.add_fact_source(notifier.channel_facts)
     ctx.add_gauges(**notifier.channels.gauges())
     ctx.services.provide(NOTIFIER, notifier)
