@@ -157,7 +157,9 @@ class RecorderConfig(StrictModel):
 
     id: Slug
     name: str | None = Field(default=None, max_length=200, description="Display name ('Đầu ghi UBND xã')")
-    api: Literal["isapi"] = Field(default="isapi", description="Interface it speaks: Hikvision ISAPI")
+    api: Literal["isapi", "dahua"] = Field(
+        default="isapi", description="Interface it speaks: Hikvision ISAPI, or the Dahua HTTP API (CGI)"
+    )
     url: str = Field(min_length=1, max_length=500, description="http(s)://host[:port] of its web interface")
     username: str = Field(min_length=1, max_length=64)
     password: SecretStr = Field(description="Kept out of logs and of every message")

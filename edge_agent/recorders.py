@@ -12,13 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import requests
 from requests.auth import HTTPDigestAuth
 
 from contract import RecorderChannel, RecorderDisk, RecorderHealth
-from edge_agent import isapi
+from edge_agent import dahua, isapi
 from edge_agent.config import RecorderConfig
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class LookFailed(Exception):
     """The recorder could not be read; the message is for people (Vietnamese)."""
 
 
-class IsapiSession:
+class HttpSession:
     def __init__(self, cfg: RecorderConfig) -> None:
         self.cfg = cfg
         self.http = requests.Session()
@@ -48,7 +49,9 @@ class IsapiSession:
         if r.status_code == 401:
             raise LookFailed("Đầu ghi từ chối tài khoản (sai tên hoặc mật khẩu)")
         if r.status_code != 200:
-            why = isapi.parse_error(r.content) or f"HTTP {r.status_code}"
+            why = (
+                isapi.parse_error(r.content) if self.cfg.api == "isapi" else None
+            ) or f"HTTP {r.status_code}"
             raise LookFailed(f"Đầu ghi báo lỗi ở {path}: {why}")
         return r.content
 
@@ -57,9 +60,13 @@ class IsapiSession:
 
 
 def look(cfg: RecorderConfig, now: float) -> Look:
-    """Disks and channels of one ISAPI recorder. Blocking: run it in a thread."""
+    """Disks and channels of one recorder, through the API it speaks. Blocking: run it in a thread."""
+    return look_dahua(cfg, now) if cfg.api == "dahua" else look_isapi(cfg, now)
+
+
+def look_isapi(cfg: RecorderConfig, now: float) -> Look:
     tz = ZoneInfo(cfg.time_zone)
-    s = IsapiSession(cfg)
+    s = HttpSession(cfg)
     try:
         try:
             disks = isapi.parse_storage(s.request("GET", isapi.STORAGE))
@@ -86,6 +93,53 @@ def look(cfg: RecorderConfig, now: float) -> Look:
                     recording=writing.get(n),
                     oldest_ts=oldest if oldest is not None and oldest <= now else None,
                 )
+            )
+        return disks, channels
+    finally:
+        s.close()
+
+
+def _dahua_oldest(s: HttpSession, channel: int, now: float, tz: ZoneInfo) -> float | None:
+    obj = dahua.parse_object(s.request("GET", f"{dahua.FIND}?action=factory.create").decode(errors="replace"))
+    try:
+        start, end = quote("2000-01-01 00:00:00"), quote(dahua.local_time(now, tz))
+        s.request("GET", f"{dahua.FIND}?action=findFile&object={obj}&condition.Channel={channel}"
+                         f"&condition.StartTime={start}&condition.EndTime={end}")  # fmt: skip
+        found = s.request("GET", f"{dahua.FIND}?action=findNextFile&object={obj}&count=1")
+        return dahua.parse_first_start(found.decode(errors="replace"), tz)
+    finally:
+        for action in ("close", "destroy"):  # the finder is a handle on the recorder: always give it back
+            try:
+                s.request("GET", f"{dahua.FIND}?action={action}&object={obj}")
+            except LookFailed:
+                pass
+
+
+def look_dahua(cfg: RecorderConfig, now: float) -> Look:
+    tz = ZoneInfo(cfg.time_zone)
+    s = HttpSession(cfg)
+    try:
+        try:
+            disks = dahua.parse_storage(s.request("GET", dahua.STORAGE).decode(errors="replace"))
+            enabled = dahua.parse_record_mode(s.request("GET", dahua.RECORD_MODE).decode(errors="replace"))
+        except dahua.DahuaError as exc:
+            raise LookFailed(f"Đầu ghi trả lời không đúng chuẩn Dahua: {exc}") from exc
+        channels = []
+        for n in sorted(set(cfg.channels) | set(enabled)):
+            oldest = None
+            if n in cfg.channels:
+                try:
+                    oldest = _dahua_oldest(s, n, now, tz)
+                except (LookFailed, dahua.DahuaError) as exc:
+                    log.warning("recorder %s channel %d: search failed: %s", cfg.id, n, exc)
+            channels.append(
+                RecorderChannel(
+                    channel=n,
+                    camera=cfg.channels.get(n),
+                    enabled=enabled.get(n),
+                    recording=False if enabled.get(n) is False else None,
+                    oldest_ts=oldest if oldest is not None and oldest <= now else None,
+                )  # fmt: skip
             )
         return disks, channels
     finally:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from contract import RecorderHealth, decode, encode, topics
 from devtools.fakerecorder import Disk, FakeRecorder, RecorderState
+from devtools.fakerecorder_dahua import FakeDahua
 from edge_agent import isapi
 from edge_agent.config import EdgeConfig, RecorderConfig
 from edge_agent.recorders import LookFailed, RecorderWatcher, health_of, look
@@ -123,3 +124,33 @@ def test_config_refuses_unknown_keys_and_keeps_the_password_out_of_logs() -> Non
         EdgeConfig.model_validate({**base, "recorders": [{**rec, "colour": "red"}]})
     with pytest.raises(ValueError, match="not in the URL"):
         EdgeConfig.model_validate({**base, "recorders": [{**rec, "url": "http://admin:x@10.0.0.5"}]})
+
+
+async def test_a_dahua_recorder_through_its_cgi() -> None:
+    state = RecorderState.with_channels(4, days=12, now=NOW)
+    state.channels[2].enabled = False
+    state.disks = [Disk(1, capacity_mb=2048, free_mb=512)]
+    fake = FakeDahua(state)
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    port = _port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        cfg = _cfg(f"http://127.0.0.1:{port}", api="dahua")
+        disks, channels = await asyncio.to_thread(look, cfg, NOW)
+        assert [(d.id, d.state, d.capacity_mb, d.free_mb) for d in disks] == [
+            ("/dev/sda", "ok", 2048.0, 512.0)
+        ]
+        by_no = {c.channel: c for c in channels}
+        assert (
+            by_no[1].enabled is True and by_no[1].recording is None and by_no[1].oldest_ts == NOW - 12 * 86400
+        )
+        assert by_no[2].enabled is False and by_no[2].recording is False
+        assert fake.finders == {}  # every finder handle closed and destroyed
+        state.disks = [Disk(1, status="error")]
+        disks, _ = await asyncio.to_thread(look, cfg, NOW)
+        assert [(d.state, d.raw) for d in disks] == [("failed", "Error")]
+        with pytest.raises(LookFailed, match="từ chối tài khoản"):
+            await asyncio.to_thread(look, _cfg(f"http://127.0.0.1:{port}", password="x", api="dahua"), NOW)
+    finally:
+        await runner.cleanup()
