@@ -210,9 +210,13 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8091)
     ap.add_argument("--channels", type=int, default=4)
     ap.add_argument("--days", type=float, default=30, help="footage kept on every channel")
+    ap.add_argument("--not-recording", type=int, action="append", default=[], metavar="N",
+                    help="channel N is enabled but not being written (repeatable)")  # fmt: skip
     args = ap.parse_args()
-    web.run_app(FakeRecorder(RecorderState.with_channels(args.channels, args.days)).app(),
-                host=args.host, port=args.port)  # fmt: skip
+    state = RecorderState.with_channels(args.channels, args.days)
+    for n in args.not_recording:
+        state.channels[n].recording = False
+    web.run_app(FakeRecorder(state).app(), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

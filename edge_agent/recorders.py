@@ -190,8 +190,9 @@ class RecorderWatcher:
 
     async def look_once(self, cfg: RecorderConfig) -> RecorderHealth:
         now = self.clock()
-        # Each request has its timeout; the cap covers the whole look (one search per watched channel).
-        cap = cfg.timeout_s * (4 + len(cfg.channels)) + 5
+        # Each request has its timeout; the cap covers the whole look (a search per watched channel: one request
+        # on ISAPI, five on Dahua's finder).
+        cap = cfg.timeout_s * (4 + 5 * len(cfg.channels)) + 5
         result: Look | str
         try:
             result = await asyncio.wait_for(asyncio.to_thread(look, cfg, now), cap)
