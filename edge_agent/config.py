@@ -167,7 +167,8 @@ class RecorderConfig(StrictModel):
     channels: dict[int, Slug] = Field(
         default_factory=dict, description="Recorder channel number → the camera id it records"
     )
-    interval_s: float = Field(default=300, ge=10, le=86400, description="Time between two looks")
+    # At most 30 min: the hub counts a recorder not reported for an hour as lost (hub/alerts/recorder_rules.py).
+    interval_s: float = Field(default=300, ge=10, le=1800, description="Time between two looks")
     timeout_s: float = Field(default=5, gt=0, le=60, description="Limit for each HTTP request")
     time_zone: str = Field(
         default="Asia/Ho_Chi_Minh", description="Zone of the recorder's clock, for times it sends without one"
