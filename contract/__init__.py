@@ -27,6 +27,7 @@ from contract.payloads import (
     VolumeData,
     format_validation_error,
 )
+from contract.recorder_payloads import RecorderChannel, RecorderDisk, RecorderHealth
 from contract.topics import Channel, Kind, Topic, TopicError, build, parse
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "PlaylistItem",
     "PreparePlaylist",
     "Problem",
+    "RecorderChannel",
+    "RecorderDisk",
+    "RecorderHealth",
     "SnapshotMeta",
     "SpeakerCommand",
     "SpeakerEvent",

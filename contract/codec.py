@@ -22,6 +22,7 @@ from contract.payloads import (
     SpeakerStatus,
     format_validation_error,
 )
+from contract.recorder_payloads import RecorderHealth
 from contract.topics import Channel, Kind, Topic
 
 PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {
@@ -34,6 +35,7 @@ PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {
     (Kind.SPEAKER, Channel.HEALTH): SpeakerHealth,
     (Kind.SPEAKER, Channel.CMD): SpeakerCommand,
     (Kind.SPEAKER, Channel.EVENT): SpeakerEvent,
+    (Kind.RECORDER, Channel.HEALTH): RecorderHealth,
 }
 
 JPEG_MAGIC = b"\xff\xd8\xff"

@@ -22,6 +22,7 @@ class Kind(StrEnum):
     EDGE = "edge"
     CAMERA = "camera"
     SPEAKER = "speaker"
+    RECORDER = "recorder"  # an NVR/DVR, watched by the edge agent beside it
 
 
 class Channel(StrEnum):
@@ -38,6 +39,7 @@ CHANNELS: dict[Kind, frozenset[Channel]] = {
     Kind.EDGE: frozenset({Channel.STATUS, Channel.CMD, Channel.REPLY}),
     Kind.CAMERA: frozenset({Channel.HEALTH, Channel.SNAPSHOT}),
     Kind.SPEAKER: frozenset({Channel.STATUS, Channel.HEALTH, Channel.CMD, Channel.EVENT}),
+    Kind.RECORDER: frozenset({Channel.HEALTH}),
 }
 
 # Channels the hub consumes (device → hub). cmd goes the other way.
@@ -50,6 +52,7 @@ INBOUND: frozenset[tuple[Kind, Channel]] = frozenset(
         (Kind.SPEAKER, Channel.STATUS),
         (Kind.SPEAKER, Channel.HEALTH),
         (Kind.SPEAKER, Channel.EVENT),
+        (Kind.RECORDER, Channel.HEALTH),
     }
 )
 
@@ -141,6 +144,10 @@ def edge_cmd(district: str, commune: str, agent: str) -> Topic:
 
 def edge_reply(district: str, commune: str, agent: str) -> Topic:
     return build(district, commune, Kind.EDGE, agent, Channel.REPLY)
+
+
+def recorder_health(district: str, commune: str, recorder: str) -> Topic:
+    return build(district, commune, Kind.RECORDER, recorder, Channel.HEALTH)
 
 
 def speaker_topic(district: str, commune: str, speaker: str, channel: Channel) -> Topic:

@@ -15,17 +15,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from contract import topics
+from contract import RecorderHealth, encode, topics
 from device_runtime.agent import DeviceAgent
 from device_runtime.diskqueue import DiskOutbox
 from device_runtime.orders import OrderGate, read_hub_key
+from device_runtime.outbox import OutMessage
 from device_runtime.redact import Redactor, redact_url
 from edge_agent.command_runner import CommandRunner
-from edge_agent.config import EdgeConfig
+from edge_agent.config import EdgeConfig, RecorderConfig
 from edge_agent.counters import Counters
 from edge_agent.health import CameraState, clock_is_sane
 from edge_agent.judgement import CameraJudge
 from edge_agent.probe_results import ProbeResults
+from edge_agent.recorders import RecorderWatcher
 from edge_agent.reference import ReferenceStore
 from edge_agent.scheduler import ProbeScheduler
 from edge_agent.status import free_mb, status_payload
@@ -94,6 +96,7 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             partial(probe_in_pool, self.pool),
             self._on_result,
         )
+        self.recorders = RecorderWatcher(config.recorders, a.id, self._send_recorder, clock)
         self._command_tasks: set[asyncio.Task[None]] = set()
         self._reply_tasks: set[asyncio.Task[None]] = set()  # "busy" answers to refused commands
 
@@ -111,6 +114,9 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             self.config.mqtt.port,
         )
         self._log_cameras(c.id for c in self.config.enabled_cameras())
+        for rec in self.recorders.recorders:  # the account stays out: the URL never carries it (config check)
+            log.info("watching recorder %s (%s) api=%s url=%s user=%s", rec.id, rec.name or "-", rec.api,
+                     rec.url, rec.username)  # fmt: skip
         self.pool.start()
         self.link.start()
         background = [
@@ -118,6 +124,7 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._stats_forever(), name="stats"),
             asyncio.create_task(self._status_forever(), name="status"),
+            asyncio.create_task(self.recorders.run(), name="recorders"),
         ]
         return await self._supervise(stop, background)
 
@@ -140,6 +147,13 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
                 redact_url(cam.url),
                 cam.expected_fps or "-",
             )
+
+    async def _send_recorder(self, rec: RecorderConfig, health: RecorderHealth) -> None:
+        if not self._clock_ok(health.ts):
+            return
+        a = self.config.agent
+        topic = topics.recorder_health(a.district, rec.commune or a.commune, rec.id)
+        await self.publisher.enqueue(OutMessage(str(topic), encode(health)))
 
     # --- status ------------------------------------------------------------------------------------------------
 
@@ -198,6 +212,8 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             "outbox_dropped": self.outbox.dropped,
             "outbox_replaced": self.outbox.replaced,
             "workers_killed": self.pool.killed,
+            "recorder_looks": self.recorders.looks,
+            "recorder_failures": self.recorders.failures,
             **self.pool.supervisor.stats(),
             "connected": self.publisher.gen is not None,
             "orders_accepted": self.gate.accepted,

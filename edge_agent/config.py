@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from contract.configfile import StrictModel, load
 from device_runtime.config import HubPublicKey, MqttSection, OutboxSection, Slug, check_hub_key
@@ -150,6 +152,61 @@ class CameraConfig(StrictModel):
         return v
 
 
+class RecorderConfig(StrictModel):
+    """An NVR/DVR the agent watches (docs/EDGE_AGENT.md "Recorders")."""
+
+    id: Slug
+    name: str | None = Field(default=None, max_length=200, description="Display name ('Đầu ghi UBND xã')")
+    api: Literal["isapi", "dahua"] = Field(
+        default="isapi", description="Interface it speaks: Hikvision ISAPI, or the Dahua HTTP API (CGI)"
+    )
+    url: str = Field(min_length=1, max_length=500, description="http(s)://host[:port] of its web interface")
+    username: str = Field(min_length=1, max_length=64)
+    password: SecretStr = Field(description="Kept out of logs and of every message")
+    commune: Slug | None = Field(default=None, description="Default: the agent's commune")
+    channels: dict[int, Slug] = Field(
+        default_factory=dict, description="Recorder channel number → the camera id it records"
+    )
+    # At most 30 min: the hub counts a recorder not reported for an hour as lost (hub/alerts/recorder_rules.py).
+    interval_s: float = Field(default=300, ge=10, le=1800, description="Time between two looks")
+    timeout_s: float = Field(default=5, gt=0, le=60, description="Limit for each HTTP request")
+    time_zone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="Zone of the recorder's clock, for times it sends without one"
+    )
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL: {exc}") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be http:// or https:// with a host")
+        if parts.username or parts.password:
+            raise ValueError("give the account in username/password, not in the URL")
+        return v.rstrip("/")
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_numbers(cls, v: dict[int, str]) -> dict[int, str]:
+        bad = [n for n in v if not 1 <= n <= 1024]
+        if bad:
+            raise ValueError(f"channel numbers run from 1 to 1024, not {bad}")
+        return v
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
 class EdgeConfig(StrictModel):
     agent: AgentSection
     hub_public_key: HubPublicKey = None
@@ -159,6 +216,7 @@ class EdgeConfig(StrictModel):
     reference: ReferenceSection = Field(default_factory=ReferenceSection)
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=2000)
+    recorders: list[RecorderConfig] = Field(default_factory=list, max_length=200)
 
     @field_validator("cameras")
     @classmethod
@@ -173,6 +231,15 @@ class EdgeConfig(StrictModel):
         if repeats:
             raise ValueError("duplicate camera ids: " + "; ".join(repeats))
         return cams
+
+    @field_validator("recorders")
+    @classmethod
+    def _unique_recorders(cls, recs: list[RecorderConfig]) -> list[RecorderConfig]:
+        ids = [r.id for r in recs]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"duplicate recorder ids: {twice}")
+        return recs
 
     @property
     def client_id(self) -> str:
@@ -193,6 +260,7 @@ class EdgeConfig(StrictModel):
         found = self.mqtt.secrets()
         for cam in self.cameras:
             found += url_secrets(cam.url)
+        found += [r.password.get_secret_value() for r in self.recorders]
         return found
 
 

@@ -39,10 +39,17 @@ from hub.core.features import (
 from hub.core.runtime import HubCore
 from hub.notify.feature import FEATURE as NOTIFY_FEATURE
 from hub.notify.service import NOTIFIER, Notifier
+from hub.recorders.feature import FEATURE as RECORDERS_FEATURE
 from hub.web.app import create_app as create_core_app
 
 # Declared order; the set-up order follows from what each needs (the notifier before the alert engine).
-FEATURES: tuple[Feature, ...] = (NOTIFY_FEATURE, COMMANDS_FEATURE, BROADCAST_FEATURE, ALERTS_FEATURE)
+FEATURES: tuple[Feature, ...] = (
+    NOTIFY_FEATURE,
+    COMMANDS_FEATURE,
+    BROADCAST_FEATURE,
+    RECORDERS_FEATURE,
+    ALERTS_FEATURE,
+)
 
 
 def config_model(features: Sequence[Feature] = FEATURES) -> type[CoreConfig]:

@@ -99,6 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--control-port", type=int, default=int(env.get("DEMO_CONTROL_PORT", d.control)))
     p.add_argument("--hang-port", type=int, default=int(env.get("DEMO_HANG_PORT", d.hang)))
     p.add_argument("--http-port", type=int, default=int(env.get("DEMO_HTTP_PORT", d.http)))
+    p.add_argument("--nvr-port", type=int, default=int(env.get("DEMO_NVR_PORT", d.nvr)))
     p.add_argument(
         "--flaky-period",
         type=float,
@@ -238,6 +239,13 @@ def start_children(
         wait_until(lambda: hub_healthy(ports.http), HUB_READY_TIMEOUT_S, "hub", handle.proc)
         return handle
 
+    def nvr() -> Handle:
+        # A Hikvision NVR of Định Long whose channel 2 (the market junction) is not being written: the wall shows
+        # the camera fine, the alert "Camera có hình nhưng không được ghi" says what the police would miss.
+        cmd = [sys.executable, "-m", "devtools.fakerecorder", "--port", str(ports.nvr), "--channels", "4",
+               "--days", "20", "--not-recording", "2"]  # fmt: skip
+        return spawn(cmd, logs / "nvr.log", env)
+
     def edge() -> Handle:
         cmd = [sys.executable, "-m", "edge_agent", "--config", str(CONFIG_DIR / "edge.yaml")]
         return spawn(cmd, logs / "edge-agent.log", env)
@@ -252,6 +260,7 @@ def start_children(
     provision_edge(hub_command, env, cli_log, run_dir)
     ensure_users(hub_command, env, cli_log)
     sup.add(Child("hub", hub, logs / "hub.log"))
+    sup.add(Child("nvr", nvr, logs / "nvr.log"))
     sup.add(Child("edge-agent", edge, logs / "edge-agent.log"))
     for sp in DEMO_SPEAKERS:  # simulated loudspeaker receivers (null sink), two per demo commune
         device = f"{DISTRICT}/{sp.commune}/{sp.id}"
@@ -300,7 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     run_dir = args.run_dir.resolve()
     ports = Ports(
-        args.mqtt_port, args.influx_port, args.rtsp_port, args.control_port, args.hang_port, args.http_port
+        args.mqtt_port,
+        args.influx_port,
+        args.rtsp_port,
+        args.control_port,
+        args.hang_port,
+        args.http_port,
+        args.nvr_port,
     )
     url = f"http://127.0.0.1:{ports.http}"
     signal.signal(signal.SIGINT, _on_signal)

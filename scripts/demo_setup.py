@@ -36,6 +36,7 @@ class Ports:
     control: int = 18555
     hang: int = 18556
     http: int = 8080
+    nvr: int = 18091
 
     # What each port is and the flag that moves it, for error messages.
     LABELS = {
@@ -45,6 +46,7 @@ class Ports:
         "control": ("camera simulator control API", "--control-port"),
         "hang": ("camera simulator hang port", "--hang-port"),
         "http": ("hub web server", "--http-port"),
+        "nvr": ("fake recorder (Hikvision ISAPI)", "--nvr-port"),
     }
 
     def as_dict(self) -> dict[str, int]:

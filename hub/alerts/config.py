@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contract.configfile import StrictModel
+from contract.topics import is_slug
 from hub.core.config import CoreConfig, feature_section
 from hub.core.facts import FactKind, Severity
 
@@ -52,7 +53,8 @@ class RuleSettings(StrictModel):
     threshold: float | None = Field(
         default=None,
         ge=0,
-        description="agent_backlog: queued messages at or above; agent_disk_low: free MB below",
+        description="agent_backlog: queued messages at or above; agent_disk_low: free MB below; "
+        "recorder_footage_short: days of footage kept below",
     )
 
 
@@ -70,6 +72,23 @@ _DEFAULTS: dict[FactKind, dict[str, Any]] = {
     FactKind.BROADCAST_FAILED: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 0},
     FactKind.BROADCAST_PARTIAL: {"for_s": 0, "clear_s": 0},
     FactKind.CHANNEL_FAILING: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 120},
+    # Recorders are looked at every few minutes (the box's `interval_s`, 300 s): one look is already a fact;
+    # hysteresis spans two looks so a recorder rebooting between them does not resolve and fire again.
+    FactKind.RECORDER_OFFLINE: {"for_s": 300, "clear_s": 600},
+    FactKind.RECORDER_DISK_FAILED: {
+        "severity": Severity.CRITICAL,
+        "for_s": 0,
+        "clear_s": 600,
+        "repeat_s": 24 * 3600,
+    },
+    FactKind.RECORDER_NOT_RECORDING: {
+        "severity": Severity.CRITICAL,
+        "for_s": 0,
+        "clear_s": 600,
+        "repeat_s": 12 * 3600,
+    },
+    # threshold: days of footage kept below which it alerts (footage_min_days below sets it per commune).
+    FactKind.RECORDER_FOOTAGE_SHORT: {"for_s": 0, "clear_s": 3600, "threshold": 15, "repeat_s": 24 * 3600},
 }
 
 
@@ -89,6 +108,11 @@ class AlertsConfig(StrictModel):
     resolved_keep_days: float = Field(
         default=30, gt=0, le=3650, description="Resolved alerts are listed this long, then deleted"
     )
+    footage_min_days: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per commune ('district/commune'): days of footage a recorder must keep; "
+        "others use recorder_footage_short.threshold",
+    )
     rules: dict[FactKind, RuleSettings] = Field(
         default_factory=default_rules,
         description="Per kind; keys given for a kind change only those keys of its defaults",
@@ -104,6 +128,21 @@ class AlertsConfig(StrictModel):
                 merged[kind] = {**base, **given} if isinstance(given, dict) else given
             data = {**data, "rules": merged}
         return data
+
+    @field_validator("footage_min_days")
+    @classmethod
+    def _commune_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, days in v.items():
+            parts = key.split("/")
+            if len(parts) != 2 or not all(is_slug(x) for x in parts):
+                raise ValueError(f"{key!r}: keys are 'district/commune' codes")
+            if not 0 < days <= 3650:
+                raise ValueError(f"{key}: days must be between 0 and 3650, not {days}")
+        return v
+
+    def footage_days(self, district: str, commune: str, district_threshold: float | None) -> float | None:
+        """Days of footage a recorder of this commune must keep."""
+        return self.footage_min_days.get(f"{district}/{commune}", district_threshold)
 
     @model_validator(mode="after")
     def _every_kind(self) -> AlertsConfig:

@@ -20,6 +20,10 @@ KIND_LABELS: dict[str, str] = {
     FactKind.BROADCAST_FAILED: "Phát thanh thất bại",
     FactKind.BROADCAST_PARTIAL: "Phát thanh không đủ loa",
     FactKind.CHANNEL_FAILING: "Kênh gửi thông báo lỗi",
+    FactKind.RECORDER_OFFLINE: "Đầu ghi mất kết nối",
+    FactKind.RECORDER_DISK_FAILED: "Ổ cứng đầu ghi hỏng",
+    FactKind.RECORDER_NOT_RECORDING: "Camera có hình nhưng không được ghi",
+    FactKind.RECORDER_FOOTAGE_SHORT: "Đầu ghi lưu không đủ số ngày",
 }
 assert set(KIND_LABELS) == set(FactKind)
 

@@ -84,6 +84,9 @@ class Silence(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # ended early by a person
     expired_by: Mapped[str | None] = mapped_column(String(64))
+    # A recurring maintenance window (hub/core/maintenance_rules.py Recurrence): it holds only during its
+    # occurrences between starts_at and ends_at. None: the whole time.
+    recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_alert_silences_ends", "ends_at"),)
 

@@ -3,20 +3,26 @@ makes is written with its audit row in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from hub.alerts.labels import alert_dict
 from hub.alerts.models import AlertAck, AlertRow, AlertRuleOverride, Silence
+from hub.alerts.rules import alert_id, alert_key
+from hub.alerts.silences import VN
 from hub.alerts.store import state_of
 from hub.core import keyset
 from hub.core.access import in_scope, scope_where
 from hub.core.audit import record_change
 from hub.core.auth import Principal
+from hub.core.db import utc
+from hub.core.maintenance_rules import Recurrence, Window, in_window
 from hub.core.serialize import iso
 
 STATUSES = ("pending", "firing", "resolved")
@@ -145,7 +151,25 @@ def silence_dict(x: Silence, now: datetime) -> dict[str, Any]:
         "expired_at": iso(x.expired_at),
         "expired_by": x.expired_by,
         "state": state,
+        "recurrence": x.recurrence,
+        "holding": state == "active" and holds(x, now),
     }
+
+
+def holds(x: Silence, now: datetime, tz: ZoneInfo = VN) -> bool:
+    """Whether the silence or window holds alerts at `now` (a recurring one: inside an occurrence)."""
+    try:
+        rule = Recurrence.model_validate(x.recurrence) if x.recurrence else None
+    except ValueError:
+        return False
+    end = x.expired_at or x.ends_at
+    return in_window(Window(_aware(x.starts_at), _aware(end), rule), _aware(now), tz)
+
+
+def _aware(dt: datetime) -> datetime:
+    u = utc(dt)
+    assert u is not None
+    return u
 
 
 def _silence_scope(p: Principal) -> Any:
@@ -253,3 +277,22 @@ def set_override(
 
 
 MAX_SILENCE = timedelta(days=90)
+MAX_RECURRING = timedelta(days=366)
+
+
+def open_unacknowledged(
+    s: Session, kind: str, district: str, commune: str, devices: Sequence[str]
+) -> list[str]:
+    """The devices whose alert of this kind still fires and whose current episode nobody acknowledged (what the
+    notifier escalates, hub/core/escalation.py)."""
+    ids = {alert_id(alert_key(kind, district, commune, d)): d for d in devices}
+    if not ids:
+        return []
+    firing = s.execute(
+        select(AlertRow.id, AlertRow.episode).where(AlertRow.id.in_(ids), AlertRow.status == "firing")
+    ).all()
+    acked = {
+        (a, e)
+        for a, e in s.execute(select(AlertAck.alert_id, AlertAck.episode).where(AlertAck.alert_id.in_(ids)))
+    }
+    return sorted(ids[i] for i, ep in firing if (i, ep) not in acked)

@@ -26,7 +26,7 @@ from hub.alerts.config import AlertsConfig, RuleSettings, effective
 from hub.alerts.grouping import GroupState, step_groups
 from hub.alerts.labels import alert_dict
 from hub.alerts.rules import AlertState, inhibited, inhibiting_devices, prune, step_alerts
-from hub.alerts.silences import silenced_by
+from hub.alerts.silences import VN, silenced_by
 from hub.alerts.sources import AgentFacts, camera_facts
 from hub.alerts.store import PeopleInput, load_people, load_state, save
 from hub.core.facts import AlertNotice, Fact, FactKind, FactSource, NoticeSink
@@ -81,6 +81,9 @@ class AlertService:
         self.hub_stats = stats
         self.sink = sink
         self.clock = clock
+        self.tz = (
+            VN  # local times of recurring maintenance windows (the hub's `timezone`, set by the feature)
+        )
         # The engine's own sources (cameras, edge agents); other features add theirs to `others`.
         self.own_sources: list[FactSource] = [
             lambda now: camera_facts(store, now),
@@ -203,7 +206,7 @@ class AlertService:
             self.started_at = now
         if now >= self._people_due:
             try:
-                self.people = await self.db.run(lambda s: load_people(s, now))
+                self.people = await self.db.run(lambda s: load_people(s, now, self.tz))
                 self._settings_cache.clear()
                 self._people_due = now + PEOPLE_RELOAD_S
             except Exception as exc:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session
 from hub.alerts.grouping import GroupState, Told
 from hub.alerts.models import AlertAck, AlertGroupRow, AlertRow, AlertRuleOverride, Silence
 from hub.alerts.rules import AlertState
-from hub.alerts.silences import SilenceRule
+from hub.alerts.silences import VN, SilenceRule
 from hub.core.db import to_db_time, utc
 from hub.core.facts import FactKind, Severity
+from hub.core.maintenance_rules import Recurrence
 
 
 def epoch(dt: datetime) -> float:
@@ -105,21 +107,28 @@ def load_state(s: Session) -> Loaded:
     return out
 
 
-def load_people(s: Session, now: float) -> PeopleInput:
+def load_people(s: Session, now: float, tz: ZoneInfo = VN) -> PeopleInput:
     cut = to_db_time(now)
-    rules = [
-        SilenceRule(
-            x.id,
-            x.type,
-            x.district,
-            x.commune,
-            x.kind,
-            x.device,
-            epoch(x.starts_at),
-            epoch(x.expired_at or x.ends_at),
+    rules = []
+    for x in s.scalars(select(Silence).where(Silence.ends_at > cut, Silence.expired_at.is_(None))):
+        try:
+            recurrence = Recurrence.model_validate(x.recurrence) if x.recurrence else None
+        except ValueError:
+            continue  # stored by another version and unreadable here: it holds nothing rather than everything
+        rules.append(
+            SilenceRule(
+                x.id,
+                x.type,
+                x.district,
+                x.commune,
+                x.kind,
+                x.device,
+                epoch(x.starts_at),
+                epoch(x.expired_at or x.ends_at),
+                recurrence,
+                tz,
+            )  # fmt: skip
         )
-        for x in s.scalars(select(Silence).where(Silence.ends_at > cut, Silence.expired_at.is_(None)))
-    ]
     acks = {(a, e) for a, e in s.execute(select(AlertAck.alert_id, AlertAck.episode))}
     overrides = {(o.district, o.kind): dict(o.settings) for o in s.scalars(select(AlertRuleOverride))}
     return PeopleInput(rules, acks, overrides)

@@ -116,6 +116,7 @@ def device_acls(ref: DeviceRef, communes: Iterable[str] = ()) -> list[Acl]:
             if not is_slug(commune):
                 raise AccountError(f"commune {commune!r} is not a valid code")
             acls += [Acl(SEND, _topic(d, commune, "camera", "+", ch)) for ch in ("health", "snapshot")]
+            acls.append(Acl(SEND, _topic(d, commune, "recorder", "+", "health")))  # the NVRs it watches
     return acls
 
 

@@ -35,6 +35,12 @@ class FactKind(StrEnum):
     BROADCAST_FAILED = "broadcast_failed"  # an airing that no speaker played
     BROADCAST_PARTIAL = "broadcast_partial"  # aired on fewer speakers than targeted
     CHANNEL_FAILING = "channel_failing"  # a notification channel cannot deliver (token, re-auth, quota)
+    RECORDER_OFFLINE = "recorder_offline"  # an NVR/DVR does not answer its edge box (or is not reported)
+    RECORDER_DISK_FAILED = "recorder_disk_failed"  # a recorder disk failed, is missing or unformatted
+    RECORDER_NOT_RECORDING = (
+        "recorder_not_recording"  # the camera streams, its recorder channel is not written
+    )
+    RECORDER_FOOTAGE_SHORT = "recorder_footage_short"  # fewer days of footage kept than required
 
 
 @dataclass(frozen=True, slots=True)

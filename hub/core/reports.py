@@ -19,7 +19,7 @@ a week starts on local Monday, a month on the local 1st.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -68,6 +68,7 @@ class Durations:
     problem: float = 0.0
     offline: float = 0.0
     no_data: float = 0.0
+    maintenance: float = 0.0  # inside a maintenance window: left out of availability (docs/ALERTS.md)
 
     def add(self, status: str, seconds: float) -> None:
         if status == "ok":
@@ -84,6 +85,7 @@ class Durations:
         self.problem += other.problem
         self.offline += other.offline
         self.no_data += other.no_data
+        self.maintenance += other.maintenance
 
     @property
     def known(self) -> float:
@@ -272,9 +274,19 @@ def _area(district: str, commune: str, cams: Sequence[CameraUptime]) -> AreaUpti
     return AreaUptime(district, commune, len(cams), d, sum(c.outages for c in cams))
 
 
-def uptime(cameras: Iterable[CameraInfo], changes: Iterable[StatusChange], period: Period) -> UptimeReport:
+def _overlap(a: datetime, b: datetime, spans: Sequence[tuple[datetime, datetime]]) -> float:
+    return sum(max(0.0, (min(b, e) - max(a, s)).total_seconds()) for s, e in spans)
+
+
+def uptime(
+    cameras: Iterable[CameraInfo],
+    changes: Iterable[StatusChange],
+    period: Period,
+    excluded: Mapping[str, Sequence[tuple[datetime, datetime]]] | None = None,
+) -> UptimeReport:
     """Uptime per camera, commune, district and overall. A camera in the log but not in `cameras` (removed
-    since) is still counted."""
+    since) is still counted. `excluded`: per camera, the (naive UTC, non-overlapping) spans it was in maintenance;
+    that time counts as `maintenance`, in no status."""
     infos = {c.key: c for c in cameras}
     grouped = _by_camera(changes)
     for key, rows in grouped.items():
@@ -283,8 +295,11 @@ def uptime(cameras: Iterable[CameraInfo], changes: Iterable[StatusChange], perio
     result: list[CameraUptime] = []
     for key in sorted(infos):
         cu = CameraUptime(infos[key])
+        spans = excluded.get(key, ()) if excluded else ()
         for a, b, first, _members in _runs(grouped.get(key, []), period.start, period.end):
-            cu.durations.add(first.status if first else "unknown", (b - a).total_seconds())
+            held = _overlap(a, b, spans) if spans else 0.0
+            cu.durations.maintenance += held
+            cu.durations.add(first.status if first else "unknown", (b - a).total_seconds() - held)
             cu.outages += 1 if first is not None and first.status == DOWN_STATUS else 0
         result.append(cu)
     communes: dict[tuple[str, str], list[CameraUptime]] = defaultdict(list)

@@ -13,7 +13,7 @@ from hub.core.config import CoreConfig, feature_section
 from hub.core.facts import FactKind, Severity
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-GROUP_REFS = ("@police", "@officers")  # looked up per notice in `groups`
+GROUP_REFS = ("@police", "@officers", "@province")  # looked up per notice in `groups`
 CHAT_REFS = ("@oncall",)
 
 CAMERA_KINDS = (
@@ -22,6 +22,10 @@ CAMERA_KINDS = (
     FactKind.AGENT_OFFLINE,
     FactKind.AGENT_BACKLOG,
     FactKind.AGENT_DISK_LOW,
+    FactKind.RECORDER_OFFLINE,
+    FactKind.RECORDER_DISK_FAILED,
+    FactKind.RECORDER_NOT_RECORDING,
+    FactKind.RECORDER_FOOTAGE_SHORT,
 )
 BROADCAST_KINDS = (FactKind.SPEAKER_OFFLINE, FactKind.BROADCAST_FAILED, FactKind.BROADCAST_PARTIAL)
 
@@ -70,6 +74,16 @@ class Receiver(StrictModel):
         return self
 
 
+class EscalationConfig(StrictModel):
+    """An alert of this route nobody acknowledged within `after_min` goes to the next level's receivers (commune →
+    province command centre): once, with the devices still firing and unacknowledged."""
+
+    after_min: float = Field(gt=0, le=7 * 24 * 60, description="Minutes after the firing notice")
+    receivers: list[Receiver] = Field(
+        min_length=1, description="The next level, e.g. {oa_group: '@province'}"
+    )
+
+
 class RouteConfig(StrictModel):
     """A route matches a notice when every given list holds the notice's value (an empty list matches all).
     Routes are tried in order; the first match is used unless it says `continue: true` (as in Alertmanager)."""
@@ -85,6 +99,9 @@ class RouteConfig(StrictModel):
     continue_matching: bool = Field(default=False, alias="continue")
     quiet_hours: QuietHours | None = None
     digest: bool = Field(default=True, description="Its receivers also get the daily digest")
+    escalate: EscalationConfig | None = Field(
+        default=None, description="Unacknowledged after N minutes: to the next level (docs/NOTIFY.md)"
+    )
 
 
 class OaConfig(StrictModel):
@@ -138,6 +155,9 @@ class GroupDirectory(StrictModel):
     police: dict[str, str] = Field(default_factory=dict, description="district slug → OA group id")
     officers: dict[str, str] = Field(
         default_factory=dict, description="'district/commune' → OA group id of the commune officers"
+    )
+    province: str | None = Field(
+        default=None, description="OA group id of the province command centre (@province)"
     )
     oncall: dict[str, list[str]] = Field(
         default_factory=dict, description="district slug (or '*' for all) → Bot chat ids of on-call officers"

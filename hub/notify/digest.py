@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hub.core import reports
 from hub.core.db import STATUS_OFFLINE, Camera, Transition, utc
 from hub.core.facts import DigestScope, DigestSection
+from hub.core.maintenance_rules import MaintenanceWindows
 from hub.notify.config import BROADCAST_KINDS, CAMERA_KINDS, NotifyConfig, parse_hhmm
 from hub.notify.models import CHANNEL_BOT, CHANNEL_OA
 from hub.notify.render import AreaNames, area_label, duration_vi, fit_lines
@@ -122,6 +123,7 @@ def load_digest(
     tz: ZoneInfo,
     down_over_h: float,
     sections: Sequence[DigestSection] = (),
+    maintenance: MaintenanceWindows | None = None,
 ) -> DigestData:
     data = DigestData(day)
     period = reports.calendar_period("day", day, now, tz)
@@ -161,7 +163,15 @@ def load_digest(
                     reports.StatusChange(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6])
                     for r in s.execute(stmt)
                 ]
-        data.uptime = reports.uptime(cams, changes, period).communes
+        held: dict[str, list[tuple[datetime, datetime]]] = {}
+        if maintenance is not None:  # time in maintenance windows is not downtime (docs/ALERTS.md)
+            found = maintenance.lookup(
+                s, [(c.key, c.district, c.commune) for c in cams], period.start, period.end
+            )
+            held = {
+                k: [(a.replace(tzinfo=None), b.replace(tzinfo=None)) for a, b in v] for k, v in found.items()
+            }
+        data.uptime = reports.uptime(cams, changes, period, held).communes
     if dt.broadcasts:
         for section in sections:
             data.sections += section(s, dt.scope, period.start, period.end, tz)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from hub.core.db import Database, to_db_time
 from hub.core.facts import DigestSection
+from hub.core.maintenance_rules import MaintenanceWindows
 from hub.notify import outbox
 from hub.notify.area_names import AreaNameCache
 from hub.notify.channels import Channels
@@ -53,6 +54,7 @@ class DigestSchedule:
         self.wake = wake
         self.sections = sections  # other features' lines (broadcasts), hub/core/features.py DIGEST_SECTIONS
         self.digests = 0
+        self.maintenance: Callable[[], MaintenanceWindows | None] = lambda: None  # set by the feature
 
     async def prune(self) -> int:
         """Deletes rows older than keep_days, except those still waiting to be sent."""
@@ -98,7 +100,9 @@ class DigestSchedule:
     async def _digest_for(self, dt: DigestTarget, day: date, now_dt: datetime) -> int:
         await self.names.refresh(self.clock())
         data = await self.db.run(
-            lambda s: load_digest(s, dt, day, now_dt, self.tz, self.cfg.digest.down_over_h, self.sections)
+            lambda s: load_digest(
+                s, dt, day, now_dt, self.tz, self.cfg.digest.down_over_h, self.sections, self.maintenance()
+            )
         )
         text = render_digest(dt, data, self.names.names, self.tz, now_dt, self.public_url, self.cfg.max_chars)
         t = dt.target

@@ -3,7 +3,9 @@ reports its own channels failing as alert facts, and brings its outbox API and p
 
 from __future__ import annotations
 
+from hub.core.escalation import ALERT_ACKS
 from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
+from hub.core.maintenance_rules import MAINTENANCE_WINDOWS
 from hub.notify.config import NotifyConfig
 from hub.notify.service import NOTIFIER, Notifier
 from hub.notify.web import api, outbox_page
@@ -13,6 +15,9 @@ def setup(ctx: FeatureContext) -> None:
     notifier = Notifier(
         ctx, digest_sections=ctx.services.get(DIGEST_SECTIONS).items, lead=ctx.leases.leader("notify")
     )
+    # Found when an escalation is due, not now: the alert engine is set up after the notifier.
+    notifier.escalator.acks = lambda: ctx.services.find(ALERT_ACKS)
+    notifier.daily.maintenance = lambda: ctx.services.find(MAINTENANCE_WINDOWS)
     ctx.add_fact_source(notifier.channel_facts)
     ctx.add_gauges(**notifier.channels.gauges())
     ctx.services.provide(NOTIFIER, notifier)

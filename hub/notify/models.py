@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.core.db import Base
@@ -80,3 +81,35 @@ class ChannelToken(Base):
     refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)
     blocked_reason: Mapped[str | None] = mapped_column(String(300))  # re-authorisation needed
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# Escalation states: waiting until due; then escalated (sent to the next level), or closed without sending because
+# every alert of it was acknowledged or resolved meanwhile.
+ESC_WAITING = "waiting"
+ESC_SENT = "escalated"
+ESC_CLOSED = "closed"
+
+
+class EscalationRow(Base):
+    """One firing notice that a route escalates unless acknowledged: kept in SQL so a restart keeps the clock."""
+
+    __tablename__ = "notify_escalations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200))  # the firing notice's
+    route: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    district: Mapped[str] = mapped_column(String(64))
+    commune: Mapped[str] = mapped_column(String(64))
+    notice: Mapped[dict[str, Any]] = mapped_column(JSON)  # items and link, to render the escalation
+    after_min: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), default=ESC_WAITING)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    devices: Mapped[list[str] | None] = mapped_column(JSON)  # escalated: those still open and unacknowledged
+
+    __table_args__ = (
+        UniqueConstraint("event_id", "route"),
+        Index("ix_notify_escalations_due", "state", "due_at"),
+    )

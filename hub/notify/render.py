@@ -23,6 +23,10 @@ KIND_LABELS: dict[str, str] = {
     FactKind.BROADCAST_FAILED: "Bản tin không phát được",
     FactKind.BROADCAST_PARTIAL: "Bản tin phát thiếu loa",
     FactKind.CHANNEL_FAILING: "Kênh thông báo Zalo gặp sự cố",
+    FactKind.RECORDER_OFFLINE: "Đầu ghi mất kết nối",
+    FactKind.RECORDER_DISK_FAILED: "Ổ cứng đầu ghi hỏng",
+    FactKind.RECORDER_NOT_RECORDING: "Camera có hình nhưng đầu ghi không ghi",
+    FactKind.RECORDER_FOOTAGE_SHORT: "Đầu ghi lưu không đủ số ngày quy định",
 }
 RESOLVED_LABELS: dict[str, str] = {
     FactKind.CAMERA_OFFLINE: "Camera đã kết nối lại",
@@ -34,6 +38,10 @@ RESOLVED_LABELS: dict[str, str] = {
     FactKind.BROADCAST_FAILED: "Đã hết cảnh báo bản tin không phát được",
     FactKind.BROADCAST_PARTIAL: "Đã hết cảnh báo bản tin phát thiếu loa",
     FactKind.CHANNEL_FAILING: "Kênh thông báo Zalo đã hoạt động lại",
+    FactKind.RECORDER_OFFLINE: "Đầu ghi đã kết nối lại",
+    FactKind.RECORDER_DISK_FAILED: "Ổ cứng đầu ghi đã hoạt động lại",
+    FactKind.RECORDER_NOT_RECORDING: "Đầu ghi đã ghi lại camera",
+    FactKind.RECORDER_FOOTAGE_SHORT: "Đầu ghi đã lưu đủ số ngày",
 }
 ITEM_NOUNS: dict[str, str] = {
     FactKind.CAMERA_OFFLINE: "camera",
@@ -42,6 +50,10 @@ ITEM_NOUNS: dict[str, str] = {
     FactKind.BROADCAST_FAILED: "bản tin",
     FactKind.BROADCAST_PARTIAL: "bản tin",
     FactKind.CHANNEL_FAILING: "kênh",
+    FactKind.RECORDER_OFFLINE: "đầu ghi",
+    FactKind.RECORDER_DISK_FAILED: "đầu ghi",
+    FactKind.RECORDER_NOT_RECORDING: "camera",
+    FactKind.RECORDER_FOOTAGE_SHORT: "đầu ghi",
 }
 SEVERITY_LABELS = {Severity.INFO: "Thông tin", Severity.WARNING: "Cảnh báo", Severity.CRITICAL: "KHẨN"}
 SEVERITY_MARKS = {Severity.INFO: "🔵", Severity.WARNING: "🟠", Severity.CRITICAL: "🔴"}

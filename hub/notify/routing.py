@@ -48,6 +48,9 @@ def resolve(
             return (
                 ([(CHANNEL_OA, gid)], None) if gid else ([], f"chưa khai báo nhóm công an huyện {district!r}")
             )
+        if rcv.oa_group == "@province":
+            gid = groups.province
+            return ([(CHANNEL_OA, gid)], None) if gid else ([], "chưa khai báo nhóm trung tâm chỉ huy tỉnh")
         if rcv.oa_group == "@officers":
             gid = groups.officers.get(f"{district}/{commune}")
             if gid:
@@ -89,6 +92,19 @@ def route_notice(
         if not r.continue_matching:
             break
     return list(targets.values()), missing
+
+
+def matched_routes(
+    routes: list[RouteConfig], kind: str, severity: str, district: str, commune: str
+) -> list[RouteConfig]:
+    """The routes a notice goes through (the first match, and the ones after it while they say `continue`)."""
+    out = []
+    for r in routes:
+        if route_matches(r, kind, severity, district, commune):
+            out.append(r)
+            if not r.continue_matching:
+                break
+    return out
 
 
 def exempt_from_quiet(notice: AlertNotice) -> bool:

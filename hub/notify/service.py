@@ -32,6 +32,7 @@ from hub.notify.area_names import AreaNameCache
 from hub.notify.channels import Channels
 from hub.notify.config import NotifyConfig, notify_settings
 from hub.notify.digest_schedule import DigestSchedule
+from hub.notify.escalation import Escalator, plan, store_plan
 from hub.notify.models import CHANNEL_BOT, CHANNEL_NONE, CHANNEL_OA, DRY_RUN, PENDING, UNROUTED
 from hub.notify.outbox import NewRow
 from hub.notify.render import render_notice
@@ -104,6 +105,8 @@ class Notifier:
             self.sender.wake,
             digest_sections,
         )
+        self.escalator = Escalator(self.cfg, self.db, self.tz, self.public_url, clock,
+                                   lambda: self.names.names, self.live, self.sender.wake)  # fmt: skip
         self.submitted = 0
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -153,6 +156,9 @@ class Notifier:
             ),
             asyncio.create_task(
                 guarded("digest", self.daily.run, _task_failed, RESTART_S), name="notify-digest"
+            ),
+            asyncio.create_task(
+                guarded("escalation", self.escalator.run, _task_failed, RESTART_S), name="notify-escalation"
             ),
         ]
         if self.hub.config.cluster.enabled and self.channels.oa is not None:
@@ -250,7 +256,8 @@ class Notifier:
             rows.append(row(None, UNROUTED, error=f"{m.route}: {m.reason}"))
         if not targets and not missing:
             rows.append(row(None, UNROUTED, error="không tuyến nào khớp thông báo này"))
-        added = await self.db.run(lambda s: outbox.store(s, rows, now_dt))
+        escalations = plan(self.cfg, notice, now_dt)
+        added = await self.db.run(lambda s: (outbox.store(s, rows, now_dt), store_plan(s, escalations))[0])
         self.submitted += 1
         if added and any(r.state == PENDING for r in rows):
             self.sender.wake()

@@ -43,6 +43,7 @@ class NavItem:
 # Later pages (alerts, broadcasts, admin, reports) add their entry here; it shows only to roles allowed.
 NAV = [
     NavItem("/", "Tường camera", Perm.VIEW_CAMERAS),
+    NavItem("/recorders", "Đầu ghi", Perm.VIEW_CAMERAS),
     NavItem("/reports", "Báo cáo", Perm.VIEW_REPORTS),
     NavItem("/alerts", "Cảnh báo", Perm.VIEW_ALERTS),
     NavItem("/broadcasts", "Phát thanh", Perm.VIEW_BROADCASTS),

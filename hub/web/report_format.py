@@ -24,7 +24,13 @@ def _durations(d: reports.Durations) -> dict[str, Any]:
     return {
         "availability_pct": _pct(d.availability),
         "healthy_pct": _pct(d.healthy),
-        "seconds": {"ok": d.ok, "problem": d.problem, "offline": d.offline, "no_data": d.no_data},
+        "seconds": {
+            "ok": d.ok,
+            "problem": d.problem,
+            "offline": d.offline,
+            "no_data": d.no_data,
+            "maintenance": d.maintenance,
+        },  # fmt: skip
     }
 
 
@@ -102,7 +108,7 @@ def _local(dt: datetime, tz: ZoneInfo) -> str:
 
 UPTIME_HEADER = [
     "Huyện", "Xã", "Camera", "Tên", "Khả dụng (%)", "Hoạt động tốt (%)", "Mất kết nối (phút)",
-    "Có sự cố (phút)", "Không có dữ liệu (phút)", "Số lần mất kết nối",
+    "Có sự cố (phút)", "Không có dữ liệu (phút)", "Số lần mất kết nối", "Bảo trì (phút)",
 ]  # fmt: skip
 
 
@@ -114,6 +120,7 @@ def uptime_csv_rows(rep: reports.UptimeReport, names: dict[tuple[str, str], str]
             names.get((i.district, ""), i.district), names.get((i.district, i.commune), i.commune),
             i.key.rsplit("/", 1)[-1], i.name or "", _num(d.availability), _num(d.healthy),
             _num(d.offline / 60, 1), _num(d.problem / 60, 1), _num(d.no_data / 60, 1), c.outages,
+            _num(d.maintenance / 60, 1),
         ])  # fmt: skip
     return rows
 

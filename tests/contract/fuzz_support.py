@@ -51,6 +51,12 @@ VALID: dict[tuple[Kind, Channel], dict[str, Any]] = {
         "data": {"first_sample_at": TS, "offset_ms": 12.5, "start_at": TS, "played_s": 1, "downloaded_bytes": 5,
                  "prepare_ms": 3, "reason": "late", "by": "a0", "volume": 4},
     },
+    (Kind.RECORDER, Channel.HEALTH): {
+        "ts": TS, "seq": 3, "agent": "box1", "api": "isapi", "online": True, "error": None, "name": "NVR",
+        "disks": [{"id": "1", "state": "ok", "raw": "ok", "capacity_mb": 953869, "free_mb": 0}],
+        "channels": [{"channel": 1, "camera": "cam1", "enabled": True, "recording": True, "oldest_ts": TS - 86400}],
+        "oldest_ts": TS - 86400, "days_kept": 1.0,
+    },
 }  # fmt: skip
 
 scalars = (

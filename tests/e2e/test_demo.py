@@ -272,7 +272,7 @@ class DemoProcess:
 
 
 def demo_ports() -> dict[str, int]:
-    return {k: free_port() for k in ("mqtt", "influx", "rtsp", "control", "hang", "http")}
+    return {k: free_port() for k in ("mqtt", "influx", "rtsp", "control", "hang", "http", "nvr")}
 
 
 @pytest.fixture
@@ -388,14 +388,30 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
         text = (run_dir / "provisioning" / f"speaker-{sp.id}.yaml").read_text()
         assert f"client_id: speaker.yen_dinh.{sp.commune}.{sp.id}" in text
 
+    # The demo's recorder: read through ISAPI by the box, its market camera streams but is not recorded.
+    def alerts() -> list[dict[str, Any]]:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{ports['http']}/api/v1/alerts?kind=recorder_not_recording",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return list(json.loads(r.read())["items"])
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not alerts():
+        time.sleep(1)
+    assert [a["device"] for a in alerts()] == ["yen_dinh/dinh_long/nga-ba-cho-dl"], d.output
+
     children = json.loads((run_dir / "demo.json").read_text())["children"]
     receivers = [sp.child_name for sp in DEMO_SPEAKERS]
-    assert set(children) == {"mosquitto", "influxd", "camsim", "hub", "edge-agent", *receivers}
+    assert set(children) == {"mosquitto", "influxd", "camsim", "hub", "nvr", "edge-agent", *receivers}
     rc = d.stop()
     assert rc == 0, d.output
     assert "SIGINT: stopped" in d.output
     stops = [m[1] for m in (re.search(r"\| (\S+) stopped \(\d", line) for line in d.lines) if m]
-    assert stops == [*reversed(receivers), "edge-agent", "hub", "camsim", "influxd", "mosquitto"], stops
+    assert stops == [*reversed(receivers), "edge-agent", "nvr", "hub", "camsim", "influxd", "mosquitto"], (
+        stops
+    )
     assert not [p for p in children.values() if pid_alive(p)], "a child outlived the demo"
     assert processes_with_env("OPS_DEMO_CHILD_OF", str(run_dir.resolve())) == []
 

@@ -95,16 +95,17 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
         influx=InfluxConfig(enabled=False),
     )
     hub = Hub(cfg)
-    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "alerts"]
-    assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "alerts"]
-    # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources.
+    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "alerts"]
+    assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "recorders", "alerts"]
+    # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources, and the engine its
+    # recorder rules over the states the recorders feature provides.
     assert hub.alerts.sink is hub.services.get(NOTICE_SINK) is hub.notifier
-    assert len(hub.services.get(FACT_SOURCES).items) == 3
+    assert len(hub.services.get(FACT_SOURCES).items) == 4
     assert {"alerts_firing", "notify_sent", "commands_pending", "speakers"} <= set(hub.stats.gauges)
     # Every feature's tables are known to the database.
     hub.db.create_all()
     names = set(hub.db.engine.dialect.get_table_names(hub.db.engine.connect()))
-    assert {"alerts", "notify_outbox", "airings", "programmes", "cameras"} <= names
+    assert {"alerts", "notify_outbox", "airings", "programmes", "cameras", "recorders"} <= names
     hub.db.close()
 
 
@@ -114,7 +115,13 @@ def test_the_web_app_has_every_features_routes_without_a_running_hub(tmp_path: P
     db = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     app = create_app(CoreConfig(), db, EventBus(), lambda: {})
     paths = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
-    for expected in ("/api/v1/alerts", "/alerts/outbox", "/broadcasts/programmes", "/api/v1/cameras"):
+    for expected in (
+        "/api/v1/alerts",
+        "/alerts/outbox",
+        "/broadcasts/programmes",
+        "/api/v1/cameras",
+        "/recorders",
+    ):
         assert expected in paths, expected
-    assert len(FEATURES) == 4
+    assert len(FEATURES) == 5
     db.close()

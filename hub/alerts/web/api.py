@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from contract.topics import is_slug
 from hub.alerts import queries as q
 from hub.alerts.silences import SILENCE_TYPES
 from hub.alerts.web.requests import KINDS, SEVERITIES, SLUG, json_body, nudge, text_field, time_field
 from hub.core.auth import Principal
+from hub.core.maintenance_rules import Recurrence
 from hub.core.openapi import ApiRoute, Param
 from hub.core.openapi import json_body as body_of
 from hub.web import params, schemas
@@ -98,7 +100,7 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
             or isinstance(minutes, bool)
             or not 1 <= minutes <= MAX_MINUTES
         ):  # the schema asks for one of the two; only reachable if it drifts
-            raise ApiError(400, "bad_body", "Cần 'ends_at' hoặc 'duration_min' (1 phút đến 90 ngày)")
+            raise ApiError(400, "bad_body", "Cần 'ends_at' hoặc 'duration_min' (1 phút đến 366 ngày)")
         try:
             ends = starts + timedelta(minutes=minutes)
         except OverflowError:
@@ -107,8 +109,11 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         raise unprocessable("ends_at", "phải sau 'starts_at'", "bad_body")
     if ends <= now:
         raise unprocessable("ends_at", "đã qua", "bad_body")
-    if ends - starts > q.MAX_SILENCE:
+    recurrence = _recurrence(data, kind)
+    if recurrence is None and ends - starts > q.MAX_SILENCE:
         raise unprocessable("ends_at", "một lệnh tắt cảnh báo dài nhiều nhất 90 ngày", "bad_body")
+    if ends - starts > q.MAX_RECURRING:
+        raise unprocessable("ends_at", "một lịch bảo trì định kỳ có hiệu lực nhiều nhất 366 ngày", "bad_body")
     reason = text_field(data, "reason", 500)
     if reason is None or len(reason) < 3:
         raise unprocessable("reason", "hãy ghi lý do (ít nhất 3 ký tự ngoài dấu cách)", "bad_body")
@@ -121,7 +126,23 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
         "starts_at": starts,
         "ends_at": ends,
         "reason": reason,
+        "recurrence": recurrence,
     }
+
+
+def _recurrence(data: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """A recurring maintenance window's rule, checked by the same model the engine reads it with."""
+    given = data.get("recurrence")
+    if given is None:
+        return None
+    if kind != "maintenance":
+        raise unprocessable("recurrence", "chỉ lịch bảo trì (type maintenance) mới lặp lại", "bad_body")
+    try:
+        return Recurrence.model_validate(given).model_dump(mode="json")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in ("recurrence", *err["loc"]))
+        raise unprocessable(where, err["msg"], "bad_body") from None
 
 
 @requires(Perm.VIEW_ALERTS)
@@ -211,12 +232,37 @@ SILENCE_SCHEMA: dict[str, Any] = {
         "expired_at": _T,
         "expired_by": _NS,
         "state": {"enum": ["scheduled", "active", "expired"]},
+        "recurrence": {"type": ["object", "null"], "description": "a recurring maintenance window's rule"},
+        "holding": {"type": "boolean", "description": "it holds alerts now (inside an occurrence)"},
     },
+}
+RECURRENCE_BODY: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "maintenance only: open every chosen weekday / day of the month / date, at local `start` "
+    "for `duration_min`, between starts_at and ends_at (at most 366 days)",
+    "required": ["every", "start", "duration_min"],
+    "properties": {
+        "every": {"enum": ["weekly", "monthly", "dates"]},
+        "weekdays": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 7},
+            "maxItems": 7,
+        },
+        "monthdays": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 31},
+            "maxItems": 31,
+        },
+        "dates": {"type": "array", "items": {"type": "string", "format": "date"}, "maxItems": 366},
+        "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+        "duration_min": {"type": "integer", "minimum": 1, "maximum": 7 * 24 * 60},
+    },
+    "additionalProperties": False,
 }
 _SLUGP = params.SLUG
 _ID = Param("alert_id", "Alert id", {"type": "string", "pattern": "^[0-9a-f]{16}$"}, where="path")
 _W = (400, 401, 403, 404, 409, 415)
-MAX_MINUTES = 90 * 24 * 60
+MAX_MINUTES = 366 * 24 * 60  # a recurring maintenance window; others are checked against 90 days
 _OPT_TEXT = {"type": ["string", "null"]}
 ACK_BODY: dict[str, Any] = {
     "type": "object",
@@ -237,6 +283,7 @@ SILENCE_BODY: dict[str, Any] = {
         "ends_at": {"type": "string", "format": "date-time"},
         "duration_min": {"type": "number", "minimum": 1, "maximum": MAX_MINUTES},
         "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+        "recurrence": RECURRENCE_BODY,
     },
     "additionalProperties": False,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.core import reports
 from hub.core.auth import Principal
 from hub.core.db import Camera, Transition
+from hub.core.maintenance_rules import MAINTENANCE_WINDOWS
 from hub.web import params, queries
 from hub.web.access import in_scope, principal, province_wide, scope_where
 from hub.web.context import ctx
@@ -149,3 +151,16 @@ async def load_report(
         group = keys[i : i + KEYS_PER_READ]
         changes += await c.db.run(functools.partial(load_changes, q=q, keys=group))
     return q, cams, changes, names
+
+
+async def load_maintenance(
+    request: web.Request, q: ReportQuery, cams: list[reports.CameraInfo]
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Per camera, when it was in a maintenance window during the period (naive UTC), from whoever keeps the
+    windows (the alerts feature); nothing when no feature provides them (a bare web app)."""
+    found = ctx(request).services.find(MAINTENANCE_WINDOWS)
+    if found is None or not cams:
+        return {}
+    keys = [(x.key, x.district, x.commune) for x in cams]
+    held = await ctx(request).db.run(lambda s: found.lookup(s, keys, q.period.start, q.period.end))
+    return {k: [(a.replace(tzinfo=None), b.replace(tzinfo=None)) for a, b in v] for k, v in held.items()}

@@ -15,7 +15,7 @@ from hub.core import reports
 from hub.core.openapi import ApiRoute, Param
 from hub.web import params
 from hub.web.access import Perm, requires
-from hub.web.api.report_query import ReportQuery, load_report
+from hub.web.api.report_query import ReportQuery, load_maintenance, load_report
 from hub.web.context import ctx
 from hub.web.jsonout import json_response
 from hub.web.report_format import (
@@ -50,7 +50,8 @@ async def _uptime(request: web.Request, path_csv: bool) -> web.Response:
     as_csv = _wants_csv(request, path_csv)
     n = params.integer(request, "worst", 10, 0, MAX_WORST)
     q, cams, changes, names = await load_report(request)
-    rep = await asyncio.to_thread(reports.uptime, cams, changes, q.period)
+    held = await load_maintenance(request, q, cams)
+    rep = await asyncio.to_thread(reports.uptime, cams, changes, q.period, held)
     if as_csv:
         return csv_response(uptime_csv_rows(rep, names), _filename("kha-dung", q))
     return json_response(
@@ -126,7 +127,8 @@ _DUR = {
     "healthy_pct": {**_PCT, "description": "ok / (ok + problem + offline)"},
     "seconds": {
         "type": "object",
-        "description": "ok, problem, offline, no_data (stale/unknown/before first report)",
+        "description": "ok, problem, offline, no_data (stale/unknown/before first report), maintenance (inside a "
+        "maintenance window: in no status, left out of availability)",
     },
 }
 _PERIOD = {"type": "object", "description": "kind, start, end (UTC; end is never after now), label, timezone"}

@@ -17,7 +17,9 @@ from hub.core import reports
 from hub.core.auth import Principal
 from hub.core.db import STATUSES, Agent
 from hub.core.labels import STATUS_LABELS, fold, problem_labels
-from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
+from hub.core.maintenance_rules import MAINTENANCE_WINDOWS
+from hub.core.recorder_state import RECORDER_STATES
+from hub.core.serialize import agent_to_dict, camera_to_dict, iso, transition_to_dict
 from hub.web import params, queries
 from hub.web.access import Perm, has_perm, principal, requires, signed_in
 from hub.web.api.cameras import area_filter, format_cursor, parse_cursor, summary_dict
@@ -26,11 +28,13 @@ from hub.web.api.report_query import ReportQuery, load_changes
 from hub.web.context import ctx
 from hub.web.errors import bad_parameter, not_found
 from hub.web.home import home_for
+from hub.web.recorder_view import epoch, recorder_rows
 from hub.web.render import html_response, page_values, render, scope_label
 
 AREA_RE = re.compile(rf"^({params.SLUG_PATTERN})/({params.SLUG_PATTERN})$")
 HISTORY_PAGE = 50
 OUTAGE_DAYS = 7
+MAINTENANCE_DAYS = 14  # maintenance windows shown ahead on the camera page
 OUTAGES_SHOWN = 20
 # Charts on the camera page, in order; each reads /history?metric=… for the chosen range.
 CHART_METRICS = ("status", "fps", "brightness", "sharpness", "motion", "open_ms")
@@ -224,9 +228,20 @@ async def camera_page(request: web.Request) -> web.Response:
         "range": DEFAULT_RANGE,
         "enabled": c.config.influx.enabled,
     }
+    windows = c.services.find(MAINTENANCE_WINDOWS)
+    maintenance = None
+    if windows is not None:
+        ahead = now + timedelta(days=MAINTENANCE_DAYS)
+        found = await c.db.run(lambda s: windows.lookup(s, [(f"{d}/{co}/{slug}", d, co)], now, ahead))
+        maintenance = [{"start": iso(a), "end": iso(b)} for a, b in found.get(f"{d}/{co}/{slug}", [])][:20]
+    states = c.services.find(RECORDER_STATES)
+    recorders = recorder_rows(states.of_camera(d, co, slug), epoch(now)) if states is not None else None
     return render(
         request,
         "camera.html",
+        recorders=recorders,
+        maintenance=maintenance,
+        maintenance_days=MAINTENANCE_DAYS,
         paged=before is not None,
         charts=charts,
         outage_days=OUTAGE_DAYS,

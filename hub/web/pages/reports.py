@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.core import reports
 from hub.web import params, queries
 from hub.web.access import Perm, principal, requires
-from hub.web.api.report_query import load_report
+from hub.web.api.report_query import load_maintenance, load_report
 from hub.web.context import ctx
 from hub.web.render import render, scope_label
 from hub.web.report_format import area_dict, camera_dict, outage_dict, period_dict
@@ -27,9 +27,10 @@ async def report_page(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     params.reject_unknown(request, PAGE_PARAMS)
     q, cams, changes, names = await load_report(request)
+    held = await load_maintenance(request, q, cams)
 
     def build() -> dict[str, Any]:
-        rep = reports.uptime(cams, changes, q.period)
+        rep = reports.uptime(cams, changes, q.period, held)
         items = reports.outages(changes, q.period)
         cam_names = {x.key: x.name for x in cams}
         return {

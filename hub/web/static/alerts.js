@@ -132,6 +132,13 @@
   }
 
   /* --- silences ---------------------------------------------------------------------------------------- */
+  var WEEKDAYS = ['', 'T2', 'T3', 'T4', 'T5', 'T6', 'T7', 'CN'];
+  function describeRecurrence(r) {
+    var when = r.every === 'weekly' ? 'Hằng tuần ' + r.weekdays.map(function (d) { return WEEKDAYS[d]; }).join(', ')
+      : r.every === 'monthly' ? 'Hằng tháng ngày ' + r.monthdays.join(', ')
+      : 'Các ngày ' + r.dates.join(', ');
+    return when + ' lúc ' + r.start + ', ' + r.duration_min + ' phút';
+  }
   var stable = document.getElementById('silences');
   if (stable && data.silences) {
     var sbody = stable.querySelector('tbody');
@@ -148,7 +155,9 @@
       tr.appendChild(td(OPS.fmtTime(x.expired_at || x.ends_at)));
       tr.appendChild(td(x.author));
       tr.appendChild(td(x.reason));
-      tr.appendChild(td(stateLabel[x.state] + (x.expired_by ? ' (' + x.expired_by + ' kết thúc sớm)' : '')));
+      var st = stateLabel[x.state] + (x.expired_by ? ' (' + x.expired_by + ' kết thúc sớm)' : '');
+      if (x.recurrence) st += ' · ' + describeRecurrence(x.recurrence) + (x.holding ? ' · đang trong giờ bảo trì' : '');
+      tr.appendChild(td(st));
       var act = td('');
       if (data.can_silence && x.state !== 'expired') {
         var b = document.createElement('button');
@@ -170,6 +179,15 @@
         ev.preventDefault();
         var f = new FormData(form);
         var body = { type: f.get('type'), reason: f.get('reason'), duration_min: Number(f.get('duration_min')) };
+        if (f.get('every')) {
+          var days = String(f.get('days') || '').split(/[\s,;]+/).filter(Boolean);
+          var rec = { every: f.get('every'), start: f.get('at'), duration_min: Number(f.get('each_min')) };
+          if (rec.every === 'weekly') rec.weekdays = days.map(Number);
+          else if (rec.every === 'monthly') rec.monthdays = days.map(Number);
+          else rec.dates = days;
+          body.recurrence = rec;
+          body.duration_min = Number(f.get('valid_days')) * 1440;
+        }
         ['district', 'commune', 'kind', 'device'].forEach(function (k) { if (f.get(k)) body[k] = f.get(k); });
         if (f.get('starts_at')) body.starts_at = new Date(f.get('starts_at')).toISOString();
         api('POST', '/api/v1/silences', body).then(function () { window.location.href = '/alerts/silences'; },

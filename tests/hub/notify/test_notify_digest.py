@@ -135,3 +135,24 @@ async def test_a_hub_started_after_the_digest_time_sends_that_days_digest(
         "digest:2026-11-22:yen_dinh",
         "digest:2026-11-22:yen_dinh/dinh_long",
     }
+
+
+async def test_the_digest_leaves_maintenance_out_of_availability(
+    db: Database, make_notifier: NotifierFactory
+) -> None:
+    """cam2's hour offline on 22/11 (08:00–09:00 local) fell in a maintenance window from the power-cut list."""
+    from hub.alerts.maintenance_lookup import maintenance_intervals
+    from hub.alerts.models import Silence
+    from hub.core.maintenance_rules import MaintenanceWindows
+
+    seed(db)
+    with db.session() as s, s.begin():
+        s.add(Silence(type="maintenance", district="yen_dinh", commune="dinh_long", kind=None,
+                      device="yen_dinh/dinh_long/cam2", starts_at=u("2026-11-01 00:00"), ends_at=u("2026-12-01 00:00"),
+                      author="a", reason="lịch cắt điện", created_at=u("2026-11-01 00:00"),
+                      recurrence={"every": "dates", "dates": ["2026-11-22"], "start": "08:00", "duration_min": 60}))  # fmt: skip
+    n = await make_notifier(notify_config(None, groups=GROUPS), start=False, clock=lambda: NOW)
+    n.daily.maintenance = lambda: MaintenanceWindows(lambda s, c, a, b: maintenance_intervals(s, c, a, b, TZ))
+    assert await n.send_digest(date(2026, 11, 22)) == 2
+    police = rows(db)[0]
+    assert "• Xã Định Long: 48,94 % (2 camera, 2 lần mất kết nối)" in police.text  # 23 h of 47 instead of 48

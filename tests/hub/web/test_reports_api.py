@@ -80,6 +80,7 @@ async def test_uptime_json_matches_the_hand_computed_log(web: WebEnv) -> None:
         "problem": 0,
         "offline": 14400,
         "no_data": 7200,
+        "maintenance": 0,  # no maintenance window in this log
     }
     assert cams["soc-son/tien-duoc/c"]["availability_pct"] == 50
     assert cams["dong-anh/uy-no/f"]["availability_pct"] is None
