@@ -56,7 +56,7 @@ ALERT_ORDER = (
 ALERT_CURSOR = (int, int, datetime, str)
 
 
-def alert_key(r: AlertRow) -> keyset.Key:
+def alert_page_key(r: AlertRow) -> keyset.Key:
     return (
         int(r.status == "resolved"),
         int(r.severity == "critical"),
@@ -91,7 +91,7 @@ def list_alerts(
         .order_by(*keyset.order_by(ALERT_ORDER))
         .limit(limit + 1)
     ).all()
-    page, nxt = keyset.page(rows, limit, lambda ra: alert_key(ra[0]))
+    page, nxt = keyset.page(rows, limit, lambda ra: alert_page_key(ra[0]))
     return {"items": [row_dict(r, a) for r, a in page], "counts": counts, "next_cursor": nxt}
 
 
