@@ -30,6 +30,7 @@ ROLE_LABELS = {
     "officer": "Cán bộ văn hoá xã",
     "approver": "Người duyệt",
     "technician": "Kỹ thuật viên",
+    "leader": "Lãnh đạo (chỉ xem)",
 }
 
 
