@@ -1,0 +1,95 @@
+"""Merging communes through the web (issue 16): the API and the admin form, audited; the old name shown as
+"trước đây: …"; a report of the new commune over the period spanning the merge counts both; refusals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from hub.core import auth
+from hub.core.audit import AuditEntry
+from hub.core.db import Camera
+from tests.fixtures_web import T0, WebEnv, admin_csrf, sign_in
+
+D = "soc-son"
+
+
+def _seed(web: WebEnv) -> None:
+    web.add_area(D, "", "Huyện Sóc Sơn")
+    web.add_area(D, "phu-linh", "Xã Phù Linh")
+    web.add_area(D, "hien-ninh", "Xã Hiền Ninh")
+    web.add_camera(D, "phu-linh", "cho", name="Chợ Phù Linh")
+    web.add_camera(D, "hien-ninh", "cho", name="Chợ Hiền Ninh")
+    web.add_transitions(f"{D}/phu-linh/cho", 2)
+    web.add_transitions(f"{D}/hien-ninh/cho", 2)
+
+
+async def _uptime(web: WebEnv, token: str, commune: str) -> dict[str, object]:
+    r = await web.client.get(
+        "/api/v1/reports/uptime",
+        params={"period": "custom", "from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z", "district": D,
+                "commune": commune},
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert r.status == 200, await r.text()
+    return await r.json()  # type: ignore[no-any-return]
+
+
+async def test_merge_by_the_api_audited_and_reported(web: WebEnv) -> None:
+    _seed(web)
+    web.set_clock(lambda: datetime(2026, 11, 3, 8, 0))
+    web.add_user("quantri", "admin")
+    web.add_user("lanhdao", "leader", D)
+    with web.db.session() as s, s.begin():
+        token = auth.create_token(s, "quantri", "t", T0)[1]
+        leader = auth.create_token(s, "lanhdao", "t", T0)[1]
+    before = [await _uptime(web, token, c) for c in ("phu-linh", "hien-ninh")]
+    body = {"from": f"{D}/phu-linh", "into": f"{D}/hien-ninh"}
+    r = await web.client.post("/api/v1/areas/merge", json=body, headers={"Authorization": f"Bearer {leader}"})
+    assert r.status == 403  # the leader reads, changes nothing
+    r = await web.client.post("/api/v1/areas/merge", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200, await r.text()
+    out = await r.json()
+    assert out["renamed_cameras"] == {f"{D}/phu-linh/cho": "phu-linh-cho"} and out["moved"]["cameras"] == 1
+    after = await _uptime(web, token, "hien-ninh")
+    totals = [x["total"] for x in before]  # type: ignore[index]
+    merged = after["total"]  # type: ignore[index]
+    assert merged["cameras"] == 2 == sum(t["cameras"] for t in totals)
+    assert merged["outages"] == sum(t["outages"] for t in totals)
+    for k in ("ok", "problem", "offline", "no_data"):
+        assert merged["seconds"][k] == sum(t["seconds"][k] for t in totals)
+    assert sum(merged["seconds"].values()) == 2 * 86400  # two cameras, one day: nothing lost, nothing twice
+    with web.db.session() as s:
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "area.merge"))
+        assert entry is not None and entry.actor == "quantri" and entry.target == f"area:{D}/phu-linh"
+        assert s.get(Camera, f"{D}/phu-linh/cho").commune == "hien-ninh"  # type: ignore[union-attr]
+    # Merging again: the old commune is gone now.
+    r = await web.client.post("/api/v1/areas/merge", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 409 and "Không có xã" in await r.text()
+    r = await web.client.post(
+        "/api/v1/areas/merge", json={**body, "extra": 1}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status == 400
+
+
+async def test_merge_on_the_admin_page_shows_the_former_name(web: WebEnv) -> None:
+    _seed(web)
+    csrf = await admin_csrf(web, "/admin/areas")
+    page = await (await web.client.get("/admin/areas")).text()
+    assert 'id="merge-form"' in page
+    r = await web.client.post(
+        "/admin/areas/merge", data={"csrf": csrf, "from": f"{D}/phu-linh", "into": f"{D}/phu-linh"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert r.status == 409 and "chính nó" in await r.text()
+    r = await web.client.post(
+        "/admin/areas/merge", data={"csrf": csrf, "from": f"{D}/phu-linh", "into": f"{D}/hien-ninh"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert r.status == 303 and r.headers["Location"] == "/admin/areas?msg=area_merged"
+    page = await (await web.client.get("/admin/areas?msg=area_merged")).text()
+    assert "Đã gộp xã" in page and "trước đây: Xã Phù Linh" in page
+    web.add_user("lanhdao", "leader", D)
+    sign_in(web, "lanhdao")
+    assert (await web.client.get("/admin/areas", allow_redirects=False)).status == 403
