@@ -93,3 +93,19 @@ async def test_merge_on_the_admin_page_shows_the_former_name(web: WebEnv) -> Non
     web.add_user("lanhdao", "leader", D)
     sign_in(web, "lanhdao")
     assert (await web.client.get("/admin/areas", allow_redirects=False)).status == 403
+
+
+async def test_the_former_name_is_searchable_and_shown(web: WebEnv) -> None:
+    _seed(web)
+    web.add_user("quantri", "admin")
+    with web.db.session() as s, s.begin():
+        token = auth.create_token(s, "quantri", "t", T0)[1]
+    hdr = {"Authorization": f"Bearer {token}"}
+    body = {"from": f"{D}/phu-linh", "into": f"{D}/hien-ninh"}
+    assert (await web.client.post("/api/v1/areas/merge", json=body, headers=hdr)).status == 200
+    r = await web.client.get("/api/v1/cameras", params={"q": "phu linh"}, headers=hdr)
+    assert {c["key"] for c in (await r.json())["items"]} == {f"{D}/phu-linh/cho", f"{D}/hien-ninh/cho"}
+    areas = (await (await web.client.get("/api/v1/areas", headers=hdr)).json())["items"]
+    assert {a["commune"]: a["name"] for a in areas if a["commune"]} == {
+        "hien-ninh": "Xã Hiền Ninh (trước đây: Xã Phù Linh)"
+    }
