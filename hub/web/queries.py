@@ -66,12 +66,17 @@ def filter_cameras(cams: list[Camera], f: CameraFilter, names: dict[tuple[str, s
 
 
 def get_camera(s: Session, p: Principal, district: str, commune: str, slug: str) -> Camera | None:
-    """None when missing or outside the caller's scope (the two are not told apart)."""
-    if not in_scope(p, district, commune):
-        return None
-    return s.scalar(
+    """None when missing or outside the caller's scope (the two are not told apart).
+
+    The path names where the camera belongs (`district/commune/id`), or its key: the same until its commune is
+    merged into another, after which the key (its topics') still finds it, so pages and links that use the key
+    and bookmarks from before the merge keep working."""
+    cam = s.scalar(
         select(Camera).where(Camera.district == district, Camera.commune == commune, Camera.slug == slug)
-    )
+    ) or s.get(Camera, f"{district}/{commune}/{slug}")
+    if cam is None or not in_scope(p, cam.district, cam.commune):
+        return None
+    return cam
 
 
 @dataclass(frozen=True)
