@@ -51,7 +51,7 @@ async def _areas_page(request: web.Request, status: int = 200, error: str | None
             ],
             "communes": [
                 {"district": d, "commune": cm, "name": n, "district_name": names.get((d, ""), d), "fixed": (d, cm) in fixed,
-                 "former": former.get((d, cm), "")}
+                 "former": "" if "(trước đây:" in n else former.get((d, cm), "")}
                 for (d, cm), n in sorted(names.items())
                 if cm
             ],
