@@ -1,5 +1,6 @@
 """Merging communes through the web (issue 16): the API and the admin form, audited; the old name shown as
-"trước đây: …"; a report of the new commune over the period spanning the merge counts both; refusals."""
+"trước đây: …"; a report of the new commune over the period spanning the merge counts both; refusals. And a
+user scoped to a grouping of the area tree from the admin form."""
 
 from __future__ import annotations
 
@@ -109,3 +110,41 @@ async def test_the_former_name_is_searchable_and_shown(web: WebEnv) -> None:
     assert {a["commune"]: a["name"] for a in areas if a["commune"]} == {
         "hien-ninh": "Xã Hiền Ninh (trước đây: Xã Phù Linh)"
     }
+
+
+async def test_a_user_scoped_to_a_grouping_of_the_tree(web: WebEnv) -> None:
+    """The admin user form offers the tree's groupings; the user then sees exactly the communes under it."""
+    from hub.core.area_tree import COMMUNE, GROUP, PROVINCE, AreaNode
+
+    _seed(web)
+    web.add_area(D, "tien-duoc", "Xã Tiên Dược")
+    web.add_camera(D, "tien-duoc", "truong", name="Trường Tiên Dược")
+    with web.db.session() as s, s.begin():
+        root = AreaNode(level=PROVINCE, slug="ha-noi", name="Thành phố Hà Nội")
+        s.add(root)
+        s.flush()
+        cum = AreaNode(parent_id=root.id, level=GROUP, slug="cum-1", name="Cụm công an số 1", district=D)
+        s.add(cum)
+        s.flush()
+        for c, n in (("phu-linh", "Xã Phù Linh"), ("hien-ninh", "Xã Hiền Ninh")):
+            s.add(AreaNode(parent_id=cum.id, level=COMMUNE, slug=c, name=n, district=D, commune=c))
+        s.add(AreaNode(parent_id=root.id, level=COMMUNE, slug="tien-duoc", name="Xã Tiên Dược", district=D,
+                       commune="tien-duoc"))  # fmt: skip
+        cum_id = cum.id
+    csrf = await admin_csrf(web, "/admin/users")
+    page = await (await web.client.get("/admin/users")).text()
+    assert f'value="node:{cum_id}"' in page and "Cụm: Thành phố Hà Nội › Cụm công an số 1" in page
+    form = {"csrf": csrf, "username": "cum1", "role": "police", "scope": f"node:{cum_id}",
+            "password": "mat-khau-ban-dau-1"}  # fmt: skip
+    r = await web.client.post("/admin/users", data=form, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    with web.db.session() as s:
+        u = auth.get_user(s, "cum1")
+        assert u is not None and (u.area_id, u.district, u.commune) == (cum_id, D, None)
+        token = auth.create_token(s, "cum1", "t", T0)[1]
+        s.commit()
+    r = await web.client.get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
+    keys = {c["key"] for c in (await r.json())["items"]}
+    assert keys == {f"{D}/phu-linh/cho", f"{D}/hien-ninh/cho"}  # not Tiên Dược, in the same district
+    page = await (await web.client.get("/admin/users/cum1")).text()
+    assert f'<option value="node:{cum_id}" selected' in page
