@@ -209,8 +209,8 @@ def node_scope(tree: Tree, node_id: int) -> tuple[str | None, str | None]:
     """The (district, commune) fields a user scoped to the node keeps, for the checks that still read them.
 
     A village is refused: cameras and boxes carry no village yet, so its scope could not be enforced on them.
-    A grouping is accepted when its communes share one district slug (a former district); a cluster across
-    districts is refused until every district-based check reads `Principal.areas` (docs/ADMIN.md).
+    A grouping whose communes share one district slug (a former district) keeps that district; a cluster across
+    districts keeps none (its communes are `Principal.areas`).
     """
     node = tree.nodes.get(node_id)
     if node is None:
@@ -224,11 +224,9 @@ def node_scope(tree: Tree, node_id: int) -> tuple[str | None, str | None]:
     if node.level == VILLAGE:
         raise ScopeError("Chưa gán phạm vi theo thôn được: camera và hộp biên chưa thuộc thôn nào")
     districts = {d for d, _ in tree.commune_pairs(node_id)}
-    if len(districts) > 1:
-        raise ScopeError(f"Cụm {node.name} gồm xã của nhiều huyện cũ ({', '.join(sorted(districts))})")
     if not districts:
         raise ScopeError(f"Cụm {node.name} chưa có xã nào")
-    return districts.pop(), None
+    return (districts.pop() if len(districts) == 1 else None), None
 
 
 def assign_scope(s: Session, user_id: int, node_id: int | None) -> tuple[str | None, str | None]:

@@ -133,6 +133,10 @@ def list_agents(s: Session, p: Principal, district: str | None, commune: str | N
     return list(s.scalars(stmt.order_by(Agent.district, Agent.commune, Agent.slug)))
 
 
+def _has_district(p: Principal, district: str) -> bool:
+    return p.areas is not None and any(d == district for d, _ in p.areas)
+
+
 def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, Any]]:
     """Districts and communes in scope: named ones plus any that has a camera or agent."""
     names = area_names(s, config)
@@ -147,7 +151,7 @@ def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, A
             keys.update({(d, c), (d, "")})
     out = []
     for d, c in sorted(keys):
-        visible = in_scope(p, d, c) if c else (province_wide(p) or d == p.district)
+        visible = in_scope(p, d, c) if c else (province_wide(p) or d == p.district or _has_district(p, d))
         if visible:
             out.append({"district": d, "commune": c or None, "name": names.get((d, c), c or d)})
     return out

@@ -80,8 +80,7 @@ def test_node_scope_fields() -> None:
     assert node_scope(TREE, 5) == ("tp-thanh-hoa", "ham-rong")
     with pytest.raises(ScopeError, match="thôn"):
         node_scope(TREE, 6)
-    with pytest.raises(ScopeError, match="nhiều huyện cũ"):
-        node_scope(TREE, 7)
+    assert node_scope(TREE, 7) == (None, None)  # a cluster across former districts: its communes alone
     with pytest.raises(ScopeError, match="Không có"):
         node_scope(TREE, 42)
 
@@ -135,7 +134,7 @@ def test_user_scoped_to_a_node_sees_its_communes_in_sql(db: Database) -> None:
         u = auth.add_user(s, "cumtruong", "x", "police", district=None, commune=None, full_name=None, now=T0)
         s.flush()
         with pytest.raises(ScopeError):
-            assign_scope(s, u.id, 7)  # a cluster across former districts
+            assign_scope(s, u.id, 6)  # a village
         assert assign_scope(s, u.id, 2) == ("dong-son", None)
         cookie, _ = auth.create_session(s, u.id, T0, 8)
     with db.session() as s:
@@ -145,6 +144,15 @@ def test_user_scoped_to_a_node_sees_its_communes_in_sql(db: Database) -> None:
         assert p.areas == {("dong-son", "dong-tien"), ("dong-son", "dong-quang")}
         keys = s.scalars(select(Camera.key).where(scope_where(p, Camera.district, Camera.commune))).all()
         assert keys == ["dong-son/dong-tien/a"]  # not Đông Hòa, although it is in the same former district
+    with db.session() as s, s.begin():
+        assign_scope(s, u.id, 7)  # the police cluster across former districts
+    with db.session() as s:
+        loaded = auth.load_session(s, cookie, T0)
+        assert loaded is not None and not province_wide(loaded[0])
+        keys = s.scalars(
+            select(Camera.key).where(scope_where(loaded[0], Camera.district, Camera.commune))
+        ).all()
+        assert keys == ["dong-son/dong-hoa/b"]
     with db.session() as s, s.begin():
         assign_scope(s, u.id, 1)
     with db.session() as s:

@@ -148,3 +148,54 @@ async def test_a_user_scoped_to_a_grouping_of_the_tree(web: WebEnv) -> None:
     assert keys == {f"{D}/phu-linh/cho", f"{D}/hien-ninh/cho"}  # not Tiên Dược, in the same district
     page = await (await web.client.get("/admin/users/cum1")).text()
     assert f'<option value="node:{cum_id}" selected' in page
+
+
+async def test_a_cluster_across_districts_sees_its_communes_and_no_more(web: WebEnv) -> None:
+    """A police cluster whose communes lie in two former districts: no district field, yet not the province."""
+    from hub.core.area_tree import COMMUNE, GROUP, PROVINCE, AreaNode, assign_scope
+
+    _seed(web)
+    web.add_area("dong-anh", "", "Huyện Đông Anh")
+    web.add_area("dong-anh", "xuan-non", "Xã Xuân Nộn")
+    web.add_camera("dong-anh", "xuan-non", "cong", name="Cổng Xuân Nộn")
+    web.add_user("cum2", "police")
+    with web.db.session() as s, s.begin():
+        root = AreaNode(level=PROVINCE, slug="ha-noi", name="Thành phố Hà Nội")
+        s.add(root)
+        s.flush()
+        cum = AreaNode(parent_id=root.id, level=GROUP, slug="cum-2", name="Cụm công an số 2")
+        s.add(cum)
+        s.flush()
+        for d, c in ((D, "phu-linh"), ("dong-anh", "xuan-non")):
+            s.add(AreaNode(parent_id=cum.id, level=COMMUNE, slug=c, name=c, district=d, commune=c))
+        s.flush()
+        u = auth.get_user(s, "cum2")
+        assert u is not None
+        assert assign_scope(s, u.id, cum.id) == (None, None)
+        token = auth.create_token(s, "cum2", "t", T0)[1]
+    hdr = {"Authorization": f"Bearer {token}"}
+    cams = (await (await web.client.get("/api/v1/cameras", headers=hdr)).json())["items"]
+    assert {c["key"] for c in cams} == {f"{D}/phu-linh/cho", "dong-anh/xuan-non/cong"}
+    areas = (await (await web.client.get("/api/v1/areas", headers=hdr)).json())["items"]
+    assert {(a["district"], a["commune"]) for a in areas} == {
+        (D, None),
+        (D, "phu-linh"),
+        ("dong-anh", None),
+        ("dong-anh", "xuan-non"),
+    }
+    assert (await web.client.get(f"/api/v1/cameras/{D}/hien-ninh/cho", headers=hdr)).status == 404
+    # no silence for the whole province, nor for a commune outside the cluster
+    r = await web.client.post("/api/v1/silences", json={"duration_min": 30, "reason": "bảo trì"}, headers=hdr)
+    assert r.status == 422, await r.text()
+    r = await web.client.post(
+        "/api/v1/silences",
+        json={"district": D, "commune": "hien-ninh", "duration_min": 30, "reason": "bảo trì"},
+        headers=hdr,
+    )
+    assert r.status == 403
+    r = await web.client.get(
+        "/api/v1/reports/uptime", params={"district": D, "commune": "hien-ninh"}, headers=hdr
+    )
+    assert r.status == 404
+    r = await web.client.get("/api/v1/reports/uptime", params={"district": "dong-anh"}, headers=hdr)
+    assert r.status == 200 and (await r.json())["total"]["cameras"] == 1
