@@ -31,12 +31,19 @@ class AiringOrder:
     title: str
     district: str
     commune: str
-    speakers: tuple[str, ...]  # speaker ids (slugs) in the commune
+    speakers: tuple[str, ...]  # speaker ids (slugs) in the commune, or keys (`speaker_key_in`)
     items: tuple[PlayItem, ...]
     repeats: int  # 1–10 plays of the whole item list
     gap_s: float  # silence between repeats
     start_at: float  # absolute start, epoch seconds UTC
     priority: Priority
+
+
+def speaker_key_in(district: str, commune: str, speaker: str) -> str:
+    """The registry key (its topics' district/commune/id) of a speaker an order names: a slug for a speaker whose
+    key is in the order's commune, the whole key for one that came in when its commune was merged into this one
+    (it keeps its old topics: hub/core/area_merge.py)."""
+    return speaker if "/" in speaker else f"{district}/{commune}/{speaker}"
 
 
 class Dispatcher(Protocol):

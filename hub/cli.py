@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from contract.configfile import ConfigError
-from hub import cli_broker
+from hub import cli_areas, cli_broker
 from hub.compose import load_config, open_database
 from hub.core import auth
 from hub.core.audit import record_change
@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     add_commands(sub, common)
     cli_broker.add_parsers(sub, common)
+    cli_areas.add_parsers(sub, common)
     return p
 
 
@@ -370,6 +371,11 @@ def _dispatch_on_db(args: argparse.Namespace, command: str, config: CoreConfig) 
         try:
             return cli_broker.dispatch(args, config, _open_db)
         except cli_broker.BrokerCliError as exc:
+            raise CliError(str(exc), exc.code) from None
+    if command in cli_areas.COMMANDS:
+        try:
+            return cli_areas.dispatch(args, config, _open_db)
+        except cli_areas.AreasCliError as exc:
             raise CliError(str(exc), exc.code) from None
     if command == "influx-backfill":
         return asyncio.run(_influx_backfill(args, config))

@@ -2,7 +2,9 @@
 
 Starts Mosquitto, InfluxDB (Debian 1.x, own config), the RTSP camera simulator, the hub on http://127.0.0.1:8080,
 one edge agent watching the simulated cameras of two communes of Yên Định and simulated loudspeaker receivers in
-both communes (a test broadcast goes out once they are online and its result is printed); creates the demo users;
+both communes (a test broadcast goes out once they are online and its result is printed); merges Định Tân into
+Định Long as the 2025 reform did to many communes (its devices keep reporting on their old topics and show under
+Định Long, "trước đây: Định Tân"); creates the demo users (a read-only province leader among them);
 prints the URL and logins; shows warnings and errors of the children (everything with --verbose) and a line
 whenever the camera statuses change; stops and resumes the "flaky" camera every ~75 s. Ctrl-C or SIGTERM stops everything in
 reverse order. All runtime data and logs live under .run/ (or --run-dir).
@@ -34,8 +36,12 @@ from demo_broker import prepare_broker, provision, provision_edge  # noqa: E402
 from demo_receivers import (  # noqa: E402
     DEMO_SPEAKERS,
     DISTRICT,
+    MERGED_FROM,
+    MERGED_INTO,
     Api,
     TestBroadcast,
+    merge_demo_commune,
+    merged_already,
     receiver_command,
     register_devices,
     write_receiver_config,
@@ -347,12 +353,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 write_state(run_dir, sup, url, ports)
                 edge = load_edge_config(CONFIG_DIR / "edge.yaml")
-                register_devices(
-                    Api(url, token),
-                    edge.agent.id,
-                    [(edge.commune_of(c), c.id, c.name or c.id) for c in edge.cameras
-                     if edge.commune_of(c) != edge.agent.commune],
-                )  # fmt: skip
+                if merged_already(Api(url, token)):
+                    say(
+                        f"{MERGED_FROM} was merged into {MERGED_INTO} by an earlier run: devices registered then"
+                    )
+                else:
+                    register_devices(
+                        Api(url, token),
+                        edge.agent.id,
+                        [(edge.commune_of(c), c.id, c.name or c.id) for c in edge.cameras
+                         if edge.commune_of(c) != edge.agent.commune],
+                    )  # fmt: skip
+                    merge_demo_commune(Api(url, token), say)
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
                 TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back

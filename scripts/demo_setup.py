@@ -155,6 +155,7 @@ DEMO_USERS = [
         "Công an huyện Yên Định",
         "district police, Yên Định",
     ),
+    DemoUser("lanhdao", "demo-lanhdao-2024", "leader", None, "Lãnh đạo tỉnh", "province leader, read only"),
 ]
 
 
@@ -185,6 +186,8 @@ def ensure_users(hub_command: Callable[..., list[str]], env: dict[str, str], log
         ]
         if u.district:
             args += ["--district", u.district]
+        elif u.role != "admin":
+            args.append("--province-wide")
         proc = run_cli(hub_command(*args), env, log, stdin=u.password + "\n")
         if proc.returncode != 0:
             raise DemoError(

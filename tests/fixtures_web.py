@@ -29,6 +29,7 @@ ROLE_USERS: dict[str, tuple[str, str | None, str | None]] = {
     "chutich.pl": ("approver", "soc-son", "phu-linh"),
     "kythuat.ss": ("technician", "soc-son", None),
     "quantri": ("admin", None, None),
+    "lanhdao.ss": ("leader", "soc-son", None),
 }
 
 

@@ -37,7 +37,7 @@ from broadcast.airings.outcome import (
 )
 from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
-from broadcast.orders import AiringOrder, Priority
+from broadcast.orders import AiringOrder, Priority, speaker_key_in
 from broadcast.speakers.registry import SpeakerRegistry
 from contract import (
     Channel,
@@ -149,7 +149,7 @@ class HubDispatcher:
 
     # Dispatcher -----------------------------------------------------------------------------------------
     async def dispatch(self, order: AiringOrder) -> None:
-        keys = [f"{order.district}/{order.commune}/{sp}" for sp in order.speakers]
+        keys = [speaker_key_in(order.district, order.commune, sp) for sp in order.speakers]
         now = self.clock()
         a = await self.db.run(lambda s: store.open_airing(s, order, keys, to_db_time(now)))
         log.info(
@@ -176,7 +176,7 @@ class HubDispatcher:
             results = await asyncio.gather(
                 *(
                     self.publish(
-                        speaker_topic(order.district, order.commune, sp, Channel.CMD),
+                        _cmd_topic(speaker_key_in(order.district, order.commune, sp)),
                         prepare_command(order, self.public_url, now),
                     )
                     for sp in batch
@@ -185,9 +185,9 @@ class HubDispatcher:
             )
             for sp, res in zip(batch, results, strict=True):
                 if isinstance(res, BaseException):
-                    failed[f"{order.district}/{order.commune}/{sp}"] = f"Không gửi được lệnh tới loa ({res})"[
-                        :300
-                    ]
+                    failed[speaker_key_in(order.district, order.commune, sp)] = (
+                        f"Không gửi được lệnh tới loa ({res})"[:300]
+                    )
         if failed:
             self._rlog.log(
                 logging.ERROR, "publish", "airing %s: prepare not sent to %d speakers: %s",
@@ -390,3 +390,8 @@ class HubDispatcher:
     def _announce(self, a: Airing) -> None:
         if self.events.subscribers:
             self.events.publish({"type": "airing", "airing": store.airing_dict(a)})
+
+
+def _cmd_topic(key: str) -> Topic:
+    d, c, sp = key.split("/")
+    return speaker_topic(d, c, sp, Channel.CMD)

@@ -37,14 +37,20 @@ def commune_speakers(s: Session, district: str, commune: str) -> list[Speaker]:
     )
 
 
+def order_id(p: Programme, sp: Speaker) -> str:
+    """How an order names a speaker: its slug, or its whole key when its key (its topics) is another commune's
+    because that commune was merged into this one (broadcast/orders.py `speaker_key_in`)."""
+    return sp.slug if sp.key == f"{p.district}/{p.commune}/{sp.slug}" else sp.key
+
+
 def target_speakers(p: Programme, speakers: Iterable[Speaker]) -> list[str]:
-    """Speaker slugs the programme reaches now (a speaker registered later is included)."""
+    """Speaker ids the programme reaches now (a speaker registered later is included)."""
     wanted = set(p.target_ids or [])
     if p.target_kind == TARGET_VILLAGES:
-        return [sp.slug for sp in speakers if sp.village in wanted]
+        return [order_id(p, sp) for sp in speakers if sp.village in wanted]
     if p.target_kind == TARGET_SPEAKERS:
-        return [sp.slug for sp in speakers if sp.slug in wanted]
-    return [sp.slug for sp in speakers]
+        return [order_id(p, sp) for sp in speakers if sp.slug in wanted]
+    return [order_id(p, sp) for sp in speakers]
 
 
 def resolve_speakers(s: Session, p: Programme) -> list[str]:
@@ -69,7 +75,12 @@ def place(
     start = now.replace(tzinfo=UTC)
     end = start + timedelta(days=horizon_days)
     speakers = commune_speakers(s, inp.district, inp.commune)
-    probe = Programme(target_kind=inp.target_kind, target_ids=list(inp.target_ids))
+    probe = Programme(
+        district=inp.district,
+        commune=inp.commune,
+        target_kind=inp.target_kind,
+        target_ids=list(inp.target_ids),
+    )
     mine = occurrences(inp.schedule, tz, start, end, anchor=start)
     slots = slots_for(
         None,

@@ -141,17 +141,18 @@ class SpeakerRegistry:
             self._homes.setdefault(r.slug, r.key)
 
     async def reconcile(self, now: float) -> int:
-        """Follows what administrators changed in the table: names and villages they edited, speakers they
-        removed (decommissioned: forgotten here unless one reported within the stale window, which registers it
-        again). Returns how many were forgotten."""
+        """Follows what administrators changed in the table: names and villages they edited, communes merged,
+        speakers they removed (decommissioned: forgotten here unless one reported within the stale window, which
+        registers it again). Returns how many were forgotten."""
         rows = await self.db.run(
             lambda s: {
-                k: (n, v, p)
-                for k, n, v, p in s.execute(
-                    select(Speaker.key, Speaker.name, Speaker.village, Speaker.pending)
+                k: (n, v, p, d, c)
+                for k, n, v, p, d, c in s.execute(
+                    select(Speaker.key, Speaker.name, Speaker.village, Speaker.pending, Speaker.district,
+                           Speaker.commune)
                 )
             }
-        )
+        )  # fmt: skip
         gone = [
             k
             for k, sp in self.speakers.items()
@@ -163,7 +164,7 @@ class SpeakerRegistry:
             if self._homes.get(self.speakers.pop(k).slug) == k:
                 del self._homes[k.rsplit("/", 1)[-1]]
             log.info("speaker %s removed from the registry by an administrator", k)
-        for k, (name, village, pending) in rows.items():
+        for k, (name, village, pending, district, commune) in rows.items():
             sp = self.speakers.get(k)
             if sp is None and k.count("/") == 2:  # added by an administrator (import), not heard from yet
                 d, c, slug = k.split("/")
@@ -171,6 +172,8 @@ class SpeakerRegistry:
                 self._homes.setdefault(slug, k)
             if sp is not None:
                 sp.name, sp.village = name or sp.name, village or sp.village
+                # Where it belongs: its commune may have been merged into another (the key, its topic, stays).
+                sp.district, sp.commune = district, commune
                 if sp.in_db:  # approval is an administrator's, written in the table
                     sp.pending = bool(pending)
         return len(gone)

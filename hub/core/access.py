@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, and_, false, true, tuple_
 
 from hub.core.auth import ROLES, Principal
 
@@ -73,7 +73,29 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_ALERTS,
         }
     ),
+    # Province or commune leaders: what the police and the broadcasters see, nothing they may change.
+    "leader": frozenset(
+        {
+            Perm.VIEW_CAMERAS,
+            Perm.VIEW_REPORTS,
+            Perm.VIEW_ALERTS,
+            Perm.VIEW_SPEAKERS,
+            Perm.VIEW_BROADCASTS,
+        }
+    ),
 }
+# Every permission that changes something; read-only roles hold none (tests walk the router with them).
+WRITE_PERMS: frozenset[Perm] = frozenset(Perm) - {
+    Perm.VIEW_CAMERAS,
+    Perm.VIEW_AGENTS,
+    Perm.VIEW_STATS,
+    Perm.VIEW_REPORTS,
+    Perm.VIEW_ALERTS,
+    Perm.VIEW_SPEAKERS,
+    Perm.VIEW_BROADCASTS,
+    Perm.VIEW_AUDIT,
+}
+READ_ONLY_ROLES = frozenset(r for r, perms in ROLE_PERMS.items() if not perms & WRITE_PERMS)
 assert set(ROLE_PERMS) == set(ROLES)
 
 
@@ -88,12 +110,14 @@ def perms_of(p: Principal) -> list[str]:
 
 
 def province_wide(p: Principal) -> bool:
-    return p.role == "admin" or p.district is None
+    return p.role == "admin" or (p.district is None and p.areas is None)
 
 
 def in_scope(p: Principal, district: str, commune: str) -> bool:
     if province_wide(p):
         return True
+    if p.areas is not None:
+        return (district, commune) in p.areas
     if district != p.district:
         return False
     return p.commune is None or commune == p.commune
@@ -103,6 +127,9 @@ def scope_where(p: Principal, district_col: Any, commune_col: Any) -> ColumnElem
     """SQL condition limiting rows to the caller's scope (always true for province-wide users)."""
     if province_wide(p):
         return true()
+    if p.areas is not None:
+        # The communes under the user's area-tree node (a grouping need not follow district lines).
+        return tuple_(district_col, commune_col).in_(sorted(p.areas)) if p.areas else false()
     cond: ColumnElement[bool] = district_col == p.district
     if p.commune is not None:
         cond = and_(cond, commune_col == p.commune)

@@ -20,9 +20,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
+from hub.core.area_tree import scope_of_node
 from hub.core.db import ApiToken, User, WebSession, utcnow
 
-ROLES = ("admin", "police", "officer", "approver", "technician")
+# leader: a province or commune leader who reads walls, reports and summaries and changes nothing.
+ROLES = ("admin", "police", "officer", "approver", "technician", "leader")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 TOKEN_PREFIX = "ops_"
@@ -50,14 +52,18 @@ class Principal:
     commune: str | None
     via: str  # "session" or "token"
     token_id: int | None = None
+    # The (district, commune) pairs under the area-tree node the user is scoped to (hub/core/area_tree.py);
+    # None: no node, the district/commune fields alone say the scope.
+    areas: frozenset[tuple[str, str]] | None = None
 
     @property
     def display_name(self) -> str:
         return self.full_name or self.username
 
 
-def _principal(u: User, via: str, token_id: int | None = None) -> Principal:
-    return Principal(u.id, u.username, u.full_name, u.role, u.district, u.commune, via, token_id)
+def _principal(s: Session, u: User, via: str, token_id: int | None = None) -> Principal:
+    areas = scope_of_node(s, u.area_id) if u.area_id is not None else None
+    return Principal(u.id, u.username, u.full_name, u.role, u.district, u.commune, via, token_id, areas)
 
 
 def sha256_hex(value: str) -> str:
@@ -271,7 +277,7 @@ def load_session(s: Session, cookie: str, now: datetime) -> tuple[Principal, str
     sess, user = row
     if sess.expires_at <= now or user.disabled:
         return None
-    return _principal(user, "session"), sess.csrf
+    return _principal(s, user, "session"), sess.csrf
 
 
 def delete_session(s: Session, cookie: str) -> None:
@@ -327,7 +333,7 @@ def read_token(s: Session, token: str, now: datetime) -> tuple[Principal, bool] 
     if tok.revoked_at is not None or user.disabled:
         return None
     stale = tok.last_used is None or (now - tok.last_used).total_seconds() >= TOKEN_TOUCH_S
-    return _principal(user, "token", tok.id), stale
+    return _principal(s, user, "token", tok.id), stale
 
 
 def touch_token(s: Session, token_id: int, now: datetime) -> None:

@@ -56,7 +56,9 @@ class RegistryClaims:
                 return None
             # A box is known from its own status topic, the one its broker account is tied to.
             return "no_agent" if agent_slug is None else "unknown_agent"
-        if self.agents[agent_key].commune != commune:
+        if (
+            agent_key.split("/")[1] != commune
+        ):  # the box's topic commune (it may belong elsewhere since a merge)
             return "outside_area"
         return None
 
@@ -73,8 +75,9 @@ class RegistryClaims:
         a = self.agents.pop(key, None)
         if a is None:
             return
-        if self._agents_by_slug.get((a.district, a.slug)) == key:
-            del self._agents_by_slug[(a.district, a.slug)]
+        district = key.split("/", 1)[0]
+        if self._agents_by_slug.get((district, a.slug)) == key:
+            del self._agents_by_slug[(district, a.slug)]
         if self._agent_homes.get(a.slug) == key:
             del self._agent_homes[a.slug]
 
@@ -82,12 +85,13 @@ class RegistryClaims:
         """A box registers the cameras it lists, under itself, only in its own district and commune; it never
         takes a camera another box owns, and names a camera only while it has no name (after that the name is
         an administrator's to change)."""
+        district = agent.key.split("/", 1)[0]  # the topics it reports on, not where it belongs since a merge
         for info in inventory:
-            why = self.report_refusal(agent.district, info.commune, info.id, agent.slug)
+            why = self.report_refusal(district, info.commune, info.id, agent.slug)
             if why is not None:
                 self.refused[f"inventory_{why}"] += 1
                 continue
-            cam = self.camera(agent.district, info.commune, info.id)
+            cam = self.camera(district, info.commune, info.id)
             name = clean_text(info.name)
             if name and cam.name is None:
                 cam.name = name

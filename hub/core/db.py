@@ -162,9 +162,11 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(32))  # admin / police / officer / approver / technician
+    role: Mapped[str] = mapped_column(String(32))  # admin / police / officer / approver / technician / leader
     district: Mapped[str | None] = mapped_column(String(64))  # scope; None = province-wide
     commune: Mapped[str | None] = mapped_column(String(64))
+    # The area-tree node the scope comes from (hub/core/area_tree.py); district/commune above follow it.
+    area_id: Mapped[int | None] = mapped_column(Integer)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
@@ -221,6 +223,7 @@ CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.login_limits",
     "hub.core.speaker_models",
     "hub.core.account_models",
+    "hub.core.area_tree",
 )
 
 

@@ -376,7 +376,10 @@ class Ingest:
         self.store.refused.clear()
         if self.influx is None:
             return True
-        series = series_key("edge_status", {"district": t.district, "commune": t.commune, "agent": t.id})
+        # Tagged where the box belongs (after a merge, not its topic's commune).
+        series = series_key(
+            "edge_status", {"district": agent.district, "commune": agent.commune, "agent": t.id}
+        )
         fields = {
             "state": s.state,
             "online": s.state == "online",

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from hub.core.area_tree import AreaAlias
 from hub.core.bulk import BulkWriter
 from hub.core.config import DistrictConfig
 from hub.core.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
@@ -380,6 +381,10 @@ def sync_areas(s: Session, districts: Mapping[str, DistrictConfig]) -> None:
         wanted[(d_slug, "")] = d.name
         for c_slug, c_name in d.communes.items():
             wanted[(d_slug, c_slug)] = c_name
+    # A commune merged into another on the admin page stays merged though the file still names it.
+    for old_d, old_c in s.execute(select(AreaAlias.district, AreaAlias.commune)).all():
+        if old_d is not None and old_c is not None:
+            wanted.pop((old_d, old_c), None)
     if not wanted:
         return
     have = {(a.district, a.commune): a for a in s.scalars(select(Area))}

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from contract import Channel, Kind, Model, Topic
+from hub.core.area_merge import merged_homes
 from hub.core.batching import split_changes as split_changes
 from hub.core.camera_views import CameraViews
 from hub.core.cluster import ClusterIngest, acknowledge
@@ -158,6 +159,7 @@ class HubCore:
         if self.role != "web":
             cams, agents = await self.db.run(load_registry)
             self.store.load(cams, agents)  # with several hubs: a mirror until partitions are taken
+            self.store.homes = await self.db.run(merged_homes)
             future = self.store.drop_future_times(time.time(), self.config.ingest.max_future_s)
             if future:
                 log.warning(

@@ -45,6 +45,23 @@ from hub.core.state_model import (
 from hub.core.text import clean_text
 
 
+def topic_district(key: str) -> str:
+    """The district segment of a device key (its topic's), whatever commune the device belongs to now."""
+    return key.split("/", 1)[0]
+
+
+def free_slug(slug: str, old_commune: str, taken: set[str]) -> str:
+    """A slug for a device moving into a commune that already has one of that name: prefixed with the commune it
+    came from (`xa-cu-cam01`), then numbered."""
+    if slug not in taken:
+        return slug
+    base = f"{old_commune}-{slug}"[:60]
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
 class StateStore(RegistryClaims):
     def __init__(self, stale_after: float, track_seq: bool = True) -> None:
         self.stale_after = stale_after
@@ -61,7 +78,12 @@ class StateStore(RegistryClaims):
         self.out_of_order = 0
         self.seq_gaps = 0
         self._agent_cameras: dict[str, set[str]] = {}
-        self._agents_by_slug: dict[tuple[str, str], str] = {}  # (district, slug) → key
+        # (district of the topic, slug) → key. A device's key is its topic's (district/commune/id) for ever;
+        # its `district`/`commune` say where it belongs and change when its commune is merged into another.
+        self._agents_by_slug: dict[tuple[str, str], str] = {}
+        # A merged commune's pair → the pair of the commune that absorbed it: where a device first heard on
+        # the old topic belongs (hub/core/area_merge.py).
+        self.homes: dict[tuple[str, str], tuple[str, str]] = {}
         self._agent_homes: dict[str, str] = {}  # slug → key where the box is registered (ids are accounts)
         # Claims from devices refused, by reason (hub/core/ingest.py adds them to the hub's rejection counts).
         self.refused: Counter[str] = Counter()
@@ -70,7 +92,7 @@ class StateStore(RegistryClaims):
     def load(self, cameras: Iterable[CameraState], agents: Iterable[AgentState]) -> None:
         for a in agents:
             self.agents[a.key] = a
-            self._agents_by_slug.setdefault((a.district, a.slug), a.key)
+            self._agents_by_slug.setdefault((topic_district(a.key), a.slug), a.key)
             self._agent_homes.setdefault(a.slug, a.key)
         for c in cameras:
             self.cameras[c.key] = c
@@ -83,8 +105,8 @@ class StateStore(RegistryClaims):
         """Replaces the cameras and agents of the districts `area` accepts by those read from SQL."""
         for k in [k for k, a in self.agents.items() if area(a.district)]:
             a = self.agents.pop(k)
-            if self._agents_by_slug.get((a.district, a.slug)) == k:
-                del self._agents_by_slug[(a.district, a.slug)]
+            if self._agents_by_slug.get((topic_district(k), a.slug)) == k:
+                del self._agents_by_slug[(topic_district(k), a.slug)]
         for k in [k for k, c in self.cameras.items() if area(c.district)]:
             self._agent_cameras.get(self.cameras.pop(k).agent_key or "", set()).discard(k)
         self.load([c for c in cams if area(c.district)], [a for a in agents if area(a.district)])
@@ -93,7 +115,13 @@ class StateStore(RegistryClaims):
         key = f"{district}/{commune}/{slug}"
         cam = self.cameras.get(key)
         if cam is None:
-            cam = self.cameras[key] = CameraState(key, district, commune, slug)
+            home = self.homes.get((district, commune))
+            if home is None:
+                cam = CameraState(key, district, commune, slug)
+            else:  # first heard on a merged commune's topic: it belongs to the commune that absorbed it
+                taken = {c.slug for c in self.cameras.values() if (c.district, c.commune) == home}
+                cam = CameraState(key, *home, free_slug(slug, commune, taken))
+            self.cameras[key] = cam
             self.changes.cameras.add(key)
         return cam
 
@@ -101,7 +129,9 @@ class StateStore(RegistryClaims):
         key = f"{district}/{commune}/{slug}"
         a = self.agents.get(key)
         if a is None:
-            a = self.agents[key] = AgentState(key, district, commune, slug)
+            a = self.agents[key] = AgentState(
+                key, *self.homes.get((district, commune), (district, commune)), slug
+            )
             self._agents_by_slug.setdefault((district, slug), key)
             self._agent_homes.setdefault(slug, key)
             self.changes.agents.add(key)
@@ -133,14 +163,15 @@ class StateStore(RegistryClaims):
         # An agent may watch cameras in neighbouring communes: find it by slug within the district (box ids are
         # broker accounts, unique in a district); that also settles a camera an administrator assigned to it
         # under another commune's key.
-        key = self._agents_by_slug.get((cam.district, slug))
+        district, commune, _ = cam.key.split("/")  # the topic's: a box reports on its own district's topics
+        key = self._agents_by_slug.get((district, slug))
         a = self.agents.get(key) if key else None
         if a is None:
             owner = cam.agent_key.split("/") if cam.agent_key else None
-            if owner is not None and owner[0] == cam.district and owner[2] == slug:
+            if owner is not None and owner[0] == district and owner[2] == slug:
                 a = self.agent(*owner)  # assigned by an administrator before the box ever reported
             else:
-                a = self.agent(cam.district, cam.commune, slug)
+                a = self.agent(district, commune, slug)
         self._assign(cam, a.key)
         return a
 

@@ -15,6 +15,7 @@ from hub.core.events import EventBus
 from hub.core.features import Feature, Services
 from hub.web import files
 from hub.web.admin import accounts as admin_accounts
+from hub.web.admin import area_merge as admin_area_merge
 from hub.web.admin import areas as admin_areas
 from hub.web.admin import audit as admin_audit
 from hub.web.admin import csv_import as admin_import
@@ -50,6 +51,7 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
     *admin_accounts.ROUTES,
+    *admin_area_merge.ROUTES,
 ]
 # Without the hub runtime in the process, the camera views follow SQL this far behind (with it: its flushes).
 VIEWS_MAX_AGE_S = 2.0
@@ -108,6 +110,7 @@ def create_app(
     for module in (
         admin_users,
         admin_areas,
+        admin_area_merge,
         admin_devices,
         admin_accounts,
         admin_import,

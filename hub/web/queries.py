@@ -67,12 +67,17 @@ def filter_cameras(cams: list[Camera], f: CameraFilter, names: dict[tuple[str, s
 
 
 def get_camera(s: Session, p: Principal, district: str, commune: str, slug: str) -> Camera | None:
-    """None when missing or outside the caller's scope (the two are not told apart)."""
-    if not in_scope(p, district, commune):
-        return None
-    return s.scalar(
+    """None when missing or outside the caller's scope (the two are not told apart).
+
+    The path names where the camera belongs (`district/commune/id`), or its key: the same until its commune is
+    merged into another, after which the key (its topics') still finds it, so pages and links that use the key
+    and bookmarks from before the merge keep working."""
+    cam = s.scalar(
         select(Camera).where(Camera.district == district, Camera.commune == commune, Camera.slug == slug)
-    )
+    ) or s.get(Camera, f"{district}/{commune}/{slug}")
+    if cam is None or not in_scope(p, cam.district, cam.commune):
+        return None
+    return cam
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,10 @@ def list_agents(
     return list(s.scalars(stmt.order_by(*keyset.order_by(AGENT_ORDER)).limit(limit + 1)))
 
 
+def _has_district(p: Principal, district: str) -> bool:
+    return p.areas is not None and any(d == district for d, _ in p.areas)
+
+
 def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, Any]]:
     """Districts and communes in scope: named ones plus any that has a camera or agent."""
     names = area_names(s, config)
@@ -157,7 +166,7 @@ def list_areas(s: Session, p: Principal, config: CoreConfig) -> list[dict[str, A
             keys.update({(d, c), (d, "")})
     out = []
     for d, c in sorted(keys):
-        visible = in_scope(p, d, c) if c else (province_wide(p) or d == p.district)
+        visible = in_scope(p, d, c) if c else (province_wide(p) or d == p.district or _has_district(p, d))
         if visible:
             out.append({"district": d, "commune": c or None, "name": names.get((d, c), c or d)})
     return out

@@ -30,6 +30,7 @@ ROLE_LABELS = {
     "officer": "Cán bộ văn hoá xã",
     "approver": "Người duyệt",
     "technician": "Kỹ thuật viên",
+    "leader": "Lãnh đạo (chỉ xem)",
 }
 
 
@@ -88,6 +89,10 @@ def make_environment(assets: dict[str, str], tz: ZoneInfo) -> jinja2.Environment
 
 
 def scope_label(p: Principal, names: dict[tuple[str, str], str]) -> str:
+    if p.role != "admin" and p.areas is not None and p.commune is None:
+        if len(p.areas) == 1:
+            return names.get(next(iter(p.areas)), next(iter(p.areas))[1])
+        return f"{len(p.areas)} xã/phường"  # a grouping of the area tree
     if p.role == "admin" or p.district is None:
         return "Toàn tỉnh"
     if p.commune is None:

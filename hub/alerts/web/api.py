@@ -85,6 +85,9 @@ def _silence_values(p: Principal, data: dict[str, Any], now: datetime) -> dict[s
             commune = commune or p.commune
     if district is None and commune is not None:
         raise unprocessable("district", "chọn huyện khi chọn xã", "bad_body")
+    if district is None and not province_wide(p):  # a cluster across districts has no district to default to
+        raise unprocessable("district", "chọn huyện: lệnh cho toàn tỉnh chỉ dành cho người có phạm vi toàn tỉnh",
+                            "bad_body")  # fmt: skip
     if district is not None and not in_scope(p, district, commune or p.commune or ""):
         raise ApiError(403, "forbidden", "Khu vực này không thuộc phạm vi của bạn")
     alert_kind = text_field(data, "kind", 32)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
+from hub.core.area_tree import former_label, load_aliases, load_tree
 from hub.core.areas import area_names, config_area_names
 from hub.core.audit import record_change
 from hub.core.db import Agent, Area, Camera, User
@@ -36,13 +37,21 @@ async def _areas_page(request: web.Request, status: int = 200, error: str | None
 
     def load(s: Session) -> dict[str, Any]:
         names = area_names(s, c.config)
+        aliases = load_aliases(s)
+        tree = [
+            {**row, "former": former_label(row["aliases"])}  # type: ignore[arg-type]
+            for row in load_tree(s).rows(aliases)
+        ]
+        former = {(n.district, n.commune): r["former"] for r in tree if r["former"] and (n := r["node"])}  # type: ignore[attr-defined]
         villages = s.scalars(select(Village).order_by(Village.district, Village.commune, Village.name)).all()
         return {
+            "tree": tree,
             "districts": [
                 {"district": d, "name": n, "fixed": (d, "") in fixed} for (d, cm), n in sorted(names.items()) if not cm
             ],
             "communes": [
-                {"district": d, "commune": cm, "name": n, "district_name": names.get((d, ""), d), "fixed": (d, cm) in fixed}
+                {"district": d, "commune": cm, "name": n, "district_name": names.get((d, ""), d), "fixed": (d, cm) in fixed,
+                 "former": "" if "(trước đây:" in n else former.get((d, cm), "")}
                 for (d, cm), n in sorted(names.items())
                 if cm
             ],
@@ -55,6 +64,10 @@ async def _areas_page(request: web.Request, status: int = 200, error: str | None
 
     data = await c.db.run(load)
     return admin_page(request, "admin_areas.html", status=status, error=error, **data)
+
+
+async def areas_page_again(request: web.Request, status: int, error: str | None) -> web.Response:
+    return await _areas_page(request, status, error)
 
 
 @requires(Perm.MANAGE_DEVICES)

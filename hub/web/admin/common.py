@@ -35,6 +35,7 @@ NOTICES = {
     "password_reset": "Đã đặt lại mật khẩu; các phiên đăng nhập cũ của người này đã kết thúc.",
     "area_saved": "Đã lưu địa bàn.",
     "area_deleted": "Đã xoá địa bàn.",
+    "area_merged": "Đã gộp xã: thiết bị, người dùng, chương trình, cảnh báo và lịch sử đã chuyển sang xã mới.",
     "village_saved": "Đã lưu thôn/xóm.",
     "village_deleted": "Đã xoá thôn/xóm.",
     "device_saved": "Đã lưu thiết bị.",

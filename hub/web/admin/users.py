@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core import auth
+from hub.core.area_tree import GROUP, ScopeError, Tree, load_tree, node_scope
 from hub.core.areas import area_names
 from hub.core.audit import record_change
 from hub.core.db import User, WebSession
@@ -43,6 +44,7 @@ def user_record(u: User) -> dict[str, Any]:
         "role": u.role,
         "district": u.district,
         "commune": u.commune,
+        "area_id": u.area_id,
         "disabled": u.disabled,
     }
 
@@ -53,6 +55,7 @@ class UserFields:
     role: str
     district: str | None
     commune: str | None
+    area_id: int | None = None  # a node of the area tree (a grouping); district/commune follow from it
 
 
 def check_scope(
@@ -71,7 +74,7 @@ def check_scope(
         raise FormError(f"Phạm vi: xã {commune!r} không thuộc huyện {district!r} trong danh mục địa bàn")
 
 
-def read_fields(form: Any, names: dict[tuple[str, str], str]) -> UserFields:
+def read_fields(form: Any, names: dict[tuple[str, str], str], tree: Tree | None = None) -> UserFields:
     role = field(form, "role", "Vai trò", max_len=32)
     if role not in auth.ROLES:
         raise FormError(f"Vai trò {role!r} không hợp lệ")
@@ -79,6 +82,15 @@ def read_fields(form: Any, names: dict[tuple[str, str], str]) -> UserFields:
     province = scope == PROVINCE
     if not scope:
         raise FormError("Phạm vi: hãy chọn một địa bàn, hoặc chọn rõ “Toàn tỉnh”")
+    if scope.startswith(NODE) and tree is not None:
+        try:
+            node_id = int(scope.removeprefix(NODE))
+            d, c = node_scope(tree, node_id)
+        except (ValueError, ScopeError) as exc:
+            raise FormError(f"Phạm vi: {exc}") from None
+        fields = UserFields(optional(form, "full_name", "Họ tên"), role, d, c, node_id)
+        check_scope(role, d, c, names)
+        return fields
     district, _, commune = ("" if province else scope).partition("/")
     fields = UserFields(optional(form, "full_name", "Họ tên"), role, district or None, commune or None)
     check_scope(role, fields.district, fields.commune, names)
@@ -86,10 +98,14 @@ def read_fields(form: Any, names: dict[tuple[str, str], str]) -> UserFields:
 
 
 PROVINCE = "province"  # the scope field's explicit "whole province" (an empty field is an error, not this)
+NODE = "node:"  # a grouping of the area tree (a former district, a police cluster): "node:{id}"
 
 
-def _scope_choices(names: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+def _scope_choices(names: dict[tuple[str, str], str], tree: Tree | None = None) -> list[dict[str, str]]:
     out = [{"value": "", "label": "— Chọn phạm vi —"}, {"value": PROVINCE, "label": "Toàn tỉnh"}]
+    for n in tree.nodes.values() if tree is not None else ():
+        if n.level == GROUP:
+            out.append({"value": f"{NODE}{n.id}", "label": f"Cụm: {tree.path_label(n.id)}"})  # type: ignore[union-attr]
     for (d, c), name in sorted(names.items()):
         if c:
             out.append({"value": f"{d}/{c}", "label": f"{names.get((d, ''), d)} › {name}"})
@@ -121,10 +137,10 @@ async def _users_page(request: web.Request, status: int = 200, **values: Any) ->
     role = request.query.get("role") or None
     q = (request.query.get("q") or "").strip()[:100] or None
 
-    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
-        return _list_users(s, role if role in auth.ROLES else None, q), area_names(s, c.config)
+    def load(s: Session) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str], Tree]:
+        return _list_users(s, role if role in auth.ROLES else None, q), area_names(s, c.config), load_tree(s)
 
-    users, names = await c.db.run(load)
+    users, names, tree = await c.db.run(load)
     values.setdefault("form", {})
     return admin_page(
         request,
@@ -132,7 +148,7 @@ async def _users_page(request: web.Request, status: int = 200, **values: Any) ->
         status=status,
         users=users,
         roles=auth.ROLES,
-        scopes=_scope_choices(names),
+        scopes=_scope_choices(names, tree),
         area_names={f"{d}/{cm}" if cm else d: n for (d, cm), n in names.items()},
         filter_role=role or "",
         filter_q=q or "",
@@ -164,8 +180,8 @@ async def create_user(request: web.Request) -> web.StreamResponse:
         username = field(form, "username", "Tên đăng nhập", max_len=64).lower()
         password = field(form, "password", "Mật khẩu", max_len=auth.MAX_PASSWORD_LENGTH)
         auth.check_password_rules(password, username)
-        names = await c.db.run(lambda s: area_names(s, c.config))
-        f = read_fields(form, names)
+        names, tree = await c.db.run(lambda s: (area_names(s, c.config), load_tree(s)))
+        f = read_fields(form, names, tree)
         auth.validate_user_fields(username, f.role, f.district, f.commune)
     except (FormError, auth.AuthError) as exc:
         rejected(request, "user_create", str(exc))
@@ -185,6 +201,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             full_name=f.full_name,
             now=now,
         )
+        u.area_id = f.area_id
         record_change(
             s, actor=p.username, action="user.create", target=f"user:{username}", now=now,
             after=user_record(u), district=u.district, commune=u.commune,
@@ -210,14 +227,16 @@ async def _user_page(request: web.Request, status: int = 200, error: str | None 
     c = ctx(request)
     username = request.match_info["username"]
 
-    def load(s: Session) -> tuple[dict[str, Any], dict[tuple[str, str], str], int]:
+    def load(s: Session) -> tuple[dict[str, Any], dict[tuple[str, str], str], int, Tree]:
         u = _get(s, username)
         rec = {**user_record(u), "locked_until": u.locked_until, "failed_logins": u.failed_logins}
         sessions = len(s.scalars(select(WebSession.id_hash).where(WebSession.user_id == u.id)).all())
-        return rec, area_names(s, c.config), sessions
+        return rec, area_names(s, c.config), sessions, load_tree(s)
 
-    user, names, sessions = await c.db.run(load)
+    user, names, sessions, tree = await c.db.run(load)
     scope = f"{user['district']}/{user['commune']}" if user["commune"] else (user["district"] or PROVINCE)
+    if user["area_id"] is not None and not user["commune"] and user["district"]:
+        scope = f"{NODE}{user['area_id']}"
     return admin_page(
         request,
         "admin_user.html",
@@ -226,7 +245,7 @@ async def _user_page(request: web.Request, status: int = 200, error: str | None 
         scope=scope,
         sessions=sessions,
         roles=auth.ROLES,
-        scopes=_scope_choices(names),
+        scopes=_scope_choices(names, tree),
         error=error,
         now=c.clock(),
         is_self=user["username"] == principal(request).username,
@@ -263,8 +282,8 @@ async def save_user(request: web.Request) -> web.StreamResponse:
     username = request.match_info["username"]
     form = await request.post()
     try:
-        names = await c.db.run(lambda s: area_names(s, c.config))
-        f = read_fields(form, names)
+        names, tree = await c.db.run(lambda s: (area_names(s, c.config), load_tree(s)))
+        f = read_fields(form, names, tree)
         if username == p.username and f.role != "admin":
             raise FormError("Không thể tự bỏ vai trò quản trị của chính mình (nhờ một quản trị viên khác)")
     except FormError as exc:
@@ -272,6 +291,7 @@ async def save_user(request: web.Request) -> web.StreamResponse:
 
     def mutate(s: Session, u: User) -> None:
         u.full_name, u.role, u.district, u.commune = f.full_name, f.role, f.district, f.commune
+        u.area_id = f.area_id
 
     await c.db.run(_change(request, "user.update", mutate, c.clock()))
     return see_other(f"/admin/users/{username}?msg=user_saved")

@@ -67,6 +67,12 @@ def report_query(request: web.Request) -> ReportQuery:
 def _check_scope(p: Principal, district: str | None, commune: str | None) -> None:
     if province_wide(p):
         return
+    if p.areas is not None:  # scoped to a node of the area tree: its communes (scope_where narrows the rest)
+        if district is not None and district not in {d for d, _ in p.areas}:
+            raise not_found(f"Huyện {district} không thuộc phạm vi của bạn")
+        if district is not None and commune is not None and (district, commune) not in p.areas:
+            raise not_found(f"Xã {commune} không thuộc phạm vi của bạn")
+        return
     if district is not None and district != p.district:
         raise not_found(f"Huyện {district} không thuộc phạm vi của bạn")
     if commune is not None and p.commune is not None and commune != p.commune:

@@ -38,6 +38,7 @@ INSIDERS = {
     "officer": ("officer", D1, C1),
     "approver": ("approver", D1, C1),
     "technician": ("technician", D1, None),
+    "leader": ("leader", D1, None),
 }
 OUTSIDERS = {
     "police_d2": ("police", D2, None),
@@ -330,3 +331,46 @@ async def test_cross_site_origin_is_refused_even_with_the_token(web: WebEnv) -> 
         allow_redirects=False,
     )
     assert r.status == 403
+
+
+async def test_the_leader_changes_nothing(web: WebEnv, fixed_clock: None) -> None:
+    """The read-only leader (issue 16): every route that changes something answers 403, with a valid session
+    and CSRF token as much as with an API token; only the leader's own account (password, tokens, sign-out)
+    is theirs to change. Routes added later are walked too."""
+    seeded = seed(web)
+    app = web.client.server.app  # type: ignore[union-attr]
+    uid = web.add_user("lanhdao", "leader", D1)
+    token = await _token(web, "lanhdao.api", "leader", D1, None)
+    with web.db.session() as s, s.begin():
+        cookie, csrf = auth.create_session(s, uid, datetime(2026, 11, 2, 8, 0, 0), 8)
+    unsafe = [c for c in routes(app, seeded) if c.method not in SAFE and c.access != PUBLIC]
+    own = [c for c in unsafe if c.access == SIGNED_IN]
+    assert all(c.path.startswith(("/account", "/logout", "/api/v1/account")) for c in own), own
+    checked, failures = 0, []
+    for case in unsafe:
+        if case.access == SIGNED_IN:
+            continue
+        for label, headers, body in (
+            (
+                "session",
+                {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": csrf},
+                b"csrf=" + csrf.encode(),
+            ),
+            ("token", {"Authorization": f"Bearer {token}"}, b""),
+        ):
+            # Pages get a form with the CSRF token; the API an empty JSON object, valid where a route's declared
+            # permission is one the leader holds and its handler decides (cancelling a programme), so the
+            # answer is the handler's and not a body refusal.
+            media = "application/json" if case.api else "application/x-www-form-urlencoded"
+            hdrs = {**headers, "Content-Type": media}
+            body = b"{}" if case.api else body
+            async with web.client.request(
+                case.method, case.path, data=body, headers=hdrs, allow_redirects=False
+            ) as resp:
+                if resp.status != 403:
+                    failures.append(f"{case.method} {case.path} ({label}) → {resp.status}")
+        checked += 1
+    assert checked > 30 and not failures, "\n".join(failures)
+    # the leader does read: the wall's data and the reports answer
+    r = await web.client.get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200 and (await r.json())["total"] == 1

@@ -17,6 +17,7 @@ HOMES = {
     "approver": "/broadcasts/programmes",
     "technician": "/",
     "admin": "/",
+    "leader": "/",
 }
 
 
