@@ -37,12 +37,19 @@ from hub.core.features import (
     setup_order,
 )
 from hub.core.runtime import HubCore
+from hub.map.feature import FEATURE as MAP_FEATURE
 from hub.notify.feature import FEATURE as NOTIFY_FEATURE
 from hub.notify.service import NOTIFIER, Notifier
 from hub.web.app import create_app as create_core_app
 
 # Declared order; the set-up order follows from what each needs (the notifier before the alert engine).
-FEATURES: tuple[Feature, ...] = (NOTIFY_FEATURE, COMMANDS_FEATURE, BROADCAST_FEATURE, ALERTS_FEATURE)
+FEATURES: tuple[Feature, ...] = (
+    NOTIFY_FEATURE,
+    COMMANDS_FEATURE,
+    BROADCAST_FEATURE,
+    ALERTS_FEATURE,
+    MAP_FEATURE,
+)
 
 
 def config_model(features: Sequence[Feature] = FEATURES) -> type[CoreConfig]:

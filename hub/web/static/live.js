@@ -44,7 +44,7 @@
     document.body.classList.toggle('disconnected', !ok);
   }
 
-  /* handlers: {hello, camera, agent, snapshot}. EventSource retries by itself after a dropped stream; when it
+  /* handlers: {hello, camera, agent, snapshot, speaker}. EventSource retries by itself after a dropped stream; when it
      gives up (an HTTP error such as 401), we check whether the session ended and otherwise retry with backoff. */
   function connect(url, handlers) {
     var es = null;
@@ -56,7 +56,7 @@
         setConnected(true);
         if (handlers.hello) handlers.hello(JSON.parse(e.data));
       });
-      ['camera', 'agent', 'snapshot'].forEach(function (name) {
+      ['camera', 'agent', 'snapshot', 'speaker'].forEach(function (name) {
         es.addEventListener(name, function (e) {
           if (handlers[name]) handlers[name](JSON.parse(e.data));
         });
