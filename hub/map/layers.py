@@ -1,13 +1,15 @@
-"""What the map draws, read in one go: camera points with their cameras, speakers that have a position, and
-where each commune's name goes (the middle of its positioned points and speakers), all in the caller's scope.
+"""What the map draws: camera points with their cameras, speakers that have a position, and where each
+commune's name goes (the middle of its positioned points and speakers), all in the caller's scope.
 
-A camera is on the map through its point (a camera without one has no position). The status of each camera
-and speaker travels as is; the page colours a point by its worst camera and keeps the colours live from the
-event stream.
+Two steps, so the SQL thread (shared with ingest) only reads rows: `fetch_rows` (SQL, plain Core rows) and
+`shape` (pure: dictionaries for the JSON), which the API runs in a worker thread. A camera is on the map through
+its point (a camera without one has no position). The status of each camera and speaker travels as is; the
+page colours a point by its worst camera and keeps the colours live from the event stream.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -22,46 +24,39 @@ from hub.core.speaker_models import Speaker
 AreaNames = dict[tuple[str, str], str]
 
 
-def _points(s: Session, p: Principal) -> list[dict[str, Any]]:
-    pts = list(
-        s.scalars(select(CameraPoint).where(scope_where(p, CameraPoint.district, CameraPoint.commune)))
-    )
-    by_key: dict[str, dict[str, Any]] = {pt.key: {"key": pt.key, "district": pt.district, "commune": pt.commune, "id": pt.slug,
-                       "name": pt.name, "lat": pt.lat, "lon": pt.lon, "address": pt.address, "cameras": []}
-              for pt in pts}  # fmt: skip
-    cols = (Camera.key, Camera.district, Camera.commune, Camera.slug, Camera.name, Camera.status, Camera.point,
-            Camera.purpose, Camera.owner_kind, Camera.owner_name)  # fmt: skip
-    stmt = select(*cols).where(scope_where(p, Camera.district, Camera.commune), Camera.point.is_not(None))
-    for key, d, c, slug, name, status, point, purpose, owner_kind, owner_name in s.execute(
-        stmt.order_by(Camera.key)
-    ):
-        pt = by_key.get(f"{d}/{c}/{point}")
-        if pt is not None:
-            pt["cameras"].append({"key": key, "id": slug, "name": name or slug, "status": status,
-                                  "purpose": purpose, "owner_kind": owner_kind, "owner_name": owner_name})  # fmt: skip
-    return sorted(by_key.values(), key=lambda x: x["key"])
+@dataclass
+class MapRows:
+    # Core rows (tuples by position), in the column order of fetch_rows's selects
+    points: list[Any] = field(default_factory=list)
+    cameras: list[Any] = field(default_factory=list)
+    speakers: list[Any] = field(default_factory=list)
 
 
-def _speakers(s: Session, p: Principal) -> list[dict[str, Any]]:
-    stmt = select(Speaker).where(
-        scope_where(p, Speaker.district, Speaker.commune),
-        Speaker.lat.is_not(None),
-        Speaker.lon.is_not(None),
-        Speaker.pending.is_(False),
-    )
-    return [
-        {
-            "key": sp.key,
-            "district": sp.district,
-            "commune": sp.commune,
-            "id": sp.slug,
-            "name": sp.name or sp.slug,
-            "lat": sp.lat,
-            "lon": sp.lon,
-            "status": sp.status,
-        }  # fmt: skip
-        for sp in s.scalars(stmt.order_by(Speaker.key))
-    ]
+def fetch_rows(s: Session, p: Principal, *, cameras: bool, speakers: bool) -> MapRows:
+    out = MapRows()
+    if cameras:
+        pt = CameraPoint
+        out.points = list(
+            s.execute(
+                select(pt.key, pt.district, pt.commune, pt.slug, pt.name, pt.lat, pt.lon, pt.address)
+                .where(scope_where(p, pt.district, pt.commune))
+                .order_by(pt.key)
+            )
+        )
+        cols = (Camera.key, Camera.district, Camera.commune, Camera.slug, Camera.name, Camera.status,
+                Camera.point, Camera.purpose, Camera.owner_kind, Camera.owner_name)  # fmt: skip
+        stmt = select(*cols).where(scope_where(p, Camera.district, Camera.commune), Camera.point.is_not(None))
+        out.cameras = list(s.execute(stmt.order_by(Camera.key)))
+    if speakers:
+        sp = Speaker
+        sp_stmt = select(sp.key, sp.district, sp.commune, sp.slug, sp.name, sp.lat, sp.lon, sp.status).where(
+            scope_where(p, sp.district, sp.commune),
+            sp.lat.is_not(None),
+            sp.lon.is_not(None),
+            sp.pending.is_(False),
+        )
+        out.speakers = list(s.execute(sp_stmt.order_by(sp.key)))
+    return out
 
 
 def commune_labels(items: list[dict[str, Any]], names: AreaNames) -> list[dict[str, Any]]:
@@ -78,9 +73,22 @@ def commune_labels(items: list[dict[str, Any]], names: AreaNames) -> list[dict[s
     ]
 
 
-def map_layers(
-    s: Session, p: Principal, names: AreaNames, *, cameras: bool, speakers: bool
-) -> dict[str, Any]:
-    points = _points(s, p) if cameras else []
-    sps = _speakers(s, p) if speakers else []
-    return {"points": points, "speakers": sps, "communes": commune_labels([*points, *sps], names)}
+def shape(rows: MapRows, names: AreaNames) -> dict[str, Any]:
+    """The features API's body (pure)."""
+    points: dict[str, dict[str, Any]] = {
+        key: {"key": key, "district": d, "commune": c, "id": slug, "name": name, "lat": lat, "lon": lon,
+              "address": address, "cameras": []}
+        for key, d, c, slug, name, lat, lon, address in rows.points
+    }  # fmt: skip
+    for key, d, c, slug, name, status, point, purpose, owner_kind, owner_name in rows.cameras:
+        pt = points.get(f"{d}/{c}/{point}")
+        if pt is not None:
+            pt["cameras"].append({"key": key, "id": slug, "name": name or slug, "status": status,
+                                  "purpose": purpose, "owner_kind": owner_kind, "owner_name": owner_name})  # fmt: skip
+    speakers = [
+        {"key": key, "district": d, "commune": c, "id": slug, "name": name or slug, "lat": lat, "lon": lon,
+         "status": status}
+        for key, d, c, slug, name, lat, lon, status in rows.speakers
+    ]  # fmt: skip
+    pts = list(points.values())
+    return {"points": pts, "speakers": speakers, "communes": commune_labels([*pts, *speakers], names)}
