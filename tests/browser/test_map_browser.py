@@ -1,6 +1,7 @@
 """The map in real Chromium at 1920 px and 360 px, on the demo's PMTiles base map served by the hub: markers for
 camera points and speakers, clusters at low zoom, a point turning red live when its camera goes offline, the
-filters, a click through to the camera's page, no console error and no request leaving the hub."""
+filters, a click through to the camera's page, no console error and no request leaving the hub; and on a
+province-style tile server (a local stand-in) that the page's policy lets in."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web as aioweb
 from playwright.async_api import Browser, Page, expect
 
+from devtools.pmtiles_demo import tile_png
+from devtools.services import free_port
 from hub.core.camera_points import CameraPoint
 from hub.core.db import Camera
 from hub.core.serialize import camera_to_dict
@@ -168,3 +172,53 @@ async def test_map_live_clusters_filters_and_click(web: WebEnv, browser: Browser
     assert outside == [], outside
     await phone.close()
     await ctx.close()
+
+
+async def _tile_server(served: list[str]) -> aioweb.AppRunner:
+    """A stand-in for a province's tile server (this machine reaches none): XYZ PNG tiles on another local
+    port, drawn by the demo base map's generator (a graticule) wherever they are asked for."""
+
+    async def tile(request: aioweb.Request) -> aioweb.Response:
+        z, x, y = (int(request.match_info[k]) for k in ("z", "x", "y"))
+        served.append(f"{z}/{x}/{y}")
+        return aioweb.Response(body=tile_png(z, x, y), content_type="image/png")
+
+    app = aioweb.Application()
+    app.router.add_get(r"/{z:\d+}/{x:\d+}/{y:\d+}.png", tile)
+    runner = aioweb.AppRunner(app)
+    await runner.setup()
+    return runner
+
+
+async def test_map_on_a_tile_server(web: WebEnv, browser: Browser) -> None:
+    """base: tiles: the page's policy lets the tile server's images in (no CSP violation in the console)."""
+    served: list[str] = []
+    runner = await _tile_server(served)
+    port = free_port()
+    await aioweb.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        web.ctx.config.map = MapConfig(  # type: ignore[attr-defined]
+            base="tiles",
+            tiles_url=f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png",
+            max_zoom=13,
+            center=(20.0, 105.6),
+        )
+        web.add_user("quantri", "admin")
+        base = str(web.client.make_url("")).rstrip("/")
+        problems: list[str] = []
+        ctx = await browser.new_context(viewport={"width": 360, "height": 740}, locale="vi-VN")
+        page = await ctx.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        await page.goto(base + "/login?next=/map")
+        await page.fill("#username", "quantri")
+        await page.fill("#password", PASSWORD)
+        await page.click("button[type=submit]")
+        await _ready(page)
+        await expect(page.locator("#map-empty")).to_be_visible()  # nothing positioned yet: said so
+        await expect(page.locator(".leaflet-tile-loaded").first).to_be_attached()
+        assert served, "the page asked the tile server"
+        assert problems == [], problems
+        await ctx.close()
+    finally:
+        await runner.cleanup()
