@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Float, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base
 
@@ -175,3 +175,24 @@ DETAIL_FIELDS = tuple(CameraDetails.model_fields)
 def details_of(cam: Any) -> dict[str, Any]:
     """A camera row's detail fields (values as stored: enum values are plain strings)."""
     return {f: getattr(cam, f) for f in DETAIL_FIELDS}
+
+
+def camera_place(s: Session, cam: Any) -> dict[str, Any] | None:
+    """What the camera page says of where a camera hangs and whom to call: its point (name, address, position),
+    purpose, owner and maintainer, in words; None when none of it is known."""
+    details = details_of(cam)
+    if not any(details.values()):
+        return None
+    pt = s.get(CameraPoint, f"{cam.district}/{cam.commune}/{cam.point}") if cam.point else None
+    return {
+        "point": None
+        if pt is None
+        else {"name": pt.name, "address": pt.address, "lat": pt.lat, "lon": pt.lon},
+        "purpose": PURPOSE_LABELS.get(Purpose(cam.purpose)) if cam.purpose in set(Purpose) else cam.purpose,
+        "owner": OWNER_LABELS.get(OwnerKind(cam.owner_kind))
+        if cam.owner_kind in set(OwnerKind)
+        else cam.owner_kind,
+        "owner_name": cam.owner_name,
+        "maintainer_name": cam.maintainer_name,
+        "maintainer_phone": cam.maintainer_phone,
+    }

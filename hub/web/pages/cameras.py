@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.core import reports
 from hub.core.auth import Principal
+from hub.core.camera_points import camera_place
 from hub.core.db import STATUSES, Agent
 from hub.core.labels import STATUS_LABELS, fold, problem_labels
 from hub.core.serialize import agent_to_dict, camera_to_dict, transition_to_dict
@@ -176,6 +177,7 @@ async def camera_page(request: web.Request) -> web.Response:
             "agent": _agent_for(s, p, cam.agent_key),
             "scope_label": scope_label(p, names),
             "outages": runs,
+            "place": camera_place(s, cam),
         }
 
     now = c.clock()

@@ -58,6 +58,10 @@ async def test_points_api_validates_scopes_and_audits(web: WebEnv) -> None:
         f"/api/v1/cameras/{D}/{C}/cong-cho/details", json={**details, "maintainer_phone": "123"}, headers=h
     )
     assert r.status == 422 and (await r.json())["error"]["field"] == "maintainer_phone"
+    # the camera's page says where it hangs and whom to call
+    page = await (await web.client.get(f"/cameras/{D}/{C}/cong-cho")).text()
+    assert "Chợ Phù Linh" in page and "An ninh trật tự" in page and "Hộ gia đình · Hộ bà Hoa" in page
+    assert "Anh Tuấn · 0912345678" in page
     listing = await (await web.client.get("/api/v1/points")).json()
     assert [(p["key"], p["cameras"]) for p in listing["items"]] == [(f"{D}/{C}/cho", ["cong-cho"])]
     # a point that still holds cameras is not removed by the API
