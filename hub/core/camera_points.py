@@ -146,6 +146,25 @@ class SpeakerLocation(BaseModel):
         return self
 
 
+_DECIMAL_COMMA = re.compile(r"^\s*(-?\d+),(\d+)\s*$")
+_PAIR = re.compile(r"^\s*(-?\d+[.,]\d+)\s*[,;\s]\s*(-?\d+[.,]\d+)\s*$")
+
+
+def typed_position(lat: str | None, lon: str | None) -> tuple[str | None, str | None]:
+    """A position as people type it into a form: a decimal comma (Vietnamese spreadsheets) becomes a dot, and
+    a pair pasted whole into the latitude box ("19.9872, 105.6114", as a phone's map copies it) is split."""
+    if lat and not lon:
+        pair = _PAIR.match(lat)
+        if pair:
+            lat, lon = pair.group(1), pair.group(2)
+
+    def dot(v: str | None) -> str | None:
+        m = _DECIMAL_COMMA.match(v) if v else None
+        return f"{m.group(1)}.{m.group(2)}" if m else v
+
+    return dot(lat), dot(lon)
+
+
 def problems_of(exc: ValidationError) -> list[str]:
     """Each error of a validation as 'field: reason', for line-numbered CSV errors and form refusals."""
     out = []

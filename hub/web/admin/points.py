@@ -23,6 +23,7 @@ from hub.core.camera_points import (
     PointFields,
     SpeakerLocation,
     problems_of,
+    typed_position,
 )
 from hub.core.db import Camera
 from hub.core.geo import Village
@@ -38,7 +39,10 @@ _TEXT = ("name", "address", "village", "lat", "lon")
 
 
 def _form_values(form: MultiDictProxy[Any], names: tuple[str, ...]) -> dict[str, str | None]:
-    return {n: field(form, n, n, max_len=300, required=False) or None for n in names}
+    values = {n: field(form, n, n, max_len=300, required=False) or None for n in names}
+    if "lat" in values:
+        values["lat"], values["lon"] = typed_position(values["lat"], values["lon"])
+    return values
 
 
 def _validated(model: Any, values: dict[str, Any]) -> Any:

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub.core import devices_import as di
-from hub.core.camera_points import CameraDetails, PointFields, SpeakerLocation, problems_of
+from hub.core.camera_points import CameraDetails, PointFields, SpeakerLocation, problems_of, typed_position
 from hub.core.devices_csv_fields import unescape
 
 AREAS = {("yen-dinh", "quan-lao"), ("yen-dinh", "dinh-tan")}
@@ -100,3 +100,21 @@ def test_speaker_csv_position_columns() -> None:
     parsed = di.parse_devices("speakers", text, AREAS)
     assert parsed.rows[0].extra == {"lat": 19.98, "lon": 105.61}
     assert [e.line for e in parsed.errors] == [3]
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "expected"),
+    [
+        ("19.9872", "105.6114", ("19.9872", "105.6114")),
+        ("19,9872", "105,6114", ("19.9872", "105.6114")),  # decimal commas
+        ("19.9872, 105.6114", None, ("19.9872", "105.6114")),  # a pair pasted from a phone's map
+        ("19,9872; 105,6114", None, ("19.9872", "105.6114")),
+        ("19.9872 105.6114", "", ("19.9872", "105.6114")),
+        ("abc", None, ("abc", None)),  # left for the model to refuse, naming the field
+        (None, None, (None, None)),
+    ],
+)
+def test_positions_as_people_type_them(
+    lat: str | None, lon: str | None, expected: tuple[str | None, ...]
+) -> None:
+    assert typed_position(lat, lon) == expected

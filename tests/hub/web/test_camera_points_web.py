@@ -95,15 +95,25 @@ async def test_admin_point_forms_and_camera_details_form(web: WebEnv) -> None:
     csrf = await admin_csrf(web, "/admin/points")
     r = await web.client.post(
         "/admin/points",
-        data={"csrf": csrf, "area": f"{D}/{C}", "id": "cho", "name": "Chợ", "lat": "21,27", "lon": "105.85"},
+        data={"csrf": csrf, "area": f"{D}/{C}", "id": "cho", "name": "Chợ", "lat": "105.85", "lon": "21.27"},
     )
-    assert r.status == 400 and "lat" in await r.text()  # a decimal comma is refused, naming the field
-    r = await web.client.post(
+    assert r.status == 400 and "lat:" in await r.text()  # swapped: outside Vietnam, the field named
+    r = await web.client.post(  # a pair pasted into the latitude box, decimal commas: taken
         "/admin/points",
-        data={"csrf": csrf, "area": f"{D}/{C}", "id": "cho", "name": "Chợ", "lat": "21.27", "lon": "105.85"},
+        data={
+            "csrf": csrf,
+            "area": f"{D}/{C}",
+            "id": "cho",
+            "name": "Chợ",
+            "lat": "21,27; 105,85",
+            "lon": "",
+        },
         allow_redirects=False,
     )
     assert r.status == 303 and r.headers["Location"] == f"/admin/points/{D}/{C}/cho?msg=point_saved"
+    with web.db.session() as s:
+        pt = s.get(CameraPoint, f"{D}/{C}/cho")
+        assert pt is not None and (pt.lat, pt.lon) == (21.27, 105.85)
     web.add_camera(D, C, "cong-cho")
     page = await (await web.client.get(f"/admin/devices/cameras/{D}/{C}/cong-cho")).text()
     assert 'id="details-form"' in page and '<option value="cho">Chợ</option>' in page
