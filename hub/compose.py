@@ -37,6 +37,7 @@ from hub.core.features import (
     setup_order,
 )
 from hub.core.runtime import HubCore
+from hub.map.feature import FEATURE as MAP_FEATURE
 from hub.notify.feature import FEATURE as NOTIFY_FEATURE
 from hub.notify.service import NOTIFIER, Notifier
 from hub.recorders.feature import FEATURE as RECORDERS_FEATURE
@@ -49,6 +50,7 @@ FEATURES: tuple[Feature, ...] = (
     BROADCAST_FEATURE,
     RECORDERS_FEATURE,
     ALERTS_FEATURE,
+    MAP_FEATURE,
 )
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_api import DemoApi, summary_line  # noqa: E402
 from demo_banner import print_banner  # noqa: E402
 from demo_broker import prepare_broker, provision, provision_edge  # noqa: E402
+from demo_map import place_on_map  # noqa: E402
 from demo_receivers import (  # noqa: E402
     DEMO_SPEAKERS,
     DISTRICT,
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                          if edge.commune_of(c) != edge.agent.commune],
                     )  # fmt: skip
                     merge_demo_commune(Api(url, token), say)
+                place_on_map(Api(url, token))  # camera points, owners, speakers' positions: the map at /map
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
                 TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from demo_map import SPEAKER_POSITIONS
 
 from broadcast.receiver.config import load_config
 
@@ -78,8 +79,9 @@ def register_devices(api: Api, edge_agent: str, cameras: list[tuple[str, str, st
     box's cameras outside its own commune (a box registers cameras only in its own commune), by CSV import.
     `cameras`: (commune, id, name)."""
     # No village column: the demo has no villages on the hub (the receivers report theirs).
-    speakers = "district,commune,id,name\n" + "".join(
-        f"{DISTRICT},{sp.commune},{sp.id},{sp.name}\n" for sp in DEMO_SPEAKERS
+    speakers = "district,commune,id,name,lat,lon\n" + "".join(
+        f"{DISTRICT},{sp.commune},{sp.id},{sp.name},{','.join(map(str, SPEAKER_POSITIONS[sp.id]))}\n"
+        for sp in DEMO_SPEAKERS
     )
     api.call("POST", "/api/v1/devices/import?kind=speakers&dry_run=false", csv=speakers)
     if cameras:

@@ -112,6 +112,13 @@ class Camera(Base):
     last_seen: Mapped[datetime | None] = mapped_column(DateTime)  # hub time it arrived
     last_seq: Mapped[int | None] = mapped_column(Integer)
     snapshot_ts: Mapped[datetime | None] = mapped_column(DateTime)
+    # Where it hangs, what it is for, who paid and who keeps it working (hub/core/camera_points.py).
+    point: Mapped[str | None] = mapped_column(String(64))  # a CameraPoint slug of the same commune
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    owner_kind: Mapped[str | None] = mapped_column(String(16))
+    owner_name: Mapped[str | None] = mapped_column(String(200))
+    maintainer_name: Mapped[str | None] = mapped_column(String(200))
+    maintainer_phone: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         UniqueConstraint("district", "commune", "slug"),
@@ -218,6 +225,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 # passes the whole list to `Database`, so create_all sees every table whatever was imported before.
 CORE_TABLE_MODULES: tuple[str, ...] = (
     "hub.core.audit",
+    "hub.core.camera_points",
     "hub.core.geo",
     "hub.core.lease_table",
     "hub.core.login_limits",

@@ -22,20 +22,29 @@ from sqlalchemy.orm import Session
 
 from contract.topics import is_slug
 from hub.core.audit import record_change
+from hub.core.camera_points import DETAIL_FIELDS, CameraPoint, details_of, point_record
 from hub.core.db import STATUS_UNKNOWN, Agent, Camera
+from hub.core.devices_csv_fields import EXTRA_COLUMNS, merged, parse_extra, unescape
 from hub.core.speaker_models import Speaker
 
-KINDS = ("cameras", "speakers")
+# points: camera points (điểm camera), imported before the cameras that name them
+KINDS = ("cameras", "speakers", "points")
 REQUIRED = {
     "cameras": ("district", "commune", "id", "name"),
     "speakers": ("district", "commune", "id", "name"),
+    "points": ("district", "commune", "id", "name", "lat", "lon"),
 }
-OPTIONAL = {"cameras": ("agent",), "speakers": ("village",)}
+OPTIONAL = {
+    "cameras": ("agent", *DETAIL_FIELDS),
+    "speakers": ("village", "lat", "lon"),
+    "points": ("address", "village"),
+}
+COLUMNS = {k: REQUIRED[k] + tuple(c for c in OPTIONAL[k] if c not in REQUIRED[k]) for k in KINDS}
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 20_000
 MAX_ERRORS = 200  # a wrong file gets its first errors listed, not thousands
 MAX_NAME = 200
-KIND_SINGULAR = {"cameras": "camera", "speakers": "speaker"}
+KIND_SINGULAR = {"cameras": "camera", "speakers": "speaker", "points": "point"}
 
 
 class CsvFileError(ValueError):
@@ -56,7 +65,9 @@ class DeviceRow:
     slug: str
     name: str
     agent: str | None = None  # cameras: the edge agent's slug
-    village: str | None = None  # speakers: a village slug of the same commune
+    village: str | None = None  # speakers, points: a village slug of the same commune
+    # The row's own columns of devices_csv_fields.EXTRA_COLUMNS, validated (absent columns are not keys).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
@@ -136,9 +147,10 @@ def parse_devices(
     text: str,
     areas: Collection[tuple[str, str]],
     villages: Collection[tuple[str, str, str]] = (),
+    points: Collection[tuple[str, str, str]] = (),
 ) -> ParsedFile:
-    """Rows of a device CSV. `areas` holds the known (district, commune) pairs; `villages` the known
-    (district, commune, village) triples. Every problem is reported with its line number."""
+    """Rows of a device CSV. `areas` holds the known (district, commune) pairs; `villages` and `points` the
+    known (district, commune, slug) triples. Every problem is reported with its line number."""
     if kind not in KINDS:
         raise CsvFileError(f"Loại thiết bị {kind!r} không hợp lệ (cho phép: {', '.join(KINDS)})")
     lines = text.splitlines()
@@ -151,6 +163,7 @@ def parse_devices(
     seen: dict[str, int] = {}
     known_areas = set(areas)
     known_villages = set(villages)
+    known_points = set(points)
     try:
         for cells in reader:
             line = reader.line_num
@@ -166,7 +179,8 @@ def parse_devices(
             if len(cells) != len(names):
                 out.error(line, f"có {len(cells)} ô, cần {len(names)} (như dòng tiêu đề)")
                 continue
-            row = _row(out, line, dict(zip(names, cells, strict=True)), known_areas, known_villages)
+            fields = {n: unescape(c) for n, c in zip(names, cells, strict=True)}
+            row = _row(out, line, fields, known_areas, known_villages, known_points)
             if row is None:
                 continue
             if row.key in seen:
@@ -189,6 +203,7 @@ def _row(
     cells: dict[str, str],
     areas: set[tuple[str, str]],
     villages: set[tuple[str, str, str]],
+    points: set[tuple[str, str, str]],
 ) -> DeviceRow | None:
     v = {k: c.strip() for k, c in cells.items()}
     problems: list[str] = []
@@ -209,11 +224,15 @@ def _row(
             problems.append(f"village {village!r} không hợp lệ")
         elif not problems and (v["district"], v["commune"], village) not in villages:
             problems.append(f"thôn {village!r} chưa có trong xã {v['district']}/{v['commune']}")
+    extra: dict[str, Any] = {}
+    if not problems:
+        extra, more = parse_extra(out.kind, cells, name or "", points)
+        problems += more
     if problems:
         out.error(line, "; ".join(problems))
         return None
     assert name is not None
-    return DeviceRow(line, v["district"], v["commune"], v["id"], name, agent, village)
+    return DeviceRow(line, v["district"], v["commune"], v["id"], name, agent, village, extra)
 
 
 # --- database side ---------------------------------------------------------------------------------------
@@ -241,7 +260,8 @@ def _agent_key(known: dict[tuple[str, str], str], row: DeviceRow) -> str | None:
 
 
 def camera_record(c: Camera) -> dict[str, Any]:
-    return {"district": c.district, "commune": c.commune, "id": c.slug, "name": c.name, "agent": c.agent_key}
+    ident = {"district": c.district, "commune": c.commune, "id": c.slug, "name": c.name, "agent": c.agent_key}
+    return {**ident, **details_of(c)}
 
 
 def speaker_record(sp: Speaker) -> dict[str, Any]:
@@ -251,6 +271,8 @@ def speaker_record(sp: Speaker) -> dict[str, Any]:
         "id": sp.slug,
         "name": sp.name,
         "village": sp.village,
+        "lat": sp.lat,
+        "lon": sp.lon,
     }
 
 
@@ -262,6 +284,11 @@ def _existing(s: Session, kind: str, keys: list[str]) -> dict[str, dict[str, Any
         if kind == "cameras":
             out.update(
                 (c.key, camera_record(c)) for c in s.scalars(select(Camera).where(Camera.key.in_(chunk)))
+            )
+        elif kind == "points":
+            out.update(
+                (p.key, point_record(p))
+                for p in s.scalars(select(CameraPoint).where(CameraPoint.key.in_(chunk)))
             )
         else:
             out.update(
@@ -286,8 +313,12 @@ def plan_import(s: Session, parsed: ParsedFile) -> list[PlannedChange]:
         if parsed.kind == "cameras":
             # No agent in the row keeps whatever agent reported the camera.
             after["agent"] = _agent_key(agents, row) if row.agent else (before or {}).get("agent")
+            after.update(merged("cameras", row.extra, before))
+        elif parsed.kind == "points":
+            after.update(row.extra)
         else:
             after["village"] = row.village
+            after.update(merged("speakers", row.extra, before))
             if before is not None and before.get("pending"):
                 after["pending"] = False  # importing a receiver that registered itself approves it
         action = "create" if before is None else ("same" if before == after else "update")
@@ -306,7 +337,7 @@ class ImportSummary:
 def apply_import(s: Session, parsed: ParsedFile, *, actor: str, now: datetime) -> ImportSummary:
     """Upserts every row (the caller refuses files with errors first) and audits each change."""
     plan = plan_import(s, parsed)
-    model: Any = Camera if parsed.kind == "cameras" else Speaker
+    model: Any = {"cameras": Camera, "speakers": Speaker, "points": CameraPoint}[parsed.kind]
     updates = [ch.row.key for ch in plan if ch.action == "update"]
     loaded: dict[str, Any] = {}
     for i in range(0, len(updates), 500):
@@ -346,14 +377,18 @@ def _upsert_one(s: Session, kind: str, ch: PlannedChange, obj: Any) -> None:
                 status=STATUS_UNKNOWN,
                 problems=[],
             )
+        elif kind == "points":
+            obj = CameraPoint(key=r.key, district=r.district, commune=r.commune, slug=r.slug)
         else:
             obj = Speaker(
                 key=r.key, district=r.district, commune=r.commune, slug=r.slug, status=STATUS_UNKNOWN
             )
         s.add(obj)
     obj.name = ch.after["name"]
+    for col in EXTRA_COLUMNS[kind]:
+        setattr(obj, col, ch.after[col])
     if kind == "cameras":
         obj.agent_key = ch.after["agent"]
-    else:
+    elif kind == "speakers":
         obj.village = ch.after["village"]
         obj.pending = False  # an administrator's import vouches for the receiver (approves a pending one)

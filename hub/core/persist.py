@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.area_tree import AreaAlias
 from hub.core.bulk import BulkWriter
+from hub.core.camera_points import DETAIL_FIELDS
 from hub.core.config import DistrictConfig
 from hub.core.db import Agent, Area, Camera, Snapshot, Transition, to_db_time, utc
 from hub.core.snapshots import SnapshotRow, StoredSnapshot
@@ -59,7 +60,10 @@ def _statements(table: Table, pk: str, columns: Iterable[str] | None = None) -> 
     return ins, upd
 
 
-_CAMERA_INSERT, _CAMERA_UPDATE = _statements(Camera.__table__, "key")  # type: ignore[arg-type]
+# A camera's point, purpose, owner and maintainer are the registry's (admin pages, CSV import): the state flush
+# neither knows nor writes them.
+_CAMERA_STATE_COLUMNS = [c.name for c in Camera.__table__.columns if c.name not in DETAIL_FIELDS]
+_CAMERA_INSERT, _CAMERA_UPDATE = _statements(Camera.__table__, "key", _CAMERA_STATE_COLUMNS)  # type: ignore[arg-type]
 _, _METRICS_UPDATE = _statements(Camera.__table__, "key", METRIC_COLUMNS)  # type: ignore[arg-type]
 _AGENT_INSERT, _AGENT_UPDATE = _statements(Agent.__table__, "key")  # type: ignore[arg-type]
 _SNAPSHOT_INSERT, _SNAPSHOT_UPDATE = _statements(Snapshot.__table__, "camera_key")  # type: ignore[arg-type]

@@ -35,5 +35,8 @@ class Speaker(Base):
     # A receiver that registered itself (first MQTT contact) waits for an administrator's approval: until then
     # it is in no programme and no alert names it (its name and village are its own word).
     pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where it stands, for the map (optional: both or neither; hub/core/camera_points.py SpeakerLocation).
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_speakers_area", "district", "commune"),)

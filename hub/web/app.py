@@ -20,11 +20,13 @@ from hub.web.admin import areas as admin_areas
 from hub.web.admin import audit as admin_audit
 from hub.web.admin import csv_import as admin_import
 from hub.web.admin import devices as admin_devices
+from hub.web.admin import points as admin_points
 from hub.web.admin import users as admin_users
 from hub.web.api import cameras as api_cameras
 from hub.web.api import events as api_events
 from hub.web.api import history as api_history
 from hub.web.api import misc as api_misc
+from hub.web.api import points as api_points
 from hub.web.api import reports as api_reports
 from hub.web.api import snapshots as api_snapshots
 from hub.web.context import CTX, WebContext
@@ -48,6 +50,7 @@ CORE_API_ROUTES: list[openapi.ApiRoute] = [
     *api_reports.ROUTES,
     *api_history.ROUTES,
     *api_snapshots.ROUTES,
+    *api_points.ROUTES,
     *admin_audit.ROUTES,
     *admin_import.ROUTES,
     *admin_accounts.ROUTES,
@@ -112,6 +115,7 @@ def create_app(
         admin_areas,
         admin_area_merge,
         admin_devices,
+        admin_points,
         admin_accounts,
         admin_import,
         admin_audit,

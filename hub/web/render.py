@@ -39,12 +39,17 @@ class NavItem:
     href: str
     label: str
     perm: Perm
+    or_perm: Perm | None = None  # shown to a role holding either (the map: cameras or speakers)
+
+    def shown_to(self, p: Principal) -> bool:
+        return has_perm(p, self.perm) or (self.or_perm is not None and has_perm(p, self.or_perm))
 
 
 # Later pages (alerts, broadcasts, admin, reports) add their entry here; it shows only to roles allowed.
 NAV = [
     NavItem("/", "Tường camera", Perm.VIEW_CAMERAS),
     NavItem("/recorders", "Đầu ghi", Perm.VIEW_CAMERAS),
+    NavItem("/map", "Bản đồ", Perm.VIEW_CAMERAS, Perm.VIEW_SPEAKERS),
     NavItem("/reports", "Báo cáo", Perm.VIEW_REPORTS),
     NavItem("/alerts", "Cảnh báo", Perm.VIEW_ALERTS),
     NavItem("/broadcasts", "Phát thanh", Perm.VIEW_BROADCASTS),
@@ -113,11 +118,7 @@ def page_values(request: web.Request) -> dict[str, Any]:
             if request.path == n.href or (n.href != "/" and request.path.startswith(n.href + "/"))
         ]
         current = max(under, key=len, default=None)
-        nav = [
-            {"href": n.href, "label": n.label, "active": n.href == current}
-            for n in NAV
-            if has_perm(p, n.perm)
-        ]
+        nav = [{"href": n.href, "label": n.label, "active": n.href == current} for n in NAV if n.shown_to(p)]
     return {
         "principal": p,
         "csrf": request.get(CSRF, ""),

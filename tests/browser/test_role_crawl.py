@@ -16,9 +16,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy import update
 
 from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.content.models import BroadcastContent
@@ -27,7 +29,10 @@ from devtools.services import Service
 from hub.compose import Hub
 from hub.core import auth
 from hub.core.access import ROLE_PERMS, Perm
+from hub.core.camera_points import CameraPoint
+from hub.core.db import Camera
 from hub.core.geo import Village
+from hub.core.speaker_models import Speaker
 from hub.web.home import home_for_role
 from tests.browser.browser_support import ARTIFACTS
 from tests.browser.crawl_support import crawl
@@ -158,6 +163,16 @@ async def seed_devices(hub: Hub, publisher: Publisher) -> None:
     await wait_for(lambda: len(hub.broadcast.speakers.speakers) == 2, 20, "both speakers known to the hub")
 
 
+def seed_map(hub: Hub) -> None:
+    """A camera point holding the market camera, and a position for one speaker: every role's map has a marker
+    of what it may see."""
+    with hub.db.session() as s, s.begin():
+        s.add(CameraPoint(key=f"{D}/{C}/cho", district=D, commune=C, slug="cho", name="Chợ Phù Linh",
+                          lat=21.27, lon=105.85))  # fmt: skip
+        s.execute(update(Camera).where(Camera.key == f"{D}/{C}/cho").values(point="cho", purpose="security"))
+        s.execute(update(Speaker).where(Speaker.key == f"{D}/{C}/loa-cho").values(lat=21.271, lon=105.852))
+
+
 async def test_every_role_lands_home_and_reaches_no_refusal(
     tmp_path: Path, mosquitto: Service, publisher: Publisher, browser: Browser, password_hash: str
 ) -> None:
@@ -182,6 +197,7 @@ async def test_every_role_lands_home_and_reaches_no_refusal(
         seed_accounts(hub)
         await seed_devices(hub, publisher)
         seed_broadcasts(hub)
+        seed_map(hub)
         origin = config.http.public_url
         for username, (role, _, _) in ROLE_USERS.items():
             ctx = await browser.new_context(viewport=PHONE, locale="vi-VN", is_mobile=True, has_touch=True)
@@ -198,6 +214,7 @@ async def test_every_role_lands_home_and_reaches_no_refusal(
             await page.screenshot(path=str(ARTIFACTS / f"home-{role}-360.png"))
             result = await crawl(page, app, origin, role, home)
             assert len(result.visited) > len(menu), f"{role}: the crawl went somewhere ({result.visited})"
+            assert "/map" in {urlsplit(v).path for v in result.visited}, f"{role}: the map is in reach"
             problems += result.problems
             await ctx.close()
     assert not problems, "\n".join(problems)

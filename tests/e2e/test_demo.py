@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo_api import summary_line  # noqa: E402
+from demo_map import POINTS  # noqa: E402
 from demo_receivers import DEMO_SPEAKERS  # noqa: E402
 from demo_setup import FlakyToggler, Ports, port_problems  # noqa: E402
 from demo_supervisor import (  # noqa: E402
@@ -406,6 +407,20 @@ def test_demo_end_to_end(demo: tuple[DemoProcess, Path, dict[str, int]]) -> None
     while time.monotonic() < deadline and not alerts():
         time.sleep(1)
     assert [a["device"] for a in alerts()] == ["yen_dinh/dinh_long/nga-ba-cho-dl"], d.output
+
+    # The map: the demo's camera points hold every camera, the speakers have positions, and the base map is the
+    # hub's own PMTiles file, read by ranges.
+    auth = {"Authorization": f"Bearer {token}"}
+    req = urllib.request.Request(f"http://127.0.0.1:{ports['http']}/api/v1/map/features", headers=auth)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        layers = json.loads(r.read())
+    assert len(layers["points"]) == len(POINTS) and len(layers["speakers"]) == len(DEMO_SPEAKERS)
+    assert sum(len(p["cameras"]) for p in layers["points"]) == 9
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{ports['http']}/map/base.pmtiles", headers={**auth, "Range": "bytes=0-126"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 206 and r.read()[:7] == b"PMTiles"
 
     children = json.loads((run_dir / "demo.json").read_text())["children"]
     receivers = [sp.child_name for sp in DEMO_SPEAKERS]

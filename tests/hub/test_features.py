@@ -95,7 +95,7 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
         influx=InfluxConfig(enabled=False),
     )
     hub = Hub(cfg)
-    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "alerts"]
+    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "alerts", "map"]
     assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "recorders", "alerts"]
     # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources, and the engine its
     # recorder rules over the states the recorders feature provides.
@@ -121,7 +121,9 @@ def test_the_web_app_has_every_features_routes_without_a_running_hub(tmp_path: P
         "/broadcasts/programmes",
         "/api/v1/cameras",
         "/recorders",
+        "/map",
+        "/api/v1/map/features",
     ):
         assert expected in paths, expected
-    assert len(FEATURES) == 5
+    assert len(FEATURES) == 6
     db.close()

@@ -72,6 +72,12 @@ ACTION_LABELS = {
     "speaker.update": "Sửa loa",
     "camera.remove": "Gỡ camera",
     "speaker.remove": "Gỡ loa",
+    "point.import": "Nhập điểm camera (CSV)",
+    "point.create": "Thêm điểm camera",
+    "point.update": "Sửa điểm camera",
+    "point.remove": "Xoá điểm camera",
+    "camera.details": "Sửa điểm, mục đích, chủ sở hữu, bảo trì của camera",
+    "speaker.location": "Đặt vị trí loa",
     "agent.remove": "Gỡ edge agent",
 }
 MAX_ID = 2**62

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from hub.core import devices_import as di
 from hub.core.areas import area_names
+from hub.core.camera_points import CameraPoint
+from hub.core.devices_csv_fields import export_csv
 from hub.core.geo import Village
 from hub.core.openapi import ApiRoute, Body, Param
 from hub.core.state import CameraState
@@ -31,7 +33,8 @@ PREVIEW_ROWS = 500  # rows listed in the preview; all are checked
 def _parse(s: Session, c: Any, kind: str, text: str) -> tuple[di.ParsedFile, list[di.PlannedChange]]:
     names = area_names(s, c.config)
     villages = [(v.district, v.commune, v.slug) for v in s.scalars(select(Village))]
-    parsed = di.parse_devices(kind, text, known_communes(names), villages)
+    points = [(v.district, v.commune, v.slug) for v in s.scalars(select(CameraPoint))]
+    parsed = di.parse_devices(kind, text, known_communes(names), villages, points)
     return parsed, di.plan_import(s, parsed)
 
 
@@ -114,7 +117,7 @@ async def preview_import(request: web.Request) -> web.StreamResponse:
     try:
         kind, text = await _read_upload(request)
         if kind not in di.KINDS:
-            raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
+            raise di.CsvFileError("Hãy chọn loại thiết bị: camera, loa hoặc điểm camera")
         return await _preview(request, kind, text)
     except di.CsvFileError as exc:
         return _bad_file(request, exc)
@@ -142,7 +145,7 @@ async def apply_import(request: web.Request) -> web.StreamResponse:
     try:
         kind, text = await _read_upload(request)
         if kind not in di.KINDS:
-            raise di.CsvFileError("Hãy chọn loại thiết bị: camera hoặc loa")
+            raise di.CsvFileError("Hãy chọn loại thiết bị: camera, loa hoặc điểm camera")
         parsed, summary = await _apply(request, kind, text)
     except di.CsvFileError as exc:
         return _bad_file(request, exc)
@@ -230,6 +233,23 @@ async def api_import(request: web.Request) -> web.StreamResponse:
     )  # fmt: skip
 
 
+@requires(Perm.MANAGE_DEVICES)
+async def api_export(request: web.Request) -> web.StreamResponse:
+    """The registry in the import's own columns: exporting then importing the file changes nothing."""
+    c = ctx(request)
+    kind = params.choice(request, "kind", di.KINDS)
+    if kind is None:
+        raise params_missing("kind")
+    district, commune = params.slug(request, "district"), params.slug(request, "commune")
+    body = await c.db.run(lambda s: export_csv(s, kind, di.COLUMNS[kind], district, commune))
+    return web.Response(
+        body=body,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'},
+    )
+
+
 def params_missing(name: str) -> ApiError:
     return ApiError(400, "bad_parameter", f"Thiếu tham số '{name}'")
 
@@ -263,7 +283,12 @@ ROUTES = [
         api_import,
         "Import cameras or speakers from a UTF-8 CSV body (text/csv); dry run unless dry_run=false",
         (
-            Param("kind", "cameras or speakers", {"type": "string", "enum": list(di.KINDS)}, required=True),
+            Param(
+                "kind",
+                "cameras, speakers or points",
+                {"type": "string", "enum": list(di.KINDS)},
+                required=True,
+            ),
             Param("dry_run", "Check and preview only (default true)", {"type": "boolean"}),
         ),
         IMPORT_REPORT,
@@ -272,7 +297,26 @@ ROUTES = [
             {"text/csv": {"type": "string", "description": "UTF-8 (BOM allowed), ',' or ';', header first"}},
             description="The CSV file itself, at most 2 MiB",
         ),
-    )
+    ),
+    ApiRoute(
+        "GET",
+        "/devices/export",
+        api_export,
+        "The registry of cameras, speakers or camera points as CSV, in the columns the import reads",
+        (
+            Param(
+                "kind",
+                "cameras, speakers or points",
+                {"type": "string", "enum": list(di.KINDS)},
+                required=True,
+            ),
+            Param("district", "Only this district (slug)", params.SLUG),
+            Param("commune", "Only this commune (slug)", params.SLUG),
+        ),
+        {"type": "string", "description": "UTF-8 CSV with BOM, header first"},
+        content_type="text/csv",
+        errors=(400, 401, 403),
+    ),
 ]
 
 

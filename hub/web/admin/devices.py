@@ -29,6 +29,7 @@ from hub.core.speaker_models import Speaker
 from hub.web.access import Perm, principal, requires
 from hub.web.admin.accounts import PAGE_KIND, account_of
 from hub.web.admin.common import FormError, admin_page, optional, refuse, see_other
+from hub.web.admin.points import device_extras
 from hub.web.context import ctx
 from hub.web.errors import not_found
 from hub.web.params import SLUG_PATTERN
@@ -157,9 +158,11 @@ def _record(kind: str, obj: Any) -> dict[str, Any]:
 async def _device_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     c = ctx(request)
     kind, key = _key(request)
+    extras: dict[str, Any] = {}  # the camera point card's choices (hub/web/admin/points.py)
 
     def load(s: Session) -> tuple[dict[str, Any], list[dict[str, str]], dict[tuple[str, str], str]]:
         obj = _load_device(s, kind, key)
+        extras.update(device_extras(s, kind, obj.district, obj.commune))
         villages = []
         if kind == "speakers":
             villages = [
@@ -183,6 +186,7 @@ async def _device_page(request: web.Request, status: int = 200, error: str | Non
         device=device,
         villages=villages,
         commune_name=names.get((device["district"], device["commune"]), device["commune"]),
+        **extras,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hub.core import reports
 from hub.core.auth import Principal
+from hub.core.camera_points import camera_place
 from hub.core.db import STATUSES, Agent
 from hub.core.labels import STATUS_LABELS, fold, problem_labels
 from hub.core.maintenance_rules import MAINTENANCE_WINDOWS
@@ -209,6 +210,7 @@ async def camera_page(request: web.Request) -> web.Response:
             "agent": _agent_for(s, p, cam.agent_key),
             "scope_label": scope_label(p, names),
             "outages": runs,
+            "place": camera_place(s, cam),
         }
 
     now = c.clock()

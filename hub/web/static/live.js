@@ -44,7 +44,7 @@
     document.body.classList.toggle('disconnected', !ok);
   }
 
-  /* handlers: {hello, camera, agent, snapshot, summary…}, one per event type the page asked for. EventSource retries by itself after a dropped stream; when it
+  /* handlers: {hello, camera, agent, snapshot, speaker, summary…}, one per event type the page asked for. EventSource retries by itself after a dropped stream; when it
      gives up (an HTTP error such as 401), we check whether the session ended and otherwise retry with backoff. */
   function connect(url, handlers) {
     var es = null;

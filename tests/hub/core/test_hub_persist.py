@@ -132,3 +132,23 @@ async def test_hub_runs_on_postgresql(postgres_url: str, mosquitto: Service, tmp
     finally:
         pub.close()
         await hub.stop()
+
+
+def test_flush_leaves_the_registrys_camera_details_alone(db: Database) -> None:
+    """Point, purpose, owner and maintainer are set by people (admin, import); a status change written by the
+    flush (the full-row UPDATE) keeps them."""
+    store = StateStore(180)
+    cam = store.camera("d", "c", "k1")
+    store.apply_health(cam, health(NOW, 0, fps=10.0), NOW + 0.5)
+    flush(db, store)
+    with db.session() as s, s.begin():
+        row = s.get(Camera, "d/c/k1")
+        assert row is not None
+        row.point, row.purpose, row.maintainer_phone = "cho", "traffic", "0912345678"
+    store.apply_health(cam, health(NOW + 30, 1, online=False, problems=["unreachable"]), NOW + 30.5)
+    assert "d/c/k1" in store.changes.cameras
+    flush(db, store)
+    with db.session() as s:
+        row = s.get(Camera, "d/c/k1")
+        assert row is not None and row.status == "offline"
+        assert (row.point, row.purpose, row.maintainer_phone) == ("cho", "traffic", "0912345678")

@@ -1,0 +1,1 @@
+"""The map's page, its base-map file and its API route."""
