@@ -365,8 +365,11 @@ def main(argv: list[str] | None = None) -> int:
                         [(edge.commune_of(c), c.id, c.name or c.id) for c in edge.cameras
                          if edge.commune_of(c) != edge.agent.commune],
                     )  # fmt: skip
+                    # Points before the merge: the merge carries the merged commune's points with its cameras.
+                    place_on_map(
+                        Api(url, token)
+                    )  # camera points, owners, speakers' positions: the map at /map
                     merge_demo_commune(Api(url, token), say)
-                place_on_map(Api(url, token))  # camera points, owners, speakers' positions: the map at /map
                 say(f"all started in {time.monotonic() - t0:.0f} s")
                 print_banner(url, run_dir, [(u.name, u.password, u.what) for u in DEMO_USERS])
                 TestBroadcast(Api(url, token), say).start()  # one broadcast out and its report back

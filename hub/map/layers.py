@@ -75,13 +75,15 @@ def commune_labels(items: list[dict[str, Any]], names: AreaNames) -> list[dict[s
 
 def shape(rows: MapRows, names: AreaNames) -> dict[str, Any]:
     """The features API's body (pure)."""
-    points: dict[str, dict[str, Any]] = {
-        key: {"key": key, "district": d, "commune": c, "id": slug, "name": name, "lat": lat, "lon": lon,
+    # By place, not key: a merged commune's points keep their keys (like its cameras) but live under the new
+    # commune, where their cameras now name them.
+    points: dict[tuple[str, str, str], dict[str, Any]] = {
+        (d, c, slug): {"key": key, "district": d, "commune": c, "id": slug, "name": name, "lat": lat, "lon": lon,
               "address": address, "cameras": []}
         for key, d, c, slug, name, lat, lon, address in rows.points
     }  # fmt: skip
     for key, d, c, slug, name, status, point, purpose, owner_kind, owner_name in rows.cameras:
-        pt = points.get(f"{d}/{c}/{point}")
+        pt = points.get((d, c, point))
         if pt is not None:
             pt["cameras"].append({"key": key, "id": slug, "name": name or slug, "status": status,
                                   "purpose": purpose, "owner_kind": owner_kind, "owner_name": owner_name})  # fmt: skip

@@ -95,7 +95,7 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
         influx=InfluxConfig(enabled=False),
     )
     hub = Hub(cfg)
-    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "alerts", "map"]
+    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "map", "alerts"]
     assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "recorders", "alerts"]
     # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources, and the engine its
     # recorder rules over the states the recorders feature provides.
