@@ -9,7 +9,8 @@ lower is easier to follow, but it is not a listening test.
 
 No neural Vietnamese voice could be installed from the registries this project reaches (docs/BROADCAST.md,
 "Voices"), so the voices are espeak-ng's three. Without `viet-asr` installed the JSON says so and carries the
-CPU figures alone. Runs in about three minutes on two cores. No arguments; the last line is one JSON object.
+CPU figures alone. About 4 CPU-minutes (the recogniser most of it). No arguments; the last line is one JSON object.
+Figures and a calibration of the recogniser on human speech: docs/BROADCAST.md, "Text to speech".
 """
 
 from __future__ import annotations
