@@ -58,6 +58,9 @@ async def test_pick_voice_and_speed_preview_and_save_at_360px(web: WebEnv, brows
     await form.locator("textarea[name=text]").fill("UBND xã họp HTX lúc 7h30 ngày 15/8.")
     await form.locator("button[type=submit]").click()
     await expect(page).to_have_url(f"{base}/broadcasts/content?created=1")
+    await expect(page.locator(".tts-text summary")).to_have_text(
+        "Văn bản đã đọc (Giọng miền Nam · tốc độ 0,8×)"
+    )
     with web.db.session() as s:
         row = s.scalars(select(BroadcastContent)).one()
         assert (row.tts_voice, row.tts_speed, row.text) == (

@@ -71,7 +71,17 @@ def decorate(item: dict[str, Any], request: web.Request, names: dict[tuple[str, 
         "size_label": size_label(item["size"]),
         "created_local": local_time(item["created_at"], ctx(request).tz),
         "commune_name": names.get((item["district"], item["commune"]), item["commune"]),
+        "voice_label": voice_label(request, item),
     }
+
+
+def voice_label(request: web.Request, item: dict[str, Any]) -> str:
+    """ "Giọng miền Nam · tốc độ 0,8×" for TTS content (older rows kept no voice: empty)."""
+    if not item.get("voice"):
+        return ""
+    name = request.app[TTS_VOICES].voices.get(str(item["voice"]), str(item["voice"]))
+    speed = item.get("speed")
+    return name + (f" · tốc độ {speed:g}×".replace(".", ",") if speed else "")
 
 
 def with_media_policy(resp: web.StreamResponse, microphone: bool = False) -> web.StreamResponse:
