@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from broadcast.content.vi_numbers import (
+    MAX_DIGITS,
     read_decimal,
     read_digits,
     read_int,
@@ -144,6 +145,8 @@ _PER_ALT = "|".join(re.escape(u) for u in sorted({*UNITS, *PER_TIME}, key=len, r
 
 def number_words(s: str) -> str:
     """A number as written in Vietnamese text (1.200 · 12,5 · 2025 · 0912…) in words."""
+    if len(s) > MAX_DIGITS:  # past "tỷ tỷ" nobody reads it as a number (and int() refuses 4,300 digits)
+        return " ".join(read_digits(part) for part in re.split(r"[.,]", s) if part)
     if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?", s):
         whole, _, frac = s.partition(",")
         return read_decimal(whole.replace(".", ""), frac)

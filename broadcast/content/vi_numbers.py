@@ -70,7 +70,7 @@ def read_digits(digits: str) -> str:
 
 def read_decimal(whole: str, fraction: str) -> str:
     """12,5 → "mười hai phẩy năm"; 0,05 → "không phẩy không năm" (leading zeros of the fraction are read)."""
-    head = read_int(int(whole))
+    head = read_int(int(whole)) if len(whole) <= MAX_DIGITS else read_digits(whole)
     if not fraction:
         return head
     zeros = len(fraction) - len(fraction.lstrip("0"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.tts_sentences import SENTENCES
 from broadcast.content.vi_normalise import ABBREVIATIONS, normalise
@@ -127,6 +129,25 @@ def test_whole_announcement() -> None:
         "ủy ban nhân dân xã Định Long thông báo: từ bảy giờ ba mươi phút ngày mười lăm tháng tám năm hai nghìn "
         "không trăm hai mươi lăm, hợp tác xã cấp một nghìn hai trăm ki lô gam phân bón cho bốn mươi lăm hộ."
     )
+
+
+def test_any_text_gives_words() -> None:
+    # digit runs longer than any number, long runs of separators and symbols: read, never an exception
+    assert normalise("9" * 5000 + " kg") == " ".join(["chín"] * 5000) + " ki lô gam"
+    assert normalise("1" * 30 + ",5") == " ".join(["một"] * 30) + " năm"
+    for text in ("1." * 3000, "-1" * 3000, "/" * 3000, "0" * 3000, "AB " * 2000, "12:" * 2000):
+        spoken = normalise(text)
+        assert not re.search(r"\d", spoken), text[:12]
+
+
+ANNOUNCEMENT_CHARS = st.sampled_from(list("0123456789 .,:;/-–%°$&+hgkmđĐUBNDHTXIVtháng ngày giờ\n"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(ANNOUNCEMENT_CHARS, max_size=80) | st.text(max_size=80))
+def test_normalise_never_fails_and_leaves_no_digit(text: str) -> None:
+    spoken = normalise(text)
+    assert not re.search(r"[0-9]", spoken), (text, spoken)
 
 
 @pytest.mark.parametrize("sentence", SENTENCES)
