@@ -99,7 +99,7 @@ class VoiceBook:
     """The installed engines, preferred first; the last is the fallback (espeak-ng). A voice id names one engine's
     voice; an engine that fails (not a refusal of the text) is replaced by the fallback's default voice."""
 
-    FALLBACK_ERRORS = frozenset({"tts_failed", "timeout", "engine_missing"})
+    FALLBACK_ERRORS = frozenset({"tts_failed", "timeout"})
 
     def __init__(self, engines: Sequence[TtsEngine], default_voice: str, default_speed: float = 1.0) -> None:
         if not engines:

@@ -154,5 +154,6 @@ async def test_preview_validation_and_rate_limit(web: WebEnv) -> None:
     resp = await web.client.post(url, json={"text": "xin chào"}, headers=h)
     assert resp.status == 429 and (await resp.json())["error"]["code"] == "preview_rate"
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    assert web.ctx.counters["content_rejected_preview_rate"] == 1  # counted like every refusal
     other = await officer(web, "vanhoa2")
     assert (await web.client.post(url, json={"text": "xin chào"}, headers=other)).status == 200

@@ -118,12 +118,14 @@ async def preview_tts(request: web.Request) -> web.StreamResponse:
     tts_speed(request, body)  # a refused speed costs no preview
     wait = request.app[PREVIEW_LIMIT].take(principal(request).username, time.monotonic())
     if wait is not None:
-        raise ApiError(
+        err = refused(
+            request,
             429,
             "preview_rate",
             f"Bạn đã nghe thử nhiều lần trong một phút; hãy thử lại sau {math.ceil(wait)} giây",
-            headers={"Retry-After": str(math.ceil(wait))},
         )
+        err.headers["Retry-After"] = str(math.ceil(wait))
+        raise err
     await store.ensure_ready()
     with store.job() as job:
         stored, speech = await speak(request, job, text, body)
