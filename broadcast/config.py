@@ -41,11 +41,8 @@ class ContentConfig(StrictModel):
         default=3, ge=1, le=100, description="Processing jobs one person may have waiting or running at once"
     )
     tts_engine: Literal["espeak-ng"] = Field(default="espeak-ng", description="Offline text-to-speech engine")
-    tts_voice: str = Field(
-        default="vi",
-        min_length=1,
-        max_length=32,
-        description="Default voice (vi, vi-vn-x-central, vi-vn-x-south)",
+    tts_voice: Literal["vi", "vi-vn-x-central", "vi-vn-x-south"] = Field(
+        default="vi", description="Default voice: espeak-ng's northern, central or southern Vietnamese"
     )
     tts_rate_wpm: int = Field(
         default=150, ge=80, le=300, description="Speaking rate at speed 1.0 (words per minute)"
