@@ -11,6 +11,8 @@ from pydantic import Field, model_validator
 from contract.configfile import StrictModel
 from hub.core.config import CoreConfig, feature_section
 
+SPEED_MIN, SPEED_MAX = 0.5, 1.5  # of the normal speaking rate; beyond these espeak-ng stops being followable
+
 
 class ContentConfig(StrictModel):
     content_dir: Path | None = Field(
@@ -39,9 +41,22 @@ class ContentConfig(StrictModel):
         default=3, ge=1, le=100, description="Processing jobs one person may have waiting or running at once"
     )
     tts_engine: Literal["espeak-ng"] = Field(default="espeak-ng", description="Offline text-to-speech engine")
-    tts_voice: str = Field(default="vi", min_length=1, max_length=32, description="espeak-ng voice")
-    tts_rate_wpm: int = Field(default=150, ge=80, le=300, description="Speaking rate (words per minute)")
+    tts_voice: Literal["vi", "vi-vn-x-central", "vi-vn-x-south"] = Field(
+        default="vi", description="Default voice: espeak-ng's northern, central or southern Vietnamese"
+    )
+    tts_rate_wpm: int = Field(
+        default=150, ge=80, le=300, description="Speaking rate at speed 1.0 (words per minute)"
+    )
+    tts_speed: float = Field(
+        default=1.0, ge=SPEED_MIN, le=SPEED_MAX, description="Default speed, a factor of tts_rate_wpm"
+    )
     tts_max_chars: int = Field(default=5000, ge=10, le=50_000, description="Longest text accepted for TTS")
+    tts_preview_max_chars: int = Field(
+        default=400, ge=10, le=5000, description="Longest text the voice preview reads (a sentence or two)"
+    )
+    tts_previews_per_minute: int = Field(
+        default=10, ge=1, le=600, description="Voice previews one person may ask for per minute (each hub)"
+    )
 
     @model_validator(mode="after")
     def _band(self) -> ContentConfig:

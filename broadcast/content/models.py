@@ -19,6 +19,8 @@ class BroadcastContent(Base):
     title: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))  # recording / upload / tts
     text: Mapped[str | None] = mapped_column(Text)  # the TTS input, when source == tts
+    tts_voice: Mapped[str | None] = mapped_column(String(64))  # the voice that spoke it, when source == tts
+    tts_speed: Mapped[float | None] = mapped_column(Float)  # its speed (1.0: the hub's tts_rate_wpm)
     original_name: Mapped[str | None] = mapped_column(String(255))  # file name the user gave (display only)
     original_path: Mapped[str] = mapped_column(String(500))  # relative to the content dir
     path: Mapped[str] = mapped_column(String(500))  # processed MP3, relative to the content dir

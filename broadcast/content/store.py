@@ -83,6 +83,8 @@ class NewContent:
     created_by: str
     text: str | None = None
     original_name: str | None = None
+    tts_voice: str | None = None
+    tts_speed: float | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -218,6 +220,8 @@ def content_dict(c: BroadcastContent) -> dict[str, Any]:
         "source": c.source,
         "source_label": SOURCE_LABELS.get(c.source, c.source),
         "text": c.text,
+        "voice": c.tts_voice,
+        "speed": c.tts_speed,
         "original_name": c.original_name,
         "sha256": c.sha256,
         "size": c.size,
@@ -241,6 +245,8 @@ def insert_content(
         title=new.title,
         source=new.source,
         text=new.text,
+        tts_voice=new.tts_voice,
+        tts_speed=new.tts_speed,
         original_name=new.original_name,
         original_path=stored.original_path,
         path=stored.path,

@@ -1,18 +1,26 @@
 """Text-to-speech behind one small interface, so a better engine can replace the offline default.
 
-The default is espeak-ng with its Vietnamese voices (offline, in Debian). Its output is a WAV that goes
-through the same processing as a recording (broadcast/content/audio.py), so TTS content is levelled like the rest.
+The engine is espeak-ng with its Vietnamese voices (offline, in Debian): no neural Vietnamese voice could be
+installed from the registries this project reaches (docs/BROADCAST.md, "Voices"). `VoiceBook` holds the engines
+in order of preference, each voice belonging to one; a preferred engine that fails falls back to the last one
+(espeak-ng). Every engine reads the text after `vi_normalise.normalise` has turned numbers, dates, units and
+abbreviations into words. The WAV goes through the same processing as a recording (broadcast/content/audio.py),
+so TTS content is levelled like the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from broadcast.config import ContentConfig
 from broadcast.content.audio_input import AudioError, run_tool
+from broadcast.content.vi_normalise import normalise
 
 log = logging.getLogger("broadcast.tts")
 ESPEAK = "espeak-ng"
@@ -27,8 +35,9 @@ class TtsEngine(Protocol):
     name: str
     voices: dict[str, str]
 
-    async def synthesize(self, text: str, voice: str) -> bytes:
-        """WAV bytes of `text` (already cleaned by `clean_text`) spoken with `voice`."""
+    async def synthesize(self, text: str, voice: str, speed: float) -> bytes:
+        """WAV bytes of `text` (cleaned and normalised) spoken with `voice`; `speed` 1.0 is the engine's normal
+        rate, 0.8 a fifth slower."""
         ...
 
 
@@ -52,6 +61,7 @@ class EspeakEngine:
     and without -m, so nothing in it is read as an option or markup."""
 
     name = "espeak-ng"
+    MIN_WPM, MAX_WPM = 80, 450  # espeak-ng's own limits
     voices = {
         "vi": "Giọng miền Bắc",
         "vi-vn-x-central": "Giọng miền Trung",
@@ -62,10 +72,13 @@ class EspeakEngine:
         self.rate_wpm = rate_wpm
         self.timeout_s = timeout_s
 
-    async def synthesize(self, text: str, voice: str) -> bytes:
+    def wpm(self, speed: float) -> int:
+        return max(self.MIN_WPM, min(self.MAX_WPM, round(self.rate_wpm * speed)))
+
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> bytes:
         if voice not in self.voices:
             raise AudioError("voice", f"Giọng đọc '{voice[:32]}' không có (có: {', '.join(self.voices)})")
-        args = [ESPEAK, "-v", voice, "-s", str(self.rate_wpm), "--stdout", "--stdin"]
+        args = [ESPEAK, "-v", voice, "-s", str(self.wpm(speed)), "--stdout", "--stdin"]
         rc, out, err = await run_tool(args, self.timeout_s, "espeak-ng", stdin=text.encode())
         if rc != 0 or len(out) <= 44:
             log.warning("espeak-ng failed (rc %s): %s", rc, err.decode(errors="replace").strip()[-300:])
@@ -73,7 +86,78 @@ class EspeakEngine:
         return out
 
 
-def make_engine(cfg: ContentConfig) -> TtsEngine:
+@dataclass(frozen=True)
+class Speech:
+    wav: bytes
+    voice: str  # the voice that spoke (the fallback's when `fell_back`)
+    speed: float
+    engine: str
+    spoken_text: str  # what the engine read: the text after normalisation
+    fell_back: bool
+
+
+class VoiceBook:
+    """The installed engines, preferred first; the last is the fallback (espeak-ng). A voice id names one engine's
+    voice; an engine that fails (not a refusal of the text) is replaced by the fallback's default voice."""
+
+    FALLBACK_ERRORS = frozenset({"tts_failed", "timeout"})
+
+    def __init__(self, engines: Sequence[TtsEngine], default_voice: str, default_speed: float = 1.0) -> None:
+        if not engines:
+            raise ValueError("at least one TTS engine")
+        self.engines = list(engines)
+        self.owner: dict[str, TtsEngine] = {}
+        for engine in self.engines:
+            for voice in engine.voices:
+                self.owner.setdefault(voice, engine)
+        if default_voice not in self.owner:
+            raise ValueError(f"default voice {default_voice!r} is not one of {', '.join(self.owner)}")
+        self.default_voice = default_voice
+        self.default_speed = default_speed
+
+    @property
+    def voices(self) -> dict[str, str]:
+        return {
+            v: label
+            for engine in self.engines
+            for v, label in engine.voices.items()
+            if self.owner[v] is engine
+        }
+
+    def resolve(self, voice: str | None) -> str:
+        """The voice to use: the default when none is asked for; AudioError for one that is not installed."""
+        if not voice:
+            return self.default_voice
+        if voice not in self.owner:
+            raise AudioError("voice", f"Giọng đọc '{voice[:32]}' không có (có: {', '.join(self.owner)})")
+        return voice
+
+    def fallback_voice(self) -> str:
+        last = self.engines[-1]
+        return self.default_voice if self.owner[self.default_voice] is last else next(iter(last.voices))
+
+    async def speak(self, text: str, voice: str | None, speed: float | None = None) -> Speech:
+        """`text` already cleaned (`clean_text`); it is normalised here, for every engine alike."""
+        chosen, pace = self.resolve(voice), self.default_speed if speed is None else speed
+        spoken = await asyncio.to_thread(normalise, text)  # 50,000 characters take a few tenths of a second
+        engine = self.owner[chosen]
+        try:
+            return Speech(
+                await engine.synthesize(spoken, chosen, pace), chosen, pace, engine.name, spoken, False
+            )
+        except AudioError as exc:
+            fallback = self.engines[-1]
+            if engine is fallback or exc.code not in self.FALLBACK_ERRORS:
+                raise
+            log.warning(
+                "TTS engine %s failed (%s); speaking with %s instead", engine.name, exc.code, fallback.name
+            )
+        voice2 = self.fallback_voice()
+        wav = await fallback.synthesize(spoken, voice2, pace)
+        return Speech(wav, voice2, pace, fallback.name, spoken, True)
+
+
+def make_voices(cfg: ContentConfig) -> VoiceBook:
     if cfg.tts_engine == "espeak-ng":
-        return EspeakEngine(cfg.tts_rate_wpm, cfg.ffmpeg_timeout_s)
+        return VoiceBook([EspeakEngine(cfg.tts_rate_wpm, cfg.ffmpeg_timeout_s)], cfg.tts_voice, cfg.tts_speed)
     raise ValueError(f"unknown TTS engine {cfg.tts_engine!r}")

@@ -8,27 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+import time
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from broadcast.config import SPEED_MAX, SPEED_MIN
 from broadcast.content import store as lib
 from broadcast.content.models import BroadcastContent
 from broadcast.content.tts import EspeakEngine
 from broadcast.web.content.create import (
     AREA_FIELD,
     CSRF_FIELD,
+    PREVIEW_LIMIT,
     SLUG_OR_EMPTY,
     UPLOAD_FORM,
     URGENT_FIELD,
     create_from_tts,
     create_from_upload,
+    refused,
     speak,
     store_of,
     tts_input,
+    tts_speed,
     tts_text,
 )
 from hub.core.openapi import JSON, ApiRoute, Body, Param
@@ -98,13 +104,31 @@ async def create_tts(request: web.Request) -> web.Response:
 
 @requires(Perm.EDIT_BROADCASTS)
 async def preview_tts(request: web.Request) -> web.StreamResponse:
-    """The processed MP3 of a text, not stored: what would air if it were saved."""
+    """The processed MP3 of a short text, not stored: how a voice and speed sound before the officer saves."""
     store = store_of(request)
     body = await tts_input(request)
     text = tts_text(request, body)
+    if len(text) > store.cfg.tts_preview_max_chars:
+        raise refused(
+            request,
+            422,
+            "preview_too_long",
+            f"Nghe thử tối đa {store.cfg.tts_preview_max_chars} ký tự; hãy chọn một đoạn ngắn hoặc lưu cả bài",
+        )
+    tts_speed(request, body)  # a refused speed costs no preview
+    wait = request.app[PREVIEW_LIMIT].take(principal(request).username, time.monotonic())
+    if wait is not None:
+        err = refused(
+            request,
+            429,
+            "preview_rate",
+            f"Bạn đã nghe thử nhiều lần trong một phút; hãy thử lại sau {math.ceil(wait)} giây",
+        )
+        err.headers["Retry-After"] = str(math.ceil(wait))
+        raise err
     await store.ensure_ready()
     with store.job() as job:
-        stored = await speak(request, job, text, body.get("voice") or None)
+        stored, speech = await speak(request, job, text, body)
         data = await asyncio.to_thread(stored.job_mp3.read_bytes)
     return web.Response(
         body=data,
@@ -112,6 +136,9 @@ async def preview_tts(request: web.Request) -> web.StreamResponse:
         headers={
             "X-Loudness-LUFS": f"{stored.loudness_lufs:.1f}",
             "X-Duration-S": f"{stored.duration_s:.2f}",
+            "X-Voice": speech.voice,
+            "X-Speed": f"{speech.speed:g}",
+            "X-Spoken-Text": quote(speech.spoken_text),
         },
     )
 
@@ -222,6 +249,13 @@ TTS_BODY: dict[str, Any] = {
             "enum": [*EspeakEngine.voices, "", None],
             "description": "default broadcast.content.tts_voice",
         },
+        "speed": {
+            "type": ["number", "null"],
+            "minimum": SPEED_MIN,
+            "maximum": SPEED_MAX,
+            "description": "Speaking speed, 1 = normal (broadcast.content.tts_rate_wpm); default "
+            "broadcast.content.tts_speed. Forms send it as a string; outside the range: 422",
+        },
         "district": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
         "commune": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
         "area": {**AREA_FIELD, "type": ["string", "null"]},
@@ -243,6 +277,8 @@ _CONTENT: dict[str, Any] = {
         "source": {"type": "string", "enum": list(lib.SOURCES)},
         "source_label": {"type": "string"},
         "text": {"type": ["string", "null"], "description": "The TTS input"},
+        "voice": {"type": ["string", "null"], "description": "The voice that spoke the text (TTS only)"},
+        "speed": {"type": ["number", "null"], "description": "Its speaking speed, 1 = normal (TTS only)"},
         "original_name": {"type": ["string", "null"]},
         "sha256": {"type": "string", "description": "Of the processed MP3"},
         "size": {"type": "integer", "description": "Bytes of the processed MP3"},
@@ -303,7 +339,7 @@ ROUTES = [
         "POST",
         "/content/tts",
         create_tts,
-        "Create content from Vietnamese text (JSON: title, text, voice, district, commune, urgent; urgent and "
+        "Create content from Vietnamese text (JSON: title, text, voice, speed, district, commune, urgent; urgent and "
         "429 as for /content)",
         (),
         _CONTENT,
@@ -315,13 +351,21 @@ ROUTES = [
         "POST",
         "/content/tts/preview",
         preview_tts,
-        "The processed MP3 a text would become (text, voice); nothing stored",
+        "The processed MP3 a short text would become (text, voice, speed; at most "
+        "broadcast.content.tts_preview_max_chars characters, else 422); nothing stored. At most "
+        "broadcast.content.tts_previews_per_minute per person per minute: 429 with Retry-After",
         (),
         {"type": "string", "format": "binary"},
         content_type="audio/mpeg",
-        errors=(400, 401, 403, 415, 422),
+        errors=(400, 401, 403, 415, 422, 429),
         body=Body({JSON: TTS_BODY, FORM: _TTS_FORM}, max_bytes=TTS_MAX_BYTES),
-        headers={"X-Loudness-LUFS": "Measured integrated loudness", "X-Duration-S": "Length in seconds"},
+        headers={
+            "X-Loudness-LUFS": "Measured integrated loudness",
+            "X-Duration-S": "Length in seconds",
+            "X-Voice": "The voice that spoke",
+            "X-Speed": "Its speed",
+            "X-Spoken-Text": "What the engine read after normalisation (percent-encoded UTF-8)",
+        },
     ),
     ApiRoute("GET", ID_PATH, get_content, "One content item", (_ID,), _CONTENT, errors=(400, 401, 403, 404)),
     ApiRoute(

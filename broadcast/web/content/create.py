@@ -15,11 +15,12 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http import HttpProcessingError
 from sqlalchemy.orm import Session
 
-from broadcast.config import broadcast_settings
+from broadcast.config import SPEED_MAX, SPEED_MIN, broadcast_settings
 from broadcast.content import store as lib
 from broadcast.content.audio_input import AudioError
 from broadcast.content.jobs import QueueFull
-from broadcast.content.tts import TtsEngine, clean_text, make_engine
+from broadcast.content.preview_limit import PreviewLimiter
+from broadcast.content.tts import Speech, VoiceBook, clean_text, make_voices
 from contract.topics import is_slug
 from hub.core.auth import Principal
 from hub.core.config import CoreConfig
@@ -32,11 +33,12 @@ from hub.web.validation import check_fields
 
 log = logging.getLogger("broadcast.web.content")
 CONTENT_STORE = web.AppKey("broadcast_content_store", lib.ContentStore)
-TTS_ENGINE = web.AppKey("broadcast_tts_engine", TtsEngine)
+TTS_VOICES = web.AppKey("broadcast_tts_voices", VoiceBook)
+PREVIEW_LIMIT = web.AppKey("broadcast_tts_preview_limit", PreviewLimiter)
 CHUNK = 64 * 1024
 FIELD_MAX = 8 * 1024  # a text field of the upload form (title, slugs)
 UPLOAD_FIELDS = ("title", "source", "district", "commune", "area", "csrf", "urgent")
-TTS_FIELDS = ("title", "text", "voice", "district", "commune", "area", "csrf", "urgent")
+TTS_FIELDS = ("title", "text", "voice", "speed", "district", "commune", "area", "csrf", "urgent")
 
 
 SLUG_OR_EMPTY = {"type": "string", "pattern": f"^({SLUG_PATTERN})?$"}
@@ -76,7 +78,8 @@ UPLOAD_FORM: dict[str, Any] = {
 def setup(app: web.Application, config: CoreConfig) -> None:
     cfg = broadcast_settings(config).content
     app[CONTENT_STORE] = lib.ContentStore(cfg.directory(config.data_dir), cfg)
-    app[TTS_ENGINE] = make_engine(cfg)
+    app[TTS_VOICES] = make_voices(cfg)
+    app[PREVIEW_LIMIT] = PreviewLimiter(cfg.tts_previews_per_minute)
 
 
 def store_of(request: web.Request) -> lib.ContentStore:
@@ -265,24 +268,44 @@ async def tts_input(request: web.Request) -> dict[str, str]:
         raise ApiError(400, "bad_field", f"Trường không được hỗ trợ: {', '.join(unknown)[:100]}")
     out: dict[str, str] = {}
     for k, v in body.items():
+        if k == "speed" and isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)  # JSON sends a number, a form a string
         if v is not None and not isinstance(v, str):
             raise ApiError(400, "bad_field", f"Trường '{k}' phải là chuỗi")
         out[k] = v or ""
     return out
 
 
-async def speak(
-    request: web.Request, job: Path, text: str, voice: str | None, urgent: bool = False
-) -> lib.StoredAudio:
-    """Synthesize (text already cleaned) and process like any recording."""
-    store, engine = store_of(request), request.app[TTS_ENGINE]
+def tts_speed(request: web.Request, body: dict[str, str]) -> float | None:
+    """The speed asked for (None: the hub's default); 422 outside SPEED_MIN…SPEED_MAX."""
+    raw = body.get("speed", "").strip()
+    if not raw:
+        return None
     try:
-        wav = await engine.synthesize(text, voice or store.cfg.tts_voice)
+        speed = float(raw.replace(",", "."))
+    except ValueError:
+        speed = float("nan")
+    if not SPEED_MIN <= speed <= SPEED_MAX:  # NaN fails too
+        raise refused(
+            request, 422, "speed", f"Tốc độ đọc phải từ {SPEED_MIN:g} đến {SPEED_MAX:g} (1 là bình thường)"
+        )
+    return round(speed, 2)
+
+
+async def speak(
+    request: web.Request, job: Path, text: str, body: dict[str, str], urgent: bool = False
+) -> tuple[lib.StoredAudio, Speech]:
+    """Synthesize (text already cleaned; normalised by the voice book) and process like any recording."""
+    voices, speed = request.app[TTS_VOICES], tts_speed(request, body)
+    try:
+        speech = await voices.speak(text, body.get("voice") or None, speed)
     except AudioError as exc:
         raise refused(request, 422, exc.code, exc.message) from None
+    if speech.fell_back:
+        ctx(request).count("tts_fallback")
     src = job / "input"
-    await asyncio.to_thread(src.write_bytes, wav)
-    return await _processed(request, job, src, urgent)
+    await asyncio.to_thread(src.write_bytes, speech.wav)
+    return await _processed(request, job, src, urgent), speech
 
 
 def tts_text(request: web.Request, body: dict[str, str]) -> str:
@@ -305,6 +328,15 @@ async def create_from_tts(request: web.Request, body: dict[str, str]) -> dict[st
         raise refused(request, exc.status, exc.code, exc.message) from None
     await store.ensure_ready()
     with store.job() as job:
-        stored = await speak(request, job, text, body.get("voice") or None, is_urgent(request, body))
-        new = lib.NewContent(district, commune, title, "tts", p.username, text=text)
+        stored, speech = await speak(request, job, text, body, is_urgent(request, body))
+        new = lib.NewContent(
+            district,
+            commune,
+            title,
+            "tts",
+            p.username,
+            text=text,
+            tts_voice=speech.voice,
+            tts_speed=speech.speed,
+        )
         return await _insert(request, new, stored)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from broadcast.content import store as lib
 from broadcast.web.content.api import add_media_route
 from broadcast.web.content.create import (
-    TTS_ENGINE,
+    TTS_VOICES,
     create_from_tts,
     needs_area_choice,
     setup,
@@ -71,7 +71,17 @@ def decorate(item: dict[str, Any], request: web.Request, names: dict[tuple[str, 
         "size_label": size_label(item["size"]),
         "created_local": local_time(item["created_at"], ctx(request).tz),
         "commune_name": names.get((item["district"], item["commune"]), item["commune"]),
+        "voice_label": voice_label(request, item),
     }
+
+
+def voice_label(request: web.Request, item: dict[str, Any]) -> str:
+    """ "Giọng miền Nam · tốc độ 0,8×" for TTS content (older rows kept no voice: empty)."""
+    if not item.get("voice"):
+        return ""
+    name = request.app[TTS_VOICES].voices.get(str(item["voice"]), str(item["voice"]))
+    speed = item.get("speed")
+    return name + (f" · tốc độ {speed:g}×".replace(".", ",") if speed else "")
 
 
 def with_media_policy(resp: web.StreamResponse, microphone: bool = False) -> web.StreamResponse:
@@ -79,6 +89,16 @@ def with_media_policy(resp: web.StreamResponse, microphone: bool = False) -> web
     if microphone:
         resp.headers["Permissions-Policy"] = MIC_POLICY
     return resp
+
+
+# The speeds offered on the form; the API takes any value in SPEED_MIN…SPEED_MAX.
+SPEEDS = {
+    "0.8": "Chậm (0,8×)",
+    "0.9": "Hơi chậm (0,9×)",
+    "1": "Bình thường",
+    "1.1": "Hơi nhanh (1,1×)",
+    "1.2": "Nhanh (1,2×)",
+}
 
 
 async def _form_context(request: web.Request) -> dict[str, Any]:
@@ -102,8 +122,11 @@ async def _form_context(request: web.Request) -> dict[str, Any]:
             "tts_max_chars": cfg.tts_max_chars,
             "target_lufs": number_vi(cfg.target_lufs),
         },
-        "voices": request.app[TTS_ENGINE].voices,
+        "voices": request.app[TTS_VOICES].voices,
         "default_voice": cfg.tts_voice,
+        "speeds": SPEEDS,
+        "default_speed": f"{cfg.tts_speed:g}",
+        "preview_max_chars": cfg.tts_preview_max_chars,
         "choose_area": choose,
         "communes": communes,
         "title_max": lib.TITLE_MAX,
@@ -161,7 +184,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.EDIT_BROADCASTS)
 async def new_page(request: web.Request) -> web.StreamResponse:
-    values = {"title": "", "text": "", "voice": "", "area": ""}
+    values = {"title": "", "text": "", "voice": "", "speed": "", "area": ""}
     resp = render(
         request, "broadcast_content_new.html", error=None, values=values, **await _form_context(request)
     )
@@ -175,7 +198,7 @@ async def tts_submit(request: web.Request) -> web.StreamResponse:
     try:
         data = await create_from_tts(request, body)
     except ApiError as exc:
-        values = {k: body.get(k, "") for k in ("title", "text", "voice")}
+        values = {k: body.get(k, "") for k in ("title", "text", "voice", "speed")}
         values["area"] = f"{body.get('district', '')}/{body.get('commune', '')}"
         resp = render(
             request,

@@ -290,7 +290,18 @@
     var audio = form.querySelector('.tts-audio');
     var status = form.querySelector('.tts-status');
     var preview = form.querySelector('.tts-preview');
+    var spoken = form.querySelector('.tts-spoken');
+    var previewChars = Number(form.dataset.previewChars) || 400;
     var url = null;
+    // The preview reads a sentence or two: the start of a long text, cut at a sentence end (else a space).
+    function previewText(all) {
+      all = all.trim();
+      if (all.length <= previewChars) return all;
+      var head = all.slice(0, previewChars);
+      var end = Math.max(head.lastIndexOf('. '), head.lastIndexOf('! '), head.lastIndexOf('? '), head.lastIndexOf('\n'));
+      if (end < previewChars / 3) end = head.lastIndexOf(' ');
+      return head.slice(0, end > 0 ? end + 1 : previewChars).trim();
+    }
     text.addEventListener('input', function () { count.textContent = String(text.value.length); });
     preview.addEventListener('click', function () {
       if (!text.value.trim()) { status.textContent = 'Hãy nhập nội dung cần đọc'; return; }
@@ -300,19 +311,26 @@
         method: 'POST',
         credentials: 'same-origin',
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, 'Accept': 'audio/mpeg' },
-        body: JSON.stringify({ text: text.value, voice: form.elements.voice.value })
+        body: JSON.stringify({ text: previewText(text.value), voice: form.elements.voice.value,
+          speed: Number(form.elements.speed.value) })
       }).then(function (resp) {
         if (!resp.ok) {
           return resp.json().then(function (b) { throw (b.error && b.error.message) || ('Lỗi ' + resp.status); },
             function () { throw 'Máy chủ trả lỗi ' + resp.status; });
         }
         var lufs = resp.headers.get('X-Loudness-LUFS');
+        var said = resp.headers.get('X-Spoken-Text');
+        if (spoken && said) {
+          spoken.querySelector('p').textContent = decodeURIComponent(said);
+          show(spoken, true);
+        }
+        var partial = text.value.trim().length > previewChars;
         return resp.blob().then(function (b) {
           if (url) URL.revokeObjectURL(url);
           url = URL.createObjectURL(b);
           audio.src = url;
           show(audio, true);
-          status.textContent = 'Bản nghe thử' + (lufs ? ' (' + number(Number(lufs)) + ' LUFS)' : '') + '; bấm "Lưu vào thư viện" nếu đạt.';
+          status.textContent = 'Bản nghe thử' + (partial ? ' đoạn đầu' : '') + (lufs ? ' (' + number(Number(lufs)) + ' LUFS)' : '') + '; bấm "Lưu vào thư viện" nếu đạt.';
           audio.play().catch(function () { /* autoplay may be refused; the player is shown */ });
         });
       }).catch(function (msg) {
