@@ -29,20 +29,29 @@ from hub.core.events import EventBus
 from hub.core.features import (
     DIGEST_SECTIONS,
     FACT_SOURCES,
+    REPORT_SECTIONS,
     DigestSections,
     FactSources,
     Feature,
     FeatureContext,
+    ReportSections,
     Services,
     setup_order,
 )
 from hub.core.runtime import HubCore
 from hub.notify.feature import FEATURE as NOTIFY_FEATURE
 from hub.notify.service import NOTIFIER, Notifier
+from hub.scheduled_reports.feature import FEATURE as SCHEDULED_REPORTS_FEATURE
 from hub.web.app import create_app as create_core_app
 
 # Declared order; the set-up order follows from what each needs (the notifier before the alert engine).
-FEATURES: tuple[Feature, ...] = (NOTIFY_FEATURE, COMMANDS_FEATURE, BROADCAST_FEATURE, ALERTS_FEATURE)
+FEATURES: tuple[Feature, ...] = (
+    NOTIFY_FEATURE,
+    COMMANDS_FEATURE,
+    BROADCAST_FEATURE,
+    ALERTS_FEATURE,
+    SCHEDULED_REPORTS_FEATURE,
+)
 
 
 def config_model(features: Sequence[Feature] = FEATURES) -> type[CoreConfig]:
@@ -99,11 +108,12 @@ class Hub(HubCore):
         role: str = "all",
     ) -> None:
         super().__init__(config, table_modules(features), prepare_schema, role=role)
-        self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
+        self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS, REPORT_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).
         self.services.provide(FACT_SOURCES, FactSources())
         self.services.provide(DIGEST_SECTIONS, DigestSections())
+        self.services.provide(REPORT_SECTIONS, ReportSections())
         for feature in self.features:
             section = getattr(config, feature.config_key, None) if feature.config_key else None
             ctx = FeatureContext(

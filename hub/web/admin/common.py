@@ -22,6 +22,7 @@ TABS = (
     ("/admin/devices", "Thiết bị", Perm.MANAGE_DEVICES),
     ("/admin/accounts", "Tài khoản thiết bị", Perm.MANAGE_DEVICES),
     ("/admin/import", "Nhập CSV", Perm.MANAGE_DEVICES),
+    ("/admin/public-status", "Trang công khai", Perm.MANAGE_DEVICES),
     ("/admin/audit", "Nhật ký thay đổi", Perm.VIEW_AUDIT),
 )
 
@@ -35,6 +36,7 @@ NOTICES = {
     "password_reset": "Đã đặt lại mật khẩu; các phiên đăng nhập cũ của người này đã kết thúc.",
     "area_saved": "Đã lưu địa bàn.",
     "area_deleted": "Đã xoá địa bàn.",
+    "public_saved": "Đã lưu trang công khai.",
     "village_saved": "Đã lưu thôn/xóm.",
     "village_deleted": "Đã xoá thôn/xóm.",
     "device_saved": "Đã lưu thiết bị.",
