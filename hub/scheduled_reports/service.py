@@ -27,6 +27,7 @@ from hub.core.tasks import guarded
 from hub.scheduled_reports import store
 from hub.scheduled_reports.config import ScheduledReportsConfig, reports_settings
 from hub.scheduled_reports.content import ReportData, communes_with_cameras, load_report, pct
+from hub.scheduled_reports.files import report_filename, report_path, reports_dir
 from hub.scheduled_reports.mail import build_message, send_mail
 from hub.scheduled_reports.models import CHANNEL_EMAIL, CHANNEL_ZALO, ReportDelivery, ReportRun
 from hub.scheduled_reports.render_csv import report_csv
@@ -70,7 +71,7 @@ class ReportService:
         self.lead: Lead = lead if lead is not None else SoleLeader()
         self.lead.on_change(self._lead_changed)
         self.clock = clock
-        self.dir = self.cfg.directory(config.data_dir)
+        self.dir = reports_dir(config)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._running = False
@@ -80,11 +81,10 @@ class ReportService:
 
     # files ------------------------------------------------------------------------------------------------
     def path(self, run_id: int, ext: str) -> Path:
-        return self.dir / f"{run_id}.{ext}"
+        return report_path(self.dir, run_id, ext)
 
     def filename(self, run: ReportRun, ext: str) -> str:
-        area = f"{run.district}-{run.commune}" if run.commune else "toan-bo"
-        return f"bao-cao-{run.kind}-{area}-{run.period_start:%Y%m%d}.{ext}"
+        return report_filename(run, ext)
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:

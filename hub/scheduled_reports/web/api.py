@@ -4,6 +4,7 @@ users, a commune's report for its district's and its own users."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from hub.core.auth import Principal
 from hub.core.openapi import ApiRoute, Param
 from hub.core.serialize import iso
 from hub.scheduled_reports import store
+from hub.scheduled_reports.files import report_filename, report_path, reports_dir
 from hub.scheduled_reports.models import ReportDelivery, ReportRun
 from hub.scheduled_reports.service import REPORTS, ReportService
 from hub.web import params
@@ -121,16 +123,15 @@ async def report_file(request: web.Request, ext: str) -> web.Response:
     run = await c.db.run(lambda s: visible_run(s, p, rid))
     if run is None:
         raise not_found(f"Không có báo cáo {rid}")
-    svc = _service(request)
     try:
-        body = svc.path(rid, ext).read_bytes()
+        body = await asyncio.to_thread(report_path(reports_dir(c.config), rid, ext).read_bytes)
     except FileNotFoundError:
         raise not_found(f"Báo cáo {rid} chưa có tệp {ext.upper()}; hãy lập lại") from None
     return web.Response(
         body=body,
         headers={
             "Content-Type": FILE_TYPES[ext],
-            "Content-Disposition": f'attachment; filename="{svc.filename(run, ext)}"',
+            "Content-Disposition": f'attachment; filename="{report_filename(run, ext)}"',
             "Cache-Control": "private, no-store",
         },
     )
@@ -231,7 +232,7 @@ ROUTES = [
         params=(_ID,),
         content_type="application/pdf",
         response={"type": "string", "format": "binary"},
-        errors=(400, 401, 403, 404, 503),
+        errors=(400, 401, 403, 404),
     ),
     ApiRoute(
         "GET",
@@ -241,7 +242,7 @@ ROUTES = [
         params=(_ID,),
         content_type="text/csv",
         response={"type": "string"},
-        errors=(400, 401, 403, 404, 503),
+        errors=(400, 401, 403, 404),
     ),
     ApiRoute(
         "POST",
