@@ -95,8 +95,20 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
         influx=InfluxConfig(enabled=False),
     )
     hub = Hub(cfg)
-    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "alerts"]
-    assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "alerts"]
+    assert [f.name for f in hub.features] == [
+        "notify",
+        "commands",
+        "broadcast",
+        "alerts",
+        "scheduled_reports",
+    ]
+    assert [c.name for c in hub.components] == [
+        "notify",
+        "edge-commands",
+        "broadcast",
+        "alerts",
+        "scheduled_reports",
+    ]
     # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources.
     assert hub.alerts.sink is hub.services.get(NOTICE_SINK) is hub.notifier
     assert len(hub.services.get(FACT_SOURCES).items) == 3
@@ -114,7 +126,14 @@ def test_the_web_app_has_every_features_routes_without_a_running_hub(tmp_path: P
     db = open_database(f"sqlite:///{tmp_path / 'hub.db'}")
     app = create_app(CoreConfig(), db, EventBus(), lambda: {})
     paths = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
-    for expected in ("/api/v1/alerts", "/alerts/outbox", "/broadcasts/programmes", "/api/v1/cameras"):
+    for expected in (
+        "/api/v1/alerts",
+        "/alerts/outbox",
+        "/broadcasts/programmes",
+        "/api/v1/cameras",
+        "/reports/scheduled",
+        "/api/v1/scheduled-reports",
+    ):
         assert expected in paths, expected
-    assert len(FEATURES) == 4
+    assert len(FEATURES) == 5
     db.close()
