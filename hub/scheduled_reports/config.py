@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -16,7 +17,11 @@ from hub.core.config import CoreConfig, feature_section
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _AREA = re.compile(r"^([a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*)?$")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-KINDS = ("weekly", "monthly")
+Kind = Literal["weekly", "monthly"]
+
+
+def _all_kinds() -> list[Kind]:
+    return ["weekly", "monthly"]
 
 
 class SmtpConfig(StrictModel):
@@ -29,6 +34,11 @@ class SmtpConfig(StrictModel):
     password: SecretStr | None = Field(default=None, description="Give it as ${SMTP_PASSWORD}")
     from_addr: str = Field(default="bao-cao@localhost", description="The From: address")
     timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _unset(cls, v: object) -> object:
+        return None if v == "" else v  # ${SMTP_PASSWORD:-} with nothing in the environment
 
     @model_validator(mode="after")
     def _login_pair(self) -> SmtpConfig:
@@ -55,6 +65,12 @@ class Recipients(StrictModel):
             raise ValueError(f'{v!r} is not "district/commune" (slugs) or ""')
         return v
 
+    @field_validator("zalo_groups", "emails", mode="before")
+    @classmethod
+    def _drop_empty(cls, v: object) -> object:
+        # "${ZALO_GROUP_LEADERS:-}" with nothing in the environment: no receiver rather than a bad one
+        return [x for x in v if x != ""] if isinstance(v, list) else v
+
     @field_validator("emails")
     @classmethod
     def _emails(cls, v: list[str]) -> list[str]:
@@ -73,7 +89,7 @@ class RetryConfig(StrictModel):
 class ScheduledReportsConfig(StrictModel):
     enabled: bool = True
     at: str = Field(default="07:00", description="Local HH:MM on Monday (weekly) and the 1st (monthly)")
-    kinds: list[str] = Field(default_factory=lambda: list(KINDS), description="weekly, monthly")
+    kinds: list[Kind] = Field(default_factory=_all_kinds, description="weekly, monthly")
     communes: bool = Field(default=True, description="A report per commune with cameras, besides the hub's")
     worst: int = Field(default=10, ge=1, le=100, description="Worst cameras and longest outages listed")
     recipients: list[Recipients] = Field(default_factory=list)
@@ -88,14 +104,6 @@ class ScheduledReportsConfig(StrictModel):
     def _hhmm(cls, v: str) -> str:
         if not _HHMM.match(v):
             raise ValueError(f"{v!r} is not a local time HH:MM")
-        return v
-
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, v: list[str]) -> list[str]:
-        for k in v:
-            if k not in KINDS:
-                raise ValueError(f"{k!r}: unknown kind (known: {', '.join(KINDS)})")
         return v
 
     @property

@@ -7,6 +7,7 @@ was down at 07:00 on Monday makes the week's report when it comes back, and neve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,7 @@ def _previous_first(kind: str, first: date) -> date:
     return (first - timedelta(days=1)).replace(day=1)
 
 
-def due_periods(
-    now: float, tz: ZoneInfo, at: time, kinds: list[str] | tuple[str, ...]
-) -> list[reports.Period]:
+def due_periods(now: float, tz: ZoneInfo, at: time, kinds: Sequence[str]) -> list[reports.Period]:
     """The latest finished week/month (per kind asked) whose report time is not after `now`."""
     local = datetime.fromtimestamp(now, tz)
     now_dt = datetime.fromtimestamp(now, UTC).replace(tzinfo=None)
@@ -43,7 +42,7 @@ def due_periods(
     return out
 
 
-def next_due_at(now: float, tz: ZoneInfo, at: time, kinds: list[str] | tuple[str, ...]) -> float | None:
+def next_due_at(now: float, tz: ZoneInfo, at: time, kinds: Sequence[str]) -> float | None:
     """The next time (epoch s) a report falls due after `now` (shown on the reports page)."""
     local = datetime.fromtimestamp(now, tz)
     best: float | None = None
