@@ -4,6 +4,7 @@ backoff or given up with the reason, never dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 from email.message import Message
 from pathlib import Path
@@ -152,3 +153,22 @@ async def test_a_refused_address_is_given_up_and_a_dead_server_retried(
     assert states[0] == ("sent", 2, None)
     assert states[1][:2] == ("failed", 2) and "550" in (states[1][2] or "")
     assert [m.rcpt_tos for m in inbox.messages] == [["tinh@thanhhoa.example"]]
+
+
+async def test_the_running_service_makes_and_sends_on_its_own_until_stopped(
+    tmp_path: Path, db: Database, fake: FakeZalo
+) -> None:
+    n = await notifier(tmp_path, db, fake)
+    svc, _ = service(tmp_path, db, ZaloFiles(n.channels), recipients=[LEADERS])
+    try:
+        await svc.start()  # alone: the hub holds the lease, the loop starts at once
+        for _ in range(200):
+            if len([m for m in fake.messages() if m.file_token]) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await svc.stop()
+        await n.stop()
+    assert {d[0] for d in deliveries(db)} == {"weekly", "monthly"}
+    assert {d[2] for d in deliveries(db)} == {"sent"}
+    assert (svc.made, svc.sent) == (6, 2)  # every area made; only dinh_long has a receiver
