@@ -1,4 +1,4 @@
-"""Scheduled reports as a hub feature: the report maker and sender (under its own leader lease), its tables,
+"""Scheduled reports as a hub feature: the report maker and sender (under the `notify` leader lease), its tables,
 its files (backups copy them), its API, the reports page, the public status pages and their admin switch.
 Broadcast figures come from REPORT_SECTIONS; Zalo files go through the notifier's FILE_SINK when present."""
 
@@ -21,7 +21,9 @@ def setup(ctx: FeatureContext) -> None:
         ctx.db,
         ctx.services.get(REPORT_SECTIONS).items,
         lambda: ctx.services.find(FILE_SINK),
-        lead=ctx.leases.leader("scheduled_reports"),
+        # The hub that sends Zalo messages (the `notify` duty) holds the OA token and alone may refresh it, so the
+        # reports are made and sent by that same hub, like the daily digest.
+        lead=ctx.leases.leader("notify"),
     )
     ctx.services.provide(REPORTS, service)
     ctx.add_component(service)

@@ -1,5 +1,5 @@
-"""The scheduled reports' worker: under the `scheduled_reports` leader lease (one hub makes and sends them), it
-makes the reports that are due (hub/scheduled_reports/schedule.py), writes their PDF and CSV files, and sends
+"""The scheduled reports' worker: under the `notify` leader lease (the hub that holds the OA token makes and sends
+them, as it does the daily digest), it makes the reports that are due (hub/scheduled_reports/schedule.py), writes their PDF and CSV files, and sends
 each delivery (Zalo OA group through the notifier's `FILE_SINK`, e-mail over SMTP), retrying with backoff.
 Nothing is dropped: a delivery ends `sent`, `failed` (with why) or `skipped` (channel not set up), all shown on
 the reports page, where a person may send it again or make the report again."""
