@@ -23,6 +23,9 @@ from hub.web.errors import not_found
 
 PATH = "/cong-khai/{district:[a-z0-9][a-z0-9_-]{0,63}}/{commune:[a-z0-9][a-z0-9_-]{0,63}}"
 CACHE_KEY = web.AppKey("public_status_cache", dict)
+# Answers for unknown communes are cached too (no SQL per guess), so the cache is capped: a visitor trying
+# names cannot grow it without bound. Thanh Hóa has 166 communes: the cap is far above any real province.
+MAX_CACHED = 2000
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ async def public_status(request: web.Request) -> web.Response:
         etag = '"' + hashlib.sha256((html or "").encode()).hexdigest()[:32] + '"'
         ttl = reports_settings(c.config).public_cache_s
         hit = Cached(time.monotonic() + ttl, html, etag)
+        if len(cache) >= MAX_CACHED:
+            cache.clear()
         cache[(district, commune)] = hit
     if hit.html is None:
         raise not_found("Không có trang công khai này")

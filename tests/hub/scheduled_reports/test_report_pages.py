@@ -171,3 +171,15 @@ async def test_only_admins_switch_public_pages(web: WebEnv) -> None:
     web.add_user("phulinh", "police", "soc-son", "phu-linh")
     sign_in(web, "phulinh")
     assert (await web.client.get("/admin/public-status")).status == 403
+
+
+async def test_guessing_commune_names_cannot_grow_the_public_cache(web: WebEnv) -> None:
+    from hub.scheduled_reports.web import public_page
+
+    public_page.MAX_CACHED, before = 5, public_page.MAX_CACHED
+    try:
+        for i in range(12):
+            assert (await web.client.get(f"/cong-khai/soc-son/doan-{i}")).status == 404
+        assert len(web.client.server.app[public_page.CACHE_KEY]) <= 5  # type: ignore[union-attr]
+    finally:
+        public_page.MAX_CACHED = before
