@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hub.compose import open_database
 from hub.core.db import Database
 from hub.scheduled_reports.models import ReportDelivery, ReportRun
 from hub.scheduled_reports.render_csv import COLUMNS
-from tests.hub.scheduled_reports.conftest import service
+from tests.hub.scheduled_reports.conftest import seed, service
 
 
 def runs(db: Database) -> dict[tuple[str, str], ReportRun]:
@@ -118,3 +119,20 @@ async def test_making_again_rewrites_the_files_from_the_database_as_it_is(
     svc.path(week.id, "pdf").unlink()
     await svc.render(week.id)
     assert "Xã Định Long" in pdf_text(svc.path(week.id, "pdf"))
+
+
+async def test_the_same_numbers_on_postgresql(tmp_path: Path, postgres_db: str) -> None:
+    pg = open_database(postgres_db)
+    try:
+        pg.create_all()
+        seed(pg)
+        svc, _ = service(tmp_path, pg)
+        assert await svc.make_due() == 6
+        got = runs(pg)
+        assert (got[("weekly", "dinh_long")].availability, got[("weekly", "")].availability) == (
+            "96.4",
+            "64.3",
+        )
+        assert "5/6" in pdf_text(svc.path(got[("weekly", "dinh_long")].id, "pdf"))
+    finally:
+        pg.close()
