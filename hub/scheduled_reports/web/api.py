@@ -169,7 +169,9 @@ async def regenerate_run(request: web.Request) -> ReportRun:
     return got
 
 
-@requires(Perm.VIEW_REPORTS)
+# Making again and sending again are changes (audited): for those who may act on alerts and resend the Zalo
+# outbox (police, admins), not for read-only viewers of reports.
+@requires(Perm.ACK_ALERTS)
 async def regenerate(request: web.Request) -> web.Response:
     run = await regenerate_run(request)
     rows = await ctx(request).db.run(
@@ -206,7 +208,7 @@ async def retry_delivery(request: web.Request) -> ReportDelivery:
     return got
 
 
-@requires(Perm.VIEW_REPORTS)
+@requires(Perm.ACK_ALERTS)
 async def resend(request: web.Request) -> web.Response:
     d = await retry_delivery(request)
     return json_response({"id": d.id, "state": d.state, "attempts": d.attempts})

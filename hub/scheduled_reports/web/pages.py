@@ -28,7 +28,7 @@ from hub.scheduled_reports.web.api import (
 )
 from hub.scheduled_reports.web.public_page import forget
 from hub.web import params, queries
-from hub.web.access import Perm, principal, requires
+from hub.web.access import Perm, has_perm, principal, requires
 from hub.web.admin.common import FormError, admin_page, field, refuse, see_other
 from hub.web.context import ctx
 from hub.web.render import render
@@ -58,16 +58,17 @@ async def scheduled_page(request: web.Request) -> web.Response:
         channels=CHANNEL_LABELS,
         enabled=cfg.enabled,
         next_due=None if nxt is None else datetime.fromtimestamp(nxt, c.tz),
+        can_act=has_perm(p, Perm.ACK_ALERTS),
     )
 
 
-@requires(Perm.VIEW_REPORTS)
+@requires(Perm.ACK_ALERTS)
 async def page_regenerate(request: web.Request) -> web.Response:
     await regenerate_run(request)
     return see_other("/reports/scheduled")
 
 
-@requires(Perm.VIEW_REPORTS)
+@requires(Perm.ACK_ALERTS)
 async def page_retry(request: web.Request) -> web.Response:
     await retry_delivery(request)
     return see_other("/reports/scheduled")
