@@ -52,7 +52,7 @@ class FakeZalo:
         self._runner: web.AppRunner | None = None
         self._hangs: set[asyncio.Future[None]] = set()
         self.port = 0
-        self.app = web.Application(client_max_size=4 * 1024 * 1024)
+        self.app = web.Application(client_max_size=8 * 1024 * 1024)
         self.app.router.add_post("/v3.0/oa/group/message", self._group_message)
         self.app.router.add_post("/v2.0/oa/upload/image", self._upload_image)
         self.app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
