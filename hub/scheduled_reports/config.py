@@ -30,6 +30,10 @@ class SmtpConfig(StrictModel):
     )
     port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before logging in")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate of a private mail server (default: the system's trusted CAs)",
+    )
     user: str | None = None
     password: SecretStr | None = Field(default=None, description="Give it as ${SMTP_PASSWORD}")
     from_addr: str = Field(default="bao-cao@localhost", description="The From: address")

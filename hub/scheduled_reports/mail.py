@@ -36,7 +36,10 @@ def _send(cfg: SmtpConfig, msg: EmailMessage) -> FileSent:
         with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s) as smtp:
             smtp.ehlo()
             if cfg.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                # the server's certificate and name are checked: the login and the reports must not go to whoever
+                # answers on the mail server's address
+                cafile = None if cfg.ca_file is None else str(cfg.ca_file)
+                smtp.starttls(context=ssl.create_default_context(cafile=cafile))
                 smtp.ehlo()
             if cfg.user is not None and cfg.password is not None:
                 smtp.login(cfg.user, cfg.password.get_secret_value())

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ssl
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from devtools.fakezalo import FakeZalo
 from devtools.services import free_port
+from hub.core.ca import init_ca, issue_server
 from hub.core.db import Database
 from hub.notify.files import ZaloFiles
 from hub.notify.service import Notifier
@@ -172,3 +176,40 @@ async def test_the_running_service_makes_and_sends_on_its_own_until_stopped(
     assert {d[0] for d in deliveries(db)} == {"weekly", "monthly"}
     assert {d[2] for d in deliveries(db)} == {"sent"}
     assert (svc.made, svc.sent) == (6, 2)  # every area made; only dinh_long has a receiver
+
+
+async def test_starttls_checks_the_mail_servers_certificate_before_logging_in(
+    tmp_path: Path, db: Database
+) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    init_ca(tmp_path / "ca", now)
+    issued = issue_server(tmp_path / "ca", ["127.0.0.1"], now)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(issued.cert, issued.key)
+    inbox, port = Inbox(), free_port()
+    ctl = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate,
+        tls_context=server_tls, require_starttls=True,
+    )  # fmt: skip
+    ctl.start()
+    try:
+        recipients = [{"area": "", "emails": ["tinh@thanhhoa.example"]}]
+        login = {"user": "baocao", "password": "mat-khau-thu", "starttls": True}
+        untrusted, _ = service(
+            tmp_path, db, kinds=["monthly"], recipients=recipients, smtp=_smtp(port, **login)
+        )
+        await untrusted.make_due()
+        await untrusted.deliver_due()  # the system's CAs do not know the hub's own CA: nothing goes out
+        ((_, _, state, _, error),) = deliveries(db)
+        assert state == "pending" and "CERTIFICATE_VERIFY_FAILED" in (error or "")
+        assert inbox.logins == [] and inbox.messages == []
+        trusted, clock = service(
+            tmp_path, db, kinds=["monthly"], recipients=recipients,
+            smtp=_smtp(port, ca_file=str(tmp_path / "ca" / "ca.crt"), **login),
+        )  # fmt: skip
+        clock.now += 3600
+        await trusted.deliver_due()
+    finally:
+        ctl.stop()
+    assert [d[2] for d in deliveries(db)] == ["sent"]
+    assert inbox.logins == ["baocao"] and len(inbox.messages) == 1
