@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,6 +76,7 @@ class ReportService:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._running = False
+        self._done: set[tuple[str, datetime, frozenset[tuple[str, str]]]] = set()
         self.made = 0
         self.sent = 0
         self.failures = 0
@@ -131,9 +133,15 @@ class ReportService:
             areas += await self.db.run(communes_with_cameras)
         n = 0
         for kind, period in zip(self.cfg.kinds, periods, strict=True):
+            # Checked every minute: once every area of a period has its report, the rows are not read again
+            # until the period or the set of areas changes.
+            done = (kind, period.start, frozenset(areas))
+            if done in self._done:
+                continue
             for district, commune in areas:
                 made = await self.make(kind, district, commune, period)
                 n += made.created
+            self._done = {d for d in self._done if d[1] >= period.start} | {done}
         return n
 
     async def make(self, kind: str, district: str, commune: str, period: reports.Period) -> Made:
