@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from hub.core import reports
+from hub.core.areas import AreaNames, area_names
 from hub.core.config import CoreConfig
 from hub.core.db import Database, to_db_time
 from hub.core.facts import FileSent, FileSink, ReportSection
@@ -76,6 +77,7 @@ class ReportService:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._running = False
+        self._names: AreaNames = {}  # display names in captions, read before each batch of deliveries
         self._done: set[tuple[str, datetime, frozenset[tuple[str, str]]]] = set()
         self.made = 0
         self.sent = 0
@@ -237,6 +239,8 @@ class ReportService:
     async def deliver_due(self) -> int:
         now_dt = to_db_time(self.clock())
         rows = await self.db.run(lambda s: store.due(s, now_dt, BATCH))
+        if rows:
+            self._names = await self.db.run(lambda s: area_names(s, self.config))
         for d, run in rows:
             res = await self._send(d, run)
             now_dt = to_db_time(self.clock())
@@ -260,7 +264,9 @@ class ReportService:
         return len(rows)
 
     def caption(self, run: ReportRun) -> str:
-        area = f"xã {run.commune}" if run.commune else "toàn bộ địa bàn"
+        area = (
+            self._names.get((run.district, run.commune)) or run.commune if run.commune else "toàn bộ địa bàn"
+        )
         avail = f"; camera hoạt động {run.availability} %" if run.availability is not None else ""
         return f"{KIND_TITLES.get(run.kind, 'Báo cáo')} {area}: {run.label}{avail}."
 

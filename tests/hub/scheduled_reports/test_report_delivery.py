@@ -58,7 +58,7 @@ async def test_the_pdf_reaches_the_leaders_zalo_group_as_a_file(
     texts = [m for m in fake.messages() if m.file_token is None]
     files = [m for m in fake.messages() if m.file_token is not None]
     assert [m.target for m in texts + files] == ["g-leaders", "g-leaders"]
-    assert texts[0].text == "Báo cáo tuần xã dinh_long: Tuần 30/11–06/12/2026; camera hoạt động 96.4 %."
+    assert texts[0].text == "Báo cáo tuần Xã Định Long: Tuần 30/11–06/12/2026; camera hoạt động 96.4 %."
     name, data = fake.state.files[files[0].file_token or ""]
     assert name == "bao-cao-weekly-yen_dinh-dinh_long-20261129.pdf" and data.startswith(b"%PDF-")
     (upload,) = fake.requests("upload_file")
