@@ -78,11 +78,13 @@ def seed(db: Database, communes: int, cameras: int, outages: int) -> int:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
-        cfg = HubConfig(
-            data_dir=Path(tmp) / "hub",
-            http=HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
-            influx=InfluxConfig(enabled=False),
-            scheduled_reports={"kinds": ["monthly"], "communes": False},
+        cfg = HubConfig.model_validate(
+            {
+                "data_dir": Path(tmp) / "hub",
+                "http": HttpConfig(public_url="http://127.0.0.1:8080", secure_cookies=False),
+                "influx": InfluxConfig(enabled=False),
+                "scheduled_reports": {"kinds": ["monthly"], "communes": False},
+            }
         )
         db = open_database(f"sqlite:///{Path(tmp) / 'hub.db'}")
         db.create_all()
