@@ -9,6 +9,7 @@ from aiohttp import web
 
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
+from broadcast.report_section import airings_report
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
 from broadcast.web import airings, speakers
 from broadcast.web.content import api as content
@@ -16,12 +17,13 @@ from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
 from broadcast.web.programmes import pages as programme_pages
 from hub.core.config import CoreConfig
-from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, Feature, FeatureContext
+from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, REPORT_SECTIONS, Feature, FeatureContext
 
 
 def setup(ctx: FeatureContext) -> None:
     service = BroadcastService(ctx)
     ctx.add_digest_section(airings_digest)
+    ctx.add_report_section(airings_report)
     ctx.services.provide(BROADCAST, service)
     ctx.services.provide(SCHEDULER, service.scheduler)
     ctx.add_component(service)
@@ -51,7 +53,7 @@ FEATURE = Feature(
         "broadcast.programmes.models",
     ),
     provides=(BROADCAST, SCHEDULER),
-    needs=(FACT_SOURCES, DIGEST_SECTIONS),
+    needs=(FACT_SOURCES, DIGEST_SECTIONS, REPORT_SECTIONS),
     api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
     add_pages=add_pages,
     file_dirs=content_dirs,

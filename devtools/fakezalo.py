@@ -33,7 +33,9 @@ from devtools.fakezalo_state import (
     CODE_FAULTS,
     ENDPOINTS,
     FAULTS,
+    FILE_TYPES,
     HTTP_FAULTS,
+    MAX_FILE_BYTES,
     MAX_IMAGE_BYTES,
     MAX_TEXT,
     FakeState,
@@ -50,9 +52,10 @@ class FakeZalo:
         self._runner: web.AppRunner | None = None
         self._hangs: set[asyncio.Future[None]] = set()
         self.port = 0
-        self.app = web.Application(client_max_size=4 * 1024 * 1024)
+        self.app = web.Application(client_max_size=8 * 1024 * 1024)
         self.app.router.add_post("/v3.0/oa/group/message", self._group_message)
         self.app.router.add_post("/v2.0/oa/upload/image", self._upload_image)
+        self.app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
         self.app.router.add_post("/v4/oa/access_token", self._oauth)
         self.app.router.add_post(r"/{bot:bot[^/]+}/{method}", self._bot)
         self.app.router.add_get("/_fake/messages", self._list_messages)
@@ -147,7 +150,9 @@ class FakeZalo:
     def _say(self, m: Message) -> None:
         if self.echo:
             extra = (
-                f" [ảnh {m.attachment_id}]" if m.attachment_id else (f" [ảnh {m.photo}]" if m.photo else "")
+                f" [ảnh {m.attachment_id}]"
+                if m.attachment_id
+                else (f" [ảnh {m.photo}]" if m.photo else (f" [tệp {m.file_token}]" if m.file_token else ""))
             )
             print(f"--- Zalo {m.channel} → {m.target}{extra}\n{m.text}\n", flush=True)
 
@@ -172,6 +177,8 @@ class FakeZalo:
         text = message.get("text", "")
         attachment_id = None
         att = message.get("attachment")
+        if isinstance(att, dict) and att.get("type") == "file":
+            return self._file_message(rec, gid, att)
         if att is not None:
             try:
                 el = att["payload"]["elements"][0]
@@ -188,6 +195,41 @@ class FakeZalo:
         self.state.messages.append(m)
         self._say(m)
         return self._answer(rec, {"data": {"message_id": mid}, "error": 0, "message": "Success"})
+
+    def _file_message(self, rec: Received, gid: str, att: dict[str, Any]) -> web.Response:
+        payload = att.get("payload")
+        token = payload.get("token") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or token not in self.state.files:
+            return self._answer(rec, {"error": -201, "message": "File token is invalid"})
+        mid = f"msg-{next(self._ids)}"
+        m = Message(time.time(), "oa", gid, "", None, message_id=mid, file_token=token)
+        self.state.messages.append(m)
+        self._say(m)
+        return self._answer(rec, {"data": {"message_id": mid}, "error": 0, "message": "Success"})
+
+    async def _upload_file(self, request: web.Request) -> web.Response:
+        data, name, ctype = b"", "", ""
+        try:
+            post = await request.post()
+            f = post.get("file")
+            if isinstance(f, web.FileField):
+                data, name, ctype = f.file.read(), f.filename, f.content_type
+        except ValueError:
+            pass
+        rec = self._record(
+            "upload_file", request, {"file_bytes": len(data), "content_type": ctype, "name": name}
+        )
+        if (resp := await self._fault("upload_file")) is not None:
+            return resp
+        if (err := self._token_error(request)) is not None:
+            return self._answer(rec, err)
+        if not data or ctype not in FILE_TYPES:
+            return self._answer(rec, {"error": -201, "message": "File is missing or not PDF/DOC/DOCX"})
+        if len(data) > MAX_FILE_BYTES:
+            return self._answer(rec, {"error": -201, "message": "File is larger than 5MB"})
+        token = "file-" + secrets.token_hex(8)
+        self.state.files[token] = (name, data)
+        return self._answer(rec, {"data": {"token": token}, "error": 0, "message": "Success"})
 
     async def _upload_image(self, request: web.Request) -> web.Response:
         size = 0

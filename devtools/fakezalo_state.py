@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("group", "upload", "oauth", "bot")
+ENDPOINTS = ("group", "upload", "upload_file", "oauth", "bot")
 # fault → (error code, message) answered as HTTP 200, like Zalo does
 CODE_FAULTS: dict[str, tuple[int, str]] = {
     "token_expired": (-216, "Access token is invalid"),
@@ -23,6 +23,12 @@ CODE_FAULTS: dict[str, tuple[int, str]] = {
 HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503}
 FAULTS = (*CODE_FAULTS, *HTTP_FAULTS, "hang")
 MAX_IMAGE_BYTES = 1_000_000
+MAX_FILE_BYTES = 5 * 1024 * 1024  # /v2.0/oa/upload/file: PDF, DOC, DOCX up to 5 MB
+FILE_TYPES = (
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+)
 MAX_TEXT = 2000
 
 
@@ -48,6 +54,7 @@ class Message:
     attachment_id: str | None = None
     photo: str | None = None
     message_id: str = ""
+    file_token: str | None = None  # a file message: the token /v2.0/oa/upload/file answered
 
 
 @dataclass
@@ -60,6 +67,7 @@ class FakeState:
     access_tokens: dict[str, float] = field(default_factory=dict)  # token → expiry (epoch s)
     used_refresh_tokens: set[str] = field(default_factory=set)
     attachments: dict[str, int] = field(default_factory=dict)  # attachment id → bytes
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file token → (file name, content)
     groups: set[str] | None = None  # None: every group id exists; otherwise only these
     faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     requests: list[Received] = field(default_factory=list)

@@ -5,7 +5,7 @@ FROM python:3.11.11-slim-bookworm
 # ffmpeg: audio processing for broadcasts; postgresql-client: pg_dump/psql for `python -m hub backup|restore`
 # against PostgreSQL. The hub and the agent never need a compiler at run time.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg postgresql-client tzdata \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg postgresql-client tzdata fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --create-home --home-dir /home/ops --uid 10001 ops

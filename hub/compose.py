@@ -29,10 +29,12 @@ from hub.core.events import EventBus
 from hub.core.features import (
     DIGEST_SECTIONS,
     FACT_SOURCES,
+    REPORT_SECTIONS,
     DigestSections,
     FactSources,
     Feature,
     FeatureContext,
+    ReportSections,
     Services,
     setup_order,
 )
@@ -41,6 +43,7 @@ from hub.map.feature import FEATURE as MAP_FEATURE
 from hub.notify.feature import FEATURE as NOTIFY_FEATURE
 from hub.notify.service import NOTIFIER, Notifier
 from hub.recorders.feature import FEATURE as RECORDERS_FEATURE
+from hub.scheduled_reports.feature import FEATURE as SCHEDULED_REPORTS_FEATURE
 from hub.web.app import create_app as create_core_app
 
 # Declared order; the set-up order follows from what each needs (the notifier before the alert engine).
@@ -51,6 +54,7 @@ FEATURES: tuple[Feature, ...] = (
     RECORDERS_FEATURE,
     ALERTS_FEATURE,
     MAP_FEATURE,
+    SCHEDULED_REPORTS_FEATURE,
 )
 
 
@@ -108,11 +112,12 @@ class Hub(HubCore):
         role: str = "all",
     ) -> None:
         super().__init__(config, table_modules(features), prepare_schema, role=role)
-        self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS))
+        self.features = setup_order(features, available=(FACT_SOURCES, DIGEST_SECTIONS, REPORT_SECTIONS))
         self.services = Services()
         # Extension points every feature may add to (the alert engine's facts, the digest's sections).
         self.services.provide(FACT_SOURCES, FactSources())
         self.services.provide(DIGEST_SECTIONS, DigestSections())
+        self.services.provide(REPORT_SECTIONS, ReportSections())
         for feature in self.features:
             section = getattr(config, feature.config_key, None) if feature.config_key else None
             ctx = FeatureContext(

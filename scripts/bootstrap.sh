@@ -29,6 +29,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-rtsp gstreamer1.0-tools
   chromium fonts-dejavu-core
   python3-venv espeak-ng sox
+  poppler-utils
   postgresql
   make git
 )

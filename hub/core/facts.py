@@ -127,3 +127,43 @@ class DigestSection(Protocol):
     def __call__(
         self, s: Session, scope: DigestScope, start: datetime, end: datetime, tz: ZoneInfo
     ) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTable:
+    """A feature's part of a scheduled report (broadcasts: airings of the period). `columns` and `rows` go
+    into the PDF as a table; `totals` are the numbers others may show (the public status page reads
+    `played` and `targeted` of the broadcasts' table)."""
+
+    key: str  # "broadcasts"
+    title: str  # Vietnamese heading
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+class ReportSection(Protocol):
+    """Runs in the SQL thread; `start`/`end` are the period in naive UTC; `tz` is for the times it prints."""
+
+    def __call__(
+        self, s: Session, scope: DigestScope, start: datetime, end: datetime, tz: ZoneInfo
+    ) -> ReportTable: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileSent:
+    """What happened to a file handed to a `FileSink`: `retry` says whether trying later may help."""
+
+    ok: bool
+    retry: bool = False
+    message: str = ""
+    message_id: str | None = None
+
+
+@runtime_checkable
+class FileSink(Protocol):
+    """Sends a document (PDF) to a chat group (the notifier: the Zalo OA's file upload, then a group message)."""
+
+    def live(self) -> bool: ...
+
+    async def send_file(self, group_id: str, filename: str, data: bytes, caption: str) -> FileSent: ...

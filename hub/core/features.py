@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from contract import Channel, Kind, Model, Topic
-from hub.core.facts import DigestSection, FactSource, NoticeSink
+from hub.core.facts import DigestSection, FactSource, FileSink, NoticeSink, ReportSection
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -116,9 +116,22 @@ class DigestSections:
         self.items.append(fn)
 
 
+class ReportSections:
+    """Tables other features add to the scheduled reports (in the order they were added)."""
+
+    def __init__(self) -> None:
+        self.items: list[ReportSection] = []
+
+    def add(self, fn: ReportSection) -> None:
+        self.items.append(fn)
+
+
 # Services shared between features: the keys live in the core so that neither side imports the other.
 FACT_SOURCES = ServiceKey("fact-sources", FactSources)
 DIGEST_SECTIONS = ServiceKey("digest-sections", DigestSections)
+REPORT_SECTIONS = ServiceKey("report-sections", ReportSections)
+# Where report files go to chat groups (the notifier provides it). A protocol, checked at run time.
+FILE_SINK: ServiceKey[FileSink] = ServiceKey("file-sink", FileSink)  # type: ignore[type-abstract]
 # Where alert notices go (the notifier provides it). A protocol, checked at run time.
 NOTICE_SINK: ServiceKey[NoticeSink] = ServiceKey("notice-sink", NoticeSink)  # type: ignore[type-abstract]
 
@@ -178,6 +191,9 @@ class FeatureContext:
 
     def add_digest_section(self, fn: DigestSection) -> None:
         self.services.get(DIGEST_SECTIONS).add(fn)
+
+    def add_report_section(self, fn: ReportSection) -> None:
+        self.services.get(REPORT_SECTIONS).add(fn)
 
 
 def _no_pages(app: web.Application, config: CoreConfig) -> None:

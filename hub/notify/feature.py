@@ -4,9 +4,10 @@ reports its own channels failing as alert facts, and brings its outbox API and p
 from __future__ import annotations
 
 from hub.core.escalation import ALERT_ACKS
-from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, NOTICE_SINK, Feature, FeatureContext
+from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, FILE_SINK, NOTICE_SINK, Feature, FeatureContext
 from hub.core.maintenance_rules import MAINTENANCE_WINDOWS
 from hub.notify.config import NotifyConfig
+from hub.notify.files import ZaloFiles
 from hub.notify.service import NOTIFIER, Notifier
 from hub.notify.web import api, outbox_page
 
@@ -22,6 +23,7 @@ def setup(ctx: FeatureContext) -> None:
     ctx.add_gauges(**notifier.channels.gauges())
     ctx.services.provide(NOTIFIER, notifier)
     ctx.services.provide(NOTICE_SINK, notifier)
+    ctx.services.provide(FILE_SINK, ZaloFiles(notifier.channels))
     ctx.add_component(notifier)
 
 
@@ -32,7 +34,7 @@ FEATURE = Feature(
     config_model=NotifyConfig,
     config_description="Zalo notifications (docs/NOTIFY.md)",
     tables=("hub.notify.models",),
-    provides=(NOTIFIER, NOTICE_SINK),
+    provides=(NOTIFIER, NOTICE_SINK, FILE_SINK),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
     api_routes=api.ROUTES,
     add_pages=outbox_page.add_pages,

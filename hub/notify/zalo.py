@@ -157,6 +157,34 @@ class ZaloOa:
         )
         return _oa_result(body, "attachment_id")
 
+    async def upload_file(self, token: str, data: bytes, filename: str) -> Result:
+        """A document (PDF, DOC, DOCX, at most 5 MB) for a later file message: `message_id` is Zalo's file token."""
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=filename, content_type="application/pdf")
+        body = await _call(
+            self.session,
+            "POST",
+            f"{self.cfg.base_url.rstrip('/')}/v2.0/oa/upload/file",
+            self.cfg.timeout_s,
+            headers={"access_token": token},
+            data=form,
+        )
+        return _oa_result(body, "token")
+
+    async def send_group_file(self, token: str, group_id: str, file_token: str) -> Result:
+        body = await _call(
+            self.session,
+            "POST",
+            f"{self.cfg.base_url.rstrip('/')}/v3.0/oa/group/message",
+            self.cfg.timeout_s,
+            headers={"access_token": token},
+            json={
+                "recipient": {"group_id": group_id},
+                "message": {"attachment": {"type": "file", "payload": {"token": file_token}}},
+            },
+        )
+        return _oa_result(body, "message_id")
+
     async def refresh(self, refresh_token: str) -> Tokens | Result:
         assert self.cfg.app_id is not None and self.cfg.secret_key is not None
         body = await _call(

@@ -136,3 +136,48 @@ def test_cli_serves_the_bot_api_and_lists_messages() -> None:
         terminate(proc)
     out = proc.stdout.read().decode() if proc.stdout else ""
     assert "Trực ban ơi" in out  # the demo shows what arrived
+
+
+async def test_file_upload_and_file_message_answer_like_zalo(client: aiohttp.ClientSession) -> None:
+    fake = FakeZalo()
+    await fake.start()
+    try:
+        tok = {"access_token": fake.issue_access_token()}
+        url = fake.url + "/v2.0/oa/upload/file"
+
+        def form(data: bytes, ctype: str) -> aiohttp.FormData:
+            f = aiohttp.FormData()
+            f.add_field("file", data, filename="bao-cao.pdf", content_type=ctype)
+            return f
+
+        _, ok = await post(client, url, data=form(b"%PDF-1.4 test", "application/pdf"), headers=tok)
+        assert ok["error"] == 0 and ok["data"]["token"] in fake.state.files
+        _, csv = await post(client, url, data=form(b"a,b\r\n", "text/csv"), headers=tok)
+        assert csv["error"] == -201  # documents only: PDF, DOC, DOCX
+        _, big = await post(
+            client, url, data=form(b"%PDF" + b"0" * (5 * 1024 * 1024), "application/pdf"), headers=tok
+        )
+        assert big["error"] == -201 and "5MB" in big["message"]
+        _, expired = await post(
+            client, url, data=form(b"%PDF", "application/pdf"), headers={"access_token": "x"}
+        )
+        assert expired["error"] == -216
+        fake.fail("upload_file", "http_503")
+        async with client.post(url, data=form(b"%PDF", "application/pdf"), headers=tok) as r:
+            assert r.status == 503
+
+        msg_url = fake.url + "/v3.0/oa/group/message"
+        file_msg = {"attachment": {"type": "file", "payload": {"token": ok["data"]["token"]}}}
+        _, sent = await post(
+            client, msg_url, json={"recipient": {"group_id": "g1"}, "message": file_msg}, headers=tok
+        )
+        assert sent["error"] == 0
+        (m,) = fake.messages()
+        assert (m.target, m.file_token) == ("g1", ok["data"]["token"])
+        unknown = {"attachment": {"type": "file", "payload": {"token": "file-khong-co"}}}
+        _, bad = await post(
+            client, msg_url, json={"recipient": {"group_id": "g1"}, "message": unknown}, headers=tok
+        )
+        assert bad["error"] == -201
+    finally:
+        await fake.stop()

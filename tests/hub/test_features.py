@@ -95,8 +95,23 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
         influx=InfluxConfig(enabled=False),
     )
     hub = Hub(cfg)
-    assert [f.name for f in hub.features] == ["notify", "commands", "broadcast", "recorders", "map", "alerts"]
-    assert [c.name for c in hub.components] == ["notify", "edge-commands", "broadcast", "recorders", "alerts"]
+    assert [f.name for f in hub.features] == [
+        "notify",
+        "commands",
+        "broadcast",
+        "recorders",
+        "map",
+        "alerts",
+        "scheduled_reports",
+    ]
+    assert [c.name for c in hub.components] == [
+        "notify",
+        "edge-commands",
+        "broadcast",
+        "recorders",
+        "alerts",
+        "scheduled_reports",
+    ]
     # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources, and the engine its
     # recorder rules over the states the recorders feature provides.
     assert hub.alerts.sink is hub.services.get(NOTICE_SINK) is hub.notifier
@@ -123,7 +138,9 @@ def test_the_web_app_has_every_features_routes_without_a_running_hub(tmp_path: P
         "/recorders",
         "/map",
         "/api/v1/map/features",
+        "/reports/scheduled",
+        "/api/v1/scheduled-reports",
     ):
         assert expected in paths, expected
-    assert len(FEATURES) == 6
+    assert len(FEATURES) == 7
     db.close()

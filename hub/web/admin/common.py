@@ -23,6 +23,7 @@ TABS = (
     ("/admin/points", "Điểm camera", Perm.MANAGE_DEVICES),
     ("/admin/accounts", "Tài khoản thiết bị", Perm.MANAGE_DEVICES),
     ("/admin/import", "Nhập CSV", Perm.MANAGE_DEVICES),
+    ("/admin/public-status", "Trang công khai", Perm.MANAGE_DEVICES),
     ("/admin/audit", "Nhật ký thay đổi", Perm.VIEW_AUDIT),
 )
 
@@ -37,6 +38,7 @@ NOTICES = {
     "area_saved": "Đã lưu địa bàn.",
     "area_deleted": "Đã xoá địa bàn.",
     "area_merged": "Đã gộp xã: thiết bị, người dùng, chương trình, cảnh báo và lịch sử đã chuyển sang xã mới.",
+    "public_saved": "Đã lưu trang công khai.",
     "village_saved": "Đã lưu thôn/xóm.",
     "village_deleted": "Đã xoá thôn/xóm.",
     "device_saved": "Đã lưu thiết bị.",

@@ -259,7 +259,9 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
         if access == PUBLIC:
             public.add(path)
     # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
+    # /cong-khai/…: a commune's public status page, 404 unless the commune switched it on (docs/REPORTS.md)
     assert public == {
+        "/cong-khai/{district}/{commune}",
         "/healthz",
         "/readyz",
         "/login",

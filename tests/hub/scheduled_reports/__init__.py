@@ -1,0 +1,1 @@
+"""Tests of the scheduled reports and public status pages (hub/scheduled_reports/)."""
