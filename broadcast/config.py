@@ -130,8 +130,47 @@ class DispatchConfig(StrictModel):
     )
 
 
+class SpeakerAlertConfig(StrictModel):
+    """When a receiver's own reports make an alert fact (broadcast/speakers/health_facts.py). How long a
+    condition must hold and how it is told are the alert rules' (`alerts.rules.speaker_*`, docs/ALERTS.md)."""
+
+    signal_min_dbm: float = Field(
+        default=-105, ge=-150, le=0, description="Mobile signal below this (dBm) is weak"
+    )
+    disk_min_mb: float = Field(default=200, ge=0, description="Free space on the cache disk below this (MB)")
+    content_due_s: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="A speaker that has not reported its playlist ready this long before air time lacks it",
+    )
+    reference_dbfs: float = Field(
+        default=-20,
+        ge=-60,
+        le=0,
+        description="RMS level of content at full volume (speech levelled to content.target_lufs −16 LUFS "
+        "measures about −20 dBFS); the expected level is this plus the speaker's volume gain",
+    )
+    level_margin_db: float = Field(
+        default=20, gt=0, le=100, description="A speaker this far below its expected level plays too quietly"
+    )
+    silence_dbfs: float = Field(
+        default=-60, ge=-120, le=-20, description="A speaker sending less than this played silence"
+    )
+    level_max_age_h: float = Field(
+        default=24, gt=0, le=24 * 30, description="A level measured longer ago than this no longer alerts"
+    )
+    clock_budget_ms: float = Field(
+        default=10,
+        gt=0,
+        le=60_000,
+        description="Sync budget: a receiver clock off its time source by more than this (ms) alerts",
+    )
+
+
 class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
+    speaker_alerts: SpeakerAlertConfig = Field(default_factory=SpeakerAlertConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

@@ -212,6 +212,16 @@ class SpeakerStatus(Model):
     )
 
 
+LEVEL_FLOOR_DBFS = -120.0  # the level reported for digital silence (log of zero)
+
+
+def volume_db(volume: int) -> float:
+    """The gain a receiver applies for a 0–100 volume, in dB: amplitude (volume/100)², so 50 → −12 dB.
+    Part of the contract so that the hub can tell what level to expect from a speaker at a given volume."""
+    v = max(0, min(100, volume))
+    return LEVEL_FLOOR_DBFS if v == 0 else 40.0 * math.log10(v / 100.0)
+
+
 class SpeakerHealth(Model):
     """Published on `speaker/{speaker}/health` every health interval (default 30 s, QoS 1, not retained)."""
 
@@ -225,8 +235,21 @@ class SpeakerHealth(Model):
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
     orders_refused: RefusalCounts | None = None
+    level_dbfs: float | None = Field(
+        default=None,
+        ge=LEVEL_FLOOR_DBFS,
+        le=0,
+        description="RMS level of the audio sent to the amplifier since the previous report, in dBFS "
+        f"({LEVEL_FLOOR_DBFS:.0f} = digital silence); absent when nothing played in between",
+    )
+    clock_offset_ms: float | None = Field(
+        default=None,
+        ge=-86_400_000,
+        le=86_400_000,
+        description="The receiver clock minus its time source (NTP), in ms, as its time daemon measures it",
+    )
 
-    @field_validator("signal_dbm", "disk_free_mb", "cache_mb")
+    @field_validator("signal_dbm", "disk_free_mb", "cache_mb", "level_dbfs", "clock_offset_ms")
     @classmethod
     def _no_nan(cls, v: float | None) -> float | None:
         return _finite(v)
@@ -358,8 +381,17 @@ class SpeakerEventData(Model):
     reason: FailReason | None = Field(default=None, description="failed/stopped: why")
     by: Slug | None = Field(default=None, description="stopped with reason preempted: the emergency airing")
     volume: int | None = Field(default=None, ge=0, le=100, description="reply to a volume command")
+    level_dbfs: float | None = Field(
+        default=None,
+        ge=LEVEL_FLOOR_DBFS,
+        le=0,
+        description="finished/stopped: RMS level of what was sent to the amplifier over the airing, dBFS",
+    )
+    silent_s: float | None = Field(
+        default=None, ge=0, description="finished/stopped: seconds of it below the silence level (−60 dBFS)"
+    )
 
-    @field_validator("offset_ms", "played_s", "prepare_ms")
+    @field_validator("offset_ms", "played_s", "prepare_ms", "level_dbfs", "silent_s")
     @classmethod
     def _no_nan(cls, v: float | None) -> float | None:
         return _finite(v)

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from broadcast.receiver.cache import AudioCache
 from broadcast.receiver.config import ReceiverConfig
 from broadcast.receiver.download import Downloader, PrepareError
+from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.pcm import Programme, build_programme
 from broadcast.receiver.player import Outcome, Player
 from broadcast.receiver.sinks import make_sink
@@ -48,6 +49,7 @@ class Airing:
     stopped_by: str | None = None
     stop_transaction: str | None = None  # of the stop command, which the stopped event answers
     started: asyncio.Task[None] | None = None
+    meter: LevelMeter | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -81,6 +83,7 @@ class Engine:
         self.state_dir = cache.dir / "airings"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.sink_failed = False  # the last playback failed in the audio output (shown as amplifier fault)
+        self.meter: LevelMeter | None = None  # of the latest playback: health takes its interval level
         self.counts: dict[str, int] = {"prepared": 0, "started": 0, "finished": 0, "failed": 0, "stopped": 0}
 
     @property
@@ -230,6 +233,7 @@ class Engine:
     async def _play(self, a: Airing, programme: Programme) -> None:
         loop = asyncio.get_running_loop()
         sink = make_sink(self.config.sink, a.id, self.base_dir)
+        a.meter = self.meter = LevelMeter(programme.rate)
         player = Player(
             programme,
             sink,
@@ -239,6 +243,7 @@ class Engine:
             self.config.sink.realtime_priority,
             self.gain,
             lambda first: _call_soon(loop, self._on_started, a, first),
+            meter=a.meter,
         )
         a.player, a.state = player, "playing"
         outcome = await asyncio.shield(player.start(loop))
@@ -259,7 +264,7 @@ class Engine:
         if outcome.state == "finished":
             self.counts["finished"] += 1
             log.info("airing %s finished, %.1f s played", a.id, played)
-            await self.emit("finished", a.id, a.transaction, {"played_s": played})
+            await self.emit("finished", a.id, a.transaction, {"played_s": played, **_level_data(a)})
         elif outcome.state == "stopped":
             reason = a.stop_reason or FailReason.COMMAND
             await self._stopped(a, reason, a.stopped_by, played, a.stop_transaction)
@@ -301,7 +306,7 @@ class Engine:
         log.info(
             "airing %s stopped (%s%s), %.1f s played", a.id, reason.value, f" by {by}" if by else "", played
         )
-        data: dict[str, Any] = {"reason": reason.value, "played_s": played}
+        data: dict[str, Any] = {"reason": reason.value, "played_s": played, **_level_data(a)}
         if by is not None:
             data["by"] = by
         await self.emit("stopped", a.id, transaction or a.transaction, data)
@@ -337,6 +342,12 @@ class Engine:
 
     def planned_ends(self) -> dict[str, float]:
         return {k: planned_end(a.plan) for k, a in self.airings.items()}
+
+
+def _level_data(a: Airing) -> dict[str, float]:
+    """The airing's level as sent to the amplifier (nothing when it never played a block)."""
+    level = a.meter.airing() if a.meter is not None else None
+    return {} if level is None else {"level_dbfs": level.level_dbfs, "silent_s": level.silent_s}
 
 
 def _call_soon(
