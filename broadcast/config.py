@@ -168,9 +168,44 @@ class SpeakerAlertConfig(StrictModel):
     )
 
 
+class RelayConfig(StrictModel):
+    """Relays of upstream stations (broadcast/relays/streamer.py): the hub re-streams the upstream as timed
+    chunks that every receiver plays at the same instants (docs/BROADCAST.md "Relays")."""
+
+    chunk_s: float = Field(default=2.0, ge=0.5, le=10, description="Length of one chunk of the re-stream")
+    delay_s: float = Field(
+        default=8.0,
+        ge=2,
+        le=120,
+        description="The hub starts reading the upstream this long before air time: receivers have "
+        "delay_s − chunk_s to fetch each chunk (rides out a link stall that long)",
+    )
+    rate_hz: Literal[16000, 22050, 24000, 32000, 44100, 48000] = Field(
+        default=16000, description="PCM rate of the chunks (16 kHz mono = 256 kbit/s; horns stop at 8 kHz)"
+    )
+    gap_after_s: float = Field(
+        default=4.0, ge=0.5, le=120, description="Upstream lost or silent this long is a gap: logged, alerted"
+    )
+    silence_dbfs: float = Field(
+        default=-55.0, ge=-120, le=-20, description="A chunk quieter than this is silent"
+    )
+    reconnect_s: float = Field(default=1.0, gt=0, le=60, description="Wait before reopening a lost upstream")
+    open_timeout_s: float = Field(default=5.0, gt=0, le=60, description="ffmpeg's network timeout")
+    keep_chunks_s: float = Field(
+        default=600, ge=60, le=86400, description="Chunks are deleted this long after the relay ended"
+    )
+
+    @model_validator(mode="after")
+    def _margin(self) -> RelayConfig:
+        if self.delay_s <= self.chunk_s:
+            raise ValueError("delay_s must be longer than chunk_s")
+        return self
+
+
 class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
     speaker_alerts: SpeakerAlertConfig = Field(default_factory=SpeakerAlertConfig)
+    relay: RelayConfig = Field(default_factory=RelayConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, speaker_history, speakers
+from broadcast.web import airings, relays, speaker_history, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -37,6 +37,7 @@ def add_pages(app: web.Application, config: CoreConfig) -> None:
     content_pages.add_pages(app, config)
     airings.add_pages(app)
     speakers.add_pages(app)
+    relays.add_pages(app)
 
 
 FEATURE = Feature(
@@ -49,6 +50,7 @@ FEATURE = Feature(
         "broadcast.content.models",
         "broadcast.airings.models",
         "broadcast.programmes.models",
+        "broadcast.relays.models",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
@@ -58,6 +60,7 @@ FEATURE = Feature(
         *airings.ROUTES,
         *speakers.ROUTES,
         *speaker_history.ROUTES,
+        *relays.ROUTES,
     ),
     add_pages=add_pages,
     file_dirs=content_dirs,

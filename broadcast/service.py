@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
+from broadcast.relays.dispatch import RelayingDispatcher
+from broadcast.relays.streamer import RelayStreamer
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from broadcast.speakers.health_facts import HealthFacts
 from broadcast.speakers.registry import SpeakerRegistry
@@ -62,14 +64,21 @@ class BroadcastService:
             replies=ctx.replies,
             tz=ZoneInfo(ctx.config.timezone),
         )
+        content_dir = cfg.content.directory(ctx.config.data_dir)
+        self.relays = RelayStreamer(ctx.db, content_dir / "relay", cfg.relay, content_dir / "media", clock)
         self.scheduler = BroadcastScheduler(
-            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
+            ctx.db,
+            RelayingDispatcher(self.dispatcher, self.relays, cfg.relay),
+            ZoneInfo(ctx.config.timezone),
+            cfg.schedule,
+            lead=self.lead,
         )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)
         ctx.add_handler(Kind.SPEAKER, Channel.EVENT, self.dispatcher.on_event)
         ctx.add_fact_source(self.speakers.facts)
         ctx.add_fact_source(self.dispatcher.facts)
+        ctx.add_fact_source(self.relays.facts)
         due_s = cfg.speaker_alerts.content_due_s
         ctx.add_fact_source(lambda now: self.dispatcher.readiness.facts(self._name, now, due_s))
         ctx.add_gauges(
@@ -98,6 +107,7 @@ class BroadcastService:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.relays.stop()
         await self.dispatcher.stop()
         await self.speakers.stop()
 

@@ -164,7 +164,7 @@ class HubDispatcher:
         timing = timing_of(store.order_dict(order))
         if self.lead.is_leader:  # otherwise the leader finds it at its next scan
             self._arm(order.airing_id, timing)
-        if order.items:
+        if order.items or order.relay is not None:
             self.readiness.expect(order.airing_id, order.title, timing.start_at, timing.end_at, keys)
             await self._send_prepares(order, now)
 

@@ -187,6 +187,8 @@ def timing_of(order: dict[str, Any]) -> Timing:
     """When a stored order (`airings.order`) starts and is planned to end."""
     start = float(order.get("start_at", 0.0))
     items = order.get("items") or []
+    if isinstance(order.get("relay"), dict):  # a relay lasts its own length, once
+        return Timing(start, start + float(order["relay"].get("duration_s", 0.0)))
     dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
                           float(order.get("gap_s", 0.0)))  # fmt: skip
     return Timing(start, start + dur)

@@ -28,6 +28,7 @@ from contract import (
     Channel,
     FailReason,
     PreparePlaylist,
+    RelayPlan,
     SpeakerCommand,
     SpeakerEvent,
     SpeakerHealth,
@@ -219,7 +220,7 @@ class ReceiverAgent(DeviceAgent):
 
     async def _execute(self, cmd: SpeakerCommand) -> None:
         data = cmd.data
-        if isinstance(data, PreparePlaylist):
+        if isinstance(data, PreparePlaylist | RelayPlan):
             await self.engine.prepare(cmd.transaction, data)
         elif isinstance(data, StopData):
             if not await self.engine.stop(cmd.transaction, data.airing):

@@ -22,13 +22,14 @@ from pydantic import ValidationError
 
 from broadcast.receiver.cache import AudioCache
 from broadcast.receiver.config import ReceiverConfig
-from broadcast.receiver.download import Downloader, PrepareError
+from broadcast.receiver.download import Downloader, PrepareError, url_allowed
 from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.pcm import Programme, build_programme
 from broadcast.receiver.player import Outcome, Player
+from broadcast.receiver.relay import RelayStream
 from broadcast.receiver.sinks import make_sink
-from broadcast.receiver.timing import overlaps, planned_end, resumable, start_decision
-from contract import FailReason, PreparePlaylist
+from broadcast.receiver.timing import Plan, overlaps, planned_end, resumable, start_decision
+from contract import FailReason, PreparePlaylist, RelayPlan
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ Emit = Callable[..., Coroutine[Any, Any, None]]
 
 @dataclass(eq=False)
 class Airing:
-    plan: PreparePlaylist
+    plan: Plan
     transaction: str
     state: str = "preparing"  # preparing → ready → playing
     task: asyncio.Task[None] | None = None
@@ -50,6 +51,7 @@ class Airing:
     stop_transaction: str | None = None  # of the stop command, which the stopped event answers
     started: asyncio.Task[None] | None = None
     meter: LevelMeter | None = None
+    stream: RelayStream | None = None  # a relay's chunk feed
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -92,7 +94,7 @@ class Engine:
 
     # --- commands --------------------------------------------------------------------------------------------
 
-    async def prepare(self, transaction: str, plan: PreparePlaylist, resumed: bool = False) -> None:
+    async def prepare(self, transaction: str, plan: Plan, resumed: bool = False) -> None:
         old = self.airings.get(plan.airing)
         if old is not None:
             if old.transaction == transaction:
@@ -109,8 +111,8 @@ class Engine:
                 return
         a = Airing(plan, transaction)
         self.airings[a.id] = a
-        shas = [i.sha256 for i in plan.items]
-        self.cache.pin(shas)
+        if isinstance(plan, PreparePlaylist):
+            self.cache.pin([i.sha256 for i in plan.items])
         if not resumed:
             await asyncio.to_thread(self._save, a)
         a.task = asyncio.create_task(self._life(a), name=f"airing-{a.id}")
@@ -129,7 +131,8 @@ class Engine:
         for path in sorted(self.state_dir.glob("*.json")):
             try:
                 raw = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
-                plan = PreparePlaylist.model_validate(raw["plan"])
+                model = RelayPlan if "chunk_url" in raw["plan"] else PreparePlaylist
+                plan: Plan = model.model_validate(raw["plan"])
                 transaction = str(raw["transaction"])
             except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
                 log.error("airing file %s unreadable, removed: %s", path, exc)
@@ -172,11 +175,27 @@ class Engine:
             log.exception("airing %s: internal error", a.id)
             await self._fail(a.transaction, a.plan, FailReason.DECODE, f"Lỗi nội bộ máy thu: {exc!r}")
         finally:
+            if a.stream is not None:
+                a.stream.close()
             self._forget(a, keep_file)
 
-    async def _prepare(self, a: Airing) -> Programme | None:
+    async def _prepare(self, a: Airing) -> Programme | RelayStream | None:
         began = time.monotonic()
         fetched = 0
+        if isinstance(a.plan, RelayPlan):  # nothing to download ahead: the chunks come while it plays
+            if not url_allowed(a.plan.chunk_url.replace("{seq}", "0"), self.config.hub.allowed_urls):
+                await self._fail(
+                    a.transaction, a.plan, FailReason.HOST_NOT_ALLOWED, "Địa chỉ tiếp âm không được phép"
+                )
+                return None
+            a.stream = RelayStream(a.plan, self.config.sink.rate, self.config.mqtt.https_context(),
+                                   self.config.hub.read_timeout_s, self.clock)  # fmt: skip
+            a.stream.start()
+            a.state = "ready"
+            await self.emit(
+                "ready", a.id, a.transaction, {"start_at": a.plan.start_at, "downloaded_bytes": 0}
+            )
+            return a.stream
         try:
             for item in a.plan.items:
                 fetched += await self.downloader.ensure(item)
@@ -230,7 +249,7 @@ class Engine:
         self.current = a
         return True
 
-    async def _play(self, a: Airing, programme: Programme) -> None:
+    async def _play(self, a: Airing, programme: Programme | RelayStream) -> None:
         loop = asyncio.get_running_loop()
         sink = make_sink(self.config.sink, a.id, self.base_dir)
         a.meter = self.meter = LevelMeter(programme.rate)
@@ -312,7 +331,7 @@ class Engine:
         await self.emit("stopped", a.id, transaction or a.transaction, data)
 
     async def _fail(
-        self, transaction: str, plan: PreparePlaylist, reason: FailReason, message: str, played: float = 0.0
+        self, transaction: str, plan: Plan, reason: FailReason, message: str, played: float = 0.0
     ) -> None:
         self.counts["failed"] += 1
         data: dict[str, Any] = {"reason": reason.value}
@@ -325,7 +344,8 @@ class Engine:
             del self.airings[a.id]
         if self.current is a:
             self.current = None
-        self.cache.unpin([i.sha256 for i in a.plan.items])
+        if isinstance(a.plan, PreparePlaylist):
+            self.cache.unpin([i.sha256 for i in a.plan.items])
         a.done.set()
         if not keep_file:
             self._file(a.id).unlink(missing_ok=True)  # one small unlink: not worth a thread hop in `finally`

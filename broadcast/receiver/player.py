@@ -25,6 +25,7 @@ import numpy as np
 
 from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.pcm import SAMPLE_BYTES, Programme
+from broadcast.receiver.relay import RelayStream
 from broadcast.receiver.sinks import Sink, SinkError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Outcome:
 class Player:
     def __init__(
         self,
-        programme: Programme,
+        programme: Programme | RelayStream,
         sink: Sink,
         start_at: float,
         block_ms: float,
@@ -138,7 +139,10 @@ class Player:
         first: float | None = None
         try:
             self.sink.open()
-            blocks = blocks_of(self.programme, self.block_bytes)
+            if isinstance(self.programme, RelayStream):
+                blocks = self.programme.blocks(self.block_bytes)
+            else:
+                blocks = blocks_of(self.programme, self.block_bytes)
             block = next(blocks, None)
             if block is None:
                 self.sink.close()

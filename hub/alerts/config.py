@@ -75,6 +75,8 @@ _DEFAULTS: dict[FactKind, dict[str, Any]] = {
     FactKind.SPEAKER_CONTENT_MISSING: {"for_s": 0, "clear_s": 0},
     FactKind.SPEAKER_LEVEL_LOW: {"for_s": 0, "clear_s": 60},
     FactKind.SPEAKER_CLOCK_OFF: {"for_s": 120, "clear_s": 300, "repeat_s": 12 * 3600},
+    # The relay already waited broadcast.relay.gap_after_s: told at once, and a short return does not resolve it.
+    FactKind.RELAY_UPSTREAM_LOST: {"for_s": 0, "clear_s": 30},
     FactKind.BROADCAST_FAILED: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 0},
     FactKind.BROADCAST_PARTIAL: {"for_s": 0, "clear_s": 0},
     FactKind.CHANNEL_FAILING: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 120},

@@ -23,6 +23,7 @@ KIND_LABELS: dict[str, str] = {
     FactKind.SPEAKER_CONTENT_MISSING: "Loa thiếu nội dung sắp phát",
     FactKind.SPEAKER_LEVEL_LOW: "Loa phát im lặng hoặc quá nhỏ",
     FactKind.SPEAKER_CLOCK_OFF: "Đồng hồ loa bị lệch",
+    FactKind.RELAY_UPSTREAM_LOST: "Mất luồng tiếp âm",
     FactKind.BROADCAST_FAILED: "Phát thanh thất bại",
     FactKind.BROADCAST_PARTIAL: "Phát thanh không đủ loa",
     FactKind.CHANNEL_FAILING: "Kênh gửi thông báo lỗi",

@@ -39,6 +39,7 @@ class FactKind(StrEnum):
     SPEAKER_CONTENT_MISSING = "speaker_content_missing"  # what is due to air is not in its cache
     SPEAKER_LEVEL_LOW = "speaker_level_low"  # played silence, or far below the level expected
     SPEAKER_CLOCK_OFF = "speaker_clock_off"  # clock off by more than the sync budget
+    RELAY_UPSTREAM_LOST = "relay_upstream_lost"  # a relayed upstream lost or silent beyond a few seconds
     BROADCAST_FAILED = "broadcast_failed"  # an airing that no speaker played
     BROADCAST_PARTIAL = "broadcast_partial"  # aired on fewer speakers than targeted
     CHANNEL_FAILING = "channel_failing"  # a notification channel cannot deliver (token, re-auth, quota)
