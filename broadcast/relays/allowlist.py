@@ -37,13 +37,13 @@ def protocol_of(url: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise ValueError("url: only http, https or rtsp streams can be relayed")
+        raise ValueError("url: chỉ tiếp âm được luồng http, https hoặc rtsp")
     if not parts.hostname:
-        raise ValueError("url: the address has no host")
+        raise ValueError("url: địa chỉ thiếu tên máy chủ")
     if parts.username or parts.password:
-        raise ValueError("url: no user name or password in the address")
+        raise ValueError("url: không ghi tên đăng nhập hay mật khẩu trong địa chỉ")
     if any(ch.isspace() for ch in url):
-        raise ValueError("url: no spaces in the address")
+        raise ValueError("url: địa chỉ không được có khoảng trắng")
     if SCHEMES[scheme] == "http" and parts.path.lower().endswith(".m3u8"):
         return "hls"
     return SCHEMES[scheme]
@@ -66,7 +66,7 @@ class UpstreamInput(StrictModel):
     def _name(cls, v: str) -> str:
         cleaned = clean_text(v, 200)
         if not cleaned:
-            raise ValueError("name: must not be blank")
+            raise ValueError("name: tên không được để trống")
         return cleaned
 
 

@@ -40,7 +40,8 @@ async def _body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(await request.json())
     except ValidationError as exc:
         ctx(request).count("relay_input_rejected")
-        raise ApiError(400, "bad_field", format_validation_error(exc)[:300]) from None
+        # the schema (checked before) holds: what is left is meaning (a URL scheme, a blank name)
+        raise ApiError(422, "bad_field", format_validation_error(exc)[:300]) from None
     except ValueError:
         raise ApiError(400, "bad_json", "Nội dung gửi lên không phải JSON hợp lệ") from None
 
@@ -191,9 +192,9 @@ ROUTES = [
              response={"type": "object", "properties": {"items": {"type": "array", "items": _UPSTREAM}}}),
     ApiRoute("POST", "/relay-upstreams", add_upstream,
              "Add an upstream stream to the allow-list (administrators; audited); 409 when the URL is listed",
-             body=json_body(_schema(UpstreamInput)), response=_UPSTREAM, status=201, errors=(400, 401, 403, 409, 415)),
+             body=json_body(_schema(UpstreamInput)), response=_UPSTREAM, status=201, errors=(400, 401, 403, 409, 415, 422)),
     ApiRoute("PUT", _ID_PATH, update_upstream, "Change an allow-list entry (administrators; audited)", params=(_ID,),
-             body=json_body(_schema(UpstreamInput)), response=_UPSTREAM, errors=(400, 401, 403, 404, 409, 415)),
+             body=json_body(_schema(UpstreamInput)), response=_UPSTREAM, errors=(400, 401, 403, 404, 409, 415, 422)),
     ApiRoute("DELETE", _ID_PATH, remove_upstream, "Remove an allow-list entry (administrators; audited); relays "
              "naming it no longer air", params=(_ID,), response=_UPSTREAM, errors=(400, 401, 403, 404)),
     ApiRoute("POST", "/content/relay", add_relay_content,
