@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.content.models import BroadcastContent
 from broadcast.receiver.relay import RelayStream, resample
 from broadcast.relays.allowlist import protocol_of
+from broadcast.relays.models import RelaySession
 from broadcast.relays.monitor import Watch, classify
 from broadcast.relays.streamer import ffmpeg_args, loop_slice
 from broadcast.scheduling import plan
@@ -220,3 +222,27 @@ async def test_relay_content_becomes_a_relay_order(env: WebEnv) -> None:
         )  # fmt: skip
         mixed = [*rows, (rec_id, s.get(BroadcastContent, rec_id))]
         assert "duy nhất" in (plan.play_items(mixed)[1] or "")
+
+
+async def test_airing_report_shows_the_relay(env: WebEnv) -> None:
+    start = datetime(2026, 12, 7, 22, 30)  # 05:30 in Hà Nội
+    with env.db.session() as s, s.begin():
+        s.add(Airing(id="tiep-am-1", programme_id=9, occurrence_at=start, start_at=start, district=D, commune=C,
+                     title="Tiếp âm VOV sáng", priority="normal", status="aired", targeted=2, played=2,
+                     order={"relay": {"name": "VOV1", "duration_s": 1800}}))  # fmt: skip
+        for sp in ("loa-1", "loa-2"):
+            s.add(AiringReceipt(airing_id="tiep-am-1", speaker_key=f"{D}/{C}/{sp}", state="finished"))
+        s.add(RelaySession(airing_id="tiep-am-1", upstream_id=1, url="http://vov.vn/1.mp3", started_at=start,
+                           ended_at=start, relayed_s=1740.0, gap_s=60.0, fallback_s=60.0,
+                           gaps=[{"start": T0, "end": T0 + 60, "kind": "lost", "fallback": True}]))  # fmt: skip
+    await _as(env, "canbo")
+    body = await (await env.client.get("/api/v1/airings/tiep-am-1/relay")).json()
+    assert (body["minutes_relayed"], body["gap_minutes"], body["speakers_played"]) == (
+        29.0,
+        1.0,
+        ["loa-1", "loa-2"],
+    )
+    assert body["gaps"][0]["kind"] == "lost" and body["gaps"][0]["end"].endswith("Z")
+    html = await (await env.client.get("/broadcasts/airings/tiep-am-1")).text()
+    assert "Tiếp âm: VOV1" in html and "29.0 phút" in html and "đã phát bản dự phòng" in html
+    assert (await env.client.get("/api/v1/airings/khong-co/relay")).status == 404
