@@ -3,10 +3,10 @@ RTSP) and the hub cuts it into numbered PCM chunks on its own clock; receivers p
 (the same timed start as recordings, so they stay in step with each other), fetching it from
 `/relay/{airing}/{k}.pcm` during the `delay_s − chunk_s` before.
 
-Why the hub re-streams rather than every receiver pulling the upstream: measured in bench/relay_sync.py, two
-ffmpeg readers of one live HTTP stream started together are hundreds of milliseconds to seconds apart (each joins
-the server's burst buffer at a different point, and drifts with its own network), an audible echo between
-neighbouring horns; chunks on one timeline put them back under the recordings' few milliseconds. It also means
+Why the hub re-streams rather than every receiver pulling the upstream: in bench/relay_sync.py six ffmpeg readers
+of one live HTTP stream, started together on one machine, played the same beep 164–566 ms apart (each starts,
+probes and joins the server's burst differently), an audible echo between neighbouring horns; chunks on one
+timeline bring that back to the timed start of recordings (docs/BROADCAST.md "Relays"). It also means
 one upstream connection per commune instead of one per horn over 4G, receivers that talk only to the hub (their
 download allow-list stays the hub), and one place that watches the upstream.
 
