@@ -63,6 +63,7 @@ def report_of(ev: SpeakerEvent) -> ReceiverReport:
         first_sample_at=to_db_time(d.first_sample_at) if d.first_sample_at is not None else None,
         offset_ms=d.offset_ms,
         played_s=d.played_s,
+        level_dbfs=d.level_dbfs,
         reason=d.reason.value if d.reason is not None else None,
         by=d.by,
     )

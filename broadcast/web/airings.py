@@ -296,6 +296,10 @@ AIRING_SCHEMA = {
                     "ready_at": _NS,
                     "finished_at": _NS,
                     "played_s": _N,
+                    "level_dbfs": {
+                        **_N,
+                        "description": "RMS level sent to the amplifier over the airing, dBFS",
+                    },
                     "reason": _NS,
                 },  # fmt: skip
             },

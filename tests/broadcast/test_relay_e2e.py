@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
+from broadcast.airings.models import AiringReceipt
 from broadcast.config import DispatchConfig, RelayConfig
 from broadcast.content.models import BroadcastContent
 from broadcast.orders import AiringOrder, PlayItem, Priority, RelaySpec
@@ -128,6 +130,14 @@ async def test_relay_with_upstream_lost_silenced_and_back(
         assert report["status"] == "aired" and report["speakers_played"] == list(SPEAKERS)
         assert 0 < report["minutes_relayed"] * 60 < 14.0 and report["gap_minutes"] > 0
         assert report["fallback_minutes"] > 0
+        with h.db.session() as s:
+            levels = [
+                r.level_dbfs
+                for r in s.scalars(select(AiringReceipt).where(AiringReceipt.airing_id == "relay-1"))
+            ]
+        assert len(levels) == 2 and all(
+            v is not None and -60 < v < -3 for v in levels
+        )  # what went to the amplifiers
         gap = report["gaps"][0]
         assert gap["kind"] == "lost" and gap["fallback"] is True and gap["end"] is not None
     finally:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from broadcast.airings.outcome import ReceiptView, ReceiverReport, apply_report
 from broadcast.config import SpeakerAlertConfig
 from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.player import volume_gain
@@ -194,3 +196,12 @@ async def test_receiver_reports_become_alerts(hub: Hub, mosquitto: Service) -> N
         what="speaker alerts resolved",
     )
     p.close()
+
+
+def test_the_airing_report_keeps_each_speakers_level() -> None:
+    at = datetime(2026, 12, 7, 22, 0)
+    r = ReceiptView("d/c/loa-1", state="started", started_at=at)
+    assert apply_report(r, ReceiverReport("finished", at, played_s=30.0, level_dbfs=-23.4))
+    assert (r.state, r.level_dbfs) == ("finished", -23.4)
+    late_stop = ReceiverReport("stopped", at, played_s=1.0, level_dbfs=-80.0)
+    assert not apply_report(r, late_stop)  # a finished airing is not reopened by a late stop

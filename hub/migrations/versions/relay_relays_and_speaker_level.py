@@ -1,4 +1,5 @@
-"""relays: the allow-list of upstream streams, relay reports per airing, relay columns of broadcast content
+"""relays: the allow-list of upstream streams, relay reports per airing, relay columns of broadcast content;
+the level each speaker sent to its amplifier per airing (airing_receipts.level_dbfs)
 
 Revision ID: relay
 Revises: 0005
@@ -44,6 +45,8 @@ def upgrade() -> None:
         sa.Column("gaps", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("airing_id"),
     )
+    with op.batch_alter_table("airing_receipts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("level_dbfs", sa.Float(), nullable=True))
     with op.batch_alter_table("broadcast_content", schema=None) as batch_op:
         batch_op.add_column(sa.Column("relay_upstream_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("relay_fallback_id", sa.Integer(), nullable=True))
@@ -53,5 +56,7 @@ def downgrade() -> None:
     with op.batch_alter_table("broadcast_content", schema=None) as batch_op:
         batch_op.drop_column("relay_fallback_id")
         batch_op.drop_column("relay_upstream_id")
+    with op.batch_alter_table("airing_receipts", schema=None) as batch_op:
+        batch_op.drop_column("level_dbfs")
     op.drop_table("relay_sessions")
     op.drop_table("relay_upstreams")
