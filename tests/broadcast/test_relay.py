@@ -211,6 +211,8 @@ async def test_relay_content_becomes_a_relay_order(env: WebEnv) -> None:
     ).status == 422
     page = await (await env.client.get("/broadcasts/relays")).text()
     assert "Tiếp âm VOV sáng" in page and 'id="relay-form"' in page and 'id="upstream-form"' not in page
+    library = await (await env.client.get("/broadcasts/content")).text()
+    assert "Tiếp âm trực tiếp từ luồng «VOV1»" in library and "/media/.mp3" not in library
 
     with env.db.session() as s:
         rows = [(item["id"], s.get(BroadcastContent, item["id"]))]
