@@ -17,7 +17,6 @@ from contract.payloads import (
     PlaylistItem,
     PreparePlaylist,
     Problem,
-    RelayPlan,
     SnapshotMeta,
     SpeakerCommand,
     SpeakerEvent,
@@ -28,6 +27,7 @@ from contract.payloads import (
     VolumeData,
     format_validation_error,
 )
+from contract.relay_plan import RelayPlan
 from contract.topics import Channel, Kind, Topic, TopicError, build, parse
 
 __all__ = [

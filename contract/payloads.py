@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.levels import AiringLevel, ClockOffset, IntervalLevel, SilentSeconds
+
 CONTRACT_VERSION = 1
 
 # Size caps: JSON documents are small; a snapshot is a 640x360-ish JPEG. Larger messages are refused unread.
@@ -212,16 +214,6 @@ class SpeakerStatus(Model):
     )
 
 
-LEVEL_FLOOR_DBFS = -120.0  # the level reported for digital silence (log of zero)
-
-
-def volume_db(volume: int) -> float:
-    """The gain a receiver applies for a 0–100 volume, in dB: amplitude (volume/100)², so 50 → −12 dB.
-    Part of the contract so that the hub can tell what level to expect from a speaker at a given volume."""
-    v = max(0, min(100, volume))
-    return LEVEL_FLOOR_DBFS if v == 0 else 40.0 * math.log10(v / 100.0)
-
-
 class SpeakerHealth(Model):
     """Published on `speaker/{speaker}/health` every health interval (default 30 s, QoS 1, not retained)."""
 
@@ -235,19 +227,8 @@ class SpeakerHealth(Model):
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
     orders_refused: RefusalCounts | None = None
-    level_dbfs: float | None = Field(
-        default=None,
-        ge=LEVEL_FLOOR_DBFS,
-        le=0,
-        description="RMS level of the audio sent to the amplifier since the previous report, in dBFS "
-        f"({LEVEL_FLOOR_DBFS:.0f} = digital silence); absent when nothing played in between",
-    )
-    clock_offset_ms: float | None = Field(
-        default=None,
-        ge=-86_400_000,
-        le=86_400_000,
-        description="The receiver clock minus its time source (NTP), in ms, as its time daemon measures it",
-    )
+    level_dbfs: IntervalLevel = None
+    clock_offset_ms: ClockOffset = None
 
     @field_validator("signal_dbm", "disk_free_mb", "cache_mb", "level_dbfs", "clock_offset_ms")
     @classmethod
@@ -296,43 +277,6 @@ class PreparePlaylist(Model):
         return v
 
 
-RELAY_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
-
-
-class RelayPlan(Model):
-    """`data` of a `relay` command: play the hub's re-stream of an upstream station. Chunk k (0 ≤ k < chunks) is
-    `chunk_s` of s16le mono PCM at `rate`, fetched from `chunk_url` with `{seq}` replaced by k, and played at
-    exactly start_at + k·chunk_s; a chunk not there in time is played as silence, so every receiver stays on
-    the same timeline."""
-
-    airing: Slug = Field(description="Airing id; every event about this relay carries it")
-    start_at: Timestamp = Field(description="When chunk 0 plays, epoch seconds UTC (float)")
-    priority: Literal["normal", "priority", "emergency"]
-    chunk_url: str = Field(
-        max_length=2000,
-        pattern=r"^https?://[^\s]+\{seq\}[^\s]*$",
-        description="http(s) URL of chunk {seq} on the hub, e.g. http://hub/relay/tb-1/{seq}.pcm",
-    )
-    chunk_s: float = Field(ge=0.5, le=10, description="Seconds of audio in one chunk")
-    chunks: int = Field(ge=1, le=100_000, description="How many chunks the relay lasts")
-    rate: int = Field(
-        description="Sample rate of the chunks' PCM", json_schema_extra={"enum": list(RELAY_RATES)}
-    )
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, v: int) -> int:
-        if v not in RELAY_RATES:
-            raise ValueError(f"must be one of {', '.join(map(str, RELAY_RATES))}")
-        return v
-
-    @field_validator("chunk_s")
-    @classmethod
-    def _finite_chunk(cls, v: float) -> float:
-        _finite(v)
-        return v
-
-
 class StopData(Model):
     """`data` of a `stop` command: stop this airing (prepared or playing), or whatever plays when absent."""
 
@@ -344,6 +288,9 @@ class VolumeData(Model):
 
     volume: int = Field(ge=0, le=100)
 
+
+# RelayPlan builds on the models above (Model, Slug, Timestamp): imported here, once they exist.
+from contract.relay_plan import RelayPlan  # noqa: E402
 
 SpeakerAction = Literal["prepare", "relay", "stop", "volume"]
 _COMMAND_DATA: dict[str, type[Model]] = {
@@ -423,15 +370,8 @@ class SpeakerEventData(Model):
     reason: FailReason | None = Field(default=None, description="failed/stopped: why")
     by: Slug | None = Field(default=None, description="stopped with reason preempted: the emergency airing")
     volume: int | None = Field(default=None, ge=0, le=100, description="reply to a volume command")
-    level_dbfs: float | None = Field(
-        default=None,
-        ge=LEVEL_FLOOR_DBFS,
-        le=0,
-        description="finished/stopped: RMS level of what was sent to the amplifier over the airing, dBFS",
-    )
-    silent_s: float | None = Field(
-        default=None, ge=0, description="finished/stopped: seconds of it below the silence level (−60 dBFS)"
-    )
+    level_dbfs: AiringLevel = None
+    silent_s: SilentSeconds = None
 
     @field_validator("offset_ms", "played_s", "prepare_ms", "level_dbfs", "silent_s")
     @classmethod

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract.payloads import LEVEL_FLOOR_DBFS
+from contract.levels import LEVEL_FLOOR_DBFS
 
 SILENCE_DBFS = -60.0  # a block quieter than this counts as silence (speech pauses are ~−45 dBFS and above)
 FULL_SCALE = 32768.0

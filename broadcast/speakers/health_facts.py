@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from broadcast.config import SpeakerAlertConfig
 from broadcast.speakers.live import ONLINE, SpeakerLive
-from contract.payloads import LEVEL_FLOOR_DBFS, volume_db
+from contract.levels import LEVEL_FLOOR_DBFS, volume_db
 from hub.core.facts import Fact, FactKind
 
 Detail = dict[str, str | int | float | bool | None]

@@ -21,7 +21,7 @@ from broadcast.speakers.health_facts import HealthFacts, expected_level, speaker
 from broadcast.speakers.live import SpeakerLive
 from broadcast.speakers.readiness import Readiness
 from contract import Channel, SpeakerHealth, encode
-from contract.payloads import volume_db
+from contract.levels import volume_db
 from contract.topics import speaker_topic
 from devtools.services import Service
 from hub.alerts.config import RuleSettings
