@@ -145,8 +145,82 @@ class DispatchConfig(StrictModel):
     )
 
 
+class SpeakerAlertConfig(StrictModel):
+    """When a receiver's own reports make an alert fact (broadcast/speakers/health_facts.py). How long a
+    condition must hold and how it is told are the alert rules' (`alerts.rules.speaker_*`, docs/ALERTS.md)."""
+
+    signal_min_dbm: float = Field(
+        default=-105, ge=-150, le=0, description="Mobile signal below this (dBm) is weak"
+    )
+    disk_min_mb: float = Field(default=200, ge=0, description="Free space on the cache disk below this (MB)")
+    content_due_s: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description="A speaker that has not reported its playlist ready this long before air time lacks it",
+    )
+    reference_dbfs: float = Field(
+        default=-20,
+        ge=-60,
+        le=0,
+        description="RMS level of content at full volume (speech levelled to content.target_lufs −16 LUFS "
+        "measures about −20 dBFS); the expected level is this plus the speaker's volume gain",
+    )
+    level_margin_db: float = Field(
+        default=20, gt=0, le=100, description="A speaker this far below its expected level plays too quietly"
+    )
+    silence_dbfs: float = Field(
+        default=-60, ge=-120, le=-20, description="A speaker sending less than this played silence"
+    )
+    level_max_age_h: float = Field(
+        default=24, gt=0, le=24 * 30, description="A level measured longer ago than this no longer alerts"
+    )
+    clock_budget_ms: float = Field(
+        default=10,
+        gt=0,
+        le=60_000,
+        description="Sync budget: a receiver clock off its time source by more than this (ms) alerts",
+    )
+
+
+class RelayConfig(StrictModel):
+    """Relays of upstream stations (broadcast/relays/streamer.py): the hub re-streams the upstream as timed
+    chunks that every receiver plays at the same instants (docs/BROADCAST.md "Relays")."""
+
+    chunk_s: float = Field(default=2.0, ge=0.5, le=10, description="Length of one chunk of the re-stream")
+    delay_s: float = Field(
+        default=8.0,
+        ge=2,
+        le=120,
+        description="The hub starts reading the upstream this long before air time: receivers have "
+        "delay_s − chunk_s to fetch each chunk (rides out a link stall that long)",
+    )
+    rate_hz: Literal[16000, 22050, 24000, 32000, 44100, 48000] = Field(
+        default=16000, description="PCM rate of the chunks (16 kHz mono = 256 kbit/s; horns stop at 8 kHz)"
+    )
+    gap_after_s: float = Field(
+        default=4.0, ge=0.5, le=120, description="Upstream lost or silent this long is a gap: logged, alerted"
+    )
+    silence_dbfs: float = Field(
+        default=-55.0, ge=-120, le=-20, description="A chunk quieter than this is silent"
+    )
+    reconnect_s: float = Field(default=1.0, gt=0, le=60, description="Wait before reopening a lost upstream")
+    open_timeout_s: float = Field(default=5.0, gt=0, le=60, description="ffmpeg's network timeout")
+    keep_chunks_s: float = Field(
+        default=600, ge=60, le=86400, description="Chunks are deleted this long after the relay ended"
+    )
+
+    @model_validator(mode="after")
+    def _margin(self) -> RelayConfig:
+        if self.delay_s <= self.chunk_s:
+            raise ValueError("delay_s must be longer than chunk_s")
+        return self
+
+
 class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
+    speaker_alerts: SpeakerAlertConfig = Field(default_factory=SpeakerAlertConfig)
+    relay: RelayConfig = Field(default_factory=RelayConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 

@@ -11,7 +11,7 @@ from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.report_section import airings_report
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, speakers
+from broadcast.web import airings, relays, speaker_history, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -39,6 +39,7 @@ def add_pages(app: web.Application, config: CoreConfig) -> None:
     content_pages.add_pages(app, config)
     airings.add_pages(app)
     speakers.add_pages(app)
+    relays.add_pages(app)
 
 
 FEATURE = Feature(
@@ -51,10 +52,18 @@ FEATURE = Feature(
         "broadcast.content.models",
         "broadcast.airings.models",
         "broadcast.programmes.models",
+        "broadcast.relays.models",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS, REPORT_SECTIONS),
-    api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
+    api_routes=(
+        *programmes.ROUTES,
+        *content.ROUTES,
+        *airings.ROUTES,
+        *speakers.ROUTES,
+        *speaker_history.ROUTES,
+        *relays.ROUTES,
+    ),
     add_pages=add_pages,
     file_dirs=content_dirs,
 )

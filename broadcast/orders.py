@@ -25,6 +25,20 @@ class PlayItem:
 
 
 @dataclass(frozen=True, slots=True)
+class RelaySpec:
+    """A relay airing: the hub re-streams this allow-listed upstream (broadcast/relays) for `duration_s`."""
+
+    upstream_id: int
+    name: str
+    url: str
+    duration_s: float
+    fallback: PlayItem | None = None  # played while the upstream is lost or silent
+    chunk_s: float = 2.0  # the re-stream's chunks (broadcast.relay, set when it is dispatched)
+    rate_hz: int = 16000
+    token: str = ""  # names its chunks on the hub: /relay/{token}/{seq}.pcm
+
+
+@dataclass(frozen=True, slots=True)
 class AiringOrder:
     airing_id: str  # slug, unique per programme occurrence: the same occurrence always gets the same id
     programme_id: int
@@ -37,6 +51,7 @@ class AiringOrder:
     gap_s: float  # silence between repeats
     start_at: float  # absolute start, epoch seconds UTC
     priority: Priority
+    relay: RelaySpec | None = None  # a relay plays no items: the receivers play the hub's re-stream
 
 
 def speaker_key_in(district: str, commune: str, speaker: str) -> str:

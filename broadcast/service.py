@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 
 from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
+from broadcast.relays.dispatch import RelayingDispatcher
+from broadcast.relays.streamer import RelayStreamer
 from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.speakers.health_facts import HealthFacts
 from broadcast.speakers.registry import SpeakerRegistry
 from contract import Channel, Kind, Model, Topic
 from hub.core.features import FeatureContext, ServiceKey
@@ -46,6 +49,7 @@ class BroadcastService:
             rejected=ctx.stats.rejected,
             owns=ctx.owns,
             mirror_s=ctx.config.cluster.mirror_s if ctx.config.cluster.enabled else None,
+            health_facts=HealthFacts(cfg.speaker_alerts),
         )
         self.dispatcher = HubDispatcher(
             ctx.db,
@@ -58,15 +62,25 @@ class BroadcastService:
             clock=clock,
             lead=self.lead,
             replies=ctx.replies,
+            tz=ZoneInfo(ctx.config.timezone),
         )
+        content_dir = cfg.content.directory(ctx.config.data_dir)
+        self.relays = RelayStreamer(ctx.db, content_dir / "relay", cfg.relay, content_dir / "media", clock)
         self.scheduler = BroadcastScheduler(
-            ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
+            ctx.db,
+            RelayingDispatcher(self.dispatcher, self.relays, cfg.relay),
+            ZoneInfo(ctx.config.timezone),
+            cfg.schedule,
+            lead=self.lead,
         )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)
         ctx.add_handler(Kind.SPEAKER, Channel.EVENT, self.dispatcher.on_event)
         ctx.add_fact_source(self.speakers.facts)
         ctx.add_fact_source(self.dispatcher.facts)
+        ctx.add_fact_source(self.relays.facts)
+        due_s = cfg.speaker_alerts.content_due_s
+        ctx.add_fact_source(lambda now: self.dispatcher.readiness.facts(self._name, now, due_s))
         ctx.add_gauges(
             speakers=lambda: len(self.speakers.speakers),
             speakers_online=lambda: sum(1 for s in self.speakers.speakers.values() if s.online),
@@ -76,6 +90,10 @@ class BroadcastService:
             scheduler_jobs=lambda: self.scheduler.stats()["jobs"],
             airings_missed=lambda: self.scheduler.counters["missed"],
         )
+
+    def _name(self, key: str) -> str | None:
+        sp = self.speakers.get(key)
+        return sp.name if sp is not None else None
 
     async def _publish(self, topic: Topic, order: Model) -> None:
         await self._send_order(topic, order)
@@ -89,6 +107,7 @@ class BroadcastService:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.relays.stop()
         await self.dispatcher.stop()
         await self.speakers.stop()
 

@@ -28,6 +28,7 @@ from contract.payloads import (
     format_validation_error,
 )
 from contract.recorder_payloads import RecorderChannel, RecorderDisk, RecorderHealth
+from contract.relay_plan import RelayPlan
 from contract.topics import Channel, Kind, Topic, TopicError, build, parse
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Model",
     "PlaylistItem",
     "PreparePlaylist",
+    "RelayPlan",
     "Problem",
     "RecorderChannel",
     "RecorderDisk",

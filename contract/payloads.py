@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.levels import AiringLevel, ClockOffset, IntervalLevel, SilentSeconds
+
 CONTRACT_VERSION = 1
 
 # Size caps: JSON documents are small; a snapshot is a 640x360-ish JPEG. Larger messages are refused unread.
@@ -225,8 +227,10 @@ class SpeakerHealth(Model):
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
     orders_refused: RefusalCounts | None = None
+    level_dbfs: IntervalLevel = None
+    clock_offset_ms: ClockOffset = None
 
-    @field_validator("signal_dbm", "disk_free_mb", "cache_mb")
+    @field_validator("signal_dbm", "disk_free_mb", "cache_mb", "level_dbfs", "clock_offset_ms")
     @classmethod
     def _no_nan(cls, v: float | None) -> float | None:
         return _finite(v)
@@ -285,18 +289,26 @@ class VolumeData(Model):
     volume: int = Field(ge=0, le=100)
 
 
-SpeakerAction = Literal["prepare", "stop", "volume"]
-_COMMAND_DATA: dict[str, type[Model]] = {"prepare": PreparePlaylist, "stop": StopData, "volume": VolumeData}
+# RelayPlan builds on the models above (Model, Slug, Timestamp): imported here, once they exist.
+from contract.relay_plan import RelayPlan  # noqa: E402
+
+SpeakerAction = Literal["prepare", "relay", "stop", "volume"]
+_COMMAND_DATA: dict[str, type[Model]] = {
+    "prepare": PreparePlaylist,
+    "relay": RelayPlan,
+    "stop": StopData,
+    "volume": VolumeData,
+}
 
 
 class SpeakerCommand(Model):
     """Hub → receiver on `speaker/{speaker}/cmd` (QoS 1). `data` is typed by `action`:
-    prepare → PreparePlaylist, stop → StopData, volume → VolumeData."""
+    prepare → PreparePlaylist, relay → RelayPlan, stop → StopData, volume → VolumeData."""
 
     transaction: str = Field(min_length=1, max_length=64)
     action: SpeakerAction
     ts: Timestamp
-    data: PreparePlaylist | StopData | VolumeData = Field(default_factory=StopData)
+    data: PreparePlaylist | RelayPlan | StopData | VolumeData = Field(default_factory=StopData)
 
     @model_validator(mode="before")
     @classmethod
@@ -358,8 +370,10 @@ class SpeakerEventData(Model):
     reason: FailReason | None = Field(default=None, description="failed/stopped: why")
     by: Slug | None = Field(default=None, description="stopped with reason preempted: the emergency airing")
     volume: int | None = Field(default=None, ge=0, le=100, description="reply to a volume command")
+    level_dbfs: AiringLevel = None
+    silent_s: SilentSeconds = None
 
-    @field_validator("offset_ms", "played_s", "prepare_ms")
+    @field_validator("offset_ms", "played_s", "prepare_ms", "level_dbfs", "silent_s")
     @classmethod
     def _no_nan(cls, v: float | None) -> float | None:
         return _finite(v)

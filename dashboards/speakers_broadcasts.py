@@ -196,6 +196,37 @@ def speakers() -> dict[str, Any]:
             7,
             **series_options("percent"),
         ),
+        L.panel(
+            "timeseries",
+            "Mức âm thanh ra loa",
+            "Mức RMS bộ nhận gửi tới bộ khuếch đại khi đang phát (dBFS); -120 là im lặng. Thấp hơn mức dự kiến "
+            "20 dB, hoặc dưới -60, là có cảnh báo (docs/ALERTS.md).",
+            [
+                target(
+                    f'SELECT mean("level_dbfs") FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
+                    'GROUP BY time($__interval), "speaker" fill(null)',
+                    alias="$tag_speaker",
+                )
+            ],
+            12,
+            8,
+            **series_options("dB"),
+        ),
+        L.panel(
+            "timeseries",
+            "Độ lệch đồng hồ",
+            "Độ lệch đồng hồ bộ nhận so với giờ chuẩn NTP (ms); quá ±10 ms là có cảnh báo.",
+            [
+                target(
+                    f'SELECT mean("clock_offset_ms") FROM "$rp"."speaker_health" WHERE {AREA} AND $timeFilter '
+                    'GROUP BY time($__interval), "speaker" fill(null)',
+                    alias="$tag_speaker",
+                )
+            ],
+            12,
+            8,
+            **series_options("ms"),
+        ),
     ]
     variables = [
         variable("district", "Huyện", 'SHOW TAG VALUES FROM "speaker_health" WITH KEY = "district"'),

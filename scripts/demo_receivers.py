@@ -61,7 +61,9 @@ def write_receiver_config(run_dir: Path, sp: DemoSpeaker, provisioning: Path, ht
             "village": sp.village,
         },
         "mqtt": {"provisioning": str(provisioning), "backoff_min_s": 0.5, "backoff_max_s": 5},
-        "hub": {"allowed_urls": [f"http://127.0.0.1:{http_port}/media/"]},
+        "hub": {
+            "allowed_urls": [f"http://127.0.0.1:{http_port}/media/", f"http://127.0.0.1:{http_port}/relay/"]
+        },
         "cache": {"dir": "cache", "max_mb": 200},
         "sink": {"type": "null"},
         "health": {"interval_s": 30},

@@ -23,21 +23,17 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from broadcast.airings import store
 from broadcast.airings.models import Airing
-from broadcast.airings.outcome import (
-    RECEIPT_EVENTS,
-    FinishedAiring,
-    Timing,
-    airing_facts,
-    timing_of,
-)
+from broadcast.airings.outcome import RECEIPT_EVENTS, FinishedAiring, Timing, airing_facts, timing_of
 from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, Priority, speaker_key_in
+from broadcast.speakers.readiness import Readiness
 from broadcast.speakers.registry import SpeakerRegistry
 from contract import (
     Channel,
@@ -79,6 +75,7 @@ class HubDispatcher:
         clock: Callable[[], float] = time.time,
         lead: Lead | None = None,
         replies: Callable[[Topic, Handler], AbstractAsyncContextManager[None]] | None = None,
+        tz: ZoneInfo | None = None,
     ) -> None:
         self.replies = replies or (lambda _t, _fn: contextlib.nullcontext())
         self.lead: Lead = lead if lead is not None else SoleLeader()
@@ -100,6 +97,9 @@ class HubDispatcher:
         self._replies: dict[str, asyncio.Future[SpeakerEvent]] = {}
         self._rlog = RateLimitedLog(log)
         self.recent: dict[str, FinishedAiring] = {}  # finished airings, for the alert facts
+        self.readiness = Readiness(
+            tz or ZoneInfo("UTC")
+        )  # playlists sent and not yet ready: content-missing facts
 
     @property
     def followed(self) -> int:
@@ -161,9 +161,11 @@ class HubDispatcher:
                 live = self.speakers.get(k)
                 if live is not None and live.playing and live.playing != order.airing_id:
                     log.warning("emergency %s preempts %s on %s", order.airing_id, live.playing, k)
+        timing = timing_of(store.order_dict(order))
         if self.lead.is_leader:  # otherwise the leader finds it at its next scan
-            self._arm(order.airing_id, timing_of(store.order_dict(order)))
-        if order.items:
+            self._arm(order.airing_id, timing)
+        if order.items or order.relay is not None:
+            self.readiness.expect(order.airing_id, order.title, timing.start_at, timing.end_at, keys)
             await self._send_prepares(order, now)
 
     async def _send_prepares(self, order: AiringOrder, now: float) -> None:
@@ -201,6 +203,7 @@ class HubDispatcher:
             log.warning("cancel: no airing %s", airing_id)
             return
         a, keys = found
+        self.readiness.forget(airing_id)
         for k in keys:
             await self.stop_speaker(k, airing_id)
         timer = self._timers.pop(airing_id, None)
@@ -285,7 +288,11 @@ class HubDispatcher:
                 sp = self.speakers.get(key)
                 if sp is not None and sp.playing == ev.airing:
                     self.speakers.set_playing(key, None)
+            if ev.data.level_dbfs is not None:
+                self.speakers.set_level(key, ev.data.level_dbfs, ev.ts, ev.airing)
             if ev.event in RECEIPT_EVENTS and ev.airing:
+                reason = ev.data.reason.value if ev.data.reason is not None else None
+                self.readiness.report(key, ev.airing, ev.event, reason, ev.ts, ev.error)
                 reports.append(store.Report(ev.airing, key, report_of(ev), to_db_time(received)))
         if not reports:
             return

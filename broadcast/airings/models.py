@@ -88,4 +88,5 @@ class AiringReceipt(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(String(300))
     played_s: Mapped[float | None] = mapped_column(Float)  # seconds of audio played (finished / stopped)
+    level_dbfs: Mapped[float | None] = mapped_column(Float)  # RMS sent to the amplifier over the airing
     reported_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the hub heard the latest event

@@ -83,6 +83,7 @@ class ReceiptView:
     finished_at: datetime | None = None
     error: str | None = None
     played_s: float | None = None
+    level_dbfs: float | None = None  # what it sent to the amplifier over the airing (finished/stopped)
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,21 @@ class ReceiverReport:
     played_s: float | None = None
     reason: str | None = None  # contract FailReason code (failed, stopped)
     by: str | None = None  # stopped by this emergency airing
+    level_dbfs: float | None = None
 
 
 def apply_report(r: ReceiptView, rep: ReceiverReport) -> bool:
     """Applies one receiver event to its receipt; returns whether anything changed."""
-    before = (r.state, r.ready_at, r.started_at, r.started_offset_ms, r.finished_at, r.error, r.played_s)
+    before = (
+        r.state,
+        r.ready_at,
+        r.started_at,
+        r.started_offset_ms,
+        r.finished_at,
+        r.error,
+        r.played_s,
+        r.level_dbfs,
+    )
     rank = _RANK.get(r.state, 0)
     if rep.event == "ready":
         r.ready_at = r.ready_at or rep.at
@@ -116,6 +127,7 @@ def apply_report(r: ReceiptView, rep: ReceiverReport) -> bool:
         r.state = RECEIPT_FINISHED
         r.finished_at = rep.at
         r.played_s = rep.played_s
+        r.level_dbfs = rep.level_dbfs if rep.level_dbfs is not None else r.level_dbfs
         r.error = None
     elif rep.event == "failed":
         if rank <= _RANK[RECEIPT_FAILED] or r.state == RECEIPT_STARTED:
@@ -125,11 +137,21 @@ def apply_report(r: ReceiptView, rep: ReceiverReport) -> bool:
         r.state = RECEIPT_STOPPED
         r.finished_at = rep.at
         r.played_s = rep.played_s
+        r.level_dbfs = rep.level_dbfs if rep.level_dbfs is not None else r.level_dbfs
         if rep.reason == "preempted":
             r.error = REASON_PREEMPTED + (f" ({rep.by})" if rep.by else "")
         else:
             r.error = rep.error or reason_text(rep.reason) or REASON_STOPPED
-    after = (r.state, r.ready_at, r.started_at, r.started_offset_ms, r.finished_at, r.error, r.played_s)
+    after = (
+        r.state,
+        r.ready_at,
+        r.started_at,
+        r.started_offset_ms,
+        r.finished_at,
+        r.error,
+        r.played_s,
+        r.level_dbfs,
+    )
     return before != after
 
 
@@ -187,6 +209,8 @@ def timing_of(order: dict[str, Any]) -> Timing:
     """When a stored order (`airings.order`) starts and is planned to end."""
     start = float(order.get("start_at", 0.0))
     items = order.get("items") or []
+    if isinstance(order.get("relay"), dict):  # a relay lasts its own length, once
+        return Timing(start, start + float(order["relay"].get("duration_s", 0.0)))
     dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
                           float(order.get("gap_s", 0.0)))  # fmt: skip
     return Timing(start, start + dur)

@@ -90,6 +90,7 @@ class SpeakerResult:
     finished_at: datetime | None
     played_s: float | None
     reason: str | None  # why it did not play, or why it stopped
+    level_dbfs: float | None = None  # RMS it sent to the amplifier over the airing
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def airing_report(s: Session, airing_id: str) -> AiringReport | None:
                 finished_at=r.finished_at,
                 played_s=r.played_s,
                 reason=r.error,
+                level_dbfs=r.level_dbfs,
             )  # fmt: skip
         )
     results.sort(key=lambda x: (x.played, x.village or "", x.name))
@@ -165,6 +167,7 @@ def speaker_result_dict(x: SpeakerResult) -> dict[str, Any]:
         "key": x.key, "id": x.slug, "name": x.name, "village": x.village, "state": x.state, "played": x.played,
         "offset_ms": x.offset_ms, "started_at": iso(x.started_at), "ready_at": iso(x.ready_at),
         "finished_at": iso(x.finished_at), "played_s": x.played_s, "reason": x.reason,
+        "level_dbfs": x.level_dbfs,
     }  # fmt: skip
 
 

@@ -58,6 +58,7 @@ def view_of(r: AiringReceipt) -> ReceiptView:
         r.finished_at,
         r.error,
         r.played_s,
+        r.level_dbfs,
     )
 
 
@@ -69,6 +70,7 @@ def copy_view(v: ReceiptView, r: AiringReceipt) -> None:
         v.error,
         v.played_s,
     )
+    r.level_dbfs = v.level_dbfs
 
 
 def open_airing(s: Session, order: AiringOrder, keys: Iterable[str], now: datetime) -> Airing:

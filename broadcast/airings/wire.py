@@ -10,7 +10,7 @@ from datetime import UTC
 from broadcast.airings.models import Airing
 from broadcast.airings.outcome import ReceiverReport
 from broadcast.orders import AiringOrder
-from contract import PlaylistItem, PreparePlaylist, SpeakerCommand, SpeakerEvent
+from contract import PlaylistItem, PreparePlaylist, RelayPlan, SpeakerCommand, SpeakerEvent
 from hub.core.db import to_db_time
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.text import clean_text
@@ -20,7 +20,20 @@ def media_url(public_url: str, sha256: str) -> str:
     return f"{public_url.rstrip('/')}/media/{sha256}.mp3"
 
 
+def relay_chunk_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/relay/{token}/{{seq}}.pcm"
+
+
 def prepare_command(order: AiringOrder, public_url: str, now: float) -> SpeakerCommand:
+    """The order for one receiver: a playlist to prepare, or for a relay the hub's re-stream to play."""
+    if order.relay is not None:
+        r = order.relay
+        plan = RelayPlan(
+            airing=order.airing_id, start_at=order.start_at, priority=order.priority.value,
+            chunk_url=relay_chunk_url(public_url, r.token), chunk_s=r.chunk_s,
+            chunks=max(1, round(r.duration_s / r.chunk_s)), rate=r.rate_hz,
+        )  # fmt: skip
+        return SpeakerCommand(transaction=new_transaction(), action="relay", ts=now, data=plan)
     data = PreparePlaylist(
         airing=order.airing_id,
         start_at=order.start_at,
@@ -50,6 +63,7 @@ def report_of(ev: SpeakerEvent) -> ReceiverReport:
         first_sample_at=to_db_time(d.first_sample_at) if d.first_sample_at is not None else None,
         offset_ms=d.offset_ms,
         played_s=d.played_s,
+        level_dbfs=d.level_dbfs,
         reason=d.reason.value if d.reason is not None else None,
         by=d.by,
     )

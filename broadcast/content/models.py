@@ -32,5 +32,9 @@ class BroadcastContent(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # source == relay: no file of its own (path, sha256 empty, size 0); it plays this allow-listed upstream
+    # (broadcast/relays) for duration_s, and the recording `relay_fallback_id` fills the upstream's gaps.
+    relay_upstream_id: Mapped[int | None] = mapped_column(Integer)
+    relay_fallback_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_content_area", "district", "commune"),)

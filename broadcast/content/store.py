@@ -40,8 +40,13 @@ from hub.core.serialize import iso
 
 log = logging.getLogger("broadcast.content")
 
-SOURCES = ("recording", "upload", "tts")
-SOURCE_LABELS = {"recording": "Ghi âm", "upload": "Tệp tải lên", "tts": "Đọc văn bản (TTS)"}
+SOURCES = ("recording", "upload", "tts", "relay")  # relay: broadcast/relays/content.py, no file of its own
+SOURCE_LABELS = {
+    "recording": "Ghi âm",
+    "upload": "Tệp tải lên",
+    "tts": "Đọc văn bản (TTS)",
+    "relay": "Tiếp âm",
+}
 TITLE_MAX = 200
 NAME_MAX = 255
 STALE_JOB_S = 6 * 3600  # job dirs older than this at start-up are leftovers of a crash
@@ -231,8 +236,10 @@ def content_dict(c: BroadcastContent) -> dict[str, Any]:
         "created_by": c.created_by,
         "created_at": iso(c.created_at),
         "deleted_at": iso(c.deleted_at),
-        "media_url": f"/media/{c.sha256}.mp3",
-        "original_url": f"/api/v1/content/{c.id}/original",
+        "media_url": f"/media/{c.sha256}.mp3" if c.sha256 else None,
+        "original_url": f"/api/v1/content/{c.id}/original" if c.original_path else None,
+        "relay_upstream_id": c.relay_upstream_id,
+        "relay_fallback_id": c.relay_fallback_id,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from contract import (
     Channel,
     FailReason,
     PreparePlaylist,
+    RelayPlan,
     SpeakerCommand,
     SpeakerEvent,
     SpeakerHealth,
@@ -218,7 +220,7 @@ class ReceiverAgent(DeviceAgent):
 
     async def _execute(self, cmd: SpeakerCommand) -> None:
         data = cmd.data
-        if isinstance(data, PreparePlaylist):
+        if isinstance(data, PreparePlaylist | RelayPlan):
             await self.engine.prepare(cmd.transaction, data)
         elif isinstance(data, StopData):
             if not await self.engine.stop(cmd.transaction, data.airing):
@@ -260,6 +262,8 @@ class ReceiverAgent(DeviceAgent):
         if self.publisher.gen is None or not self._clock_ok():
             return
         readings = await asyncio.to_thread(self._read_device)
+        meter = self.engine.meter
+        level = meter.take_interval() if meter is not None else None
         health = SpeakerHealth(
             ts=self.clock(),
             seq=self.seq,
@@ -268,6 +272,7 @@ class ReceiverAgent(DeviceAgent):
             cache_mb=self.cache.size_mb,
             queue=len(self.outbox),
             orders_refused=self.gate.counts(),
+            level_dbfs=level.level_dbfs if level is not None else None,
             **readings,
         )
         self.seq += 1
@@ -292,6 +297,10 @@ class ReceiverAgent(DeviceAgent):
             except ValueError:
                 dbm = None
             out["signal_dbm"] = dbm if dbm is not None and -150 <= dbm <= 0 else None
+        if h.clock_offset_file is not None:
+            out["clock_offset_ms"] = _number(
+                _read_small(resolve(self.base_dir, h.clock_offset_file)), 86_400_000
+            )
         return out
 
     # --- statistics ----------------------------------------------------------------------------------------
@@ -311,6 +320,15 @@ class ReceiverAgent(DeviceAgent):
             "outbox_dropped": self.outbox.dropped,
             "connected": self.publisher.gen is not None,
         }
+
+
+def _number(text: str | None, limit: float) -> float | None:
+    """A finite number within ±limit from a device file, else None (the report leaves it out)."""
+    try:
+        v = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return v if v is not None and math.isfinite(v) and -limit <= v <= limit else None
 
 
 def _read_small(path: Path) -> str | None:

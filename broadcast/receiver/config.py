@@ -94,6 +94,11 @@ class HealthSection(StrictModel):
     signal_file: Path | None = Field(
         default=None, description="File holding the modem's signal in dBm (e.g. from a modem script)"
     )
+    clock_offset_file: Path | None = Field(
+        default=None,
+        description="File holding this clock's offset from NTP in ms (e.g. written each minute from "
+        "`chronyc -c tracking`); unset: not reported",
+    )
 
 
 class PlaybackSection(StrictModel):

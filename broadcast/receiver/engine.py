@@ -22,12 +22,14 @@ from pydantic import ValidationError
 
 from broadcast.receiver.cache import AudioCache
 from broadcast.receiver.config import ReceiverConfig
-from broadcast.receiver.download import Downloader, PrepareError
+from broadcast.receiver.download import Downloader, PrepareError, url_allowed
+from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.pcm import Programme, build_programme
 from broadcast.receiver.player import Outcome, Player
+from broadcast.receiver.relay import RelayStream
 from broadcast.receiver.sinks import make_sink
-from broadcast.receiver.timing import overlaps, planned_end, resumable, start_decision
-from contract import FailReason, PreparePlaylist
+from broadcast.receiver.timing import Plan, overlaps, planned_end, resumable, start_decision
+from contract import FailReason, PreparePlaylist, RelayPlan
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ Emit = Callable[..., Coroutine[Any, Any, None]]
 
 @dataclass(eq=False)
 class Airing:
-    plan: PreparePlaylist
+    plan: Plan
     transaction: str
     state: str = "preparing"  # preparing → ready → playing
     task: asyncio.Task[None] | None = None
@@ -48,6 +50,8 @@ class Airing:
     stopped_by: str | None = None
     stop_transaction: str | None = None  # of the stop command, which the stopped event answers
     started: asyncio.Task[None] | None = None
+    meter: LevelMeter | None = None
+    stream: RelayStream | None = None  # a relay's chunk feed
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -81,6 +85,7 @@ class Engine:
         self.state_dir = cache.dir / "airings"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.sink_failed = False  # the last playback failed in the audio output (shown as amplifier fault)
+        self.meter: LevelMeter | None = None  # of the latest playback: health takes its interval level
         self.counts: dict[str, int] = {"prepared": 0, "started": 0, "finished": 0, "failed": 0, "stopped": 0}
 
     @property
@@ -89,7 +94,7 @@ class Engine:
 
     # --- commands --------------------------------------------------------------------------------------------
 
-    async def prepare(self, transaction: str, plan: PreparePlaylist, resumed: bool = False) -> None:
+    async def prepare(self, transaction: str, plan: Plan, resumed: bool = False) -> None:
         old = self.airings.get(plan.airing)
         if old is not None:
             if old.transaction == transaction:
@@ -106,8 +111,8 @@ class Engine:
                 return
         a = Airing(plan, transaction)
         self.airings[a.id] = a
-        shas = [i.sha256 for i in plan.items]
-        self.cache.pin(shas)
+        if isinstance(plan, PreparePlaylist):
+            self.cache.pin([i.sha256 for i in plan.items])
         if not resumed:
             await asyncio.to_thread(self._save, a)
         a.task = asyncio.create_task(self._life(a), name=f"airing-{a.id}")
@@ -126,7 +131,8 @@ class Engine:
         for path in sorted(self.state_dir.glob("*.json")):
             try:
                 raw = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
-                plan = PreparePlaylist.model_validate(raw["plan"])
+                model = RelayPlan if "chunk_url" in raw["plan"] else PreparePlaylist
+                plan: Plan = model.model_validate(raw["plan"])
                 transaction = str(raw["transaction"])
             except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
                 log.error("airing file %s unreadable, removed: %s", path, exc)
@@ -169,11 +175,27 @@ class Engine:
             log.exception("airing %s: internal error", a.id)
             await self._fail(a.transaction, a.plan, FailReason.DECODE, f"Lỗi nội bộ máy thu: {exc!r}")
         finally:
+            if a.stream is not None:
+                a.stream.close()
             self._forget(a, keep_file)
 
-    async def _prepare(self, a: Airing) -> Programme | None:
+    async def _prepare(self, a: Airing) -> Programme | RelayStream | None:
         began = time.monotonic()
         fetched = 0
+        if isinstance(a.plan, RelayPlan):  # nothing to download ahead: the chunks come while it plays
+            if not url_allowed(a.plan.chunk_url.replace("{seq}", "0"), self.config.hub.allowed_urls):
+                await self._fail(
+                    a.transaction, a.plan, FailReason.HOST_NOT_ALLOWED, "Địa chỉ tiếp âm không được phép"
+                )
+                return None
+            a.stream = RelayStream(a.plan, self.config.sink.rate, self.config.mqtt.https_context(),
+                                   self.config.hub.read_timeout_s, self.clock)  # fmt: skip
+            a.stream.start()
+            a.state = "ready"
+            await self.emit(
+                "ready", a.id, a.transaction, {"start_at": a.plan.start_at, "downloaded_bytes": 0}
+            )
+            return a.stream
         try:
             for item in a.plan.items:
                 fetched += await self.downloader.ensure(item)
@@ -227,9 +249,10 @@ class Engine:
         self.current = a
         return True
 
-    async def _play(self, a: Airing, programme: Programme) -> None:
+    async def _play(self, a: Airing, programme: Programme | RelayStream) -> None:
         loop = asyncio.get_running_loop()
         sink = make_sink(self.config.sink, a.id, self.base_dir)
+        a.meter = self.meter = LevelMeter(programme.rate)
         player = Player(
             programme,
             sink,
@@ -239,6 +262,7 @@ class Engine:
             self.config.sink.realtime_priority,
             self.gain,
             lambda first: _call_soon(loop, self._on_started, a, first),
+            meter=a.meter,
         )
         a.player, a.state = player, "playing"
         outcome = await asyncio.shield(player.start(loop))
@@ -259,7 +283,7 @@ class Engine:
         if outcome.state == "finished":
             self.counts["finished"] += 1
             log.info("airing %s finished, %.1f s played", a.id, played)
-            await self.emit("finished", a.id, a.transaction, {"played_s": played})
+            await self.emit("finished", a.id, a.transaction, {"played_s": played, **_level_data(a)})
         elif outcome.state == "stopped":
             reason = a.stop_reason or FailReason.COMMAND
             await self._stopped(a, reason, a.stopped_by, played, a.stop_transaction)
@@ -301,13 +325,13 @@ class Engine:
         log.info(
             "airing %s stopped (%s%s), %.1f s played", a.id, reason.value, f" by {by}" if by else "", played
         )
-        data: dict[str, Any] = {"reason": reason.value, "played_s": played}
+        data: dict[str, Any] = {"reason": reason.value, "played_s": played, **_level_data(a)}
         if by is not None:
             data["by"] = by
         await self.emit("stopped", a.id, transaction or a.transaction, data)
 
     async def _fail(
-        self, transaction: str, plan: PreparePlaylist, reason: FailReason, message: str, played: float = 0.0
+        self, transaction: str, plan: Plan, reason: FailReason, message: str, played: float = 0.0
     ) -> None:
         self.counts["failed"] += 1
         data: dict[str, Any] = {"reason": reason.value}
@@ -320,7 +344,8 @@ class Engine:
             del self.airings[a.id]
         if self.current is a:
             self.current = None
-        self.cache.unpin([i.sha256 for i in a.plan.items])
+        if isinstance(a.plan, PreparePlaylist):
+            self.cache.unpin([i.sha256 for i in a.plan.items])
         a.done.set()
         if not keep_file:
             self._file(a.id).unlink(missing_ok=True)  # one small unlink: not worth a thread hop in `finally`
@@ -337,6 +362,12 @@ class Engine:
 
     def planned_ends(self) -> dict[str, float]:
         return {k: planned_end(a.plan) for k, a in self.airings.items()}
+
+
+def _level_data(a: Airing) -> dict[str, float]:
+    """The airing's level as sent to the amplifier (nothing when it never played a block)."""
+    level = a.meter.airing() if a.meter is not None else None
+    return {} if level is None else {"level_dbfs": level.level_dbfs, "silent_s": level.silent_s}
 
 
 def _call_soon(

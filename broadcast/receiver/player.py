@@ -23,7 +23,9 @@ from typing import Literal
 
 import numpy as np
 
+from broadcast.receiver.level import LevelMeter
 from broadcast.receiver.pcm import SAMPLE_BYTES, Programme
+from broadcast.receiver.relay import RelayStream
 from broadcast.receiver.sinks import Sink, SinkError
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ _realtime_refused = False  # logged once per process
 
 
 def volume_gain(volume: int) -> float:
-    """Amplitude gain for a 0–100 volume: squared, close to how loud it sounds (50 → −12 dB, 0 → mute)."""
+    """Amplitude gain for a 0–100 volume: squared, close to how loud it sounds (50 → −12 dB, 0 → mute); the
+    contract states the same law in dB (`contract.payloads.volume_db`) for the hub's expected level."""
     return (max(0, min(100, volume)) / 100.0) ** 2
 
 
@@ -85,7 +88,7 @@ class Outcome:
 class Player:
     def __init__(
         self,
-        programme: Programme,
+        programme: Programme | RelayStream,
         sink: Sink,
         start_at: float,
         block_ms: float,
@@ -94,7 +97,9 @@ class Player:
         gain: Callable[[], float],
         on_started: Callable[[float], None],
         clock: Callable[[], float] = time.time,
+        meter: LevelMeter | None = None,
     ) -> None:
+        self.meter = meter
         self.programme = programme
         self.sink = sink
         self.start_at = start_at
@@ -134,7 +139,10 @@ class Player:
         first: float | None = None
         try:
             self.sink.open()
-            blocks = blocks_of(self.programme, self.block_bytes)
+            if isinstance(self.programme, RelayStream):
+                blocks = self.programme.blocks(self.block_bytes)
+            else:
+                blocks = blocks_of(self.programme, self.block_bytes)
             block = next(blocks, None)
             if block is None:
                 self.sink.close()
@@ -145,12 +153,15 @@ class Player:
                     self.sink.abort()
                     return Outcome("stopped", None, 0.0)
                 first = self.clock()
-                self.sink.write(apply_gain(block, self.gain()))
+                block = apply_gain(block, self.gain())
+                self.sink.write(block)
             finally:
                 if realtime:
                     _leave_realtime()
             self.played_bytes += len(block)
             self.on_started(first)
+            if self.meter is not None:  # after the timed first write, never before it
+                self.meter.add(block)
             if not self._feed(blocks):
                 self.sink.abort()
                 return Outcome("stopped", first, self.played_s)
@@ -202,7 +213,10 @@ class Player:
                     return False
             if self._stop.is_set():
                 return False
-            self.sink.write(apply_gain(block, self.gain()))
+            out = apply_gain(block, self.gain())
+            self.sink.write(out)
+            if self.meter is not None:
+                self.meter.add(out)
             self.played_bytes += len(block)
             n += 1
         if paced:  # the last block is heard until its end

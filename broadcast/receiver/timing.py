@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from contract import PreparePlaylist
+from contract import PreparePlaylist, RelayPlan
+
+Plan = PreparePlaylist | RelayPlan
 
 StartDecision = Literal["wait", "now", "late"]
 
 
-def planned_duration(plan: PreparePlaylist) -> float:
-    """Seconds the whole playlist lasts: items × repeats, with a gap between repeats."""
+def planned_duration(plan: Plan) -> float:
+    """Seconds the whole playlist lasts: items × repeats, with a gap between repeats (a relay: its chunks)."""
+    if isinstance(plan, RelayPlan):
+        return plan.chunks * plan.chunk_s
     one_pass = sum(item.duration_s for item in plan.items)
     return one_pass * plan.repeats + plan.gap_s * (plan.repeats - 1)
 
 
-def planned_end(plan: PreparePlaylist) -> float:
+def planned_end(plan: Plan) -> float:
     return plan.start_at + planned_duration(plan)
 
 
-def start_decision(now: float, plan: PreparePlaylist, late_grace_s: float) -> StartDecision:
+def start_decision(now: float, plan: Plan, late_grace_s: float) -> StartDecision:
     """Ready at `now`: wait for start_at; or past it: an emergency plays at once, others only within the grace."""
     if now < plan.start_at:
         return "wait"
@@ -28,10 +32,10 @@ def start_decision(now: float, plan: PreparePlaylist, late_grace_s: float) -> St
     return "late"
 
 
-def overlaps(a: PreparePlaylist, b: PreparePlaylist) -> bool:
+def overlaps(a: Plan, b: Plan) -> bool:
     return a.start_at < planned_end(b) and b.start_at < planned_end(a)
 
 
-def resumable(now: float, plan: PreparePlaylist) -> bool:
+def resumable(now: float, plan: Plan) -> bool:
     """A prepared airing found on disk at start-up is worth resuming only until its planned end."""
     return now < planned_end(plan)

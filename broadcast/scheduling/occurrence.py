@@ -76,7 +76,10 @@ class OccurrenceAirings:
             speakers = []
         elif skipped:
             speakers = [x for x in speakers if x not in skipped]
-        items, problem = plan.play_items(plan.programme_items(s, p.id))
+        rows = plan.programme_items(s, p.id)
+        items, problem = plan.play_items(rows)
+        relay, relay_problem = plan.relay_of(s, rows) if problem is None and not items else (None, None)
+        problem = problem or relay_problem
         if skipped is None or (skipped and not speakers):
             row.status, row.reason = AIRING_CANCELLED, "Nhường cho chương trình khác (thay thế khi xếp lịch)"
         elif problem is not None or not speakers:
@@ -96,6 +99,7 @@ class OccurrenceAirings:
             gap_s=p.gap_s,
             start_at=start.timestamp(),
             priority=Priority(p.priority),
+            relay=relay,
         )
         row.targeted = len(speakers)
         row.order = plan.order_json(order)

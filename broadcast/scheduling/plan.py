@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from broadcast.airings.models import AIRING_SCHEDULED, Airing
 from broadcast.content.models import BroadcastContent
-from broadcast.orders import AiringOrder, PlayItem, Priority
+from broadcast.orders import AiringOrder, PlayItem, Priority, RelaySpec
 from broadcast.programmes.models import (
     STATE_APPROVED,
     Programme,
@@ -25,6 +25,7 @@ from broadcast.programmes.models import (
 )
 from broadcast.programmes.schedule import Schedule, ScheduleError, schedule_from_json
 from broadcast.programmes.targets import aware, naive
+from broadcast.relays.allowlist import allowed_upstream
 
 log = logging.getLogger("broadcast.scheduler")
 
@@ -123,15 +124,34 @@ def programme_items(s: Session, programme_id: int) -> list[tuple[int, BroadcastC
 
 
 def play_items(rows: list[tuple[int, BroadcastContent | None]]) -> tuple[tuple[PlayItem, ...], str | None]:
-    """Items to play, or a Vietnamese reason why the programme cannot air."""
+    """Items to play, or a Vietnamese reason why the programme cannot air (a relay plays no items: relay_of)."""
     items = []
     for cid, c in rows:
         if c is None or c.deleted_at is not None:
             return (), f"Nội dung #{cid} đã bị xoá khỏi thư viện"
+        if c.source == "relay":
+            return (), None if len(rows) == 1 else "Tiếp âm phải là nội dung duy nhất của chương trình"
         items.append(PlayItem(c.id, c.sha256, c.size, c.duration_s, c.title))
     if not items:
         return (), "Chương trình không có nội dung nào"
     return tuple(items), None
+
+
+def relay_of(
+    s: Session, rows: list[tuple[int, BroadcastContent | None]]
+) -> tuple[RelaySpec | None, str | None]:
+    """The relay a programme plays (its only item), or a Vietnamese reason why it cannot air."""
+    c = rows[0][1] if len(rows) == 1 else None
+    if c is None or c.source != "relay" or c.deleted_at is not None:
+        return None, None
+    upstream = allowed_upstream(s, c.relay_upstream_id)
+    if upstream is None:
+        return None, "Luồng tiếp âm không còn trong danh sách cho phép (hoặc đã bị tắt)"
+    fallback = None
+    fb = s.get(BroadcastContent, c.relay_fallback_id) if c.relay_fallback_id is not None else None
+    if fb is not None and fb.deleted_at is None and fb.sha256:
+        fallback = PlayItem(fb.id, fb.sha256, fb.size, fb.duration_s, fb.title)
+    return RelaySpec(upstream.id, upstream.name, upstream.url, c.duration_s, fallback), None
 
 
 def order_json(order: AiringOrder) -> dict[str, Any]:

@@ -23,6 +23,11 @@ class SpeakerLive:
     signal_dbm: float | None = None
     disk_free_mb: float | None = None
     playing: str | None = None
+    # Level sent to the amplifier, latest measurement: a health interval while playing or a whole airing.
+    level_dbfs: float | None = None
+    level_at: float | None = None
+    level_airing: str | None = None
+    clock_offset_ms: float | None = None  # the receiver's own clock against NTP
     last_seen: float | None = None
     in_db: bool = False
     pending: bool = False

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from broadcast.speakers.facts import offline_facts, stale_speakers
+from broadcast.speakers.health_facts import HealthFacts
 from broadcast.speakers.live import OFFLINE as OFFLINE
 from broadcast.speakers.live import ONLINE as ONLINE
 from broadcast.speakers.live import STALE as STALE
@@ -81,7 +82,7 @@ def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
         "village": s.village, "status": s.status, "status_since": _iso(s.status_since),
         "version": s.version, "volume": s.volume, "amplifier": s.amplifier, "signal_dbm": s.signal_dbm,
         "disk_free_mb": s.disk_free_mb, "playing": s.playing, "last_seen": _iso(s.last_seen),
-        "pending": s.pending,
+        "pending": s.pending, "level_dbfs": s.level_dbfs, "clock_offset_ms": s.clock_offset_ms,
     }  # fmt: skip
 
 
@@ -93,6 +94,8 @@ def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str
         "amplifier": s.amplifier,
         "online": 1 if s.online else 0,
         "cache_mb": float(cache_mb) if cache_mb is not None else None,
+        "level_dbfs": float(s.level_dbfs) if s.level_dbfs is not None and s.level_at == ts else None,
+        "clock_offset_ms": float(s.clock_offset_ms) if s.clock_offset_ms is not None else None,
     }
     if s.series is None:  # 5,000 speakers every 30 s at a province: the escaped tags once per speaker
         s.series = series_key(
@@ -115,7 +118,9 @@ class SpeakerRegistry:
         rejected: Counter[str] | None = None,
         owns: Callable[[str], bool] = lambda district: True,
         mirror_s: float | None = None,
+        health_facts: HealthFacts | None = None,
     ) -> None:
+        self.health_facts = health_facts
         self.owns = owns
         self.mirror_s = mirror_s
         self._owned: set[str] = set()
@@ -249,6 +254,9 @@ class SpeakerRegistry:
             return
         s.volume, s.amplifier, s.signal_dbm = msg.volume, msg.amplifier, msg.signal_dbm
         s.disk_free_mb, s.playing = msg.disk_free_mb, msg.playing
+        s.clock_offset_ms = msg.clock_offset_ms
+        if msg.level_dbfs is not None:
+            self.set_level(s.key, msg.level_dbfs, msg.ts, msg.playing)
         s.last_seen = received
         # A health report means the receiver is up, whatever the hub believed (stale, or a Last Will from an
         # earlier connection that arrived after the new one's status).
@@ -272,6 +280,12 @@ class SpeakerRegistry:
             s.playing = airing
             self._changed(s)
 
+    def set_level(self, key: str, level_dbfs: float, at: float, airing: str | None) -> None:
+        """The level it sent to the amplifier (from health while playing, or an airing's end), if newer."""
+        s = self.speakers.get(key)
+        if s is not None and (s.level_at is None or at >= s.level_at):
+            s.level_dbfs, s.level_at, s.level_airing = level_dbfs, at, airing
+
     def set_volume(self, key: str, volume: int) -> None:
         s = self.speakers.get(key)
         if s is not None and s.volume != volume:
@@ -290,7 +304,10 @@ class SpeakerRegistry:
         return found
 
     def facts(self, now: float) -> list[Fact]:
-        return offline_facts(self.speakers.values(), now)
+        out = offline_facts(self.speakers.values(), now)
+        if self.health_facts is not None:
+            out += self.health_facts(self.speakers.values(), now)
+        return out
 
     async def flush(self) -> None:
         keys, self.dirty = self.dirty, set()

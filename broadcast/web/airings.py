@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from broadcast.airings import reports as reporting
 from broadcast.airings.models import Airing
 from broadcast.airings.playout_pdf import history_pdf
+from broadcast.relays.report import relay_report
 from broadcast.web.programmes.pages import tabs as programme_tabs
 from hub.core import keyset
 from hub.core.auth import Principal
@@ -225,6 +226,7 @@ async def airing_page(request: web.Request) -> web.Response:
     rep = await _report(request)
     a = rep.airing
     names = await c.db.run(lambda s: queries.area_names(s, c.config))
+    relay = await c.db.run(lambda s: relay_report(s, principal(request), a.id))
     offsets = [x.offset_ms for x in rep.speakers if x.offset_ms is not None]
     return render(
         request,
@@ -232,6 +234,7 @@ async def airing_page(request: web.Request) -> web.Response:
         tabs=programme_tabs(request),
         a=a,
         rep=rep,
+        relay=relay,
         commune_name=names.get((a.district, a.commune), a.commune),
         status_labels=reporting.AIRING_STATUS_LABELS,
         receipt_labels=reporting.RECEIPT_LABELS,
@@ -306,6 +309,10 @@ AIRING_SCHEMA = {
                     "ready_at": _NS,
                     "finished_at": _NS,
                     "played_s": _N,
+                    "level_dbfs": {
+                        **_N,
+                        "description": "RMS level sent to the amplifier over the airing, dBFS",
+                    },
                     "reason": _NS,
                 },  # fmt: skip
             },

@@ -15,6 +15,7 @@ from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import broadcast_settings
 from broadcast.service import BROADCAST
 from broadcast.speakers.registry import AMPLIFIER_LABELS, SPEAKER_STATUS_LABELS
+from broadcast.web import speaker_history
 from contract.topics import is_slug
 from hub.core import keyset
 from hub.core.audit import record_change
@@ -231,6 +232,7 @@ async def speakers_page(request: web.Request) -> web.Response:
         amplifier_labels=AMPLIFIER_LABELS,
         can_control=has_perm(p, Perm.CONTROL_SPEAKERS),
         can_view_airings=has_perm(p, Perm.VIEW_BROADCASTS),
+        trends=trend_options(c.config.influx.enabled),
         page_data={
             "status": SPEAKER_STATUS_LABELS,
             "amplifier": AMPLIFIER_LABELS,
@@ -240,6 +242,19 @@ async def speakers_page(request: web.Request) -> web.Response:
             "airing_links": has_perm(p, Perm.VIEW_BROADCASTS),
         },
     )
+
+
+TREND_RANGES = {"6h": "6 giờ", "24h": "24 giờ", "7d": "7 ngày", "30d": "30 ngày"}
+
+
+def trend_options(enabled: bool) -> dict[str, Any]:
+    """What the health-trend chart on the page offers (metrics of speaker_history, its ranges)."""
+    return {
+        "enabled": enabled,
+        "metrics": [{"id": k, "label": m.label} for k, m in speaker_history.METRICS.items()],
+        "ranges": [{"id": k, "label": v} for k, v in TREND_RANGES.items()],
+        "range": "24h",
+    }
 
 
 def add_pages(app: web.Application) -> None:

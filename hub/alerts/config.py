@@ -69,6 +69,16 @@ _DEFAULTS: dict[FactKind, dict[str, Any]] = {
     FactKind.AGENT_BACKLOG: {"for_s": 300, "clear_s": 300, "threshold": 500, "repeat_s": 12 * 3600},
     FactKind.AGENT_DISK_LOW: {"for_s": 300, "clear_s": 600, "threshold": 500, "repeat_s": 24 * 3600},
     FactKind.SPEAKER_OFFLINE: {"for_s": 120, "clear_s": 120},
+    # Receivers report every 30 s: the pending times span a few reports, so one odd reading is not told.
+    # Thresholds for these live in broadcast.speaker_alerts (the broadcast feature decides what holds).
+    FactKind.SPEAKER_AMPLIFIER: {"severity": Severity.CRITICAL, "for_s": 60, "clear_s": 120},
+    FactKind.SPEAKER_SIGNAL_WEAK: {"for_s": 600, "clear_s": 600, "repeat_s": 24 * 3600},
+    FactKind.SPEAKER_DISK_LOW: {"for_s": 300, "clear_s": 600, "repeat_s": 24 * 3600},
+    FactKind.SPEAKER_CONTENT_MISSING: {"for_s": 0, "clear_s": 0},
+    FactKind.SPEAKER_LEVEL_LOW: {"for_s": 0, "clear_s": 60},
+    FactKind.SPEAKER_CLOCK_OFF: {"for_s": 120, "clear_s": 300, "repeat_s": 12 * 3600},
+    # The relay already waited broadcast.relay.gap_after_s: told at once, and a short return does not resolve it.
+    FactKind.RELAY_UPSTREAM_LOST: {"for_s": 0, "clear_s": 30},
     FactKind.BROADCAST_FAILED: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 0},
     FactKind.BROADCAST_PARTIAL: {"for_s": 0, "clear_s": 0},
     FactKind.CHANNEL_FAILING: {"severity": Severity.CRITICAL, "for_s": 0, "clear_s": 120},

@@ -32,6 +32,14 @@ class FactKind(StrEnum):
     AGENT_BACKLOG = "agent_backlog"  # the edge agent's disk queue is growing (link trouble)
     AGENT_DISK_LOW = "agent_disk_low"
     SPEAKER_OFFLINE = "speaker_offline"
+    # What a receiver's own reports say is wrong (broadcast/speakers/health_facts.py)
+    SPEAKER_AMPLIFIER = "speaker_amplifier"  # the amplifier reports a fault
+    SPEAKER_SIGNAL_WEAK = "speaker_signal_weak"  # mobile signal below the threshold
+    SPEAKER_DISK_LOW = "speaker_disk_low"
+    SPEAKER_CONTENT_MISSING = "speaker_content_missing"  # what is due to air is not in its cache
+    SPEAKER_LEVEL_LOW = "speaker_level_low"  # played silence, or far below the level expected
+    SPEAKER_CLOCK_OFF = "speaker_clock_off"  # clock off by more than the sync budget
+    RELAY_UPSTREAM_LOST = "relay_upstream_lost"  # a relayed upstream lost or silent beyond a few seconds
     BROADCAST_FAILED = "broadcast_failed"  # an airing that no speaker played
     BROADCAST_PARTIAL = "broadcast_partial"  # aired on fewer speakers than targeted
     CHANNEL_FAILING = "channel_failing"  # a notification channel cannot deliver (token, re-auth, quota)

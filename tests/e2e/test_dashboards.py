@@ -120,7 +120,8 @@ def play_speakers(pub: Publisher, now: float) -> int:
     for i in range(6):
         for commune, spk, _, amp, signal in SPEAKERS:
             health = {"ts": now - 1500 + i * 30, "seq": i, "volume": 70, "amplifier": amp, "signal_dbm": signal - i,
-                      "disk_free_mb": 900.0 - i}  # fmt: skip
+                      "disk_free_mb": 900.0 - i, "clock_offset_ms": 1.5 * i,
+                      "playing": "a-0" if i < 3 else None, "level_dbfs": -24.0 - i if i < 3 else None}  # fmt: skip
             pub.publish(str(topics.build(D, commune, "speaker", spk, "health")), health)
             n += 1
     for commune, spk, stays, _, _ in SPEAKERS:

@@ -3,6 +3,7 @@ played into the file sink. No timing assertions beyond "reported and under a sec
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,12 +54,14 @@ def running(
     mosquitto: Service, server: FileServer, tmp_path: Path
 ) -> Iterator[tuple[Speaker, ReceiverProcess, Path]]:
     rec = Recorder(mosquitto.port)
+    (tmp_path / "clock-offset.txt").write_text("-37.5\n")  # what a chrony hook would write
     config = write_config(
         tmp_path / "receiver.yaml",
         RECEIVER,
         mosquitto.port,
         [server.base()],
         {"type": "file", "path": "played/{airing}.wav"},
+        health={"interval_s": 1, "clock_offset_file": "clock-offset.txt"},
     )
     proc = ReceiverProcess(config, tmp_path / "receiver.log")
     speaker = Speaker(rec, RECEIVER)
@@ -90,6 +93,13 @@ def test_prepare_ready_start_finish_into_the_file_sink(
     assert rate == 48000 and seconds == pytest.approx(3.5, abs=0.1)
     # lavfi's sine has amplitude 1/8; volume 80 is a gain of 0.64; 3 s of tone in 3.5 s: the sound, at that volume.
     assert rms == pytest.approx(0.125 / 2**0.5 * 0.64 * (3 / 3.5) ** 0.5, rel=0.1)
+    # The receiver measured the same level on what it sent, and the 0.5 s gap as silence.
+    assert finished.data.level_dbfs == pytest.approx(20 * math.log10(rms), abs=0.5)
+    assert finished.data.silent_s == pytest.approx(0.5, abs=0.05)
+    # Health while it played carried the interval's level; every report carries the clock offset.
+    levels = [h.level_dbfs for h in speaker.health() if h.level_dbfs is not None]
+    assert levels and all(-40 < v < -15 for v in levels[:-1])
+    assert speaker.health()[-1].clock_offset_ms == -37.5
 
     status = speaker.statuses()[-1]
     assert status.state == "online" and status.name == "Cụm loa thử" and status.village == "thon-1"

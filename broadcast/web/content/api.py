@@ -288,8 +288,19 @@ _CONTENT: dict[str, Any] = {
         "created_by": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
         "deleted_at": {"type": ["string", "null"], "format": "date-time"},
-        "media_url": {"type": "string", "description": "/media/{sha256}.mp3 (no login needed)"},
-        "original_url": {"type": "string"},
+        "media_url": {
+            "type": ["string", "null"],
+            "description": "/media/{sha256}.mp3 (no login needed); null for a relay",
+        },
+        "original_url": {"type": ["string", "null"]},
+        "relay_upstream_id": {
+            "type": ["integer", "null"],
+            "description": "relay: the allow-list entry it plays",
+        },
+        "relay_fallback_id": {
+            "type": ["integer", "null"],
+            "description": "relay: content played in its gaps",
+        },
         "used_by": {"type": "array", "description": "Programmes still to air that play it (GET one only)"},
     },
 }
@@ -313,7 +324,7 @@ ROUTES = [
             Param("district", "Only this district", params.SLUG),
             Param("commune", "Only this commune", params.SLUG),
             Param("q", "Words in the title or TTS text", {"type": "string", "maxLength": 100}),
-            Param("source", "recording, upload or tts", {"type": "string", "enum": list(lib.SOURCES)}),
+            Param("source", "recording, upload, tts or relay", {"type": "string", "enum": list(lib.SOURCES)}),
             Param("include_deleted", "Also deleted items", {"type": "boolean"}),
             Param("limit", "Page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
             Param("offset", "Items to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),

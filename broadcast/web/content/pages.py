@@ -61,14 +61,15 @@ def size_label(n: int) -> str:
 
 def decorate(item: dict[str, Any], request: web.Request, names: dict[tuple[str, str], str]) -> dict[str, Any]:
     target = store_of(request).cfg.target_lufs
-    quiet = item["loudness_lufs"] < target - QUIET_NOTE_LU
+    quiet = item["loudness_lufs"] < target - QUIET_NOTE_LU and item["source"] != "relay"
+    measured = item["source"] != "relay"  # a relay has no file: nothing measured, nothing stored
     return {
         "quiet_note": QUIET_NOTE if quiet else "",
         **item,
         "duration_label": duration_label(item["duration_s"]),
-        "loudness_label": f"{number_vi(item['loudness_lufs'])} LUFS",
-        "peak_label": f"{number_vi(item['true_peak_dbtp'])} dBTP",
-        "size_label": size_label(item["size"]),
+        "loudness_label": f"{number_vi(item['loudness_lufs'])} LUFS" if measured else "—",
+        "peak_label": f"{number_vi(item['true_peak_dbtp'])} dBTP" if measured else "—",
+        "size_label": size_label(item["size"]) if measured else "luồng trực tiếp",
         "created_local": local_time(item["created_at"], ctx(request).tz),
         "commune_name": names.get((item["district"], item["commune"]), item["commune"]),
         "voice_label": voice_label(request, item),

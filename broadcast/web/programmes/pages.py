@@ -43,6 +43,7 @@ def tabs(request: web.Request) -> list[dict[str, Any]]:
         ("/broadcasts", "Lịch tuần", Perm.VIEW_BROADCASTS),
         ("/broadcasts/programmes", "Chương trình", Perm.VIEW_BROADCASTS),
         ("/broadcasts/content", "Thư viện nội dung", Perm.VIEW_BROADCASTS),
+        ("/broadcasts/relays", "Tiếp âm", Perm.VIEW_BROADCASTS),
         ("/broadcasts/history", "Lịch sử phát", Perm.VIEW_BROADCASTS),
         ("/broadcasts/approvals", "Chờ duyệt", Perm.APPROVE_BROADCASTS),
         ("/broadcasts/programmes/new", "Soạn chương trình", Perm.EDIT_BROADCASTS),
