@@ -115,7 +115,7 @@ def test_the_hub_sets_up_every_feature_through_its_context(tmp_path: Path) -> No
     # The notifier is the alert engine's sink; broadcasts and the notifier add fact sources, and the engine its
     # recorder rules over the states the recorders feature provides.
     assert hub.alerts.sink is hub.services.get(NOTICE_SINK) is hub.notifier
-    assert len(hub.services.get(FACT_SOURCES).items) == 4
+    assert len(hub.services.get(FACT_SOURCES).items) == 6
     assert {"alerts_firing", "notify_sent", "commands_pending", "speakers"} <= set(hub.stats.gauges)
     # Every feature's tables are known to the database.
     hub.db.create_all()
