@@ -16,10 +16,8 @@ broker sees that message again after a crash, and the hub recognises repeats by 
 
 Messages with a `replace_key` (retained snapshots) replace an unsent one with the same key: the older one is
 deleted with the next write, so the file holds at most the newest JPEG per camera (two for a moment), never a
-backlog. Messages dropped for space are deleted the same way, together with the count of drops.
-
-The number of messages ever dropped for space is kept in the file too, so the gap survives a restart and can be
-reported to the hub.
+backlog. Messages dropped for space are deleted the same way; the count of drops is kept in the file too, so
+the gap survives a restart and is reported to the hub. A file torn beyond SQLite's own recovery: queue_salvage.py.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from device_runtime import queue_salvage
 from device_runtime.config import OutboxSection
 from device_runtime.outbox import Entry, MemoryOutbox, OutMessage
 
@@ -77,8 +76,6 @@ class DiskOutbox:
         self.path = Path(path)
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self._db = self._open(self.path)  # the writer's; used only by jobs on self._writer after _load
-        self._reader = self._open_reader(self.path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
         # In memory only the index: id -> (size, replace_key); payloads stay on disk until they are sent.
         self._index: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
@@ -95,7 +92,15 @@ class DiskOutbox:
         self.recovered = 0  # messages found in the file at start
         self.write_failures = 0  # messages that could not be written (disk full or failing): lost, counted
         self.commits = 0  # transactions that wrote messages (fewer than messages when they came together)
-        self._load()
+        self.salvaged: int | None = None  # set when the file was damaged: the messages that could be saved
+        try:
+            self._db = self._open(self.path)  # the writer's; used only by jobs on self._writer after _load
+            self._reader = self._open_reader(self.path)
+            self._load()
+        except (DiskQueueError, sqlite3.DatabaseError, TypeError) as exc:
+            if not queue_salvage.is_sqlite(self.path):
+                raise DiskQueueError(f"outbox file {self.path}: cannot open it as a queue: {exc}") from exc
+            self._salvage(exc)
 
     # --- opening -------------------------------------------------------------------------------------------
 
@@ -107,7 +112,9 @@ class DiskOutbox:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
-            db.execute("PRAGMA quick_check").fetchone()
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {str(check[0])[:200] if check else 'no answer'}")
         except (OSError, sqlite3.Error) as exc:
             raise DiskQueueError(f"outbox file {path}: cannot open it as a queue: {exc}") from exc
         return db
@@ -121,6 +128,25 @@ class DiskOutbox:
             )
         except sqlite3.Error as exc:
             raise DiskQueueError(f"outbox file {path}: cannot open it for reading: {exc}") from exc
+
+    def _salvage(self, exc: Exception) -> None:
+        """A torn SQLite file (queue_salvage.py): keep what can be read in a fresh file, the rest set aside."""
+        for con in (getattr(self, "_db", None), getattr(self, "_reader", None)):
+            if con is not None:
+                con.close()
+        rows, dropped = queue_salvage.readable_rows(self.path)
+        aside = queue_salvage.set_aside(self.path)
+        self._db = self._open(self.path)
+        queue_salvage.refill(self._db, rows, dropped)
+        self._reader = self._open_reader(self.path)
+        self._index.clear()
+        self._unsent.clear()
+        self._by_key.clear()
+        self._bytes = 0
+        self._load()
+        self.salvaged = len(rows)
+        msg = "outbox %s was damaged (%s): %d messages saved into a fresh file, the damaged one kept as %s"
+        log.error(msg, self.path, str(exc).splitlines()[0], len(rows), aside)
 
     def _load(self) -> None:
         rows = self._db.execute(
@@ -136,12 +162,8 @@ class DiskOutbox:
         self.dropped = int(row[0]) if row else 0
         self.recovered = len(self._index)
         if self.recovered:
-            log.info(
-                "outbox %s: %d messages (%d bytes) kept from before, sending them first",
-                self.path,
-                self.recovered,
-                self._bytes,
-            )
+            kept = "outbox %s: %d messages (%d bytes) kept from before, sending them first"
+            log.info(kept, self.path, self.recovered, self._bytes)
 
     # --- the Outbox interface ------------------------------------------------------------------------------
 
