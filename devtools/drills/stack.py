@@ -9,6 +9,7 @@ Everything started is registered with the watchdog (reaper.py), so a runner kill
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -49,7 +50,7 @@ class StackOptions:
     probe_interval_s: float = 1.0
     snapshot_every: int = 0  # 0: snapshots only when the picture changes
     netns: bool = False  # the edge box behind its own uplink (needs root)
-    broker_persistence: bool = False
+    broker_persistence: bool = True  # as deployed (docker/mosquitto/mosquitto.conf)
     db_url: str | None = None  # None: SQLite in the workdir
     keepalive_s: int = 5  # the box's MQTT keepalive: the Last Will comes 1.5 × this after a cut
     agent_offline_for_s: float = 2.0  # the hub's `agent_offline` pending time
@@ -120,10 +121,13 @@ class Stack:
     def start_broker(self) -> None:
         extra = f"listener {self.mqtt_port} {self.net.wan_host}\n" if self.net else ""
         if self.opts.broker_persistence:
-            # Written every second and at exit: a SIGKILL loses at most the last second of queued messages.
+            # As deployed (docker/mosquitto/mosquitto.conf): the hub's persistent session and what waits for it
+            # survive a restart; saved at exit and every 5 minutes, so a SIGKILL loses what came since the save.
+            # As root mosquitto drops to its own user, which cannot write in a private temp folder.
             extra += (
-                f"persistence true\npersistence_location {self.workdir / 'broker'}/\nautosave_interval 1\n"
+                f"persistence true\npersistence_location {self.workdir / 'broker'}/\nautosave_interval 300\n"
             )
+            extra += "user root\n" if os.geteuid() == 0 else ""
         self.broker = start_mosquitto(self.workdir / "broker", self.mqtt_port, extra_conf=extra)
         self.reaper.add(self.broker.proc.pid)
 
@@ -258,8 +262,8 @@ alerts:
   startup_grace_s: 0
   eval_interval_s: 0.5
   rules:
-    agent_offline: {{for_s: {o.agent_offline_for_s}, clear_s: 1}}
-    camera_offline: {{clear_s: 1}}
+    agent_offline: {{for_s: {o.agent_offline_for_s}, clear_s: 1, group_wait_s: 1, group_interval_s: 2}}
+    camera_offline: {{clear_s: 1, group_wait_s: 1, group_interval_s: 2}}
 notify:
   oa: {{app_id: fake-app, secret_key: fake-secret, refresh_token: {REFRESH_TOKEN},
         base_url: "{self.zalo_url}", oauth_url: "{self.zalo_url}"}}

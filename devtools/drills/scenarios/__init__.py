@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devtools.drills.scenarios import broker
+from devtools.drills.scenarios import broker, edge, uplink
 from devtools.drills.scenarios.common import Scenario
 
-ALL: list[Scenario] = [*broker.SCENARIOS]
+ALL: list[Scenario] = [*uplink.SCENARIOS, *broker.SCENARIOS, *edge.SCENARIOS]
 BY_NAME = {s.name: s for s in ALL}

@@ -26,7 +26,7 @@ def _drill(name: str, workdir: Path, short: bool, sig: int, persistence: bool) -
 
 
 def restart(workdir: Path, short: bool) -> Outcome:
-    return _drill("broker_restart", workdir, short, signal.SIGTERM, persistence=False)
+    return _drill("broker_restart", workdir, short, signal.SIGTERM, persistence=True)
 
 
 def kill(workdir: Path, short: bool) -> Outcome:
