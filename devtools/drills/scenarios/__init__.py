@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from devtools.drills.scenarios import broker, edge, uplink
+from devtools.drills.scenarios import broker, edge, hub, killed_run, uplink
 from devtools.drills.scenarios.common import Scenario
 
-ALL: list[Scenario] = [*uplink.SCENARIOS, *broker.SCENARIOS, *edge.SCENARIOS]
+ALL: list[Scenario] = [
+    *uplink.SCENARIOS,
+    *broker.SCENARIOS,
+    *edge.SCENARIOS,
+    *hub.SCENARIOS,
+    *killed_run.SCENARIOS,
+]
 BY_NAME = {s.name: s for s in ALL}
