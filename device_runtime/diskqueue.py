@@ -33,28 +33,12 @@ from pathlib import Path
 from device_runtime import queue_salvage
 from device_runtime.config import OutboxSection
 from device_runtime.outbox import Entry, MemoryOutbox, OutMessage
+from device_runtime.queue_file import DiskQueueError, open_reader, open_writer
+from device_runtime.queue_gap import Gap, disk_full, payload_ts
 
 log = logging.getLogger(__name__)
 
 ACK_BATCH = 64
-BUSY_TIMEOUT_S = 5.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS message (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    qos INTEGER NOT NULL,
-    retain INTEGER NOT NULL,
-    props TEXT NOT NULL,
-    replace_key TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-
-
-class DiskQueueError(RuntimeError):
-    """The queue file cannot be opened or is not a queue (the message names the file and why)."""
 
 
 def _encode_props(props: tuple[tuple[str, str], ...]) -> str:
@@ -93,9 +77,10 @@ class DiskOutbox:
         self.write_failures = 0  # messages that could not be written (disk full or failing): lost, counted
         self.commits = 0  # transactions that wrote messages (fewer than messages when they came together)
         self.salvaged: int | None = None  # set when the file was damaged: the messages that could be saved
+        self.gap = Gap()  # device time range of everything dropped (queue_gap.py)
         try:
-            self._db = self._open(self.path)  # the writer's; used only by jobs on self._writer after _load
-            self._reader = self._open_reader(self.path)
+            self._db = open_writer(self.path)  # the writer's; used only by jobs on self._writer after _load
+            self._reader = open_reader(self.path)
             self._load()
         except (DiskQueueError, sqlite3.DatabaseError, TypeError) as exc:
             if not queue_salvage.is_sqlite(self.path):
@@ -104,31 +89,6 @@ class DiskOutbox:
 
     # --- opening -------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            check = db.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {str(check[0])[:200] if check else 'no answer'}")
-        except (OSError, sqlite3.Error) as exc:
-            raise DiskQueueError(f"outbox file {path}: cannot open it as a queue: {exc}") from exc
-        return db
-
-    @staticmethod
-    def _open_reader(path: Path) -> sqlite3.Connection:
-        try:
-            # Used on the event loop; closed by `close`, which the agent runs in a thread once the loop is done.
-            return sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise DiskQueueError(f"outbox file {path}: cannot open it for reading: {exc}") from exc
-
     def _salvage(self, exc: Exception) -> None:
         """A torn SQLite file (queue_salvage.py): keep what can be read in a fresh file, the rest set aside."""
         for con in (getattr(self, "_db", None), getattr(self, "_reader", None)):
@@ -136,9 +96,9 @@ class DiskOutbox:
                 con.close()
         rows, dropped = queue_salvage.readable_rows(self.path)
         aside = queue_salvage.set_aside(self.path)
-        self._db = self._open(self.path)
+        self._db = open_writer(self.path)
         queue_salvage.refill(self._db, rows, dropped)
-        self._reader = self._open_reader(self.path)
+        self._reader = open_reader(self.path)
         self._index.clear()
         self._unsent.clear()
         self._by_key.clear()
@@ -160,6 +120,7 @@ class DiskOutbox:
                 self._by_key[key] = entry_id
         row = self._db.execute("SELECT value FROM meta WHERE name = 'dropped'").fetchone()
         self.dropped = int(row[0]) if row else 0
+        self.gap = Gap.load(self._db)
         self.recovered = len(self._index)
         if self.recovered:
             kept = "outbox %s: %d messages (%d bytes) kept from before, sending them first"
@@ -190,9 +151,19 @@ class DiskOutbox:
             deletes, self._pending_deletes = self._pending_deletes, []
             dropped, self._pending_dropped = self._pending_dropped, 0
             try:
-                ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
+                try:
+                    ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
+                except Exception as exc:
+                    if not disk_full(exc) or not self._unsent:
+                        raise
+                    # Disk full: the oldest unsent messages make room for the new ones, once (the policy).
+                    victims = list(self._unsent)[: max(len(messages), 16)]
+                    self._drop(victims, "disk full")
+                    deletes, self._pending_deletes = deletes + self._pending_deletes, []
+                    dropped, self._pending_dropped = dropped + self._pending_dropped, 0
+                    ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
             except Exception as exc:  # sqlite3.Error, OSError: never leave a caller waiting
-                # Disk full or failing: the agent keeps probing; these messages are lost, counted and logged.
+                # Disk failing (or still full): the agent keeps probing; these messages are lost, counted, logged.
                 self._pending_deletes = deletes + self._pending_deletes
                 self._pending_dropped += dropped
                 self._write_failed(messages, exc)
@@ -206,7 +177,11 @@ class DiskOutbox:
 
     def _write_failed(self, messages: list[OutMessage], exc: Exception) -> None:
         for message in messages:
+            self.gap.widen(payload_ts(message.payload))
             self.write_failures += 1
+            self._pending_dropped += (
+                1  # written with the next write that succeeds: the gap outlives a restart
+            )
             self.dropped += 1
             self.dropped_now += 1
             if self.write_failures % 100 == 1:
@@ -234,9 +209,14 @@ class DiskOutbox:
         if message.replace_key is not None:
             self._by_key[message.replace_key] = new_id
         victims = self._victims(new_id)
-        if not victims:
-            return
+        if victims:
+            self._drop(victims, "outbox full")
+
+    def _drop(self, victims: list[int], why: str) -> None:
+        """Unsent messages go for space: their time widens the gap; deleted and counted with the next write."""
         for v in victims:
+            row = self._reader.execute("SELECT payload FROM message WHERE id = ?", (v,)).fetchone()
+            self.gap.widen(payload_ts(bytes(row[0])) if row else None)
             self._forget(v)
         drop = set(victims)
         self._unsent = deque(i for i in self._unsent if i not in drop)
@@ -244,13 +224,8 @@ class DiskOutbox:
         self._pending_dropped += len(victims)
         self.dropped += len(victims)
         self.dropped_now += len(victims)
-        log.warning(
-            "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
-            len(victims),
-            self.dropped,
-            len(self._index),
-            self._bytes,
-        )
+        msg = "%s: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)"
+        log.warning(msg, why, len(victims), self.dropped, len(self._index), self._bytes)
 
     def _write(self, messages: list[OutMessage], deletes: list[int], dropped: int) -> list[int]:
         """In the writer thread, one transaction: pending deletes and drop count, then the new messages."""
@@ -382,6 +357,7 @@ class DiskOutbox:
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 (dropped,),
             )
+            self.gap.save(self._db)
 
     def _forget(self, entry_id: int) -> None:
         size, key = self._index.pop(entry_id)

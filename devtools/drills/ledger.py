@@ -81,10 +81,10 @@ def transitions(stack: Stack, kind: str) -> list[tuple[str, float, str | None, s
         "SELECT subject_key, at, from_status, to_status FROM transitions WHERE subject_kind = ? ORDER BY at, id",
         kind,
     )
-    return [(r[0], _epoch(r[1]), r[2], r[3]) for r in rows]
+    return [(r[0], epoch(r[1]), r[2], r[3]) for r in rows]
 
 
-def _epoch(value: Any) -> float:
+def epoch(value: Any) -> float:
     if isinstance(value, datetime):
         dt = value
     else:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from devtools.drills.scenarios import broker, edge, hub, killed_run, uplink
+from devtools.drills.scenarios import broker, edge, hub, killed_run, link, uplink
 from devtools.drills.scenarios.common import Scenario
 
 ALL: list[Scenario] = [
     *uplink.SCENARIOS,
+    *link.SCENARIOS,
     *broker.SCENARIOS,
     *edge.SCENARIOS,
     *hub.SCENARIOS,

@@ -37,7 +37,7 @@ def hub_kill(workdir: Path, short: bool) -> Outcome:
 
 
 def influx_down(workdir: Path, short: bool) -> Outcome:
-    down_s = 8.0 if short else 120.0
+    down_s = 8.0 if short else 60.0
     with running(workdir, StackOptions()) as stack:
         steady(stack)
         assert stack.influx is not None
