@@ -34,7 +34,7 @@ from device_runtime import queue_salvage
 from device_runtime.config import OutboxSection
 from device_runtime.outbox import Entry, MemoryOutbox, OutMessage
 from device_runtime.queue_file import DiskQueueError, open_reader, open_writer
-from device_runtime.queue_gap import Gap, disk_full, payload_ts
+from device_runtime.queue_gap import Gap, free_bytes, payload_ts
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ class DiskOutbox:
     the writer thread only ever sees the arguments of its jobs.
     """
 
-    def __init__(self, path: str | Path, max_messages: int, max_bytes: int) -> None:
+    def __init__(self, path: str | Path, max_messages: int, max_bytes: int, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
+        self.min_free_bytes = min_free_bytes  # the disk's floor: below it the oldest go (queue_gap.py)
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
@@ -151,19 +152,9 @@ class DiskOutbox:
             deletes, self._pending_deletes = self._pending_deletes, []
             dropped, self._pending_dropped = self._pending_dropped, 0
             try:
-                try:
-                    ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
-                except Exception as exc:
-                    if not disk_full(exc) or not self._unsent:
-                        raise
-                    # Disk full: the oldest unsent messages make room for the new ones, once (the policy).
-                    victims = list(self._unsent)[: max(len(messages), 16)]
-                    self._drop(victims, "disk full")
-                    deletes, self._pending_deletes = deletes + self._pending_deletes, []
-                    dropped, self._pending_dropped = dropped + self._pending_dropped, 0
-                    ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
+                ids = await loop.run_in_executor(self._writer, self._write, messages, deletes, dropped)
             except Exception as exc:  # sqlite3.Error, OSError: never leave a caller waiting
-                # Disk failing (or still full): the agent keeps probing; these messages are lost, counted, logged.
+                # Disk full or failing: the agent keeps probing; these messages are lost, counted and logged.
                 self._pending_deletes = deletes + self._pending_deletes
                 self._pending_dropped += dropped
                 self._write_failed(messages, exc)
@@ -210,7 +201,7 @@ class DiskOutbox:
             self._by_key[message.replace_key] = new_id
         victims = self._victims(new_id)
         if victims:
-            self._drop(victims, "outbox full")
+            self._drop(victims, "outbox full" if self._bytes <= self.max_bytes else "disk low")
 
     def _drop(self, victims: list[int], why: str) -> None:
         """Unsent messages go for space: their time widens the gap; deleted and counted with the next write."""
@@ -262,9 +253,14 @@ class DiskOutbox:
         """
         count = len(self._index)
         nbytes = self._bytes
+        limit = self.max_bytes
+        if self.min_free_bytes and (short := self.min_free_bytes - free_bytes(self.path.parent)) > 0:
+            limit = min(
+                limit, nbytes - short
+            )  # what is dropped frees pages the file reuses: it stops growing
         victims: list[int] = []
         for victim in self._unsent:
-            if count <= self.max_messages and nbytes <= self.max_bytes:
+            if count <= self.max_messages and nbytes <= limit:
                 break
             if victim == new_id:
                 continue
@@ -372,4 +368,4 @@ def open_outbox(section: OutboxSection, base_dir: Path) -> DiskOutbox | MemoryOu
         log.warning("outbox.path is not set: messages wait in memory and a power cut loses them")
         return MemoryOutbox(section.max_messages, section.max_bytes)
     path = section.path if section.path.is_absolute() else base_dir / section.path
-    return DiskOutbox(path, section.max_messages, section.max_bytes)
+    return DiskOutbox(path, section.max_messages, section.max_bytes, section.min_free_mb * 2**20)

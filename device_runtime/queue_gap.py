@@ -1,22 +1,28 @@
-"""What the disk queue dropped, as a range of device time the hub can show as a gap in the data, and the
-full-disk test that makes the queue drop its oldest messages instead of the newest.
+"""What the disk queue dropped, as a range of device time the hub can show as a gap in the data, and the free
+space below which it drops its oldest messages.
 
-Messages are dropped oldest first, for the queue's bounds or because the disk is full; the range covers the
-`ts` of every message dropped since the file was created (each device message carries `ts`, contract v1).
+The policy for a disk that fills (the edge disk-full drill): a full disk makes every write fail, so the newest
+messages would be lost, and deleting rows needs a write too. So the queue keeps a floor of free space
+(`outbox.min_free_mb`): below it the oldest unsent messages are dropped as for its own bounds, their pages are
+reused by SQLite, and the file stops growing while the box keeps probing. The gap covers the `ts` of every
+message dropped since the file was created (each device message carries `ts`, contract v1).
 """
 
 from __future__ import annotations
 
-import errno
 import json
+import shutil
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 
-def disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return True
-    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+def free_bytes(folder: Path) -> int:
+    """Free space for the queue's folder (one statvfs: microseconds); unreadable counts as plenty."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 1 << 62
 
 
 def payload_ts(payload: bytes) -> float | None:
