@@ -59,6 +59,7 @@ class DiskOutbox:
     def __init__(self, path: str | Path, max_messages: int, max_bytes: int, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
         self.min_free_bytes = min_free_bytes  # the disk's floor: below it the oldest go (queue_gap.py)
+        self._disk_low = False
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
@@ -201,7 +202,7 @@ class DiskOutbox:
             self._by_key[message.replace_key] = new_id
         victims = self._victims(new_id)
         if victims:
-            self._drop(victims, "outbox full" if self._bytes <= self.max_bytes else "disk low")
+            self._drop(victims, "disk low" if self._disk_low else "outbox full")
 
     def _drop(self, victims: list[int], why: str) -> None:
         """Unsent messages go for space: their time widens the gap; deleted and counted with the next write."""
@@ -254,10 +255,10 @@ class DiskOutbox:
         count = len(self._index)
         nbytes = self._bytes
         limit = self.max_bytes
-        if self.min_free_bytes and (short := self.min_free_bytes - free_bytes(self.path.parent)) > 0:
-            limit = min(
-                limit, nbytes - short
-            )  # what is dropped frees pages the file reuses: it stops growing
+        short = self.min_free_bytes - free_bytes(self.path.parent) if self.min_free_bytes else 0
+        self._disk_low = short > 0
+        if self._disk_low:  # what is dropped frees pages the file reuses: it stops growing
+            limit = min(limit, nbytes - short)
         victims: list[int] = []
         for victim in self._unsent:
             if count <= self.max_messages and nbytes <= limit:

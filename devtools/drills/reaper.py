@@ -37,6 +37,10 @@ class Reaper:
         with self.file.open("a") as fh:
             fh.write(f"netns {name}\n")
 
+    def add_mount(self, path: Path) -> None:
+        with self.file.open("a") as fh:
+            fh.write(f"mount {path}\n")
+
     def close(self) -> None:
         self.proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -45,6 +49,9 @@ class Reaper:
 
 def reap(listing: Path) -> None:
     for line in listing.read_text().splitlines():
+        if line.startswith("mount "):
+            subprocess.run(["umount", "-l", line[6:]], capture_output=True, check=False)
+            continue
         if line.startswith("netns "):
             subprocess.run(["ip", "netns", "del", line.split()[1]], capture_output=True, check=False)
             continue

@@ -57,6 +57,8 @@ class StackOptions:
     outbox_max_messages: int = 5000
     outbox_max_bytes: int = 32 * 1024 * 1024
     influx_buffer_points: int = 500_000
+    box_disk_mb: int = 0  # >0: the box's queue on its own small disk (a tmpfs; needs root)
+    min_free_mb: int = 16  # the queue's free-space floor (outbox.min_free_mb)
 
 
 class Stack:
@@ -102,6 +104,11 @@ class Stack:
         )
         self.reaper.add(self.camsim.service.proc.pid)
         self.write_configs()
+        if self.opts.box_disk_mb:
+            self.queue_file.parent.mkdir(parents=True, exist_ok=True)
+            disk = ["mount", "-t", "tmpfs", "-o", f"size={self.opts.box_disk_mb}m", "tmpfs"]
+            subprocess.run([*disk, str(self.queue_file.parent)], check=True)
+            self.reaper.add_mount(self.queue_file.parent)
         self.start_hub()
         self.start_agent()
 
@@ -114,6 +121,8 @@ class Stack:
                 svc.stop()
         if self.net is not None:
             self.net.destroy()
+        if self.opts.box_disk_mb:
+            subprocess.run(["umount", "-l", str(self.queue_file.parent)], check=False)
         self.reaper.close()
 
     # --- parts -----------------------------------------------------------------------------------------------
@@ -281,7 +290,8 @@ notify:
             f"""agent: {{id: {AGENT}, district: {DISTRICT}, commune: {COMMUNE}}}
 mqtt: {{host: {broker}, port: {self.mqtt_port}, keepalive: {o.keepalive_s}, backoff_min_s: 0.5,
         backoff_max_s: 2}}
-outbox: {{path: {self.queue_file}, max_messages: {o.outbox_max_messages}, max_bytes: {o.outbox_max_bytes}}}
+outbox: {{path: {self.queue_file}, max_messages: {o.outbox_max_messages}, max_bytes: {o.outbox_max_bytes},
+          min_free_mb: {o.min_free_mb}}}
 probe: {{interval_s: {o.probe_interval_s}, snapshot_every: {o.snapshot_every}, concurrency: {o.cameras},
          open_timeout_s: 3, read_timeout_s: 3, frames: 4}}
 cameras:
