@@ -20,6 +20,7 @@ from typing import Any
 
 from devtools.camsim_client import CamSim, start_camsim
 from devtools.drills.netbox import NetBox
+from devtools.drills.pg import Postgres
 from devtools.drills.reaper import Reaper
 from devtools.services import (
     HOST,
@@ -51,7 +52,7 @@ class StackOptions:
     snapshot_every: int = 0  # 0: snapshots only when the picture changes
     netns: bool = False  # the edge box behind its own uplink (needs root)
     broker_persistence: bool = True  # as deployed (docker/mosquitto/mosquitto.conf)
-    db_url: str | None = None  # None: SQLite in the workdir
+    postgres: bool = False  # the hub on a PostgreSQL cluster of its own (devtools/drills/pg.py), else SQLite
     keepalive_s: int = 5  # the box's MQTT keepalive: the Last Will comes 1.5 × this after a cut
     agent_offline_for_s: float = 2.0  # the hub's `agent_offline` pending time
     outbox_max_messages: int = 5000
@@ -71,7 +72,8 @@ class Stack:
         self.hub_port = free_port()
         self.zalo_port = free_port()
         self.influx_port = free_port()
-        self.db_url = opts.db_url or f"sqlite:///{workdir / 'hub.db'}"
+        self.pg: Postgres | None = None
+        self.db_url = f"sqlite:///{workdir / 'hub.db'}"
         self.cameras = [f"cam-{i + 1:02d}" for i in range(opts.cameras)]
         self.net: NetBox | None = None
         self.broker: Service | None = None
@@ -88,6 +90,10 @@ class Stack:
         if self.opts.netns:
             self.net = NetBox.create()
             self.reaper.add_netns(self.net.name)
+        if self.opts.postgres:
+            self.pg = Postgres()
+            self.reaper.add(self.pg.start())
+            self.db_url = self.pg.url
         self.start_broker()
         self.start_influx()
         self.zalo = self._spawn(
@@ -121,6 +127,8 @@ class Stack:
                 svc.stop()
         if self.net is not None:
             self.net.destroy()
+        if self.pg is not None:
+            self.pg.remove()
         if self.opts.box_disk_mb:
             subprocess.run(["umount", "-l", str(self.queue_file.parent)], check=False)
         self.reaper.close()
@@ -205,6 +213,8 @@ class Stack:
         try:
             with engine.connect() as c:
                 return [tuple(r) for r in c.exec_driver_sql(query.replace("?", "%s"), args)]
+        except sa.exc.DBAPIError:
+            return []  # the server is down (a drill) or the tables are not there yet
         finally:
             engine.dispose()
 

@@ -84,8 +84,51 @@ def zalo_faults(workdir: Path, short: bool) -> Outcome:
         return Outcome("zalo_faults", ZALO_EXPECTED, observed, undelivered == 0, undelivered, dup, None)
 
 
+PG_EXPECTED = (
+    "hub rides out a PostgreSQL restart: no health lost, a change made meanwhile recorded at its true time"
+)
+
+
+def pg_restart(workdir: Path, short: bool) -> Outcome:
+    down_s = 5.0 if short else 30.0
+    with running(workdir, StackOptions(postgres=True)) as stack:
+        assert stack.pg is not None and stack.camsim is not None
+        steady(stack)
+        broken = stack.cameras[-1]
+        stack.pg.stop("immediate")
+        t_break = time.time()
+        stack.camsim.stop_stream(broken)
+        time.sleep(down_s)
+        stack.reaper.add(stack.pg.start())
+        healed = time.monotonic()
+        seen = None
+        try:
+            seen = wait(
+                f"{broken} offline in SQL", lambda: ledger.camera_states(stack).get(broken) == "offline", 60
+            )
+        except TimeoutError:
+            pass
+        went_off = [
+            at
+            for k, at, _, to in ledger.transitions(stack, "camera")
+            if k.endswith(broken) and to == "offline"
+        ]
+        out = books_outcome("pg_restart", PG_EXPECTED, stack, healed, within=30 if short else 90)
+        alive = stack.alive()["hub"]
+        lag = f"{went_off[0] - t_break:+.1f} s from the break" if went_off else "missing"
+        out.observed = (
+            f"PostgreSQL down {down_s:.0f} s; hub {'alive' if alive else 'DEAD'}; {broken} offline transition {lag}; "
+            + out.observed
+        )
+        out.passed = (
+            out.passed and alive and bool(seen) and bool(went_off) and went_off[0] - t_break < down_s + 10
+        )
+        return out
+
+
 SCENARIOS = [
     Scenario("hub_kill", KILL_EXPECTED, hub_kill),
     Scenario("influx_down", INFLUX_EXPECTED, influx_down),
     Scenario("zalo_faults", ZALO_EXPECTED, zalo_faults),
+    Scenario("pg_restart", PG_EXPECTED, pg_restart),
 ]
