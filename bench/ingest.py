@@ -231,12 +231,15 @@ def role_steady(args: argparse.Namespace) -> None:
 
 # orchestration ----------------------------------------------------------------------------------------------
 def child(role: str, *extra: str) -> subprocess.Popen[str]:
+    from devtools.lifeline import die_with_parent
+
     return subprocess.Popen(
         [sys.executable, __file__, "--role", role, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if role != "hub" else None,
         text=True,
         cwd=ROOT,
+        preexec_fn=die_with_parent(),
     )
 
 
@@ -344,7 +347,10 @@ def measure_lag(db_path: Path, since: float, expected: int, until: float) -> lis
 
 
 def main() -> int:
+    from devtools.lifeline import exit_on_sigterm
     from devtools.services import free_port, influx_create_db, start_influxd, start_mosquitto
+
+    exit_on_sigterm()  # a CI timeout's SIGTERM still runs the `finally` that stops the services
 
     total = CAMERAS * PER_CAMERA
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))

@@ -153,7 +153,7 @@ def run_pg_modes(mqtt_port: int, influx: Service, work: Path, bare_rate: float |
         out["two_over_one"] = round(two / one, 2) if one else None
         return out
     finally:
-        pg.stop()
+        pg.remove()
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.lifeline import die_with_parent
 from devtools.services import Service, free_port, influx_query, wait_until
 from tests.fixtures_hub import Publisher
 
@@ -45,6 +46,7 @@ def start_hub(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
     )
 
 
