@@ -138,6 +138,9 @@ class HubCore:
         self.stats.gauges.update(
             queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
+            influx_spilled=lambda: self.influx.spill.spilled if self.influx and self.influx.spill else 0,
+            influx_spill_batches=lambda: len(self.influx.spill) if self.influx and self.influx.spill else 0,
+            influx_spill_bytes=lambda: self.influx.spill.bytes if self.influx and self.influx.spill else 0,
             cameras=lambda: len(self.store.cameras),
             agents=lambda: len(self.store.agents),
             duplicates=lambda: self.store.duplicates,
