@@ -20,8 +20,8 @@ from typing import Any
 
 from devtools.camsim_client import CamSim, start_camsim
 from devtools.drills.netbox import NetBox
-from devtools.drills.pg import Postgres
 from devtools.drills.reaper import Reaper
+from devtools.pgserver import PgServer
 from devtools.services import (
     HOST,
     Service,
@@ -29,6 +29,7 @@ from devtools.services import (
     http_ok,
     influx_create_db,
     influx_query,
+    mosquitto_conf,
     start_influxd,
     start_mosquitto,
     terminate,
@@ -52,7 +53,7 @@ class StackOptions:
     snapshot_every: int = 0  # 0: snapshots only when the picture changes
     netns: bool = False  # the edge box behind its own uplink (needs root)
     broker_persistence: bool = True  # as deployed (docker/mosquitto/mosquitto.conf)
-    postgres: bool = False  # the hub on a PostgreSQL cluster of its own (devtools/drills/pg.py), else SQLite
+    postgres: bool = False  # the hub on a PostgreSQL cluster of its own (devtools/pgserver.py), else SQLite
     keepalive_s: int = 5  # the box's MQTT keepalive: the Last Will comes 1.5 × this after a cut
     agent_offline_for_s: float = 2.0  # the hub's `agent_offline` pending time
     outbox_max_messages: int = 5000
@@ -72,7 +73,7 @@ class Stack:
         self.hub_port = free_port()
         self.zalo_port = free_port()
         self.influx_port = free_port()
-        self.pg: Postgres | None = None
+        self.pg: PgServer | None = None
         self.db_url = f"sqlite:///{workdir / 'hub.db'}"
         self.cameras = [f"cam-{i + 1:02d}" for i in range(opts.cameras)]
         self.net: NetBox | None = None
@@ -91,8 +92,10 @@ class Stack:
             self.net = NetBox.create()
             self.reaper.add_netns(self.net.name)
         if self.opts.postgres:
-            self.pg = Postgres()
-            self.reaper.add(self.pg.start())
+            self.pg = PgServer()
+            self.pg.start()
+            assert self.pg.proc is not None
+            self.reaper.add(self.pg.proc.pid)
             self.db_url = self.pg.url
         self.start_broker()
         self.start_influx()
@@ -140,11 +143,12 @@ class Stack:
         if self.opts.broker_persistence:
             # As deployed (docker/mosquitto/mosquitto.conf): the hub's persistent session and what waits for it
             # survive a restart; saved at exit and every 5 minutes, so a SIGKILL loses what came since the save.
-            # As root mosquitto drops to its own user, which cannot write in a private temp folder.
             extra += (
                 f"persistence true\npersistence_location {self.workdir / 'broker'}/\nautosave_interval 300\n"
             )
-            extra += "user root\n" if os.geteuid() == 0 else ""
+            # As root mosquitto drops to its own user, which cannot write in a private temp folder.
+            if os.geteuid() == 0 and "user root" not in mosquitto_conf(self.mqtt_port, self.workdir):
+                extra += "user root\n"
         self.broker = start_mosquitto(self.workdir / "broker", self.mqtt_port, extra_conf=extra)
         self.reaper.add(self.broker.proc.pid)
 
