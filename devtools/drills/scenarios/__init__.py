@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devtools.drills.scenarios import broker, edge, hub, killed_run, link, uplink
+from devtools.drills.scenarios import broker, edge, hub, killed_run, link, speaker, uplink
 from devtools.drills.scenarios.common import Scenario
 
 ALL: list[Scenario] = [
@@ -10,6 +10,7 @@ ALL: list[Scenario] = [
     *link.SCENARIOS,
     *broker.SCENARIOS,
     *edge.SCENARIOS,
+    *speaker.SCENARIOS,
     *hub.SCENARIOS,
     *killed_run.SCENARIOS,
 ]
