@@ -231,6 +231,13 @@ class SpeakerHealth(Model):
     disk_free_mb: float | None = Field(default=None, ge=0)
     playing: str | None = Field(default=None, max_length=64, description="Airing id being played, if any")
     cache_mb: float | None = Field(default=None, ge=0, description="Size of the receiver's audio cache")
+    clock_offset_ms: float | None = Field(
+        default=None,
+        ge=-86_400_000,
+        le=86_400_000,
+        description="How far the receiver's clock is from the hub's (receiver − hub, in ms), as it measured it from "
+        "the hub's orders; set once it is 500 ms or more, and then corrected for when it plays",
+    )
     queue: int | None = Field(default=None, ge=0, description="Events waiting in the receiver's disk outbox")
     orders_refused: RefusalCounts | None = None
 

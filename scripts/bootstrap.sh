@@ -30,6 +30,7 @@ PACKAGES=(
   chromium fonts-dejavu-core
   python3-venv espeak-ng sox
   postgresql
+  faketime  # the receiver-clock drill runs a receiver on a shifted clock (devtools/drills)
   make git
 )
 # shellcheck disable=SC2206

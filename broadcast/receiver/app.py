@@ -22,6 +22,7 @@ from broadcast.receiver.cache import MB, AudioCache
 from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, resolve
 from broadcast.receiver.engine import Engine
+from broadcast.receiver.hubclock import HubClock
 from broadcast.receiver.player import volume_gain
 from contract import (
     Channel,
@@ -96,8 +97,10 @@ class ReceiverAgent(DeviceAgent):
             speaker_topic(r.district, r.commune, r.id, Channel.CMD),
             cache_dir / "orders.json",
         )
+        # Airings are planned in the hub's time: a receiver clock that is off still starts on time (hubclock.py).
+        self.hub_clock = HubClock(clock)
         self.engine = Engine(
-            config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), clock
+            config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), self.hub_clock
         )
         self._commands: asyncio.Queue[Incoming] = asyncio.Queue(COMMAND_QUEUE)
 
@@ -213,7 +216,13 @@ class ReceiverAgent(DeviceAgent):
                 await self._emit("failed", cmd.airing, cmd.transaction, data, error=cmd.error)
             return
         self.counters.commands += 1
-        log.info("command %s transaction=%s", cmd.action, cmd.transaction)
+        self.hub_clock.observe(cmd.ts, self.clock())
+        log.info(
+            "command %s transaction=%s clock_offset_ms=%s",
+            cmd.action,
+            cmd.transaction,
+            self.hub_clock.offset_ms,
+        )
         await self._execute(cmd)
 
     async def _execute(self, cmd: SpeakerCommand) -> None:
@@ -268,6 +277,7 @@ class ReceiverAgent(DeviceAgent):
             cache_mb=self.cache.size_mb,
             queue=len(self.outbox),
             orders_refused=self.gate.counts(),
+            clock_offset_ms=self.hub_clock.offset_ms,
             **readings,
         )
         self.seq += 1

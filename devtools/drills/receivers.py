@@ -5,6 +5,7 @@ namespace, the hub's media served on the box's side of the uplink, and the hub's
 from __future__ import annotations
 
 import functools
+import glob
 import hashlib
 import json
 import subprocess
@@ -37,6 +38,15 @@ def make_tone(path: Path, seconds: float) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "duration_s": seconds}
 
 
+def skewed(seconds: float) -> dict[str, str]:
+    """The environment that runs a process on a wall clock `seconds` off (libfaketime, Debian's faketime);
+    the monotonic clock stays true, as with a real clock error."""
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    if not found:
+        raise RuntimeError("libfaketime is missing: run `make bootstrap` (Debian package faketime)")
+    return {"LD_PRELOAD": found[0], "FAKETIME": f"{seconds:+g}", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
 class Events:
     """Every event the receiver reports, with the time it reached the broker's side (arrival)."""
 
@@ -66,7 +76,7 @@ class Events:
 
 
 class Receiver:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, clock_skew_s: float = 0.0) -> None:
         assert stack.net is not None
         self.stack = stack
         self.dir = stack.workdir / "speaker"
@@ -101,6 +111,7 @@ class Receiver:
             ["-m", "broadcast.receiver", "--config", str(self.dir / "receiver.yaml"), "--log-level", "DEBUG"],
             "receiver.log",
             stack.net.exec_prefix(),
+            skewed(clock_skew_s) if clock_skew_s else None,
         )
 
     def prepare(self, airing: str, start_at: float) -> None:

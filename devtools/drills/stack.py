@@ -256,11 +256,14 @@ class Stack:
 
     # --- internals -------------------------------------------------------------------------------------------
 
-    def _spawn(self, args: list[str], log: str, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, args: list[str], log: str, prefix: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         with (self.workdir / log).open("ab") as fh:
             proc = subprocess.Popen(
                 [*(prefix or []), sys.executable, *args],
                 cwd=ROOT,
+                env=None if env is None else {**os.environ, **env},
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

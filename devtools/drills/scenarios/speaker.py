@@ -49,4 +49,40 @@ def link_drop(workdir: Path, short: bool) -> Outcome:
             rx.stop()
 
 
-SCENARIOS = [Scenario("speaker_link_drop", DROP_EXPECTED, link_drop)]
+CLOCK_EXPECTED = "receiver 2 s behind: the hub notices and reports it; the start is not heard 2 s late"
+
+
+def clock_off(workdir: Path, short: bool) -> Outcome:
+    skew = -2.0
+    with running(workdir, StackOptions(netns=True, cameras=1)) as stack:
+        assert stack.net is not None
+        steady(stack)
+        rx = Receiver(stack, clock_skew_s=skew)
+        events = Events(stack.mqtt_port)
+        try:
+            log = stack.workdir / "receiver.log"
+            wait("the receiver online", lambda: log.exists() and "connected to broker" in log.read_text(), 30)
+            start_at = time.time() + 6
+            rx.prepare("drill-clock", start_at)
+            wait("the finished report", lambda: events.of("finished"), 30)
+            arrived, ev = events.of("started")[0]
+            late = arrived - start_at  # on the true clock: the report leaves right after the first sample
+            hub_log = stack.workdir / "hub.log"
+            noticed = wait("the hub to notice", lambda: "its clock is" in hub_log.read_text(), 15)
+            reported = stack.influx_rows("SELECT last(clock_offset_ms) FROM speaker_health")
+            offset = float(reported[0][1]) if reported else float("nan")
+            observed = (
+                f"receiver clock {skew:+.0f} s; started reported {late * 1000:.0f} ms after the planned start; "
+                f"hub noticed: {bool(noticed)}, speaker_health clock_offset_ms {offset:.0f}"
+            )
+            ok = late < 1.0 and bool(noticed) and abs(offset - skew * 1000) < 500
+            return Outcome("speaker_clock_off", CLOCK_EXPECTED, observed, ok, 0, 0, None)
+        finally:
+            events.close()
+            rx.stop()
+
+
+SCENARIOS = [
+    Scenario("speaker_link_drop", DROP_EXPECTED, link_drop),
+    Scenario("speaker_clock_off", CLOCK_EXPECTED, clock_off),
+]
