@@ -1,5 +1,5 @@
 """Fault drills, full form: every scenario of devtools/drills with real durations where they matter (an uplink
-cut of a minute, InfluxDB down a minute, ten hub kills …), a few minutes in all.
+cut of 45 s, InfluxDB down 45 s, ten hub kills …), about ten minutes in all (each scenario starts its own stack).
 
 Prints the table, then one JSON line: per scenario lost, duplicated, time to recover (s) and pass/fail.
 """

@@ -40,7 +40,7 @@ def power_loss(workdir: Path, short: bool) -> Outcome:
         # The uplink is gone (broker stopped) so the queue fills, then the power goes mid-write.
         stack.kill_broker(signal.SIGTERM)
         wait("a queue on the box", lambda: queued(stack) >= 4, 30 if short else 120)
-        time.sleep(0 if short else 20)
+        time.sleep(0 if short else 15)
         stack.kill_agent()
         held = queued(stack)
         wal = stack.queue_file.with_name(stack.queue_file.name + "-wal")
@@ -105,7 +105,7 @@ def disk_full(workdir: Path, short: bool) -> Outcome:
         steady(stack)
         stack.kill_broker(signal.SIGTERM)  # nothing leaves the box: its queue grows on its small disk
         box = stack.queue_file.parent
-        headroom = 2**20 + (40 if short else 600) * 1024  # the floor, plus room for a few dozen commits
+        headroom = 2**20 + (40 if short else 200) * 1024  # the floor, plus room for a few dozen commits
         ballast = box / "ballast"
         with ballast.open("wb") as fh:
             fh.write(b"\0" * max(0, shutil.disk_usage(box).free - headroom))
@@ -114,7 +114,7 @@ def disk_full(workdir: Path, short: bool) -> Outcome:
             "the box dropping for space", lambda: "disk low: dropped" in log.read_text(), 40 if short else 240
         )
         probes_at_first_drop = log.read_text().count("probe camera=")
-        time.sleep(4 if short else 30)
+        time.sleep(4 if short else 15)
         kept_probing = log.read_text().count("probe camera=") - probes_at_first_drop
         ballast.unlink()  # the operator frees the disk
         stack.start_broker()

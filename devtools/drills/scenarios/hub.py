@@ -32,13 +32,13 @@ def hub_kill(workdir: Path, short: bool) -> Outcome:
             time.sleep(rng.uniform(0.2, 2.0))
             stack.start_hub()
         healed = time.monotonic()
-        out = books_outcome("hub_kill", KILL_EXPECTED, stack, healed, within=20 if short else 60)
+        out = books_outcome("hub_kill", KILL_EXPECTED, stack, healed, within=20 if short else 45)
         out.observed = f"{kills} SIGKILLs; " + out.observed
         return out
 
 
 def influx_down(workdir: Path, short: bool) -> Outcome:
-    down_s = 8.0 if short else 60.0
+    down_s = 8.0 if short else 45.0
     with running(workdir, StackOptions()) as stack:
         steady(stack)
         assert stack.influx is not None
@@ -93,7 +93,7 @@ PG_EXPECTED = (
 
 
 def pg_restart(workdir: Path, short: bool) -> Outcome:
-    down_s = 5.0 if short else 30.0
+    down_s = 5.0 if short else 20.0
     with running(workdir, StackOptions(postgres=True)) as stack:
         assert stack.pg is not None and stack.camsim is not None
         steady(stack)

@@ -16,7 +16,7 @@ EXPECTED = "no health lost over a 256 kbit/s link with latency, stalls and drops
 
 
 def link_4g(workdir: Path, short: bool) -> Outcome:
-    run_s = 20.0 if short else 45.0
+    run_s = 20.0 if short else 40.0
     with running(workdir, StackOptions(netns=True, snapshot_every=1)) as stack:
         assert stack.net is not None
         steady(stack)

@@ -26,7 +26,7 @@ def link_drop(workdir: Path, short: bool) -> Outcome:
             rx.prepare("drill-1", start_at)
             wait("the receiver ready", lambda: events.of("ready"), 6)
             stack.net.uplink(False)
-            time.sleep(max(0.0, start_at + 2.0 + (2 if short else 30) - time.time()))
+            time.sleep(max(0.0, start_at + 2.0 + (2 if short else 20) - time.time()))
             t_restore = time.time()
             stack.net.uplink(True)
             healed = time.monotonic()

@@ -18,7 +18,7 @@ CUT_EXPECTED = (
 
 
 def cut(workdir: Path, short: bool) -> Outcome:
-    cut_s = 14.0 if short else 60.0
+    cut_s = 14.0 if short else 45.0
     with running(workdir, StackOptions(netns=True)) as stack:
         assert stack.net is not None and stack.camsim is not None
         steady(stack)
