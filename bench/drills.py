@@ -38,6 +38,7 @@ def main() -> None:
                         "duplicated": o.duplicated,
                         "recover_s": None if o.recover_s is None else round(o.recover_s, 2),
                         "wall_s": round(o.wall_s, 1),
+                        **({"notes": o.notes} if o.notes else {}),
                     }
                     for o in outcomes
                 },

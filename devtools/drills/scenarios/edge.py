@@ -136,6 +136,7 @@ def disk_full(workdir: Path, short: bool) -> Outcome:
             + out.observed
         )
         out.passed = out.passed and kept_probing > 0 and out.lost == reported and None not in gap
+        out.notes.append("lost = the gap the box reported: by policy the oldest data go when its disk fills")
         return out
 
 
