@@ -92,6 +92,13 @@ def epoch(value: Any) -> float:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
+def transitions_twice(stack: Stack) -> int:
+    """Transitions recorded more than once (same subject, time and change): a replay applied twice."""
+    rows = stack.sql("SELECT subject_kind, subject_key, at, from_status, to_status FROM transitions")
+    seen = Counter(tuple(str(v) for v in r) for r in rows)
+    return sum(n - 1 for n in seen.values() if n > 1)
+
+
 def agent_state(stack: Stack) -> str | None:
     rows = stack.sql("SELECT state FROM agents WHERE key = ?", AGENT_KEY)
     return str(rows[0][0]) if rows else None

@@ -70,9 +70,11 @@ def books_outcome(
     stack.stop_agent()
     final, _ = ledger.settle(stack, 15, allowed)
     books = final if final.total_published else books
-    observed = f"health {books.total_stored}/{books.total_published} stored, lost {books.lost}" + (
-        f", recovered in {recover:.1f} s" if recover is not None else ", books did not balance"
+    twice = ledger.transitions_twice(stack)
+    observed = (
+        f"health {books.total_stored}/{books.total_published} stored, lost {books.lost}"
+        + (f", recovered in {recover:.1f} s" if recover is not None else ", books did not balance")
+        + (f", {twice} transitions twice" if twice else "")
     )
-    return Outcome(
-        name, expected, observed, books.lost <= allowed and took is not None, books.lost, 0, recover
-    )
+    ok = books.lost <= allowed and took is not None and twice == 0
+    return Outcome(name, expected, observed, ok, books.lost, twice, recover)
