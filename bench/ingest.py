@@ -274,7 +274,7 @@ class HubProcess:
             self.wait_started()
 
     def wait_started(self) -> None:
-        if not self.started.wait(30):
+        if not self.started.wait(120):  # a hub loading 20,000 cameras on a loaded machine
             raise RuntimeError("hub child did not start")
 
     def _read(self) -> None:
