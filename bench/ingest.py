@@ -274,7 +274,7 @@ class HubProcess:
             self.wait_started()
 
     def wait_started(self) -> None:
-        if not self.started.wait(30):
+        if not self.started.wait(120):  # a hub loading 20,000 cameras on a loaded machine
             raise RuntimeError("hub child did not start")
 
     def _read(self) -> None:
@@ -406,6 +406,8 @@ def main() -> int:
         for p in warm:
             last_json(p, 300)
         wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= CAMERAS, 180)
+        # Acknowledged (durable) before the hub stops, or its session hands the warm-up to the burst's hub again.
+        wait(lambda: hub is not None and hub.latest().get("mqtt_unacked", 0) == 0, 120)
         result["warmup_written"] = hub.latest().get("influx_written")
         hub.stop()
 

@@ -103,6 +103,7 @@ class InfluxWriter:
         self.marks = SeqMarks()
         self._retry_at = 0.0  # with a spill: InfluxDB is down, the next write is tried at this loop time
         self._spilling: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[None]] = set()  # batches on their way to InfluxDB
 
     @property
     def buffered(self) -> int:
@@ -186,9 +187,10 @@ class InfluxWriter:
                 await asyncio.wait_for(self._task, grace_s)
             except TimeoutError:
                 log.warning("InfluxDB flush did not finish in %.1f s at shutdown", grace_s)
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        for t in self._inflight:  # each puts its batch back in the buffer, spilled below
+            t.cancel()
+        if self._inflight:
+            await asyncio.wait(list(self._inflight))
         left = len(self._buf)
         if left and self.spill is not None:
             await self._spill_buffer()
@@ -225,7 +227,7 @@ class InfluxWriter:
 
     async def _run(self) -> None:
         interval = self._cfg.flush_interval_s
-        inflight: set[asyncio.Task[None]] = set()
+        inflight = self._inflight
         loop = asyncio.get_running_loop()
         while True:
             if not self._stopping:
@@ -307,7 +309,11 @@ class InfluxWriter:
             else:
                 self._requeue(batch, low)
             raise
-        except BaseException:
+        except asyncio.CancelledError:  # shutdown: kept (spilled) rather than lost
+            self._requeue(batch, low)
+            raise
+        except BaseException:  # a bug: the batch is lost, counted
+            self._stats.influx_dropped += len(batch)
             self._settled(low)
             raise
         self._settled(low)

@@ -138,6 +138,8 @@ class HubCore:
         self.stats.gauges.update(
             queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
+            # Messages taken from the broker and not yet acknowledged (not yet durable: hub/core/acks.py).
+            mqtt_unacked=lambda: len(self.ingest.acks) + len(self.acks.waiting),
             influx_spilled=lambda: self.influx.spill.spilled if self.influx and self.influx.spill else 0,
             influx_spill_batches=lambda: len(self.influx.spill) if self.influx and self.influx.spill else 0,
             influx_spill_bytes=lambda: self.influx.spill.bytes if self.influx and self.influx.spill else 0,
