@@ -40,6 +40,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract import SpeakerEvent, SpeakerStatus
+from devtools.lifeline import die_with_parent
 from devtools.services import free_port, start_mosquitto, terminate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,6 +219,7 @@ def main() -> int:
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(),
             )
         )
     try:

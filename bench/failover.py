@@ -145,7 +145,7 @@ def main() -> int:
             traffic.finish()
         for h in hubs:
             h.stop()
-        pg.stop()
+        pg.remove()
         mq.stop()
 
 

@@ -49,7 +49,9 @@ if str(ROOT) not in sys.path:
 CAMERAS = 20_000
 PER_CAMERA = 5
 AGENTS = 1_000
-PER_AGENT = CAMERAS // AGENTS  # consecutive camera numbers share an agent
+PER_AGENT = (
+    CAMERAS // AGENTS
+)  # cameras of one agent: all in its commune (the hub refuses a box's camera elsewhere)
 DISTRICTS = 4
 COMMUNES = 25  # per district
 PUBLISHERS = 2
@@ -58,6 +60,16 @@ STEADY_SECONDS = 20
 HUB_ID = "bench-hub"
 BARE_ID = "bench-bare"
 SESSION_S = 3600
+
+
+def agent_of(i: int) -> int:
+    """Camera i's box: cameras i, i+1000, i+2000 … share one (the same district and commune, as camera_topic)."""
+    return i % AGENTS
+
+
+def slot_of(i: int) -> int:
+    """Camera i's place among its box's cameras (its seq numbers follow the box's)."""
+    return i // AGENTS
 
 
 def camera_topic(i: int) -> str:
@@ -69,7 +81,7 @@ def health_payload(i: int, seq: int, ts: float) -> bytes:
     # Realistic size and fields (~260 bytes), one problem every 7th camera.
     problems = '["frozen"]' if i % 7 == 0 else "[]"
     return (
-        f'{{"ts":{ts:.3f},"seq":{seq},"online":true,"agent":"box{i // PER_AGENT:04d}","boot":"b1",'
+        f'{{"ts":{ts:.3f},"seq":{seq},"online":true,"agent":"box{agent_of(i):04d}","boot":"b1",'
         f'"problems":{problems},"fps":14.8,"expected_fps":15,"width":640,"height":360,"open_ms":812.0,'
         f'"probe_ms":2140.0,"brightness":96.1,"contrast":41.7,"sharpness":311.2,"motion":1.5}}'
     ).encode()
@@ -190,7 +202,7 @@ def role_publish(args: argparse.Namespace) -> None:
     n = 0
     for rnd in range(args.first_round, args.first_round + args.rounds):
         for i in range(args.start, args.start + args.count):
-            seq = (rnd + 1) * PER_AGENT + i % PER_AGENT  # per agent, increasing
+            seq = (rnd + 1) * PER_AGENT + slot_of(i)  # per agent, increasing
             infos.append(
                 c.publish(camera_topic(i), health_payload(i, seq, base + rnd * 30 + i * 1e-3), qos=1)
             )
@@ -221,7 +233,7 @@ def role_steady(args: argparse.Namespace) -> None:
                 break
             c.loop(min(delay, 0.01))
         i = k % CAMERAS
-        seq = (PER_CAMERA + 1 + k // CAMERAS) * PER_AGENT + i % PER_AGENT
+        seq = (PER_CAMERA + 1 + k // CAMERAS) * PER_AGENT + slot_of(i)
         c.publish(camera_topic(i), health_payload(i, seq, time.time()), qos=1)
     for _ in range(100):
         c.loop(0.02)
@@ -231,12 +243,15 @@ def role_steady(args: argparse.Namespace) -> None:
 
 # orchestration ----------------------------------------------------------------------------------------------
 def child(role: str, *extra: str) -> subprocess.Popen[str]:
+    from devtools.lifeline import die_with_parent
+
     return subprocess.Popen(
         [sys.executable, __file__, "--role", role, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL if role != "hub" else None,
         text=True,
         cwd=ROOT,
+        preexec_fn=die_with_parent(),
     )
 
 
@@ -259,7 +274,7 @@ class HubProcess:
             self.wait_started()
 
     def wait_started(self) -> None:
-        if not self.started.wait(30):
+        if not self.started.wait(120):  # a hub loading 20,000 cameras on a loaded machine
             raise RuntimeError("hub child did not start")
 
     def _read(self) -> None:
@@ -344,7 +359,10 @@ def measure_lag(db_path: Path, since: float, expected: int, until: float) -> lis
 
 
 def main() -> int:
+    from devtools.lifeline import exit_on_sigterm
     from devtools.services import free_port, influx_create_db, start_influxd, start_mosquitto
+
+    exit_on_sigterm()  # a CI timeout's SIGTERM still runs the `finally` that stops the services
 
     total = CAMERAS * PER_CAMERA
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -388,6 +406,8 @@ def main() -> int:
         for p in warm:
             last_json(p, 300)
         wait(lambda: hub is not None and hub.latest().get("influx_written", 0) >= CAMERAS, 180)
+        # Acknowledged (durable) before the hub stops, or its session hands the warm-up to the burst's hub again.
+        wait(lambda: hub is not None and hub.latest().get("mqtt_unacked", 0) == 0, 120)
         result["warmup_written"] = hub.latest().get("influx_written")
         hub.stop()
 

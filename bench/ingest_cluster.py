@@ -50,7 +50,7 @@ def hub_config(work: Path, mode: int, i: int, db_url: str, mqtt_port: int, influ
         },  # fmt: skip
         "database": {"url": db_url},
         "http": {"port": free_port()},
-        "ingest": {"state_flush_s": 1.0},
+        "ingest": {"state_flush_s": 1.0, "legacy_reports": True},  # its reports name boxes it never announces
         "districts": {f"d{d}": {"name": f"Huyện {d}"} for d in range(PARTITIONS)},
         "cluster": {"enabled": True, "hub_id": f"h{i}", "lease_ttl_s": 6, "lease_renew_s": 2},
         "alerts": {"enabled": False},
@@ -153,7 +153,7 @@ def run_pg_modes(mqtt_port: int, influx: Service, work: Path, bare_rate: float |
         out["two_over_one"] = round(two / one, 2) if one else None
         return out
     finally:
-        pg.stop()
+        pg.remove()
 
 
 def main() -> int:

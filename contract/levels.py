@@ -46,6 +46,7 @@ ClockOffset = Annotated[
         ge=-86_400_000,
         le=86_400_000,
         allow_inf_nan=False,
-        description="The receiver clock minus its time source (NTP), in ms, as its time daemon measures it",
+        description="The receiver clock's offset in ms: from the hub's orders (receiver − hub) once that estimate is "
+        "500 ms or more (it then plays on hub time), otherwise as its time daemon (NTP) measures it",
     ),
 ]

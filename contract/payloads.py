@@ -106,6 +106,14 @@ class EdgeStatus(Model):
         ge=0,
         description="Messages the agent's queue has dropped for space so far (oldest first): a gap in the data",
     )
+    queue_gap_from: Timestamp | None = Field(
+        default=None,
+        description="Device time of the oldest message the queue dropped (for space or a full disk): the gap in "
+        "the data starts here",
+    )
+    queue_gap_to: Timestamp | None = Field(
+        default=None, description="Device time of the newest message the queue dropped: the gap ends here"
+    )
     worker_restarts: int | None = Field(
         default=None,
         ge=0,

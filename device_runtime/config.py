@@ -119,3 +119,10 @@ class OutboxSection(StrictModel):
         default=5000, ge=10, le=10_000_000, description="Messages kept while the broker is unreachable"
     )
     max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1 << 40)
+    min_free_mb: int = Field(
+        default=16,
+        ge=0,
+        le=1 << 20,
+        description="Free space kept on the queue's disk: below it the oldest unsent messages are dropped (and "
+        "reported as a gap) so that new ones can still be written; 0: no floor",
+    )

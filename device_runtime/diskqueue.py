@@ -16,10 +16,8 @@ broker sees that message again after a crash, and the hub recognises repeats by 
 
 Messages with a `replace_key` (retained snapshots) replace an unsent one with the same key: the older one is
 deleted with the next write, so the file holds at most the newest JPEG per camera (two for a moment), never a
-backlog. Messages dropped for space are deleted the same way, together with the count of drops.
-
-The number of messages ever dropped for space is kept in the file too, so the gap survives a restart and can be
-reported to the hub.
+backlog. Messages dropped for space are deleted the same way; the count of drops is kept in the file too, so
+the gap survives a restart and is reported to the hub. A file torn beyond SQLite's own recovery: queue_salvage.py.
 """
 
 from __future__ import annotations
@@ -32,30 +30,15 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from device_runtime import queue_salvage
 from device_runtime.config import OutboxSection
 from device_runtime.outbox import Entry, MemoryOutbox, OutMessage
+from device_runtime.queue_file import DiskQueueError, open_reader, open_writer
+from device_runtime.queue_gap import Gap, free_bytes, payload_ts
 
 log = logging.getLogger(__name__)
 
 ACK_BATCH = 64
-BUSY_TIMEOUT_S = 5.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS message (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    qos INTEGER NOT NULL,
-    retain INTEGER NOT NULL,
-    props TEXT NOT NULL,
-    replace_key TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-
-
-class DiskQueueError(RuntimeError):
-    """The queue file cannot be opened or is not a queue (the message names the file and why)."""
 
 
 def _encode_props(props: tuple[tuple[str, str], ...]) -> str:
@@ -73,12 +56,12 @@ class DiskOutbox:
     the writer thread only ever sees the arguments of its jobs.
     """
 
-    def __init__(self, path: str | Path, max_messages: int, max_bytes: int) -> None:
+    def __init__(self, path: str | Path, max_messages: int, max_bytes: int, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
+        self.min_free_bytes = min_free_bytes  # the disk's floor: below it the oldest go (queue_gap.py)
+        self._disk_low = False
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self._db = self._open(self.path)  # the writer's; used only by jobs on self._writer after _load
-        self._reader = self._open_reader(self.path)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
         # In memory only the index: id -> (size, replace_key); payloads stay on disk until they are sent.
         self._index: OrderedDict[int, tuple[int, str | None]] = OrderedDict()
@@ -95,32 +78,37 @@ class DiskOutbox:
         self.recovered = 0  # messages found in the file at start
         self.write_failures = 0  # messages that could not be written (disk full or failing): lost, counted
         self.commits = 0  # transactions that wrote messages (fewer than messages when they came together)
-        self._load()
+        self.salvaged: int | None = None  # set when the file was damaged: the messages that could be saved
+        self.gap = Gap()  # device time range of everything dropped (queue_gap.py)
+        try:
+            self._db = open_writer(self.path)  # the writer's; used only by jobs on self._writer after _load
+            self._reader = open_reader(self.path)
+            self._load()
+        except (DiskQueueError, sqlite3.DatabaseError, TypeError) as exc:
+            if not queue_salvage.is_sqlite(self.path):
+                raise DiskQueueError(f"outbox file {self.path}: cannot open it as a queue: {exc}") from exc
+            self._salvage(exc)
 
     # --- opening -------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            db.execute("PRAGMA quick_check").fetchone()
-        except (OSError, sqlite3.Error) as exc:
-            raise DiskQueueError(f"outbox file {path}: cannot open it as a queue: {exc}") from exc
-        return db
-
-    @staticmethod
-    def _open_reader(path: Path) -> sqlite3.Connection:
-        try:
-            # Used on the event loop; closed by `close`, which the agent runs in a thread once the loop is done.
-            return sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise DiskQueueError(f"outbox file {path}: cannot open it for reading: {exc}") from exc
+    def _salvage(self, exc: Exception) -> None:
+        """A torn SQLite file (queue_salvage.py): keep what can be read in a fresh file, the rest set aside."""
+        for con in (getattr(self, "_db", None), getattr(self, "_reader", None)):
+            if con is not None:
+                con.close()
+        rows, dropped = queue_salvage.readable_rows(self.path)
+        aside = queue_salvage.set_aside(self.path)
+        self._db = open_writer(self.path)
+        queue_salvage.refill(self._db, rows, dropped)
+        self._reader = open_reader(self.path)
+        self._index.clear()
+        self._unsent.clear()
+        self._by_key.clear()
+        self._bytes = 0
+        self._load()
+        self.salvaged = len(rows)
+        msg = "outbox %s was damaged (%s): %d messages saved into a fresh file, the damaged one kept as %s"
+        log.error(msg, self.path, str(exc).splitlines()[0], len(rows), aside)
 
     def _load(self) -> None:
         rows = self._db.execute(
@@ -134,14 +122,11 @@ class DiskOutbox:
                 self._by_key[key] = entry_id
         row = self._db.execute("SELECT value FROM meta WHERE name = 'dropped'").fetchone()
         self.dropped = int(row[0]) if row else 0
+        self.gap = Gap.load(self._db)
         self.recovered = len(self._index)
         if self.recovered:
-            log.info(
-                "outbox %s: %d messages (%d bytes) kept from before, sending them first",
-                self.path,
-                self.recovered,
-                self._bytes,
-            )
+            kept = "outbox %s: %d messages (%d bytes) kept from before, sending them first"
+            log.info(kept, self.path, self.recovered, self._bytes)
 
     # --- the Outbox interface ------------------------------------------------------------------------------
 
@@ -184,7 +169,11 @@ class DiskOutbox:
 
     def _write_failed(self, messages: list[OutMessage], exc: Exception) -> None:
         for message in messages:
+            self.gap.widen(payload_ts(message.payload))
             self.write_failures += 1
+            self._pending_dropped += (
+                1  # written with the next write that succeeds: the gap outlives a restart
+            )
             self.dropped += 1
             self.dropped_now += 1
             if self.write_failures % 100 == 1:
@@ -212,9 +201,14 @@ class DiskOutbox:
         if message.replace_key is not None:
             self._by_key[message.replace_key] = new_id
         victims = self._victims(new_id)
-        if not victims:
-            return
+        if victims:
+            self._drop(victims, "disk low" if self._disk_low else "outbox full")
+
+    def _drop(self, victims: list[int], why: str) -> None:
+        """Unsent messages go for space: their time widens the gap; deleted and counted with the next write."""
         for v in victims:
+            row = self._reader.execute("SELECT payload FROM message WHERE id = ?", (v,)).fetchone()
+            self.gap.widen(payload_ts(bytes(row[0])) if row else None)
             self._forget(v)
         drop = set(victims)
         self._unsent = deque(i for i in self._unsent if i not in drop)
@@ -222,13 +216,8 @@ class DiskOutbox:
         self._pending_dropped += len(victims)
         self.dropped += len(victims)
         self.dropped_now += len(victims)
-        log.warning(
-            "outbox full: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)",
-            len(victims),
-            self.dropped,
-            len(self._index),
-            self._bytes,
-        )
+        msg = "%s: dropped %d oldest unsent messages (total dropped %d, kept %d, %d bytes)"
+        log.warning(msg, why, len(victims), self.dropped, len(self._index), self._bytes)
 
     def _write(self, messages: list[OutMessage], deletes: list[int], dropped: int) -> list[int]:
         """In the writer thread, one transaction: pending deletes and drop count, then the new messages."""
@@ -265,9 +254,14 @@ class DiskOutbox:
         """
         count = len(self._index)
         nbytes = self._bytes
+        limit = self.max_bytes
+        short = self.min_free_bytes - free_bytes(self.path.parent) if self.min_free_bytes else 0
+        self._disk_low = short > 0
+        if self._disk_low:  # what is dropped frees pages the file reuses: it stops growing
+            limit = min(limit, nbytes - short)
         victims: list[int] = []
         for victim in self._unsent:
-            if count <= self.max_messages and nbytes <= self.max_bytes:
+            if count <= self.max_messages and nbytes <= limit:
                 break
             if victim == new_id:
                 continue
@@ -360,6 +354,7 @@ class DiskOutbox:
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 (dropped,),
             )
+            self.gap.save(self._db)
 
     def _forget(self, entry_id: int) -> None:
         size, key = self._index.pop(entry_id)
@@ -374,4 +369,4 @@ def open_outbox(section: OutboxSection, base_dir: Path) -> DiskOutbox | MemoryOu
         log.warning("outbox.path is not set: messages wait in memory and a power cut loses them")
         return MemoryOutbox(section.max_messages, section.max_bytes)
     path = section.path if section.path.is_absolute() else base_dir / section.path
-    return DiskOutbox(path, section.max_messages, section.max_bytes)
+    return DiskOutbox(path, section.max_messages, section.max_bytes, section.min_free_mb * 2**20)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.camsim_client import CamSim, start_camsim
+from devtools.lifeline import die_with_parent
 from devtools.services import free_port, http_ok, terminate, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +195,12 @@ class AlertStack:
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
         fh = (self.workdir / log).open("ab")
         return subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
         )
 
     def _write_configs(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.camsim_spec import parse_config
+from devtools.lifeline import die_with_parent
 from devtools.services import HOST, Service, require, wait_until
 
 SERVER_PYTHON = "/usr/bin/python3"
@@ -175,6 +176,7 @@ def start_camsim(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
     service = Service("camsim", proc, 0, workdir, log)
     found: dict[str, str] = {}

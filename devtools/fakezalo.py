@@ -9,6 +9,7 @@ docs/NOTIFY.md): errors are HTTP 200 with `{"error": <code>, "message": …}`, t
     fake.fail("group", "reauth")              # -118
     fake.fail("upload", "http_500")
     fake.fail("bot", "hang")                  # no answer until the client gives up
+    fake.fail("group", "deliver_then_hang")   # delivered to the group, but the answer never comes
 
 In-process: `fake = FakeZalo(); await fake.start(); ... await fake.stop()` (aiohttp on a free loopback port).
 As a process: `python -m devtools.fakezalo --port 18090` prints each message it receives; GET /_fake/messages
@@ -30,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from devtools.fakezalo_state import (
+    AFTER_DELIVERY,
     CODE_FAULTS,
     ENDPOINTS,
     FAULTS,
@@ -108,17 +110,11 @@ class FakeZalo:
     # helpers --------------------------------------------------------------------------------------------------
     async def _fault(self, endpoint: str) -> web.Response | None:
         queue = self.state.faults.get(endpoint)
-        if not queue:
+        if not queue or queue[0] in AFTER_DELIVERY:
             return None
         fault = queue.pop(0)
         if fault == "hang":
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._hangs.add(fut)
-            try:
-                await asyncio.wait_for(fut, 3600)
-            finally:
-                self._hangs.discard(fut)
-            return web.json_response({"error": -1, "message": "hang ended"})
+            return await self._hang()
         if fault in HTTP_FAULTS:
             return web.Response(
                 status=HTTP_FAULTS[fault], text="Bad Gateway" if fault == "http_502" else "Error"
@@ -128,6 +124,23 @@ class FakeZalo:
             status = {-32: 429, -216: 401, -220: 401, -118: 401, -14014: 401}.get(code, 400)
             return self._bot_error(status, msg)
         return web.json_response({"error": code, "message": msg})
+
+    async def _hang(self) -> web.Response:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._hangs.add(fut)
+        try:
+            await asyncio.wait_for(fut, 3600)
+        finally:
+            self._hangs.discard(fut)
+        return web.json_response({"error": -1, "message": "hang ended"})
+
+    async def _after_delivery(self, endpoint: str) -> web.Response | None:
+        """A fault scripted for after the message was delivered (the answer never comes)."""
+        queue = self.state.faults.get(endpoint)
+        if not queue or queue[0] not in AFTER_DELIVERY:
+            return None
+        queue.pop(0)
+        return await self._hang()
 
     def _record(self, endpoint: str, request: web.Request, body: Any) -> Received:
         rec = Received(time.time(), endpoint, request.path, dict(request.headers), body)
@@ -194,6 +207,8 @@ class FakeZalo:
         m = Message(time.time(), "oa", gid, text, attachment_id, message_id=mid)
         self.state.messages.append(m)
         self._say(m)
+        if (resp := await self._after_delivery("group")) is not None:
+            return resp
         return self._answer(rec, {"data": {"message_id": mid}, "error": 0, "message": "Success"})
 
     def _file_message(self, rec: Received, gid: str, att: dict[str, Any]) -> web.Response:

@@ -21,7 +21,9 @@ CODE_FAULTS: dict[str, tuple[int, str]] = {
     "forbidden": (-403, "Forbidden"),
 }
 HTTP_FAULTS = {"http_500": 500, "http_502": 502, "http_503": 503}
-FAULTS = (*CODE_FAULTS, *HTTP_FAULTS, "hang")
+# Delivered to the group, then no answer until the client gives up: what a retry turns into a duplicate.
+AFTER_DELIVERY = ("deliver_then_hang",)
+FAULTS = (*CODE_FAULTS, *HTTP_FAULTS, "hang", *AFTER_DELIVERY)
 MAX_IMAGE_BYTES = 1_000_000
 MAX_FILE_BYTES = 5 * 1024 * 1024  # /v2.0/oa/upload/file: PDF, DOC, DOCX up to 5 MB
 FILE_TYPES = (

@@ -23,58 +23,12 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.engine import make_url
 
+from devtools.lifeline import die_with_parent
+from devtools.pgserver import start_postgres as start_postgres  # the benches' server, dies with them
 from devtools.services import free_port, http_ok
 
 REPO = Path(__file__).resolve().parents[1]
 _dbs = itertools.count(1)
-
-
-def _pg_bin(name: str) -> str:
-    import glob
-    import shutil
-
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
-    if not found[-1]:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed (Debian package postgresql)")
-    return found[-1]
-
-
-@dataclass
-class Postgres:
-    """A throwaway PostgreSQL cluster (benches; the tests use the `postgres_url` fixture)."""
-
-    url: str
-    data: Path
-    as_user: list[str]
-
-    def stop(self) -> None:
-        import shutil
-
-        subprocess.run([*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
-        shutil.rmtree(self.data.parent, ignore_errors=True)
-
-
-def start_postgres() -> Postgres:
-    """PostgreSQL on a free loopback port in a new temp folder (as the `postgres` user when running as root:
-    PostgreSQL refuses root, and that user must reach the folder)."""
-    import shutil
-    import tempfile
-
-    as_user: list[str] = []
-    work = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(work, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = work / "data", free_port()
-
-    def run(*cmd: str) -> None:
-        subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=60)
-
-    run(_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "hub", "--no-sync")
-    opts = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    run(_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(work / "pg.log"), "-w", "start")
-    return Postgres(f"postgresql+psycopg://hub@127.0.0.1:{port}/postgres", data, as_user)
 
 
 def fresh_database(server_url: str) -> str:
@@ -146,6 +100,7 @@ class HubProcess:
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(),
             )
 
     def wait_http(self, within: float = 30.0) -> None:

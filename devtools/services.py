@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.lifeline import die_with_parent
+
 HOST = "127.0.0.1"
 
 
@@ -113,9 +115,16 @@ class Service:
 def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = log.open("ab")
-    # New session: a Ctrl-C in the terminal reaches our supervisor, which then stops children in order.
+    # New session: a Ctrl-C in the terminal reaches our supervisor, which then stops children in order; and the
+    # service dies with the process that started it (devtools/lifeline.py), even a SIGKILLed one.
     return subprocess.Popen(
-        cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        cmd,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
 
 
@@ -168,6 +177,10 @@ def mosquitto_conf(port: int, workdir: Path, extra: str = "", security: BrokerSe
         if security is None
         else _secured_listeners(port, security)
     )
+    if security is None and os.geteuid() == 0:
+        # As root mosquitto drops to its own user, and Linux clears the parent-death signal on that change
+        # (devtools/lifeline.py): a killed run would leave it behind. This broker listens on loopback only.
+        listeners += "user root\n"
     return (
         listeners + "persistence false\n"
         "max_queued_messages 1000000\n"

@@ -174,6 +174,9 @@ class EdgeAgent(ProbeResults, CommandRunner, DeviceAgent):
             sup.failing,
             free_mb(self.data_dir),  # one statvfs: microseconds, not worth a thread
             self.gate.counts(),
+            (self.outbox.gap.first, self.outbox.gap.last)
+            if isinstance(self.outbox, DiskOutbox)
+            else (None, None),
         )
         self._publish_online(payload)
 

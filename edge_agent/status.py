@@ -30,6 +30,7 @@ def status_payload(
     workers_failing: bool | None = None,
     disk_free_mb: float | None = None,
     orders_refused: dict[str, int] | None = None,
+    queue_gap: tuple[float | None, float | None] = (None, None),
 ) -> bytes:
     """Online carries the camera count, queue length and inventory; offline (also the Last Will) stays small."""
     if state == "offline":
@@ -44,6 +45,8 @@ def status_payload(
             cameras=len(cams),
             queue=queue,
             queue_dropped=queue_dropped,
+            queue_gap_from=queue_gap[0],
+            queue_gap_to=queue_gap[1],
             worker_restarts=worker_restarts,
             workers_failing=workers_failing,
             inventory=cams,

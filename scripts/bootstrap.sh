@@ -31,6 +31,7 @@ PACKAGES=(
   python3-venv espeak-ng sox
   poppler-utils
   postgresql
+  faketime  # the receiver-clock drill runs a receiver on a shifted clock (devtools/drills)
   make git
 )
 # shellcheck disable=SC2206

@@ -20,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import CameraHealth, CommandReply, EdgeStatus, Model, decode, parse
 from contract.topics import INBOUND
+from devtools.lifeline import die_with_parent
 from devtools.services import terminate
 from tests.orders_support import signed
 
@@ -172,6 +173,7 @@ class AgentProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
 
     def log(self) -> str:

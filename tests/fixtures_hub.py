@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import glob
 import itertools
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devtools.pgserver import start_postgres
 from devtools.services import Service, free_port
 from hub.compose import Hub, HubConfig
 from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, IngestConfig, MqttConfig
@@ -135,32 +132,15 @@ class Publisher:
         self.client.loop_stop()
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
-    if not found[-1]:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed (Debian package postgresql)")
-    return found[-1]
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (Debian's binaries) on a free loopback port, for the portability tests.
-    PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user."""
-    work = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(work, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = work / "data", free_port()
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=60)  # noqa: E731
-    run(_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "hub", "--no-sync")
-    opts = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(_pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(work / "pg.log"), "-w", "start")
+    """A throwaway PostgreSQL cluster on a free loopback port, for the portability tests; run in the foreground
+    by devtools/pgserver.py, so it dies with a killed test run."""
+    server = start_postgres()
     try:
-        yield f"postgresql+psycopg://hub@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        run(_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(work, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import yaml
 from aiohttp import web
 
 from contract import SpeakerEvent, SpeakerHealth, SpeakerStatus
+from devtools.lifeline import die_with_parent
 from devtools.services import free_port, terminate
 from tests.edge_support import REPO, Recorder
 from tests.orders_support import PUBLIC_PEM, signed
@@ -119,6 +120,7 @@ class ReceiverProcess:
             cwd=REPO,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
         )
 
     def log(self) -> str:

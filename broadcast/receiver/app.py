@@ -23,6 +23,7 @@ from broadcast.receiver.cache import MB, AudioCache
 from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, resolve
 from broadcast.receiver.engine import Engine
+from broadcast.receiver.hubclock import HubClock
 from broadcast.receiver.player import volume_gain
 from contract import (
     Channel,
@@ -98,8 +99,10 @@ class ReceiverAgent(DeviceAgent):
             speaker_topic(r.district, r.commune, r.id, Channel.CMD),
             cache_dir / "orders.json",
         )
+        # Airings are planned in the hub's time: a receiver clock that is off still starts on time (hubclock.py).
+        self.hub_clock = HubClock(clock)
         self.engine = Engine(
-            config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), clock
+            config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), self.hub_clock
         )
         self._commands: asyncio.Queue[Incoming] = asyncio.Queue(COMMAND_QUEUE)
 
@@ -215,7 +218,13 @@ class ReceiverAgent(DeviceAgent):
                 await self._emit("failed", cmd.airing, cmd.transaction, data, error=cmd.error)
             return
         self.counters.commands += 1
-        log.info("command %s transaction=%s", cmd.action, cmd.transaction)
+        self.hub_clock.observe(cmd.ts, self.clock())
+        log.info(
+            "command %s transaction=%s clock_offset_ms=%s",
+            cmd.action,
+            cmd.transaction,
+            self.hub_clock.offset_ms,
+        )
         await self._execute(cmd)
 
     async def _execute(self, cmd: SpeakerCommand) -> None:
@@ -262,6 +271,10 @@ class ReceiverAgent(DeviceAgent):
         if self.publisher.gen is None or not self._clock_ok():
             return
         readings = await asyncio.to_thread(self._read_device)
+        # The hub's estimate wins once it is large (the receiver then plays on hub time); below that, the time
+        # daemon's own figure when one is configured.
+        ntp_offset = readings.pop("clock_offset_ms", None)
+        clock_offset_ms = self.hub_clock.offset_ms if self.hub_clock.offset_ms is not None else ntp_offset
         meter = self.engine.meter
         level = meter.take_interval() if meter is not None else None
         health = SpeakerHealth(
@@ -273,6 +286,7 @@ class ReceiverAgent(DeviceAgent):
             queue=len(self.outbox),
             orders_refused=self.gate.counts(),
             level_dbfs=level.level_dbfs if level is not None else None,
+            clock_offset_ms=clock_offset_ms,
             **readings,
         )
         self.seq += 1

@@ -263,6 +263,7 @@ class Engine:
             self.gain,
             lambda first: _call_soon(loop, self._on_started, a, first),
             meter=a.meter,
+            clock=self.clock,  # the hub's time when the receiver's clock is off (hubclock.py)
         )
         a.player, a.state = player, "playing"
         outcome = await asyncio.shield(player.start(loop))

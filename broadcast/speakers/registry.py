@@ -86,8 +86,11 @@ def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str | None:
+def health_line(
+    s: SpeakerLive, ts: float, cache_mb: float | None = None, clock_offset_ms: float | None = None
+) -> str | None:
     fields: dict[str, int | float | str | None] = {
+        "clock_offset_ms": float(clock_offset_ms) if clock_offset_ms is not None else None,
         "volume": s.volume,
         "signal_dbm": float(s.signal_dbm) if s.signal_dbm is not None else None,
         "disk_free_mb": float(s.disk_free_mb) if s.disk_free_mb is not None else None,
@@ -95,7 +98,6 @@ def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str
         "online": 1 if s.online else 0,
         "cache_mb": float(cache_mb) if cache_mb is not None else None,
         "level_dbfs": float(s.level_dbfs) if s.level_dbfs is not None and s.level_at == ts else None,
-        "clock_offset_ms": float(s.clock_offset_ms) if s.clock_offset_ms is not None else None,
     }
     if s.series is None:  # 5,000 speakers every 30 s at a province: the escaped tags once per speaker
         s.series = series_key(
@@ -132,6 +134,7 @@ class SpeakerRegistry:
         self.stale_after_s = stale_after_s
         self.flush_s = flush_s
         self.clock = clock
+        self.clock_off: set[str] = set()  # speakers whose last health said their clock is off
         self.speakers: dict[str, SpeakerLive] = {}
         self.dirty: set[str] = set()
         self._rlog = RateLimitedLog(log)
@@ -262,13 +265,29 @@ class SpeakerRegistry:
         # earlier connection that arrived after the new one's status).
         self._set_status(s, ONLINE, msg.ts)
         self._changed(s)
+        self._clock_offset(s.key, msg.clock_offset_ms)
         if self.influx is not None:
-            self._influx(s, msg.ts, getattr(msg, "cache_mb", None))
+            self._influx(s, msg.ts, getattr(msg, "cache_mb", None), msg.clock_offset_ms)
 
-    def _influx(self, s: SpeakerLive, ts: float, cache_mb: float | None = None) -> None:
+    def _clock_offset(self, key: str, offset_ms: float | None) -> None:
+        """A receiver whose clock is off says so (it corrects for it when it plays): told once, and when fixed."""
+        if offset_ms is not None and key not in self.clock_off:
+            self.clock_off.add(key)
+            log.warning(
+                "speaker %s: its clock is %+.0f ms off the hub's (NTP?); it starts on hub time",
+                key,
+                offset_ms,
+            )
+        elif offset_ms is None and key in self.clock_off:
+            self.clock_off.discard(key)
+            log.info("speaker %s: its clock agrees with the hub's again", key)
+
+    def _influx(
+        self, s: SpeakerLive, ts: float, cache_mb: float | None = None, clock_offset_ms: float | None = None
+    ) -> None:
         assert self.influx is not None
         try:
-            point = health_line(s, ts, cache_mb)
+            point = health_line(s, ts, cache_mb, clock_offset_ms)
         except ValueError:
             return
         if point is not None:

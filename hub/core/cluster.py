@@ -149,6 +149,7 @@ class ClusterIngest:
         while ingest.inbox:
             ingest.drain()
         await self.core.flush()
+        await self.core.settle_acks(5.0)  # points written or spilled: acknowledged before the hand-over
 
     def disown(self, districts: tuple[str, ...], bridge: MqttBridge) -> None:
         store = self.core.store

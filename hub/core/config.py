@@ -179,7 +179,21 @@ class InfluxConfig(StrictModel):
     bucket: str | None = Field(default=None, description="v2 bucket")
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     flush_interval_s: float = Field(default=1.0, gt=0, le=60)
-    buffer_max_points: int = Field(default=500_000, ge=1000, description="Points kept while InfluxDB is down")
+    buffer_max_points: int = Field(
+        default=500_000,
+        ge=1000,
+        description="Points kept in memory; beyond them, or while InfluxDB is down, "
+        "points go to the spill file",
+    )
+    spill_path: Path | None = Field(
+        default=None,
+        description="Crash-safe file for points InfluxDB cannot take yet (default {data_dir}/influx-spill.db)",
+    )
+    spill_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024**2,
+        description="Bound of the spill file; beyond it the oldest points are dropped (counted: influx_dropped)",
+    )
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
@@ -342,7 +356,9 @@ class ClusterConfig(StrictModel):
         default=10_000,
         ge=100,
         le=65_535,
-        description="Messages a partition's session may have unacknowledged (acknowledged after each SQL flush)",
+        description="Messages the hub's session (each partition's, with several hubs) may have unacknowledged: "
+        "a message is acknowledged once its SQL effects are committed and its points are in InfluxDB or the "
+        "spill file",
     )
     mirror_s: float = Field(
         default=5.0,
@@ -410,6 +426,14 @@ class CoreConfig(StrictModel):
     @property
     def snapshot_dir(self) -> Path:
         return self.snapshots.dir if self.snapshots.dir is not None else self.data_dir / "snapshots"
+
+    @property
+    def influx_spill_path(self) -> Path:
+        return (
+            self.influx.spill_path
+            if self.influx.spill_path is not None
+            else self.data_dir / "influx-spill.db"
+        )
 
 
 C = TypeVar("C", bound=CoreConfig)

@@ -248,6 +248,12 @@ class Database:
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            # A server restarted (or a connection cut by a firewall) leaves dead connections in the pool: each
+            # is tested when taken, so the next transaction gets a live one instead of failing once per
+            # pooled connection. A transaction cut mid-way still fails; its caller retries (the SQL flush
+            # keeps its rows and acknowledges nothing until they are committed).
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

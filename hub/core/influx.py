@@ -7,6 +7,13 @@ counted. A batch InfluxDB refuses as bad data (4xx) is not retried: the points i
 logged, the rest are written (InfluxDB 1.x writes the good lines of a "partial write"; otherwise the batch is
 split until the bad lines are found).
 
+With a spill file (hub/core/influx_spill.py; the hub always has one) points are not dropped: a batch InfluxDB
+could not take, the buffer's overflow, and while InfluxDB is down everything buffered go to the file, which is
+written back oldest first once InfluxDB answers again; only the file's own bound drops points (counted).
+
+Durability for MQTT acknowledgements: every point gets a sequence number (hub/core/influx_marks.py);
+`on_durable` is called whenever `marks.mark()` may have moved.
+
 The HTTP side is a `Sender` (hub/core/influx_send.py): `V1Sender` (POST /write) or `V2Sender` (influxdb_client,
 hub/core/influx_v2.py).
 """
@@ -18,13 +25,16 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from hub.core.config import InfluxConfig
+from hub.core.influx_marks import SeqMarks
 from hub.core.influx_retention import FieldTypes, InfluxSchemaError, RetentionV1
 from hub.core.influx_retention_v2 import RetentionV2
 from hub.core.influx_send import InfluxRejected, InfluxUnavailable, Sender, V1Sender
+from hub.core.influx_spill import InfluxSpill
 from hub.core.influx_v2 import V2Sender
 from hub.core.stats import HubStats, RateLimitedLog
 
@@ -35,6 +45,7 @@ log = logging.getLogger("hub.influx")
 MAX_IN_FLIGHT = 2
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
+SPILL_DRAIN_PER_TICK = 4  # spilled batches written back per round, before the buffer gets its turn
 
 
 def make_sender(cfg: InfluxConfig) -> Sender:
@@ -68,8 +79,10 @@ class InfluxWriter:
         stats: HubStats,
         sender: Sender | None = None,
         fields: FieldTypes = dict,
+        spill: InfluxSpill | None = None,
     ) -> None:
-        """`fields`: the `hub_stats` field types, for its downsampling (the hub's runtime knows them)."""
+        """`fields`: the `hub_stats` field types, for its downsampling (the hub's runtime knows them).
+        `spill`: where points go instead of being dropped (without one: the oldest are dropped, counted)."""
         self._cfg = cfg
         self._stats = stats
         self._sender = sender or make_sender(cfg)
@@ -85,6 +98,12 @@ class InfluxWriter:
         self._ready = False
         self._backoff = BACKOFF_MIN_S
         self._rlog = RateLimitedLog(log)
+        self.spill = spill
+        self.on_durable: Callable[[], None] = lambda: None
+        self.marks = SeqMarks()
+        self._retry_at = 0.0  # with a spill: InfluxDB is down, the next write is tried at this loop time
+        self._spilling: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[None]] = set()  # batches on their way to InfluxDB
 
     @property
     def buffered(self) -> int:
@@ -93,17 +112,73 @@ class InfluxWriter:
     def add(self, line: str) -> None:
         buf = self._buf
         if len(buf) >= self._max:
-            buf.popleft()
-            self._stats.influx_dropped += 1
+            self._overflow()
         buf.append(line)
+        self.marks.added += 1
         if len(buf) >= self._batch and not self._wake.is_set():
             self._wake.set()
+
+    def _overflow(self) -> None:
+        if self.spill is None:
+            self._buf.popleft()
+            self.marks.consume(1)
+            self._stats.influx_dropped += 1
+            self.on_durable()
+            return
+        self._spill_later(*self._take(min(self._batch, len(self._buf))))
+
+    def _take(self, n: int) -> tuple[list[str], int]:
+        buf = self._buf
+        lines = [buf.popleft() for _ in range(n)]
+        return lines, self.marks.taken(n)
+
+    def _settled(self, low: int) -> None:
+        self.marks.settled(low)
+        self.on_durable()
+
+    # spill ----------------------------------------------------------------------------------------------
+    def _spill_later(self, lines: list[str], low: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._spill_batch(lines, low))
+        self._spilling.add(task)
+        task.add_done_callback(self._spilling.discard)
+
+    async def _spill_batch(self, lines: list[str], low: int) -> None:
+        assert self.spill is not None
+        try:
+            await self.spill.put(lines)
+        finally:
+            self._settled(low)
+
+    async def _spill_buffer(self) -> None:
+        while self._buf:
+            self._spill_later(*self._take(min(self._batch, len(self._buf))))
+        if self._spilling:
+            await asyncio.wait(list(self._spilling))
+
+    async def _drain_spill(self) -> None:
+        """Writes spilled batches back, oldest first; raises InfluxUnavailable (they stay on disk)."""
+        spill = self.spill
+        if spill is None:
+            return
+        for _ in range(SPILL_DRAIN_PER_TICK):
+            entry = spill.next()
+            if entry is None:
+                return
+            try:
+                await self._send(entry.message.payload.decode().split("\n"))
+            except InfluxUnavailable:
+                spill.rewind()
+                raise
+            spill.ack(entry)
+            self._stats.influx_batches += 1
+        self._wake.set()  # more to write back: another round soon, after the buffer's turn
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="influx-writer")
 
     async def stop(self, grace_s: float = 3.0) -> None:
-        """Writes what it can within `grace_s`; what is left is counted as dropped."""
+        """Writes what it can within `grace_s`; what is left goes to the spill file (without one: counted
+        as dropped)."""
         self._stopping = True
         self._stop_event.set()
         self._wake.set()
@@ -112,13 +187,26 @@ class InfluxWriter:
                 await asyncio.wait_for(self._task, grace_s)
             except TimeoutError:
                 log.warning("InfluxDB flush did not finish in %.1f s at shutdown", grace_s)
+        for t in self._inflight:  # each puts its batch back in the buffer, spilled below
+            t.cancel()
+        if self._inflight:
+            await asyncio.wait(list(self._inflight))
         left = len(self._buf)
-        if left:
+        if left and self.spill is not None:
+            await self._spill_buffer()
+            log.info("%d points kept in the spill file for the next start", left)
+        elif left:
             self._stats.influx_dropped += left
             log.warning("%d points not written to InfluxDB at shutdown", left)
             self._buf.clear()
+            self.marks.consume(left)
+            self.on_durable()
+        if self._spilling:
+            await asyncio.wait(list(self._spilling))
         self._stats.influx_buffered = 0
         await self._sender.close()
+        if self.spill is not None:
+            await self.spill.close()
 
     async def apply_layout(self) -> None:
         """Retention policies/buckets and downsampling before the first write (they decide where raw points
@@ -139,14 +227,28 @@ class InfluxWriter:
 
     async def _run(self) -> None:
         interval = self._cfg.flush_interval_s
-        inflight: set[asyncio.Task[None]] = set()
+        inflight = self._inflight
+        loop = asyncio.get_running_loop()
         while True:
             if not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            if self._retry_at > loop.time() and not self._stopping:
+                # Down, with a spill: what arrives goes to disk, so its messages can be acknowledged.
+                await self._spill_buffer()
+                self._stats.influx_buffered = len(self._buf)
+                continue
             try:
                 self._reap(inflight, block=False)
+                if self.spill is not None and len(self.spill) and not self._stopping:
+                    if not self._ready:
+                        await self._sender.prepare()
+                        await self.apply_layout()
+                        self._ready = True
+                    await self._drain_spill()
+                    self._up(True)
+                    self._retry_at = 0.0
                 while self._buf:
                     if not self._ready:
                         await self._sender.prepare()
@@ -158,7 +260,7 @@ class InfluxWriter:
                         self._reap(inflight, block=False)
                         continue
                     n = min(self._batch, len(self._buf))
-                    task = asyncio.create_task(self._send_batch([self._buf.popleft() for _ in range(n)]))
+                    task = asyncio.create_task(self._send_batch(*self._take(n)))
                     task.add_done_callback(lambda _t: self._wake.set())
                     inflight.add(task)
                     if len(self._buf) < self._batch and not self._stopping:
@@ -175,7 +277,11 @@ class InfluxWriter:
                 self._down(str(exc))
                 if self._stopping:
                     return
-                await self._sleep_backoff()
+                if self.spill is not None:
+                    self._retry_at = loop.time() + self._next_backoff()
+                    await self._spill_buffer()
+                else:
+                    await self._sleep_backoff()
             self._stats.influx_buffered = len(self._buf)
             if self._stopping and not self._buf and not inflight:
                 return
@@ -194,19 +300,31 @@ class InfluxWriter:
         if error is not None:
             raise error
 
-    async def _send_batch(self, batch: list[str]) -> None:
+    async def _send_batch(self, batch: list[str], low: int) -> None:
         try:
             await self._send(batch)
         except InfluxUnavailable:
-            self._requeue(batch)
+            if self.spill is not None:
+                self._spill_later(batch, low)
+            else:
+                self._requeue(batch, low)
             raise
+        except asyncio.CancelledError:  # shutdown: kept (spilled) rather than lost
+            self._requeue(batch, low)
+            raise
+        except BaseException:  # a bug: the batch is lost, counted
+            self._stats.influx_dropped += len(batch)
+            self._settled(low)
+            raise
+        self._settled(low)
         self._stats.influx_batches += 1
         self._backoff = BACKOFF_MIN_S
+        self._retry_at = 0.0
         self._up(True)
 
     async def _send_one_batch(self) -> None:
         n = min(self._batch, len(self._buf))
-        await self._send_batch([self._buf.popleft() for _ in range(n)])
+        await self._send_batch(*self._take(n))
 
     async def _send(self, batch: list[str]) -> None:
         try:
@@ -240,13 +358,15 @@ class InfluxWriter:
             return
         self._stats.influx_written += len(batch)
 
-    def _requeue(self, batch: list[str]) -> None:
+    def _requeue(self, batch: list[str], low: int) -> None:
         overflow = len(self._buf) + len(batch) - self._max
         if overflow > 0:
             # The batch holds the oldest points: those are the ones to drop.
             self._stats.influx_dropped += min(overflow, len(batch))
             batch = batch[overflow:]
         self._buf.extendleft(reversed(batch))
+        self.marks.put_back(low, len(batch))
+        self.on_durable()
 
     def _up(self, up: bool) -> None:
         if up and not self._stats.influx_up:
@@ -264,9 +384,13 @@ class InfluxWriter:
         if "database not found" in why:
             self._ready = False
 
-    async def _sleep_backoff(self) -> None:
+    def _next_backoff(self) -> float:
         delay = self._backoff
         self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+        return delay
+
+    async def _sleep_backoff(self) -> None:
+        delay = self._next_backoff()
         # Waits on the stop event, not on `_wake`: a full buffer sets `_wake` continually while InfluxDB is down.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop_event.wait(), delay)

@@ -111,8 +111,9 @@ class Ingest:
         self.influx = influx
         self.inbox: deque[RawMessage] = deque()
         self.snapshots: dict[str, SnapshotRow] = {}  # latest per camera, waiting for the SQL flush
-        # Partition sessions' messages handled since the last SQL flush: acknowledged once it committed.
-        self.acks: list[AckHandle] = []
+        # Messages handled since the last SQL flush, each with the number of InfluxDB points added up to it
+        # (hub/core/influx_marks.py): acknowledged once that flush committed and those points are safe.
+        self.acks: list[tuple[AckHandle, int]] = []
         self.handlers: dict[tuple[Kind, Channel], list[Handler]] = {}
         self.after_chunk: Callable[[], None] = lambda: None
         self._topics: dict[str, tuple[Topic, str]] = {}
@@ -134,6 +135,7 @@ class Ingest:
         inbox = self.inbox
         handle = self.handle
         acks = self.acks
+        marks = self.influx.marks if self.influx is not None else None
         n = min(len(inbox), CHUNK)
         if n:
             self.last_progress = time.monotonic()
@@ -147,7 +149,7 @@ class Ingest:
                 if self._rlog.log(logging.ERROR, "bug", "ingest failed on %r", item[0]):
                     log.exception("ingest failed on %r", item[0])
             if item[5] is not None:
-                acks.append(item[5])
+                acks.append((item[5], marks.added if marks is not None else 0))
         self.stats.queue_depth = len(inbox)
         self.after_chunk()
         if inbox and not self._drain_scheduled:

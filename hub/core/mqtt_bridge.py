@@ -12,7 +12,8 @@ directly from whichever thread calls `publish()`, publishes from asyncio go thro
 drains — only this thread ever touches the socket.
 
 Session: MQTT 5, clean start false and a session expiry (`mqtt.session_expiry_s`), so the broker keeps the
-hub's subscriptions and queues QoS 1 messages while the hub restarts; they are delivered on reconnect. The cost
+hub's subscriptions and queues QoS 1 messages while the hub restarts; they are delivered on reconnect. The hub's
+device bridges acknowledge by hand (`queue_acks`, hub/core/acks.py): once the message is durable. The cost
 is that a broker keeps queueing for an absent hub up to that expiry (bounded by its max_queued_messages).
 Subscriptions use retain-handling 1: retained messages (edge status, snapshots) are sent when the subscription
 is new (first start, expired session, restarted broker) and not again on every reconnect of a kept session,

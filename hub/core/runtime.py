@@ -20,10 +20,11 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from contract import Channel, Kind, Model, Topic
+from hub.core.acks import AckGate
 from hub.core.area_merge import merged_homes
 from hub.core.batching import split_changes as split_changes
 from hub.core.camera_views import CameraViews
-from hub.core.cluster import ClusterIngest, acknowledge
+from hub.core.cluster import ClusterIngest
 from hub.core.config import CoreConfig, partition_map
 from hub.core.control_channel import ControlChannel
 from hub.core.db import Database
@@ -32,6 +33,7 @@ from hub.core.features import Component
 from hub.core.influx import InfluxWriter, Retention
 from hub.core.influx_retention import InfluxSchemaError
 from hub.core.influx_send import InfluxUnavailable
+from hub.core.influx_spill import InfluxSpill
 from hub.core.ingest import Handler, Ingest
 from hub.core.leases import Leases
 from hub.core.lineproto import line, series_key, ts_ms
@@ -96,11 +98,18 @@ class HubCore:
         self.store = StateStore(config.ingest.stale_after_s)
         self.store.legacy_reports = config.ingest.legacy_reports
         self.feed = ViewFeed(self.store, self.events, self.stats, enabled=not cl.enabled)
-        self.influx = (
-            InfluxWriter(config.influx, self.stats, fields=self.stats_field_types)
-            if config.influx.enabled
-            else None
-        )
+        self.influx: InfluxWriter | None = None
+        if config.influx.enabled:
+            # A web-only process ingests nothing: only the ingesting hub owns a spill file.
+            spill = (
+                InfluxSpill(config.influx_spill_path, config.influx.spill_max_bytes, self.stats)
+                if role != "web"
+                else None
+            )
+            self.influx = InfluxWriter(config.influx, self.stats, fields=self.stats_field_types, spill=spill)
+        self.acks = AckGate(self.influx.marks.mark if self.influx is not None else None)
+        if self.influx is not None:
+            self.influx.on_durable = self.acks.release
         self.retention: Retention | None = self.influx.retention if self.influx is not None else None
         self.ingest = Ingest(self.store, self.stats, self.influx, config.ingest)
         self.snapshots = SnapshotWriter(SnapshotStore.for_config(config))
@@ -125,11 +134,20 @@ class HubCore:
                 queue_max=config.ingest.queue_max,
                 session_expiry_s=config.mqtt.session_expiry_s,
                 inbox=self.ingest.inbox,
+                # Acknowledged once durable (SQL committed, points in InfluxDB or the spill file): a killed
+                # hub gets again from its session what it had not kept.
+                manual_ack=True,
+                receive_max=config.cluster.receive_max,
             )
         self.ingest.after_chunk = self._after_chunk
         self.stats.gauges.update(
             queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
+            # Messages taken from the broker and not yet acknowledged (not yet durable: hub/core/acks.py).
+            mqtt_unacked=lambda: len(self.ingest.acks) + len(self.acks.waiting),
+            influx_spilled=lambda: self.influx.spill.spilled if self.influx and self.influx.spill else 0,
+            influx_spill_batches=lambda: len(self.influx.spill) if self.influx and self.influx.spill else 0,
+            influx_spill_bytes=lambda: self.influx.spill.bytes if self.influx and self.influx.spill else 0,
             cameras=lambda: len(self.store.cameras),
             agents=lambda: len(self.store.agents),
             duplicates=lambda: self.store.duplicates,
@@ -224,7 +242,13 @@ class HubCore:
                 self.cluster.stop()
             )  # each partition: applied, flushed, acknowledged, session kept, released
         await self.leases.stop()
-        await self.bridge.stop()
+        own_session = self.cluster is None
+        if own_session:
+            # From now on nothing is taken (unacknowledged: the next start gets it again); what was taken is
+            # applied, written, then acknowledged before the connection closes.
+            self.bridge.closing = True
+        else:
+            await self.bridge.stop()
         while self.ingest.inbox:
             self.ingest.drain()
         for t in self._tasks:
@@ -239,6 +263,9 @@ class HubCore:
             log.error("final SQL flush failed: %s", exc)
         if self.influx is not None:
             await self.influx.stop(3.0)
+        self.acks.release()
+        if own_session:
+            await self.bridge.stop()
         self.events.close()
         await asyncio.get_running_loop().run_in_executor(None, self.snapshots.close)
         await asyncio.get_running_loop().run_in_executor(None, self.db.close)
@@ -318,7 +345,7 @@ class HubCore:
             self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
         )
         if not len(batch):
-            acknowledge(acks)
+            self.acks.committed(acks)
             return True
         t0 = time.perf_counter()
         cluster = self.cluster
@@ -339,7 +366,7 @@ class HubCore:
             self.sql_failing = True
             return False
         self.sql_failing = False
-        acknowledge(acks)
+        self.acks.committed(acks)
         ms = (time.perf_counter() - t0) * 1000
         for k in batch.camera_keys:
             c = self.store.cameras.get(k)
@@ -359,6 +386,10 @@ class HubCore:
         if stored and self.events.subscribers:
             self.feed.snapshots(stored)
         return True
+
+    async def settle_acks(self, within_s: float) -> bool:
+        """Waits until every committed message is acknowledged (its points written or spilled)."""
+        return await self.acks.settle(within_s)
 
     async def _store_snapshots(self, rows: Iterable[SnapshotRow]) -> list[StoredSnapshot]:
         errors = self.snapshots.errors

@@ -71,6 +71,8 @@ class Channels:
             "notify_sent": lambda: sum(h.sent for h in self.health.values()),
             "notify_failed": lambda: sum(h.failed for h in self.health.values()),
             "notify_retried": lambda: sum(h.retried for h in self.health.values()),
+            "notify_in_doubt": lambda: sum(h.in_doubt for h in self.health.values()),
+            "notify_possible_duplicates": lambda: sum(h.possible_duplicates for h in self.health.values()),
             "notify_blocked": lambda: len(self.paused()),
         }
 
@@ -102,6 +104,8 @@ class Channels:
                 "sent": h.sent,
                 "failed": h.failed,
                 "retried": h.retried,
+                "in_doubt": h.in_doubt,
+                "possible_duplicates": h.possible_duplicates,
                 "streak": h.streak,
                 "last_error": h.last_error,
                 "failing": [f.summary for f in self._facts_for(ch, self.clock())],

@@ -22,6 +22,8 @@ class ChannelHealth:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    in_doubt: int = 0  # attempts Zalo may have acted on without saying so (retried all the same)
+    possible_duplicates: int = 0  # messages sent after such an attempt: the group may have them twice
 
     def succeeded(self) -> None:
         self.sent += 1

@@ -47,6 +47,9 @@ class OutboxRow(Base):
     snapshot_camera: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts that ended in doubt (hub/notify/zalo.py `Result.in_doubt`: Zalo may have delivered it without
+    # saying so). A row sent after one may have reached its group twice.
+    doubtful: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
     next_try_at: Mapped[datetime] = mapped_column(DateTime)
     held_until: Mapped[datetime | None] = mapped_column(DateTime)  # quiet hours

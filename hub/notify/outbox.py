@@ -143,6 +143,8 @@ def prune(s: Session, cutoff: datetime) -> int:
 def retry_now(s: Session, row: OutboxRow, now: datetime) -> None:
     """A person asked to send a failed, dead or in-doubt row again."""
     assert row.state in RETRYABLE
+    if row.state == UNKNOWN:  # it may have arrived before the hub stopped: sending again may duplicate it
+        row.doubtful += 1
     row.state = PENDING
     row.attempts = 0
     row.next_try_at = now

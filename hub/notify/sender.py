@@ -187,9 +187,19 @@ class OutboxSender:
         now_dt = to_db_time(now)
         h = self.health.get(row.channel) or ChannelHealth(row.channel)
         values: dict[str, Any] = {"image": note, "last_code": res.code}
+        if res.in_doubt and not res.ok:
+            # Zalo may have delivered it: the retry below can only resend (its API takes no idempotency key).
+            h.in_doubt += 1
+            values["doubtful"] = row.doubtful + 1
         if res.ok:
             h.succeeded()
             values.update(state=SENT, sent_at=now_dt, message_id=res.message_id, last_error=None)
+            if row.doubtful:
+                h.possible_duplicates += 1
+                log.warning(
+                    "notify: row %s sent after %d attempt(s) that may have arrived: possibly twice in %s/%s",
+                    row.id, row.doubtful, row.channel, row.target,
+                )  # fmt: skip
         elif res.outcome == Outcome.REAUTH:
             # Not the message's fault: it waits (pending, attempt not counted) until the channel works again.
             reason = res.describe()
@@ -216,6 +226,9 @@ class OutboxSender:
         else:
             h.retried += 1
             delay = backoff_s(row.attempts, res.outcome, self.cfg.retry, self.rng)
-            values.update(state=PENDING, next_try_at=to_db_time(now + delay), last_error=res.describe())
-            log.warning("notify: row %s retry in %.1f s: %s", row.id, delay, res.describe())
+            error = res.describe() + (
+                " — có thể đã tới nhóm, lần gửi lại có thể trùng" if res.in_doubt else ""
+            )
+            values.update(state=PENDING, next_try_at=to_db_time(now + delay), last_error=error[:500])
+            log.warning("notify: row %s retry in %.1f s: %s", row.id, delay, error)
         await self.db.run(lambda s: outbox.finish(s, row.id, **values))

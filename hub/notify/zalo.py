@@ -3,6 +3,11 @@
 Zalo answers HTTP 200 with `{"error": <non-zero>, "message": …}` on failure; `classify` turns each code into
 what the sender does with it (docs/NOTIFY.md has the table). Every call has a timeout; network errors, 5xx and
 bodies that are not JSON are `RETRY`.
+
+Some of those failures leave it unknown whether Zalo acted on the request (`Result.in_doubt`): no answer
+within the timeout once connected, the connection dropped after the request went out, HTTP 504 (a gateway gave
+up on the server behind it). Zalo's message APIs take no idempotency key, so the retry of such a send may
+deliver the message twice: the sender counts it. Refused connections and connect timeouts are not in doubt.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Result:
     code: int | None = None
     message: str = ""
     message_id: str | None = None  # send: the provider's message id; upload: the attachment id
+    in_doubt: bool = False  # the request may have been acted on although no answer says so
 
     @property
     def ok(self) -> bool:
@@ -75,10 +81,15 @@ async def _call(
 ) -> Result | dict[str, Any]:
     """The JSON body of a 2xx answer, or the Result that says why there is none."""
     try:
-        async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=timeout_s), **kw) as resp:
+        async with session.request(
+            method,
+            url,
+            timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 10.0)),
+            **kw,
+        ) as resp:
             raw = await resp.read()
             if resp.status >= 500:
-                return Result(Outcome.RETRY, resp.status, f"HTTP {resp.status}")
+                return Result(Outcome.RETRY, resp.status, f"HTTP {resp.status}", in_doubt=resp.status == 504)
             if resp.status == 429:
                 return Result(Outcome.RATE_LIMIT, resp.status, "HTTP 429")
             try:
@@ -90,8 +101,14 @@ async def _call(
             if resp.status >= 400 and "error" not in body and "ok" not in body:
                 return Result(Outcome.PERMANENT, resp.status, f"HTTP {resp.status}")
             return body
+    except aiohttp.ConnectionTimeoutError:  # never connected: nothing was sent
+        return Result(Outcome.RETRY, None, f"không kết nối được trong {timeout_s:g} s")
     except TimeoutError:
-        return Result(Outcome.RETRY, None, f"hết thời gian chờ {timeout_s:g} s")
+        return Result(Outcome.RETRY, None, f"hết thời gian chờ {timeout_s:g} s", in_doubt=True)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+        return Result(
+            Outcome.RETRY, None, f"mất kết nối khi chờ trả lời: {exc.__class__.__name__}", in_doubt=True
+        )
     except aiohttp.ClientError as exc:
         return Result(Outcome.RETRY, None, f"lỗi mạng: {exc.__class__.__name__}: {exc}"[:300])
 

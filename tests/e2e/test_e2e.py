@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.camsim_client import CamSim, start_camsim
+from devtools.lifeline import die_with_parent
 from devtools.services import Service, free_port, http_ok, influx_query, terminate, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,12 @@ class Stack:
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     fh = log.open("ab")
     return subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent(),
     )
 
 

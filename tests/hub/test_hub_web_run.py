@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from devtools.lifeline import die_with_parent
 from devtools.services import Service, free_port, wait_until
 from hub.cli import main
 
@@ -67,6 +68,7 @@ def test_run_serves_ingested_cameras_and_stops_on_sigterm(tmp_path: Path, mosqui
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=die_with_parent(),
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -75,6 +75,7 @@ def row_to_dict(r: OutboxRow) -> dict[str, Any]:
         "image": r.image,
         "state": r.state,
         "attempts": r.attempts,
+        "doubtful": r.doubtful,
         "created_at": iso(r.created_at),
         "next_try_at": iso(r.next_try_at),
         "held_until": iso(r.held_until),

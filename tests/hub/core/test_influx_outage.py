@@ -1,4 +1,5 @@
-"""InfluxDB goes away under a running hub: state keeps being served, points wait and are written on return."""
+"""InfluxDB goes away under a running hub: state keeps being served, points go to the spill file (more than the
+memory buffer holds: nothing dropped) and are all written on return; messages are acknowledged meanwhile."""
 
 from __future__ import annotations
 
@@ -45,13 +46,16 @@ async def test_influx_outage_hub_keeps_serving_then_catches_up(tmp_path: Path, m
         await wait_for(lambda: hub.stats.influx_written == 101, what="first points written")
 
         influx.stop()
-        send(1199)  # 1200 points while InfluxDB is down: 200 more than the buffer holds
+        send(1199)  # 1200 points while InfluxDB is down: 200 more than the memory buffer holds
         await wait_for(lambda: hub.stats.accepted == 1301, what="all messages ingested during the outage")
         await wait_for(lambda: hub.stats.influx_failed_writes >= 1, what="a failed write")
+        assert hub.influx is not None and hub.influx.spill is not None
+        spill = hub.influx.spill
+        # Spilled, hence acknowledged: nothing of the outage waits in the broker's session or in memory.
+        await wait_for(lambda: spill.spilled == 1200, what="the outage's points on disk")
+        await wait_for(lambda: not hub.acks.waiting, what="every message acknowledged")
         snap = hub.stats.snapshot()
-        assert (
-            snap["influx_up"] is False and snap["influx_dropped"] == 200 and snap["influx_buffered"] == 1000
-        )
+        assert snap["influx_up"] is False and snap["influx_dropped"] == 0 and snap["influx_buffered"] == 0
 
         # State is still served: SQL has the latest health of every camera.
         await hub.flush()
@@ -62,8 +66,10 @@ async def test_influx_outage_hub_keeps_serving_then_catches_up(tmp_path: Path, m
         await wait_for(
             lambda: hub.stats.snapshot()["influx_buffered"] == 0 and hub.stats.influx_up, within=40
         )
-        await wait_for(lambda: count(influx.port, "outage") == 101 + 1000, what="buffered points written")
-        assert hub.stats.influx_written == 1101 and hub.stats.influx_dropped == 200
+        await wait_for(lambda: count(influx.port, "outage") == 1301, what="spilled points written")
+        assert hub.stats.influx_written == 1301 and hub.stats.influx_dropped == 0
+        await wait_for(lambda: len(spill) == 0, what="the spill file emptied")
+        assert spill.unspilled == 1200
     finally:
         pub.close()
         await hub.stop()
