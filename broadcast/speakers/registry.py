@@ -89,8 +89,9 @@ def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
 def health_line(
     s: SpeakerLive, ts: float, cache_mb: float | None = None, clock_offset_ms: float | None = None
 ) -> str | None:
+    offset = clock_offset_ms if clock_offset_ms is not None else s.clock_offset_ms
     fields: dict[str, int | float | str | None] = {
-        "clock_offset_ms": float(clock_offset_ms) if clock_offset_ms is not None else None,
+        "clock_offset_ms": float(offset) if offset is not None else None,
         "volume": s.volume,
         "signal_dbm": float(s.signal_dbm) if s.signal_dbm is not None else None,
         "disk_free_mb": float(s.disk_free_mb) if s.disk_free_mb is not None else None,

@@ -260,7 +260,9 @@ async def test_every_route_declares_its_access(web: WebEnv) -> None:
             public.add(path)
     # /media/{name}: processed broadcast audio by sha256 (the hash is the capability; receivers download it)
     # /cong-khai/…: a commune's public status page, 404 unless the commune switched it on (docs/REPORTS.md)
+    # /relay/{token}/…: a running relay's audio chunks for receivers (the session's random token is the capability)
     assert public == {
+        "/relay/{token}/{seq}.pcm",
         "/cong-khai/{district}/{commune}",
         "/healthz",
         "/readyz",
