@@ -25,9 +25,11 @@ class AckGate:
         """`mark`: the InfluxDB writer's `marks.mark` (None without InfluxDB: SQL alone decides)."""
         self.mark = mark
         self.waiting: deque[tuple[AckHandle, int]] = deque()  # committed, points not yet safe
+        self.in_flush = 0  # messages whose SQL flush is running now
         self._empty = asyncio.Event()
 
     def committed(self, acks: list[tuple[AckHandle, int]]) -> None:
+        self.in_flush = 0
         self.waiting.extend(acks)
         self.release()
 

@@ -144,7 +144,7 @@ class HubCore:
             queue_depth=lambda: len(self.ingest.inbox),
             influx_buffered=lambda: self.influx.buffered if self.influx else 0,
             # Messages taken from the broker and not yet acknowledged (not yet durable: hub/core/acks.py).
-            mqtt_unacked=lambda: len(self.ingest.acks) + len(self.acks.waiting),
+            mqtt_unacked=lambda: len(self.ingest.acks) + self.acks.in_flush + len(self.acks.waiting),
             influx_spilled=lambda: self.influx.spill.spilled if self.influx and self.influx.spill else 0,
             influx_spill_batches=lambda: len(self.influx.spill) if self.influx and self.influx.spill else 0,
             influx_spill_bytes=lambda: self.influx.spill.bytes if self.influx and self.influx.spill else 0,
@@ -340,6 +340,7 @@ class HubCore:
             self.ingest.acks[:0], acks = acks, []  # some effects wait for that transaction
             if self._flush_wake is not None:
                 self._flush_wake.set()
+        self.acks.in_flush = len(acks)
         stored = await self._store_snapshots(snaps.values()) if snaps else []
         batch = FlushBatch.collect(
             self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
@@ -363,6 +364,7 @@ class HubCore:
             for k, v in snaps.items():
                 self.ingest.snapshots.setdefault(k, v)
             self.ingest.acks[:0] = acks
+            self.acks.in_flush = 0
             self.sql_failing = True
             return False
         self.sql_failing = False
