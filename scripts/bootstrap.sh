@@ -30,6 +30,7 @@ PACKAGES=(
   chromium fonts-dejavu-core
   python3-venv espeak-ng sox
   postgresql
+  snapserver snapclient
   make git
 )
 # shellcheck disable=SC2206
