@@ -35,6 +35,8 @@ class EngineSettings:
     bind: str = "0.0.0.0"
     buffer_ms: int = 1000  # end-to-end delay Snapcast keeps; receivers add their own (snapclient) on top
     chunk_ms: int = 20
+    # opus: ~100 kbit/s a receiver instead of 1.5 Mbit/s for pcm; what a 4G cell shared by a commune can carry
+    codec: str = "opus"
 
 
 def snapserver_conf(s: EngineSettings, fifo: Path, datadir: Path) -> str:
@@ -56,7 +58,7 @@ bind_to_address = {s.bind}
 port = {s.stream_port}
 source = pipe://{fifo}?name=live&mode=create
 sampleformat = {SAMPLE_FORMAT}
-codec = pcm
+codec = {s.codec}
 chunk_ms = {s.chunk_ms}
 buffer = {s.buffer_ms}
 send_to_muted = false
@@ -182,12 +184,15 @@ class LiveEngine:
         try:
             writer.write(b'{"id":1,"jsonrpc":"2.0","method":"Server.GetStatus"}\r\n')
             await writer.drain()
-            line = await asyncio.wait_for(reader.readline(), 2.0)
+            while True:  # notifications (a client joined) may come before the answer
+                reply = json.loads(await asyncio.wait_for(reader.readline(), 2.0))
+                if reply.get("id") == 1:
+                    break
         finally:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
-        status = json.loads(line)["result"]["server"]
+        status = reply["result"]["server"]
         return [
             {
                 # the client id is snapclient's --hostID (the speaker id), "#<n>" added for instance n > 1
