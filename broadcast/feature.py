@@ -10,7 +10,7 @@ from aiohttp import web
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, speakers
+from broadcast.web import airings, live, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -37,6 +37,7 @@ def add_pages(app: web.Application, config: CoreConfig) -> None:
     content_pages.add_pages(app, config)
     airings.add_pages(app)
     speakers.add_pages(app)
+    live.add_pages(app)
 
 
 FEATURE = Feature(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from broadcast.airings.dispatcher import HubDispatcher
 from broadcast.config import BroadcastConfig
+from broadcast.live.service import LiveService
 from broadcast.scheduling.scheduler import BroadcastScheduler
 from broadcast.speakers.registry import SpeakerRegistry
 from contract import Channel, Kind, Model, Topic
@@ -62,6 +63,12 @@ class BroadcastService:
         self.scheduler = BroadcastScheduler(
             ctx.db, self.dispatcher, ZoneInfo(ctx.config.timezone), cfg.schedule, lead=self.lead
         )
+        # Live from the phone (broadcast/live/): a snapserver the hub supervises, when enabled.
+        self.live = (
+            LiveService(cfg.live, ctx.config.data_dir / "broadcast-live", self._send_order, clock)
+            if cfg.live.enabled
+            else None
+        )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)
         ctx.add_handler(Kind.SPEAKER, Channel.EVENT, self.dispatcher.on_event)
@@ -85,9 +92,13 @@ class BroadcastService:
         self.speakers.start()
         await self.dispatcher.start()
         await self.scheduler.start()
+        if self.live is not None:
+            await self.live.start()
         log.info("broadcast: %d speakers known", len(self.speakers.speakers))
 
     async def stop(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
         await self.scheduler.stop()
         await self.dispatcher.stop()
         await self.speakers.stop()

@@ -1,0 +1,126 @@
+"""Live from the phone end to end: a real hub (MQTT, SQL, web app, its supervised snapserver) and two real
+receiver processes (file sinks); a simulated phone (aiohttp WebSocket client sending ffmpeg-made WebM/Opus
+chunks of a sine with a marker tone) speaks; both receivers' sinks get the audio; the session ends on stop
+and, in a second session, on a dropped phone after the grace; the recording of what went out is kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from broadcast.live.config import LiveConfig
+from devtools.services import Service, free_port
+from hub.compose import Hub, create_app
+from hub.core import auth
+from hub.core.speaker_models import Speaker
+from tests.fixtures_hub import make_hub_config, wait_for
+from tests.live_support import chunks, phone_webm, read_s16_stereo, send_paced, tone_power
+from tests.receiver_support import COMMUNE, DISTRICT, ReceiverProcess, write_config
+
+SPEAKERS = ("loa-1", "loa-2")
+
+
+@pytest.fixture
+async def running(tmp_path: Path, mosquitto: Service) -> AsyncIterator[Hub]:
+    cfg = make_hub_config(tmp_path, mosquitto.port, None)
+    port = free_port()
+    cfg.http.port, cfg.http.public_url = port, f"http://127.0.0.1:{port}"
+    cfg.broadcast.live = LiveConfig(
+        enabled=True, stream_port=free_port(), control_port=free_port(), bind="127.0.0.1", buffer_ms=500,
+        grace_s=2,
+    )  # fmt: skip
+    h = Hub(cfg)
+    await h.start()
+    with h.db.session() as s, s.begin():
+        for sp in SPEAKERS:
+            s.add(Speaker(key=f"{DISTRICT}/{COMMUNE}/{sp}", district=DISTRICT, commune=COMMUNE, slug=sp))
+    runner = web.AppRunner(create_app(cfg, h.db, h.events, h.stats.snapshot, hub=h))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield h
+    finally:
+        await runner.cleanup()
+        await h.stop()
+
+
+@pytest.fixture
+def receivers(tmp_path: Path, mosquitto: Service, running: Hub) -> Iterator[dict[str, Path]]:
+    procs, dirs = [], {}
+    for sp in SPEAKERS:
+        d = tmp_path / sp
+        d.mkdir()
+        conf = write_config(
+            d / "receiver.yaml", sp, mosquitto.port, [f"{running.config.http.public_url}/media/"],
+            {"type": "file", "path": "played/{airing}.wav"}, hub_public_key=running.signer.public_pem(),
+        )  # fmt: skip
+        procs.append(ReceiverProcess(conf, d / "receiver.log"))
+        dirs[sp] = d
+    yield dirs
+    for p in procs:
+        if p.proc.poll() is None:
+            p.stop()
+
+
+def _cookie(h: Hub) -> dict[str, str]:
+    with h.db.session() as s, s.begin():
+        u = auth.add_user(s, "chutich", auth.hash_password("mat-khau-dai-1"), "approver",
+                          district=DISTRICT, commune=COMMUNE, full_name=None, now=datetime.now(UTC).replace(tzinfo=None))  # fmt: skip
+        cookie, _ = auth.create_session(s, u.id, datetime.now(UTC).replace(tzinfo=None), 8)
+    return {"ops_session": cookie}
+
+
+async def test_phone_to_two_receivers_stop_and_drop(
+    running: Hub, receivers: dict[str, Path], tmp_path: Path
+) -> None:
+    h = running
+    live = h.broadcast.live
+    assert live is not None
+    seconds, chunk_s = 3.0, 0.25
+    parts = chunks(phone_webm(tmp_path / "phone.webm", seconds), seconds, chunk_s)
+    url = f"{h.config.http.public_url}/broadcasts/live/ws"
+    # receivers online (their status reached the hub) before the phone speaks
+    await wait_for(lambda: all(h.broadcast.speakers.get(f"{DISTRICT}/{COMMUNE}/{sp}") is not None
+                               and h.broadcast.speakers.get(f"{DISTRICT}/{COMMUNE}/{sp}").online
+                               for sp in SPEAKERS), 30, "receivers online")  # fmt: skip
+    async with aiohttp.ClientSession(cookies=_cookie(h)) as http:
+        async with http.ws_connect(url, params={"priority": "emergency"}) as ws:
+            hello: dict[str, Any] = await ws.receive_json(timeout=10)
+            assert sorted(hello["speakers"]) == list(SPEAKERS), hello
+            sid = hello["session"]
+            for _ in range(100):
+                if len(await live.listeners()) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert await live.listeners() == list(SPEAKERS)
+            await send_paced(parts, chunk_s, ws.send_bytes)
+            await asyncio.sleep(1.0)  # the Snapcast buffer plays out
+            await ws.send_str("stop")
+            ended = None
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT and "ended" in msg.json():
+                    ended = msg.json()["ended"]
+                    break
+            assert ended == "stopped"
+        assert live.session is None and sid in live.recordings and live.recordings[sid].stat().st_size > 0
+        for sp, d in receivers.items():
+            raw = d / "played" / f"{sid}.live.raw"
+            await wait_for(lambda r=raw: r.exists(), 10, f"{sp} live output")
+            pcm = read_s16_stereo(raw)
+            windows = [pcm[i : i + 4800] for i in range(0, len(pcm) - 4800, 2400)]
+            assert sum(tone_power(w, 440) > 0.1 for w in windows) >= 20, sp
+            assert max(tone_power(w, 2000) for w in windows) > 0.15, sp
+
+        # a phone that goes away without a word: the session ends after the grace
+        async with http.ws_connect(url, params={"priority": "emergency"}) as ws:
+            second = (await ws.receive_json(timeout=10))["session"]
+            await send_paced(parts[:4], chunk_s, ws.send_bytes)
+        await wait_for(lambda: second in live.recordings, 15, "dropped session ended and recorded")
+        assert live.session is None
