@@ -65,7 +65,9 @@ class BroadcastService:
         )
         # Live from the phone (broadcast/live/): a snapserver the hub supervises, when enabled.
         self.live = (
-            LiveService(cfg.live, ctx.config.data_dir / "broadcast-live", self._send_order, clock)
+            LiveService(
+                cfg.live, ctx.config.data_dir / "broadcast-live", self._send_order, clock, self.dispatcher
+            )
             if cfg.live.enabled
             else None
         )

@@ -13,17 +13,38 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from broadcast.live.config import LiveConfig
 from broadcast.live.engine import EngineSettings, LiveEngine
 from broadcast.live.session import EndReason, LiveLimits, LiveSession
+from broadcast.orders import AiringOrder, Priority
 from contract import Channel, LiveData, Model, SpeakerCommand, StopData, Topic
 from contract.topics import speaker_topic
 
 log = logging.getLogger("broadcast.live")
 
 SendOrder = Callable[[Topic, Model], Awaitable[None]]
+
+
+REPORTS_WAIT_S = 3.0  # after the stop orders: the receivers' `finished` reports come in before the totals
+
+
+class Airings(Protocol):
+    """The dispatcher's part a live session uses: its airing and receipts, like a programme's."""
+
+    async def dispatch(self, order: AiringOrder) -> None: ...
+
+    async def finish_now(self, airing_id: str) -> None: ...
+
+
+def live_order(sid: str, t: LiveTargets, now: float, max_duration_s: float) -> AiringOrder:
+    """The airing of a live session in the playout history. No items (nothing to prepare): its planned length
+    is the time limit, carried as the gap of an empty two-repeat playlist so the dispatcher's timers end it at
+    the limit at the latest; `finish_now` totals it when it ends before."""
+    title = f"Phát trực tiếp ({t.user})"
+    return AiringOrder(sid, 0, title, t.district, t.commune, t.speakers, (), 2, max_duration_s, now,
+                       Priority(t.priority))  # fmt: skip
 
 
 class LiveBusy(Exception):
@@ -41,8 +62,15 @@ class LiveTargets:
 
 class LiveService:
     def __init__(
-        self, cfg: LiveConfig, workdir: Path, send_order: SendOrder, clock: Callable[[], float] = time.time
+        self,
+        cfg: LiveConfig,
+        workdir: Path,
+        send_order: SendOrder,
+        clock: Callable[[], float] = time.time,
+        airings: Airings | None = None,
     ) -> None:
+        self.airings = airings
+        self._closing: set[asyncio.Task[None]] = set()
         self.cfg = cfg
         self.workdir = workdir
         self.send_order = send_order
@@ -63,6 +91,8 @@ class LiveService:
     async def stop(self) -> None:
         if self.session is not None:
             await self.end(EndReason.STOPPED)
+        for task in list(self._closing):
+            task.cancel()
         await self.engine.stop()
 
     async def open(self, targets: LiveTargets) -> LiveSession:
@@ -82,6 +112,8 @@ class LiveService:
                 until=now + limits.max_duration_s,
                 priority=targets.priority,  # checked by the web input model
             )
+            if self.airings is not None:
+                await self.airings.dispatch(live_order(sid, targets, now, limits.max_duration_s))
             await self._to_speakers(targets, "live", data, now)
             log.info("live %s opened by %s on %d speakers", sid, targets.user, len(targets.speakers))
             self._watch = asyncio.create_task(self._watchdog(session), name=f"live-watch-{sid}")
@@ -122,10 +154,24 @@ class LiveService:
             rec = await self.engine.end_session()
             if rec is not None:
                 self.recordings[session.session_id] = rec
+            if self.airings is not None:
+                task = asyncio.create_task(
+                    self._total(session.session_id), name=f"live-total-{session.session_id}"
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
             log.info(
                 "live %s ended: %s after %.1f s", session.session_id, reason.value, now - session.started_at
             )
             return rec
+
+    async def _total(self, sid: str) -> None:
+        assert self.airings is not None
+        await asyncio.sleep(REPORTS_WAIT_S)
+        try:
+            await self.airings.finish_now(sid)
+        except Exception:
+            log.exception("live %s: totals not written", sid)
 
     async def _to_speakers(self, t: LiveTargets, action: str, data: LiveData | StopData, now: float) -> None:
         for slug in t.speakers:

@@ -1,7 +1,8 @@
 """A signed `live` order on the receiver: stop the recorded programme that plays (the hub sent the order only
 because the live session won the speakers under the priority rules), run snapclient against the hub's
 Snapcast server until a `stop` naming the session or the order's `until`, and say so with the usual events
-(`started`, then `finished` at `until` or `stopped` on a stop)."""
+(`started`, then `finished` when the hub closes the session or at `until`, `stopped` when a person stops
+whatever plays)."""
 
 from __future__ import annotations
 
@@ -93,9 +94,14 @@ class ReceiverLive:
         await self.end("finished", None, from_deadline=True)
 
     async def stop(self, airing: str | None) -> bool:
+        """A stop naming the session is the hub closing it: it aired to its end (`finished`); a stop of
+        whatever plays is a person cutting it off (`stopped`)."""
         if self.session is None or (airing is not None and airing != self.session):
             return False
-        await self.end("stopped", FailReason.COMMAND.value)
+        if airing is None:
+            await self.end("stopped", FailReason.COMMAND.value)
+        else:
+            await self.end("finished", None)
         return True
 
     async def end(self, event: str, reason: str | None, from_deadline: bool = False) -> None:

@@ -15,6 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from broadcast.airings.models import Airing
+from broadcast.config import DispatchConfig
 from broadcast.live.config import LiveConfig
 from devtools.services import Service, free_port
 from hub.compose import Hub, create_app
@@ -36,6 +38,7 @@ async def running(tmp_path: Path, mosquitto: Service) -> AsyncIterator[Hub]:
         enabled=True, stream_port=free_port(), control_port=free_port(), bind="127.0.0.1", buffer_ms=500,
         grace_s=2,
     )  # fmt: skip
+    cfg.broadcast.dispatch = DispatchConfig(answer_margin_s=3, finish_margin_s=1)
     h = Hub(cfg)
     await h.start()
     with h.db.session() as s, s.begin():
@@ -110,6 +113,16 @@ async def test_phone_to_two_receivers_stop_and_drop(
                     break
             assert ended == "stopped"
         assert live.session is None and sid in live.recordings and live.recordings[sid].stat().st_size > 0
+
+        # in the playout history like a programme: both speakers played it to the end of the session
+        def aired() -> Airing | None:
+            with h.db.session() as s:
+                a = s.get(Airing, sid)
+                return a if a is not None and a.finished_at is not None else None
+
+        a = await wait_for(aired, 15, "live airing totalled")
+        assert (a.status, a.targeted, a.played, a.priority) == ("aired", 2, 2, "emergency"), a.status
+        assert a.title == "Phát trực tiếp (chutich)" and h.broadcast.dispatcher.rejected == 0
         for sp, d in receivers.items():
             raw = d / "played" / f"{sid}.live.raw"
             await wait_for(lambda r=raw: r.exists(), 10, f"{sp} live output")

@@ -1,6 +1,6 @@
 """Live on the receiver: two receiver agents obey a signed `live` order by playing the hub's Snapcast stream
-(fed by the live engine from a simulated phone) into their file sinks; one is stopped by a `stop` naming the
-session, the other ends at the order's `until`; an order naming another host is refused."""
+(fed by the live engine from a simulated phone) into their file sinks; one is stopped by a person's `stop`,
+the other ends at the order's `until`; an order naming another host is refused."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_live_order_plays_the_stream_and_ends(
             await send_paced(parts, chunk_s, engine.feed)
             assert await engine.end_session() is not None
             await asyncio.sleep(1.5)
-            tx = s1.send("stop", {"airing": "live-1"})
+            tx = s1.send("stop", {})  # a person stopping whatever plays
             stopped = await asyncio.to_thread(s1.end_of, "live-1")
             assert stopped.event == "stopped" and stopped.transaction != tx  # the session's own transaction
             assert stopped.data.reason is not None and stopped.data.reason.value == "command"
