@@ -7,77 +7,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from broadcast.airings.models import Airing
-from broadcast.config import DispatchConfig
-from broadcast.live.config import LiveConfig
-from devtools.services import Service, free_port
-from hub.compose import Hub, create_app
-from hub.core import auth
-from hub.core.speaker_models import Speaker
-from tests.fixtures_hub import make_hub_config, wait_for
+from devtools.services import Service
+from hub.compose import Hub
+from tests.fixtures_hub import wait_for
+from tests.live_hub_support import live_cookie, live_hub, live_receivers
 from tests.live_support import chunks, phone_webm, read_s16_stereo, send_paced, tone_power
-from tests.receiver_support import COMMUNE, DISTRICT, ReceiverProcess, write_config
+from tests.receiver_support import COMMUNE, DISTRICT
 
 SPEAKERS = ("loa-1", "loa-2")
 
 
 @pytest.fixture
 async def running(tmp_path: Path, mosquitto: Service) -> AsyncIterator[Hub]:
-    cfg = make_hub_config(tmp_path, mosquitto.port, None)
-    port = free_port()
-    cfg.http.port, cfg.http.public_url = port, f"http://127.0.0.1:{port}"
-    cfg.broadcast.live = LiveConfig(
-        enabled=True, stream_port=free_port(), control_port=free_port(), bind="127.0.0.1", buffer_ms=500,
-        grace_s=2,
-    )  # fmt: skip
-    cfg.broadcast.dispatch = DispatchConfig(answer_margin_s=3, finish_margin_s=1)
-    h = Hub(cfg)
-    await h.start()
-    with h.db.session() as s, s.begin():
-        for sp in SPEAKERS:
-            s.add(Speaker(key=f"{DISTRICT}/{COMMUNE}/{sp}", district=DISTRICT, commune=COMMUNE, slug=sp))
-    runner = web.AppRunner(create_app(cfg, h.db, h.events, h.stats.snapshot, hub=h))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with live_hub(tmp_path, mosquitto.port, SPEAKERS) as h:
         yield h
-    finally:
-        await runner.cleanup()
-        await h.stop()
 
 
 @pytest.fixture
 def receivers(tmp_path: Path, mosquitto: Service, running: Hub) -> Iterator[dict[str, Path]]:
-    procs, dirs = [], {}
-    for sp in SPEAKERS:
-        d = tmp_path / sp
-        d.mkdir()
-        conf = write_config(
-            d / "receiver.yaml", sp, mosquitto.port, [f"{running.config.http.public_url}/media/"],
-            {"type": "file", "path": "played/{airing}.wav"}, hub_public_key=running.signer.public_pem(),
-        )  # fmt: skip
-        procs.append(ReceiverProcess(conf, d / "receiver.log"))
-        dirs[sp] = d
-    yield dirs
-    for p in procs:
-        if p.proc.poll() is None:
-            p.stop()
-
-
-def _cookie(h: Hub) -> dict[str, str]:
-    with h.db.session() as s, s.begin():
-        u = auth.add_user(s, "chutich", auth.hash_password("mat-khau-dai-1"), "approver",
-                          district=DISTRICT, commune=COMMUNE, full_name=None, now=datetime.now(UTC).replace(tzinfo=None))  # fmt: skip
-        cookie, _ = auth.create_session(s, u.id, datetime.now(UTC).replace(tzinfo=None), 8)
-    return {"ops_session": cookie}
+    with live_receivers(tmp_path, mosquitto.port, running, SPEAKERS) as dirs:
+        yield dirs
 
 
 async def test_phone_to_two_receivers_stop_and_drop(
@@ -93,7 +49,7 @@ async def test_phone_to_two_receivers_stop_and_drop(
     await wait_for(lambda: all(h.broadcast.speakers.get(f"{DISTRICT}/{COMMUNE}/{sp}") is not None
                                and h.broadcast.speakers.get(f"{DISTRICT}/{COMMUNE}/{sp}").online
                                for sp in SPEAKERS), 30, "receivers online")  # fmt: skip
-    async with aiohttp.ClientSession(cookies=_cookie(h)) as http:
+    async with aiohttp.ClientSession(cookies=live_cookie(h)) as http:
         async with http.ws_connect(url, params={"priority": "emergency"}) as ws:
             hello: dict[str, Any] = await ws.receive_json(timeout=10)
             assert sorted(hello["speakers"]) == list(SPEAKERS), hello
