@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from broadcast.airings.dispatcher import HubDispatcher
+from broadcast.airings.store import active_airings
 from broadcast.config import BroadcastConfig
 from broadcast.live.service import LiveService
 from broadcast.scheduling.scheduler import BroadcastScheduler
@@ -30,6 +32,7 @@ class BroadcastService:
         cfg = ctx.settings(BroadcastConfig)
         assert ctx.send_order is not None
         self._send_order = ctx.send_order
+        self.db = ctx.db
         if ctx.config.cluster.enabled and cfg.content.content_dir is None:
             log.warning(
                 "several hubs: broadcast.content.content_dir is not set, so media uploaded here stay in this hub's "
@@ -66,7 +69,12 @@ class BroadcastService:
         # Live from the phone (broadcast/live/): a snapserver the hub supervises, when enabled.
         self.live = (
             LiveService(
-                cfg.live, ctx.config.data_dir / "broadcast-live", self._send_order, clock, self.dispatcher
+                cfg.live,
+                ctx.config.data_dir / "broadcast-live",
+                self._send_order,
+                clock,
+                self.dispatcher,
+                self._active_orders,
             )
             if cfg.live.enabled
             else None
@@ -85,6 +93,9 @@ class BroadcastService:
             scheduler_jobs=lambda: self.scheduler.stats()["jobs"],
             airings_missed=lambda: self.scheduler.counters["missed"],
         )
+
+    async def _active_orders(self) -> list[dict[str, Any]]:
+        return [a.order for a in await self.db.run(active_airings) if a.order]
 
     async def _publish(self, topic: Topic, order: Model) -> None:
         await self._send_order(topic, order)

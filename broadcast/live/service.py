@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from broadcast.live.config import LiveConfig
 from broadcast.live.engine import EngineSettings, LiveEngine
+from broadcast.live.priority import blocking_airing
 from broadcast.live.session import EndReason, LiveLimits, LiveSession
 from broadcast.orders import AiringOrder, Priority
 from contract import Channel, LiveData, Model, SpeakerCommand, StopData, Topic
@@ -51,6 +52,14 @@ class LiveBusy(Exception):
     """Another live session is on air."""
 
 
+class LiveWaits(Exception):
+    """An airing of a higher priority holds some of the speakers: its title."""
+
+
+# Active airing orders (`airings.order`) the priority check compares a new session with.
+ActiveOrders = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class LiveTargets:
     district: str
@@ -68,8 +77,10 @@ class LiveService:
         send_order: SendOrder,
         clock: Callable[[], float] = time.time,
         airings: Airings | None = None,
+        active: ActiveOrders | None = None,
     ) -> None:
         self.airings = airings
+        self.active = active
         self._closing: set[asyncio.Task[None]] = set()
         self.cfg = cfg
         self.workdir = workdir
@@ -81,6 +92,7 @@ class LiveService:
         )
         self.session: LiveSession | None = None
         self.targets: LiveTargets | None = None
+        self.rejected_chunks = 0  # over max_chunk_kb
         self.recordings: dict[str, Path] = {}  # session id → what went out
         self._watch: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -100,6 +112,17 @@ class LiveService:
             if self.session is not None:
                 raise LiveBusy(self.session.session_id)
             now = self.clock()
+            if self.active is not None:
+                higher = blocking_airing(
+                    targets.priority,
+                    targets.district,
+                    targets.commune,
+                    targets.speakers,
+                    await self.active(),
+                    now,
+                )
+                if higher is not None:
+                    raise LiveWaits(str(higher.get("title", higher.get("airing_id", ""))))
             sid = f"live-{int(now)}-{secrets.token_hex(3)}"
             limits = LiveLimits(self.cfg.grace_s, self.cfg.max_duration_s)
             session = LiveSession(sid, now, limits)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from broadcast.live.service import LiveBusy, LiveService, LiveTargets
+from broadcast.live.service import LiveBusy, LiveService, LiveTargets, LiveWaits
 from broadcast.live.session import EndReason
 from broadcast.programmes.models import TARGET_COMMUNE, TARGET_VILLAGES, Programme
 from broadcast.programmes.targets import commune_speakers, target_speakers
@@ -136,6 +136,12 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
         await ws.send_json(_refuse("busy", "Đang có người phát trực tiếp"))
         await ws.close()
         return ws
+    except LiveWaits as exc:
+        await ws.send_json(
+            _refuse("higher_priority", f"Loa đang phát chương trình ưu tiên hơn: {exc}; hãy chờ")
+        )
+        await ws.close()
+        return ws
     await ws.send_json({"session": session.session_id, "speakers": list(targets.speakers)})
     status = asyncio.create_task(_status(ws, live, session.session_id, len(targets.speakers)))
     limit = live.cfg.max_chunk_kb * 1024
@@ -145,6 +151,11 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
                 break
             if msg.type == WSMsgType.BINARY and len(msg.data) <= limit:
                 await live.audio(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                live.rejected_chunks += 1
+                log.warning(
+                    "live %s: chunk of %d bytes over the limit dropped", session.session_id, len(msg.data)
+                )
             elif msg.type == WSMsgType.TEXT and msg.data == "stop":
                 await live.end(EndReason.STOPPED)
                 break

@@ -77,3 +77,15 @@ def test_phone_to_two_receivers_and_recording(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert float(probe.stdout.strip()) > seconds - 0.5
+
+
+def test_live_waits_for_a_higher_priority_and_preempts_the_rest() -> None:
+    from broadcast.live.priority import blocking_airing
+
+    prio = {"airing_id": "a1", "title": "Tin khẩn", "district": "d", "commune": "c", "speakers": ["loa-1"],
+            "items": [{"duration_s": 60.0}], "repeats": 1, "gap_s": 0.0, "start_at": 1000.0, "priority": "priority"}  # fmt: skip
+    assert blocking_airing("normal", "d", "c", ["loa-1", "loa-2"], [prio], 1030.0) == prio
+    assert blocking_airing("priority", "d", "c", ["loa-1"], [prio], 1030.0) is None  # same level: preempted
+    assert blocking_airing("normal", "d", "c", ["loa-2"], [prio], 1030.0) is None  # other speakers
+    assert blocking_airing("normal", "d", "c", ["loa-1"], [prio], 1061.0) is None  # over
+    assert blocking_airing("normal", "d", "x", ["loa-1"], [prio], 1030.0) is None  # other commune
