@@ -93,8 +93,13 @@ class LiveService:
         self.session: LiveSession | None = None
         self.targets: LiveTargets | None = None
         self.rejected_chunks = 0  # over max_chunk_kb
-        self.recordings: dict[str, Path] = {}  # session id → what went out
+        self.recordings: dict[str, Path] = {}
+        self.contents: dict[str, int] = {}  # session id → its recording in the content library
+        self.recordings_refused = (
+            0  # refused by the content processing (silent, too short)  # session id → what went out
+        )
         self._watch: asyncio.Task[None] | None = None
+        self._ended: dict[str, asyncio.Event] = {}  # set once a session has ended and its recording is closed
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -128,6 +133,7 @@ class LiveService:
             session = LiveSession(sid, now, limits)
             await self.engine.begin_session(self.workdir / "recordings" / f"{sid}.webm")
             self.session, self.targets = session, targets
+            self._ended[sid] = asyncio.Event()
             data = LiveData(
                 airing=sid,
                 host=self.cfg.stream_host,
@@ -177,6 +183,9 @@ class LiveService:
             rec = await self.engine.end_session()
             if rec is not None:
                 self.recordings[session.session_id] = rec
+            done = self._ended.pop(session.session_id, None)
+            if done is not None:
+                done.set()
             if self.airings is not None:
                 task = asyncio.create_task(
                     self._total(session.session_id), name=f"live-total-{session.session_id}"
@@ -187,6 +196,13 @@ class LiveService:
                 "live %s ended: %s after %.1f s", session.session_id, reason.value, now - session.started_at
             )
             return rec
+
+    async def wait_ended(self, session: LiveSession) -> None:
+        """Until the session has ended (stop, the grace after a dropped phone, the time limit) and its
+        recording is closed."""
+        done = self._ended.get(session.session_id)
+        if done is not None:
+            await done.wait()
 
     async def _total(self, sid: str) -> None:
         assert self.airings is not None

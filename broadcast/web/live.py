@@ -26,6 +26,7 @@ from broadcast.programmes.models import TARGET_COMMUNE, TARGET_VILLAGES, Program
 from broadcast.programmes.targets import commune_speakers, target_speakers
 from broadcast.service import BROADCAST
 from broadcast.web.content.create import needs_area_choice
+from broadcast.web.live_recording import keep_recording
 from broadcast.web.programmes.pages import tabs
 from contract.payloads import format_validation_error
 from contract.topics import is_slug
@@ -164,9 +165,12 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(asyncio.CancelledError):
             await status
     # a dropped socket leaves the session to the watchdog: it ends after the grace without audio
-    if live.session is not session and not ws.closed:
-        await ws.send_json({"ended": session.ended.value if session.ended else "stopped"})
-        await ws.close()
+    await live.wait_ended(session)
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError):
+            await ws.send_json({"ended": session.ended.value if session.ended else "stopped"})
+            await ws.close()
+    await keep_recording(request, live, session, targets)
     return ws
 
 

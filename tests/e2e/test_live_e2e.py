@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from broadcast.airings.models import Airing
+from broadcast.content.models import BroadcastContent
 from devtools.services import Service
 from hub.compose import Hub
 from tests.fixtures_hub import wait_for
@@ -93,3 +94,10 @@ async def test_phone_to_two_receivers_stop_and_drop(
             await send_paced(parts[:4], chunk_s, ws.send_bytes)
         await wait_for(lambda: second in live.recordings, 15, "dropped session ended and recorded")
         assert live.session is None
+    # what went out is in the content library, processed like a recording from the phone
+    content_id = await wait_for(lambda: live.contents.get(sid), 60, "recording processed into the library")
+    with h.db.session() as s:
+        row = s.get(BroadcastContent, content_id)
+        assert row is not None and row.source == "recording" and row.created_by == "chutich"
+        assert row.title.startswith("Phát trực tiếp") and row.duration_s > seconds - 0.5
+        assert row.loudness_lufs == pytest.approx(-16.0, abs=1.5)
