@@ -80,6 +80,10 @@ async def test_phone_to_two_receivers_stop_and_drop(
         a = await wait_for(aired, 15, "live airing totalled")
         assert (a.status, a.targeted, a.played, a.priority) == ("aired", 2, 2, "emergency"), a.status
         assert a.title == "Phát trực tiếp (chutich)" and h.broadcast.dispatcher.rejected == 0
+        for page in ("/broadcasts/history", f"/broadcasts/airings/{sid}"):
+            async with http.get(f"{h.config.http.public_url}{page}") as resp:
+                html = await resp.text()
+                assert resp.status == 200 and "Phát trực tiếp (chutich)" in html, page
         for sp, d in receivers.items():
             raw = d / "played" / f"{sid}.live.raw"
             await wait_for(lambda r=raw: r.exists(), 10, f"{sp} live output")
