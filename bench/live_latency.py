@@ -225,9 +225,9 @@ async def scenario(work: Path, data: bytes, shaped: bool) -> dict[str, Any]:
             played = zero[i] + near / RATE
             latencies.append(played - (mouth0 + m))
             per_mark.setdefault(k, []).append(played)
-        # the tone runs from the first marker's second before it to the end of the phone's audio
-        gap_count += gaps(pcm, max(0, first), first + int((SECONDS - 0.5) * RATE))
-        minutes += (SECONDS - 0.5) / 60
+        # from 0.1 s in (the Opus encoder's priming fades the first samples in) to 0.5 s before the end
+        gap_count += gaps(pcm, max(0, first + RATE // 10), first + int((SECONDS - 0.5) * RATE))
+        minutes += (SECONDS - 0.6) / 60
     for times in per_mark.values():
         if len(times) > 1:
             skews.append((max(times) - min(times)) * 1000)
