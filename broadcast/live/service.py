@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from broadcast.live.config import LiveConfig
-from broadcast.live.engine import EngineSettings, LiveEngine
+from broadcast.live.engine import EngineSettings, LiveEngine, LiveEngineError
 from broadcast.live.priority import blocking_airing
 from broadcast.live.session import EndReason, LiveLimits, LiveSession
 from broadcast.orders import AiringOrder, Priority
@@ -93,6 +93,7 @@ class LiveService:
         self.session: LiveSession | None = None
         self.targets: LiveTargets | None = None
         self.rejected_chunks = 0  # over max_chunk_kb
+        self.engine_failures = 0  # snapserver would not start
         self.recordings: dict[str, Path] = {}
         self.contents: dict[str, int] = {}  # session id → its recording in the content library
         self.recordings_refused = (
@@ -103,7 +104,19 @@ class LiveService:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self.engine.start()
+        await self._ensure_engine()
+
+    async def _ensure_engine(self) -> None:
+        """snapserver up; started again when it died (supervised: a session must not find it gone). A hub
+        whose snapserver cannot start keeps running: the live page says so when a session is opened."""
+        if self.engine.running:
+            return
+        try:
+            await self.engine.stop()  # reap a dead one
+            await self.engine.start()
+        except LiveEngineError as exc:
+            self.engine_failures += 1
+            log.error("live engine not running: %s", exc)
 
     async def stop(self) -> None:
         if self.session is not None:
@@ -128,6 +141,9 @@ class LiveService:
                 )
                 if higher is not None:
                     raise LiveWaits(str(higher.get("title", higher.get("airing_id", ""))))
+            await self._ensure_engine()
+            if not self.engine.running:
+                raise LiveEngineError("snapserver is not running")
             sid = f"live-{int(now)}-{secrets.token_hex(3)}"
             limits = LiveLimits(self.cfg.grace_s, self.cfg.max_duration_s)
             session = LiveSession(sid, now, limits)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from broadcast.live.engine import LiveEngineError
 from broadcast.live.service import LiveBusy, LiveService, LiveTargets, LiveWaits
 from broadcast.live.session import EndReason
 from broadcast.programmes.models import TARGET_COMMUNE, TARGET_VILLAGES, Programme
@@ -135,6 +136,11 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
         session = await live.open(targets)
     except LiveBusy:
         await ws.send_json(_refuse("busy", "Đang có người phát trực tiếp"))
+        await ws.close()
+        return ws
+    except LiveEngineError as exc:
+        log.error("live: session refused: %s", exc)
+        await ws.send_json(_refuse("engine", "Máy chủ phát trực tiếp đang lỗi; hãy báo kỹ thuật"))
         await ws.close()
         return ws
     except LiveWaits as exc:

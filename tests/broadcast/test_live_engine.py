@@ -89,3 +89,35 @@ def test_live_waits_for_a_higher_priority_and_preempts_the_rest() -> None:
     assert blocking_airing("normal", "d", "c", ["loa-2"], [prio], 1030.0) is None  # other speakers
     assert blocking_airing("normal", "d", "c", ["loa-1"], [prio], 1061.0) is None  # over
     assert blocking_airing("normal", "d", "x", ["loa-1"], [prio], 1030.0) is None  # other commune
+
+
+def test_service_restarts_a_dead_snapserver_and_signs_orders_per_speaker(tmp_path: Path) -> None:
+    from broadcast.live.config import LiveConfig
+    from broadcast.live.service import LiveService, LiveTargets
+    from contract import LiveData, Model, StopData, Topic
+
+    sent: list[tuple[str, Model]] = []
+
+    async def send(topic: Topic, order: Model) -> None:
+        sent.append((str(topic), order))
+
+    async def run() -> None:
+        cfg = LiveConfig(enabled=True, stream_port=free_port(), control_port=free_port(), bind="127.0.0.1")
+        svc = LiveService(cfg, tmp_path, send)
+        await svc.start()
+        assert svc.engine.running and svc.engine._server is not None
+        svc.engine._server.kill()
+        await svc.engine._server.wait()
+        assert not svc.engine.running
+        t = LiveTargets("yen-dinh", "dinh-long", ("loa-1", "loa-2"), "priority", "chutich")
+        session = await svc.open(t)
+        assert svc.engine.running  # started again for the session
+        await svc.end(EndReason.STOPPED)
+        await svc.wait_ended(session)
+        await svc.stop()
+
+    asyncio.run(run())
+    orders = [o.data for _, o in sent]  # type: ignore[attr-defined]
+    assert [type(d) for d in orders] == [LiveData, LiveData, StopData, StopData]
+    assert {topic.split("/")[5] for topic, _ in sent} == {"loa-1", "loa-2"}
+    assert orders[0].priority == "priority" and orders[0].port == orders[1].port
