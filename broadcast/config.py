@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from broadcast.live.config import LiveConfig
 from contract.configfile import StrictModel
 from hub.core.config import CoreConfig, feature_section
 
@@ -223,6 +224,7 @@ class BroadcastConfig(StrictModel):
     relay: RelayConfig = Field(default_factory=RelayConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
 
 def broadcast_settings(config: CoreConfig) -> BroadcastConfig:

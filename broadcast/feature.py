@@ -11,7 +11,7 @@ from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.report_section import airings_report
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, relays, speaker_history, speakers
+from broadcast.web import airings, live, relays, speaker_history, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -40,6 +40,7 @@ def add_pages(app: web.Application, config: CoreConfig) -> None:
     airings.add_pages(app)
     speakers.add_pages(app)
     relays.add_pages(app)
+    live.add_pages(app)
 
 
 FEATURE = Feature(

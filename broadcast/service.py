@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from broadcast.airings.dispatcher import HubDispatcher
+from broadcast.airings.store import active_airings
 from broadcast.config import BroadcastConfig
+from broadcast.live.service import LiveService
 from broadcast.relays.dispatch import RelayingDispatcher
 from broadcast.relays.streamer import RelayStreamer
 from broadcast.scheduling.scheduler import BroadcastScheduler
@@ -32,6 +35,7 @@ class BroadcastService:
         cfg = ctx.settings(BroadcastConfig)
         assert ctx.send_order is not None
         self._send_order = ctx.send_order
+        self.db = ctx.db
         if ctx.config.cluster.enabled and cfg.content.content_dir is None:
             log.warning(
                 "several hubs: broadcast.content.content_dir is not set, so media uploaded here stay in this hub's "
@@ -73,6 +77,19 @@ class BroadcastService:
             cfg.schedule,
             lead=self.lead,
         )
+        # Live from the phone (broadcast/live/): a snapserver the hub supervises, when enabled.
+        self.live = (
+            LiveService(
+                cfg.live,
+                ctx.config.data_dir / "broadcast-live",
+                self._send_order,
+                clock,
+                self.dispatcher,
+                self._active_orders,
+            )
+            if cfg.live.enabled
+            else None
+        )
         ctx.add_handler(Kind.SPEAKER, Channel.STATUS, self.speakers.on_status)
         ctx.add_handler(Kind.SPEAKER, Channel.HEALTH, self.speakers.on_health)
         ctx.add_handler(Kind.SPEAKER, Channel.EVENT, self.dispatcher.on_event)
@@ -95,6 +112,9 @@ class BroadcastService:
         sp = self.speakers.get(key)
         return sp.name if sp is not None else None
 
+    async def _active_orders(self) -> list[dict[str, Any]]:
+        return [a.order for a in await self.db.run(active_airings) if a.order]
+
     async def _publish(self, topic: Topic, order: Model) -> None:
         await self._send_order(topic, order)
 
@@ -103,9 +123,13 @@ class BroadcastService:
         self.speakers.start()
         await self.dispatcher.start()
         await self.scheduler.start()
+        if self.live is not None:
+            await self.live.start()
         log.info("broadcast: %d speakers known", len(self.speakers.speakers))
 
     async def stop(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
         await self.scheduler.stop()
         await self.relays.stop()
         await self.dispatcher.stop()

@@ -297,26 +297,40 @@ class VolumeData(Model):
     volume: int = Field(ge=0, le=100)
 
 
+class LiveData(Model):
+    """`data` of a `live` command: play the hub's live stream (a Snapcast server) until a `stop` naming this
+    session, or `until` at the latest (the hub's time limit, should the stop never arrive)."""
+
+    airing: Slug = Field(description="Live session id; the receiver's events about it carry it")
+    host: str = Field(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$", description="Snapcast server host"
+    )
+    port: int = Field(ge=1, le=65535, description="Snapcast stream port")
+    until: Timestamp = Field(description="Stop by this time, epoch seconds UTC")
+    priority: Literal["normal", "priority", "emergency"]
+
+
 # RelayPlan builds on the models above (Model, Slug, Timestamp): imported here, once they exist.
 from contract.relay_plan import RelayPlan  # noqa: E402
 
-SpeakerAction = Literal["prepare", "relay", "stop", "volume"]
+SpeakerAction = Literal["prepare", "relay", "stop", "volume", "live"]
 _COMMAND_DATA: dict[str, type[Model]] = {
     "prepare": PreparePlaylist,
     "relay": RelayPlan,
     "stop": StopData,
     "volume": VolumeData,
+    "live": LiveData,
 }
 
 
 class SpeakerCommand(Model):
     """Hub → receiver on `speaker/{speaker}/cmd` (QoS 1). `data` is typed by `action`:
-    prepare → PreparePlaylist, relay → RelayPlan, stop → StopData, volume → VolumeData."""
+    prepare → PreparePlaylist, relay → RelayPlan, stop → StopData, volume → VolumeData, live → LiveData."""
 
     transaction: str = Field(min_length=1, max_length=64)
     action: SpeakerAction
     ts: Timestamp
-    data: PreparePlaylist | RelayPlan | StopData | VolumeData = Field(default_factory=StopData)
+    data: PreparePlaylist | RelayPlan | StopData | VolumeData | LiveData = Field(default_factory=StopData)
 
     @model_validator(mode="before")
     @classmethod

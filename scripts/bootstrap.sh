@@ -32,6 +32,7 @@ PACKAGES=(
   poppler-utils
   postgresql
   faketime  # the receiver-clock drill runs a receiver on a shifted clock (devtools/drills)
+  snapserver snapclient
   make git
 )
 # shellcheck disable=SC2206

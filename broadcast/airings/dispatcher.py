@@ -212,6 +212,13 @@ class HubDispatcher:
         await self._finalise(airing_id)
         log.info("airing %s cancelled (%s); stop sent to %d speakers", airing_id, reason, len(keys))
 
+    async def finish_now(self, airing_id: str) -> None:
+        """Totals an airing whose end the hub knows before its planned end (a live session that stopped)."""
+        timer = self._timers.pop(airing_id, None)
+        if timer is not None:
+            timer.cancel()
+        await self._finalise(airing_id)
+
     # commands from people -------------------------------------------------------------------------------
     async def stop_speaker(self, key: str, airing: str | None = None) -> str:
         d, c, sp = key.split("/")

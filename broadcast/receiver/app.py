@@ -24,10 +24,12 @@ from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, resolve
 from broadcast.receiver.engine import Engine
 from broadcast.receiver.hubclock import HubClock
+from broadcast.receiver.live_session import ReceiverLive
 from broadcast.receiver.player import volume_gain
 from contract import (
     Channel,
     FailReason,
+    LiveData,
     PreparePlaylist,
     RelayPlan,
     SpeakerCommand,
@@ -104,6 +106,7 @@ class ReceiverAgent(DeviceAgent):
         self.engine = Engine(
             config, base_dir, self.cache, self._emit, lambda: volume_gain(self.volume), self.hub_clock
         )
+        self.live = ReceiverLive(config, base_dir, self._emit, lambda t: self.engine.stop(t, None), clock)
         self._commands: asyncio.Queue[Incoming] = asyncio.Queue(COMMAND_QUEUE)
 
     # --- life cycle --------------------------------------------------------------------------------------------
@@ -133,6 +136,7 @@ class ReceiverAgent(DeviceAgent):
         return await self._supervise(stop, background)
 
     async def _stop_work(self) -> None:
+        await self.live.end("stopped", FailReason.COMMAND.value)
         await self.engine.close()
 
     # --- status ----------------------------------------------------------------------------------------------
@@ -231,7 +235,11 @@ class ReceiverAgent(DeviceAgent):
         data = cmd.data
         if isinstance(data, PreparePlaylist | RelayPlan):
             await self.engine.prepare(cmd.transaction, data)
+        elif isinstance(data, LiveData):
+            await self.live.start(cmd.transaction, data)
         elif isinstance(data, StopData):
+            if await self.live.stop(data.airing):
+                return
             if not await self.engine.stop(cmd.transaction, data.airing):
                 what = f"chương trình {data.airing}" if data.airing else "chương trình nào đang phát"
                 await self._emit("reply", data.airing, cmd.transaction, {}, error=f"Không có {what}")
@@ -281,7 +289,7 @@ class ReceiverAgent(DeviceAgent):
             ts=self.clock(),
             seq=self.seq,
             volume=self.volume,
-            playing=self.engine.playing,
+            playing=self.engine.playing or self.live.playing,
             cache_mb=self.cache.size_mb,
             queue=len(self.outbox),
             orders_refused=self.gate.counts(),
@@ -324,6 +332,7 @@ class ReceiverAgent(DeviceAgent):
             **asdict(self.counters),
             **asdict(self.publisher.counters),
             **self.engine.counts,
+            **self.live.counts,
             "orders_accepted": self.gate.accepted,
             **{f"orders_refused_{k}": v for k, v in self.gate.refused.items()},
             "downloads": self.engine.downloader.downloads,

@@ -48,6 +48,7 @@ def tabs(request: web.Request) -> list[dict[str, Any]]:
         ("/broadcasts/approvals", "Chờ duyệt", Perm.APPROVE_BROADCASTS),
         ("/broadcasts/programmes/new", "Soạn chương trình", Perm.EDIT_BROADCASTS),
         ("/broadcasts/emergency", "Phát khẩn cấp", Perm.AIR_EMERGENCY),
+        ("/broadcasts/live", "Phát trực tiếp", Perm.AIR_EMERGENCY),
     ]
     return [
         {"href": h, "label": label, "active": request.path == h}
