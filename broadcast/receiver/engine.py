@@ -239,6 +239,8 @@ class Engine:
             self.config.sink.realtime_priority,
             self.gain,
             lambda first: _call_soon(loop, self._on_started, a, first),
+            preroll_ms=self.config.sink.preroll_ms,
+            buffer_ms=self.config.sink.buffer_ms,
         )
         a.player, a.state = player, "playing"
         outcome = await asyncio.shield(player.start(loop))
