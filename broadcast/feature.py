@@ -10,7 +10,7 @@ from aiohttp import web
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, speakers
+from broadcast.web import airings, airings_export, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -52,7 +52,13 @@ FEATURE = Feature(
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
-    api_routes=(*programmes.ROUTES, *content.ROUTES, *airings.ROUTES, *speakers.ROUTES),
+    api_routes=(
+        *programmes.ROUTES,
+        *content.ROUTES,
+        *airings.ROUTES,
+        *airings_export.ROUTES,
+        *speakers.ROUTES,
+    ),
     add_pages=add_pages,
     file_dirs=content_dirs,
 )
