@@ -10,7 +10,7 @@ from aiohttp import web
 from broadcast.config import BroadcastConfig
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, airings_export, speakers
+from broadcast.web import airings, airings_export, bulletins, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
@@ -49,6 +49,7 @@ FEATURE = Feature(
         "broadcast.content.models",
         "broadcast.airings.models",
         "broadcast.programmes.models",
+        "broadcast.bulletins.models",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS),
@@ -57,6 +58,7 @@ FEATURE = Feature(
         *content.ROUTES,
         *airings.ROUTES,
         *airings_export.ROUTES,
+        *bulletins.ROUTES,
         *speakers.ROUTES,
     ),
     add_pages=add_pages,

@@ -20,8 +20,11 @@ from hub.migrations import schema
 # A later release's revisions, as the lead writes them when a feature adds a table, then a column to it (batch
 # mode: SQLite cannot add a NOT NULL column or change a constraint in place).
 # The head of this release's migrations; the simulated later release numbers its revisions after it.
-HEAD = max(p.name[:4] for p in (Path(schema.__file__).parent / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
-N1, N2 = f"{int(HEAD) + 1:04d}", f"{int(HEAD) + 2:04d}"
+# A branch names its revision after itself until the lead re-chains it, so the head is asked of Alembic and the
+# later revisions are numbered as `db revision` numbers them.
+HEAD = schema.head()
+_NUMBERED = f"{len(schema.known_revisions()):04d}"  # `db revision` numbers the next one after the count
+N1, N2 = f"{int(_NUMBERED) + 1:04d}", f"{int(_NUMBERED) + 2:04d}"
 
 NEXT_REVISIONS = {
     f"{N1}_camera_notes.py": '''"""camera_notes
