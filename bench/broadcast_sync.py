@@ -19,6 +19,7 @@ each one's NTP error (typically ≤ 1–2 ms on a LAN, a few ms over 4G). Goal: 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -34,13 +35,16 @@ from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
+import rfc8785
 import yaml
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract import SpeakerEvent, SpeakerStatus
+from contract.orders import public_pem, signing_bytes
 from devtools.services import free_port, start_mosquitto, terminate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +60,7 @@ PLAY_S = 1.0  # how long a round plays before it is stopped
 GOAL_SKEW_P95_MS = 5.0
 DISTRICT, COMMUNE = "bench", "sync"
 START_LIMIT_S = 150.0
+HUB_KEY = Ed25519PrivateKey.generate()  # the bench's own "hub" key, given to every receiver
 PREPARE_LIMIT_S = 900.0  # 50 decodes at once on 2 cores shared with other work
 
 
@@ -115,6 +120,7 @@ class Hub:
         self.online: set[str] = set()
         self.events: list[SpeakerEvent] = []
         self.event_ids: list[str] = []
+        self.seq = int(time.time() * 1_000_000)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-hub", protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(200)
         self.client.on_message = self._on_message
@@ -137,9 +143,14 @@ class Hub:
                 self.event_ids.append(speaker)
 
     def send(self, speaker: str, action: str, data: dict[str, Any], tx: str) -> None:
-        doc = {"transaction": tx, "ts": time.time(), "action": action, "data": data}
-        topic = f"ops/v1/{DISTRICT}/{COMMUNE}/speaker/{speaker}/cmd"
-        self.client.publish(topic, json.dumps(doc), qos=1)
+        """Signed as the hub signs orders (contract/orders.py): receivers refuse bare commands."""
+        order = {"transaction": tx, "ts": time.time(), "action": action, "data": data}
+        target = f"{DISTRICT}/{COMMUNE}/speaker/{speaker}"
+        self.seq += 1
+        expires = round(time.time() + 300, 3)
+        sig = base64.b64encode(HUB_KEY.sign(signing_bytes(order, target, self.seq, expires))).decode()
+        envelope = {"order": order, "target": target, "seq": self.seq, "expires": expires, "sig": sig}
+        self.client.publish(f"ops/v1/{target}/cmd", rfc8785.dumps(envelope), qos=1)
 
     def of(self, airing: str, kind: str) -> dict[str, SpeakerEvent]:
         with self.lock:
@@ -171,6 +182,7 @@ def receiver_config(work: Path, i: int, mqtt_port: int, base: str) -> Path:
         "receiver": {"id": rid, "district": DISTRICT, "commune": COMMUNE},
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 5},
         "hub": {"allowed_urls": [base]},
+        "hub_public_key": public_pem(HUB_KEY.public_key()),
         "cache": {"dir": f"cache-{rid}", "max_mb": 200},
         "sink": {"type": "null"},
         "health": {"interval_s": 600},
