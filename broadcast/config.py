@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from broadcast.bulletins.config import BulletinsConfig
 from contract.configfile import StrictModel
 from hub.core.config import CoreConfig, feature_section
 
@@ -134,6 +135,7 @@ class BroadcastConfig(StrictModel):
     content: ContentConfig = Field(default_factory=ContentConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    bulletins: BulletinsConfig = Field(default_factory=BulletinsConfig)
 
 
 def broadcast_settings(config: CoreConfig) -> BroadcastConfig:

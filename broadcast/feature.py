@@ -7,7 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from broadcast.bulletins.folder import FolderIntake
 from broadcast.config import BroadcastConfig
+from broadcast.content.store import ContentStore
+from broadcast.content.tts import make_engine
 from broadcast.digest import airings_digest
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
 from broadcast.web import airings, airings_export, bulletins, speakers
@@ -16,6 +19,7 @@ from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
 from broadcast.web.programmes import pages as programme_pages
 from hub.core.config import CoreConfig
+from hub.core.db import utcnow
 from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, Feature, FeatureContext
 
 
@@ -25,6 +29,18 @@ def setup(ctx: FeatureContext) -> None:
     ctx.services.provide(BROADCAST, service)
     ctx.services.provide(SCHEDULER, service.scheduler)
     ctx.add_component(service)
+    inbox = ctx.settings(BroadcastConfig).bulletins.directory(ctx.config.data_dir)
+    if inbox is not None:
+        ctx.add_component(folder_intake(ctx, inbox, service))
+
+
+def folder_intake(ctx: FeatureContext, inbox: Path, service: BroadcastService) -> FolderIntake:
+    cfg = ctx.settings(BroadcastConfig)
+    store = ContentStore(cfg.content.directory(ctx.config.data_dir), cfg.content)
+    return FolderIntake(
+        inbox, cfg.bulletins, ctx.config, ctx.db, store, make_engine(cfg.content),
+        cfg.schedule.conflict_horizon_days, utcnow, service.scheduler.reload,
+    )  # fmt: skip
 
 
 def content_dirs(section: BroadcastConfig, data_dir: Path) -> tuple[Path, ...]:
