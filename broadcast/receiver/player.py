@@ -3,8 +3,8 @@
 Timing: the programme was decoded at prepare time and its first block is read from disk before the wait. The
 thread wakes `preroll_ms` before `start_at` (sleep, then a short busy-wait), reads the wall clock (which NTP
 disciplines on every receiver) once, and starts the sink on silence: exactly round((start_at − t0) × rate)
-frames of it, so the programme's first sample sits at a sample-accurate position t0 + silence/rate, whatever
-instant the thread happened to wake at. Waking a little late under load (50 receivers on two cores) therefore
+frames of it, followed at once by the first programme block, so the programme's first sample sits at a
+sample-accurate position t0 + silence/rate, whatever instant the thread happened to wake at. Waking a little late under load (50 receivers on two cores) therefore
 no longer moves the start; only the clock read itself does. That position is `first_sample_at`, unless the
 first audio block reached the sink after it (the sink would have run dry): then the write instant is honest.
 A stop is seen between two blocks (`block_ms`, 20 ms by default).
@@ -96,7 +96,7 @@ class Player:
         spin_ms: float,
         realtime_priority: int,
         gain: Callable[[], float],
-        on_started: Callable[[float], None],
+        on_started: Callable[[float, float], None],
         clock: Callable[[], float] = time.time,
         preroll_ms: float = 0.0,
         buffer_ms: float = 0.0,
@@ -117,6 +117,7 @@ class Player:
         self.clock = clock
         self._stop = threading.Event()
         self.played_bytes = 0
+        self.silence_s = 0.0  # what was left of the pre-roll when the player woke, played as silence
 
     def stop(self) -> None:
         self._stop.set()
@@ -158,18 +159,17 @@ class Player:
                 silence = silence_frames(self.start_at, t0, self.programme.rate)
                 if silence:
                     self.sink.silence(silence * SAMPLE_BYTES)
+                # The first block goes right behind the silence: a second wake-up under load could come late.
+                self.sink.write(apply_gain(block, self.gain()))
+                written = self.clock()
             finally:
                 if realtime:
                     _leave_realtime()
             position = t0 + silence / self.programme.rate
-            if not self._pace(origin, silence / self.programme.rate):
-                self.sink.abort()
-                return Outcome("stopped", None, 0.0)
-            self.sink.write(apply_gain(block, self.gain()))
-            written = self.clock()
             first = max(position, written) if silence else written
+            self.silence_s = silence / self.programme.rate
             self.played_bytes += len(block)
-            self.on_started(first)
+            self.on_started(first, self.silence_s)
             if not self._feed(blocks, origin, silence / self.programme.rate):
                 self.sink.abort()
                 return Outcome("stopped", first, self.played_s)

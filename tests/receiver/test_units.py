@@ -121,7 +121,7 @@ def test_player_writes_the_whole_programme_to_a_wav(tmp_path: Path) -> None:
         spin_ms=0,
         realtime_priority=0,
         gain=lambda: 1.0,
-        on_started=starts.append,
+        on_started=lambda first, _preroll: starts.append(first),
         clock=lambda: TS,
     )
     outcome = player.run()
@@ -173,13 +173,14 @@ def test_player_preroll_puts_the_programme_at_a_sample_accurate_position(tmp_pat
     start_at = TS + 0.25
     player = Player(
         prog, sink, start_at, block_ms=20, spin_ms=1000, realtime_priority=0, gain=lambda: 1.0,
-        on_started=starts.append, clock=clock, preroll_ms=200, buffer_ms=50,
+        on_started=lambda first, _preroll: starts.append(first), clock=clock, preroll_ms=200, buffer_ms=50,
     )  # fmt: skip
     outcome = player.run()
     assert outcome.state == "finished" and bytes(sink.audio) == pcm.read_bytes()
     assert 1500 <= sink.silent // 2 <= 1600  # ~0.2 s of silence, to the frame the wake-up instant needs
     assert outcome.first_sample_at == starts[0] == pytest.approx(start_at, abs=0.5 / 8000)
     assert outcome.played_s == pytest.approx(0.1)
+    assert player.silence_s == sink.silent // 2 / 8000
 
 
 def test_cache_evicts_least_recently_used_but_never_pinned(tmp_path: Path) -> None:
