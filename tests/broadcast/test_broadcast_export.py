@@ -69,3 +69,10 @@ async def test_export_period_is_checked(env: WebEnv) -> None:  # noqa: F811
     assert r.status == 422
     assert (await env.client.get(f"{base}?to=2026-11-01T00:00:00Z")).status in (400, 422)
     assert (await env.client.get(f"{base}?{NOV}&format=xml")).status == 400
+
+
+async def test_playout_history_carries_the_offsets(env: WebEnv) -> None:  # noqa: F811
+    await env.login("canbo")
+    body = await (await env.client.get("/api/v1/airings?month=2026-11")).json()
+    first = next(a for a in body["airings"] if a["id"] == "tb-0")
+    assert (first["offset_ms_min"], first["offset_ms_max"], first["skew_ms"]) == (0.4, 2.7, 2.3)
