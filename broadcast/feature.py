@@ -4,9 +4,11 @@ the tables, alert facts (speakers, airings), gauges, the JSON API and the pages.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from broadcast.bulletins import emergency
 from broadcast.bulletins.folder import FolderIntake
 from broadcast.config import BroadcastConfig
 from broadcast.content.store import ContentStore
@@ -37,9 +39,15 @@ def setup(ctx: FeatureContext) -> None:
 def folder_intake(ctx: FeatureContext, inbox: Path, service: BroadcastService) -> FolderIntake:
     cfg = ctx.settings(BroadcastConfig)
     store = ContentStore(cfg.content.directory(ctx.config.data_dir), cfg.content)
+    policy = None
+    if cfg.bulletins.emergency == "air_now":
+
+        async def policy(rec: dict[str, Any]) -> dict[str, Any]:
+            return await emergency.air_now(ctx.db, service.scheduler, rec, cfg.bulletins.account)
+
     return FolderIntake(
         inbox, cfg.bulletins, ctx.config, ctx.db, store, make_engine(cfg.content),
-        cfg.schedule.conflict_horizon_days, utcnow, service.scheduler.reload,
+        cfg.schedule.conflict_horizon_days, utcnow, service.scheduler.reload, policy,
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -19,6 +20,10 @@ class BulletinsConfig(StrictModel):
         description="Name recorded as the author of what the folder lands (audit log, programmes)",
     )  # fmt: skip
     poll_s: float = Field(default=10.0, ge=1, le=3600, description="How often the folder is looked at")
+    emergency: Literal["approval", "air_now"] = Field(
+        default="approval",
+        description="Level 3 (khẩn cấp): wait for approval like the others, or air at once and review afterwards",
+    )
 
     def directory(self, data_dir: Path) -> Path | None:
         if self.inbox_dir is None:

@@ -57,11 +57,15 @@ class FolderIntake:
         horizon_days: int,
         clock: Callable[[], datetime],
         on_landed: Callable[[], Any] | None = None,
+        air_now: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.inbox, self.cfg, self.config, self.db = inbox, cfg, config, db
         self.store, self.tts, self.horizon_days, self.clock = store, tts, horizon_days, clock
         self.tz = ZoneInfo(config.timezone)
         self.on_landed = on_landed
+        self.air_now = (
+            air_now  # the emergency policy, when it says air_now: receipt → receipt with airing ids
+        )
         self.counters: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
 
@@ -122,6 +126,8 @@ class FolderIntake:
             log.warning("bulletin %s refused: %s", doc.name, exc)
             await asyncio.to_thread(self._finish, doc, audio, "rejected", f"{doc.stem}.error.txt", f"{exc}\n")
             return
+        if not rec["duplicate"] and rec["level"] == 3 and self.air_now is not None:
+            rec = await self.air_now(rec)
         self.counters["duplicate" if rec["duplicate"] else "received"] += 1
         body = json.dumps(rec, ensure_ascii=False, indent=2) + "\n"
         await asyncio.to_thread(self._finish, doc, audio, "done", f"{doc.stem}.receipt.json", body)

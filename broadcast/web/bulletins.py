@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from broadcast.bulletins import intake
+from broadcast.bulletins import emergency, intake
 from broadcast.config import broadcast_settings
 from broadcast.content import store as lib
 from broadcast.content.audio_input import AudioError
 from broadcast.content.tts import clean_text
 from broadcast.web.content.create import CHUNK, _processed, refused, speak, store_of, too_large_message
-from broadcast.web.programmes.http import reload_scheduler
+from broadcast.web.programmes.http import reload_scheduler, scheduler_of
 from hub.core.openapi import ApiRoute, Body
 from hub.web.access import Perm, in_scope, principal, requires
 from hub.web.context import ctx
@@ -159,6 +159,8 @@ async def submit_bulletin(request: web.Request) -> web.Response:
             rec = intake.receipt(row, True)
     if rec["duplicate"]:
         return json_response(rec)
+    if b.level == 3 and broadcast_settings(c.config).bulletins.emergency == "air_now":
+        rec = await emergency.air_now(c.db, scheduler_of(request), rec, p.username)
     c.count("bulletins_received")
     log.info(
         "bulletin %s (level %d) from %s landed as %s", b.upstream_id, b.level, p.username, rec["programmes"]
@@ -172,6 +174,8 @@ _PROGRAMME = {
     "properties": {
         "district": {"type": "string"}, "commune": {"type": "string"}, "programme_id": {"type": "integer"},
         "content_id": {"type": "integer"}, "state": {"type": "string"},
+        "airing_id": {"type": "string", "description": "aired at once (emergency policy air_now)"},
+        "air_error": {"type": "string", "description": "why it could not be aired at once"},
     },
 }  # fmt: skip
 RECEIPT_SCHEMA: dict[str, Any] = {

@@ -5,17 +5,24 @@ text-only bulletin read out by espeak-ng; refusals naming the bad key; permissio
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from sqlalchemy import select
 
 from broadcast.bulletins.models import Bulletin
+from broadcast.config import ScheduleConfig
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import Programme
+from broadcast.scheduling.scheduler import BroadcastScheduler
+from broadcast.service import SCHEDULER
+from hub.compose import HubConfig
 from hub.core import auth
 from hub.core.audit import AuditEntry
+from hub.core.speaker_models import Speaker
 from tests.broadcast.test_broadcast_content_api import clip  # noqa: F401  (fixture)
+from tests.broadcast.test_broadcast_programmes import TZ, RecordingDispatcher
 from tests.fixtures_web import T0, WebEnv
 
 URL = "/api/v1/broadcasts/bulletins"
@@ -125,3 +132,29 @@ async def test_refusals_name_the_bad_key_and_need_the_permission(web: WebEnv, cl
     assert (await web.client.post(URL, data=form(bulletin(), clip), headers=police)).status == 403
     with web.db.session() as s:
         assert s.scalars(select(Programme)).first() is None and s.scalars(select(Bulletin)).first() is None
+
+
+async def test_emergency_policy_air_now_airs_a_level_3_bulletin_at_once(
+    web: WebEnv,
+    web_config: HubConfig,
+    clip: bytes,  # noqa: F811
+) -> None:
+    web_config.broadcast.bulletins.emergency = "air_now"
+    rec_dispatcher = RecordingDispatcher()
+    web.ctx.services.provide(SCHEDULER, BroadcastScheduler(web.db, rec_dispatcher, TZ, ScheduleConfig()))
+    with web.db.session() as s, s.begin():
+        s.add(Speaker(key="soc-son/phu-linh/loa-1", district="soc-son", commune="phu-linh", slug="loa-1",
+                      status="online"))  # fmt: skip
+    headers = token_of(web, "nguon-tin-tinh", "officer")
+    web.set_clock(lambda: datetime.now(UTC).replace(tzinfo=None))  # the scheduler airs on the real clock
+    doc = bulletin(upstream_id="TN-KC-1", level=3, communes=["soc-son/phu-linh"],
+                   valid_from="2026-01-01T00:00:00Z", valid_until="2099-01-01T00:00:00Z")  # fmt: skip
+    r = await web.client.post(URL, data=form(doc, clip), headers=headers)
+    assert r.status == 201, await r.text()
+    (landed,) = (await r.json())["programmes"]
+    (order,) = rec_dispatcher.orders
+    assert landed["airing_id"] == order.airing_id and order.priority == "emergency"
+    with web.db.session() as s:
+        assert s.get(Programme, landed["programme_id"]).needs_review  # type: ignore[union-attr]
+    again = await (await web.client.post(URL, data=form(doc, clip), headers=headers)).json()
+    assert again["duplicate"] is True and again["programmes"][0]["airing_id"] == order.airing_id
