@@ -1,4 +1,4 @@
-"""Broadcast sync: `.venv/bin/python bench/broadcast_sync.py` (no arguments, ~3 min on 2 cores).
+"""Broadcast sync: `.venv/bin/python bench/broadcast_sync.py` (no arguments, ~10 min on 2 cores).
 
 50 loudspeaker receivers (`python -m broadcast.receiver`, separate processes, null sink: paced in real time,
 playing nowhere) on one Mosquitto and one local aiohttp file server. A 5 MB MP3 programme (320 kbit/s, ~2 min 11 s,
@@ -6,18 +6,20 @@ made with ffmpeg) is sent to all of them:
 
 - cold prepare: `prepare` to every receiver (start far ahead), measured from the first command published to the
   last `ready` (download 5 MB, sha256, decode to PCM, on all 50 at once); then stopped;
-- rounds: `prepare` of the (now cached) programme with `start_at` = now + LEAD_S, all ready well before it; the
-  start skew of a round is max − min of the receivers' `first_sample_at` (each receiver's clock when its first
-  block went to its sink); the programme is stopped after the last `started`.
+- runs × rounds: `prepare` of the (now cached) programme with `start_at` = now + LEAD_S, all ready well before it;
+  the start skew of a round is max − min of the receivers' `first_sample_at` (each receiver's sample-accurate
+  position of its first programme sample after the pre-roll of silence, or the instant of its first write if that
+  came later); the programme is stopped after the last `started`. p95 is given per run of ROUNDS rounds.
 
 All receivers share this machine's clock, so the skew measures the receivers' own start precision (scheduling,
-wake-up, the sleep-then-spin wait) under the load of 50 processes on this machine's cores; on real receivers add
+wake-up before the pre-roll, the one clock read that places the pre-roll) under the load of 50 processes on this machine's cores; on real receivers add
 each one's NTP error (typically ≤ 1–2 ms on a LAN, a few ms over 4G). Goal: skew p95 ≤ 5 ms. The last line is JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -33,13 +35,16 @@ from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
+import rfc8785
 import yaml
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract import SpeakerEvent, SpeakerStatus
+from contract.orders import public_pem, signing_bytes
 from devtools.lifeline import die_with_parent
 from devtools.services import free_port, start_mosquitto, terminate
 
@@ -48,6 +53,7 @@ CACHE = REPO / ".run" / "bench"
 PROGRAMME_VERSION = 1
 RECEIVERS = 50
 ROUNDS = 10
+RUNS = 5  # the goal must hold in every run, not on average
 PROGRAMME_BYTES = 5 * 1024 * 1024
 BITRATE = 320_000
 LEAD_S = 6.0  # start_at after the prepare of a round (cached: ready in well under a second)
@@ -55,7 +61,8 @@ PLAY_S = 1.0  # how long a round plays before it is stopped
 GOAL_SKEW_P95_MS = 5.0
 DISTRICT, COMMUNE = "bench", "sync"
 START_LIMIT_S = 150.0
-PREPARE_LIMIT_S = 240.0
+HUB_KEY = Ed25519PrivateKey.generate()  # the bench's own "hub" key, given to every receiver
+PREPARE_LIMIT_S = 900.0  # 50 decodes at once on 2 cores shared with other work
 
 
 def log(msg: str) -> None:
@@ -114,6 +121,7 @@ class Hub:
         self.online: set[str] = set()
         self.events: list[SpeakerEvent] = []
         self.event_ids: list[str] = []
+        self.seq = int(time.time() * 1_000_000)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-hub", protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(200)
         self.client.on_message = self._on_message
@@ -136,9 +144,14 @@ class Hub:
                 self.event_ids.append(speaker)
 
     def send(self, speaker: str, action: str, data: dict[str, Any], tx: str) -> None:
-        doc = {"transaction": tx, "ts": time.time(), "action": action, "data": data}
-        topic = f"ops/v1/{DISTRICT}/{COMMUNE}/speaker/{speaker}/cmd"
-        self.client.publish(topic, json.dumps(doc), qos=1)
+        """Signed as the hub signs orders (contract/orders.py): receivers refuse bare commands."""
+        order = {"transaction": tx, "ts": time.time(), "action": action, "data": data}
+        target = f"{DISTRICT}/{COMMUNE}/speaker/{speaker}"
+        self.seq += 1
+        expires = round(time.time() + 300, 3)
+        sig = base64.b64encode(HUB_KEY.sign(signing_bytes(order, target, self.seq, expires))).decode()
+        envelope = {"order": order, "target": target, "seq": self.seq, "expires": expires, "sig": sig}
+        self.client.publish(f"ops/v1/{target}/cmd", rfc8785.dumps(envelope), qos=1)
 
     def of(self, airing: str, kind: str) -> dict[str, SpeakerEvent]:
         with self.lock:
@@ -170,6 +183,7 @@ def receiver_config(work: Path, i: int, mqtt_port: int, base: str) -> Path:
         "receiver": {"id": rid, "district": DISTRICT, "commune": COMMUNE},
         "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "backoff_min_s": 0.5, "backoff_max_s": 5},
         "hub": {"allowed_urls": [base]},
+        "hub_public_key": public_pem(HUB_KEY.public_key()),
         "cache": {"dir": f"cache-{rid}", "max_mb": 200},
         "sink": {"type": "null"},
         "health": {"interval_s": 600},
@@ -254,45 +268,51 @@ def main() -> int:
         hub.wait("cold stopped", lambda: len(hub.of("cold", "stopped")) == RECEIVERS, 60)
 
         skews, offsets, warm_prepare = [], [], []
-        for r in range(ROUNDS):
-            airing = f"round-{r}"
-            t_cmd = time.time()
-            start_at = t_cmd + LEAD_S
-            for sid in ids:
-                hub.send(
-                    sid,
-                    "prepare",
-                    {"airing": airing, "start_at": start_at, "priority": "normal", "items": [item]},
-                    f"{airing}-{sid}",
+        run_p95: list[float] = []
+        for run in range(RUNS):
+            run_skews: list[float] = []
+            for r in range(ROUNDS):
+                airing = f"run-{run}-round-{r}"
+                t_cmd = time.time()
+                start_at = t_cmd + LEAD_S
+                for sid in ids:
+                    hub.send(
+                        sid,
+                        "prepare",
+                        {"airing": airing, "start_at": start_at, "priority": "normal", "items": [item]},
+                        f"{airing}-{sid}",
+                    )
+                hub.wait(
+                    f"{airing} ready",
+                    lambda a=airing: len(hub.of(a, "ready")) + len(hub.failures(a)) == RECEIVERS,
+                    60,
                 )
-            hub.wait(
-                f"{airing} ready",
-                lambda a=airing: len(hub.of(a, "ready")) + len(hub.failures(a)) == RECEIVERS,
-                60,
-            )
-            warm_prepare.append(max(e.ts for e in hub.of(airing, "ready").values()) - t_cmd)
-            hub.wait(
-                f"{airing} started",
-                lambda a=airing: len(hub.of(a, "started")) + len(hub.failures(a)) == RECEIVERS,
-                LEAD_S + 30,
-            )
-            if hub.failures(airing):
-                raise RuntimeError(f"{airing} failed: {hub.failures(airing)[:3]}")
-            firsts = [e.data.first_sample_at or 0.0 for e in hub.of(airing, "started").values()]
-            skew_ms = (max(firsts) - min(firsts)) * 1000
-            skews.append(skew_ms)
-            offsets += [(f - start_at) * 1000 for f in firsts]
-            log(
-                f"{airing}: skew {skew_ms:.2f} ms, offsets {min(firsts) - start_at:+.4f}..{max(firsts) - start_at:+.4f} s"
-            )
-            time.sleep(PLAY_S)
-            for sid in ids:
-                hub.send(sid, "stop", {"airing": airing}, f"stop-{airing}-{sid}")
-            hub.wait(
-                f"{airing} stopped",
-                lambda a=airing: len(hub.of(a, "stopped")) + len(hub.of(a, "finished")) == RECEIVERS,
-                60,
-            )
+                warm_prepare.append(max(e.ts for e in hub.of(airing, "ready").values()) - t_cmd)
+                hub.wait(
+                    f"{airing} started",
+                    lambda a=airing: len(hub.of(a, "started")) + len(hub.failures(a)) == RECEIVERS,
+                    LEAD_S + 30,
+                )
+                if hub.failures(airing):
+                    raise RuntimeError(f"{airing} failed: {hub.failures(airing)[:3]}")
+                firsts = [e.data.first_sample_at or 0.0 for e in hub.of(airing, "started").values()]
+                skew_ms = (max(firsts) - min(firsts)) * 1000
+                skews.append(skew_ms)
+                run_skews.append(skew_ms)
+                offsets += [(f - start_at) * 1000 for f in firsts]
+                log(
+                    f"{airing}: skew {skew_ms:.2f} ms, offsets {min(firsts) - start_at:+.4f}..{max(firsts) - start_at:+.4f} s"
+                )
+                time.sleep(PLAY_S)
+                for sid in ids:
+                    hub.send(sid, "stop", {"airing": airing}, f"stop-{airing}-{sid}")
+                hub.wait(
+                    f"{airing} stopped",
+                    lambda a=airing: len(hub.of(a, "stopped")) + len(hub.of(a, "finished")) == RECEIVERS,
+                    60,
+                )
+            run_p95.append(pct(run_skews, 95))
+            log(f"run {run}: skew p95 {run_p95[-1]:.3f} ms")
     finally:
         for p in procs:
             p.terminate()
@@ -305,6 +325,7 @@ def main() -> int:
         "receivers": RECEIVERS,
         "cpus": os.cpu_count(),
         "load_avg_before": round(load_before, 2),
+        "load_avg_after": round(os.getloadavg()[0], 2),
         "programme_mb": round(item["size"] / 1024 / 1024, 2),
         "programme_s": item["duration_s"],
         "receivers_online_s": round(started_in, 1),
@@ -312,7 +333,9 @@ def main() -> int:
         "prepare_ms_p50": round(statistics.median(prepare_ms), 1),
         "prepare_ms_max": round(max(prepare_ms), 1),
         "warm_prepare_all_s_p50": round(statistics.median(warm_prepare), 3),
-        "rounds": ROUNDS,
+        "runs": RUNS,
+        "rounds_per_run": ROUNDS,
+        "skew_ms_p95_per_run": run_p95,
         "skew_ms_p50": pct(skews, 50),
         "skew_ms_p95": pct(skews, 95),
         "skew_ms_max": round(max(skews), 3),
@@ -320,7 +343,7 @@ def main() -> int:
         "offset_ms_p95": pct([abs(o) for o in offsets], 95),
         "offset_ms_max": round(max(offsets, key=abs), 3),
         "goal_skew_p95_ms": GOAL_SKEW_P95_MS,
-        "goal_met": pct(skews, 95) <= GOAL_SKEW_P95_MS,
+        "goal_met_every_run": max(run_p95) <= GOAL_SKEW_P95_MS,
     }
     for key, value in result.items():
         print(f"{key:28} {value}", file=sys.stderr)

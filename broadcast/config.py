@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from broadcast.bulletins.config import BulletinsConfig
 from broadcast.live.config import LiveConfig
 from contract.configfile import StrictModel
 from hub.core.config import CoreConfig, feature_section
@@ -225,6 +226,7 @@ class BroadcastConfig(StrictModel):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+    bulletins: BulletinsConfig = Field(default_factory=BulletinsConfig)
 
 
 def broadcast_settings(config: CoreConfig) -> BroadcastConfig:

@@ -4,19 +4,25 @@ the tables, alert facts (speakers, airings), gauges, the JSON API and the pages.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from broadcast.bulletins import emergency
+from broadcast.bulletins.folder import FolderIntake
 from broadcast.config import BroadcastConfig
+from broadcast.content.store import ContentStore
+from broadcast.content.tts import make_voices
 from broadcast.digest import airings_digest
 from broadcast.report_section import airings_report
 from broadcast.service import BROADCAST, SCHEDULER, BroadcastService
-from broadcast.web import airings, live, relays, speaker_history, speakers
+from broadcast.web import airings, airings_export, bulletins, live, relays, speaker_history, speakers
 from broadcast.web.content import api as content
 from broadcast.web.content import pages as content_pages
 from broadcast.web.programmes import api as programmes
 from broadcast.web.programmes import pages as programme_pages
 from hub.core.config import CoreConfig
+from hub.core.db import utcnow
 from hub.core.features import DIGEST_SECTIONS, FACT_SOURCES, REPORT_SECTIONS, Feature, FeatureContext
 
 
@@ -27,6 +33,24 @@ def setup(ctx: FeatureContext) -> None:
     ctx.services.provide(BROADCAST, service)
     ctx.services.provide(SCHEDULER, service.scheduler)
     ctx.add_component(service)
+    inbox = ctx.settings(BroadcastConfig).bulletins.directory(ctx.config.data_dir)
+    if inbox is not None:
+        ctx.add_component(folder_intake(ctx, inbox, service))
+
+
+def folder_intake(ctx: FeatureContext, inbox: Path, service: BroadcastService) -> FolderIntake:
+    cfg = ctx.settings(BroadcastConfig)
+    store = ContentStore(cfg.content.directory(ctx.config.data_dir), cfg.content)
+    policy = None
+    if cfg.bulletins.emergency == "air_now":
+
+        async def policy(rec: dict[str, Any]) -> dict[str, Any]:
+            return await emergency.air_now(ctx.db, service.scheduler, rec, cfg.bulletins.account)
+
+    return FolderIntake(
+        inbox, cfg.bulletins, ctx.config, ctx.db, store, make_voices(cfg.content),
+        cfg.schedule.conflict_horizon_days, utcnow, service.scheduler.reload, policy,
+    )  # fmt: skip
 
 
 def content_dirs(section: BroadcastConfig, data_dir: Path) -> tuple[Path, ...]:
@@ -54,6 +78,7 @@ FEATURE = Feature(
         "broadcast.airings.models",
         "broadcast.programmes.models",
         "broadcast.relays.models",
+        "broadcast.bulletins.models",
     ),
     provides=(BROADCAST, SCHEDULER),
     needs=(FACT_SOURCES, DIGEST_SECTIONS, REPORT_SECTIONS),
@@ -61,6 +86,8 @@ FEATURE = Feature(
         *programmes.ROUTES,
         *content.ROUTES,
         *airings.ROUTES,
+        *airings_export.ROUTES,
+        *bulletins.ROUTES,
         *speakers.ROUTES,
         *speaker_history.ROUTES,
         *relays.ROUTES,

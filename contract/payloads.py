@@ -383,6 +383,13 @@ class SpeakerEventData(Model):
     offset_ms: float | None = Field(
         default=None, ge=-86_400_000, le=86_400_000, description="started: first_sample_at − start_at in ms"
     )
+    preroll_ms: float | None = Field(
+        default=None,
+        ge=0,
+        le=3_600_000,
+        description="started: silence the sink played before the first sample (what was left of the pre-roll "
+        "when the player woke; 0: it woke after the start)",
+    )
     start_at: Timestamp | None = Field(default=None, description="ready/started: the planned start")
     played_s: float | None = Field(
         default=None, ge=0, description="finished/stopped: seconds of audio played"

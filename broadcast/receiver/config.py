@@ -66,7 +66,16 @@ class SinkSection(StrictModel):
     rate: int = Field(default=48000, ge=8000, le=192000, description="Sample rate of the PCM played")
     block_ms: float = Field(default=20.0, ge=5, le=200, description="Size of one write to the sink")
     spin_ms: float = Field(
-        default=2.0, ge=0, le=50, description="Busy-wait this long before the start instant (sleep before)"
+        default=2.0, ge=0, le=50, description="Busy-wait this long before the pre-roll instant (sleep before)"
+    )
+    preroll_ms: float = Field(
+        default=250.0,
+        ge=0,
+        le=5000,
+        description="Start the sink on this much silence before the start instant, so a late wake-up cannot move it",
+    )
+    buffer_ms: float = Field(
+        default=100.0, ge=0, le=1000, description="file/null sinks: written this far ahead of when heard"
     )
 
     realtime_priority: int = Field(

@@ -261,9 +261,11 @@ class Engine:
             self.config.sink.spin_ms,
             self.config.sink.realtime_priority,
             self.gain,
-            lambda first: _call_soon(loop, self._on_started, a, first),
+            lambda first, preroll: _call_soon(loop, self._on_started, a, first, preroll),
             meter=a.meter,
             clock=self.clock,  # the hub's time when the receiver's clock is off (hubclock.py)
+            preroll_ms=self.config.sink.preroll_ms,
+            buffer_ms=self.config.sink.buffer_ms,
         )
         a.player, a.state = player, "playing"
         outcome = await asyncio.shield(player.start(loop))
@@ -271,11 +273,17 @@ class Engine:
             await a.started  # started goes out before finished/stopped
         await self._report(a, outcome)
 
-    def _on_started(self, a: Airing, first: float) -> None:
+    def _on_started(self, a: Airing, first: float, preroll_s: float) -> None:
         self.counts["started"] += 1
         offset_ms = round((first - a.plan.start_at) * 1000, 3)
-        log.info("airing %s started, offset %.3f ms", a.id, offset_ms)
-        data = {"start_at": a.plan.start_at, "first_sample_at": first, "offset_ms": offset_ms}
+        preroll_ms = round(preroll_s * 1000, 3)
+        log.info("airing %s started, offset %.3f ms after %.1f ms of pre-roll", a.id, offset_ms, preroll_ms)
+        data = {
+            "start_at": a.plan.start_at,
+            "first_sample_at": first,
+            "offset_ms": offset_ms,
+            "preroll_ms": preroll_ms,
+        }
         a.started = asyncio.create_task(self.emit("started", a.id, a.transaction, data, ts=first))
 
     async def _report(self, a: Airing, outcome: Outcome) -> None:
@@ -372,9 +380,13 @@ def _level_data(a: Airing) -> dict[str, float]:
 
 
 def _call_soon(
-    loop: asyncio.AbstractEventLoop, fn: Callable[[Airing, float], None], a: Airing, t: float
+    loop: asyncio.AbstractEventLoop,
+    fn: Callable[[Airing, float, float], None],
+    a: Airing,
+    t: float,
+    preroll_s: float,
 ) -> None:
     try:
-        loop.call_soon_threadsafe(fn, a, t)
+        loop.call_soon_threadsafe(fn, a, t, preroll_s)
     except RuntimeError:
         pass  # the loop is closed: shutting down

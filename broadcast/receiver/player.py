@@ -1,13 +1,17 @@
-"""One playback in its own thread: open the sink early, wait for the exact instant, then feed PCM in real time.
+"""One playback in its own thread: open the sink early, pre-roll silence, then feed PCM in real time.
 
-Timing: the first block is read from disk before the wait; the thread sleeps until `spin_s` before `start_at`
-and busy-waits the rest on the wall clock (which NTP disciplines on every receiver), so the first block goes to
-the sink within a fraction of a millisecond of `start_at` when the machine is not overloaded. The instant of that
-write is `first_sample_at`. A stop is seen between two blocks (`block_ms`, 20 ms by default).
+Timing: the programme was decoded at prepare time and its first block is read from disk before the wait. The
+thread wakes `preroll_ms` before `start_at` (sleep, then a short busy-wait), reads the wall clock (which NTP
+disciplines on every receiver) once, and starts the sink on silence: exactly round((start_at − t0) × rate)
+frames of it, followed at once by the first programme block, so the programme's first sample sits at a
+sample-accurate position t0 + silence/rate, whatever instant the thread happened to wake at. Waking a little late under load (50 receivers on two cores) therefore
+no longer moves the start; only the clock read itself does. That position is `first_sample_at`, unless the
+first audio block reached the sink after it (the sink would have run dry): then the write instant is honest.
+A stop is seen between two blocks (`block_ms`, 20 ms by default).
 
-For that wait and the first write only, the thread asks for real-time scheduling (SCHED_FIFO, `realtime_priority`)
-so that other work on the box (or, in the benchmark, 49 other receivers) cannot delay its wake-up; it is back
-to normal scheduling right after. Without the privilege (CAP_SYS_NICE) it logs once and waits normally.
+For the wait the thread asks for real-time scheduling (SCHED_FIFO, `realtime_priority`) so that other work on
+the box cannot delay its wake-up past the pre-roll; it is back to normal scheduling right after. Without the
+privilege (CAP_SYS_NICE) it logs once and waits normally.
 """
 
 from __future__ import annotations
@@ -95,9 +99,11 @@ class Player:
         spin_ms: float,
         realtime_priority: int,
         gain: Callable[[], float],
-        on_started: Callable[[float], None],
+        on_started: Callable[[float, float], None],
         clock: Callable[[], float] = time.time,
         meter: LevelMeter | None = None,
+        preroll_ms: float = 0.0,
+        buffer_ms: float = 0.0,
     ) -> None:
         self.meter = meter
         self.programme = programme
@@ -107,12 +113,16 @@ class Player:
         self.block_bytes = frames * SAMPLE_BYTES
         self.block_s = frames / programme.rate
         self.spin_s = spin_ms / 1000
+        self.preroll_s = preroll_ms / 1000
+        # Paced sinks are written this far ahead of when the samples are heard, like a device buffer.
+        self.buffer_s = buffer_ms / 1000
         self.realtime_priority = realtime_priority
         self.gain = gain
         self.on_started = on_started
         self.clock = clock
         self._stop = threading.Event()
         self.played_bytes = 0
+        self.silence_s = 0.0  # what was left of the pre-roll when the player woke, played as silence
 
     def stop(self) -> None:
         self._stop.set()
@@ -149,20 +159,29 @@ class Player:
                 return Outcome("failed", None, 0.0, "chương trình rỗng")
             realtime = self._enter_realtime()
             try:
-                if not self._wait_until(self.start_at):
+                if not self._wait_until(self.start_at - self.preroll_s):
                     self.sink.abort()
                     return Outcome("stopped", None, 0.0)
-                first = self.clock()
+                t0 = self.clock()
+                origin = time.perf_counter()
+                silence = silence_frames(self.start_at, t0, self.programme.rate)
+                if silence:
+                    self.sink.silence(silence * SAMPLE_BYTES)
+                # The first block goes right behind the silence: a second wake-up under load could come late.
                 block = apply_gain(block, self.gain())
                 self.sink.write(block)
+                written = self.clock()
             finally:
                 if realtime:
                     _leave_realtime()
+            position = t0 + silence / self.programme.rate
+            first = max(position, written) if silence else written
+            self.silence_s = silence / self.programme.rate
             self.played_bytes += len(block)
-            self.on_started(first)
+            self.on_started(first, self.silence_s)
             if self.meter is not None:  # after the timed first write, never before it
                 self.meter.add(block)
-            if not self._feed(blocks):
+            if not self._feed(blocks, origin, silence / self.programme.rate):
                 self.sink.abort()
                 return Outcome("stopped", first, self.played_s)
             self.sink.close()
@@ -201,29 +220,35 @@ class Player:
             pass
         return not self._stop.is_set()
 
-    def _feed(self, blocks: Iterator[bytes]) -> bool:
-        """Write the rest in real time; False when stopped."""
-        origin = time.perf_counter()
-        n = 1
-        paced = self.sink.paced
+    def _pace(self, origin: float, heard_at_s: float) -> bool:
+        """Paced sinks: wait until a block heard `heard_at_s` after `origin` is due (a buffer ahead); False when stopped."""
+        if not self.sink.paced:
+            return not self._stop.is_set()
+        delay = origin + heard_at_s - self.buffer_s - time.perf_counter()
+        if delay > 0 and self._stop.wait(delay):
+            return False
+        return not self._stop.is_set()
+
+    def _feed(self, blocks: Iterator[bytes], origin: float, lead_s: float) -> bool:
+        """Write the rest in real time after `lead_s` of silence; False when stopped."""
         for block in blocks:
-            if paced:
-                delay = origin + n * self.block_s - time.perf_counter()
-                if delay > 0 and self._stop.wait(delay):
-                    return False
-            if self._stop.is_set():
+            if not self._pace(origin, lead_s + self.played_s):
                 return False
             out = apply_gain(block, self.gain())
             self.sink.write(out)
             if self.meter is not None:
                 self.meter.add(out)
             self.played_bytes += len(block)
-            n += 1
-        if paced:  # the last block is heard until its end
-            delay = origin + self.played_s - time.perf_counter()
+        if self.sink.paced:  # the last block is heard until its end
+            delay = origin + lead_s + self.played_s - time.perf_counter()
             if delay > 0 and self._stop.wait(delay):
                 return False
         return True
+
+
+def silence_frames(start_at: float, now: float, rate: int) -> int:
+    """Frames of silence that put the first programme sample at `start_at` when the sink starts at `now`."""
+    return max(0, round((start_at - now) * rate))
 
 
 def _leave_realtime() -> None:

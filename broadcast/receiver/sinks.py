@@ -1,7 +1,8 @@
 """Where the PCM goes: an ALSA device (through a pre-started ffmpeg), a WAV file, or nowhere.
 
 A sink is opened before the start instant (so no process start-up or file creation is in the critical path),
-written block by block by the player thread, and closed (or aborted, which cuts the sound at once).
+started on a pre-roll of silence (`silence`) that places the programme's first sample, written block by block
+by the player thread, and closed (or aborted, which cuts the sound at once).
 `paced` says whether the player must pace writes in real time itself (file, null) or the device's clock does it
 by blocking the writes (ALSA).
 """
@@ -32,6 +33,9 @@ class Sink(Protocol):
 
     def write(self, block: bytes) -> None: ...
 
+    def silence(self, nbytes: int) -> None:
+        """The pre-roll before the first programme sample (a file sink keeps only the programme)."""
+
     def close(self) -> None:
         """Played to the end: let buffered audio finish."""
 
@@ -46,6 +50,9 @@ class NullSink:
         pass
 
     def write(self, block: bytes) -> None:
+        pass
+
+    def silence(self, nbytes: int) -> None:
         pass
 
     def close(self) -> None:
@@ -95,6 +102,9 @@ class FileSink:
             raise SinkError(f"cannot write {self.path}: {exc}") from exc
         self._bytes += len(block)
 
+    def silence(self, nbytes: int) -> None:
+        pass  # the WAV's time origin is first_sample_at: it holds what the programme played, from its first sample
+
     def close(self) -> None:
         f, self._f = self._f, None
         if f is None:
@@ -142,6 +152,9 @@ class AlsaSink:
             proc.stdin.write(block)
         except (BrokenPipeError, ValueError) as exc:
             raise SinkError(f"ALSA output {self.device} stopped: {self._stderr()}") from exc
+
+    def silence(self, nbytes: int) -> None:
+        self.write(bytes(nbytes))  # the device clock plays it, so the programme begins exactly after it
 
     def _stderr(self) -> str:
         proc = self._proc

@@ -155,6 +155,8 @@ async def _history(
 def _history_item(rep: reporting.AiringReport) -> dict[str, Any]:
     d = reporting.report_dict(rep)
     d["not_played"] = [{"id": x.slug, "name": x.name, "reason": x.reason or x.state} for x in rep.not_played]
+    offsets = [x.offset_ms for x in rep.speakers if x.played and x.offset_ms is not None]
+    d["offset_ms_min"], d["offset_ms_max"] = (min(offsets), max(offsets)) if offsets else (None, None)
     del d["speakers"], d["timeline"]
     return d
 
@@ -326,7 +328,23 @@ HISTORY_SCHEMA = {
         "district": _S,
         "commune": _S,
         "month": _S,
-        "airings": {"type": "array", "items": {"type": "object", "properties": {**_AIRING_PROPS}}},
+        "airings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **_AIRING_PROPS,
+                    "offset_ms_min": {
+                        **_N,
+                        "description": "earliest first-sample offset of a speaker that played",
+                    },
+                    "offset_ms_max": {
+                        **_N,
+                        "description": "latest first-sample offset of a speaker that played",
+                    },
+                },
+            },
+        },
         "next_cursor": schemas.NEXT_CURSOR,
     },
 }

@@ -33,6 +33,7 @@ class Perm(StrEnum):
     EDIT_BROADCASTS = "broadcasts.edit"  # record/upload content, create and edit programmes
     APPROVE_BROADCASTS = "broadcasts.approve"
     AIR_EMERGENCY = "broadcasts.emergency"  # air an emergency programme at once, reviewed afterwards
+    SUBMIT_BULLETINS = "bulletins.submit"  # the province's information source system hands in bulletins
     MANAGE_USERS = "users.manage"
     MANAGE_DEVICES = "devices.manage"  # areas, villages, device registry, CSV import
     VIEW_AUDIT = "audit.view"
@@ -52,7 +53,11 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
             Perm.SILENCE_ALERTS,
         }
     ),
-    "officer": frozenset({Perm.VIEW_SPEAKERS, Perm.VIEW_BROADCASTS, Perm.EDIT_BROADCASTS}),
+    # bulletins.submit: a province-wide officer account holds the token the province's system uses; it only
+    # lands drafts that an approver still has to approve, as an officer could make by hand.
+    "officer": frozenset(
+        {Perm.VIEW_SPEAKERS, Perm.VIEW_BROADCASTS, Perm.EDIT_BROADCASTS, Perm.SUBMIT_BULLETINS}
+    ),
     "approver": frozenset(
         {
             Perm.VIEW_SPEAKERS,

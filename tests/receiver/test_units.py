@@ -19,7 +19,7 @@ from broadcast.receiver.commands import BadCommand, admit_command
 from broadcast.receiver.config import ReceiverConfig, load_config
 from broadcast.receiver.download import url_allowed
 from broadcast.receiver.pcm import Programme, Segment
-from broadcast.receiver.player import Player, apply_gain, blocks_of, volume_gain
+from broadcast.receiver.player import Player, apply_gain, blocks_of, silence_frames, volume_gain
 from broadcast.receiver.sinks import FileSink
 from broadcast.receiver.timing import overlaps, planned_duration, resumable, start_decision
 from contract import PreparePlaylist, SpeakerCommand
@@ -121,7 +121,7 @@ def test_player_writes_the_whole_programme_to_a_wav(tmp_path: Path) -> None:
         spin_ms=0,
         realtime_priority=0,
         gain=lambda: 1.0,
-        on_started=starts.append,
+        on_started=lambda first, _preroll: starts.append(first),
         clock=lambda: TS,
     )
     outcome = player.run()
@@ -129,6 +129,58 @@ def test_player_writes_the_whole_programme_to_a_wav(tmp_path: Path) -> None:
     assert outcome.played_s == pytest.approx(0.225)
     with wave.open(str(tmp_path / "out.wav")) as w:
         assert w.getframerate() == 8000 and w.getnframes() == 1800
+
+
+class RecordingSink:
+    paced = True
+
+    def __init__(self) -> None:
+        self.silent = 0
+        self.audio = bytearray()
+
+    def open(self) -> None:
+        pass
+
+    def silence(self, nbytes: int) -> None:
+        assert not self.audio, "pre-roll comes before the programme"
+        self.silent += nbytes
+
+    def write(self, block: bytes) -> None:
+        self.audio += block
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def test_silence_frames_place_the_first_sample_on_the_start() -> None:
+    assert silence_frames(TS + 0.25, TS, 8000) == 2000
+    assert silence_frames(TS + 0.25, TS + 0.0501, 8000) == 1599  # 1599.2 frames: the nearest sample
+    assert silence_frames(TS, TS + 0.01, 8000) == 0  # woke after the start: nothing to pre-roll
+
+
+def test_player_preroll_puts_the_programme_at_a_sample_accurate_position(tmp_path: Path) -> None:
+    pcm = tmp_path / "x.s16"
+    pcm.write_bytes(b"\x10\x00" * 800)
+    prog = Programme((Segment(pcm, 1600),), rate=8000)
+    ticks = iter(range(10**9))
+    # a clock that moves 0.37 ms per read: the wake-up lands at an arbitrary instant before the pre-roll
+    clock = lambda: TS + next(ticks) * 0.00037  # noqa: E731
+    sink = RecordingSink()
+    starts: list[float] = []
+    start_at = TS + 0.25
+    player = Player(
+        prog, sink, start_at, block_ms=20, spin_ms=1000, realtime_priority=0, gain=lambda: 1.0,
+        on_started=lambda first, _preroll: starts.append(first), clock=clock, preroll_ms=200, buffer_ms=50,
+    )  # fmt: skip
+    outcome = player.run()
+    assert outcome.state == "finished" and bytes(sink.audio) == pcm.read_bytes()
+    assert 1500 <= sink.silent // 2 <= 1600  # ~0.2 s of silence, to the frame the wake-up instant needs
+    assert outcome.first_sample_at == starts[0] == pytest.approx(start_at, abs=0.5 / 8000)
+    assert outcome.played_s == pytest.approx(0.1)
+    assert player.silence_s == sink.silent // 2 / 8000
 
 
 def test_cache_evicts_least_recently_used_but_never_pinned(tmp_path: Path) -> None:
