@@ -361,11 +361,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument(
-        "--clips", type=int, default=20, help="set 1: clips per fault class and per nuisance kind"
+        "--clips", type=int, default=12, help="set 1: clips per fault class and per nuisance kind"
     )
-    parser.add_argument("--lavfi-clips", type=int, default=10, help="set 2: clips per fault class")
+    parser.add_argument("--lavfi-clips", type=int, default=8, help="set 2: clips per fault class")
     parser.add_argument(
-        "--lavfi-nuisance-clips", type=int, default=28, help="set 2: clips per nuisance kind (5 kinds)"
+        "--lavfi-nuisance-clips", type=int, default=17, help="set 2: clips per nuisance kind (5 kinds)"
     )
     args = parser.parse_args()
     cv2.setNumThreads(1)

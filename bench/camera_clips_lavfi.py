@@ -176,7 +176,7 @@ class Clip:
             )
         if label == "covered":
             # A hand on the lens: warm, dark, a little texture, sliding slightly, over a live sensor.
-            level = r.uniform(-0.45, -0.1)
+            level = r.uniform(-0.35, -0.05)
             hand = (
                 f"color=c=0xb07a5a:s={W}x{H}:r={FPS},format=yuv420p,noise=alls=30:all_seed={self.seed % 997},"
                 f"gblur=sigma=14,vignette=a=PI/3,eq=brightness={level:.2f}:contrast=0.8,"

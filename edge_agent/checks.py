@@ -227,15 +227,22 @@ def stripe_free(m: PictureMetrics, th: Thresholds) -> bool:
     return not has_stripes(m, th)
 
 
-def has_colour_cast(m: PictureMetrics, th: Thresholds) -> bool:
-    """The whole picture leans to one colour far more than its colours vary (a lost channel, a bad cable);
-    a gray night picture has no colour to lean, and a colourful scene's spread keeps the ratio low."""
+def has_colour_cast(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
+    """The whole picture leans to one colour it did not have (a lost colour channel, a bad cable).
+
+    Only against the reference's own mean colour, so a camera facing an orange wall or a green field is
+    no fault, and only a lean beyond `colour_cast_ratio` x the colours' own spread. A gray night picture
+    has no colour to lean.
+    """
     sig = m.signal
-    if sig is None or sig.chroma_shift is None or sig.chroma_spread is None:
+    if sig is None or sig.chroma_shift is None or sig.chroma_spread is None or sig.chroma_ab is None:
         return False
-    return sig.chroma_shift >= th.colour_cast_min and sig.chroma_shift >= th.colour_cast_ratio * max(
-        sig.chroma_spread, 1.0
-    )
+    if sig.chroma_shift < th.colour_cast_min or sig.chroma_shift < th.colour_cast_ratio * sig.chroma_spread:
+        return False
+    if ref is None or ref.chroma is None:
+        return False  # this camera's normal colour is not known yet
+    da, db = sig.chroma_ab[0] - ref.chroma[0], sig.chroma_ab[1] - ref.chroma[1]
+    return float(np.hypot(da, db)) >= th.colour_cast_min
 
 
 class ViewReference(Protocol):
@@ -247,6 +254,8 @@ class ViewReference(Protocol):
     def focus(self) -> float: ...
     @property
     def thumb(self) -> np.ndarray: ...
+    @property
+    def chroma(self) -> tuple[float, float] | None: ...
 
 
 def is_covered(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
@@ -260,7 +269,16 @@ def is_covered(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> 
     limit = th.covered_detail_min
     if ref is not None:
         limit = max(limit, th.covered_ratio * ref.detail)
-    return m.detail < limit
+    if m.detail < limit:
+        return True
+    # Soft shading (a hand's, a cloth's) passes for coarse edges; but the familiar view is gone and
+    # no fine texture is left, where a camera turned elsewhere still sees a sharp scene.
+    return (
+        ref is not None
+        and m.focus is not None
+        and m.focus < th.covered_focus_ratio * ref.focus
+        and is_moved(m, ref, th)
+    )
 
 
 def is_moved(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
@@ -312,7 +330,7 @@ def judge(
         problems.append(Problem.STRIPES)  # drifting bars change every pixel: not noise besides
     elif is_noisy(m, th):
         problems.append(Problem.NOISY)
-    if has_colour_cast(m, th):
+    if has_colour_cast(m, ref, th):
         # A lost colour channel also changes the gray picture's edges: the view cannot be judged.
         problems.append(Problem.COLOUR_CAST)
         return problems

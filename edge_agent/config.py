@@ -87,6 +87,18 @@ class Thresholds(StrictModel):
         le=1,
         description="Not `frozen` when more than this share of pixels changes by 2+ luma (live sensor noise)",
     )
+    frozen_since_diff: float = Field(
+        default=4.0,
+        ge=0,
+        le=255,
+        description="Not `frozen` when any block changed by more than this since the previous probe",
+    )
+    covered_focus_ratio: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A view unlike the reference with fine detail below ratio x the reference's is `covered`",
+    )
     signal_loss_noise: float = Field(
         default=0.35, ge=0, le=255, description="`black` screens carry less temporal noise than this (luma)"
     )
@@ -103,16 +115,19 @@ class Thresholds(StrictModel):
         default=6.0, ge=0, le=255, description="A dark picture with more colour than this (Lab) is `covered`"
     )
     colour_cast_min: float = Field(
-        default=28.0,
+        default=20.0,
         ge=0,
         le=255,
-        description="`colour_cast` when the mean colour is this far from gray (Lab)",
+        description="`colour_cast` when the mean colour is this far from gray and from the reference view's (Lab)",
     )
     colour_cast_ratio: float = Field(
-        default=2.5, ge=0, le=100, description="... and that distance is this many times the colours' spread"
+        default=2.5,
+        ge=0,
+        le=100,
+        description="... and the distance from gray is at least this many times the colours' spread",
     )
     noisy_sigma: float = Field(
-        default=7.0,
+        default=10.0,
         ge=0,
         le=255,
         description="`noisy` when the temporal noise (luma sigma, median-based) is above this",
@@ -157,6 +172,8 @@ class ThresholdOverrides(StrictModel):
     low_fps_ratio: float | None = Field(default=None, gt=0, le=1)
     frozen_block_diff: float | None = Field(default=None, ge=0, le=255)
     frozen_changed: float | None = Field(default=None, ge=0, le=1)
+    frozen_since_diff: float | None = Field(default=None, ge=0, le=255)
+    covered_focus_ratio: float | None = Field(default=None, ge=0, le=1)
     signal_loss_noise: float | None = Field(default=None, ge=0, le=255)
     signal_loss_uniform: float | None = Field(default=None, gt=0, le=1)
     black_mean_max: float | None = Field(default=None, ge=0, le=255)

@@ -21,7 +21,7 @@ BLOCKS = 8  # the frame is cut into BLOCKS x BLOCKS blocks: an on-screen clock f
 CHANGED_STEP = 2  # a pixel that moves by this much (luma) between frames counts as changed
 NOISE_CLIP = 12  # larger frame differences are motion, not noise
 UNIFORM_STEP = 3  # pixels within this of the frame's most common level count as the screen's one level
-SATURATED = 250
+SATURATED = 240  # a white-out decoded from video range tops out a little under 255
 STRIPE_SHARE = 0.5
 STRIPE_LOW_BINS = 5  # slow changes across the frame (a gradient, a lamp, a vehicle) are not stripes
 
@@ -36,15 +36,23 @@ class SignalMeasures:
     stripes: float  # amplitude (luma) of a periodic row or column pattern drifting in every frame pair
     chroma_shift: float | None  # distance of the mean colour from gray (Lab a/b units); None without colour
     chroma_spread: float | None  # spread of the colours around that mean (Lab a/b units)
+    chroma_ab: tuple[float, float] | None = None  # that mean colour (Lab a, b, 0 = gray)
     # The last frame: compared with the next probe's, tens of seconds later (`changed_since`).
     signature: np.ndarray | None = field(default=None, compare=False, repr=False)
     grain: float = 0.0  # temporal noise from the median frame difference: passing motion does not raise it
 
 
 def largest_block_change(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest mean absolute difference of any block: a clock's digit changing its strokes shows,
-    where a block's mean brightness may not move at all."""
-    return float(block_means(cv2.absdiff(a, b)).max())
+    """How far the most changed block stands out of the picture's change, or its light moved.
+
+    A clock's digit changing its strokes shows in the block's mean absolute difference (its mean
+    brightness may not move at all) well above the other blocks'; fresh sensor noise raises every block's
+    alike, so it is taken off as the median block's. A change of light moves the block means.
+    """
+    change = block_means(cv2.absdiff(a, b))
+    local = float(change.max() - np.median(change))
+    light = float(np.abs(block_means(a) - block_means(b)).max())
+    return max(local, light)
 
 
 def block_means(gray: np.ndarray) -> np.ndarray:
@@ -121,14 +129,17 @@ def stripe_amplitude(change: np.ndarray) -> float:
     return best
 
 
-def _chroma(colours: Sequence[np.ndarray]) -> tuple[float, float]:
-    shifts, spreads = [], []
+def _chroma(colours: Sequence[np.ndarray]) -> tuple[float, float, tuple[float, float]]:
+    shifts, spreads, sa, sb = [], [], [], []
     for bgr in colours:
         lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
         a, b = lab[:, 1] - 128, lab[:, 2] - 128
         shifts.append(float(np.hypot(a.mean(), b.mean())))
         spreads.append(float(np.hypot(a.std(), b.std())))
-    return sum(shifts) / len(shifts), sum(spreads) / len(spreads)
+        sa.append(float(a.mean()))
+        sb.append(float(b.mean()))
+    n = len(shifts)
+    return sum(shifts) / n, sum(spreads) / n, (sum(sa) / n, sum(sb) / n)
 
 
 def signal_measures(
@@ -139,8 +150,9 @@ def signal_measures(
     n = len(grays)
     shift: float | None = None
     spread: float | None = None
+    ab: tuple[float, float] | None = None
     if colours:
-        shift, spread = _chroma(colours)
+        shift, spread, ab = _chroma(colours)
     return SignalMeasures(
         changed=changed,
         block_diff=block,
@@ -157,6 +169,7 @@ def signal_measures(
         ),
         chroma_shift=shift,
         chroma_spread=spread,
+        chroma_ab=ab,
         signature=grays[-1].copy(),
         grain=_grain(grays),
     )

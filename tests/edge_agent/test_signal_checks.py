@@ -12,6 +12,7 @@ from edge_agent.config import Thresholds
 from edge_agent.judgement import CameraJudge
 from edge_agent.probe import ProbeResult
 from edge_agent.reference import ReferenceStore, learn
+from edge_agent.signal_measures import largest_block_change
 
 TH = Thresholds()
 H, W = 180, 320
@@ -143,12 +144,24 @@ def test_healthy_scene_raises_nothing() -> None:
     assert problems(live(street())) == []
 
 
-def test_colour_cast_from_a_lost_channel() -> None:
+def test_colour_cast_from_a_lost_channel_against_the_reference() -> None:
     gray = cv2.cvtColor(cv2.cvtColor(street(), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    frames = live(cv2.addWeighted(street(), 0.3, gray, 0.7, 0))  # a street's muted colours
+    muted = cv2.addWeighted(street(), 0.3, gray, 0.7, 0)  # a street's muted colours
+    ref = learn([measure(live(muted)) for _ in range(2)], 1.8e9)
+    assert ref.chroma is not None
+    frames = live(muted)
     for f in frames:
         f[..., 1] = 0  # green lost: magenta picture
-    assert problems(frames) == [Problem.COLOUR_CAST]
+    assert problems(frames, TH, ref) == [Problem.COLOUR_CAST]
+    assert problems(frames) == []  # no reference yet: this camera's normal colour is unknown
+
+
+def test_a_camera_that_always_sees_one_colour_has_no_cast() -> None:
+    orange = np.zeros((H, W, 3), np.uint8)
+    orange[:] = (40, 120, 220)
+    wall = cv2.addWeighted(street(), 0.25, orange, 0.75, 0)
+    ref = learn([measure(live(wall)) for _ in range(2)], 1.8e9)
+    assert problems(live(wall), TH, ref) == []
 
 
 def test_heavy_noise_is_noisy_and_normal_noise_is_not() -> None:
@@ -185,3 +198,27 @@ def test_ptz_camera_off_its_preset() -> None:
     ptz = TH.model_copy(update={"ptz": True})
     assert problems(elsewhere, ptz, ref) == [Problem.PTZ_OFF_PRESET]
     assert problems(live(street(1)), ptz, ref) == []
+
+
+def test_reference_keeps_its_mean_colour_on_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = ReferenceStore(tmp_path)
+    ref = learn([measure(live(street())) for _ in range(2)], 1.8e9)
+    store.save("c1", "rtsp://x/1", ref)
+    loaded = store.load("c1", "rtsp://x/1")
+    assert loaded is not None and loaded.chroma is not None and ref.chroma is not None
+    assert np.allclose(loaded.chroma, ref.chroma)
+
+
+def test_every_problem_code_has_a_vietnamese_label() -> None:
+    from hub.core.labels import PROBLEM_LABELS
+
+    assert {p.value for p in Problem} <= set(PROBLEM_LABELS)
+
+
+def test_change_since_the_last_probe_sees_a_clock_not_fresh_noise() -> None:
+    still = street(3, 0.25)
+    a = cv2.cvtColor(with_noise(draw_clock(still, 10), 3, 1), cv2.COLOR_BGR2GRAY)
+    same = cv2.cvtColor(with_noise(draw_clock(still, 10), 3, 2), cv2.COLOR_BGR2GRAY)
+    later = cv2.cvtColor(with_noise(draw_clock(still, 40), 3, 2), cv2.COLOR_BGR2GRAY)
+    assert largest_block_change(a, same) < TH.frozen_since_diff
+    assert largest_block_change(a, later) > TH.frozen_since_diff
