@@ -40,6 +40,8 @@ class PictureMetrics:
     focus: float | None = None
     # Temporal mean of the analysed frames at THUMB_WIDTH (float32): the view compared with the reference.
     thumb: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # Thumbnail-sized mask, 1 where the picture stayed still during the probe (passing lights, vehicles: 0).
+    still: np.ndarray | None = field(default=None, compare=False, repr=False)
     # Liveness and signal-quality measures (edge_agent.signal_measures); None: not measured.
     signal: SignalMeasures | None = None
 
@@ -80,6 +82,7 @@ def picture_metrics(
         detail=detail,
         focus=focus,
         thumb=thumb,
+        still=still_mask(frames, thumb.shape),
         signal=signal_measures(frames, colours),
     )
 
@@ -128,7 +131,25 @@ def _spread_detail(edges: np.ndarray) -> float:
     return float(np.percentile(means, DETAIL_QUANTILE))
 
 
-def view_similarity(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
+MOVING_STEP = 12.0  # luma change within a probe that marks a thumbnail pixel as moving
+
+
+def still_mask(frames: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray | None:
+    """1 where the picture stayed still over the probe, at thumbnail size: headlights sweeping a dark
+    street or a bus crossing change the view's edges for a moment, not where the camera looks."""
+    if len(frames) < 2:
+        return None
+    stack = np.stack(frames).astype(np.int16)
+    spread = (stack.max(axis=0) - stack.min(axis=0)).astype(np.float32)
+    small = cv2.resize(spread, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    moving = cv2.dilate((small > MOVING_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
+    out: np.ndarray = (moving == 0).astype(np.float32)
+    return out
+
+
+def view_similarity(
+    a: np.ndarray, b: np.ndarray, max_shift: int = 2, still: np.ndarray | None = None
+) -> float:
     """How much two thumbnails show the same scene: correlation of their edge maps, -1..1.
 
     Edge strength, not brightness, so gain, IR mode and polarity changes (colours that turn to other grays)
@@ -139,6 +160,9 @@ def view_similarity(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
     ea = _gradient_magnitude(cv2.GaussianBlur(a.astype(np.float32), (3, 3), 0))
     eb = _gradient_magnitude(cv2.GaussianBlur(b.astype(np.float32), (3, 3), 0))
     s = max_shift
+    if still is not None and still.shape == eb.shape and still.mean() >= 0.25:
+        # Compare only where the probe's picture stayed still (at least a quarter of it must have).
+        ea, eb = ea * still, eb * still
     core = ea[s : ea.shape[0] - s, s : ea.shape[1] - s]
     core = core - core.mean()
     best = -1.0
@@ -211,8 +235,12 @@ def changed_since(previous: np.ndarray | None, m: PictureMetrics, th: Thresholds
     return largest_block_change(sig.signature, previous) > th.frozen_block_diff
 
 
-def is_overexposed(m: PictureMetrics, th: Thresholds) -> bool:
-    return m.signal is not None and m.signal.saturated >= th.overexposed_ratio
+def is_overexposed(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
+    """Mostly saturated white and washed out: with a reference, its edge detail must have fallen too, so a
+    camera facing a white wall or a sunlit page that still shows its edges is no fault."""
+    if m.signal is None or m.signal.saturated < th.overexposed_ratio:
+        return False
+    return ref is None or m.detail is None or m.detail < th.overexposed_detail_ratio * ref.detail
 
 
 def is_noisy(m: PictureMetrics, th: Thresholds) -> bool:
@@ -284,7 +312,7 @@ def is_covered(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> 
 def is_moved(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
     if ref is None or m.thumb is None:
         return False
-    return view_similarity(ref.thumb, m.thumb) < th.moved_similarity
+    return view_similarity(ref.thumb, m.thumb, still=m.still) < th.moved_similarity
 
 
 def is_blurred(m: PictureMetrics, ref: ViewReference | None, th: Thresholds) -> bool:
@@ -316,7 +344,7 @@ def judge(
     if is_black(m, th):
         problems.append(Problem.BLACK)
         return problems
-    if is_overexposed(m, th):
+    if is_overexposed(m, ref, th):
         # A white-out has no edges either: it is not a cover, and nothing else can be judged.
         problems.append(Problem.OVEREXPOSED)
         return problems

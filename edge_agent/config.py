@@ -141,6 +141,12 @@ class Thresholds(StrictModel):
     overexposed_ratio: float = Field(
         default=0.6, gt=0, le=1, description="`overexposed` when this share of pixels is saturated (>= 250)"
     )
+    overexposed_detail_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="... and its edge detail below ratio x the reference view's (washed out)",
+    )
     ptz: bool = Field(
         default=False, description="A PTZ camera on a preset: a view off the reference is `ptz_off_preset`"
     )
@@ -183,6 +189,7 @@ class ThresholdOverrides(StrictModel):
     noisy_sigma: float | None = Field(default=None, ge=0, le=255)
     stripes_amplitude: float | None = Field(default=None, ge=0, le=255)
     overexposed_ratio: float | None = Field(default=None, gt=0, le=1)
+    overexposed_detail_ratio: float | None = Field(default=None, ge=0, le=1)
     ptz: bool | None = None
     covered_detail_min: float | None = Field(default=None, ge=0, le=1)
     covered_ratio: float | None = Field(default=None, ge=0, le=1)

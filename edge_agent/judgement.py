@@ -81,8 +81,11 @@ class CameraJudge:
         raw: list[Problem] = []
         if result.metrics is not None:
             raw = judge(result.metrics, result.span_s, result.fps, expected_fps, th, self.reference)
-            if Problem.FROZEN in raw and changed_since(self.last_signature, result.metrics, th):
-                raw.remove(Problem.FROZEN)  # still for half a second, but not since the last probe
+            if Problem.FROZEN in raw and (
+                self.last_signature is None or changed_since(self.last_signature, result.metrics, th)
+            ):
+                # Still for half a second, but not (or not known to be) since the last probe.
+                raw.remove(Problem.FROZEN)
             sig = result.metrics.signal
             self.last_signature = sig.signature if sig is not None else None
             if self.reference is None and not raw:

@@ -222,3 +222,14 @@ def test_change_since_the_last_probe_sees_a_clock_not_fresh_noise() -> None:
     later = cv2.cvtColor(with_noise(draw_clock(still, 40), 3, 2), cv2.COLOR_BGR2GRAY)
     assert largest_block_change(a, same) < TH.frozen_since_diff
     assert largest_block_change(a, later) > TH.frozen_since_diff
+
+
+def test_a_white_page_with_its_edges_is_not_overexposed() -> None:
+    page = np.full((H, W, 3), 252, np.uint8)
+    for y in range(10, H, 14):
+        cv2.line(page, (10, y), (W - 10, y), (20, 20, 20), 2)
+        cv2.line(page, (10 + (y * 7) % 100, y - 6), (10 + (y * 7) % 100, y + 6), (20, 20, 20), 2)
+    ref = learn([measure(live(page, sigma=1)) for _ in range(2)], 1.8e9)
+    assert problems(live(page, sigma=1), TH, ref) == []
+    washed = [np.full((H, W, 3), 250, np.uint8)] * 4
+    assert problems(washed, TH, ref) == [Problem.OVEREXPOSED]
