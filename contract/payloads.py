@@ -47,6 +47,11 @@ class Problem(StrEnum):
     COVERED = "covered"
     BLURRED = "blurred"
     MOVED = "moved"
+    PTZ_OFF_PRESET = "ptz_off_preset"  # a PTZ camera's view is off its preset (the reference view)
+    COLOUR_CAST = "colour_cast"  # the whole picture leans to one colour (a lost colour channel, a bad cable)
+    NOISY = "noisy"  # heavy noise or snow (interference, a failing sensor)
+    STRIPES = "stripes"  # periodic rows or columns across the picture (electrical interference)
+    OVEREXPOSED = "overexposed"  # most of the picture saturated white
 
 
 # Problems that mean there is no picture at all (the camera is "offline" for people).

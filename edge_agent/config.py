@@ -77,6 +77,81 @@ class Thresholds(StrictModel):
         default=0.15, ge=0, le=255, description="Largest mean abs difference between frames for `frozen`"
     )
     low_fps_ratio: float = Field(default=0.5, gt=0, le=1, description="`low_fps` below ratio x expected_fps")
+    frozen_block_diff: float = Field(
+        default=1.5,
+        ge=0,
+        le=255,
+        description="Not `frozen` when any block of the picture (an on-screen clock) changes by more than this",
+    )
+    frozen_changed: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Not `frozen` when more than this share of pixels changes by 2+ luma (live sensor noise)",
+    )
+    frozen_since_diff: float = Field(
+        default=4.0,
+        ge=0,
+        le=255,
+        description="Not `frozen` when any block changed by more than this since the previous probe",
+    )
+    covered_focus_ratio: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A view unlike the reference with fine detail below ratio x the reference's is `covered`",
+    )
+    signal_loss_noise: float = Field(
+        default=0.35, ge=0, le=255, description="`black` screens carry less temporal noise than this (luma)"
+    )
+    signal_loss_uniform: float = Field(
+        default=0.96,
+        gt=0,
+        le=1,
+        description="Share of pixels at the screen's one level for a `black`/blue screen",
+    )
+    black_mean_max: float = Field(
+        default=12.0, ge=0, le=255, description="A dark picture brighter than this on average is `covered`"
+    )
+    black_chroma_max: float = Field(
+        default=6.0, ge=0, le=255, description="A dark picture with more colour than this (Lab) is `covered`"
+    )
+    colour_cast_min: float = Field(
+        default=20.0,
+        ge=0,
+        le=255,
+        description="`colour_cast` when the mean colour is this far from gray and from the reference view's (Lab)",
+    )
+    colour_cast_ratio: float = Field(
+        default=2.5,
+        ge=0,
+        le=100,
+        description="... and the distance from gray is at least this many times the colours' spread",
+    )
+    noisy_sigma: float = Field(
+        default=10.0,
+        ge=0,
+        le=255,
+        description="`noisy` when the temporal noise (luma sigma, median-based) is above this",
+    )
+    stripes_amplitude: float = Field(
+        default=2.5,
+        ge=0,
+        le=255,
+        description="`stripes` when a periodic row/column pattern is this strong (luma)",
+    )
+    overexposed_ratio: float = Field(
+        default=0.6, gt=0, le=1, description="`overexposed` when this share of pixels is saturated (>= 250)"
+    )
+    overexposed_detail_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="... and its edge detail below ratio x the reference view's (washed out)",
+    )
+    ptz: bool = Field(
+        default=False, description="A PTZ camera on a preset: a view off the reference is `ptz_off_preset`"
+    )
     covered_detail_min: float = Field(
         default=0.012, ge=0, le=1, description="`covered` below this edge detail whatever the reference"
     )
@@ -103,6 +178,21 @@ class ThresholdOverrides(StrictModel):
     black_ratio: float | None = Field(default=None, gt=0, le=1)
     frozen_diff: float | None = Field(default=None, ge=0, le=255)
     low_fps_ratio: float | None = Field(default=None, gt=0, le=1)
+    frozen_block_diff: float | None = Field(default=None, ge=0, le=255)
+    frozen_changed: float | None = Field(default=None, ge=0, le=1)
+    frozen_since_diff: float | None = Field(default=None, ge=0, le=255)
+    covered_focus_ratio: float | None = Field(default=None, ge=0, le=1)
+    signal_loss_noise: float | None = Field(default=None, ge=0, le=255)
+    signal_loss_uniform: float | None = Field(default=None, gt=0, le=1)
+    black_mean_max: float | None = Field(default=None, ge=0, le=255)
+    black_chroma_max: float | None = Field(default=None, ge=0, le=255)
+    colour_cast_min: float | None = Field(default=None, ge=0, le=255)
+    colour_cast_ratio: float | None = Field(default=None, ge=0, le=100)
+    noisy_sigma: float | None = Field(default=None, ge=0, le=255)
+    stripes_amplitude: float | None = Field(default=None, ge=0, le=255)
+    overexposed_ratio: float | None = Field(default=None, gt=0, le=1)
+    overexposed_detail_ratio: float | None = Field(default=None, ge=0, le=1)
+    ptz: bool | None = None
     covered_detail_min: float | None = Field(default=None, ge=0, le=1)
     covered_ratio: float | None = Field(default=None, ge=0, le=1)
     blurred_ratio: float | None = Field(default=None, ge=0, le=1)

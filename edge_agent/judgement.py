@@ -13,8 +13,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from contract import OFFLINE_PROBLEMS, Problem
-from edge_agent.checks import PictureMetrics, judge
+from edge_agent.checks import PictureMetrics, changed_since, judge
 from edge_agent.config import Thresholds
 from edge_agent.confirm import Confirmation
 from edge_agent.probe import ProbeResult
@@ -33,6 +35,7 @@ class CameraJudge:
     reference: Reference | None = None
     samples: list[PictureMetrics] = field(default_factory=list)
     unsaved: Reference | None = None  # learned, not yet written to the store
+    last_signature: np.ndarray | None = None  # the previous probe's picture, in block means
 
     @classmethod
     def open(
@@ -78,6 +81,13 @@ class CameraJudge:
         raw: list[Problem] = []
         if result.metrics is not None:
             raw = judge(result.metrics, result.span_s, result.fps, expected_fps, th, self.reference)
+            if Problem.FROZEN in raw and (
+                self.last_signature is None or changed_since(self.last_signature, result.metrics, th)
+            ):
+                # Still for half a second, but not (or not known to be) since the last probe.
+                raw.remove(Problem.FROZEN)
+            sig = result.metrics.signal
+            self.last_signature = sig.signature if sig is not None else None
             if self.reference is None and not raw:
                 self._learn_from(result.metrics, now)
         return [p for p in self.confirmation.step(raw) if p not in OFFLINE_PROBLEMS]

@@ -106,6 +106,7 @@ class _Sampler:
     def __init__(self, settings: ProbeSection) -> None:
         self.settings = settings
         self.grays: list[np.ndarray] = []
+        self.colours: list[np.ndarray] = []  # the same frames in BGR (empty for a gray stream)
         self.analysed_pts: list[float | None] = []
         self.analysed_wall: list[float] = []
         self.last_frame: np.ndarray | None = None
@@ -141,8 +142,10 @@ class _Sampler:
         gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self.grays and gray.shape != self.grays[0].shape:
             # Resolution changed mid-probe (camera reconfigured): compare like with like only.
-            self.grays, self.analysed_pts, self.analysed_wall = [], [], []
+            self.grays, self.analysed_pts, self.analysed_wall, self.colours = [], [], [], []
         self.grays.append(gray)
+        if small.ndim == 3:
+            self.colours.append(small)
         self.analysed_pts.append(pts_ms)
         self.analysed_wall.append(now)
         self.last_frame = frame
@@ -202,7 +205,9 @@ def run_probe(url: str, settings: ProbeSection, black_luma: float, deadline: flo
         fps=fps,
         frames=sampler.read,
         span_s=sampler.span_s(),
-        metrics=picture_metrics(sampler.grays, black_luma),
+        metrics=picture_metrics(
+            sampler.grays, black_luma, sampler.colours if len(sampler.colours) == len(sampler.grays) else None
+        ),
         snapshot_jpeg=encode_jpeg(snapshot, settings.jpeg_quality),
         snapshot_width=snapshot.shape[1],
         snapshot_height=snapshot.shape[0],

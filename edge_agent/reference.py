@@ -30,6 +30,7 @@ class Reference:
     focus: float
     learned_at: float  # unix time
     probes: int  # healthy probes it was learned from
+    chroma: tuple[float, float] | None = None  # mean colour (Lab a, b); None for gray streams and older files
 
 
 def url_key(url: str) -> str:
@@ -45,7 +46,12 @@ def learn(samples: list[PictureMetrics], now: float) -> Reference:
     focuses = [m.focus for m in samples if m.focus is not None]
     if len(details) != len(samples) or len(focuses) != len(samples):
         raise ValueError("samples need detail and focus measures")
+    colours = [m.signal.chroma_ab for m in samples if m.signal is not None and m.signal.chroma_ab is not None]
+    chroma = None
+    if len(colours) == len(samples):
+        chroma = (float(np.median([c[0] for c in colours])), float(np.median([c[1] for c in colours])))
     return Reference(
+        chroma=chroma,
         thumb=np.mean(np.stack(thumbs), axis=0).astype(np.float32),
         detail=float(np.median(details)),
         focus=float(np.median(focuses)),
@@ -81,6 +87,7 @@ class ReferenceStore:
                     focus=float(data["focus"]),
                     learned_at=float(data["learned_at"]),
                     probes=int(data["probes"]),
+                    chroma=_chroma_of(data),
                 )
         except (OSError, KeyError, ValueError, TypeError) as exc:
             log.warning("reference file %s unreadable (%s): learning afresh", path, exc)
@@ -110,6 +117,7 @@ class ReferenceStore:
                 focus=ref.focus,
                 learned_at=ref.learned_at,
                 probes=ref.probes,
+                chroma=np.asarray(ref.chroma if ref.chroma is not None else (), dtype=np.float32),
             )
             f.flush()
             os.fsync(f.fileno())
@@ -119,6 +127,16 @@ class ReferenceStore:
         path = self._path(camera)
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+def _chroma_of(data: np.lib.npyio.NpzFile) -> tuple[float, float] | None:
+    """The stored mean colour; files written before it was kept, and gray streams, have none."""
+    if "chroma" not in data.files:
+        return None
+    values = np.asarray(data["chroma"], dtype=np.float32).ravel()
+    if values.size != 2 or not np.isfinite(values).all():
+        return None
+    return float(values[0]), float(values[1])
 
 
 def describe(ref: Reference) -> str:

@@ -178,6 +178,10 @@ def test_commands_stream_loss_and_reload(
         recorder.wait_for(
             "first probes", lambda _: all(recorder.health(c) for c in ("gate", "hall", "flaky"))
         )
+        # A frozen picture takes two looks: the second shows it unchanged since the first.
+        recorder.wait_for(
+            "hall seen frozen", lambda _: any(state(h) == (True, ["frozen"]) for h in recorder.health("hall"))
+        )
 
         # snapshot now, one camera: a fresh retained JPEG tied to the probe that took it.
         reply = recorder.command(CMD, "snap-1", "snapshot", "gate")
