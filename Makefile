@@ -7,6 +7,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k demo -x"`.
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist). Most tests wait on services they start (broker, InfluxDB, hub, Chromium) rather
+# than compute, so more workers than the 2 cores of a CI machine still shorten the run; a test file stays in one
+# worker (--dist loadfile), which keeps each file's module fixtures and its order. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 4
 
 .PHONY: help bootstrap demo test lint format bench clean
 
@@ -29,7 +33,7 @@ demo: bootstrap
 # pytest exit code 5 means "no tests collected": that must never pass as green.
 test: bootstrap
 	@lint_rc=0; $(MAKE) --no-print-directory lint || lint_rc=$$?; \
-	test_rc=0; $(PY) -m pytest $(PYTEST_ARGS) || test_rc=$$?; \
+	test_rc=0; $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || test_rc=$$?; \
 	if [ $$test_rc -eq 5 ]; then echo "make test: pytest collected no tests: failing"; test_rc=1; fi; \
 	if [ $$lint_rc -ne 0 ]; then echo "make test: lint FAILED (exit $$lint_rc)"; fi; \
 	if [ $$test_rc -ne 0 ]; then echo "make test: tests FAILED (exit $$test_rc)"; fi; \

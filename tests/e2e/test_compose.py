@@ -332,7 +332,12 @@ def test_the_lock_files_cover_the_project(compose: dict[str, Any]) -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     for lock, deps in (
-        ("requirements.lock", project["dependencies"] + project["optional-dependencies"]["postgres"]),
+        (
+            "requirements.lock",
+            project["dependencies"]
+            + project["optional-dependencies"]["postgres"]
+            + project["optional-dependencies"]["areas"],
+        ),
         ("requirements-dev.lock", project["optional-dependencies"]["dev"]),
     ):
         text = (ROOT / lock).read_text(encoding="utf-8").lower()

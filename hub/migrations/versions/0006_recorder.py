@@ -1,7 +1,7 @@
 """recorder: the latest report of each recorder (NVR/DVR); recurring maintenance windows (alert_silences.recurrence);
 escalations of unacknowledged alerts (notify_escalations)
 
-Revision ID: recorder
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-07 22:20:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "recorder"
+revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,8 +1,8 @@
 """areas: the area tree after the 2025 reform (province → grouping → commune → village), former names of
 communes (merged or formed in 2025), users scoped to a node
 
-Revision ID: areas
-Revises: recorder
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 22:07:48.851170
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "areas"
-down_revision: str | Sequence[str] | None = "recorder"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """camera_points; cameras' point, purpose, owner and maintainer; speakers' position
 
-Revision ID: points
-Revises: areas
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "points"
-down_revision: str | Sequence[str] | None = "areas"
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """broadcast content: the voice and speed a text was spoken with (chosen by the officer)
 
-Revision ID: voice
-Revises: points
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "voice"
-down_revision: str | Sequence[str] | None = "points"
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """scheduled reports: report runs, their deliveries, public status pages
 
-Revision ID: reports
-Revises: voice
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 22:29:18.548935
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "reports"
-down_revision: str | Sequence[str] | None = "voice"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

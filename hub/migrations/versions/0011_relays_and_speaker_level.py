@@ -1,8 +1,8 @@
 """relays: the allow-list of upstream streams, relay reports per airing, relay columns of broadcast content;
 the level each speaker sent to its amplifier per airing (airing_receipts.level_dbfs)
 
-Revision ID: relay
-Revises: reports
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 22:20:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "relay"
-down_revision: str | Sequence[str] | None = "reports"
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """notify: attempts that ended in doubt (a Zalo send timed out after the request went out), so a message sent
 after one is shown as a possible duplicate
 
-Revision ID: durable
-Revises: relay
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 22:30:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "durable"
-down_revision: str | Sequence[str] | None = "relay"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

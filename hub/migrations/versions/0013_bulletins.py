@@ -1,7 +1,7 @@
 """bulletins: bulletins received from the province's information source system (idempotent by upstream id)
 
-Revision ID: bulletins
-Revises: durable
+Revision ID: 0013
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "bulletins"
-down_revision: str | Sequence[str] | None = "durable"
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
