@@ -94,6 +94,14 @@ class Camera:
     roles: list[str] = field(default_factory=list)  # RTSP auth roles admitted (empty: no auth on the server)
     media: list[LiveMedia] = field(default_factory=list)
     idle_since: float | None = None  # monotonic time the last session left
+    frozen_label_at: float | None = None  # a stuck encoder's one picture, also in pipelines started later
+
+    def label_time(self) -> float:
+        if self.behaviour != "frozen":
+            return time.time()
+        if self.frozen_label_at is None:
+            self.frozen_label_at = time.time()
+        return self.frozen_label_at
 
     @property
     def path(self) -> str:
@@ -180,7 +188,9 @@ class Simulator:
         if cam.spec.clip:
             pipe.get_by_name("pay0").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, pts_from_dts)
         if live.scene is not None and live.scene.label is not None:
-            live.scene.label.set_property("data", label_svg(cam.spec, time.time()))
+            with self.lock:
+                shown = cam.label_time()
+            live.scene.label.set_property("data", label_svg(cam.spec, shown))
         with self.lock:  # a behaviour switched meanwhile must reach this pipeline too
             if live.scene is not None:
                 apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
@@ -273,7 +283,11 @@ class Simulator:
             raise ValueError(why)
         with self.lock:
             cam.behaviour = behaviour
+            cam.frozen_label_at = None  # frozen from now: the picture of this moment, in every pipeline
+            svg = label_svg(cam.spec, cam.label_time()) if behaviour == "frozen" else None
             for live in cam.media:
+                if svg is not None and live.scene is not None and live.scene.label is not None:
+                    live.scene.label.set_property("data", svg)
                 if live.scene is not None:
                     apply_behaviour(live.scene, cam.behaviour, cam.spec, cam.look)
         log.info("camera %s: behaviour %s", name, behaviour)

@@ -19,7 +19,7 @@ from broadcast.live.config import LiveConfig
 from broadcast.live.engine import EngineSettings, LiveEngine, LiveEngineError
 from broadcast.live.priority import blocking_airing
 from broadcast.live.session import EndReason, LiveLimits, LiveSession
-from broadcast.orders import AiringOrder, Priority
+from broadcast.orders import AiringOrder, Priority, speaker_key_in
 from contract import Channel, LiveData, Model, SpeakerCommand, StopData, Topic
 from contract.topics import speaker_topic
 
@@ -231,8 +231,10 @@ class LiveService:
     async def _to_speakers(self, t: LiveTargets, action: str, data: LiveData | StopData, now: float) -> None:
         for slug in t.speakers:
             cmd = SpeakerCommand(transaction=secrets.token_hex(8), action=action, ts=now, data=data)
+            # A speaker of a commune merged into this one keeps its old topics: the order names its whole key.
+            d, c, sp = speaker_key_in(t.district, t.commune, slug).split("/")
             try:
-                await self.send_order(speaker_topic(t.district, t.commune, slug, Channel.CMD), cmd)
+                await self.send_order(speaker_topic(d, c, sp, Channel.CMD), cmd)
             except Exception as exc:  # one speaker's order lost must not keep the others from theirs
                 log.warning("live: %s order to %s not sent: %s", action, slug, exc)
 

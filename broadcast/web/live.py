@@ -101,7 +101,12 @@ async def _targets(request: web.Request, q: LiveOpen) -> LiveTargets | dict[str,
     wanted = [v for v in q.villages.split(",") if v]
     if any(not is_slug(v) for v in wanted):
         return _refuse("bad_villages", "Mã thôn không hợp lệ")
-    probe = Programme(target_kind=TARGET_VILLAGES if wanted else TARGET_COMMUNE, target_ids=wanted)
+    probe = Programme(
+        district=district,
+        commune=commune,
+        target_kind=TARGET_VILLAGES if wanted else TARGET_COMMUNE,
+        target_ids=wanted,
+    )
     slugs = await c.db.run(lambda s: target_speakers(probe, commune_speakers(s, district, commune)))
     if not slugs:
         return _refuse("no_speakers", "Không có loa nào ở nơi đã chọn")

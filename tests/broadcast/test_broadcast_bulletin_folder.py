@@ -12,7 +12,7 @@ from sqlalchemy import select
 from broadcast.bulletins.config import BulletinsConfig
 from broadcast.bulletins.folder import FolderIntake
 from broadcast.programmes.models import Programme
-from broadcast.web.content.create import TTS_ENGINE
+from broadcast.web.content.create import TTS_VOICES
 from hub.compose import HubConfig
 from tests.broadcast.test_broadcast_bulletins import bulletin
 from tests.broadcast.test_broadcast_content_api import clip, store  # noqa: F401  (fixture)
@@ -22,7 +22,7 @@ from tests.fixtures_web import T0, WebEnv
 def intake(web: WebEnv, inbox: Path, config: HubConfig) -> FolderIntake:
     app = web.client.app
     assert app is not None
-    return FolderIntake(inbox, BulletinsConfig(), config, web.db, store(web), app[TTS_ENGINE], 14, lambda: T0)
+    return FolderIntake(inbox, BulletinsConfig(), config, web.db, store(web), app[TTS_VOICES], 14, lambda: T0)
 
 
 async def test_folder_pairs_land_duplicates_get_the_receipt_and_bad_ones_are_rejected(
