@@ -2,6 +2,8 @@
 
 Chosen by permission, not by role name, so a role whose permissions change lands where it may go:
 
+- `cameras.view` with nothing that changes anything (leaders: every permission a `.view` one) → the wall's
+  summary per commune, problems first (`/?view=summary`), whatever the size of their scope.
 - `cameras.view` → the camera wall `/` (police, technicians, admin). Technicians start on the wall rather than
   the admin devices page because that page needs `devices.manage`, which technicians do not hold: the wall is
   their view of cameras and edge boxes; speakers, alerts and the outbox are in their menu.
@@ -16,6 +18,10 @@ from hub.core.access import ROLE_PERMS, Perm
 from hub.core.auth import Principal
 
 WALL = "/"
+SUMMARY = "/?view=summary"
+# Permissions that only show things: a role holding no other one changes nothing (a leader's).
+VIEWING = frozenset({Perm.VIEW_CAMERAS, Perm.VIEW_AGENTS, Perm.VIEW_STATS, Perm.VIEW_REPORTS, Perm.VIEW_ALERTS,
+                     Perm.VIEW_SPEAKERS, Perm.VIEW_BROADCASTS, Perm.VIEW_AUDIT})  # fmt: skip
 ACCOUNT = "/account"
 LOGIN = "/login"
 HOMES: tuple[tuple[Perm, str], ...] = (
@@ -29,6 +35,8 @@ HOMES: tuple[tuple[Perm, str], ...] = (
 
 def home_for_role(role: str) -> str:
     perms = ROLE_PERMS.get(role, frozenset())
+    if Perm.VIEW_CAMERAS in perms and perms <= VIEWING:
+        return SUMMARY
     return next((path for perm, path in HOMES if perm in perms), ACCOUNT)
 
 

@@ -116,7 +116,7 @@ async def wall(request: web.Request) -> web.Response:
     c, p = ctx(request), principal(request)
     if not has_perm(p, Perm.VIEW_CAMERAS):
         raise web.HTTPSeeOther(home_for(p))
-    params.reject_unknown(request, ("status", "commune", "q", "tv"))
+    params.reject_unknown(request, ("status", "commune", "q", "tv", "view"))
     tv = params.boolean(request, "tv", False)  # command-room mode: full screen for a TV, no menus
     status = params.choice(request, "status", STATUSES)
     area = params.text(request, "commune", 130)
@@ -128,7 +128,9 @@ async def wall(request: web.Request) -> web.Response:
     names = await c.views.names()
     scope = area_filter(p, None, None)
     scoped = [a for a in views.select_areas(scope) if a.cameras]
-    by_commune = sum(a.total for a in scoped) > c.config.http.wall_tiles_max
+    # view=summary (a leader's home): the counts per commune whatever the scope's size
+    asked_summary = params.choice(request, "view", ("summary",)) == "summary"
+    by_commune = asked_summary or sum(a.total for a in scoped) > c.config.http.wall_tiles_max
     drill = area if by_commune else None
     drill_d, drill_c = drill.split("/") if drill else ("", "")
     keep = area_filter(p, drill_d, drill_c) if drill else scope
