@@ -30,7 +30,7 @@ from contract import Topic
 from hub.compose import open_database
 from hub.core.events import EventBus
 from hub.core.facts import FactKind
-from hub.core.mqtt_bridge import PublishError
+from hub.core.mqtt_outbox import PublishError
 
 T = datetime(2026, 11, 23, 10, 0, 0)
 
