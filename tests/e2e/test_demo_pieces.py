@@ -186,7 +186,7 @@ def test_processes_with_env_finds_marked_children_but_not_ancestors(tmp_path: Pa
 
 
 def test_leftovers_of_a_killed_demo_are_stopped_and_only_they(tmp_path: Path) -> None:
-    import demo
+    import demo_rundir as demo
 
     run_dir = tmp_path / "run"
     ours = subprocess.Popen(["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(run_dir)})
@@ -194,10 +194,10 @@ def test_leftovers_of_a_killed_demo_are_stopped_and_only_they(tmp_path: Path) ->
         ["sleep", "30"], env={**os.environ, demo.CHILD_MARK_ENV: str(tmp_path / "other")}
     )
     try:
-        assert demo.stop_leftovers(run_dir) is True
+        assert demo.stop_leftovers(run_dir, print) is True
         assert ours.wait(5) is not None
         assert other.poll() is None, "a process of another run folder was touched"
-        assert demo.stop_leftovers(run_dir) is False
+        assert demo.stop_leftovers(run_dir, print) is False
     finally:
         for p in (ours, other):
             p.kill()
@@ -205,7 +205,7 @@ def test_leftovers_of_a_killed_demo_are_stopped_and_only_they(tmp_path: Path) ->
 
 
 def test_one_demo_per_run_folder(tmp_path: Path) -> None:
-    import demo
+    import demo_rundir as demo
     from demo_setup import DemoError
 
     with (
