@@ -33,7 +33,8 @@ from contract import Channel, SpeakerEvent, SpeakerStatus, encode
 from contract.topics import speaker_topic
 from devtools.services import free_port, start_mosquitto
 from hub.compose import Hub, HubConfig
-from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, MqttConfig
+from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig
+from hub.core.config_mqtt import MqttConfig
 
 D, C = "bench", "commune"
 TIMEOUT_S = 600

@@ -28,7 +28,7 @@ from devtools.services import BrokerSecurity, free_port, start_mosquitto
 from hub import cli
 from hub.compose import load_config, open_database
 from hub.core.broker_acl import DeviceRef
-from hub.core.config import QuotaConfig
+from hub.core.config_mqtt import QuotaConfig
 from hub.core.provisioning import Provisioned, Provisioner, broker_accounts
 from hub.core.quotas import Quotas
 

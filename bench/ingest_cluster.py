@@ -22,16 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402
-    CAMERAS,
-    PER_CAMERA,
-    PUBLISHERS,
-    HubProcess,
-    child,
-    influx_count,
-    last_json,
-    wait,
-)
+from bench.ingest import PUBLISHERS  # noqa: E402
+from bench.ingest_harness import HubProcess, child, influx_count, last_json, wait  # noqa: E402
+from bench.ingest_workload import CAMERAS, PER_CAMERA  # noqa: E402
 from devtools.hubcluster import fresh_database, holdings, start_postgres  # noqa: E402
 from devtools.services import Service, free_port, influx_create_db  # noqa: E402
 

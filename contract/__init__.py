@@ -12,13 +12,18 @@ from contract.payloads import (
     ContractError,
     EdgeCommand,
     EdgeStatus,
-    FailReason,
-    LiveData,
     Model,
-    PlaylistItem,
-    PreparePlaylist,
     Problem,
     SnapshotMeta,
+    format_validation_error,
+)
+from contract.recorder_payloads import RecorderChannel, RecorderDisk, RecorderHealth
+from contract.relay_plan import RelayPlan
+from contract.speaker_payloads import (
+    FailReason,
+    LiveData,
+    PlaylistItem,
+    PreparePlaylist,
     SpeakerCommand,
     SpeakerEvent,
     SpeakerEventData,
@@ -26,10 +31,7 @@ from contract.payloads import (
     SpeakerStatus,
     StopData,
     VolumeData,
-    format_validation_error,
 )
-from contract.recorder_payloads import RecorderChannel, RecorderDisk, RecorderHealth
-from contract.relay_plan import RelayPlan
 from contract.topics import Channel, Kind, Topic, TopicError, build, parse
 
 __all__ = [

@@ -16,13 +16,15 @@ from contract.payloads import (
     EdgeCommand,
     EdgeStatus,
     Model,
+    format_validation_error,
+)
+from contract.recorder_payloads import RecorderHealth
+from contract.speaker_payloads import (
     SpeakerCommand,
     SpeakerEvent,
     SpeakerHealth,
     SpeakerStatus,
-    format_validation_error,
 )
-from contract.recorder_payloads import RecorderHealth
 from contract.topics import Channel, Kind, Topic
 
 PAYLOADS: dict[tuple[Kind, Channel], type[Model] | None] = {

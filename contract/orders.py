@@ -36,10 +36,10 @@ from contract.payloads import (
     MAX_JSON_BYTES,
     EdgeCommand,
     Model,
-    SpeakerCommand,
     Timestamp,
     format_validation_error,
 )
+from contract.speaker_payloads import SpeakerCommand
 from contract.topics import Channel, Kind, Topic
 
 # Domain separation: a signature made for an order can never be mistaken for one over anything else.

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from devtools.fakezalo_oauth import refresh_answer
 from devtools.fakezalo_state import (
     AFTER_DELIVERY,
     CODE_FAULTS,
@@ -275,47 +276,8 @@ class FakeZalo:
         rec = self._record("oauth", request, {k: str(v) for k, v in form.items()})
         if (resp := await self._fault("oauth")) is not None:
             return resp
-        st = self.state
-        if request.headers.get("secret_key") != st.secret_key or form.get("app_id") != st.app_id:
-            return self._answer(
-                rec,
-                {
-                    "error": -14002,
-                    "error_name": "Invalid app",
-                    "error_description": "app_id or secret_key is wrong",
-                },
-            )
-        if form.get("grant_type") != "refresh_token":
-            return self._answer(
-                rec,
-                {
-                    "error": -14003,
-                    "error_name": "Invalid grant_type",
-                    "error_description": "grant_type must be refresh_token",
-                },
-            )
-        rt = str(form.get("refresh_token", ""))
-        if rt != st.refresh_token or rt in st.used_refresh_tokens:
-            return self._answer(
-                rec,
-                {
-                    "error": -14014,
-                    "error_name": "Invalid refresh token",
-                    "error_description": "Refresh token is invalid or has been used",
-                },
-            )
-        st.used_refresh_tokens.add(rt)
-        st.refresh_token = "rt-" + secrets.token_hex(6)
-        st.refreshes += 1
-        access = self.issue_access_token()
-        # Zalo sends expires_in as a string.
         return self._answer(
-            rec,
-            {
-                "access_token": access,
-                "refresh_token": st.refresh_token,
-                "expires_in": str(int(st.access_ttl_s)),
-            },
+            rec, refresh_answer(self.state, request.headers.get("secret_key"), form, self.issue_access_token)
         )
 
     # Bot -----------------------------------------------------------------------------------------------------

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import functools
-import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -47,6 +45,7 @@ from demo_receivers import (  # noqa: E402
     register_devices,
     write_receiver_config,
 )
+from demo_rundir import CHILD_MARK_ENV, link_log, run_dir_lock, stop_leftovers, write_state  # noqa: E402
 from demo_setup import (  # noqa: E402
     DEMO_USERS,
     DemoError,
@@ -64,8 +63,6 @@ from demo_supervisor import (  # noqa: E402
     ChildFailed,
     Handle,
     Supervisor,
-    pid_alive,
-    processes_with_env,
     spawn,
 )
 
@@ -76,8 +73,6 @@ from edge_agent.config import load_config as load_edge_config  # noqa: E402
 
 CONFIG_DIR = ROOT / "config" / "demo"
 RUN_DIR_ENV = "DEMO_RUN_DIR"
-# Set only by the demo, in its children: marks the processes it is responsible for (never its own parents).
-CHILD_MARK_ENV = "OPS_DEMO_CHILD_OF"
 HUB_READY_TIMEOUT_S = 60
 
 
@@ -147,63 +142,6 @@ class CamsimHandle:
 
     def stop(self) -> None:
         self.camsim.stop()
-
-
-@contextlib.contextmanager
-def run_dir_lock(run_dir: Path) -> Iterator[None]:
-    """One demo per run folder: a second one would fight the first over ports and files."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / "demo.lock").open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise DemoError(
-                f"another demo is running with {run_dir} (pid {fh.read().strip() or '?'}); stop it with Ctrl-C, "
-                "or give this one its own --run-dir and ports"
-            ) from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
-
-
-def all_gone(pids: list[int]) -> bool:
-    return not any(pid_alive(p) for p in pids)
-
-
-def stop_leftovers(run_dir: Path) -> bool:
-    """Children of an earlier demo that was killed outright still hold the ports: they carry our run folder in
-    their environment, so they are ours to stop. True if there were any."""
-    pids = processes_with_env(CHILD_MARK_ENV, str(run_dir))
-    if not pids:
-        return False
-    say(f"stopping {len(pids)} leftover process(es) of an earlier demo in {run_dir}: {pids}")
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        with contextlib.suppress(TimeoutError):
-            wait_until(functools.partial(all_gone, pids), 5, "leftovers")
-        pids = [p for p in pids if pid_alive(p)]
-        if not pids:
-            break
-    return True
-
-
-def link_log(run_dir: Path, name: str, target: Path) -> None:
-    link = run_dir / "logs" / f"{name}.log"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        link.unlink()
-    link.symlink_to(os.path.relpath(target, link.parent))
-
-
-def write_state(run_dir: Path, sup: Supervisor, url: str, ports: Ports) -> None:
-    state = {"pid": os.getpid(), "url": url, "children": sup.pids(), "ports": ports.as_dict()}
-    tmp = run_dir / "demo.json.tmp"
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(run_dir / "demo.json")
 
 
 def hub_command(*args: str) -> list[str]:
@@ -336,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             # crashed demo are recognised, and only those.
             env[CHILD_MARK_ENV] = str(run_dir)
             os.environ.update(env)
-            if stop_leftovers(run_dir):
+            if stop_leftovers(run_dir, say):
                 # A process whose main thread has exited may still hold its sockets while its other threads end.
                 with contextlib.suppress(TimeoutError):
                     wait_until(lambda: not port_problems(ports), 10, "ports of the leftovers")
@@ -398,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 if sup.children:
                     say("stopping")
                 sup.stop_all()
-                stop_leftovers(run_dir)
+                stop_leftovers(run_dir, say)
     except Shutdown as sig:
         say(f"{sig}: stopped")
     except DemoError as exc:

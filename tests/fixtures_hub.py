@@ -22,7 +22,8 @@ from paho.mqtt.properties import Properties
 from devtools.pgserver import start_postgres
 from devtools.services import Service, free_port
 from hub.compose import Hub, HubConfig
-from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, IngestConfig, MqttConfig
+from hub.core.config import DatabaseConfig, HttpConfig, InfluxConfig, IngestConfig
+from hub.core.config_mqtt import MqttConfig
 
 _ids = itertools.count(1)
 

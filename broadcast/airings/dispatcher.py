@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from broadcast.airings import store
 from broadcast.airings.models import Airing
-from broadcast.airings.outcome import RECEIPT_EVENTS, FinishedAiring, Timing, airing_facts, timing_of
-from broadcast.airings.wire import airing_line, new_transaction, prepare_command, report_of
+from broadcast.airings.outcome import RECEIPT_EVENTS, Timing, timing_of
+from broadcast.airings.recent import RecentAirings
+from broadcast.airings.wire import airing_line, cmd_topic, new_transaction, prepare_command, report_of
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, Priority, speaker_key_in
 from broadcast.speakers.readiness import Readiness
@@ -96,7 +96,7 @@ class HubDispatcher:
         self._pending = 0  # events queued or being applied
         self._replies: dict[str, asyncio.Future[SpeakerEvent]] = {}
         self._rlog = RateLimitedLog(log)
-        self.recent: dict[str, FinishedAiring] = {}  # finished airings, for the alert facts
+        self.recent = RecentAirings()  # finished airings, for the alert facts
         self.readiness = Readiness(
             tz or ZoneInfo("UTC")
         )  # playlists sent and not yet ready: content-missing facts
@@ -178,7 +178,7 @@ class HubDispatcher:
             results = await asyncio.gather(
                 *(
                     self.publish(
-                        _cmd_topic(speaker_key_in(order.district, order.commune, sp)),
+                        cmd_topic(speaker_key_in(order.district, order.commune, sp)),
                         prepare_command(order, self.public_url, now),
                     )
                     for sp in batch
@@ -221,11 +221,10 @@ class HubDispatcher:
 
     # commands from people -------------------------------------------------------------------------------
     async def stop_speaker(self, key: str, airing: str | None = None) -> str:
-        d, c, sp = key.split("/")
         cmd = SpeakerCommand(
             transaction=new_transaction(), action="stop", ts=self.clock(), data=StopData(airing=airing)
         )
-        await self.publish(speaker_topic(d, c, sp, Channel.CMD), cmd)
+        await self.publish(cmd_topic(key), cmd)
         return cmd.transaction
 
     async def set_volume(self, key: str, volume: int, wait_s: float | None = None) -> SpeakerEvent | None:
@@ -387,25 +386,12 @@ class HubDispatcher:
         self._announce(a)
 
     def _remember(self, a: Airing) -> None:
-        if a.finished_at is None:
-            return
-        finished = a.finished_at.replace(tzinfo=UTC).timestamp()
-        self.recent[a.id] = FinishedAiring(
-            a.id, a.district, a.commune, a.title, a.status, a.targeted, a.played, finished
-        )
-        horizon = self.clock() - self.config.failure_facts_h * 3600
-        for k in [k for k, v in self.recent.items() if v.finished_at < horizon]:
-            del self.recent[k]
+        self.recent.remember(a, self.clock(), self.config.failure_facts_h * 3600)
 
     def facts(self, now: float) -> list[Fact]:
         """FactSource: BROADCAST_FAILED / BROADCAST_PARTIAL for airings finished recently."""
-        return airing_facts(self.recent.values(), now, self.config.failure_facts_h * 3600)
+        return self.recent.facts(now, self.config.failure_facts_h * 3600)
 
     def _announce(self, a: Airing) -> None:
         if self.events.subscribers:
             self.events.publish({"type": "airing", "airing": store.airing_dict(a)})
-
-
-def _cmd_topic(key: str) -> Topic:
-    d, c, sp = key.split("/")
-    return speaker_topic(d, c, sp, Channel.CMD)

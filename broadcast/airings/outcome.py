@@ -28,7 +28,6 @@ from broadcast.airings.models import (
     RECEIPT_STARTED,
     RECEIPT_STOPPED,
 )
-from hub.core.facts import Fact, FactKind
 
 # Why a speaker did not play, in words for the report (receiver reasons are codes or Vietnamese text).
 REASON_OFFLINE = "loa mất kết nối"
@@ -214,46 +213,3 @@ def timing_of(order: dict[str, Any]) -> Timing:
     dur = planned_seconds((float(i.get("duration_s", 0.0)) for i in items), int(order.get("repeats", 1)),
                           float(order.get("gap_s", 0.0)))  # fmt: skip
     return Timing(start, start + dur)
-
-
-@dataclass(frozen=True)
-class FinishedAiring:
-    """What the alert facts need of an airing that finished badly (kept in memory by the dispatcher)."""
-
-    airing_id: str
-    district: str
-    commune: str
-    title: str
-    status: str
-    targeted: int
-    played: int
-    finished_at: float  # epoch s
-
-
-def airing_facts(items: Iterable[FinishedAiring], now: float, window_s: float) -> list[Fact]:
-    """BROADCAST_FAILED (no speaker played) and BROADCAST_PARTIAL (some did not) for airings that finished
-    within `window_s`; a late report that completes the airing removes its fact."""
-    out = []
-    for a in items:
-        if now - a.finished_at > window_s:
-            continue
-        if a.status == AIRING_FAILED:
-            kind, summary = FactKind.BROADCAST_FAILED, f"Không loa nào phát được ({a.targeted} loa)"
-        elif a.status == AIRING_PARTIAL:
-            kind = FactKind.BROADCAST_PARTIAL
-            summary = f"Chỉ {a.played}/{a.targeted} loa phát được"
-        else:
-            continue
-        out.append(
-            Fact(
-                kind=kind,
-                district=a.district,
-                commune=a.commune,
-                device=a.airing_id,
-                since=a.finished_at,
-                name=a.title,
-                summary=summary,
-                detail={"targeted": a.targeted, "played": a.played},
-            )  # fmt: skip
-        )
-    return out

@@ -10,7 +10,8 @@ from datetime import UTC
 from broadcast.airings.models import Airing
 from broadcast.airings.outcome import ReceiverReport
 from broadcast.orders import AiringOrder
-from contract import PlaylistItem, PreparePlaylist, RelayPlan, SpeakerCommand, SpeakerEvent
+from contract import Channel, PlaylistItem, PreparePlaylist, RelayPlan, SpeakerCommand, SpeakerEvent, Topic
+from contract.topics import speaker_topic
 from hub.core.db import to_db_time
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.text import clean_text
@@ -48,6 +49,12 @@ def prepare_command(order: AiringOrder, public_url: str, now: float) -> SpeakerC
         gap_s=order.gap_s,
     )
     return SpeakerCommand(transaction=new_transaction(), action="prepare", ts=now, data=data)
+
+
+def cmd_topic(key: str) -> Topic:
+    """The command topic of the speaker `district/commune/speaker`."""
+    d, c, sp = key.split("/")
+    return speaker_topic(d, c, sp, Channel.CMD)
 
 
 def new_transaction() -> str:

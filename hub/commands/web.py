@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub.commands.service import COMMANDS, WEB_ACTIONS, CommandBusy, CommandOutcome, EdgeCommander
 from hub.core.audit import record_change
-from hub.core.mqtt_bridge import PublishError
+from hub.core.mqtt_outbox import PublishError
 from hub.core.openapi import JSON, ApiRoute, Body
 from hub.web.access import Perm, principal, requires
 from hub.web.api.cameras import CAMERA_PARAMS, CAMERA_PATH, _camera_or_404

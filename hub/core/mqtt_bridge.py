@@ -9,7 +9,7 @@ Why a hand-written network loop (`client.loop()` in our thread) and not `loop_st
 directly when it believes it is single-threaded, while `loop_start()` sends each PUBACK through a socketpair
 wakeup (measured ~30 % fewer messages/s at QoS 1, shared/research/perf_limits.md). Because paho then also writes
 directly from whichever thread calls `publish()`, publishes from asyncio go through an outbox that this thread
-drains — only this thread ever touches the socket.
+drains (hub/core/mqtt_outbox.py) — only this thread ever touches the socket.
 
 Session: MQTT 5, clean start false and a session expiry (`mqtt.session_expiry_s`), so the broker keeps the
 hub's subscriptions and queues QoS 1 messages while the hub restarts; they are delivered on reconnect. The hub's
@@ -46,8 +46,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from contract.topics import hub_subscriptions
-from hub.core.config import MqttConfig
+from hub.core.config_mqtt import MqttConfig
 from hub.core.mqtt_fast import make_client, step
+from hub.core.mqtt_outbox import PublishOutbox
 from hub.core.stats import HubStats
 
 log = logging.getLogger("hub.mqtt")
@@ -66,11 +67,6 @@ COALESCE_BELOW = 50
 BATCH_DELAY_S = 0.005
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 30.0
-PUBLISH_TIMEOUT_S = 10.0
-
-
-class PublishError(RuntimeError):
-    pass
 
 
 class MqttBridge:
@@ -121,8 +117,7 @@ class MqttBridge:
         self._wakeup_pending = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._outbox: deque[tuple[str, bytes, int, bool, asyncio.Future[None]]] = deque()
-        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._outbox = PublishOutbox(self._call_in_loop)
         self._connected = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._client = self._make_client()
@@ -143,7 +138,7 @@ class MqttBridge:
             c.tls_set_context(tls)
         c.max_queued_messages_set(10_000)
         c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
-        c.on_publish, c.on_subscribe = self._on_publish, self._on_subscribe
+        c.on_publish, c.on_subscribe = self._outbox.on_publish, self._on_subscribe
         return c
 
     def start(self) -> None:
@@ -168,10 +163,7 @@ class MqttBridge:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join, grace_s)
             if self._thread.is_alive():
                 log.warning("MQTT network thread did not stop within %.1f s", grace_s)
-        for fut in list(self._inflight.values()):
-            if not fut.done():
-                fut.set_exception(PublishError("hub stopped before the broker acknowledged"))
-        self._inflight.clear()
+        self._outbox.fail_inflight()
 
     # network thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -208,7 +200,7 @@ class MqttBridge:
                     rc = step(c, LOOP_TIMEOUT_S)
                     sent = bool(self._outbox)
                     if sent:
-                        self._send_outbox()
+                        self._outbox.send(c)
                     if self._acks or self._sub_changes:
                         self._send_acks_and_subscriptions()
                     if not sent and 0 < self.read - before < COALESCE_BELOW:
@@ -283,7 +275,7 @@ class MqttBridge:
             self._note_error(f"MQTT broker refused subscriptions: {failed}")
             return
         if waiter is not None:
-            self._resolve(waiter, None)
+            self._outbox.resolve(waiter, None)
         self._call_in_loop(self._subscribed.set)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -316,21 +308,6 @@ class MqttBridge:
             return
         with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
             loop.call_soon_threadsafe(fn)
-
-    def _send_outbox(self) -> None:
-        while self._outbox:
-            topic, payload, qos, retain, fut = self._outbox.popleft()
-            try:
-                info = self._client.publish(topic, payload, qos=qos, retain=retain)
-            except (ValueError, RuntimeError) as exc:
-                self._resolve(fut, PublishError(str(exc)))
-                continue
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                self._resolve(fut, PublishError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}"))
-            elif qos == 0 and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._resolve(fut, None)
-            else:
-                self._inflight[info.mid] = fut  # resolved by on_publish (PUBACK), resent after a reconnect
 
     def set_will(self, topic: str, payload: bytes) -> None:
         self._client.will_set(topic, payload, qos=1, retain=True)
@@ -370,23 +347,6 @@ class MqttBridge:
             else:
                 c.unsubscribe(f)
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
-        fut = self._inflight.pop(mid, None)
-        if fut is not None:
-            failed = getattr(reason, "is_failure", False)
-            self._resolve(fut, PublishError(f"broker refused the message: {reason}") if failed else None)
-
-    def _resolve(self, fut: asyncio.Future[None], error: Exception | None) -> None:
-        def done() -> None:
-            if fut.done():
-                return
-            if error is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(error)
-
-        self._call_in_loop(done)
-
     # event loop -------------------------------------------------------------------------------------------
     def _wakeup(self) -> None:
         assert self._loop is not None
@@ -399,18 +359,9 @@ class MqttBridge:
 
     def publish_nowait(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Fire and forget (live events between hubs): a failure is counted, nobody waits for it."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._outbox.append((topic, payload, qos, retain, fut))
+        self._outbox.publish_nowait(topic, payload, qos, retain)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queues a message for the network thread; returns when the broker acknowledged it (QoS 1) or it was
         written (QoS 0). Raises PublishError when refused or not acknowledged within PUBLISH_TIMEOUT_S."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.append((topic, payload, qos, retain, fut))
-        try:
-            await asyncio.wait_for(fut, PUBLISH_TIMEOUT_S)
-        except TimeoutError as exc:
-            raise PublishError(
-                f"no acknowledgement for {topic} within {PUBLISH_TIMEOUT_S:.0f} s (broker unreachable?)"
-            ) from exc
+        await self._outbox.publish(topic, payload, qos, retain)

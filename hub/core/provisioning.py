@@ -26,7 +26,8 @@ from hub.core.account_models import ACTIVE, REVOKED, BrokerAccountRow
 from hub.core.audit import record_change
 from hub.core.broker_accounts import BrokerAccounts
 from hub.core.broker_acl import AccountError, DeviceRef, account_for
-from hub.core.config import CoreConfig, read_secret
+from hub.core.config import CoreConfig
+from hub.core.config_mqtt import read_secret
 from hub.core.db import STATUS_UNKNOWN, Agent, Database, utcnow
 from hub.core.speaker_models import Speaker
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub.core.config import QuotaConfig
+from hub.core.config_mqtt import QuotaConfig
 
 WINDOW_S = 60.0
 MESSAGES = "quota_messages"

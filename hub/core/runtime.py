@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 from contract import Channel, Kind, Model, Topic
 from hub.core.acks import AckGate
 from hub.core.area_merge import merged_homes
-from hub.core.batching import split_changes as split_changes
 from hub.core.camera_views import CameraViews
 from hub.core.cluster import ClusterIngest
 from hub.core.config import CoreConfig, partition_map
@@ -39,9 +38,10 @@ from hub.core.leases import Leases
 from hub.core.lineproto import line, series_key, ts_ms
 from hub.core.mqtt_bridge import MqttBridge
 from hub.core.order_signing import OrderSigner
-from hub.core.persist import FlushBatch, load_registry, sync_areas, write_batch
-from hub.core.snapshots import SnapshotRow, SnapshotStore, SnapshotWriter, StoredSnapshot
-from hub.core.state import Changes, StateStore
+from hub.core.persist import load_registry, sync_areas
+from hub.core.snapshots import SnapshotStore, SnapshotWriter
+from hub.core.sql_flush import SqlFlush
+from hub.core.state import StateStore
 from hub.core.stats import HubStats, RateLimitedLog
 from hub.core.tasks import guarded
 from hub.core.view_feed import ViewFeed
@@ -56,10 +56,6 @@ LAYOUT_PERIOD_S = 3600.0  # InfluxDB layout re-asserted, rp_config's horizons mo
 REJECT_REASONS = ("bad_topic", "too_large", "not_json", "not_object", "invalid", "not_jpeg", "bad_jpeg",
                   "invalid_meta", "unknown_channel")  # fmt: skip
 CONNECT_WAIT_S = 5.0  # start() waits this long for the broker, then carries on (it keeps retrying)
-SQL_RETRY_S = 1.0
-# Rows per SQL transaction: a first start registering 20,000 cameras must not hold the one SQL thread (which
-# the web API shares) for seconds; the rest follows in the next transaction at once.
-MAX_FLUSH_ROWS = 5000
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -160,17 +156,15 @@ class HubCore:
         # before it, in reverse order.
         self.components: list[Component] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._flush_wake: asyncio.Event | None = None
-        self._flush_lock = asyncio.Lock()
         self._rlog = RateLimitedLog(log)
+        self.sql = SqlFlush(self)
         self._started = False
-        self.sql_failing = False  # the latest SQL flush failed (readiness)
         self.stats_period_s = STATS_PERIOD_S
         self.connect_wait_s = CONNECT_WAIT_S
 
     # lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._flush_wake = asyncio.Event()
+        self.sql.started()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         _ensure_sqlite_dir(self.config.database.url)
         await self.db.run(lambda s: self.prepare_schema(self.db))
@@ -197,7 +191,7 @@ class HubCore:
             await self.bridge.wait_connected(self.connect_wait_s)
             await self.cluster.start()
         for name, fn in (
-            ("sql-flush", self._flush_loop),
+            ("sql-flush", self.sql.run),
             ("stale-check", self._stale_loop),
             ("events", self._event_loop),
             ("stats", self._stats_loop),
@@ -297,109 +291,16 @@ class HubCore:
 
     async def flush(self) -> None:
         """Writes every pending change to SQL now (tests, shutdown)."""
-        async with self._flush_lock:
-            while await self._flush_once() and self._sql_pending():
-                pass
+        await self.sql.flush()
 
-    def _sql_pending(self) -> bool:
-        ch = self.store.changes
-        return bool(
-            ch.transitions
-            or ch.cameras
-            or ch.metrics
-            or ch.agents
-            or self.ingest.snapshots
-            or self.ingest.acks
-        )
-
-    # SQL --------------------------------------------------------------------------------------------------
-    async def _flush_loop(self) -> None:
-        assert self._flush_wake is not None
-        interval = self.config.ingest.state_flush_s
-        loop = asyncio.get_running_loop()
-        due = loop.time() + interval
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_wake.wait(), max(0.0, due - loop.time()))
-            self._flush_wake.clear()
-            # The period counts from the start of a flush, so a slow one does not stretch the API's lag.
-            due = loop.time() + interval
-            async with self._flush_lock:
-                ok = await self._flush_once()
-            if not ok:
-                await asyncio.sleep(SQL_RETRY_S)
-
-    async def _flush_once(self) -> bool:
-        # Messages handled so far have their effects in what is drained now: acknowledged after the commit.
-        acks, self.ingest.acks = self.ingest.acks, []
-        changes = self.store.drain()
-        snaps, self.ingest.snapshots = self.ingest.snapshots, {}
-        rest = split_changes(changes, MAX_FLUSH_ROWS, must_keep=snaps.keys())
-        if rest is not None:  # the rest goes in the next transaction, right after this one
-            self._requeue(rest)
-            self.ingest.acks[:0], acks = acks, []  # some effects wait for that transaction
-            if self._flush_wake is not None:
-                self._flush_wake.set()
-        self.acks.in_flush = len(acks)
-        stored = await self._store_snapshots(snaps.values()) if snaps else []
-        batch = FlushBatch.collect(
-            self.store, changes.cameras, changes.metrics, changes.agents, changes.transitions, stored
-        )
-        if not len(batch):
-            self.acks.committed(acks)
-            return True
-        t0 = time.perf_counter()
-        cluster = self.cluster
-        try:
-            if cluster is None:
-                await self.db.run(lambda s: write_batch(s, batch))
-            else:
-                await self.db.run(lambda s: cluster.write_fenced(s, batch))
-        except Exception as exc:
-            # Keep everything for the next attempt: transitions are the availability record.
-            self.stats.sql_errors += 1
-            self.stats.error(f"SQL flush failed: {exc!r}")
-            self._rlog.log(logging.ERROR, "sql", "SQL flush of %d rows failed: %r", len(batch), exc)
-            self._requeue(changes)
-            for k, v in snaps.items():
-                self.ingest.snapshots.setdefault(k, v)
-            self.ingest.acks[:0] = acks
-            self.acks.in_flush = 0
-            self.sql_failing = True
-            return False
-        self.sql_failing = False
-        self.acks.committed(acks)
-        ms = (time.perf_counter() - t0) * 1000
-        for k in batch.camera_keys:
-            c = self.store.cameras.get(k)
-            if c is not None:
-                c.in_db = True
-        for k in batch.agent_keys:
-            a = self.store.agents.get(k)
-            if a is not None:
-                a.in_db = True
-        st = self.stats
-        st.sql_flushes += 1
-        st.sql_rows += len(batch)
-        st.sql_flush_ms_max = max(st.sql_flush_ms_max, ms)
-        st.sql_flush_ms_last = ms
-        st.transitions += len(changes.transitions)
-        self.feed.flushed(changes)
-        if stored and self.events.subscribers:
-            self.feed.snapshots(stored)
-        return True
+    @property
+    def sql_failing(self) -> bool:
+        """The latest SQL flush failed (readiness)."""
+        return self.sql.failing
 
     async def settle_acks(self, within_s: float) -> bool:
         """Waits until every committed message is acknowledged (its points written or spilled)."""
         return await self.acks.settle(within_s)
-
-    async def _store_snapshots(self, rows: Iterable[SnapshotRow]) -> list[StoredSnapshot]:
-        errors = self.snapshots.errors
-        stored = await self.snapshots.write(rows, time.time())
-        if self.snapshots.errors > errors and self.snapshots.last_error:
-            self.stats.error(self.snapshots.last_error)
-            self._rlog.log(logging.ERROR, "snapshot", "%s", self.snapshots.last_error)
-        return stored
 
     @property
     def views(self) -> CameraViews:
@@ -415,18 +316,11 @@ class HubCore:
         """An administrator removed the camera from the registry (SQL already done)."""
         self.feed.forget(key)
 
-    def _requeue(self, changes: Changes) -> None:
-        pending = self.store.changes
-        pending.cameras |= changes.cameras
-        pending.metrics |= changes.metrics
-        pending.agents |= changes.agents
-        pending.transitions[:0] = changes.transitions
-
     # events and staleness ---------------------------------------------------------------------------------
     def _after_chunk(self) -> None:
         busy = len(self.ingest.acks) >= self.config.cluster.receive_max // 2  # the broker's window fills up
-        if (self.store.changes.transitions or busy) and self._flush_wake is not None:
-            self._flush_wake.set()
+        if self.store.changes.transitions or busy:
+            self.sql.wake()
         ann = self.store.announce
         if ann.cameras_now or ann.agents:
             now_keys, ann.cameras_now = ann.cameras_now, set()

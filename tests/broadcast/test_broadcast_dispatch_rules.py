@@ -14,15 +14,14 @@ from broadcast.airings.models import Airing, AiringReceipt
 from broadcast.airings.outcome import (
     REASON_OFFLINE,
     REASON_SILENT,
-    FinishedAiring,
     ReceiptView,
     ReceiverReport,
-    airing_facts,
     apply_report,
     mark_no_answer,
     outcome,
     planned_seconds,
 )
+from broadcast.airings.recent import FinishedAiring, airing_facts
 from broadcast.config import DispatchConfig
 from broadcast.orders import AiringOrder, PlayItem, Priority
 from broadcast.speakers.registry import SpeakerLive, SpeakerRegistry, offline_facts, stale_speakers
@@ -30,7 +29,7 @@ from contract import Topic
 from hub.compose import open_database
 from hub.core.events import EventBus
 from hub.core.facts import FactKind
-from hub.core.mqtt_bridge import PublishError
+from hub.core.mqtt_outbox import PublishError
 
 T = datetime(2026, 11, 23, 10, 0, 0)
 

@@ -25,6 +25,20 @@ from devtools.services import Service, dynsec_plugin, free_port, port_open, wait
 from edge_agent.config import EdgeConfig
 from hub.compose import HubConfig
 from tests.broker_support import HUB_CLIENT, SecureBroker, connect, prepare_secure_broker
+from tests.e2e.compose_file import (
+    COMPOSE_VAR,
+    CONFIG_VAR,
+    SHELL_VAR,
+    bind_mounts,
+    container_path_to_repo,
+    interpolate_tree,
+    mounted_files,
+    named_volumes,
+    read_env_file,
+    service_env,
+    services,
+    volume_at,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -37,50 +51,6 @@ EXPECTED_SERVICES = {
 IMAGE_PROVIDED = {"influxdb": {"DOCKER_INFLUXDB_INIT_BUCKET_ID"}}
 # What each service listens on inside its container.
 CONTAINER_PORTS = {"mosquitto": 8883, "influxdb": 8086, "grafana": 3000, "caddy": 443}
-
-_COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-_CONFIG_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?=])[^}]*)?\}")
-_SHELL_VAR = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)(?:(:?[-?=])[^}]*)?\}?")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep, f"{path.name}: line without '=': {raw!r}"
-        env[key.strip()] = value.strip()
-    return env
-
-
-def interpolate(value: str, env: dict[str, str], missing: list[str]) -> str:
-    """Compose's own interpolation: ${X}, ${X:-d}, ${X-d}, ${X:?err}, ${X?err}; $$ is a literal $."""
-
-    def sub(m: re.Match[str]) -> str:
-        name, op, arg = m.group(1), m.group(2), m.group(3)
-        val = env.get(name)
-        if op in (":-", ":?") and not val:
-            val = None
-        if val is not None:
-            return val
-        if op in (":-", "-"):
-            return arg or ""
-        missing.append(name)
-        return ""
-
-    return _COMPOSE_VAR.sub(sub, value.replace("$$", "\0")).replace("\0", "$")
-
-
-def interpolate_tree(obj: Any, env: dict[str, str], missing: list[str]) -> Any:
-    if isinstance(obj, str):
-        return interpolate(obj, env, missing)
-    if isinstance(obj, dict):
-        return {k: interpolate_tree(v, env, missing) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [interpolate_tree(v, env, missing) for v in obj]
-    return obj
 
 
 @pytest.fixture(scope="module")
@@ -105,40 +75,15 @@ def compose(raw: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     return dict(data)
 
 
-def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return dict(compose["services"])
-
-
-def service_env(svc: dict[str, Any]) -> dict[str, str]:
-    e = svc.get("environment") or {}
-    if isinstance(e, list):
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in e)
-    return {k: "" if v is None else str(v) for k, v in e.items()}
-
-
-def bind_mounts(svc: dict[str, Any]) -> Iterator[tuple[Path, str]]:
-    for vol in svc.get("volumes") or []:
-        source, _, rest = vol.partition(":")
-        if source.startswith((".", "/")):
-            yield (ROOT / source).resolve(), rest.split(":")[0]
-
-
-def named_volumes(svc: dict[str, Any]) -> Iterator[str]:
-    for vol in svc.get("volumes") or []:
-        source = vol.split(":")[0]
-        if not source.startswith((".", "/")):
-            yield source
-
-
 def test_services_present(compose: dict[str, Any]) -> None:
     assert set(services(compose)) == EXPECTED_SERVICES
 
 
 def test_every_variable_has_a_value_and_env_example_has_no_stale_keys(raw: dict[str, Any]) -> None:
     text = COMPOSE.read_text(encoding="utf-8")
-    used = {m.group(1) for m in _COMPOSE_VAR.finditer(text)}
+    used = {m.group(1) for m in COMPOSE_VAR.finditer(text)}
     example = read_env_file(ENV_EXAMPLE)
-    required = {m.group(1) for m in _COMPOSE_VAR.finditer(text) if m.group(2) in (":?", "?", None)}
+    required = {m.group(1) for m in COMPOSE_VAR.finditer(text) if m.group(2) in (":?", "?", None)}
     assert required <= set(example), f"required but not in env.example: {sorted(required - set(example))}"
     assert set(example) <= used, f"env.example keys nothing uses: {sorted(set(example) - used)}"
 
@@ -215,20 +160,12 @@ def test_depends_on_is_sane(compose: dict[str, Any]) -> None:
         visit(n, ())
 
 
-def mounted_files(svc: dict[str, Any]) -> Iterator[Path]:
-    for source, _ in bind_mounts(svc):
-        if source.is_file():
-            yield source
-        elif source.is_dir():
-            yield from (p for p in source.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml", ".sh"))
-
-
 def test_mounted_configs_get_their_environment(compose: dict[str, Any]) -> None:
     for name, svc in services(compose).items():
         have = set(service_env(svc)) | IMAGE_PROVIDED.get(name, set())
         for path in mounted_files(svc):
             text = path.read_text(encoding="utf-8")
-            pattern = _SHELL_VAR if path.suffix == ".sh" else _CONFIG_VAR
+            pattern = SHELL_VAR if path.suffix == ".sh" else CONFIG_VAR
             for m in pattern.finditer(text):
                 if m.group(2) in (":-", "-", ":=", "="):
                     continue  # has a default
@@ -244,28 +181,6 @@ def compose_env(monkeypatch: pytest.MonkeyPatch, compose: dict[str, Any]) -> Any
             monkeypatch.setenv(k, v)
 
     return apply
-
-
-def container_path_to_repo(svc: dict[str, Any], container_path: str) -> Path:
-    for source, target in bind_mounts(svc):
-        if target == container_path:
-            return source
-    raise AssertionError(f"{container_path} is not mounted")
-
-
-def volume_at(svc: dict[str, Any], path: str) -> str:
-    """The named volume mounted where `path` lies in the service's container."""
-    best = ""
-    volume = ""
-    for vol in svc.get("volumes") or []:
-        source, target = vol.split(":")[:2]
-        if not source.startswith((".", "/")) and (
-            path == target or path.startswith(target.rstrip("/") + "/")
-        ):
-            if len(target) > len(best):
-                best, volume = target, source
-    assert volume, f"{path} is on no volume"
-    return volume
 
 
 def test_hub_config_validates_and_matches_compose(compose: dict[str, Any], compose_env: Any) -> None:

@@ -17,17 +17,12 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from broadcast.config import SPEED_MAX, SPEED_MIN
 from broadcast.content import store as lib
 from broadcast.content.models import BroadcastContent
-from broadcast.content.tts import EspeakEngine
+from broadcast.web.content import schemas
 from broadcast.web.content.create import (
-    AREA_FIELD,
-    CSRF_FIELD,
     PREVIEW_LIMIT,
-    SLUG_OR_EMPTY,
     UPLOAD_FORM,
-    URGENT_FIELD,
     create_from_tts,
     create_from_upload,
     refused,
@@ -43,7 +38,7 @@ from hub.web.access import Perm, principal, public, requires
 from hub.web.context import ctx
 from hub.web.errors import ApiError
 from hub.web.jsonout import json_response
-from hub.web.validation import FORM, MULTIPART, form_schema
+from hub.web.validation import FORM, MULTIPART
 
 log = logging.getLogger("broadcast.web.content")
 MAX_OFFSET = 1_000_000
@@ -226,94 +221,6 @@ def add_media_route(app: web.Application) -> None:
 
 # route table --------------------------------------------------------------------------------------------------
 
-_ID = Param(
-    "id", "Content id", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, where="path", example=1
-)
-ID_PATH = r"/content/{id:\d{1,9}}"
-_NULLABLE_TEXT = {"type": ["string", "null"]}
-TTS_BODY: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {
-            **_NULLABLE_TEXT,
-            "maxLength": lib.TITLE_MAX,
-            "description": "Required to create (blank: 422)",
-        },
-        "text": {
-            **_NULLABLE_TEXT,
-            "maxLength": 50_000,
-            "description": "Required; longer than the hub's "
-            "broadcast.content.tts_max_chars, blank or wordless: 422",
-        },
-        "voice": {
-            "enum": [*EspeakEngine.voices, "", None],
-            "description": "default broadcast.content.tts_voice",
-        },
-        "speed": {
-            "type": ["number", "null"],
-            "minimum": SPEED_MIN,
-            "maximum": SPEED_MAX,
-            "description": "Speaking speed, 1 = normal (broadcast.content.tts_rate_wpm); default "
-            "broadcast.content.tts_speed. Forms send it as a string; outside the range: 422",
-        },
-        "district": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
-        "commune": {**SLUG_OR_EMPTY, "type": ["string", "null"]},
-        "area": {**AREA_FIELD, "type": ["string", "null"]},
-        "csrf": {**CSRF_FIELD, "type": ["string", "null"]},
-        "urgent": {**URGENT_FIELD, "type": ["string", "null"]},
-    },
-    "additionalProperties": False,
-}
-_TTS_FORM = form_schema(TTS_BODY)
-TTS_MAX_BYTES = 1024 * 1024  # 50,000 characters even as JSON \u escapes, past the app's 64 KiB for forms
-_CONTENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "district", "commune", "title", "source", "sha256", "duration_s", "loudness_lufs"],
-    "properties": {
-        "id": {"type": "integer"},
-        "district": {"type": "string"},
-        "commune": {"type": "string"},
-        "title": {"type": "string"},
-        "source": {"type": "string", "enum": list(lib.SOURCES)},
-        "source_label": {"type": "string"},
-        "text": {"type": ["string", "null"], "description": "The TTS input"},
-        "voice": {"type": ["string", "null"], "description": "The voice that spoke the text (TTS only)"},
-        "speed": {"type": ["number", "null"], "description": "Its speaking speed, 1 = normal (TTS only)"},
-        "original_name": {"type": ["string", "null"]},
-        "sha256": {"type": "string", "description": "Of the processed MP3"},
-        "size": {"type": "integer", "description": "Bytes of the processed MP3"},
-        "duration_s": {"type": "number"},
-        "loudness_lufs": {"type": "number", "description": "Measured integrated loudness of the MP3"},
-        "true_peak_dbtp": {"type": "number", "description": "Measured true peak of the MP3"},
-        "created_by": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "deleted_at": {"type": ["string", "null"], "format": "date-time"},
-        "media_url": {
-            "type": ["string", "null"],
-            "description": "/media/{sha256}.mp3 (no login needed); null for a relay",
-        },
-        "original_url": {"type": ["string", "null"]},
-        "relay_upstream_id": {
-            "type": ["integer", "null"],
-            "description": "relay: the allow-list entry it plays",
-        },
-        "relay_fallback_id": {
-            "type": ["integer", "null"],
-            "description": "relay: content played in its gaps",
-        },
-        "used_by": {"type": "array", "description": "Programmes still to air that play it (GET one only)"},
-    },
-}
-_LIST = {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": _CONTENT},
-        "total": {"type": "integer"},
-        "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
-    },
-}
-
 ROUTES = [
     ApiRoute(
         "GET",
@@ -329,7 +236,7 @@ ROUTES = [
             Param("limit", "Page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 500}),
             Param("offset", "Items to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
         ),
-        _LIST,
+        schemas.CONTENT_LIST,
     ),
     ApiRoute(
         "POST",
@@ -341,7 +248,7 @@ ROUTES = [
         "has their share of jobs waiting. urgent=1 (for an emergency; only for who may air one) goes ahead of "
         "the processing queue",
         (),
-        _CONTENT,
+        schemas.CONTENT,
         errors=(400, 401, 403, 413, 415, 422, 429),
         body=Body({MULTIPART: UPLOAD_FORM}),
         status=201,
@@ -353,9 +260,9 @@ ROUTES = [
         "Create content from Vietnamese text (JSON: title, text, voice, speed, district, commune, urgent; urgent and "
         "429 as for /content)",
         (),
-        _CONTENT,
+        schemas.CONTENT,
         errors=(400, 401, 403, 415, 422, 429),
-        body=Body({JSON: TTS_BODY, FORM: _TTS_FORM}, max_bytes=TTS_MAX_BYTES),
+        body=Body({JSON: schemas.TTS_BODY, FORM: schemas.TTS_FORM}, max_bytes=schemas.TTS_MAX_BYTES),
         status=201,
     ),
     ApiRoute(
@@ -369,7 +276,7 @@ ROUTES = [
         {"type": "string", "format": "binary"},
         content_type="audio/mpeg",
         errors=(400, 401, 403, 415, 422, 429),
-        body=Body({JSON: TTS_BODY, FORM: _TTS_FORM}, max_bytes=TTS_MAX_BYTES),
+        body=Body({JSON: schemas.TTS_BODY, FORM: schemas.TTS_FORM}, max_bytes=schemas.TTS_MAX_BYTES),
         headers={
             "X-Loudness-LUFS": "Measured integrated loudness",
             "X-Duration-S": "Length in seconds",
@@ -378,22 +285,30 @@ ROUTES = [
             "X-Spoken-Text": "What the engine read after normalisation (percent-encoded UTF-8)",
         },
     ),
-    ApiRoute("GET", ID_PATH, get_content, "One content item", (_ID,), _CONTENT, errors=(400, 401, 403, 404)),
+    ApiRoute(
+        "GET",
+        schemas.ID_PATH,
+        get_content,
+        "One content item",
+        (schemas.ID_PARAM,),
+        schemas.CONTENT,
+        errors=(400, 401, 403, 404),
+    ),
     ApiRoute(
         "DELETE",
-        ID_PATH,
+        schemas.ID_PATH,
         delete_content,
         "Delete (kept for history); 409 while a programme still to air uses it",
-        (_ID,),
-        _CONTENT,
+        (schemas.ID_PARAM,),
+        schemas.CONTENT,
         errors=(400, 401, 403, 404, 409),
     ),
     ApiRoute(
         "GET",
-        ID_PATH + "/original",
+        schemas.ID_PATH + "/original",
         get_original,
         "The original file as uploaded, in its own media type",
-        (_ID,),
+        (schemas.ID_PARAM,),
         {"type": "string", "format": "binary"},
         "application/octet-stream",
         alternatives={

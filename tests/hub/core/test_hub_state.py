@@ -123,7 +123,7 @@ def test_jpeg_dimensions() -> None:
 
 
 def test_split_changes_keeps_order_and_snapshot_rows() -> None:
-    from hub.core.runtime import split_changes
+    from hub.core.batching import split_changes
     from hub.core.state import Changes, Transition
 
     ts = [Transition("camera", f"k{i}", "d", "c", NOW + i, "ok", "stale") for i in range(4)]

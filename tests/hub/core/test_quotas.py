@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from hub.compose import Hub
-from hub.core.config import QuotaConfig
+from hub.core.config_mqtt import QuotaConfig
 from hub.core.quotas import CAMERAS, MESSAGES, SNAPSHOT_BYTES, Quotas
 from tests.fixtures_hub import Publisher, make_hub_config, started_hub, wait_for
 from tests.hub.core.test_hub_ingest import health, make_jpeg, status
