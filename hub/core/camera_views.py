@@ -162,9 +162,13 @@ class CameraViews:
         view.state, view.build, view.encoded = state, build, None
 
     def _store(self, key: str, district: str, commune: str, slug: str, status: str) -> CameraView:
-        self.version += 1
-        area = self._area(district, commune)  # part of the key: a camera never moves
         view = self.cameras.get(key)
+        if view is not None and (view.district, view.commune, view.slug) != (district, commune, slug):
+            # A commune merge moves a camera (its key, its topics, stay): out of the old commune's counts.
+            self.remove(key)
+            view = None
+        self.version += 1
+        area = self._area(district, commune)
         if view is None:
             view = CameraView(key, district, commune, slug, status, None, 0)
             self.cameras[key] = area.cameras[slug] = view

@@ -74,6 +74,12 @@ class ViewSource:
             self._names_at = time.monotonic()
         return self._names
 
+    def invalidate(self) -> None:
+        """Read SQL and the names again at the next request (a change made through this process, such as a
+        commune merge, shows at once rather than after max_age_s)."""
+        self._synced = float("-inf")
+        self._names_at = float("-inf")
+
     def answer(self, key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
         """An answer built once per key (which must hold the versions it depends on): ten walls asking for
         the province summary after each change cost one build."""

@@ -73,14 +73,17 @@ async def test_merge_then_the_leaders_read_only_view(web: WebEnv, browser: Brows
         assert cam is not None and (cam.key, cam.commune) == (f"{D}/phu-linh/cho", "tien-duoc")
     await ctx.close()
 
-    # The leader: lands on the wall, sees the camera under the new commune, reads, changes nothing.
+    # The leader: lands on the summary, sees the camera under the new commune, reads, changes nothing.
     ctx = await browser.new_context(viewport={"width": 360, "height": 800}, locale="vi-VN")
     page = await ctx.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     await _sign_in(page, base, "lanhdao")
-    await expect(page).to_have_url(base + "/")
+    # A leader's home is the summary per commune: the commune the camera moved to.
+    await expect(page).to_have_url(base + "/?view=summary")
+    await expect(page.locator(".area-card")).to_contain_text("Tiên Dược")
+    await page.goto(base + "/")
     await expect(page.locator("body")).to_contain_text("Chợ Phù Linh")
     await expect(page.locator("body")).to_contain_text("trước đây: Xã Phù Linh")
     nav = page.locator(".nav")

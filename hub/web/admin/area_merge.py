@@ -72,6 +72,7 @@ async def merge(request: web.Request, source: Pair, target: Pair) -> MergeResult
     result = await c.db.run(run)
     if c.hub is not None:
         apply_to_store(c.hub.store, result)
+    c.views.invalidate()  # the walls name the target commune at once
     return result
 
 

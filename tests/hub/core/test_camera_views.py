@@ -158,3 +158,15 @@ def test_update_counts_at_once_and_encodes_only_when_read() -> None:
     assert json.loads(page.items[0].json)["status"] == "offline"
     assert json.loads(page.items[0].json)["status"] == "offline"
     assert builds == ["d/c/1"]  # built once, then reused
+
+
+def test_a_camera_moved_by_a_commune_merge_leaves_its_old_commune() -> None:
+    v = CameraViews()
+    v.put(cam("yd/dinh-tan/cho", "problem"))
+    v.put(cam("yd/dinh-long/ubnd"))
+    # the merge keeps the key (the device's topics) and moves the camera to the target commune
+    moved = {**cam("yd/dinh-tan/cho", "problem"), "commune": "dinh-long"}
+    assert v.put(moved)
+    assert [(a.commune, a.total) for a in v.summary(everything)] == [("dinh-long", 2)]
+    assert {k: n for k, n in v.areas[("yd", "dinh-long")].counts.items() if n} == {"ok": 1, "problem": 1}
+    assert not any(v.areas[("yd", "dinh-tan")].counts.values())
