@@ -189,8 +189,10 @@ class InfluxWriter:
                 log.warning("InfluxDB flush did not finish in %.1f s at shutdown", grace_s)
         for t in self._inflight:  # each puts its batch back in the buffer, spilled below
             t.cancel()
-        if self._inflight:
-            await asyncio.wait(list(self._inflight))
+        if self._inflight:  # bounded: a stop must end even if a write never answers its cancellation
+            _, stuck = await asyncio.wait(list(self._inflight), timeout=grace_s)
+            if stuck:
+                log.warning("%d InfluxDB writes did not end at shutdown", len(stuck))
         left = len(self._buf)
         if left and self.spill is not None:
             await self._spill_buffer()

@@ -10,7 +10,6 @@ marking, coalesced live events and the `hub_stats` measurement. The web app (hub
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
@@ -247,9 +246,10 @@ class HubCore:
             self.ingest.drain()
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        if self._tasks:  # bounded: a task that swallows its cancellation must not keep the hub from stopping
+            _, stuck = await asyncio.wait(self._tasks, timeout=COMPONENT_STOP_S)
+            for t in stuck:
+                log.error("task %s did not stop when cancelled", t.get_name())
         self._tasks.clear()
         try:
             await asyncio.wait_for(self.flush(), 5.0)
