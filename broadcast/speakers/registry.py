@@ -86,12 +86,9 @@ def speaker_dict(s: SpeakerLive) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def health_line(
-    s: SpeakerLive, ts: float, cache_mb: float | None = None, clock_offset_ms: float | None = None
-) -> str | None:
-    offset = clock_offset_ms if clock_offset_ms is not None else s.clock_offset_ms
+def health_line(s: SpeakerLive, ts: float, cache_mb: float | None = None) -> str | None:
     fields: dict[str, int | float | str | None] = {
-        "clock_offset_ms": float(offset) if offset is not None else None,
+        "clock_offset_ms": float(s.clock_offset_ms) if s.clock_offset_ms is not None else None,
         "volume": s.volume,
         "signal_dbm": float(s.signal_dbm) if s.signal_dbm is not None else None,
         "disk_free_mb": float(s.disk_free_mb) if s.disk_free_mb is not None else None,
@@ -268,7 +265,7 @@ class SpeakerRegistry:
         self._changed(s)
         self._clock_offset(s.key, msg.clock_offset_ms)
         if self.influx is not None:
-            self._influx(s, msg.ts, getattr(msg, "cache_mb", None), msg.clock_offset_ms)
+            self._influx(s, msg.ts, getattr(msg, "cache_mb", None))
 
     def _clock_offset(self, key: str, offset_ms: float | None) -> None:
         """A receiver whose clock is off says so (it corrects for it when it plays): told once, and when fixed."""
@@ -283,12 +280,10 @@ class SpeakerRegistry:
             self.clock_off.discard(key)
             log.info("speaker %s: its clock agrees with the hub's again", key)
 
-    def _influx(
-        self, s: SpeakerLive, ts: float, cache_mb: float | None = None, clock_offset_ms: float | None = None
-    ) -> None:
+    def _influx(self, s: SpeakerLive, ts: float, cache_mb: float | None = None) -> None:
         assert self.influx is not None
         try:
-            point = health_line(s, ts, cache_mb, clock_offset_ms)
+            point = health_line(s, ts, cache_mb)
         except ValueError:
             return
         if point is not None:
