@@ -19,9 +19,8 @@ from hub.core.auth import Principal
 
 WALL = "/"
 SUMMARY = "/?view=summary"
-# Permissions that only show things: a role holding no other one changes nothing (a leader's).
-VIEWING = frozenset({Perm.VIEW_CAMERAS, Perm.VIEW_AGENTS, Perm.VIEW_STATS, Perm.VIEW_REPORTS, Perm.VIEW_ALERTS,
-                     Perm.VIEW_SPEAKERS, Perm.VIEW_BROADCASTS, Perm.VIEW_AUDIT})  # fmt: skip
+# Permissions that only show things (named `*.view`): a role holding no other one changes nothing (a leader's).
+VIEWING = frozenset(p for p in Perm if p.value.endswith(".view"))
 ACCOUNT = "/account"
 LOGIN = "/login"
 HOMES: tuple[tuple[Perm, str], ...] = (
