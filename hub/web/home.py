@@ -14,13 +14,11 @@ Chosen by permission, not by role name, so a role whose permissions change lands
 
 from __future__ import annotations
 
-from hub.core.access import ROLE_PERMS, Perm
+from hub.core.access import ROLE_PERMS, WRITE_PERMS, Perm
 from hub.core.auth import Principal
 
 WALL = "/"
 SUMMARY = "/?view=summary"
-# Permissions that only show things (named `*.view`): a role holding no other one changes nothing (a leader's).
-VIEWING = frozenset(p for p in Perm if p.value.endswith(".view"))
 ACCOUNT = "/account"
 LOGIN = "/login"
 HOMES: tuple[tuple[Perm, str], ...] = (
@@ -34,7 +32,7 @@ HOMES: tuple[tuple[Perm, str], ...] = (
 
 def home_for_role(role: str) -> str:
     perms = ROLE_PERMS.get(role, frozenset())
-    if Perm.VIEW_CAMERAS in perms and perms <= VIEWING:
+    if Perm.VIEW_CAMERAS in perms and not perms & WRITE_PERMS:
         return SUMMARY
     return next((path for perm, path in HOMES if perm in perms), ACCOUNT)
 
