@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from broadcast.content.models import BroadcastContent
 from broadcast.programmes.models import Programme, ProgrammeItem
-from devtools.services import Service, influx_query
+from devtools.services import Service, influx_query, start_influxd
 from hub.cli import main
 from hub.compose import Hub, create_app, load_config, open_database
 from hub.core import auth
@@ -34,6 +34,15 @@ NOW = 1_763_880_000.0
 BASE = "ops/v1/yen_dinh/dinh_long"
 MP3 = b"ID3\x03" + bytes(range(256)) * 40  # the bytes matter, not that they play
 ORIGINAL = b"RIFF" + bytes(range(200)) * 30
+
+
+@pytest.fixture(scope="module")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """An InfluxDB of the drill's own: its restore rewrites the server's metadata over RPC, which must not race
+    the other test files sharing a worker's server."""
+    svc = start_influxd(tmp_path_factory.mktemp("influxd-restore"))
+    yield svc
+    svc.stop()
 
 
 def influx_rpc(influxd: Service) -> str:
